@@ -1,0 +1,151 @@
+/* jail.h -- a user's home as a directory fd; every path a client names goes through here.
+ *
+ * The design, in the vsftpd spirit of "security by structure":
+ *
+ *   - A struct jail owns one directory fd, the user's home, and the session's
+ *     current directory as a *user path*: a normalized string that starts with
+ *     '/', where "/" is the home.  Nothing in here ever builds a host path.
+ *   - The only way to name a file is jail_resolve(), which returns an opaque
+ *     struct jail_path: an fd of the parent directory, opened beneath the home
+ *     with openat2(RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS |
+ *     RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV), plus the final name.  Every
+ *     operation takes a jail_path, so callers cannot hand in a raw string.
+ *   - The string checks in jail_normalize() are for clear errors; the kernel
+ *     flags are what make escape impossible.  A symlink anywhere (planted by
+ *     someone with shell access, or raced in) is never followed: as a middle
+ *     component resolution fails with -ELOOP; as the final name, opens fail
+ *     with -ELOOP and listings show it as JAIL_OTHER.
+ *   - Uploads never write the visible name directly: jail_upload_begin()
+ *     creates a hidden ".put-<random>.ssftp-part" file that users cannot name
+ *     (jail_normalize refuses any "." + "*.ssftp-part" component) and
+ *     jail_upload_commit() renames it over the target atomically.
+ *
+ * Path rules (jail_normalize): the raw path is bytes with a length, so an
+ * embedded NUL is caught (-EINVAL).  It must be valid UTF-8 (-EILSEQ) without
+ * control characters, C0, DEL or C1 (-EINVAL: they rewrite terminals and
+ * logs).  "" and "." components are dropped, ".." pops one; ".." above "/" is
+ * -EACCES, not clamped, so a client learns its path was wrong.  A component
+ * is at most NAME_MAX bytes, the result at most JAIL_PATH_MAX - 1 bytes and
+ * JAIL_DEPTH_MAX components (-ENAMETOOLONG).  A hidden partial-upload name is
+ * -EACCES.
+ *
+ * Errors are negative errnos, as everywhere in the project.  Ones a session
+ * will see besides the usual -ENOENT/-ENOTDIR/-EEXIST: -ELOOP (a symlink is in
+ * the way), -EXDEV (a mount point is in the way, or a rename across
+ * directories), -EACCES (a rule above, or an operation on the home itself).
+ *
+ * Threads: a struct jail and the objects made from it belong to one session
+ * thread.  Different jails (even on the same home) are independent.
+ */
+#ifndef SSFTP_JAIL_H
+#define SSFTP_JAIL_H
+
+#include <limits.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/stat.h>
+
+#define JAIL_PATH_MAX 4096 /* bytes of a user path, with its NUL */
+#define JAIL_DEPTH_MAX 64  /* components of a user path; bounds the fds a walk holds */
+#define JAIL_PART_PREFIX "."
+#define JAIL_PART_SUFFIX ".ssftp-part"
+
+struct jail;
+struct jail_path;
+struct jail_dir;
+struct jail_upload;
+
+enum jail_type { JAIL_FILE, JAIL_DIR, JAIL_OTHER };
+
+/* What ls shows about one name.  Sizes are st_size; symlinks, devices,
+ * fifos and sockets are JAIL_OTHER with size 0. */
+struct jail_entry {
+    char name[NAME_MAX + 1];
+    enum jail_type type;
+    uint64_t size;
+    int64_t mtime; /* seconds since the epoch */
+};
+
+/* Makes the jail of the home directory homefd (which it takes over: it is
+ * closed on failure too).  The cwd starts at "/".  -ENOTDIR if homefd is not
+ * a directory. */
+int jail_open(int homefd, struct jail **out);
+void jail_close(struct jail *j);
+
+/* The session's current directory, a normalized user path.  Valid until the
+ * next jail_cd() or jail_close(). */
+const char *jail_cwd(const struct jail *j);
+
+/* Changes the cwd to path (relative to the cwd, or absolute from home) if it
+ * names a directory reachable without symlinks.  On error the cwd is
+ * unchanged. */
+int jail_cd(struct jail *j, const char *path, size_t len);
+
+/* Pure string step of resolution: path (len bytes, relative to cwd) into the
+ * normalized user path out.  See the rules above. */
+int jail_normalize(const char *cwd, const char *path, size_t len,
+                   char out[JAIL_PATH_MAX]);
+
+/* The one way to make a jail_path: normalizes path against the cwd and opens
+ * its parent directory beneath the home.  The final name need not exist.
+ * Free with jail_path_free(); it holds an fd. */
+int jail_resolve(const struct jail *j, const char *path, size_t len,
+                 struct jail_path **out);
+void jail_path_free(struct jail_path *p);
+/* The normalized user path, for replies and logs ("/" for the home). */
+const char *jail_path_user(const struct jail_path *p);
+
+/* Opens a regular file for reading.  *fd is O_RDONLY|O_CLOEXEC, blocking; st
+ * (may be NULL) gets its fstat().  -EISDIR for a directory, -ELOOP for a
+ * symlink, -EACCES for anything else that is not a regular file (opening a
+ * fifo or device could block or have side effects, so it never is). */
+int jail_open_read(const struct jail_path *p, int *fd, struct stat *st);
+
+/* One name, without following a final symlink.  For the home, name is ".". */
+int jail_stat(const struct jail_path *p, struct jail_entry *e);
+
+/* Lists a directory.  jail_dir_next() returns 1 with an entry, 0 at the end,
+ * or -errno.  Skipped: "." and "..", names that vanish while listing, and
+ * names a user could not type back (hidden partials, invalid UTF-8, control
+ * characters): ls shows exactly what can be named. */
+int jail_dir_open(const struct jail_path *p, struct jail_dir **out);
+int jail_dir_next(struct jail_dir *d, struct jail_entry *e);
+void jail_dir_close(struct jail_dir *d);
+
+/* mkdir; -EEXIST if the name exists (as anything, a symlink included). */
+int jail_mkdir(const struct jail_path *p);
+
+/* Removes a non-directory (-EISDIR for a directory, -EACCES for the home).
+ * A symlink is removed itself, never followed.  *freed (may be NULL) gets the
+ * st_size of the regular file removed, 0 otherwise, for quota_free().  If
+ * another session of the same user replaces the file between the stat and the
+ * unlink, *freed errs low, which only ever overstates usage. */
+int jail_unlink(const struct jail_path *p, uint64_t *freed);
+
+/* Removes an empty directory: -ENOTEMPTY (also when only hidden partial
+ * uploads are left in it), -ENOTDIR, -EACCES for the home. */
+int jail_rmdir(const struct jail_path *p);
+
+/* Renames from to to; both must be in the same directory (else -EXDEV) and
+ * the target must not exist (-EEXIST): a rename never destroys data, so it
+ * never changes usage.  -EACCES if either is the home. */
+int jail_rename(const struct jail_path *from, const struct jail_path *to);
+
+/* Uploads.  begin: refuses a directory target (-EISDIR) and the home, and
+ * creates a hidden partial file next to the target (mode 0644 less umask);
+ * write to jail_upload_fd().  commit: fsyncs, then atomically puts the file in
+ * place of the target (readers see the old or the new file, never neither);
+ * *replaced (may be NULL) gets the st_size of the file it displaced, exactly,
+ * for quota_free().  abort: removes the partial.  Both free u, whatever they
+ * return.  Partials count as usage (see quota.h) until removed. */
+int jail_upload_begin(const struct jail_path *p, struct jail_upload **out);
+int jail_upload_fd(const struct jail_upload *u);
+int jail_upload_commit(struct jail_upload *u, uint64_t *replaced);
+void jail_upload_abort(struct jail_upload *u);
+
+/* Sum of st_size of every regular file under the home, hidden partials
+ * included, symlinks not followed, other mounts not entered.  -ENAMETOOLONG
+ * if the tree is deeper than JAIL_DEPTH_MAX (no user path could reach it). */
+int jail_usage(const struct jail *j, uint64_t *bytes);
+
+#endif

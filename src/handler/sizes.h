@@ -1,0 +1,29 @@
+/* sizes.h -- byte counts as people type them ("10G") and read them ("95.0 MiB").
+ *
+ * Parsing is strict on purpose: a quota typed wrong should be an error, not a
+ * surprise.  Accepted: one or more decimal digits, then at most one suffix
+ * K, M, G or T (either case), each a power of 1024.  Nothing else: no sign,
+ * no spaces, no fraction, no "B"/"iB" ("10GB" is refused, so nobody has to
+ * guess whether it meant 10^9 or 2^30).
+ *
+ * All functions are pure and thread safe.
+ */
+#ifndef SSFTP_SIZES_H
+#define SSFTP_SIZES_H
+
+#include <stdint.h>
+
+/* Parses s into *out.  Returns 0, -EINVAL (not of the form above; *out is
+ * untouched) or -ERANGE (does not fit in 64 bits). */
+int sizes_parse(const char *s, uint64_t *out);
+
+/* A formatted size, returned by value so no caller sizes a buffer:
+ *     printf("%s\n", sizes_format(n).s);
+ * Below 1 KiB: "512 B"; above: one decimal and a binary unit, "95.0 MiB",
+ * the unit chosen so the number stays below 1024 after rounding. */
+typedef struct sizes_str {
+    char s[16]; /* the longest, "1023.9 KiB", needs 11 */
+} sizes_str;
+sizes_str sizes_format(uint64_t n);
+
+#endif

@@ -1,0 +1,117 @@
+/* frame.h -- length-prefixed JSON frames and their raw bodies over a socket.
+ *
+ * Wire format (docs/protocol.md, "Framing"):
+ *
+ *     +----------------+---------------------------+------------------------+
+ *     | N: u32 big end | N bytes: UTF-8 JSON object | "size" raw body bytes |
+ *     +----------------+---------------------------+------------------------+
+ *                                                    only if the object has a
+ *                                                    top-level integer "size"
+ *
+ * I/O is unbuffered: a call reads exactly the bytes of its frame, so nothing
+ * is held between calls and an idle connection owns no memory.  The fd must be
+ * a connected stream socket; its O_NONBLOCK flag does not matter (each call
+ * uses MSG_DONTWAIT and waits with poll()).  SIGPIPE is never raised: writing
+ * to a closed peer returns -EPIPE.
+ *
+ * A proto_io also tracks the body owed in each direction, so framing cannot
+ * drift out of step: proto_recv() first discards whatever is left of the
+ * previous incoming body, and proto_send() refuses to start a frame while an
+ * announced outgoing body is unfinished.
+ */
+#ifndef SSFTP_PROTO_FRAME_H
+#define SSFTP_PROTO_FRAME_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "digest.h"
+
+/* Largest header, in bytes of JSON.  A length of 0 or above this is refused
+ * before any of it is read. */
+#define PROTO_HEADER_MAX (64 * 1024)
+
+/* Transfer buffer used by proto_body_from_file()/proto_body_to_file(); it is
+ * allocated for the call and freed before return. */
+#define PROTO_CHUNK (256 * 1024)
+
+/* One end of a connection.  Initialise with a designated initialiser, e.g.
+ * `proto_io io = { .fd = fd, .timeout_ms = 30000 };` (the counters must start
+ * at 0).  The caller owns fd; nothing here closes it.
+ *
+ * timeout_ms (<= 0: wait forever) bounds:
+ *   - proto_recv() and proto_send(): the whole call, so a peer trickling one
+ *     byte at a time cannot hold a header open;
+ *   - the body functions: each wait for the peer (an inactivity timeout), so a
+ *     large body on a slow link still completes.
+ * Expiry returns -ETIMEDOUT; the connection is then out of step and must be
+ * closed. */
+typedef struct proto_io {
+    int fd;
+    int timeout_ms;
+    uint64_t body_in;  /* bytes of the current incoming body not yet read */
+    uint64_t body_out; /* bytes of the announced outgoing body not yet sent */
+} proto_io;
+
+/* Send hdr (a JSON object; the reference is not stolen) as one frame, in one
+ * send() where the socket allows.  If hdr has a top-level "size" it must be a
+ * non-negative integer, and the caller then owes exactly that many bytes via
+ * proto_write_body()/proto_body_from_file().
+ * Returns 0; -EINVAL if hdr is not an object, has a bad "size", or a body is
+ * still owed; -EMSGSIZE if the encoding exceeds PROTO_HEADER_MAX; -ENOMEM;
+ * -EPIPE/-ECONNRESET if the peer is gone; -ETIMEDOUT. */
+int proto_send(proto_io *io, json_t *hdr);
+
+/* Receive one frame's header into *out (a new reference the caller must
+ * json_decref).  Any unread rest of the previous incoming body is discarded
+ * first.  Afterwards io->body_in is the body that follows (0 if none).
+ * Returns 0;
+ *   -ENODATA     the peer closed cleanly between frames;
+ *   -ECONNRESET  the peer closed (or reset) part-way through a frame or body;
+ *   -EMSGSIZE    the length is 0 or above PROTO_HEADER_MAX (nothing read);
+ *   -EBADMSG     the header is not valid UTF-8 JSON, not an object, has a
+ *                duplicate key, or has a "size" that is not a non-negative
+ *                integer;
+ *   -ETIMEDOUT, -ENOMEM, or another negative errno from recv()/poll().
+ * After any error but -ENOMEM the connection is unusable. */
+int proto_recv(proto_io *io, json_t **out);
+
+/* The body length a header announces: its "size" when that is a non-negative
+ * integer, else 0. */
+uint64_t proto_body_size(const json_t *hdr);
+
+/* Read exactly n bytes of the current incoming body into buf.
+ * Returns 0; -EINVAL if n exceeds io->body_in; -ECONNRESET if the peer closes
+ * first; -ETIMEDOUT; or another negative errno. */
+int proto_read_body(proto_io *io, void *buf, size_t n);
+
+/* Read between 1 and min(cap, io->body_in) bytes of the current body.
+ * Returns the count; 0 only when cap is 0 or the body is complete; or a
+ * negative errno as proto_read_body(). */
+ssize_t proto_read_some(proto_io *io, void *buf, size_t cap);
+
+/* Send exactly n bytes of the announced outgoing body.
+ * Returns 0; -EINVAL if n exceeds io->body_out; -EPIPE/-ECONNRESET;
+ * -ETIMEDOUT; or another negative errno. */
+int proto_write_body(proto_io *io, const void *buf, size_t n);
+
+/* Send the whole announced outgoing body (io->body_out bytes) from file fd
+ * starting at offset off, adding the bytes to d when d is not NULL.
+ * Returns 0; -ENODATA if the file ends early; a negative errno from pread()
+ * or the socket.  Any error leaves the connection unusable: the peer is owed
+ * bytes that cannot be produced, so the caller must close it. */
+int proto_body_from_file(proto_io *io, int fd, uint64_t off, digest_state *d);
+
+/* Receive the whole current incoming body (io->body_in bytes) into file fd at
+ * offset off, adding the bytes to d when d is not NULL.
+ * A failing file write does not stop the transfer: the rest of the body is
+ * read and discarded so the connection stays in step, and *file_err is set to
+ * the first write's negative errno (else 0).
+ * Returns 0 when the whole body was consumed (check *file_err), or a negative
+ * errno from the socket (the connection is then unusable). */
+int proto_body_to_file(proto_io *io, int fd, uint64_t off, digest_state *d,
+                       int *file_err);
+
+#endif

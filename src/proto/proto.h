@@ -1,0 +1,45 @@
+/* proto.h -- the ssftp wire protocol, shared by ssftpd and ssftp.
+ *
+ * The design (docs/protocol.md is the normative spec; this is the map):
+ *
+ * A connection carries frames.  A frame is a 4-byte big-endian length, then
+ * that many bytes of one compact JSON object (the header), then -- only when
+ * the header has a top-level integer "size" -- exactly "size" raw body bytes.
+ * Headers are small and capped (PROTO_HEADER_MAX); bodies carry file data and
+ * are streamed, never held whole in memory.
+ *
+ *     frame.h   framing and body streaming over a socket (proto_io)
+ *     reply.h   {"ok":...} replies, the stable error codes, errno -> code
+ *     field.h   typed, validating access to header fields
+ *     codec.h   strict fixed-length hex and base64
+ *     digest.h  BLAKE2b-256 of buffers and file ranges
+ *     auth.h    SCRAM with argon2id: keys, proofs, signatures, fake users
+ *
+ * Memory: nothing is allocated per connection except while a call runs (the
+ * header being read, a transfer buffer), so an idle session costs only its
+ * proto_io (a few words).
+ *
+ * Conventions (as libsocketserver): functions return 0 (or a count) on
+ * success and a negative errno on failure; nothing steals a json_t reference
+ * unless its comment says so.  All functions are thread safe once
+ * proto_init() has returned; a proto_io is used by one thread at a time.
+ */
+#ifndef SSFTP_PROTO_H
+#define SSFTP_PROTO_H
+
+#include "auth.h"
+#include "codec.h"
+#include "digest.h"
+#include "field.h"
+#include "frame.h"
+#include "reply.h"
+
+/* The protocol version this code speaks (docs/protocol.md, "hello"). */
+#define PROTO_VERSION 1
+
+/* Initialise libsodium and seed jansson's hash function.  Call once from
+ * main() before any thread starts; calling it again is harmless.
+ * Returns 0, or -EIO when libsodium cannot initialise (no entropy source). */
+int proto_init(void);
+
+#endif

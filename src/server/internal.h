@@ -1,0 +1,149 @@
+/* internal.h -- the server and request structures shared by src/server/. */
+#ifndef SS_INTERNAL_H
+#define SS_INTERNAL_H
+
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "socketserver.h"
+
+/* Internal symbols are hidden from the shared library (meson sets
+ * -fvisibility=hidden); the SS__ prefix marks them as not public API. */
+
+struct ss_pool;
+struct ss_forking;
+struct ss_addr_entry;
+
+/* Connection accounting: admitted stream connections, the per-address table
+ * and the registry of running requests (so a drain can cut them). */
+struct ss_limits {
+    pthread_mutex_t mu;
+    unsigned active;
+    struct ss_addr_entry **buckets; /* NULL unless max_per_address */
+    ss_request *running;            /* doubly linked through ss_request */
+    bool cut;                       /* drain deadline passed: cut new ones */
+};
+
+struct ss_server {
+    ss_config cfg;
+    char *host;  /* owned copies of cfg.host / cfg.path */
+    char *path;
+    const ss_handler_class *handler;
+    ss_server_ops ops;       /* in force: base <- kind <- mix-in <- user */
+    ss_server_ops inherited; /* the same without the user's overrides */
+    void *user;
+
+    int fd;      /* listening or datagram socket, -1 when closed */
+    int wake_fd; /* eventfd: shutdown and "room again" wake the loop */
+    int family;
+    int socktype;
+    struct sockaddr_storage addr;
+    socklen_t addrlen;
+    bool unlink_on_close;
+    dev_t path_dev;
+    ino_t path_ino;
+
+    atomic_bool shutdown_request; /* Python's __shutdown_request */
+    atomic_bool stopping;         /* shutdown or close has begun */
+
+    pthread_mutex_t mu; /* guards serving/serving_thread/closed */
+    pthread_cond_t shut_cv;
+    bool serving;
+    pthread_t serving_thread;
+    bool closed;
+
+    unsigned char *pkt; /* datagram receive buffer (max_packet_size) */
+
+    /* EMFILE/ENFILE: accepting paused until resume_ms (or a release). */
+    atomic_bool accept_paused; /* read by workers releasing a conn */
+    bool accept_error_reported;
+    int64_t accept_resume_ms;
+    int accept_backoff_ms;
+
+    struct ss_limits lim;
+    struct ss_pool *pool;
+    struct ss_forking *forking;
+
+    atomic_uint_least64_t handled;
+    atomic_uint_least64_t rejected;
+    atomic_uint_least64_t errors;
+};
+
+struct ss_request {
+    ss_server *server;
+    ss_conn conn;
+    void *state;
+    int timeout_ms;
+    bool stream;
+    /* buffered reads (allocated on first buffered read) */
+    unsigned char *rbuf;
+    size_t rpos, rlen;
+    /* datagram reply (allocated on first ss_dgram_reply) */
+    unsigned char *wbuf;
+    size_t wlen;
+    bool replied;
+    /* registry of running requests */
+    ss_request *prev, *next;
+    char client_str[128];
+};
+
+/* sys.c: checked system call helpers */
+int64_t ss__now_ms(void);
+int ss__poll_one(int fd, short events, int timeout_ms);
+int ss__set_cloexec(int fd);
+int ss__set_nonblock(int fd, bool on);
+void ss__close(int fd);
+void ss__wake(ss_server *s);
+void ss__drain_wake(ss_server *s);
+void ss__ignore_sigpipe(void);
+int ss__eventfd(void);
+
+/* inet.c: address resolution and socket creation */
+int ss__resolve(ss_server *s);
+int ss__open_socket(ss_server *s);
+
+int ss__stream_prepare(ss_server *s, int fd);
+
+/* limits.c */
+int ss__limits_init(ss_server *s);
+void ss__limits_destroy(ss_server *s);
+int ss__admit(ss_server *s, ss_conn *conn);
+void ss__release(ss_server *s, ss_conn *conn);
+void ss__register_running(ss_server *s, ss_request *r);
+void ss__unregister_running(ss_server *s, ss_request *r);
+void ss__cut_running(ss_server *s);
+unsigned ss__active(ss_server *s);
+
+/* loop.c */
+int ss_handle_request_noblock(ss_server *s);
+
+/* base.c: the end of a request's life in this process (shutdown_request
+ * then the accounting release), and error reporting with the counter. */
+void ss__end_request(ss_server *s, ss_conn *conn);
+void ss__report(ss_server *s, const ss_conn *conn, int err, const char *what);
+bool ss__is_stream(const ss_server *s);
+
+/* request.c */
+ss_request *ss__request_new(ss_server *s, const ss_conn *conn);
+void ss__request_finish_dgram(ss_request *r);
+void ss__request_free(ss_request *r);
+
+/* pool.c */
+int ss__pool_create(ss_server *s);
+bool ss__pool_has_room(ss_server *s);
+void ss__pool_close(ss_server *s, int drain_ms);
+void ss__pool_stats(ss_server *s, ss_server_stats *st);
+void ss__pool_free(ss_server *s);
+int ss_threading_process_request_thread(ss_server *s, ss_conn *conn);
+
+/* forking.c */
+int ss__forking_create(ss_server *s);
+void ss__forking_close(ss_server *s, int drain_ms);
+unsigned ss__forking_children(ss_server *s);
+bool ss__forking_has_children(ss_server *s);
+bool ss__forking_has_room(ss_server *s);
+void ss__forking_free(ss_server *s);
+
+#endif

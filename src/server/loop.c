@@ -1,0 +1,185 @@
+/* loop.c -- serve_forever, handle_request and shutdown: the serving loop. */
+#include <errno.h>
+#include <poll.h>
+
+#include "internal.h"
+
+/* Python's _handle_request_noblock: called when fileno() is readable.
+ * get_request -> verify_request -> admission -> process_request.  From the
+ * moment process_request is called it owns the connection. */
+int ss_handle_request_noblock(ss_server *s)
+{
+    ss_conn conn = {.fd = -1};
+    int rc = s->ops.get_request(s, &conn);
+    if (rc == -EAGAIN)
+        return 0;
+    if (rc == -EMFILE || rc == -ENFILE || rc == -ENOBUFS || rc == -ENOMEM) {
+        /* Pause accepting instead of spinning on a listen socket that
+         * stays readable; say so once per episode, not once per retry. */
+        s->accept_paused = true;
+        s->accept_resume_ms = ss__now_ms() + s->accept_backoff_ms;
+        if (s->accept_backoff_ms < 1000)
+            s->accept_backoff_ms *= 2;
+        if (!s->accept_error_reported) {
+            s->accept_error_reported = true;
+            ss__report(s, NULL, rc, "accept (pausing until descriptors free)");
+        }
+        return rc;
+    }
+    if (rc < 0) {
+        ss__report(s, conn.addrlen ? &conn : NULL, rc, "get_request");
+        return rc;
+    }
+    s->accept_error_reported = false;
+    s->accept_backoff_ms = 10;
+
+    if (ss__is_stream(s)) {
+        rc = ss__stream_prepare(s, conn.fd);
+        if (rc < 0) {
+            ss__report(s, &conn, rc, "setsockopt SO_RCVTIMEO");
+            s->ops.shutdown_request(s, &conn);
+            return rc;
+        }
+    }
+    if (!s->ops.verify_request(s, &conn)) {
+        atomic_fetch_add(&s->rejected, 1);
+        s->ops.shutdown_request(s, &conn);
+        return 0;
+    }
+    rc = ss__admit(s, &conn);
+    if (rc < 0) {
+        atomic_fetch_add(&s->rejected, 1);
+        ss__report(s, &conn, rc, "admission");
+        s->ops.shutdown_request(s, &conn);
+        return 0;
+    }
+    return s->ops.process_request(s, &conn);
+}
+
+static bool can_accept(ss_server *s)
+{
+    if (s->accept_paused)
+        return false;
+    if (s->pool && !ss__pool_has_room(s))
+        return false; /* SS_QUEUE_FULL_BLOCK: backpressure */
+    if (s->forking && !ss__forking_has_room(s))
+        return false; /* max_children: wait for one of ours to exit */
+    return true;
+}
+
+static int min_timeout(int a, int64_t b)
+{
+    if (b < 0)
+        b = 0;
+    if (a < 0 || b < a)
+        return (int)b;
+    return a;
+}
+
+int ss_server_serve_forever(ss_server *s, int poll_interval_ms)
+{
+    pthread_mutex_lock(&s->mu);
+    if (s->closed || s->serving) {
+        int busy = s->serving;
+        pthread_mutex_unlock(&s->mu);
+        return busy ? -EBUSY : -EBADF;
+    }
+    s->serving = true;
+    s->serving_thread = pthread_self();
+    pthread_mutex_unlock(&s->mu);
+
+    int rc = 0;
+    /* A shutdown requested before we got here (say, SIGTERM at start-up)
+     * still counts: the flag is only consumed when the loop ends. */
+    while (!atomic_load(&s->shutdown_request)) {
+        struct pollfd p[2] = {{.fd = s->wake_fd, .events = POLLIN},
+                              {.fd = s->fd, .events = POLLIN}};
+        bool accept = can_accept(s);
+        int timeout = poll_interval_ms;
+        if (s->accept_paused)
+            timeout = min_timeout(timeout, s->accept_resume_ms - ss__now_ms());
+        if (s->forking && ss__forking_has_children(s))
+            timeout = min_timeout(timeout, 50); /* reap promptly */
+        int n = poll(p, accept ? 2 : 1, timeout);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            rc = -errno;
+            break;
+        }
+        if (atomic_load(&s->shutdown_request))
+            break;
+        if (p[0].revents & POLLIN) {
+            ss__drain_wake(s);
+            s->accept_paused = false; /* a descriptor was freed: retry */
+        }
+        if (s->accept_paused && ss__now_ms() >= s->accept_resume_ms)
+            s->accept_paused = false;
+        if (accept && (p[1].revents & (POLLIN | POLLERR | POLLHUP)))
+            (void)ss_handle_request_noblock(s);
+        s->ops.service_actions(s);
+    }
+
+    pthread_mutex_lock(&s->mu);
+    atomic_store(&s->shutdown_request, false);
+    s->serving = false;
+    pthread_cond_broadcast(&s->shut_cv);
+    pthread_mutex_unlock(&s->mu);
+    return rc;
+}
+
+int ss_server_handle_request(ss_server *s)
+{
+    int timeout = s->cfg.timeout_ms;
+    int64_t deadline = timeout >= 0 ? ss__now_ms() + timeout : 0;
+    if (s->fd < 0)
+        return -EBADF;
+    for (;;) {
+        int wait = -1;
+        if (timeout >= 0) {
+            int64_t left = deadline - ss__now_ms();
+            wait = left > 0 ? (int)left : 0;
+        }
+        struct pollfd p[2] = {{.fd = s->fd, .events = POLLIN},
+                              {.fd = s->wake_fd, .events = POLLIN}};
+        int n = poll(p, 2, wait);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return -errno;
+        }
+        if (n == 0) {
+            s->ops.handle_timeout(s);
+            return -ETIMEDOUT;
+        }
+        if (p[1].revents & POLLIN)
+            ss__drain_wake(s);
+        if (p[0].revents & (POLLIN | POLLERR | POLLHUP))
+            return ss_handle_request_noblock(s);
+    }
+}
+
+void ss_server_request_shutdown(ss_server *s)
+{
+    atomic_store(&s->stopping, true);
+    atomic_store(&s->shutdown_request, true);
+    ss__wake(s);
+}
+
+/* Python's shutdown() waits for serve_forever to end, which deadlocks when
+ * called from the serving thread (bpo-2451 in the docs' own words: "must be
+ * called while serve_forever() is running in another thread").  We wait only
+ * when another thread is serving. */
+int ss_server_shutdown(ss_server *s)
+{
+    if (!s)
+        return -EINVAL;
+    ss_server_request_shutdown(s);
+    pthread_mutex_lock(&s->mu);
+    if (s->serving && !pthread_equal(s->serving_thread, pthread_self())) {
+        while (s->serving)
+            pthread_cond_wait(&s->shut_cv, &s->mu);
+    }
+    pthread_mutex_unlock(&s->mu);
+    return 0;
+}

@@ -1,0 +1,331 @@
+/* pool.c -- ThreadingMixIn as a bounded pool: min/max workers, a bounded queue, drain on close. */
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "internal.h"
+
+#define DEFAULT_STACK (256u * 1024u)
+
+enum slot_state { SLOT_FREE = 0, SLOT_RUNNING, SLOT_EXITED };
+
+struct worker {
+    pthread_t tid;
+    enum slot_state state;
+    ss_server *s;
+};
+
+struct ss_pool {
+    pthread_mutex_t mu;
+    pthread_cond_t work_cv; /* workers: a request was queued, or stop */
+    pthread_cond_t room_cv; /* handle_request under BLOCK: a slot freed */
+    pthread_cond_t done_cv; /* close: a request finished or a worker left */
+    ss_conn *q;             /* ring of queue_capacity accepted requests */
+    unsigned cap, head, count;
+    unsigned nthreads, nidle, busy;
+    bool stop;
+    bool loop_waiting; /* the loop stopped accepting until there is room */
+    bool ready;        /* fully initialised: close has work to undo */
+    pthread_attr_t attr;
+    struct worker *slots; /* max_workers of them */
+};
+
+static void deadline_after(struct timespec *ts, int ms)
+{
+    clock_gettime(CLOCK_MONOTONIC, ts);
+    ts->tv_sec += ms / 1000;
+    ts->tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (ts->tv_nsec >= 1000000000L) {
+        ts->tv_sec++;
+        ts->tv_nsec -= 1000000000L;
+    }
+}
+
+int ss__pool_create(ss_server *s)
+{
+    const ss_config *c = &s->cfg;
+    struct ss_pool *p = calloc(1, sizeof *p);
+    if (!p)
+        return -ENOMEM;
+    p->cap = c->queue_capacity;
+    p->q = calloc(p->cap, sizeof *p->q);
+    p->slots = calloc(c->max_workers, sizeof *p->slots);
+    pthread_condattr_t ca;
+    int rc = (!p->q || !p->slots) ? ENOMEM : 0;
+    if (rc == 0)
+        rc = pthread_condattr_init(&ca);
+    if (rc == 0) {
+        /* Idle retirement must not jump when the wall clock is set. */
+        rc = pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+        if (rc == 0)
+            rc = pthread_cond_init(&p->work_cv, &ca);
+        if (rc == 0)
+            rc = pthread_cond_init(&p->room_cv, &ca);
+        if (rc == 0)
+            rc = pthread_cond_init(&p->done_cv, &ca);
+        pthread_condattr_destroy(&ca);
+    }
+    if (rc == 0)
+        rc = pthread_mutex_init(&p->mu, NULL);
+    if (rc == 0)
+        rc = pthread_attr_init(&p->attr);
+    if (rc == 0) {
+        size_t stack = c->worker_stack_size ? c->worker_stack_size
+                                            : DEFAULT_STACK;
+        if (stack < (size_t)PTHREAD_STACK_MIN)
+            stack = (size_t)PTHREAD_STACK_MIN;
+        rc = pthread_attr_setstacksize(&p->attr, stack);
+    }
+    s->pool = p; /* freed by ss_server_destroy; the rest by pool_close */
+    if (rc != 0)
+        return -rc;
+    for (unsigned i = 0; i < c->max_workers; i++)
+        p->slots[i].s = s;
+    p->ready = true;
+    return 0;
+}
+
+/* Python's process_request_thread: finish_request, then shutdown_request
+ * whatever happened.  Runs on a pool worker. */
+int ss_threading_process_request_thread(ss_server *s, ss_conn *conn)
+{
+    int rc = s->ops.finish_request(s, conn);
+    ss__end_request(s, conn);
+    if (!ss__is_stream(s))
+        free((void *)conn->data); /* the pool's copy of the packet */
+    return rc;
+}
+
+static void *worker_main(void *arg)
+{
+    struct worker *w = arg;
+    ss_server *s = w->s;
+    struct ss_pool *p = s->pool;
+    pthread_mutex_lock(&p->mu);
+    for (;;) {
+        struct timespec until;
+        if (s->cfg.idle_worker_ms > 0)
+            deadline_after(&until, s->cfg.idle_worker_ms);
+        bool retire = false;
+        while (p->count == 0 && !p->stop && !retire) {
+            int rc;
+            p->nidle++;
+            if (s->cfg.idle_worker_ms > 0)
+                rc = pthread_cond_timedwait(&p->work_cv, &p->mu, &until);
+            else
+                rc = pthread_cond_wait(&p->work_cv, &p->mu);
+            p->nidle--;
+            if (rc == ETIMEDOUT && p->count == 0 &&
+                p->nthreads > s->cfg.min_workers)
+                retire = true;
+        }
+        if (p->count == 0)
+            break; /* retiring, or stopping with nothing left to do */
+        ss_conn c = p->q[p->head];
+        p->head = (p->head + 1) % p->cap;
+        p->count--;
+        if (p->loop_waiting) {
+            p->loop_waiting = false;
+            ss__wake(s); /* BLOCK policy: the loop may accept again */
+        }
+        pthread_cond_signal(&p->room_cv);
+        p->busy++;
+        pthread_mutex_unlock(&p->mu);
+
+        ss_threading_process_request_thread(s, &c);
+
+        pthread_mutex_lock(&p->mu);
+        p->busy--;
+        pthread_cond_broadcast(&p->done_cv);
+    }
+    p->nthreads--;
+    w->state = SLOT_EXITED; /* joined by the next spawn or by close */
+    pthread_cond_broadcast(&p->done_cv);
+    pthread_mutex_unlock(&p->mu);
+    return NULL;
+}
+
+/* Called with p->mu held.  Reuses the slot of a worker that retired. */
+static int spawn_locked(ss_server *s, struct ss_pool *p)
+{
+    for (unsigned i = 0; i < s->cfg.max_workers; i++) {
+        struct worker *w = &p->slots[i];
+        if (w->state == SLOT_RUNNING)
+            continue;
+        if (w->state == SLOT_EXITED) {
+            /* It has left the lock for good; joining cannot deadlock. */
+            pthread_join(w->tid, NULL);
+            w->state = SLOT_FREE;
+        }
+        int rc = pthread_create(&w->tid, &p->attr, worker_main, w);
+        if (rc != 0)
+            return -rc;
+        w->state = SLOT_RUNNING;
+        p->nthreads++;
+        return 0;
+    }
+    return -EAGAIN;
+}
+
+bool ss__pool_has_room(ss_server *s)
+{
+    struct ss_pool *p = s->pool;
+    if (s->cfg.queue_full_policy == SS_QUEUE_FULL_REJECT)
+        return true; /* accept, then reject in process_request */
+    pthread_mutex_lock(&p->mu);
+    bool room = p->count < p->cap;
+    if (!room)
+        p->loop_waiting = true;
+    pthread_mutex_unlock(&p->mu);
+    return room;
+}
+
+static int reject(ss_server *s, ss_conn *conn, int err, const char *what)
+{
+    atomic_fetch_add(&s->rejected, 1);
+    ss__report(s, conn, err, what);
+    ss__end_request(s, conn);
+    return err;
+}
+
+/* ThreadingMixIn.process_request, bounded: queue the request for a worker
+ * instead of starting a thread for it.  A worker is started only when no
+ * idle one can take the request and the pool is below max_workers. */
+int ss_threading_process_request(ss_server *s, ss_conn *conn)
+{
+    struct ss_pool *p = s->pool;
+    if (!ss__is_stream(s)) {
+        /* The packet lives in the server's buffer: the next recvfrom
+         * would overwrite it before a worker reads it. */
+        void *copy = malloc(conn->len ? conn->len : 1);
+        if (!copy)
+            return reject(s, conn, -ENOMEM, "queue packet");
+        memcpy(copy, conn->data, conn->len);
+        conn->data = copy;
+    }
+    pthread_mutex_lock(&p->mu);
+    while (p->count == p->cap && !p->stop) {
+        if (s->cfg.queue_full_policy == SS_QUEUE_FULL_REJECT)
+            break;
+        pthread_cond_wait(&p->room_cv, &p->mu); /* handle_request path */
+    }
+    int err = p->stop ? -ECANCELED : (p->count == p->cap ? -EBUSY : 0);
+    if (err == 0) {
+        p->q[(p->head + p->count) % p->cap] = *conn;
+        p->count++;
+        if (p->count > p->nidle && p->nthreads < s->cfg.max_workers) {
+            int rc = spawn_locked(s, p);
+            if (rc < 0 && p->nthreads == 0) {
+                /* Nobody would ever run it: take it back. */
+                p->count--;
+                err = rc;
+            }
+        } else {
+            pthread_cond_signal(&p->work_cv);
+        }
+    }
+    pthread_mutex_unlock(&p->mu);
+    if (err == 0)
+        return 0;
+    if (!ss__is_stream(s)) {
+        free((void *)conn->data);
+        conn->data = NULL;
+    }
+    return reject(s, conn, err,
+                  err == -EBUSY ? "request queue full" : "queue request");
+}
+
+/* Waits until nothing is queued or running, or until deadline_ms passes
+ * (-1: forever).  Called with p->mu held.  Returns true when drained. */
+static bool wait_drained(struct ss_pool *p, int drain_ms)
+{
+    struct timespec until;
+    if (drain_ms > 0)
+        deadline_after(&until, drain_ms);
+    while (p->count > 0 || p->busy > 0) {
+        if (drain_ms == 0)
+            return false;
+        if (drain_ms < 0) {
+            pthread_cond_wait(&p->done_cv, &p->mu);
+        } else if (pthread_cond_timedwait(&p->done_cv, &p->mu, &until) ==
+                   ETIMEDOUT) {
+            return p->count == 0 && p->busy == 0;
+        }
+    }
+    return true;
+}
+
+void ss__pool_close(ss_server *s, int drain_ms)
+{
+    struct ss_pool *p = s->pool;
+    if (!p || !p->ready)
+        return;
+    p->ready = false;
+    pthread_mutex_lock(&p->mu);
+    p->stop = true;
+    pthread_cond_broadcast(&p->work_cv);
+    pthread_cond_broadcast(&p->room_cv);
+    if (!wait_drained(p, drain_ms)) {
+        /* Deadline: what is still queued never started; drop it. */
+        while (p->count > 0) {
+            ss_conn c = p->q[p->head];
+            p->head = (p->head + 1) % p->cap;
+            p->count--;
+            pthread_mutex_unlock(&p->mu);
+            atomic_fetch_add(&s->rejected, 1);
+            ss__end_request(s, &c);
+            if (!ss__is_stream(s))
+                free((void *)c.data);
+            pthread_mutex_lock(&p->mu);
+        }
+        pthread_mutex_unlock(&p->mu);
+        ss__cut_running(s); /* blocked handlers return with an error */
+        pthread_mutex_lock(&p->mu);
+        (void)wait_drained(p, -1);
+    }
+    pthread_mutex_unlock(&p->mu);
+    /* Every worker now sees stop with an empty queue and leaves. */
+    for (unsigned i = 0; i < s->cfg.max_workers; i++) {
+        struct worker *w = &p->slots[i];
+        pthread_mutex_lock(&p->mu);
+        enum slot_state st = w->state;
+        pthread_mutex_unlock(&p->mu);
+        if (st != SLOT_FREE) {
+            pthread_join(w->tid, NULL);
+            w->state = SLOT_FREE;
+        }
+    }
+    pthread_attr_destroy(&p->attr);
+    pthread_cond_destroy(&p->work_cv);
+    pthread_cond_destroy(&p->room_cv);
+    pthread_cond_destroy(&p->done_cv);
+    pthread_mutex_destroy(&p->mu);
+    free(p->q);
+    free(p->slots);
+    p->q = NULL;
+    p->slots = NULL;
+}
+
+void ss__pool_free(ss_server *s)
+{
+    if (s->pool && !s->pool->ready) {
+        free(s->pool->q);
+        free(s->pool->slots);
+    }
+    free(s->pool);
+    s->pool = NULL;
+}
+
+void ss__pool_stats(ss_server *s, ss_server_stats *st)
+{
+    struct ss_pool *p = s->pool;
+    if (!p->ready)
+        return; /* closed */
+    pthread_mutex_lock(&p->mu);
+    st->workers = p->nthreads;
+    st->idle_workers = p->nidle;
+    st->queued = p->count;
+    pthread_mutex_unlock(&p->mu);
+}

@@ -1,0 +1,685 @@
+/* util.c -- clients, waits and stock handlers for the library tests. */
+#include "util.h"
+
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void nap_ms(int ms)
+{
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+    }
+}
+
+/* Absolute CLOCK_MONOTONIC deadline for pthread_cond_timedwait. */
+static struct timespec deadline_in(int timeout_ms)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    ts.tv_sec += timeout_ms / 1000;
+    ts.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+    if (ts.tv_nsec >= 1000000000L) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000L;
+    }
+    return ts;
+}
+
+static void cond_init_monotonic(pthread_cond_t *cv)
+{
+    pthread_condattr_t a;
+    pthread_condattr_init(&a);
+    pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
+    pthread_cond_init(cv, &a);
+    pthread_condattr_destroy(&a);
+}
+
+/* ---- ev / gate ------------------------------------------------------------ */
+
+void ev_init(ev *e)
+{
+    pthread_mutex_init(&e->mu, NULL);
+    cond_init_monotonic(&e->cv);
+    e->count = 0;
+}
+
+void ev_destroy(ev *e)
+{
+    pthread_cond_destroy(&e->cv);
+    pthread_mutex_destroy(&e->mu);
+}
+
+void ev_post(ev *e)
+{
+    pthread_mutex_lock(&e->mu);
+    e->count++;
+    pthread_cond_broadcast(&e->cv);
+    pthread_mutex_unlock(&e->mu);
+}
+
+unsigned ev_count(ev *e)
+{
+    pthread_mutex_lock(&e->mu);
+    unsigned n = e->count;
+    pthread_mutex_unlock(&e->mu);
+    return n;
+}
+
+bool ev_wait(ev *e, unsigned n, int timeout_ms)
+{
+    struct timespec dl = deadline_in(timeout_ms);
+    pthread_mutex_lock(&e->mu);
+    int rc = 0;
+    while (e->count < n && rc != ETIMEDOUT)
+        rc = pthread_cond_timedwait(&e->cv, &e->mu, &dl);
+    bool ok = e->count >= n;
+    pthread_mutex_unlock(&e->mu);
+    return ok;
+}
+
+void gate_init(gate *g)
+{
+    pthread_mutex_init(&g->mu, NULL);
+    cond_init_monotonic(&g->cv);
+    g->open = false;
+}
+
+void gate_destroy(gate *g)
+{
+    pthread_cond_destroy(&g->cv);
+    pthread_mutex_destroy(&g->mu);
+}
+
+void gate_open(gate *g)
+{
+    pthread_mutex_lock(&g->mu);
+    g->open = true;
+    pthread_cond_broadcast(&g->cv);
+    pthread_mutex_unlock(&g->mu);
+}
+
+bool gate_wait(gate *g, int timeout_ms)
+{
+    struct timespec dl = deadline_in(timeout_ms);
+    pthread_mutex_lock(&g->mu);
+    int rc = 0;
+    while (!g->open && rc != ETIMEDOUT)
+        rc = pthread_cond_timedwait(&g->cv, &g->mu, &dl);
+    bool ok = g->open;
+    pthread_mutex_unlock(&g->mu);
+    return ok;
+}
+
+/* ---- runner --------------------------------------------------------------- */
+
+static void *runner_main(void *arg)
+{
+    runner *r = arg;
+    int rc = ss_server_serve_forever(r->s, r->poll_ms);
+    pthread_mutex_lock(&r->done.mu);
+    r->rc = rc;
+    pthread_mutex_unlock(&r->done.mu);
+    ev_post(&r->done);
+    return NULL;
+}
+
+void runner_start(runner *r, ss_server *s, int poll_ms)
+{
+    r->s = s;
+    r->poll_ms = poll_ms;
+    r->rc = 1;
+    ev_init(&r->done);
+    r->started = pthread_create(&r->th, NULL, runner_main, r) == 0;
+}
+
+bool runner_wait(runner *r, int timeout_ms)
+{
+    return ev_wait(&r->done, 1, timeout_ms);
+}
+
+int runner_join(runner *r)
+{
+    if (!r->started)
+        return -ESRCH;
+    pthread_join(r->th, NULL);
+    r->started = false;
+    pthread_mutex_lock(&r->done.mu);
+    int rc = r->rc;
+    pthread_mutex_unlock(&r->done.mu);
+    ev_destroy(&r->done);
+    return rc;
+}
+
+int runner_stop(runner *r)
+{
+    if (!r->started)
+        return -ESRCH;
+    ss_server_shutdown(r->s);
+    return runner_join(r);
+}
+
+/* ---- servers --------------------------------------------------------------- */
+
+ss_server_stats stats_of(ss_server *s)
+{
+    ss_server_stats st;
+    memset(&st, 0, sizeof st);
+    ss_server_get_stats(s, &st);
+    return st;
+}
+
+static char tmpdir_[64];
+
+static void remove_tmpdir(void)
+{
+    if (tmpdir_[0])
+        rmdir(tmpdir_);
+}
+
+const char *unix_path(bool abstract)
+{
+    static char paths[64][108];
+    static unsigned n;
+    char *p = paths[n % 64];
+    if (abstract) {
+        snprintf(p, sizeof paths[0], "@ss-test-%d-%u", (int)getpid(), n);
+    } else {
+        if (!tmpdir_[0]) {
+            snprintf(tmpdir_, sizeof tmpdir_, "/tmp/ss-test-XXXXXX");
+            if (!mkdtemp(tmpdir_))
+                return NULL;
+            atexit(remove_tmpdir);
+        }
+        snprintf(p, sizeof paths[0], "%s/s%u", tmpdir_, n);
+    }
+    n++;
+    return p;
+}
+
+void cfg_for(ss_config *c, ss_kind kind, ss_concurrency cc)
+{
+    ss_config_init(c, kind);
+    c->concurrency = cc;
+    if (kind == SS_TCP || kind == SS_UDP) {
+        c->host = "127.0.0.1";
+        c->port = 0;
+    } else {
+        c->path = unix_path(true);
+    }
+}
+
+/* ---- clients ---------------------------------------------------------------- */
+
+static int connect_addr(int type, const struct sockaddr *sa, socklen_t len,
+                        const struct sockaddr *src, socklen_t srclen,
+                        int timeout_ms)
+{
+    int fd = socket(sa->sa_family, type | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -errno;
+    if (src && bind(fd, src, srclen) != 0)
+        goto fail;
+    if (sa->sa_family == AF_UNIX && type == SOCK_DGRAM) {
+        /* Autobind to an abstract name so the server can reply. */
+        struct sockaddr_un un = {.sun_family = AF_UNIX};
+        if (bind(fd, (struct sockaddr *)&un, sizeof(sa_family_t)) != 0)
+            goto fail;
+    }
+    int fl = fcntl(fd, F_GETFL);
+    fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+    if (connect(fd, sa, len) != 0) {
+        if (errno == EAGAIN && sa->sa_family == AF_UNIX) {
+            /* Unix stream with a full backlog: connect() blocks (bounded by
+             * SO_SNDTIMEO) until the server accepts. */
+            struct timeval tv = {timeout_ms / 1000, (timeout_ms % 1000) * 1000};
+            fcntl(fd, F_SETFL, fl);
+            setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+            if (connect(fd, sa, len) != 0)
+                goto fail;
+            struct timeval zero = {0, 0};
+            setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &zero, sizeof zero);
+            return fd;
+        }
+        if (errno != EINPROGRESS)
+            goto fail;
+        struct pollfd p = {.fd = fd, .events = POLLOUT};
+        int64_t end = now_ms() + timeout_ms;
+        for (;;) {
+            int left = (int)(end - now_ms());
+            if (left < 0) {
+                errno = ETIMEDOUT;
+                goto fail;
+            }
+            int n = poll(&p, 1, left);
+            if (n > 0)
+                break;
+            if (n < 0 && errno != EINTR)
+                goto fail;
+        }
+        int err = 0;
+        socklen_t el = sizeof err;
+        getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &el);
+        if (err) {
+            errno = err;
+            goto fail;
+        }
+    }
+    fcntl(fd, F_SETFL, fl);
+    return fd;
+fail:;
+    int e = errno;
+    close(fd);
+    return -e;
+}
+
+static int fill_ip(const char *host, uint16_t port, struct sockaddr_storage *ss,
+                   socklen_t *len)
+{
+    memset(ss, 0, sizeof *ss);
+    struct sockaddr_in *in = (struct sockaddr_in *)ss;
+    struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
+    if (inet_pton(AF_INET, host, &in->sin_addr) == 1) {
+        in->sin_family = AF_INET;
+        in->sin_port = htons(port);
+        *len = sizeof *in;
+        return 0;
+    }
+    if (inet_pton(AF_INET6, host, &in6->sin6_addr) == 1) {
+        in6->sin6_family = AF_INET6;
+        in6->sin6_port = htons(port);
+        *len = sizeof *in6;
+        return 0;
+    }
+    return -EINVAL;
+}
+
+int connect_tcp(const char *host, uint16_t port, int timeout_ms)
+{
+    struct sockaddr_storage ss;
+    socklen_t len;
+    if (fill_ip(host, port, &ss, &len) != 0)
+        return -EINVAL;
+    return connect_addr(SOCK_STREAM, (struct sockaddr *)&ss, len, NULL, 0,
+                        timeout_ms);
+}
+
+int connect_tcp_from(const char *src, const char *host, uint16_t port,
+                     int timeout_ms)
+{
+    struct sockaddr_storage ss, from;
+    socklen_t len, flen;
+    if (fill_ip(host, port, &ss, &len) != 0 || fill_ip(src, 0, &from, &flen))
+        return -EINVAL;
+    return connect_addr(SOCK_STREAM, (struct sockaddr *)&ss, len,
+                        (struct sockaddr *)&from, flen, timeout_ms);
+}
+
+int connect_unix(const char *path, int type)
+{
+    struct sockaddr_un un = {.sun_family = AF_UNIX};
+    size_t n = strlen(path);
+    if (n >= sizeof un.sun_path)
+        return -ENAMETOOLONG;
+    memcpy(un.sun_path, path, n);
+    socklen_t len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n);
+    if (path[0] == '@')
+        un.sun_path[0] = '\0';
+    else
+        len++;
+    return connect_addr(type, (struct sockaddr *)&un, len, NULL, 0, 2000);
+}
+
+int connect_server(ss_server *s)
+{
+    socklen_t len = 0;
+    const struct sockaddr *sa = ss_server_address(s, &len);
+    if (!sa || len == 0 || len > sizeof(struct sockaddr_storage))
+        return -EINVAL;
+    struct sockaddr_storage ss;
+    memset(&ss, 0, sizeof ss);
+    memcpy(&ss, sa, len);
+    if (ss.ss_family == AF_INET) {
+        struct sockaddr_in *in = (struct sockaddr_in *)&ss;
+        if (in->sin_addr.s_addr == htonl(INADDR_ANY))
+            in->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    } else if (ss.ss_family == AF_INET6) {
+        struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
+        if (IN6_IS_ADDR_UNSPECIFIED(&in6->sin6_addr))
+            in6->sin6_addr = in6addr_loopback;
+    }
+    ss_kind k = ss_server_config(s)->kind;
+    int type = (k == SS_TCP || k == SS_UNIX_STREAM) ? SOCK_STREAM : SOCK_DGRAM;
+    return connect_addr(type, (struct sockaddr *)&ss, len, NULL, 0, 2000);
+}
+
+int send_all(int fd, const void *buf, size_t n)
+{
+    const char *p = buf;
+    while (n > 0) {
+        ssize_t k = send(fd, p, n, MSG_NOSIGNAL);
+        if (k < 0) {
+            if (errno == EINTR)
+                continue;
+            return -errno;
+        }
+        p += k;
+        n -= (size_t)k;
+    }
+    return 0;
+}
+
+int send_str(int fd, const char *s)
+{
+    return send_all(fd, s, strlen(s));
+}
+
+/* Waits for fd readable until end; 0 ready, -ETIMEDOUT, or -errno. */
+static int wait_readable(int fd, int64_t end)
+{
+    for (;;) {
+        int left = (int)(end - now_ms());
+        if (left < 0)
+            return -ETIMEDOUT;
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        int n = poll(&p, 1, left);
+        if (n > 0)
+            return 0;
+        if (n < 0 && errno != EINTR)
+            return -errno;
+    }
+}
+
+ssize_t recv_n(int fd, void *buf, size_t n, int timeout_ms)
+{
+    int64_t end = now_ms() + timeout_ms;
+    size_t got = 0;
+    while (got < n) {
+        int rc = wait_readable(fd, end);
+        if (rc)
+            return rc;
+        ssize_t k = recv(fd, (char *)buf + got, n - got, 0);
+        if (k == 0)
+            break;
+        if (k < 0) {
+            if (errno == EINTR || errno == EAGAIN)
+                continue;
+            return -errno;
+        }
+        got += (size_t)k;
+    }
+    return (ssize_t)got;
+}
+
+ssize_t recv_line(int fd, char *buf, size_t cap, int timeout_ms)
+{
+    int64_t end = now_ms() + timeout_ms;
+    size_t got = 0;
+    while (got + 1 < cap) {
+        int rc = wait_readable(fd, end);
+        if (rc)
+            return rc;
+        ssize_t k = recv(fd, buf + got, 1, 0);
+        if (k == 0)
+            break;
+        if (k < 0) {
+            if (errno == EINTR || errno == EAGAIN)
+                continue;
+            return -errno;
+        }
+        if (buf[got++] == '\n')
+            break;
+    }
+    buf[got] = '\0';
+    return (ssize_t)got;
+}
+
+int wait_closed(int fd, int timeout_ms)
+{
+    int rc = wait_readable(fd, now_ms() + timeout_ms);
+    if (rc == -ETIMEDOUT)
+        return 0;
+    char c;
+    ssize_t k = recv(fd, &c, 1, MSG_DONTWAIT);
+    if (k == 0 || (k < 0 && (errno == ECONNRESET || errno == EPIPE)))
+        return 1;
+    return -1;
+}
+
+ssize_t recv_dgram(int fd, void *buf, size_t cap, int timeout_ms)
+{
+    int rc = wait_readable(fd, now_ms() + timeout_ms);
+    if (rc)
+        return rc;
+    ssize_t k = recv(fd, buf, cap, MSG_DONTWAIT);
+    return k < 0 ? -errno : k;
+}
+
+void close_reset(int fd)
+{
+    struct linger l = {.l_onoff = 1, .l_linger = 0};
+    setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof l);
+    close(fd);
+}
+
+/* ---- process accounting ----------------------------------------------------- */
+
+int count_threads(void)
+{
+    FILE *f = fopen("/proc/self/status", "re");
+    if (!f)
+        return -1;
+    char line[256];
+    int n = -1;
+    while (fgets(line, sizeof line, f))
+        if (sscanf(line, "Threads: %d", &n) == 1)
+            break;
+    fclose(f);
+    return n;
+}
+
+int count_fds(void)
+{
+    DIR *d = opendir("/proc/self/fd");
+    if (!d)
+        return -1;
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)))
+        if (e->d_name[0] != '.')
+            n++;
+    closedir(d);
+    return n - 1; /* the directory's own descriptor */
+}
+
+/* ---- stock handlers ------------------------------------------------------------ */
+
+static int echo_stream_handle(ss_request *r)
+{
+    char line[4096];
+    for (;;) {
+        ssize_t n = ss_stream_readline(r, line, sizeof line);
+        if (n <= 0)
+            return (int)n;
+        int rc = ss_stream_write_all(r, line, (size_t)n);
+        if (rc)
+            return rc;
+    }
+}
+
+const ss_handler_class echo_stream_handler = {
+    .name = "echo-stream", .handle = echo_stream_handle};
+
+static int echo_once_handle(ss_request *r)
+{
+    char out[4096 + 8] = "echo:";
+    ssize_t n = ss_stream_readline(r, out + 5, sizeof out - 5);
+    if (n <= 0)
+        return (int)n;
+    return ss_stream_write_all(r, out, (size_t)n + 5);
+}
+
+const ss_handler_class echo_once_handler = {
+    .name = "echo-once", .handle = echo_once_handle};
+
+static int echo_dgram_handle(ss_request *r)
+{
+    size_t n = 0;
+    const void *p = ss_request_packet(r, &n);
+    if (!p)
+        return -EINVAL;
+    return ss_dgram_reply(r, p, n);
+}
+
+const ss_handler_class echo_dgram_handler = {
+    .name = "echo-dgram", .handle = echo_dgram_handle};
+
+int roundtrip_once(ss_server *s, const char *msg, bool once_handler)
+{
+    ss_kind k = ss_server_config(s)->kind;
+    bool stream = k == SS_TCP || k == SS_UNIX_STREAM;
+    int fd = connect_server(s);
+    if (fd < 0)
+        return -1;
+    char want[512], got[512];
+    int rc = 0;
+    if (stream) {
+        snprintf(want, sizeof want, "%s%s\n", once_handler ? "echo:" : "", msg);
+        char line[512];
+        snprintf(line, sizeof line, "%s\n", msg);
+        if (send_str(fd, line) != 0)
+            rc = -2;
+        else if (recv_line(fd, got, sizeof got, 3000) <= 0)
+            rc = -3;
+    } else {
+        snprintf(want, sizeof want, "%s", msg);
+        if (send_str(fd, msg) != 0)
+            rc = -2;
+        else {
+            ssize_t n = recv_dgram(fd, got, sizeof got - 1, 3000);
+            if (n < 0)
+                rc = -3;
+            else
+                got[n] = '\0';
+        }
+    }
+    if (rc == 0 && strcmp(want, got) != 0)
+        rc = -4;
+    close(fd);
+    return rc;
+}
+
+/* ---- err_log ---------------------------------------------------------------------- */
+
+void err_log_init(err_log *l)
+{
+    memset(l, 0, sizeof *l);
+    pthread_mutex_init(&l->mu, NULL);
+}
+
+void err_log_add(err_log *l, const ss_conn *conn, int err, const char *what)
+{
+    pthread_mutex_lock(&l->mu);
+    if (l->n < 64) {
+        l->err[l->n] = err;
+        l->had_conn[l->n] = conn != NULL;
+        snprintf(l->what[l->n], sizeof l->what[0], "%s", what ? what : "");
+    }
+    l->n++;
+    pthread_mutex_unlock(&l->mu);
+}
+
+unsigned err_log_count(err_log *l, int err, int conn_must)
+{
+    pthread_mutex_lock(&l->mu);
+    unsigned c = 0;
+    for (unsigned i = 0; i < l->n && i < 64; i++)
+        if (l->err[i] == err &&
+            (conn_must < 0 || l->had_conn[i] == (conn_must != 0)))
+            c++;
+    pthread_mutex_unlock(&l->mu);
+    return c;
+}
+
+unsigned err_log_total(err_log *l)
+{
+    pthread_mutex_lock(&l->mu);
+    unsigned n = l->n;
+    pthread_mutex_unlock(&l->mu);
+    return n;
+}
+
+/* ---- fixture ----------------------------------------------------------------------- */
+
+fixture F;
+
+int fx_fd(int fd)
+{
+    if (fd >= 0 && F.nfds < (int)(sizeof F.fds / sizeof F.fds[0]))
+        F.fds[F.nfds++] = fd;
+    return fd;
+}
+
+void fx_close(int fd)
+{
+    for (int i = 0; i < F.nfds; i++)
+        if (F.fds[i] == fd) {
+            F.fds[i] = F.fds[--F.nfds];
+            break;
+        }
+    close(fd);
+}
+
+int fx_teardown(void **state)
+{
+    (void)state;
+    if (F.r.started)
+        runner_stop(&F.r);
+    for (int i = 0; i < F.nfds; i++)
+        close(F.fds[i]);
+    F.nfds = 0;
+    ss_server_destroy(F.s);
+    F.s = NULL;
+    return 0;
+}
+
+int run_selected(const char *group, const struct CMUnitTest *tests, size_t n,
+              int argc, char **argv)
+{
+    struct CMUnitTest *sel = calloc(n ? n : 1, sizeof *sel);
+    size_t k = 0;
+    bool any_include = false;
+    for (int a = 1; a < argc; a++)
+        any_include |= argv[a][0] != '!';
+    for (size_t i = 0; i < n; i++) {
+        bool want = !any_include;
+        for (int a = 1; a < argc; a++) {
+            bool excl = argv[a][0] == '!';
+            const char *pre = argv[a] + excl;
+            if (strncmp(tests[i].name, pre, strlen(pre)) == 0)
+                want = !excl;
+        }
+        if (want)
+            sel[k++] = tests[i];
+    }
+    int rc = _cmocka_run_group_tests(group, sel, k, NULL, NULL);
+    free(sel);
+    return rc;
+}

@@ -1,0 +1,178 @@
+/* util.h -- shared helpers for the libsocketserver tests.
+ *
+ * Rules the helpers enforce so each test can stay short:
+ *   - every wait has a deadline (no test can hang, none sleeps a fixed time
+ *     to "let the server start"): readiness comes from ss_server_create()
+ *     returning, from an ev posted by a handler, or from a bounded poll on
+ *     ss_server_get_stats();
+ *   - handlers never call cmocka asserts (they run on other threads or in
+ *     other processes); they record into atomics or an ev, and the test
+ *     thread asserts;
+ *   - client sockets only talk to 127.0.0.1, ::1 or Unix sockets.
+ */
+#ifndef SS_TEST_UTIL_H
+#define SS_TEST_UTIL_H
+
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h> /* cmocka needs these first */
+#include <cmocka.h>
+
+#include "socketserver.h"
+
+/* Milliseconds on CLOCK_MONOTONIC. */
+int64_t now_ms(void);
+
+/* Bounded polling loop: re-evaluates cond every millisecond for at most
+ * timeout_ms and leaves its final truth value in the bool ok.  Only for
+ * state that has no event to wait on (server stats, /proc counters). */
+#define WAIT_UNTIL(ok, cond, timeout_ms)                                       \
+    do {                                                                       \
+        int64_t wu_end_ = now_ms() + (timeout_ms);                             \
+        while (!((ok) = (cond)) && now_ms() < wu_end_)                         \
+            nap_ms(1);                                                         \
+    } while (0)
+void nap_ms(int ms);
+
+/* ---- events and gates between handlers and the test thread ------------ */
+
+/* A counter handlers post to; the test waits until it reaches n. */
+typedef struct ev {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    unsigned count;
+} ev;
+void ev_init(ev *e);
+void ev_destroy(ev *e);
+void ev_post(ev *e);
+unsigned ev_count(ev *e);
+/* True if count >= n within timeout_ms. */
+bool ev_wait(ev *e, unsigned n, int timeout_ms);
+
+/* A gate handlers block on (bounded) until the test opens it. */
+typedef struct gate {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    bool open;
+} gate;
+void gate_init(gate *g);
+void gate_destroy(gate *g);
+void gate_open(gate *g);
+/* True if the gate opened within timeout_ms. */
+bool gate_wait(gate *g, int timeout_ms);
+
+/* ---- running serve_forever() on a thread -------------------------------- */
+
+typedef struct runner {
+    ss_server *s;
+    int poll_ms;
+    pthread_t th;
+    bool started;
+    ev done; /* posted when serve_forever() has returned */
+    int rc;  /* its return value (read after runner_wait/stop) */
+} runner;
+void runner_start(runner *r, ss_server *s, int poll_ms);
+/* True if serve_forever() returned within timeout_ms. */
+bool runner_wait(runner *r, int timeout_ms);
+/* ss_server_shutdown(), then join.  Returns serve_forever()'s result. */
+int runner_stop(runner *r);
+/* Join only (serve_forever() must already be returning). */
+int runner_join(runner *r);
+
+/* ---- servers ------------------------------------------------------------ */
+
+/* ss_server_get_stats() by value, for WAIT_UNTIL conditions. */
+ss_server_stats stats_of(ss_server *s);
+
+/* ss_config_init(kind), then concurrency, 127.0.0.1:0 or a fresh abstract
+ * Unix path. */
+void cfg_for(ss_config *c, ss_kind kind, ss_concurrency cc);
+/* A fresh Unix socket path: "@ss-test-<pid>-<n>" (abstract) or a file in a
+ * private temporary directory. */
+const char *unix_path(bool abstract);
+
+/* A client socket connected to the server's real address (any-address is
+ * replaced by loopback).  Datagram Unix clients are autobound so replies can
+ * reach them.  Returns the fd or -errno. */
+int connect_server(ss_server *s);
+int connect_tcp(const char *host, uint16_t port, int timeout_ms);
+/* Same, from a given local IPv4 source address. */
+int connect_tcp_from(const char *src, const char *host, uint16_t port,
+                     int timeout_ms);
+int connect_unix(const char *path, int type);
+
+/* Writes all of buf (MSG_NOSIGNAL).  0 or -errno. */
+int send_all(int fd, const void *buf, size_t n);
+int send_str(int fd, const char *s);
+/* Reads exactly n bytes within timeout_ms: n, fewer at EOF, or -errno
+ * (-ETIMEDOUT). */
+ssize_t recv_n(int fd, void *buf, size_t n, int timeout_ms);
+/* Reads one '\n'-terminated line (byte at a time; fine for tests) into buf,
+ * NUL-terminated.  Returns length, 0 at EOF, or -errno. */
+ssize_t recv_line(int fd, char *buf, size_t cap, int timeout_ms);
+/* Waits for the peer to end the connection without sending data:
+ * 1 = EOF or reset, 0 = still open at the deadline, -1 = data arrived. */
+int wait_closed(int fd, int timeout_ms);
+/* One datagram within timeout_ms: its length or -errno. */
+ssize_t recv_dgram(int fd, void *buf, size_t cap, int timeout_ms);
+/* Closes with SO_LINGER 0 so the peer gets a reset. */
+void close_reset(int fd);
+
+/* ---- process accounting -------------------------------------------------- */
+int count_threads(void); /* "Threads:" of /proc/self/status */
+int count_fds(void);     /* entries of /proc/self/fd */
+
+/* ---- handlers shared by several files ------------------------------------ */
+
+/* Stream: echoes every line until EOF. */
+extern const ss_handler_class echo_stream_handler;
+/* Stream: reads one line, replies "echo:<line>", returns. */
+extern const ss_handler_class echo_once_handler;
+/* Datagram: replies with the packet. */
+extern const ss_handler_class echo_dgram_handler;
+
+/* One full request/reply against s with any kind: sends msg (a line for
+ * streams) and checks the echo.  Returns 0 or a negative code naming what
+ * failed (for assert_int_equal). */
+int roundtrip_once(ss_server *s, const char *msg, bool once_handler);
+
+/* ---- a record of handle_error calls (thread-safe) ----------------------- */
+typedef struct err_log {
+    pthread_mutex_t mu;
+    unsigned n;
+    int err[64];
+    bool had_conn[64];
+    char what[64][32];
+} err_log;
+void err_log_init(err_log *l);
+void err_log_add(err_log *l, const ss_conn *conn, int err, const char *what);
+/* How many calls had this err (and, if conn_must >= 0, that conn-ness). */
+unsigned err_log_count(err_log *l, int err, int conn_must);
+unsigned err_log_total(err_log *l);
+
+/* ---- per-test fixture ------------------------------------------------------ */
+
+/* The server, serving thread and client sockets of the running test, so a
+ * failed assertion (which longjmps out of the test) still tears down. */
+typedef struct fixture {
+    ss_server *s;
+    runner r;
+    int fds[512];
+    int nfds;
+} fixture;
+extern fixture F;
+/* Remembers a client fd for teardown; returns fd. */
+int fx_fd(int fd);
+/* Closes a tracked fd now (and forgets it). */
+void fx_close(int fd);
+/* Stops the runner, destroys the server, closes the client fds. */
+int fx_teardown(void **state);
+/* Runs the tests of one file.  argv[1..] are optional name prefixes: with
+ * any plain prefix only tests starting with one run; "!prefix" excludes. */
+int run_selected(const char *group, const struct CMUnitTest *tests, size_t n,
+              int argc, char **argv);
+
+#endif

@@ -170,7 +170,10 @@ typedef struct ss_config {
      * sockets are shut down so blocked handlers return, and every worker
      * or child is joined or reaped.  daemon_threads or !block_on_close
      * cut in-flight requests at once instead of waiting.  Either way no
-     * thread, process or descriptor outlives ss_server_close(). */
+     * thread, process or request descriptor outlives ss_server_close();
+     * only the wake-up eventfd stays until ss_server_destroy(), so that a
+     * signal handler calling ss_server_request_shutdown() late can never
+     * write to a descriptor number that has been reused. */
     bool block_on_close;
     bool daemon_threads;
     int drain_timeout_ms;
@@ -238,7 +241,9 @@ typedef struct ss_handler_class {
 void ss_config_init(ss_config *cfg, ss_kind kind);
 
 /* Creates a server.  cfg and handler are copied/referenced: handler must
- * outlive the server.  ops may be NULL; user is the context every request
+ * outlive the server.  If SIGPIPE still has its default action, it is set
+ * to SIG_IGN for the whole process (a peer that goes away must cost one
+ * request, never the process); a handler the program installed is kept.  ops may be NULL; user is the context every request
  * sees through ss_request_user().  With cfg->bind_and_activate the socket is
  * bound and listening on return.  On failure *out is NULL. */
 int ss_server_create(ss_server **out, const ss_config *cfg,
@@ -388,7 +393,11 @@ size_t ss_stream_buffered(const ss_request *r);
  * The packet is the input (Python's rfile); replies are appended to a buffer
  * (wfile) that is sent to the client with sendto() after finish(). */
 const void *ss_request_packet(const ss_request *r, size_t *len);
-/* Appends to the reply.  Returns 0, -EMSGSIZE past max_packet_size. */
+/* Appends to the reply.  Returns 0, -EMSGSIZE past max_packet_size.  Once
+ * called (even with n == 0) a reply datagram is sent after finish(), as
+ * Python's DatagramRequestHandler always sends wfile; a handler that never
+ * calls it sends nothing.  The packet itself is read-only: copy it to
+ * change it. */
 int ss_dgram_reply(ss_request *r, const void *buf, size_t n);
 
 /* A short English text for a -errno returned by this library. */

@@ -1,4 +1,4 @@
-/* jail.h -- a user's home as a directory fd; every path a client names goes through here.
+/* jail.h -- a user's home as a directory fd; every client path goes through it.
  *
  * The design, in the vsftpd spirit of "security by structure":
  *
@@ -15,24 +15,27 @@
  *     someone with shell access, or raced in) is never followed: as a middle
  *     component resolution fails with -ELOOP; as the final name, opens fail
  *     with -ELOOP and listings show it as JAIL_OTHER.
- *   - Uploads never write the visible name directly: jail_upload_begin()
- *     creates a hidden ".put-<random>.ssftp-part" file that users cannot name
- *     (jail_normalize refuses any "." + "*.ssftp-part" component) and
- *     jail_upload_commit() renames it over the target atomically.
+ *   - Uploads never write the visible name directly: they go to a hidden
+ *     partial file that users cannot name, and jail_upload_commit() renames
+ *     it over the target atomically.
  *
- * Path rules (jail_normalize): the raw path is bytes with a length, so an
- * embedded NUL is caught (-EINVAL).  It must be valid UTF-8 (-EILSEQ) without
- * control characters, C0, DEL or C1 (-EINVAL: they rewrite terminals and
- * logs).  "" and "." components are dropped, ".." pops one; ".." above "/" is
- * -EACCES, not clamped, so a client learns its path was wrong.  A component
- * is at most NAME_MAX bytes, the result at most JAIL_PATH_MAX - 1 bytes and
- * JAIL_DEPTH_MAX components (-ENAMETOOLONG).  A hidden partial-upload name is
- * -EACCES.
+ * Path rules (jail_normalize; docs/protocol.md, "Paths"): the raw path is
+ * bytes with a length, so an embedded NUL is caught (-EINVAL).  "" and "."
+ * components are dropped, ".." pops one; ".." above "/" is -EACCES, not
+ * clamped, so a client learns its path was wrong.  A component is at most
+ * NAME_MAX bytes, the result at most JAIL_PATH_MAX - 1 bytes and
+ * JAIL_DEPTH_MAX components (-ENAMETOOLONG).  A component must be valid
+ * UTF-8 without control characters (C0, DEL, C1: they rewrite terminals and
+ * logs) and not reserved for partial uploads (proto_is_part_name(): ending
+ * in ".ssftp-part"); either is -EXDEV.
  *
- * Errors are negative errnos, as everywhere in the project.  Ones a session
- * will see besides the usual -ENOENT/-ENOTDIR/-EEXIST: -ELOOP (a symlink is in
- * the way), -EXDEV (a mount point is in the way, or a rename across
- * directories), -EACCES (a rule above, or an operation on the home itself).
+ * Errors are negative errnos, as everywhere in the project, chosen so that
+ * proto_errno_code() gives the protocol's code: -ENAMETOOLONG, -ELOOP (a
+ * symlink is in the way) and -EXDEV (a rule above, a mount point in the way,
+ * a rename across directories) are bad_path; -EACCES (".." above "/", an
+ * operation on the home itself, a target that is neither file nor
+ * directory) is permission_denied; -EAGAIN (an upload in another session
+ * holds the partial) is busy.
  *
  * Threads: a struct jail and the objects made from it belong to one session
  * thread.  Different jails (even on the same home) are independent.
@@ -45,10 +48,10 @@
 #include <stdint.h>
 #include <sys/stat.h>
 
-#define JAIL_PATH_MAX 4096 /* bytes of a user path, with its NUL */
-#define JAIL_DEPTH_MAX 64  /* components of a user path; bounds the fds a walk holds */
-#define JAIL_PART_PREFIX "."
-#define JAIL_PART_SUFFIX ".ssftp-part"
+/* Bytes of a user path with its NUL (the protocol's PROTO_PATH_MAX). */
+#define JAIL_PATH_MAX 4096
+/* Components of a user path; also bounds the fds jail_usage() holds. */
+#define JAIL_DEPTH_MAX 64
 
 struct jail;
 struct jail_path;
@@ -57,8 +60,8 @@ struct jail_upload;
 
 enum jail_type { JAIL_FILE, JAIL_DIR, JAIL_OTHER };
 
-/* What ls shows about one name.  Sizes are st_size; symlinks, devices,
- * fifos and sockets are JAIL_OTHER with size 0. */
+/* What ls shows about one name.  size is st_size for files, 0 for the rest;
+ * symlinks, devices, fifos and sockets are JAIL_OTHER. */
 struct jail_entry {
     char name[NAME_MAX + 1];
     enum jail_type type;
@@ -104,10 +107,11 @@ int jail_open_read(const struct jail_path *p, int *fd, struct stat *st);
 /* One name, without following a final symlink.  For the home, name is ".". */
 int jail_stat(const struct jail_path *p, struct jail_entry *e);
 
-/* Lists a directory.  jail_dir_next() returns 1 with an entry, 0 at the end,
- * or -errno.  Skipped: "." and "..", names that vanish while listing, and
- * names a user could not type back (hidden partials, invalid UTF-8, control
- * characters): ls shows exactly what can be named. */
+/* Lists a directory, in readdir order (the caller sorts and pages).
+ * jail_dir_next() returns 1 with an entry, 0 at the end, or -errno.  Skipped:
+ * "." and "..", names that vanish while listing, and names a user could not
+ * type back (partials, invalid UTF-8, control characters): ls shows exactly
+ * what can be named. */
 int jail_dir_open(const struct jail_path *p, struct jail_dir **out);
 int jail_dir_next(struct jail_dir *d, struct jail_entry *e);
 void jail_dir_close(struct jail_dir *d);
@@ -115,33 +119,60 @@ void jail_dir_close(struct jail_dir *d);
 /* mkdir; -EEXIST if the name exists (as anything, a symlink included). */
 int jail_mkdir(const struct jail_path *p);
 
-/* Removes a non-directory (-EISDIR for a directory, -EACCES for the home).
- * A symlink is removed itself, never followed.  *freed (may be NULL) gets the
- * st_size of the regular file removed, 0 otherwise, for quota_free().  If
- * another session of the same user replaces the file between the stat and the
- * unlink, *freed errs low, which only ever overstates usage. */
+/* rm: removes a non-directory (-EISDIR for a directory, -EACCES for the
+ * home) and discards its upload partial; either alone is enough (-ENOENT if
+ * neither exists), and a partial held by an upload makes it -EAGAIN before
+ * anything is removed.  A symlink is removed itself, never followed.  *freed
+ * (may be NULL) gets the st_size of the regular file and the partial removed,
+ * for quota_free().  If another session of the same user replaces the file
+ * between the stat and the unlink, *freed errs low, which only ever
+ * overstates usage. */
 int jail_unlink(const struct jail_path *p, uint64_t *freed);
 
-/* Removes an empty directory: -ENOTEMPTY (also when only hidden partial
- * uploads are left in it), -ENOTDIR, -EACCES for the home. */
-int jail_rmdir(const struct jail_path *p);
+/* rmdir: removes a directory that is empty but for upload partials, which
+ * are discarded with it (-EAGAIN if one is held by an upload).  -ENOTEMPTY,
+ * -ENOTDIR, -ELOOP for a symlink, -EACCES for the home.  *freed (may be NULL)
+ * gets the bytes of discarded partials, even when the rmdir itself then
+ * fails. */
+int jail_rmdir(const struct jail_path *p, uint64_t *freed);
 
 /* Renames from to to; both must be in the same directory (else -EXDEV) and
  * the target must not exist (-EEXIST): a rename never destroys data, so it
  * never changes usage.  -EACCES if either is the home. */
 int jail_rename(const struct jail_path *from, const struct jail_path *to);
 
-/* Uploads.  begin: refuses a directory target (-EISDIR) and the home, and
- * creates a hidden partial file next to the target (mode 0644 less umask);
- * write to jail_upload_fd().  commit: fsyncs, then atomically puts the file in
- * place of the target (readers see the old or the new file, never neither);
- * *replaced (may be NULL) gets the st_size of the file it displaced, exactly,
- * for quota_free().  abort: removes the partial.  Both free u, whatever they
- * return.  Partials count as usage (see quota.h) until removed. */
+/* Uploads, resumable: a put writes to the hidden partial proto_part_name()
+ * gives (".NAME.ssftp-part") beside its target; users cannot name or list
+ * it, and it survives a dropped connection so the client can resume.  Holding a
+ * jail_upload means holding an exclusive flock() on the partial.
+ *
+ * begin: -EISDIR for a directory target (or the home), -EACCES for one that
+ * is neither file nor directory, -ENAMETOOLONG when NAME is longer than 243
+ * bytes (the partial's name would pass NAME_MAX), -EAGAIN when another
+ * session is uploading the same file.  Opens or creates
+ * the partial (mode 0644 less umask), keeping what an earlier attempt wrote:
+ * see jail_upload_size(), and jail_upload_truncate() to keep only a verified
+ * prefix (0 for a fresh upload).  Write with pwrite at offsets on
+ * jail_upload_fd() (O_RDWR, so a prefix can be digested for resume).
+ *
+ * Ends, each of which frees u whatever it returns:
+ *   commit:  fsyncs, atomically puts the file in place of the target
+ *            (readers see the old or the new file, never neither), fsyncs
+ *            the directory.  *replaced (may be NULL) gets the exact st_size
+ *            of the file displaced, for quota_free().  On failure the
+ *            partial is kept, unless only the directory fsync failed.
+ *   close:   keeps the partial for a later resume.
+ *   discard: removes the partial; *freed (may be NULL) gets its size. */
 int jail_upload_begin(const struct jail_path *p, struct jail_upload **out);
 int jail_upload_fd(const struct jail_upload *u);
+/* The partial's current size (fstat, so it counts what was just written). */
+int jail_upload_size(const struct jail_upload *u, uint64_t *size);
+/* Cuts the partial to len bytes (-EINVAL if it is shorter than len: no
+ * holes); *freed (may be NULL) gets the bytes cut. */
+int jail_upload_truncate(struct jail_upload *u, uint64_t len, uint64_t *freed);
 int jail_upload_commit(struct jail_upload *u, uint64_t *replaced);
-void jail_upload_abort(struct jail_upload *u);
+void jail_upload_close(struct jail_upload *u);
+int jail_upload_discard(struct jail_upload *u, uint64_t *freed);
 
 /* Sum of st_size of every regular file under the home, hidden partials
  * included, symlinks not followed, other mounts not entered.  -ENAMETOOLONG

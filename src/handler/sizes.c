@@ -7,11 +7,20 @@
 static int suffix_shift(char c)
 {
     switch (c) {
-    case 'K': case 'k': return 10;
-    case 'M': case 'm': return 20;
-    case 'G': case 'g': return 30;
-    case 'T': case 't': return 40;
-    default: return -1;
+    case 'K':
+    case 'k':
+        return 10;
+    case 'M':
+    case 'm':
+        return 20;
+    case 'G':
+    case 'g':
+        return 30;
+    case 'T':
+    case 't':
+        return 40;
+    default:
+        return -1;
     }
 }
 
@@ -41,7 +50,8 @@ int sizes_parse(const char *s, uint64_t *out)
 
 sizes_str sizes_format(uint64_t n)
 {
-    static const char *const units[] = {"KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
+    static const char *const units[] = {"KiB", "MiB", "GiB",
+                                        "TiB", "PiB", "EiB"};
     sizes_str r;
     if (n < 1024) {
         snprintf(r.s, sizeof r.s, "%u B", (unsigned)n);

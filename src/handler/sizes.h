@@ -1,4 +1,4 @@
-/* sizes.h -- byte counts as people type them ("10G") and read them ("95.0 MiB").
+/* sizes.h -- byte counts as people type them ("10G") and read them ("95 MiB").
  *
  * Parsing is strict on purpose: a quota typed wrong should be an error, not a
  * surprise.  Accepted: one or more decimal digits, then at most one suffix

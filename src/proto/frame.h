@@ -28,29 +28,28 @@
 #include <sys/types.h>
 
 #include "digest.h"
+#include "fileio.h"
 
 /* Largest header, in bytes of JSON.  A length of 0 or above this is refused
  * before any of it is read. */
 #define PROTO_HEADER_MAX (64 * 1024)
 
-/* Transfer buffer used by proto_body_from_file()/proto_body_to_file(); it is
- * allocated for the call and freed before return. */
-#define PROTO_CHUNK (256 * 1024)
-
 /* One end of a connection.  Initialise with a designated initialiser, e.g.
- * `proto_io io = { .fd = fd, .timeout_ms = 30000 };` (the counters must start
- * at 0).  The caller owns fd; nothing here closes it.
+ * `proto_io io = { .fd = fd, .timeout_ms = 300000, .body_timeout_ms = 30000 };`
+ * (the body counters must start at 0).  The caller owns fd; nothing here
+ * closes it.
  *
- * timeout_ms (<= 0: wait forever) bounds:
- *   - proto_recv() and proto_send(): the whole call, so a peer trickling one
- *     byte at a time cannot hold a header open;
- *   - the body functions: each wait for the peer (an inactivity timeout), so a
- *     large body on a slow link still completes.
- * Expiry returns -ETIMEDOUT; the connection is then out of step and must be
- * closed. */
+ * timeout_ms bounds a whole proto_recv() or proto_send() call, so a peer
+ * trickling one byte at a time cannot hold a header open; for proto_recv()
+ * that includes waiting for the frame to start (the idle timeout).
+ * body_timeout_ms bounds each wait inside the body functions (an inactivity
+ * timeout, so a large body on a slow link still completes); 0 means "same as
+ * timeout_ms".  A timeout <= 0 (body: < 0) waits forever.  Expiry returns
+ * -ETIMEDOUT; the connection is then out of step and must be closed. */
 typedef struct proto_io {
     int fd;
     int timeout_ms;
+    int body_timeout_ms;
     uint64_t body_in;  /* bytes of the current incoming body not yet read */
     uint64_t body_out; /* bytes of the announced outgoing body not yet sent */
 } proto_io;
@@ -75,7 +74,8 @@ int proto_send(proto_io *io, json_t *hdr);
  *                duplicate key, or has a "size" that is not a non-negative
  *                integer;
  *   -ETIMEDOUT, -ENOMEM, or another negative errno from recv()/poll().
- * After any error but -ENOMEM the connection is unusable. */
+ * After any error the connection is out of step or gone: close it (a server
+ * first replies PROTO_E_BAD_FRAME to -EMSGSIZE and -EBADMSG). */
 int proto_recv(proto_io *io, json_t **out);
 
 /* The body length a header announces: its "size" when that is a non-negative
@@ -96,6 +96,9 @@ ssize_t proto_read_some(proto_io *io, void *buf, size_t cap);
  * Returns 0; -EINVAL if n exceeds io->body_out; -EPIPE/-ECONNRESET;
  * -ETIMEDOUT; or another negative errno. */
 int proto_write_body(proto_io *io, const void *buf, size_t n);
+
+/* The two file helpers below move the body through one heap buffer of up to
+ * PROTO_FILE_CHUNK bytes, allocated for the call and freed before return. */
 
 /* Send the whole announced outgoing body (io->body_out bytes) from file fd
  * starting at offset off, adding the bytes to d when d is not NULL.

@@ -14,6 +14,7 @@
  *     codec.h   strict fixed-length hex and base64
  *     digest.h  BLAKE2b-256 of buffers and file ranges
  *     auth.h    SCRAM with argon2id: keys, proofs, signatures, fake users
+ *     partname.h  hidden names of resumable-upload partials
  *
  * Memory: nothing is allocated per connection except while a call runs (the
  * header being read, a transfer buffer), so an idle session costs only its
@@ -32,10 +33,22 @@
 #include "digest.h"
 #include "field.h"
 #include "frame.h"
+#include "partname.h"
 #include "reply.h"
 
 /* The protocol version this code speaks (docs/protocol.md, "hello"). */
 #define PROTO_VERSION 1
+
+/* The protocol's numbers; docs/protocol.md, "Limits", says what each bounds. */
+#define PROTO_PATH_MAX 4096        /* bytes in a "path" string */
+#define PROTO_NAME_MAX 255         /* bytes in one path component */
+#define PROTO_IDLE_TIMEOUT_S 300   /* server: wait for the next request */
+#define PROTO_IO_TIMEOUT_S 30      /* silence allowed inside a body */
+#define PROTO_REPLY_TIMEOUT_S 300  /* client: wait for a reply */
+#define PROTO_LOGIN_TIMEOUT_S 60   /* connect to logged in */
+#define PROTO_AUTH_MAX_FAILURES 3  /* failed proofs before the server closes */
+#define PROTO_LS_PAGE_ENTRIES 1000 /* entries in one ls reply, at most */
+#define PROTO_LS_PAGE_BYTES (48 * 1024) /* encoded entries in one ls reply */
 
 /* Initialise libsodium and seed jansson's hash function.  Call once from
  * main() before any thread starts; calling it again is harmless.

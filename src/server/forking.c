@@ -26,7 +26,8 @@ int ss__forking_create(ss_server *s)
         return -ENOMEM;
     s->forking = f;
     f->kids = calloc(s->cfg.max_children, sizeof *f->kids);
-    if (!f->kids)
+    s->pfds = calloc((size_t)s->cfg.max_children + 2, sizeof *s->pfds);
+    if (!f->kids || !s->pfds)
         return -ENOMEM;
     atomic_init(&f->n, 0);
     return 0;
@@ -36,6 +37,8 @@ void ss__forking_free(ss_server *s)
 {
     if (s->forking)
         free(s->forking->kids);
+    free(s->pfds);
+    s->pfds = NULL;
     free(s->forking);
     s->forking = NULL;
 }
@@ -92,6 +95,19 @@ static void wait_any(ss_server *s, int timeout_ms)
     }
     free(p);
     reap(s, false);
+}
+
+/* The serving loop polls our children's pidfds, so an exit is reaped as it
+ * happens rather than on the next poll_interval.  A child without a pidfd
+ * (pidfd_open unsupported) is still reaped by service_actions. */
+unsigned ss__forking_pollfds(ss_server *s, struct pollfd *p)
+{
+    struct ss_forking *f = s->forking;
+    unsigned k = 0, n = atomic_load(&f->n);
+    for (unsigned i = 0; i < n; i++)
+        if (f->kids[i].pidfd >= 0)
+            p[k++] = (struct pollfd){.fd = f->kids[i].pidfd, .events = POLLIN};
+    return k;
 }
 
 bool ss__forking_has_room(ss_server *s)

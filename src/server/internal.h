@@ -55,6 +55,7 @@ struct ss_server {
     bool closed;
 
     unsigned char *pkt; /* datagram receive buffer (max_packet_size) */
+    struct pollfd *pfds; /* forking: wake + listen + one per child */
 
     /* EMFILE/ENFILE: accepting paused until resume_ms (or a release). */
     atomic_bool accept_paused; /* read by workers releasing a conn */
@@ -145,5 +146,6 @@ unsigned ss__forking_children(ss_server *s);
 bool ss__forking_has_children(ss_server *s);
 bool ss__forking_has_room(ss_server *s);
 void ss__forking_free(ss_server *s);
+unsigned ss__forking_pollfds(ss_server *s, struct pollfd *p);
 
 #endif

@@ -86,21 +86,27 @@ int ss_server_serve_forever(ss_server *s, int poll_interval_ms)
     }
     s->serving = true;
     s->serving_thread = pthread_self();
+    /* A new run is not stopping, unless a shutdown is already pending. */
+    atomic_store(&s->stopping, atomic_load(&s->shutdown_request));
     pthread_mutex_unlock(&s->mu);
 
     int rc = 0;
     /* A shutdown requested before we got here (say, SIGTERM at start-up)
      * still counts: the flag is only consumed when the loop ends. */
     while (!atomic_load(&s->shutdown_request)) {
-        struct pollfd p[2] = {{.fd = s->wake_fd, .events = POLLIN},
-                              {.fd = s->fd, .events = POLLIN}};
+        struct pollfd one[2];
+        struct pollfd *p = s->forking ? s->pfds : one;
         bool accept = can_accept(s);
+        p[0] = (struct pollfd){.fd = s->wake_fd, .events = POLLIN};
+        /* When not accepting, the slot is ignored (fd -1). */
+        p[1] = (struct pollfd){.fd = accept ? s->fd : -1, .events = POLLIN};
+        nfds_t nfd = 2;
+        if (s->forking) /* a child's exit wakes us: reap it at once */
+            nfd += ss__forking_pollfds(s, p + 2);
         int timeout = poll_interval_ms;
         if (s->accept_paused)
             timeout = min_timeout(timeout, s->accept_resume_ms - ss__now_ms());
-        if (s->forking && ss__forking_has_children(s))
-            timeout = min_timeout(timeout, 50); /* reap promptly */
-        int n = poll(p, accept ? 2 : 1, timeout);
+        int n = poll(p, nfd, timeout);
         if (n < 0) {
             if (errno == EINTR)
                 continue;

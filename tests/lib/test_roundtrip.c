@@ -86,6 +86,12 @@ static void round_trips_data(void **state)
             buf[n] = '\0';
             assert_string_equal(buf, want);
         }
+        if (is_stream(p->kind)) {
+            /* shutdown, not just close: a forked child may hold a copy of
+             * this client socket, and only shutdown() sends the FIN. */
+            shutdown(fd, SHUT_WR);
+            assert_int_equal(wait_closed(fd, 3000), 1);
+        }
         fx_close(fd);
     }
 
@@ -100,6 +106,10 @@ static void round_trips_data(void **state)
         assert_int_equal(send_str(b, "second\n"), 0);
         assert_true(recv_line(b, buf, sizeof buf, 3000) > 0);
         assert_string_equal(buf, "second\n");
+        shutdown(a, SHUT_WR);
+        shutdown(b, SHUT_WR);
+        assert_int_equal(wait_closed(a, 3000), 1);
+        assert_int_equal(wait_closed(b, 3000), 1);
         fx_close(a);
         fx_close(b);
     }

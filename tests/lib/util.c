@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -133,6 +134,7 @@ bool gate_wait(gate *g, int timeout_ms)
 static void *runner_main(void *arg)
 {
     runner *r = arg;
+    atomic_store(&r->tid, (int)gettid());
     int rc = ss_server_serve_forever(r->s, r->poll_ms);
     pthread_mutex_lock(&r->done.mu);
     r->rc = rc;
@@ -146,6 +148,7 @@ void runner_start(runner *r, ss_server *s, int poll_ms)
     r->s = s;
     r->poll_ms = poll_ms;
     r->rc = 1;
+    atomic_store(&r->tid, 0);
     ev_init(&r->done);
     r->started = pthread_create(&r->th, NULL, runner_main, r) == 0;
 }
@@ -166,6 +169,23 @@ int runner_join(runner *r)
     pthread_mutex_unlock(&r->done.mu);
     ev_destroy(&r->done);
     return rc;
+}
+
+bool runner_sleeping(runner *r)
+{
+    int tid = atomic_load(&r->tid);
+    if (tid <= 0)
+        return false;
+    char path[64], buf[256];
+    snprintf(path, sizeof path, "/proc/self/task/%d/stat", tid);
+    FILE *f = fopen(path, "re");
+    if (!f)
+        return false;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    const char *close_paren = strrchr(buf, ')'); /* comm may hold spaces */
+    return close_paren && close_paren[1] == ' ' && close_paren[2] == 'S';
 }
 
 int runner_stop(runner *r)
@@ -582,6 +602,9 @@ int roundtrip_once(ss_server *s, const char *msg, bool once_handler)
     }
     if (rc == 0 && strcmp(want, got) != 0)
         rc = -4;
+    if (stream)
+        shutdown(fd, SHUT_WR); /* the FIN reaches the handler even if a
+                                  forked child holds a copy of fd */
     close(fd);
     return rc;
 }

@@ -72,6 +72,7 @@ typedef struct runner {
     pthread_t th;
     bool started;
     ev done; /* posted when serve_forever() has returned */
+    _Atomic int tid; /* the serving thread's kernel id */
     int rc;  /* its return value (read after runner_wait/stop) */
 } runner;
 void runner_start(runner *r, ss_server *s, int poll_ms);
@@ -81,6 +82,9 @@ bool runner_wait(runner *r, int timeout_ms);
 int runner_stop(runner *r);
 /* Join only (serve_forever() must already be returning). */
 int runner_join(runner *r);
+/* True while the serving thread sleeps in a system call (state 'S' in
+ * /proc): after the last request is handled, that is its poll(). */
+bool runner_sleeping(runner *r);
 
 /* ---- servers ------------------------------------------------------------ */
 

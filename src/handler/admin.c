@@ -1,0 +1,378 @@
+/* admin.c -- the "ssftpd user add|passwd|del|quota|list" commands. */
+#include "admin.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <sodium.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include "jail.h"
+#include "proto.h"
+#include "sizes.h"
+#include "userdb.h"
+
+#define DEFAULT_ROOT "./ssftp-data"
+#define PASSWORD_MAX 1024 /* bytes, with the NUL */
+
+struct admin {
+    const char *cmd; /* "add", ... for messages */
+    const char *root;
+    const char *quota; /* --quota, add only */
+    auth_params kdf;   /* costs for new keys; the salt is made per password */
+    struct userdb *db;
+};
+
+static int usage(void)
+{
+    fputs(
+        "usage: ssftpd user add NAME [--quota SIZE] [--root DIR]\n"
+        "       ssftpd user passwd NAME [--root DIR]\n"
+        "       ssftpd user del NAME [--root DIR]\n"
+        "       ssftpd user quota NAME SIZE [--root DIR]\n"
+        "       ssftpd user list [--root DIR]\n"
+        "SIZE is bytes, or a number with K, M, G or T (powers of 1024);\n"
+        "a quota of 0 means the server default.  DIR defaults to " DEFAULT_ROOT
+        ".\n",
+        stderr);
+    return 2;
+}
+
+/* "ssftpd user add: what: reason" on stderr; returns exit status 1. */
+static int fail(const struct admin *a, const char *what, int err)
+{
+    fprintf(stderr, "ssftpd user %s: %s: %s\n", a->cmd, what, strerror(-err));
+    return 1;
+}
+
+/* fail() for an error about the user name: userdb's -ENOENT and -EEXIST
+ * mean the user, not a file. */
+static int user_fail(const struct admin *a, const char *name, int err)
+{
+    if (err != -ENOENT && err != -EEXIST)
+        return fail(a, name, err);
+    fprintf(stderr, "ssftpd user %s: %s: %s\n", a->cmd, name,
+            err == -ENOENT ? "no such user" : "user already exists");
+    return 1;
+}
+
+/* ---- the password ------------------------------------------------------- */
+
+/* One line of fd, byte by byte so nothing past the newline is consumed and
+ * no stdio buffer keeps a copy.  The newline (and a '\r' before it) is
+ * dropped.  Returns the length, -ENODATA at immediate EOF, -EMSGSIZE. */
+static int read_line(int fd, char buf[PASSWORD_MAX])
+{
+    size_t n = 0;
+    for (;;) {
+        char c;
+        ssize_t r = read(fd, &c, 1);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0)
+            return -errno;
+        if (r == 0 && n == 0)
+            return -ENODATA;
+        if (r == 0 || c == '\n')
+            break;
+        if (n + 1 == PASSWORD_MAX)
+            return -EMSGSIZE;
+        buf[n++] = c;
+    }
+    if (n > 0 && buf[n - 1] == '\r')
+        n--;
+    buf[n] = '\0';
+    return (int)n;
+}
+
+/* Prompts on stderr and reads a line from the terminal on stdin, echo off.
+ * ECHONL still echoes the newline, so the next prompt starts a line. */
+static int prompt_line(const char *prompt, char buf[PASSWORD_MAX])
+{
+    struct termios old, quiet;
+    if (tcgetattr(STDIN_FILENO, &old) != 0)
+        return -errno;
+    quiet = old;
+    quiet.c_lflag &= ~(tcflag_t)ECHO;
+    quiet.c_lflag |= ECHONL;
+    /* Echo goes off before the prompt shows, so nothing typed in answer to
+     * it can be echoed or flushed away. */
+    if (tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet) != 0)
+        return -errno;
+    fputs(prompt, stderr);
+    fflush(stderr);
+    int rc = read_line(STDIN_FILENO, buf);
+    if (tcsetattr(STDIN_FILENO, TCSAFLUSH, &old) != 0 && rc >= 0)
+        rc = -errno;
+    return rc;
+}
+
+/* The new password into pw.  On error a message has been printed. */
+static int read_password(const struct admin *a, char pw[PASSWORD_MAX])
+{
+    int rc;
+    if (!isatty(STDIN_FILENO)) {
+        rc = read_line(STDIN_FILENO, pw);
+    } else {
+        char again[PASSWORD_MAX];
+        rc = prompt_line("New password: ", pw);
+        if (rc > 0)
+            rc = prompt_line("Retype password: ", again);
+        if (rc > 0 && strcmp(pw, again) != 0) {
+            sodium_memzero(again, sizeof again);
+            fprintf(stderr, "ssftpd user %s: passwords do not match\n", a->cmd);
+            return -EINVAL;
+        }
+        sodium_memzero(again, sizeof again);
+    }
+    if (rc == 0 || rc == -ENODATA) {
+        fprintf(stderr, "ssftpd user %s: empty password\n", a->cmd);
+        return -EINVAL;
+    }
+    if (rc < 0) {
+        fail(a, rc == -EMSGSIZE ? "password too long" : "reading password", rc);
+        return rc;
+    }
+    return 0;
+}
+
+/* Reads a password and derives fresh credentials from it. */
+static int new_cred(const struct admin *a, struct userdb_cred *c)
+{
+    char pw[PASSWORD_MAX];
+    int rc = read_password(a, pw);
+    if (rc == 0) {
+        uint8_t client_key[AUTH_KEY_BYTES];
+        c->params = a->kdf;
+        randombytes_buf(c->params.salt, sizeof c->params.salt);
+        rc = auth_derive(pw, &c->params, client_key, c->server_key);
+        if (rc == 0)
+            auth_stored_key(client_key, c->stored_key);
+        else
+            fail(a, "deriving keys", rc);
+        sodium_memzero(client_key, sizeof client_key);
+    }
+    sodium_memzero(pw, sizeof pw);
+    return rc;
+}
+
+/* ---- the commands ------------------------------------------------------- */
+
+static int cmd_add(struct admin *a, char **args)
+{
+    struct userdb_record r = {.quota = 0};
+    if (a->quota != NULL && sizes_parse(a->quota, &r.quota) != 0) {
+        fprintf(stderr, "ssftpd user add: bad size '%s'\n", a->quota);
+        return usage();
+    }
+    snprintf(r.name, sizeof r.name, "%s", args[0]);
+    /* Ask for no password for a name that is taken. */
+    struct userdb_record old;
+    int rc = userdb_lookup(a->db, r.name, &old);
+    if (rc == 0)
+        rc = -EEXIST;
+    if (rc != -ENOENT)
+        return user_fail(a, r.name, rc);
+    if (new_cred(a, &r.cred) != 0)
+        return 1;
+    rc = userdb_add(a->db, &r);
+    if (rc != 0)
+        return user_fail(a, r.name, rc);
+    fprintf(stderr, "user %s added, quota %s, home %s/homes/%s\n", r.name,
+            r.quota ? sizes_format(r.quota).s : "default", a->root, r.name);
+    return 0;
+}
+
+static int cmd_passwd(struct admin *a, char **args)
+{
+    struct userdb_record r;
+    int rc = userdb_lookup(a->db, args[0], &r);
+    if (rc != 0)
+        return user_fail(a, args[0], rc);
+    if (new_cred(a, &r.cred) != 0)
+        return 1;
+    rc = userdb_set_cred(a->db, args[0], &r.cred);
+    if (rc != 0)
+        return user_fail(a, args[0], rc);
+    fprintf(stderr, "password of %s changed\n", args[0]);
+    return 0;
+}
+
+static int cmd_del(struct admin *a, char **args)
+{
+    int rc = userdb_remove(a->db, args[0]);
+    if (rc != 0)
+        return user_fail(a, args[0], rc);
+    fprintf(stderr,
+            "user %s removed; their files are kept in %s/homes/%s "
+            "(delete them by hand if unwanted)\n",
+            args[0], a->root, args[0]);
+    return 0;
+}
+
+static int cmd_quota(struct admin *a, char **args)
+{
+    uint64_t q;
+    if (sizes_parse(args[1], &q) != 0) {
+        fprintf(stderr, "ssftpd user quota: bad size '%s'\n", args[1]);
+        return usage();
+    }
+    int rc = userdb_set_quota(a->db, args[0], q);
+    if (rc != 0)
+        return user_fail(a, args[0], rc);
+    fprintf(stderr, "quota of %s set to %s\n", args[0],
+            q ? sizes_format(q).s : "the server default");
+    return 0;
+}
+
+static int home_usage(struct admin *a, const char *name, uint64_t *used)
+{
+    int fd;
+    struct jail *j;
+    int rc = userdb_home_open(a->db, name, &fd);
+    if (rc == 0)
+        rc = jail_open(fd, &j);
+    if (rc == 0) {
+        rc = jail_usage(j, used);
+        jail_close(j);
+    }
+    return rc;
+}
+
+static int cmd_list(struct admin *a, char **args)
+{
+    (void)args;
+    struct userdb_record *v;
+    size_t n;
+    int rc = userdb_list(a->db, &v, &n);
+    if (rc != 0)
+        return fail(a, "users.json", rc);
+    int status = 0;
+    printf("%-32s %-10s %s\n", "NAME", "QUOTA", "USED");
+    for (size_t i = 0; i < n; i++) {
+        uint64_t used;
+        sizes_str qs = sizes_format(v[i].quota);
+        const char *quota = v[i].quota ? qs.s : "default";
+        rc = home_usage(a, v[i].name, &used);
+        if (rc == 0) {
+            printf("%-32s %-10s %s (%" PRIu64 " bytes)\n", v[i].name, quota,
+                   sizes_format(used).s, used);
+        } else {
+            printf("%-32s %-10s ?\n", v[i].name, quota);
+            status = fail(a, v[i].name, rc);
+        }
+    }
+    free(v);
+    if (fflush(stdout) != 0)
+        status = fail(a, "stdout", -errno);
+    return status;
+}
+
+/* ---- argument parsing --------------------------------------------------- */
+
+static const struct command {
+    const char *name;
+    int nargs; /* positional arguments after the command name */
+    int (*run)(struct admin *a, char **args);
+} commands[] = {
+    {"add", 1, cmd_add},     {"passwd", 1, cmd_passwd}, {"del", 1, cmd_del},
+    {"quota", 2, cmd_quota}, {"list", 0, cmd_list},
+};
+
+/* An option's value: argv[*i + 1], consumed.  NULL if missing. */
+static const char *opt_value(int argc, char **argv, int *i)
+{
+    return *i + 1 < argc ? argv[++*i] : NULL;
+}
+
+/* A --kdf-* value: strict decimal (sizes_parse, so "8M" works too). */
+static int kdf_option(const char *s, uint64_t *out)
+{
+    if (s == NULL || sizes_parse(s, out) != 0) {
+        fprintf(stderr, "ssftpd user: bad KDF parameter '%s'\n", s ? s : "");
+        return -EINVAL;
+    }
+    return 0;
+}
+
+int admin_main(int argc, char **argv)
+{
+    struct admin a = {
+        .root = DEFAULT_ROOT,
+        .kdf = {.opslimit = AUTH_DEFAULT_OPSLIMIT,
+                .memlimit = AUTH_DEFAULT_MEMLIMIT},
+    };
+    char *pos[4];
+    int npos = 0;
+    if (argc < 2 || strcmp(argv[1], "user") != 0)
+        return usage();
+    for (int i = 2; i < argc; i++) {
+        const char *s = argv[i];
+        if (strcmp(s, "--root") == 0) {
+            if ((a.root = opt_value(argc, argv, &i)) == NULL)
+                return usage();
+        } else if (strcmp(s, "--quota") == 0) {
+            if ((a.quota = opt_value(argc, argv, &i)) == NULL)
+                return usage();
+        } else if (strcmp(s, "--kdf-ops") == 0) {
+            if (kdf_option(opt_value(argc, argv, &i), &a.kdf.opslimit) != 0)
+                return 2;
+        } else if (strcmp(s, "--kdf-mem") == 0) {
+            if (kdf_option(opt_value(argc, argv, &i), &a.kdf.memlimit) != 0)
+                return 2;
+        } else if (strcmp(s, "-h") == 0 || strcmp(s, "--help") == 0) {
+            usage();
+            return 0;
+        } else if (s[0] == '-') {
+            fprintf(stderr, "ssftpd user: unknown option '%s'\n", s);
+            return usage();
+        } else if (npos == (int)(sizeof pos / sizeof pos[0])) {
+            return usage();
+        } else {
+            pos[npos++] = argv[i];
+        }
+    }
+    /* Keys made with costs a client refuses could never log in. */
+    if (auth_params_check(&a.kdf) != 0) {
+        fprintf(stderr,
+                "ssftpd user: KDF costs outside %llu..%llu passes, "
+                "%llu..%llu bytes\n",
+                AUTH_MIN_OPSLIMIT, AUTH_MAX_OPSLIMIT, AUTH_MIN_MEMLIMIT,
+                AUTH_MAX_MEMLIMIT);
+        return 2;
+    }
+    const struct command *c = NULL;
+    for (size_t k = 0; npos > 0 && k < sizeof commands / sizeof *commands; k++)
+        if (strcmp(pos[0], commands[k].name) == 0)
+            c = &commands[k];
+    if (c == NULL || npos - 1 != c->nargs ||
+        (a.quota != NULL && c->run != cmd_add))
+        return usage();
+    a.cmd = c->name;
+    if (c->nargs > 0 && !userdb_name_valid(pos[1])) {
+        fprintf(stderr,
+                "ssftpd user %s: invalid user name '%s' (1 to %d of A-Z a-z "
+                "0-9 . _ -, not starting with '.')\n",
+                a.cmd, pos[1], USERDB_NAME_MAX);
+        return 2;
+    }
+    int rc = proto_init();
+    if (rc == 0)
+        rc = userdb_open(a.root, &a.db);
+    if (rc == -EPERM)
+        fprintf(stderr,
+                "ssftpd user %s: %s/secret may be read by others; "
+                "chmod 600 it\n",
+                a.cmd, a.root);
+    else if (rc != 0)
+        fail(&a, a.root, rc);
+    if (rc != 0)
+        return 1;
+    int status = c->run(&a, pos + 1);
+    userdb_close(a.db);
+    return status;
+}

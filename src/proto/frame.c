@@ -1,0 +1,331 @@
+/* frame.c -- length-prefixed JSON frames and raw bodies over a socket. */
+#include "frame.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include "fileio.h"
+
+/* Deadlines are absolute CLOCK_MONOTONIC milliseconds.  NO_DEADLINE waits
+ * forever; PER_WAIT means "the body timeout from the start of each wait" (the
+ * inactivity timeout used for bodies). */
+#define NO_DEADLINE (-1)
+#define PER_WAIT INT64_MIN
+
+static int now_ms(int64_t *out)
+{
+    struct timespec ts;
+    if (clock_gettime(CLOCK_MONOTONIC, &ts) != 0)
+        return -errno;
+    *out = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return 0;
+}
+
+static int deadline_in(int timeout_ms, int64_t *deadline)
+{
+    if (timeout_ms <= 0) {
+        *deadline = NO_DEADLINE;
+        return 0;
+    }
+    int r = now_ms(deadline);
+    if (r == 0)
+        *deadline += timeout_ms;
+    return r;
+}
+
+/* Wait until fd is ready for events (or has an error/hangup for the next
+ * recv/send to report), or the deadline passes. */
+static int wait_ready(const proto_io *io, short events, int64_t deadline)
+{
+    if (deadline == PER_WAIT) {
+        int t = io->body_timeout_ms ? io->body_timeout_ms : io->timeout_ms;
+        int r = deadline_in(t, &deadline);
+        if (r)
+            return r;
+    }
+    for (;;) {
+        int wait = -1;
+        if (deadline != NO_DEADLINE) {
+            int64_t now = 0;
+            int r = now_ms(&now);
+            if (r)
+                return r;
+            if (now >= deadline)
+                return -ETIMEDOUT;
+            wait = deadline - now > INT_MAX ? INT_MAX : (int)(deadline - now);
+        }
+        struct pollfd p = {.fd = io->fd, .events = events};
+        int n = poll(&p, 1, wait);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue; /* the loop recomputes what is left of the wait */
+            return -errno;
+        }
+        if (n == 0)
+            continue; /* the top of the loop turns this into -ETIMEDOUT */
+        if (p.revents & POLLNVAL)
+            return -EBADF;
+        return 0;
+    }
+}
+
+/* One recv of up to n bytes: the count, 0 at end of stream, or -errno.
+ * MSG_DONTWAIT keeps the socket's own blocking mode from defeating the
+ * deadline. */
+static ssize_t recv_some(const proto_io *io, void *buf, size_t n,
+                         int64_t deadline)
+{
+    for (;;) {
+        ssize_t k = recv(io->fd, buf, n, MSG_DONTWAIT);
+        if (k >= 0)
+            return k;
+        if (errno == EINTR)
+            continue;
+        if (errno != EAGAIN && errno != EWOULDBLOCK)
+            return -errno;
+        int r = wait_ready(io, POLLIN, deadline);
+        if (r)
+            return r;
+    }
+}
+
+/* Exactly n bytes; end of stream part-way is the peer vanishing mid-frame. */
+static int recv_exact(const proto_io *io, void *buf, size_t n,
+                      int64_t deadline)
+{
+    size_t got = 0;
+    while (got < n) {
+        ssize_t k = recv_some(io, (char *)buf + got, n - got, deadline);
+        if (k < 0)
+            return (int)k;
+        if (k == 0)
+            return -ECONNRESET;
+        got += (size_t)k;
+    }
+    return 0;
+}
+
+/* All n bytes.  MSG_NOSIGNAL turns a closed peer into -EPIPE instead of a
+ * process-killing SIGPIPE. */
+static int send_all(const proto_io *io, const void *buf, size_t n,
+                    int64_t deadline)
+{
+    size_t done = 0;
+    while (done < n) {
+        ssize_t k = send(io->fd, (const char *)buf + done, n - done,
+                         MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (k > 0) {
+            done += (size_t)k;
+            continue;
+        }
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
+            return -errno;
+        int r = wait_ready(io, POLLOUT, deadline);
+        if (r)
+            return r;
+    }
+    return 0;
+}
+
+/* The body a header announces: 0 with *size set (0 when there is no "size"),
+ * or -EINVAL when "size" is present but not a non-negative integer -- such a
+ * header is ambiguous about where the next frame starts. */
+static int size_field(const json_t *hdr, uint64_t *size)
+{
+    const json_t *s = json_object_get(hdr, "size");
+    *size = 0;
+    if (!s)
+        return 0;
+    if (!json_is_integer(s) || json_integer_value(s) < 0)
+        return -EINVAL;
+    *size = (uint64_t)json_integer_value(s);
+    return 0;
+}
+
+uint64_t proto_body_size(const json_t *hdr)
+{
+    uint64_t size;
+    return size_field(hdr, &size) == 0 ? size : 0;
+}
+
+int proto_send(proto_io *io, json_t *hdr)
+{
+    uint64_t body;
+    if (!json_is_object(hdr) || io->body_out != 0 || size_field(hdr, &body))
+        return -EINVAL;
+    size_t n = json_dumpb(hdr, NULL, 0, JSON_COMPACT);
+    if (n == 0)
+        return -ENOMEM; /* jansson's only failure for a valid object */
+    if (n > PROTO_HEADER_MAX)
+        return -EMSGSIZE;
+    /* Length and JSON go out in one send() so a small frame is one packet. */
+    unsigned char *buf = malloc(4 + n);
+    if (!buf)
+        return -ENOMEM;
+    buf[0] = (unsigned char)(n >> 24);
+    buf[1] = (unsigned char)(n >> 16);
+    buf[2] = (unsigned char)(n >> 8);
+    buf[3] = (unsigned char)n;
+    int64_t deadline = NO_DEADLINE;
+    int r = json_dumpb(hdr, (char *)buf + 4, n, JSON_COMPACT) == n
+                ? deadline_in(io->timeout_ms, &deadline)
+                : -ENOMEM;
+    if (r == 0)
+        r = send_all(io, buf, 4 + n, deadline);
+    free(buf);
+    if (r == 0)
+        io->body_out = body;
+    return r;
+}
+
+/* Throw away the unread rest of the current incoming body. */
+static int skip_body(proto_io *io)
+{
+    char sink[4096];
+    while (io->body_in > 0) {
+        ssize_t k = proto_read_some(io, sink, sizeof sink);
+        if (k < 0)
+            return (int)k;
+    }
+    return 0;
+}
+
+int proto_recv(proto_io *io, json_t **out)
+{
+    *out = NULL;
+    int r = skip_body(io);
+    int64_t deadline = NO_DEADLINE;
+    if (r == 0)
+        r = deadline_in(io->timeout_ms, &deadline);
+    if (r)
+        return r;
+
+    /* The first recv decides between a clean close (nothing of a new frame
+     * sent) and a frame cut short. */
+    unsigned char len[4];
+    ssize_t k = recv_some(io, len, sizeof len, deadline);
+    if (k <= 0)
+        return k == 0 ? -ENODATA : (int)k;
+    r = recv_exact(io, len + k, sizeof len - (size_t)k, deadline);
+    if (r)
+        return r;
+    uint32_t n = (uint32_t)len[0] << 24 | (uint32_t)len[1] << 16 |
+                 (uint32_t)len[2] << 8 | len[3];
+    /* Refuse before allocating or reading: the length is the peer's word. */
+    if (n == 0 || n > PROTO_HEADER_MAX)
+        return -EMSGSIZE;
+
+    char *json = malloc(n);
+    if (!json)
+        return -ENOMEM;
+    r = recv_exact(io, json, n, deadline);
+    if (r) {
+        free(json);
+        return r;
+    }
+    /* Duplicate keys are refused: two "size"s would let sender and receiver
+     * disagree about the body.  jansson checks UTF-8 and refuses \u0000. */
+    json_error_t err;
+    json_t *hdr = json_loadb(json, n, JSON_REJECT_DUPLICATES, &err);
+    free(json);
+    if (!hdr)
+        return json_error_code(&err) == json_error_out_of_memory ? -ENOMEM
+                                                                 : -EBADMSG;
+    uint64_t body;
+    if (!json_is_object(hdr) || size_field(hdr, &body)) {
+        json_decref(hdr);
+        return -EBADMSG;
+    }
+    io->body_in = body;
+    *out = hdr;
+    return 0;
+}
+
+int proto_read_body(proto_io *io, void *buf, size_t n)
+{
+    if (n > io->body_in)
+        return -EINVAL;
+    int r = recv_exact(io, buf, n, PER_WAIT);
+    if (r == 0)
+        io->body_in -= n;
+    return r;
+}
+
+ssize_t proto_read_some(proto_io *io, void *buf, size_t cap)
+{
+    if (cap > io->body_in)
+        cap = (size_t)io->body_in;
+    if (cap == 0)
+        return 0;
+    ssize_t k = recv_some(io, buf, cap, PER_WAIT);
+    if (k == 0)
+        return -ECONNRESET; /* the peer owes us body bytes */
+    if (k > 0)
+        io->body_in -= (uint64_t)k;
+    return k;
+}
+
+int proto_write_body(proto_io *io, const void *buf, size_t n)
+{
+    if (n > io->body_out)
+        return -EINVAL;
+    int r = send_all(io, buf, n, PER_WAIT);
+    if (r == 0)
+        io->body_out -= n;
+    return r;
+}
+
+struct send_ctx {
+    proto_io *io;
+    digest_state *d;
+};
+
+static int send_chunk(void *ctx, const void *buf, size_t n)
+{
+    struct send_ctx *c = ctx;
+    if (c->d)
+        digest_update(c->d, buf, n);
+    return proto_write_body(c->io, buf, n);
+}
+
+int proto_body_from_file(proto_io *io, int fd, uint64_t off, digest_state *d)
+{
+    struct send_ctx c = {io, d};
+    return proto_pread_chunks(fd, off, io->body_out, send_chunk, &c);
+}
+
+int proto_body_to_file(proto_io *io, int fd, uint64_t off, digest_state *d,
+                       int *file_err)
+{
+    *file_err = 0;
+    if (io->body_in == 0)
+        return 0;
+    /* Small bodies must not cost a full chunk. */
+    size_t cap = io->body_in < PROTO_FILE_CHUNK ? (size_t)io->body_in
+                                                : PROTO_FILE_CHUNK;
+    char *buf = malloc(cap);
+    if (!buf)
+        return -ENOMEM;
+    while (io->body_in > 0) {
+        ssize_t k = proto_read_some(io, buf, cap);
+        if (k < 0) {
+            free(buf);
+            return (int)k;
+        }
+        /* After the first failed write keep reading, so the next frame is
+         * found where the peer put it; report the failure afterwards. */
+        if (*file_err == 0)
+            *file_err = proto_pwrite_all(fd, buf, (size_t)k, off);
+        if (d)
+            digest_update(d, buf, (size_t)k);
+        off += (uint64_t)k;
+    }
+    free(buf);
+    return 0;
+}

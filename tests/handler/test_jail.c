@@ -1,0 +1,701 @@
+/* test_jail.c -- paths stay beneath the home; symlinks are never followed. */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <setjmp.h> /* cmocka needs these first */
+#include <stdarg.h>
+#include <stddef.h>
+
+#include <cmocka.h>
+
+#include "jail.h"
+#include "partname.h"
+#include "tmpdir.h"
+
+/* <tmp>/home is the jail; <tmp>/outside holds what must stay unreachable. */
+struct fx {
+    char *tmp;
+    char home[512];
+    char outside[512];
+    struct jail *j;
+};
+
+static int setup(void **state)
+{
+    struct fx *f = calloc(1, sizeof *f);
+    assert_non_null(f);
+    f->tmp = tmpdir_make();
+    snprintf(f->home, sizeof f->home, "%s/home", f->tmp);
+    snprintf(f->outside, sizeof f->outside, "%s/outside", f->tmp);
+    assert_int_equal(mkdir(f->home, 0755), 0);
+    assert_int_equal(mkdir(f->outside, 0755), 0);
+    tmpdir_write(f->outside, "secret", 0, "outside");
+    int fd = open(f->home, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    assert_true(fd >= 0);
+    assert_int_equal(jail_open(fd, &f->j), 0);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fx *f = *state;
+    jail_close(f->j);
+    tmpdir_remove(f->tmp);
+    free(f);
+    return 0;
+}
+
+static int resolve(struct fx *f, const char *path, struct jail_path **p)
+{
+    return jail_resolve(f->j, path, strlen(path), p);
+}
+
+/* Resolves path and applies op; the first error, or 0. */
+static int at(struct fx *f, const char *path,
+              int (*op)(const struct jail_path *))
+{
+    struct jail_path *p;
+    int rc = resolve(f, path, &p);
+    if (rc == 0) {
+        rc = op(p);
+        jail_path_free(p);
+    }
+    return rc;
+}
+
+static int do_unlink(const struct jail_path *p)
+{
+    return jail_unlink(p, NULL);
+}
+
+static int do_rmdir(const struct jail_path *p)
+{
+    return jail_rmdir(p, NULL);
+}
+
+/* Opens path for reading and returns its first bytes in buf, or -errno. */
+static int read_at(struct fx *f, const char *path, char *buf, size_t cap)
+{
+    struct jail_path *p;
+    int fd, rc = resolve(f, path, &p);
+    if (rc != 0)
+        return rc;
+    rc = jail_open_read(p, &fd, NULL);
+    jail_path_free(p);
+    if (rc != 0)
+        return rc;
+    ssize_t n = read(fd, buf, cap - 1);
+    close(fd);
+    buf[n < 0 ? 0 : n] = '\0';
+    return 0;
+}
+
+/* An open listing of path, which must succeed. */
+static struct jail_dir *list(struct fx *f, const char *path)
+{
+    struct jail_path *p;
+    struct jail_dir *d;
+    assert_int_equal(resolve(f, path, &p), 0);
+    assert_int_equal(jail_dir_open(p, &d), 0);
+    jail_path_free(p);
+    return d;
+}
+
+static void in_home(struct fx *f, const char *target, const char *link)
+{
+    assert_int_equal(symlink(target, tmpdir_join(f->home, link)), 0);
+}
+
+/* ---- normalization ------------------------------------------------------ */
+
+static void norm_is(const char *cwd, const char *path, const char *want)
+{
+    char out[JAIL_PATH_MAX];
+    assert_int_equal(jail_normalize(cwd, path, strlen(path), out), 0);
+    assert_string_equal(out, want);
+}
+
+static int norm_err(const char *cwd, const char *path, size_t len)
+{
+    char out[JAIL_PATH_MAX];
+    return jail_normalize(cwd, path, len, out);
+}
+
+/* Each of the NULL-terminated paths fails to normalize against cwd with err. */
+static void refused(int err, const char *cwd, const char *const *paths)
+{
+    for (; *paths != NULL; paths++)
+        assert_int_equal(norm_err(cwd, *paths, strlen(*paths)), err);
+}
+#define REFUSED(err, cwd, ...)                                                 \
+    refused(err, cwd, (const char *const[]){__VA_ARGS__, NULL})
+
+static void test_normalize_joins_relative_paths_to_cwd(void **state)
+{
+    (void)state;
+    norm_is("/a", "b", "/a/b");
+    norm_is("/a", "", "/a");
+    norm_is("/a", "./b//c/", "/a/b/c");
+    norm_is("/a", "b/../c", "/a/c");
+    norm_is("/a", "..", "/");
+    norm_is("/", ".", "/");
+    norm_is("/a/b", "/x/./y", "/x/y");
+}
+
+static void test_dotdot_above_root_is_refused_not_clamped(void **state)
+{
+    (void)state;
+    REFUSED(-EACCES, "/", "..", "/../etc/passwd", "a/../../x", "./..");
+    REFUSED(-EACCES, "/a", "../../etc", "../b/../..");
+    /* A cwd is checked as well: a forged one cannot start above the root. */
+    REFUSED(-EACCES, "/..", "x");
+    assert_int_equal(norm_err("relative", "x", 1), -EINVAL);
+}
+
+static void test_absolute_paths_map_to_home(void **state)
+{
+    struct fx *f = *state;
+    char buf[64];
+    assert_int_equal(mkdir(tmpdir_join(f->home, "d"), 0755), 0);
+    tmpdir_write(f->home, "f", 0, "home file");
+    assert_int_equal(jail_cd(f->j, "d", 1), 0);
+    assert_int_equal(read_at(f, "/f", buf, sizeof buf), 0);
+    assert_string_equal(buf, "home file");
+    /* The host's /etc/passwd is not reachable as "/etc/passwd". */
+    assert_int_equal(read_at(f, "/etc/passwd", buf, sizeof buf), -ENOENT);
+    struct jail_path *p;
+    assert_int_equal(resolve(f, "/", &p), 0);
+    assert_string_equal(jail_path_user(p), "/");
+    jail_path_free(p);
+}
+
+static void test_nul_inside_a_path_is_refused(void **state)
+{
+    (void)state;
+    assert_int_equal(norm_err("/", "a\0b", 3), -EINVAL);
+    assert_int_equal(norm_err("/", "\0", 1), -EINVAL);
+}
+
+static void test_overlong_names_and_paths_are_refused(void **state)
+{
+    (void)state;
+    char name[NAME_MAX + 1]; /* lengths are passed, no NUL needed */
+    memset(name, 'n', sizeof name);
+    assert_int_equal(norm_err("/", name, NAME_MAX), 0);
+    assert_int_equal(norm_err("/", name, NAME_MAX + 1), -ENAMETOOLONG);
+
+    static char path[2 * JAIL_PATH_MAX];
+    size_t n = 0;
+    while (n + 200 < sizeof path - 1) { /* 40 components of 199 bytes */
+        memset(path + n, 'p', 199);
+        path[n + 199] = '/';
+        n += 200;
+    }
+    assert_int_equal(norm_err("/", path, n), -ENAMETOOLONG);
+
+    n = 0;
+    for (int i = 0; i <= JAIL_DEPTH_MAX; i++)
+        n += (size_t)sprintf(path + n, "d/");
+    assert_int_equal(norm_err("/", path, n), -ENAMETOOLONG);
+    assert_int_equal(norm_err("/", path, n - 2), 0);
+}
+
+static void test_invalid_utf8_and_control_characters_are_refused(void **state)
+{
+    (void)state;
+    REFUSED(-EXDEV, "/", "\xff", "\xc0\xaf", "\xe0\x80\xaf", "\xed\xa0\x80",
+            "\xf4\x90\x80\x80", "caf\xc3", "a\x01", "\x7f", "\xc2\x9b",
+            "tab\there", "new\nline");
+    norm_is("/", "caf\xc3\xa9/\xe6\x97\xa5\xe6\x9c\xac",
+            "/caf\xc3\xa9/\xe6\x97\xa5\xe6\x9c\xac");
+    norm_is("/", "\xf0\x9f\x98\x80", "/\xf0\x9f\x98\x80");
+}
+
+static void test_hidden_partial_names_are_refused(void **state)
+{
+    (void)state;
+    REFUSED(-EXDEV, "/", ".f.ssftp-part", "d/.x.ssftp-part/y", ".ssftp-part",
+            "f.ssftp-part");
+    norm_is("/", "f.ssftp-partial", "/f.ssftp-partial");
+    norm_is("/", ".profile", "/.profile");
+}
+
+/* ---- symlinks ----------------------------------------------------------- */
+
+static void test_symlink_to_outside_is_not_followed_by_open(void **state)
+{
+    struct fx *f = *state;
+    char buf[64];
+    in_home(f, tmpdir_join(f->outside, "secret"), "abs");
+    in_home(f, "../outside/secret", "rel");
+    assert_int_equal(read_at(f, "abs", buf, sizeof buf), -ELOOP);
+    assert_int_equal(read_at(f, "rel", buf, sizeof buf), -ELOOP);
+}
+
+static void test_symlink_is_listed_as_other_and_not_entered(void **state)
+{
+    struct fx *f = *state;
+    in_home(f, f->outside, "out");
+    tmpdir_write(f->home, "file", 3, NULL);
+    struct jail_path *p;
+    struct jail_dir *d = list(f, "/");
+    struct jail_entry e;
+    int seen = 0;
+    while (jail_dir_next(d, &e) == 1) {
+        if (strcmp(e.name, "out") == 0) {
+            assert_int_equal(e.type, JAIL_OTHER);
+            assert_int_equal(e.size, 0);
+            seen |= 1;
+        } else if (strcmp(e.name, "file") == 0) {
+            assert_int_equal(e.type, JAIL_FILE);
+            seen |= 2;
+        }
+    }
+    jail_dir_close(d);
+    assert_int_equal(seen, 3);
+    assert_int_equal(resolve(f, "out", &p), 0);
+    assert_int_equal(jail_dir_open(p, &d), -ELOOP);
+    jail_path_free(p);
+    assert_int_equal(jail_cd(f->j, "out", 3), -ELOOP);
+    assert_string_equal(jail_cwd(f->j), "/");
+}
+
+static void test_mkdir_under_symlinked_dir_is_refused(void **state)
+{
+    struct fx *f = *state;
+    in_home(f, f->outside, "out");
+    assert_int_equal(at(f, "out/new", jail_mkdir), -ELOOP);
+    struct stat st;
+    assert_int_equal(stat(tmpdir_join(f->outside, "new"), &st), -1);
+    assert_int_equal(errno, ENOENT);
+}
+
+static void test_rm_through_symlinked_dir_is_refused(void **state)
+{
+    struct fx *f = *state;
+    struct stat st;
+    in_home(f, f->outside, "out");
+    assert_int_equal(at(f, "out/secret", do_unlink), -ELOOP);
+    assert_int_equal(stat(tmpdir_join(f->outside, "secret"), &st), 0);
+    /* Removing the link itself is fine and leaves the target alone. */
+    assert_int_equal(at(f, "out", do_unlink), 0);
+    assert_int_equal(stat(tmpdir_join(f->outside, "secret"), &st), 0);
+    assert_int_equal(lstat(tmpdir_join(f->home, "out"), &st), -1);
+}
+
+static void test_symlink_to_dir_as_middle_component_is_refused(void **state)
+{
+    struct fx *f = *state;
+    char buf[64];
+    assert_int_equal(mkdir(tmpdir_join(f->home, "real"), 0755), 0);
+    tmpdir_write(f->home, "real/f", 0, "inside");
+    in_home(f, "real", "alias"); /* even one that stays inside the home */
+    assert_int_equal(read_at(f, "real/f", buf, sizeof buf), 0);
+    assert_int_equal(read_at(f, "alias/f", buf, sizeof buf), -ELOOP);
+    assert_int_equal(at(f, "alias/g", jail_mkdir), -ELOOP);
+}
+
+struct flipper {
+    char dir[600], link[600], real[600], outside[600];
+    atomic_bool stop;
+};
+
+/* Swaps <home>/race between a real directory and a symlink to outside. */
+static void *flip(void *arg)
+{
+    struct flipper *fl = arg;
+    while (!atomic_load(&fl->stop)) {
+        if (renameat2(AT_FDCWD, fl->link, AT_FDCWD, fl->dir, RENAME_EXCHANGE) !=
+            0)
+            abort();
+    }
+    return NULL;
+}
+
+static void test_symlink_raced_in_is_never_followed(void **state)
+{
+    struct fx *f = *state;
+    struct flipper fl = {.stop = false};
+    snprintf(fl.dir, sizeof fl.dir, "%s/race", f->home);
+    snprintf(fl.link, sizeof fl.link, "%s/race-link", f->home);
+    assert_int_equal(mkdir(fl.dir, 0755), 0);
+    tmpdir_write(fl.dir, "secret", 0, "inside");
+    assert_int_equal(symlink(f->outside, fl.link), 0);
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, flip, &fl), 0);
+    int inside = 0, refused = 0, leaked = 0;
+    for (int i = 0; i < 20000; i++) {
+        char buf[64];
+        int rc = read_at(f, "race/secret", buf, sizeof buf);
+        if (rc == 0 && strcmp(buf, "inside") == 0)
+            inside++;
+        else if (rc == 0)
+            leaked++;
+        else
+            refused++;
+    }
+    atomic_store(&fl.stop, true);
+    pthread_join(th, NULL);
+    assert_int_equal(leaked, 0);
+    assert_true(inside > 0); /* the race really ran both ways */
+    assert_true(refused > 0);
+}
+
+/* ---- operations --------------------------------------------------------- */
+
+static void test_mkdir_reports_eexist_and_enoent(void **state)
+{
+    struct fx *f = *state;
+    assert_int_equal(at(f, "d", jail_mkdir), 0);
+    assert_int_equal(at(f, "d", jail_mkdir), -EEXIST);
+    assert_int_equal(at(f, "/", jail_mkdir), -EEXIST);
+    assert_int_equal(at(f, "none/d", jail_mkdir), -ENOENT);
+    in_home(f, "nowhere", "dangling");
+    assert_int_equal(at(f, "dangling", jail_mkdir), -EEXIST);
+}
+
+static void
+test_unlink_refuses_directories_and_reports_freed_bytes(void **state)
+{
+    struct fx *f = *state;
+    tmpdir_write(f->home, "f", 100, NULL);
+    assert_int_equal(mkdir(tmpdir_join(f->home, "d"), 0755), 0);
+    struct jail_path *p;
+    uint64_t freed = 7;
+    assert_int_equal(resolve(f, "f", &p), 0);
+    assert_int_equal(jail_unlink(p, &freed), 0);
+    assert_int_equal(freed, 100);
+    assert_int_equal(jail_unlink(p, &freed), -ENOENT);
+    jail_path_free(p);
+    assert_int_equal(at(f, "d", do_unlink), -EISDIR);
+    assert_int_equal(at(f, "/", do_unlink), -EACCES);
+}
+
+static void test_rmdir_removes_only_empty_directories(void **state)
+{
+    struct fx *f = *state;
+    assert_int_equal(mkdir(tmpdir_join(f->home, "d"), 0755), 0);
+    tmpdir_write(f->home, "d/f", 1, NULL);
+    assert_int_equal(at(f, "d", do_rmdir), -ENOTEMPTY);
+    assert_int_equal(at(f, "d/f", do_rmdir), -ENOTDIR);
+    assert_int_equal(at(f, "nope", do_rmdir), -ENOENT);
+    assert_int_equal(at(f, "/", do_rmdir), -EACCES);
+    assert_int_equal(at(f, "d/f", do_unlink), 0);
+    assert_int_equal(at(f, "d", do_rmdir), 0);
+}
+
+static void test_cd_needs_a_directory_and_keeps_cwd_on_error(void **state)
+{
+    struct fx *f = *state;
+    assert_int_equal(mkdir(tmpdir_join(f->home, "d"), 0755), 0);
+    tmpdir_write(f->home, "d/f", 1, NULL);
+    assert_int_equal(jail_cd(f->j, "d", 1), 0);
+    assert_string_equal(jail_cwd(f->j), "/d");
+    assert_int_equal(jail_cd(f->j, "f", 1), -ENOTDIR);
+    assert_int_equal(jail_cd(f->j, "none", 4), -ENOENT);
+    assert_int_equal(jail_cd(f->j, "../..", 5), -EACCES);
+    assert_string_equal(jail_cwd(f->j), "/d");
+    assert_int_equal(jail_cd(f->j, "..", 2), 0);
+    assert_string_equal(jail_cwd(f->j), "/");
+}
+
+static void test_ls_shows_what_can_be_named_with_size_and_mtime(void **state)
+{
+    struct fx *f = *state;
+    tmpdir_write(f->home, "file", 42, NULL);
+    tmpdir_write(f->home, ".file.ssftp-part", 9, NULL);
+    tmpdir_write(f->home, "bad\xff", 1, NULL);
+    assert_int_equal(mkdir(tmpdir_join(f->home, "dir"), 0755), 0);
+    struct stat st;
+    assert_int_equal(stat(tmpdir_join(f->home, "file"), &st), 0);
+    struct jail_path *p;
+    struct jail_dir *d = list(f, "/");
+    struct jail_entry e;
+    int n = 0;
+    while (jail_dir_next(d, &e) == 1) {
+        n++;
+        if (strcmp(e.name, "file") == 0) {
+            assert_int_equal(e.type, JAIL_FILE);
+            assert_int_equal(e.size, 42);
+            assert_int_equal(e.mtime, st.st_mtim.tv_sec);
+        } else {
+            assert_string_equal(e.name, "dir");
+            assert_int_equal(e.type, JAIL_DIR);
+            assert_int_equal(e.size, 0);
+        }
+    }
+    jail_dir_close(d);
+    assert_int_equal(n, 2);
+    assert_int_equal(resolve(f, "file", &p), 0);
+    assert_int_equal(jail_stat(p, &e), 0);
+    assert_int_equal(e.size, 42);
+    assert_int_equal(jail_dir_open(p, &d), -ENOTDIR);
+    jail_path_free(p);
+}
+
+static void test_open_read_refuses_directories_and_fifos(void **state)
+{
+    struct fx *f = *state;
+    char buf[8];
+    assert_int_equal(mkdir(tmpdir_join(f->home, "d"), 0755), 0);
+    assert_int_equal(mkfifo(tmpdir_join(f->home, "fifo"), 0644), 0);
+    assert_int_equal(read_at(f, "d", buf, sizeof buf), -EISDIR);
+    assert_int_equal(read_at(f, "/", buf, sizeof buf), -EISDIR);
+    assert_int_equal(read_at(f, "fifo", buf, sizeof buf), -EACCES);
+    assert_int_equal(read_at(f, "none", buf, sizeof buf), -ENOENT);
+}
+
+static int rename_paths(struct fx *f, const char *a, const char *b)
+{
+    struct jail_path *pa, *pb;
+    int rc = resolve(f, a, &pa);
+    if (rc != 0)
+        return rc;
+    rc = resolve(f, b, &pb);
+    if (rc == 0) {
+        rc = jail_rename(pa, pb);
+        jail_path_free(pb);
+    }
+    jail_path_free(pa);
+    return rc;
+}
+
+static void
+test_rename_stays_in_its_directory_and_never_overwrites(void **state)
+{
+    struct fx *f = *state;
+    char buf[16];
+    tmpdir_write(f->home, "a", 0, "A");
+    tmpdir_write(f->home, "b", 0, "B");
+    assert_int_equal(mkdir(tmpdir_join(f->home, "d"), 0755), 0);
+    assert_int_equal(rename_paths(f, "a", "b"), -EEXIST);
+    assert_int_equal(rename_paths(f, "a", "d/a"), -EXDEV);
+    assert_int_equal(rename_paths(f, "/", "x"), -EACCES);
+    assert_int_equal(rename_paths(f, "a", "c"), 0);
+    assert_int_equal(read_at(f, "c", buf, sizeof buf), 0);
+    assert_string_equal(buf, "A");
+    assert_int_equal(read_at(f, "b", buf, sizeof buf), 0);
+    assert_string_equal(buf, "B");
+}
+
+/* ---- uploads ------------------------------------------------------------ */
+
+static struct jail_upload *upload(struct fx *f, const char *path, int *rc)
+{
+    struct jail_path *p;
+    struct jail_upload *u = NULL;
+    *rc = resolve(f, path, &p);
+    if (*rc == 0) {
+        *rc = jail_upload_begin(p, &u);
+        jail_path_free(p);
+    }
+    return u;
+}
+
+static void put(struct jail_upload *u, const char *text, uint64_t off)
+{
+    size_t n = strlen(text);
+    assert_int_equal(pwrite(jail_upload_fd(u), text, n, (off_t)off),
+                     (ssize_t)n);
+}
+
+static void
+test_upload_commit_replaces_target_and_reports_old_size(void **state)
+{
+    struct fx *f = *state;
+    char buf[32];
+    int rc;
+    tmpdir_write(f->home, "t", 10, NULL);
+    struct jail_upload *u = upload(f, "t", &rc);
+    assert_int_equal(rc, 0);
+    put(u, "fresh", 0);
+    /* Until the commit, readers see the old file and no partial. */
+    assert_int_equal(read_at(f, "t", buf, sizeof buf), 0);
+    assert_string_equal(buf, "xxxxxxxxxx");
+    assert_int_equal(tmpdir_has_suffix(f->home, PROTO_PART_SUFFIX), 1);
+    uint64_t replaced = 0;
+    assert_int_equal(jail_upload_commit(u, &replaced), 0);
+    assert_int_equal(replaced, 10);
+    assert_int_equal(read_at(f, "t", buf, sizeof buf), 0);
+    assert_string_equal(buf, "fresh");
+    assert_int_equal(tmpdir_has_suffix(f->home, PROTO_PART_SUFFIX), 0);
+
+    u = upload(f, "new", &rc);
+    assert_int_equal(rc, 0);
+    put(u, "n", 0);
+    replaced = 9;
+    assert_int_equal(jail_upload_commit(u, &replaced), 0);
+    assert_int_equal(replaced, 0);
+}
+
+static void test_upload_partial_survives_close_for_resume(void **state)
+{
+    struct fx *f = *state;
+    char buf[32];
+    int rc;
+    uint64_t size, cut;
+    struct jail_upload *u = upload(f, "r", &rc);
+    assert_int_equal(rc, 0);
+    put(u, "abcX", 0);
+    jail_upload_close(u);
+    u = upload(f, "r", &rc);
+    assert_int_equal(rc, 0);
+    assert_int_equal(jail_upload_size(u, &size), 0);
+    assert_int_equal(size, 4);
+    assert_int_equal(jail_upload_truncate(u, 5, &cut), -EINVAL);
+    assert_int_equal(jail_upload_truncate(u, 3, &cut), 0);
+    assert_int_equal(cut, 1);
+    put(u, "def", 3);
+    assert_int_equal(jail_upload_commit(u, NULL), 0);
+    assert_int_equal(read_at(f, "r", buf, sizeof buf), 0);
+    assert_string_equal(buf, "abcdef");
+}
+
+static void test_second_upload_of_one_file_is_busy(void **state)
+{
+    struct fx *f = *state;
+    int rc;
+    struct jail_upload *u = upload(f, "b", &rc);
+    assert_int_equal(rc, 0);
+    assert_null(upload(f, "b", &rc));
+    assert_int_equal(rc, -EAGAIN);
+    uint64_t freed = 9;
+    put(u, "xy", 0);
+    assert_int_equal(jail_upload_discard(u, &freed), 0);
+    assert_int_equal(freed, 2);
+    assert_int_equal(tmpdir_has_suffix(f->home, PROTO_PART_SUFFIX), 0);
+    u = upload(f, "b", &rc);
+    assert_int_equal(rc, 0);
+    jail_upload_close(u);
+}
+
+static void test_rm_discards_the_partial_and_is_busy_during_upload(void **state)
+{
+    struct fx *f = *state;
+    int rc;
+    uint64_t freed = 0;
+    struct jail_path *p;
+    tmpdir_write(f->home, "f", 10, NULL);
+    struct jail_upload *u = upload(f, "f", &rc);
+    assert_int_equal(rc, 0);
+    put(u, "abc", 0);
+    assert_int_equal(resolve(f, "f", &p), 0);
+    assert_int_equal(jail_unlink(p, &freed), -EAGAIN);
+    assert_int_equal(read_at(f, "f", (char[16]){0}, 16), 0); /* untouched */
+    jail_upload_close(u); /* interrupted: the partial stays */
+    assert_int_equal(jail_unlink(p, &freed), 0);
+    assert_int_equal(freed, 13);
+    assert_int_equal(tmpdir_has_suffix(f->home, PROTO_PART_SUFFIX), 0);
+    /* A partial alone is enough for rm to succeed. */
+    u = upload(f, "f", &rc);
+    assert_int_equal(rc, 0);
+    put(u, "abcd", 0);
+    jail_upload_close(u);
+    assert_int_equal(jail_unlink(p, &freed), 0);
+    assert_int_equal(freed, 4);
+    assert_int_equal(jail_unlink(p, &freed), -ENOENT);
+    jail_path_free(p);
+}
+
+static void test_rmdir_discards_partials_inside_unless_busy(void **state)
+{
+    struct fx *f = *state;
+    int rc;
+    uint64_t freed = 0;
+    struct jail_path *p;
+    assert_int_equal(mkdir(tmpdir_join(f->home, "d"), 0755), 0);
+    struct jail_upload *u = upload(f, "d/f", &rc);
+    assert_int_equal(rc, 0);
+    put(u, "12345", 0);
+    assert_int_equal(resolve(f, "d", &p), 0);
+    assert_int_equal(jail_rmdir(p, &freed), -EAGAIN);
+    jail_upload_close(u);
+    tmpdir_write(f->home, "d/visible", 1, NULL);
+    assert_int_equal(jail_rmdir(p, &freed), -ENOTEMPTY);
+    assert_int_equal(freed, 0); /* a non-empty directory keeps its partials */
+    assert_int_equal(at(f, "d/visible", do_unlink), 0);
+    assert_int_equal(jail_rmdir(p, &freed), 0);
+    assert_int_equal(freed, 5);
+    jail_path_free(p);
+}
+
+static void
+test_upload_onto_dir_symlink_or_overlong_name_is_refused(void **state)
+{
+    struct fx *f = *state;
+    int rc;
+    assert_int_equal(mkdir(tmpdir_join(f->home, "d"), 0755), 0);
+    assert_null(upload(f, "d", &rc));
+    assert_int_equal(rc, -EISDIR);
+    assert_null(upload(f, "/", &rc));
+    assert_int_equal(rc, -EISDIR);
+    char name[NAME_MAX + 1];
+    memset(name, 'n', NAME_MAX);
+    name[NAME_MAX] = '\0';
+    assert_null(upload(f, name, &rc));
+    assert_int_equal(rc, -ENAMETOOLONG);
+    in_home(f, f->outside, "out");
+    assert_null(upload(f, "out/x", &rc));
+    assert_int_equal(rc, -ELOOP);
+    assert_null(upload(f, "out", &rc)); /* not replaced, not followed */
+    assert_int_equal(rc, -EACCES);
+}
+
+static void test_usage_counts_files_and_partials_but_not_symlinks(void **state)
+{
+    struct fx *f = *state;
+    tmpdir_write(f->home, "a", 100, NULL);
+    assert_int_equal(mkdir(tmpdir_join(f->home, "d"), 0755), 0);
+    tmpdir_write(f->home, "d/b", 50, NULL);
+    tmpdir_write(f->home, "d/.b.ssftp-part", 7, NULL);
+    tmpdir_write(f->outside, "big", 5000, NULL);
+    in_home(f, tmpdir_join(f->outside, "big"), "link");
+    in_home(f, f->outside, "dirlink");
+    uint64_t used = 0;
+    assert_int_equal(jail_usage(f->j, &used), 0);
+    assert_int_equal(used, 157);
+}
+
+int main(void)
+{
+#define T(name) cmocka_unit_test_setup_teardown(test_##name, setup, teardown)
+    const struct CMUnitTest tests[] = {
+        T(normalize_joins_relative_paths_to_cwd),
+        T(dotdot_above_root_is_refused_not_clamped),
+        T(absolute_paths_map_to_home),
+        T(nul_inside_a_path_is_refused),
+        T(overlong_names_and_paths_are_refused),
+        T(invalid_utf8_and_control_characters_are_refused),
+        T(hidden_partial_names_are_refused),
+        T(symlink_to_outside_is_not_followed_by_open),
+        T(symlink_is_listed_as_other_and_not_entered),
+        T(mkdir_under_symlinked_dir_is_refused),
+        T(rm_through_symlinked_dir_is_refused),
+        T(symlink_to_dir_as_middle_component_is_refused),
+        T(symlink_raced_in_is_never_followed),
+        T(mkdir_reports_eexist_and_enoent),
+        T(unlink_refuses_directories_and_reports_freed_bytes),
+        T(rmdir_removes_only_empty_directories),
+        T(cd_needs_a_directory_and_keeps_cwd_on_error),
+        T(ls_shows_what_can_be_named_with_size_and_mtime),
+        T(open_read_refuses_directories_and_fifos),
+        T(rename_stays_in_its_directory_and_never_overwrites),
+        T(upload_commit_replaces_target_and_reports_old_size),
+        T(upload_partial_survives_close_for_resume),
+        T(second_upload_of_one_file_is_busy),
+        T(rm_discards_the_partial_and_is_busy_during_upload),
+        T(rmdir_discards_partials_inside_unless_busy),
+        T(upload_onto_dir_symlink_or_overlong_name_is_refused),
+        T(usage_counts_files_and_partials_but_not_symlinks),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

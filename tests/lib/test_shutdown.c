@@ -1,0 +1,310 @@
+/* test_shutdown.c -- shutdown is immediate (no poll_interval wait), safe from
+ * handlers and signal handlers; handle_request's timeout; service_actions. */
+#include "util.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <string.h>
+#include <unistd.h>
+
+#define LONG_POLL 10000 /* ms: shutdown must not wait for this */
+
+static atomic_int timeouts, actions;
+static atomic_llong shutdown_called_at, shutdown_took;
+static atomic_int shutdown_rc;
+static ev actions_ev;
+
+static int sd_setup(void **state)
+{
+    (void)state;
+    atomic_store(&timeouts, 0);
+    atomic_store(&actions, 0);
+    atomic_store(&shutdown_called_at, 0);
+    atomic_store(&shutdown_took, -1);
+    atomic_store(&shutdown_rc, 12345);
+    ev_init(&actions_ev);
+    return 0;
+}
+
+static int sd_teardown(void **state)
+{
+    fx_teardown(state);
+    ev_destroy(&actions_ev);
+    return 0;
+}
+
+/* Waits until `handled` requests are done and the serving thread sleeps in
+ * its poll(): a shutdown now must wake it, not catch it between requests. */
+static void wait_loop_idle(uint64_t handled)
+{
+    bool ok;
+    WAIT_UNTIL(ok, stats_of(F.s).handled >= handled && runner_sleeping(&F.r),
+               3000);
+    assert_true(ok);
+}
+
+static void start(ss_concurrency cc, const ss_handler_class *h,
+                  const ss_server_ops *ops, int poll_ms)
+{
+    ss_config c;
+    cfg_for(&c, SS_TCP, cc);
+    assert_int_equal(ss_server_create(&F.s, &c, h, ops, NULL), 0);
+    runner_start(&F.r, F.s, poll_ms);
+    /* A full round trip proves serve_forever() is inside its loop. */
+    if (h == &echo_stream_handler) {
+        assert_int_equal(roundtrip_once(F.s, "ready?", false), 0);
+        wait_loop_idle(1);
+    }
+}
+
+static void shutdown_from_thread_is_prompt(ss_concurrency cc)
+{
+    start(cc, &echo_stream_handler, NULL, LONG_POLL);
+    assert_false(ss_server_stopping(F.s));
+    int64_t t0 = now_ms();
+    int rc = ss_server_shutdown(F.s);
+    int64_t took = now_ms() - t0;
+    assert_int_equal(rc, 0);
+    assert_in_range(took, 0, 99);
+    /* shutdown() waits until serve_forever() has returned. */
+    assert_true(runner_wait(&F.r, 0));
+    assert_int_equal(runner_join(&F.r), 0);
+    assert_true(ss_server_stopping(F.s));
+}
+
+static void sync_shutdown_from_another_thread_returns_within_100ms(void **st)
+{
+    (void)st;
+    shutdown_from_thread_is_prompt(SS_SYNC);
+}
+
+static void threading_shutdown_from_another_thread_returns_within_100ms(
+    void **st)
+{
+    (void)st;
+    shutdown_from_thread_is_prompt(SS_THREADING);
+}
+
+/* Calls shutdown on the server it is serving, then answers. */
+static int shutdown_self_handle(ss_request *r)
+{
+    char line[64];
+    ssize_t n = ss_stream_readline(r, line, sizeof line);
+    if (n <= 0)
+        return (int)n;
+    int64_t t0 = now_ms();
+    int rc = ss_server_shutdown(ss_request_server(r));
+    int64_t t1 = now_ms();
+    atomic_store(&shutdown_rc, rc);
+    atomic_store(&shutdown_took, t1 - t0);
+    atomic_store(&shutdown_called_at, t1);
+    return ss_stream_write_all(r, line, (size_t)n);
+}
+
+static const ss_handler_class shutdown_self_handler = {
+    .name = "shutdown-self", .handle = shutdown_self_handle};
+
+static void shutdown_from_handler(ss_concurrency cc)
+{
+    start(cc, &shutdown_self_handler, NULL, LONG_POLL);
+    int fd = fx_fd(connect_server(F.s));
+    assert_int_equal(send_str(fd, "stop\n"), 0);
+    char buf[16];
+    assert_int_equal(recv_line(fd, buf, sizeof buf, 3000), 5);
+    assert_true(runner_wait(&F.r, 2000));
+    int64_t done = now_ms();
+    assert_int_equal(runner_join(&F.r), 0);
+    assert_int_equal(atomic_load(&shutdown_rc), 0);
+    assert_in_range(atomic_load(&shutdown_took), 0, 99);
+    assert_in_range(done - atomic_load(&shutdown_called_at), 0, 99);
+}
+
+static void sync_shutdown_from_a_handler_does_not_deadlock(void **st)
+{
+    (void)st;
+    shutdown_from_handler(SS_SYNC);
+}
+
+static void threading_shutdown_from_a_worker_does_not_deadlock(void **st)
+{
+    (void)st;
+    shutdown_from_handler(SS_THREADING);
+}
+
+static void shutdown_when_not_serving_returns_at_once(void **st)
+{
+    (void)st;
+    ss_config c;
+    cfg_for(&c, SS_TCP, SS_SYNC);
+    assert_int_equal(
+        ss_server_create(&F.s, &c, &echo_stream_handler, NULL, NULL), 0);
+    int64_t t0 = now_ms();
+    ss_server_shutdown(F.s);
+    assert_in_range(now_ms() - t0, 0, 99);
+}
+
+static void serve_forever_runs_again_after_shutdown(void **st)
+{
+    (void)st;
+    start(SS_SYNC, &echo_stream_handler, NULL, LONG_POLL);
+    assert_int_equal(runner_stop(&F.r), 0);
+    runner_start(&F.r, F.s, LONG_POLL);
+    assert_int_equal(roundtrip_once(F.s, "second life", false), 0);
+    /* A new serve_forever() is not stopping any more. */
+    assert_false(ss_server_stopping(F.s));
+    wait_loop_idle(2);
+    int64_t t0 = now_ms();
+    assert_int_equal(runner_stop(&F.r), 0);
+    assert_in_range(now_ms() - t0, 0, 99);
+}
+
+/* ---- signals -------------------------------------------------------------- */
+
+static ss_server *signal_target;
+
+static void on_sigusr1(int sig)
+{
+    (void)sig;
+    ss_server_request_shutdown(signal_target);
+}
+
+static void request_shutdown_via_signal(bool to_serving_thread)
+{
+    ss_config c;
+    cfg_for(&c, SS_TCP, SS_SYNC);
+    assert_int_equal(
+        ss_server_create(&F.s, &c, &echo_stream_handler, NULL, NULL), 0);
+    signal_target = F.s; /* before the serving thread exists */
+    struct sigaction sa, old;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_sigusr1;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = 0; /* no SA_RESTART: poll() sees EINTR */
+    assert_int_equal(sigaction(SIGUSR1, &sa, &old), 0);
+    runner_start(&F.r, F.s, LONG_POLL);
+    assert_int_equal(roundtrip_once(F.s, "ready?", false), 0);
+    wait_loop_idle(1);
+
+    int64_t t0 = now_ms();
+    if (to_serving_thread)
+        pthread_kill(F.r.th, SIGUSR1);
+    else
+        raise(SIGUSR1);
+    bool stopped = runner_wait(&F.r, 2000);
+    int64_t took = now_ms() - t0;
+    sigaction(SIGUSR1, &old, NULL);
+    assert_true(stopped);
+    assert_int_equal(runner_join(&F.r), 0);
+    assert_in_range(took, 0, 99);
+}
+
+static void request_shutdown_in_a_signal_on_the_serving_thread_stops_it(
+    void **st)
+{
+    (void)st;
+    request_shutdown_via_signal(true);
+}
+
+static void request_shutdown_in_a_signal_on_another_thread_stops_it(void **st)
+{
+    (void)st;
+    request_shutdown_via_signal(false);
+}
+
+/* ---- handle_request and timeouts -------------------------------------------- */
+
+static void count_timeout(ss_server *s)
+{
+    (void)s;
+    atomic_fetch_add(&timeouts, 1);
+}
+
+static const ss_server_ops timeout_ops = {.handle_timeout = count_timeout};
+
+static void handle_request_times_out_into_handle_timeout(void **st)
+{
+    (void)st;
+    ss_config c;
+    cfg_for(&c, SS_TCP, SS_SYNC);
+    c.timeout_ms = 50;
+    assert_int_equal(ss_server_create(&F.s, &c, &echo_once_handler,
+                                      &timeout_ops, NULL),
+                     0);
+    int64_t t0 = now_ms();
+    int rc = ss_server_handle_request(F.s);
+    int64_t took = now_ms() - t0;
+    assert_int_equal(rc, -ETIMEDOUT);
+    assert_int_equal(atomic_load(&timeouts), 1);
+    assert_in_range(took, 45, 1000);
+}
+
+static void handle_request_serves_one_pending_request_without_timeout(void **s)
+{
+    (void)s;
+    ss_config c;
+    cfg_for(&c, SS_TCP, SS_SYNC);
+    c.timeout_ms = 2000;
+    assert_int_equal(ss_server_create(&F.s, &c, &echo_once_handler,
+                                      &timeout_ops, NULL),
+                     0);
+    int a = fx_fd(connect_server(F.s));
+    int b = fx_fd(connect_server(F.s));
+    assert_int_equal(send_str(a, "one\n"), 0);
+    assert_int_equal(send_str(b, "two\n"), 0);
+    assert_int_equal(ss_server_handle_request(F.s), 0);
+    char buf[32];
+    assert_true(recv_line(a, buf, sizeof buf, 2000) > 0);
+    assert_string_equal(buf, "echo:one\n");
+    /* Exactly one: b is still waiting. */
+    assert_int_equal(recv_line(b, buf, sizeof buf, 50), -ETIMEDOUT);
+    assert_int_equal(ss_server_handle_request(F.s), 0);
+    assert_true(recv_line(b, buf, sizeof buf, 2000) > 0);
+    assert_string_equal(buf, "echo:two\n");
+    assert_int_equal(atomic_load(&timeouts), 0);
+}
+
+static void count_action(ss_server *s)
+{
+    atomic_fetch_add(&actions, 1);
+    ev_post(&actions_ev);
+    ss_server_inherited_ops(s)->service_actions(s);
+}
+
+static void service_actions_runs_every_poll_interval_while_idle(void **st)
+{
+    (void)st;
+    static const ss_server_ops ops = {.service_actions = count_action};
+    ss_config c;
+    cfg_for(&c, SS_TCP, SS_SYNC);
+    assert_int_equal(
+        ss_server_create(&F.s, &c, &echo_stream_handler, &ops, NULL), 0);
+    int64_t t0 = now_ms();
+    runner_start(&F.r, F.s, 20);
+    assert_true(ev_wait(&actions_ev, 5, 2000));
+    int64_t took = now_ms() - t0;
+    /* 5 calls at a 20 ms interval: not a busy loop, not stuck. */
+    assert_in_range(took, 60, 1500);
+}
+
+#define T(f) cmocka_unit_test_setup_teardown(f, sd_setup, sd_teardown)
+
+int main(int argc, char **argv)
+{
+    const struct CMUnitTest tests[] = {
+        T(sync_shutdown_from_another_thread_returns_within_100ms),
+        T(threading_shutdown_from_another_thread_returns_within_100ms),
+        T(sync_shutdown_from_a_handler_does_not_deadlock),
+        T(threading_shutdown_from_a_worker_does_not_deadlock),
+        T(shutdown_when_not_serving_returns_at_once),
+        T(serve_forever_runs_again_after_shutdown),
+        T(request_shutdown_in_a_signal_on_the_serving_thread_stops_it),
+        T(request_shutdown_in_a_signal_on_another_thread_stops_it),
+        T(handle_request_times_out_into_handle_timeout),
+        T(handle_request_serves_one_pending_request_without_timeout),
+        T(service_actions_runs_every_poll_interval_while_idle),
+    };
+    return run_selected("shutdown", tests, sizeof tests / sizeof tests[0],
+                        argc, argv);
+}

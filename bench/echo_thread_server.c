@@ -1,0 +1,87 @@
+/* echo_thread_server.c -- the baseline: plain sockets, one detached pthread per connection, same handler. */
+#include "common.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+/* What Python's ThreadingTCPServer does with daemon_threads, minus the
+ * library: no bound on threads, no queue, no drain on exit. */
+static void *serve_one(void *arg)
+{
+    int fd = (int)(intptr_t)arg;
+    char buf[1024];
+    ssize_t n;
+    do
+        n = recv(fd, buf, sizeof buf, 0); /* one recv(1024) */
+    while (n == -1 && errno == EINTR);
+    if (n > 0) {
+        size_t len = (size_t)n;
+        const char *data = example_strip(buf, &len);
+        char upper[sizeof buf];
+        example_upper(upper, data, len);
+        if (example_send_all(fd, upper, len) == -1)
+            perror("send");
+    }
+    /* Same close as the library's shutdown_request: FIN first, then close. */
+    shutdown(fd, SHUT_WR);
+    close(fd);
+    return NULL;
+}
+
+int main(int argc, char **argv)
+{
+    unsigned long port = 0;
+    if (argc == 3 && strcmp(argv[1], "--port") == 0) {
+        char *end;
+        port = strtoul(argv[2], &end, 10);
+        if (*end != '\0' || port > 65535)
+            argc = 0;
+    }
+    if (argc != 1 && argc != 3) {
+        fprintf(stderr, "usage: %s [--port N]\n", argv[0]);
+        return 2;
+    }
+    signal(SIGPIPE, SIG_IGN);
+    int lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int one = 1;
+    struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t sl = sizeof sin;
+    if (lfd == -1 || setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) == -1 ||
+        bind(lfd, (struct sockaddr *)&sin, sizeof sin) == -1 || listen(lfd, SOMAXCONN) == -1 ||
+        getsockname(lfd, (struct sockaddr *)&sin, &sl) == -1) {
+        perror("socket/bind/listen");
+        return 1;
+    }
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    printf("listening on 127.0.0.1:%u\n", (unsigned)ntohs(sin.sin_port));
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    pthread_attr_setstacksize(&attr, 256 * 1024); /* the pool's default stack */
+    for (;;) { /* until SIGTERM's default action */
+        int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+        if (fd == -1) {
+            if (errno != EINTR && errno != ECONNABORTED)
+                perror("accept");
+            if (errno == EMFILE || errno == ENFILE)
+                usleep(1000);
+            continue;
+        }
+        pthread_t t;
+        int rc = pthread_create(&t, &attr, serve_one, (void *)(intptr_t)fd);
+        if (rc != 0) {
+            fprintf(stderr, "pthread_create: %s\n", strerror(rc));
+            close(fd);
+        }
+    }
+}

@@ -1,0 +1,227 @@
+/* commands.c -- one function per ssftp command, and the table that maps
+ * names to them. */
+#include "commands.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "text.h"
+#include "transfer.h"
+
+/* Print s escaped, then end. */
+static void put_safe(const char *s, const char *end)
+{
+    char *e = text_escape(s);
+    fputs(e ? e : "?", stdout);
+    fputs(end, stdout);
+    free(e);
+}
+
+/* "cmd ARG" for messages. */
+static void what_of(char *out, size_t cap, int argc, char **argv)
+{
+    snprintf(out, cap, "%s%s%s", argv[0], argc > 1 ? " " : "",
+             argc > 1 ? argv[1] : "");
+}
+
+/* A request whose success reply carries nothing we need. */
+static int simple(ss_conn *c, int argc, char **argv, json_t **keep)
+{
+    char what[PROTO_PATH_MAX + 16];
+    what_of(what, sizeof what, argc, argv);
+    json_t *req = argc > 1 ? json_pack("{s:s, s:s}", "cmd", argv[0], "path",
+                                       argv[1])
+                           : json_pack("{s:s}", "cmd", argv[0]);
+    json_t *rep = NULL;
+    int r = conn_call(c, req, &rep);
+    if (r == -EREMOTEIO)
+        return conn_remote_fail(c, rep, what);
+    if (r < 0)
+        return c->dead ? SS_CONN : SS_FAIL;
+    if (keep)
+        *keep = rep;
+    else
+        json_decref(rep);
+    return SS_OK;
+}
+
+static int cmd_plain(ss_conn *c, int argc, char **argv, cmd_opts *o)
+{
+    (void)o;
+    return simple(c, argc, argv, NULL);
+}
+
+static int cmd_cwd(ss_conn *c, int argc, char **argv, cmd_opts *o)
+{
+    (void)o;
+    json_t *rep = NULL;
+    int s = simple(c, argc, argv, &rep);
+    if (s != SS_OK)
+        return s;
+    const char *cwd = NULL;
+    if (proto_get_str(rep, "cwd", &cwd) == 0 && strlen(cwd) < sizeof c->cwd)
+        strcpy(c->cwd, cwd);
+    json_decref(rep);
+    if (strcmp(argv[0], "pwd") == 0)
+        put_safe(c->cwd, "\n");
+    return SS_OK;
+}
+
+static void ls_print(const json_t *e)
+{
+    const char *name = NULL, *type = "other";
+    uint64_t size = 0;
+    int64_t mtime = 0;
+    if (proto_get_str(e, "name", &name))
+        return;
+    (void)proto_get_str(e, "type", &type);
+    (void)proto_get_u64(e, "size", &size);
+    (void)proto_get_i64(e, "mtime", &mtime);
+    char when[32] = "?";
+    time_t t = (time_t)mtime;
+    struct tm tm;
+    if (localtime_r(&t, &tm))
+        strftime(when, sizeof when, "%Y-%m-%d %H:%M", &tm);
+    char kind = strcmp(type, "dir") == 0 ? 'd'
+                : strcmp(type, "file") == 0 ? '-'
+                                            : '?';
+    printf("%c %12llu %s  ", kind, (unsigned long long)size, when);
+    put_safe(name, strcmp(type, "dir") == 0 ? "/\n" : "\n");
+}
+
+static int cmd_ls(ss_conn *c, int argc, char **argv, cmd_opts *o)
+{
+    (void)o;
+    char what[PROTO_PATH_MAX + 16];
+    what_of(what, sizeof what, argc, argv);
+    char *after = NULL;
+    int status = SS_OK;
+    for (;;) { /* one request per page; docs/protocol.md, "ls" */
+        json_t *req = json_pack("{s:s}", "cmd", "ls");
+        if (req && argc > 1)
+            json_object_set_new(req, "path", json_string(argv[1]));
+        if (req && after)
+            json_object_set_new(req, "after", json_string(after));
+        json_t *rep = NULL;
+        int r = conn_call(c, req, &rep);
+        if (r == -EREMOTEIO) {
+            status = conn_remote_fail(c, rep, what);
+            break;
+        }
+        if (r < 0) {
+            status = c->dead ? SS_CONN : SS_FAIL;
+            break;
+        }
+        json_t *entries = json_object_get(rep, "entries");
+        bool more = false;
+        (void)proto_get_bool(rep, "more", &more);
+        size_t i;
+        json_t *e;
+        const char *last = NULL;
+        json_array_foreach(entries, i, e) {
+            ls_print(e);
+            (void)proto_get_str(e, "name", &last);
+        }
+        free(after);
+        after = more && last ? strdup(last) : NULL;
+        json_decref(rep);
+        if (after == NULL)
+            break;
+    }
+    free(after);
+    fflush(stdout);
+    return status;
+}
+
+static int cmd_quota(ss_conn *c, int argc, char **argv, cmd_opts *o)
+{
+    (void)o;
+    json_t *rep = NULL;
+    int s = simple(c, argc, argv, &rep);
+    if (s != SS_OK)
+        return s;
+    uint64_t used = 0, limit = 0;
+    (void)proto_get_u64(rep, "used", &used);
+    if (proto_get_u64(rep, "limit", &limit) == 0)
+        printf("used %s of %s (%.1f%%)\n", text_size(used).s,
+               text_size(limit).s,
+               limit ? 100.0 * (double)used / (double)limit : 100.0);
+    else
+        printf("used %s (no limit)\n", text_size(used).s);
+    json_decref(rep);
+    return SS_OK;
+}
+
+static int cmd_put(ss_conn *c, int argc, char **argv, cmd_opts *o)
+{
+    return transfer_put(c, argv[1], argc > 2 ? argv[2] : NULL, o->progress);
+}
+
+static int cmd_get(ss_conn *c, int argc, char **argv, cmd_opts *o)
+{
+    return transfer_get(c, argv[1], argc > 2 ? argv[2] : NULL, o->progress);
+}
+
+static int cmd_quit(ss_conn *c, int argc, char **argv, cmd_opts *o)
+{
+    (void)c, (void)argc, (void)argv;
+    o->quit = true;
+    return SS_OK;
+}
+
+static int cmd_helpcmd(ss_conn *c, int argc, char **argv, cmd_opts *o)
+{
+    (void)c, (void)argc, (void)argv, (void)o;
+    cmd_help(stdout);
+    return SS_OK;
+}
+
+static const struct command {
+    const char *name, *args, *help;
+    int min, max; /* argument counts, without the name */
+    int (*run)(ss_conn *, int, char **, cmd_opts *);
+} commands[] = {
+    {"ls", "[PATH]", "list a directory", 0, 1, cmd_ls},
+    {"cd", "PATH", "change the remote directory", 1, 1, cmd_cwd},
+    {"pwd", "", "print the remote directory", 0, 0, cmd_cwd},
+    {"mkdir", "PATH", "make a directory", 1, 1, cmd_plain},
+    {"rm", "PATH", "remove a file", 1, 1, cmd_plain},
+    {"rmdir", "PATH", "remove an empty directory", 1, 1, cmd_plain},
+    {"put", "LOCAL [REMOTE]", "upload (resumes an interrupted upload)", 1, 2,
+     cmd_put},
+    {"get", "REMOTE [LOCAL]", "download (resumes an interrupted download)", 1,
+     2, cmd_get},
+    {"quota", "", "show space used and the limit", 0, 0, cmd_quota},
+    {"help", "", "this list", 0, 0, cmd_helpcmd},
+    {"quit", "", "end the session", 0, 0, cmd_quit},
+};
+
+void cmd_help(FILE *out)
+{
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
+        char head[32];
+        snprintf(head, sizeof head, "%s %s", commands[i].name,
+                 commands[i].args);
+        fprintf(out, "  %-22s %s\n", head, commands[i].help);
+    }
+}
+
+int cmd_run(ss_conn *c, int argc, char **argv, cmd_opts *o)
+{
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
+        const struct command *k = &commands[i];
+        if (strcmp(argv[0], k->name) != 0)
+            continue;
+        if (argc - 1 < k->min || argc - 1 > k->max)
+            return conn_fail(c, SS_USAGE, "usage: %s %s", k->name, k->args);
+        return k->run(c, argc, argv, o);
+    }
+    char *e = text_escape(argv[0]);
+    int s = conn_fail(c, SS_USAGE, "%s: unknown command (try help)",
+                      e ? e : "?");
+    free(e);
+    return s;
+}

@@ -1,0 +1,334 @@
+/* conn.c -- connect, greet, log in, and make request/reply calls. */
+#include "conn.h"
+
+#include <errno.h>
+#include <netdb.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "keycache.h"
+#include "text.h"
+
+int conn_fail(ss_conn *c, int status, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(c->err, sizeof c->err, fmt, ap);
+    va_end(ap);
+    return status;
+}
+
+/* Errors after which the byte stream cannot be trusted. */
+static bool network_errno(int err)
+{
+    switch (err) {
+    case -ENODATA:
+    case -ECONNRESET:
+    case -EPIPE:
+    case -ETIMEDOUT:
+    case -EMSGSIZE:
+    case -EBADMSG:
+    case -EPROTO:
+        return true;
+    default:
+        return false;
+    }
+}
+
+int conn_errno_fail(ss_conn *c, int err, const char *what)
+{
+    const char *why = strerror(-err);
+    if (err == -ENODATA || err == -ECONNRESET)
+        why = "connection closed by server";
+    else if (err == -EBADMSG || err == -EMSGSIZE || err == -EPROTO)
+        why = "protocol error from server";
+    if (network_errno(err)) {
+        c->dead = true;
+        return conn_fail(c, SS_CONN, "%s: %s", what, why);
+    }
+    return conn_fail(c, SS_FAIL, "%s: %s", what, why);
+}
+
+int conn_open(ss_conn *c, const char *host, const char *port)
+{
+    memset(c, 0, sizeof *c);
+    c->io.fd = -1;
+    c->io.timeout_ms = PROTO_REPLY_TIMEOUT_S * 1000;
+    c->io.body_timeout_ms = PROTO_IO_TIMEOUT_S * 1000;
+    snprintf(c->host, sizeof c->host, "%s", host);
+    strcpy(c->cwd, "/");
+
+    struct addrinfo hints = {.ai_socktype = SOCK_STREAM,
+                             .ai_flags = AI_ADDRCONFIG};
+    struct addrinfo *res = NULL;
+    int g = getaddrinfo(host, port, &hints, &res);
+    if (g != 0)
+        return conn_fail(c, SS_CONN, "%s: %s", host, gai_strerror(g));
+    int err = 0;
+    for (struct addrinfo *ai = res; ai != NULL; ai = ai->ai_next) {
+        int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC,
+                        ai->ai_protocol);
+        if (fd < 0) {
+            err = errno;
+            continue;
+        }
+        if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0) {
+            c->io.fd = fd;
+            break;
+        }
+        err = errno;
+        close(fd);
+    }
+    freeaddrinfo(res);
+    bool v6 = strchr(host, ':') != NULL;
+    if (c->io.fd < 0)
+        return conn_fail(c, SS_CONN, "connect %s%s%s:%s: %s", v6 ? "[" : "",
+                         host, v6 ? "]" : "", port, strerror(err));
+
+    json_t *rep = NULL;
+    int r = conn_call(c, json_pack("{s:s, s:i, s:s}", "cmd", "hello",
+                                   "version", PROTO_VERSION, "client",
+                                   "ssftp/1.0"),
+                      &rep);
+    if (r == -EREMOTEIO) {
+        conn_remote_fail(c, rep, host);
+        c->dead = true;
+        return SS_CONN;
+    }
+    if (r < 0)
+        return SS_CONN;
+    uint64_t version = 0;
+    r = proto_get_u64(rep, "version", &version);
+    json_decref(rep);
+    if (r || version != PROTO_VERSION) {
+        c->dead = true;
+        return conn_fail(c, SS_CONN, "%s: server does not speak version %d",
+                         host, PROTO_VERSION);
+    }
+    return SS_OK;
+}
+
+/* The challenge: salt, costs and server nonce.  0 or -EINVAL. */
+static int read_challenge(const json_t *rep, auth_params *p,
+                          uint8_t snonce[AUTH_NONCE_BYTES])
+{
+    if (proto_get_b64(rep, "salt", p->salt, sizeof p->salt) ||
+        proto_get_u64(rep, "opslimit", &p->opslimit) ||
+        proto_get_u64(rep, "memlimit", &p->memlimit) ||
+        proto_get_b64(rep, "snonce", snonce, AUTH_NONCE_BYTES))
+        return -EINVAL;
+    return 0;
+}
+
+int conn_login(ss_conn *c, const char *user, const char *password)
+{
+    size_t ulen = strlen(user);
+    if (ulen == 0 || ulen > AUTH_USER_MAX)
+        return conn_fail(c, SS_USAGE, "user name must be 1..%d bytes",
+                         AUTH_USER_MAX);
+    memcpy(c->user, user, ulen + 1);
+
+    uint8_t cnonce[AUTH_NONCE_BYTES], snonce[AUTH_NONCE_BYTES];
+    randombytes_buf(cnonce, sizeof cnonce);
+    json_t *req = json_pack("{s:s, s:s}", "cmd", "auth", "user", user);
+    if (req && proto_set_b64(req, "cnonce", cnonce, sizeof cnonce)) {
+        json_decref(req);
+        req = NULL;
+    }
+    char what[AUTH_USER_MAX + 16];
+    snprintf(what, sizeof what, "login as %s", user);
+    json_t *rep = NULL;
+    int r = conn_call(c, req, &rep);
+    if (r == -EREMOTEIO)
+        return conn_remote_fail(c, rep, what);
+    if (r < 0)
+        return SS_CONN;
+    auth_params p;
+    r = read_challenge(rep, &p, snonce);
+    json_decref(rep);
+    if (r) {
+        c->dead = true;
+        return conn_fail(c, SS_CONN, "login: malformed challenge from server");
+    }
+    /* Refuse before deriving: a cheap cost would let an impostor server
+     * harvest crackable proofs, a dear one would exhaust this machine. */
+    if (auth_params_check(&p)) {
+        c->dead = true;
+        return conn_fail(c, SS_AUTH,
+                         "login: server asks for argon2id costs outside the "
+                         "accepted range (opslimit %llu, memlimit %llu)",
+                         (unsigned long long)p.opslimit,
+                         (unsigned long long)p.memlimit);
+    }
+
+    uint8_t client_key[AUTH_KEY_BYTES], server_key[AUTH_KEY_BYTES];
+    auth_message am;
+    r = keycache_derive(user, password, &p, client_key, server_key);
+    if (r == 0)
+        r = auth_message_build(&am, user, cnonce, snonce, &p);
+    if (r) {
+        sodium_memzero(client_key, sizeof client_key);
+        sodium_memzero(server_key, sizeof server_key);
+        c->dead = true;
+        return conn_fail(c, SS_AUTH, "login: cannot derive keys: %s",
+                         strerror(-r));
+    }
+    uint8_t proof[AUTH_KEY_BYTES];
+    auth_client_proof(client_key, &am, proof);
+    sodium_memzero(client_key, sizeof client_key);
+    req = json_pack("{s:s}", "cmd", "auth_proof");
+    if (req && proto_set_b64(req, "proof", proof, sizeof proof)) {
+        json_decref(req);
+        req = NULL;
+    }
+    r = conn_call(c, req, &rep);
+    if (r == -EREMOTEIO) {
+        sodium_memzero(server_key, sizeof server_key);
+        return conn_remote_fail(c, rep, what);
+    }
+    if (r < 0) {
+        sodium_memzero(server_key, sizeof server_key);
+        return SS_CONN;
+    }
+    uint8_t sig[AUTH_KEY_BYTES];
+    r = proto_get_b64(rep, "server_signature", sig, sizeof sig);
+    if (r == 0)
+        r = auth_client_check_server(server_key, &am, sig);
+    sodium_memzero(server_key, sizeof server_key);
+    if (r) {
+        /* Nothing more is sent: this peer has not proved it is the server. */
+        json_decref(rep);
+        c->dead = true;
+        return conn_fail(c, SS_AUTH,
+                         "login: the server's signature does not match; "
+                         "it may be an impostor");
+    }
+    const char *home = NULL;
+    if (proto_get_str(rep, "home", &home) == 0 &&
+        strlen(home) < sizeof c->cwd)
+        strcpy(c->cwd, home);
+    json_decref(rep);
+    return SS_OK;
+}
+
+int conn_call(ss_conn *c, json_t *req, json_t **reply)
+{
+    *reply = NULL;
+    if (req == NULL) {
+        /* json_pack refuses names that are not UTF-8, or memory ran out */
+        conn_fail(c, SS_FAIL, "cannot encode the request (names must be "
+                              "valid UTF-8)");
+        return -EINVAL;
+    }
+    if (c->dead || c->io.fd < 0) {
+        json_decref(req);
+        conn_fail(c, SS_CONN, "not connected");
+        return -ENOTCONN;
+    }
+    int r = proto_send(&c->io, req);
+    json_decref(req);
+    if (r == 0)
+        r = proto_recv(&c->io, reply);
+    if (r == 0) {
+        r = proto_reply_check(*reply, NULL, NULL);
+        if (r == -EREMOTEIO)
+            return r;
+        if (r == 0)
+            return 0;
+        json_decref(*reply);
+        *reply = NULL;
+    }
+    conn_errno_fail(c, r, c->host);
+    return r;
+}
+
+/* What ssftp says for each stable code; the server's own text is used only
+ * for codes this version does not know. */
+static const char *code_phrase(const char *code)
+{
+    static const struct {
+        const char *code, *phrase;
+    } table[] = {
+        {PROTO_E_NOT_FOUND, "no such file or directory"},
+        {PROTO_E_EXISTS, "already exists"},
+        {PROTO_E_NOT_A_DIRECTORY, "not a directory"},
+        {PROTO_E_IS_A_DIRECTORY, "is a directory"},
+        {PROTO_E_NOT_EMPTY, "directory not empty"},
+        {PROTO_E_PERMISSION_DENIED, "permission denied"},
+        {PROTO_E_BAD_PATH, "invalid path"},
+        {PROTO_E_QUOTA_EXCEEDED, "quota exceeded"},
+        {PROTO_E_NO_SPACE, "no space left on the server"},
+        {PROTO_E_DIGEST_MISMATCH, "digest mismatch, upload discarded"},
+        {PROTO_E_TOO_LARGE, "file too large for the server"},
+        {PROTO_E_BUSY, "busy: in use by another session"},
+        {PROTO_E_AUTH_FAILED, "wrong user name or password"},
+        {PROTO_E_AUTH_REQUIRED, "not logged in"},
+        {PROTO_E_VERSION, "server does not speak protocol version 1"},
+    };
+    for (size_t i = 0; i < sizeof table / sizeof table[0]; i++)
+        if (strcmp(code, table[i].code) == 0)
+            return table[i].phrase;
+    return NULL;
+}
+
+int conn_remote_fail(ss_conn *c, json_t *reply, const char *what)
+{
+    const char *code = "", *error = "";
+    if (proto_reply_check(reply, &code, &error) != -EREMOTEIO)
+        code = "internal";
+    const char *phrase = code_phrase(code);
+    char *safe_what = text_escape(what);
+    char *safe_err = text_escape(error);
+    const char *w = safe_what ? safe_what : "?";
+    int status = strcmp(code, PROTO_E_AUTH_FAILED) == 0 ? SS_AUTH : SS_FAIL;
+    char quota[96] = "";
+    bool is_quota = strcmp(code, PROTO_E_QUOTA_EXCEEDED) == 0;
+    if (phrase == NULL) {
+        char *safe_code = text_escape(code);
+        conn_fail(c, status, "%s: server error (%s): %s", w,
+                  safe_code ? safe_code : "?", safe_err ? safe_err : "?");
+        free(safe_code);
+    } else {
+        conn_fail(c, status, "%s: %s", w, phrase);
+    }
+    json_decref(reply);
+    if (is_quota && !c->dead) {
+        /* The figures make the message actionable; a failure here keeps the
+         * plain message. */
+        json_t *q = NULL;
+        char saved[sizeof c->err];
+        memcpy(saved, c->err, sizeof saved);
+        uint64_t used, limit;
+        if (conn_call(c, json_pack("{s:s}", "cmd", "quota"), &q) == 0 &&
+            proto_get_u64(q, "used", &used) == 0 &&
+            proto_get_u64(q, "limit", &limit) == 0)
+            snprintf(quota, sizeof quota, " (used %s of %s)",
+                     text_size(used).s, text_size(limit).s);
+        json_decref(q);
+        memcpy(c->err, saved, sizeof saved);
+        size_t n = strlen(c->err);
+        snprintf(c->err + n, sizeof c->err - n, "%s", quota);
+    }
+    free(safe_what);
+    free(safe_err);
+    return status;
+}
+
+void conn_close(ss_conn *c)
+{
+    if (c->io.fd < 0)
+        return;
+    if (!c->dead) {
+        json_t *rep = NULL;
+        c->io.timeout_ms = 2000; /* a polite goodbye, not a wait */
+        (void)conn_call(c, json_pack("{s:s}", "cmd", "quit"), &rep);
+        json_decref(rep);
+    }
+    close(c->io.fd);
+    c->io.fd = -1;
+    c->dead = true;
+}

@@ -1,0 +1,70 @@
+/* conn.h -- one ssftp session as the client sees it: connect, hello, SCRAM
+ * login, then request/reply calls.
+ *
+ * Errors are reported the way ssftp prints them: a function that fails
+ * leaves ONE human line (without the "ssftp: " prefix) in c->err and returns
+ * one of the SS_* exit statuses, so main() needs only
+ * `fprintf(stderr, "ssftp: %s\n", c->err); return status;`.  Anything from
+ * the server that goes into c->err has been through text_escape().
+ */
+#ifndef SSFTP_CLIENT_CONN_H
+#define SSFTP_CLIENT_CONN_H
+
+#include <stdbool.h>
+
+#include "proto.h"
+
+/* Exit statuses of ssftp. */
+enum {
+    SS_OK = 0,
+    SS_FAIL = 1,  /* a command failed; the session is still good */
+    SS_USAGE = 2, /* bad command line or command arguments */
+    SS_CONN = 3,  /* cannot connect, or the connection broke */
+    SS_AUTH = 4,  /* login refused, or the server did not prove itself */
+    SS_INTR = 130 /* interrupted by SIGINT */
+};
+
+typedef struct ss_conn {
+    proto_io io;
+    char user[AUTH_USER_MAX + 1];
+    char host[256];               /* as typed, for the prompt and messages */
+    char cwd[PROTO_PATH_MAX + 1]; /* last cwd the server reported */
+    char err[1024];               /* the last failure, one line */
+    bool dead;                    /* the connection is gone or out of step */
+} ss_conn;
+
+/* Connect to host (a name, an IPv4 address, or an IPv6 address with or
+ * without brackets) on port, and greet (hello, version 1).  c is
+ * initialised here; on failure c->io.fd is -1.  Returns SS_OK or SS_CONN. */
+int conn_open(ss_conn *c, const char *host, const char *port);
+
+/* SCRAM login (docs/protocol.md, "Login").  Costs outside
+ * auth_params_check() and a wrong server signature end the connection.
+ * Returns SS_OK, SS_AUTH or SS_CONN. */
+int conn_login(ss_conn *c, const char *user, const char *password);
+
+/* Send req (the reference is consumed, so `conn_call(c, json_pack(...),
+ * &rep)` is safe even when json_pack failed) and receive the reply.
+ * Returns 0 with *reply ok; -EREMOTEIO with *reply the failure (the caller
+ * decrefs either); or another negative errno with *reply NULL, c->dead set
+ * and c->err filled. */
+int conn_call(ss_conn *c, json_t *req, json_t **reply);
+
+/* Turn a failed reply into c->err as "what: reason" and decref it.  For
+ * quota_exceeded it asks the server for the figures.  Returns SS_FAIL (or
+ * SS_AUTH for auth_failed). */
+int conn_remote_fail(ss_conn *c, json_t *reply, const char *what);
+
+/* c->err = "what: <strerror(-err)>" (the connection is marked dead when
+ * err is a network error).  Returns SS_CONN or SS_FAIL accordingly. */
+int conn_errno_fail(ss_conn *c, int err, const char *what);
+
+/* printf into c->err.  Returns status, for `return conn_fail(c, SS_FAIL,
+ * ...)`. */
+int conn_fail(ss_conn *c, int status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Send quit (best effort) and close.  Safe on a closed or dead session. */
+void conn_close(ss_conn *c);
+
+#endif

@@ -1,0 +1,213 @@
+/* main.c -- ssftp, the client: command line, password, then one command,
+ * batch mode or the interactive shell.
+ *
+ *     ssftp [-u USER] [-p PORT] [--password-file FILE] [--no-progress]
+ *           HOST[:PORT] [COMMAND ARGS...]
+ *
+ * Exit status (conn.h): 0 success, 1 a command failed, 2 usage, 3 cannot
+ * connect or the connection broke, 4 login failed, 130 interrupted.  Every
+ * failure is one line on stderr starting "ssftp: ".
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <termios.h>
+#include <unistd.h>
+#include <fcntl.h>
+
+#include "commands.h"
+#include "conn.h"
+#include "keycache.h"
+#include "shell.h"
+
+#define DEFAULT_PORT "2121"
+#define PASSWORD_MAX 1024
+
+static void usage(FILE *out)
+{
+    fputs("usage: ssftp [-u USER] [-p PORT] [--password-file FILE] "
+          "[--no-progress] HOST[:PORT] [COMMAND ARGS...]\n"
+          "Password: $SSFTP_PASSWORD, --password-file, or asked on the "
+          "terminal.\nCommands:\n",
+          out);
+    cmd_help(out);
+}
+
+/* Split HOST[:PORT] / [V6]:PORT / bare V6 in place.  *port is left alone
+ * when none is given.  Returns 0 or -EINVAL. */
+static int split_host(char *arg, char **host, char **port)
+{
+    if (arg[0] == '[') {
+        char *close = strchr(arg, ']');
+        if (close == NULL || (close[1] != '\0' && close[1] != ':'))
+            return -EINVAL;
+        *close = '\0';
+        *host = arg + 1;
+        if (close[1] == ':')
+            *port = close + 2;
+    } else {
+        *host = arg;
+        char *colon = strchr(arg, ':');
+        if (colon && strchr(colon + 1, ':') == NULL) { /* one colon: a port */
+            *colon = '\0';
+            *port = colon + 1;
+        }
+    }
+    return **host && **port ? 0 : -EINVAL;
+}
+
+/* One line of fp into buf without its newline.  Returns 0 or -errno. */
+static int read_line(FILE *fp, char *buf, size_t cap)
+{
+    if (fgets(buf, (int)cap, fp) == NULL)
+        return ferror(fp) ? -EIO : -ENODATA;
+    buf[strcspn(buf, "\r\n")] = '\0';
+    return 0;
+}
+
+/* Ask on the terminal with echo off.  Returns 0 or -errno (-ENOTTY when
+ * there is no terminal to ask on). */
+static int prompt_password(const char *user, const char *host, char *buf,
+                           size_t cap)
+{
+    int fd = open("/dev/tty", O_RDWR | O_CLOEXEC | O_NOCTTY);
+    if (fd < 0)
+        return -ENOTTY;
+    FILE *tty = fdopen(fd, "r+");
+    if (tty == NULL) {
+        close(fd);
+        return -ENOMEM;
+    }
+    struct termios old, quiet;
+    int r = tcgetattr(fd, &old) == 0 ? 0 : -ENOTTY;
+    if (r == 0) {
+        quiet = old;
+        quiet.c_lflag &= ~(tcflag_t)ECHO;
+        quiet.c_lflag |= ECHONL;
+        fprintf(tty, "%s@%s's password: ", user, host);
+        fflush(tty);
+        tcsetattr(fd, TCSAFLUSH, &quiet);
+        r = read_line(tty, buf, cap);
+        tcsetattr(fd, TCSAFLUSH, &old);
+    }
+    fclose(tty);
+    return r;
+}
+
+static int get_password(const char *file, const char *user, const char *host,
+                        char *buf, size_t cap)
+{
+    const char *env = getenv("SSFTP_PASSWORD");
+    if (env != NULL) {
+        if (strlen(env) >= cap)
+            return -ENAMETOOLONG;
+        strcpy(buf, env);
+        return 0;
+    }
+    if (file != NULL) {
+        FILE *fp = fopen(file, "re");
+        if (fp == NULL)
+            return -errno;
+        int r = read_line(fp, buf, cap);
+        fclose(fp);
+        return r;
+    }
+    return prompt_password(user, host, buf, cap);
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"user", required_argument, NULL, 'u'},
+        {"port", required_argument, NULL, 'p'},
+        {"password-file", required_argument, NULL, 'P'},
+        {"no-progress", no_argument, NULL, 'n'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *user = getenv("USER"), *pwfile = NULL;
+    char *port = DEFAULT_PORT;
+    bool no_progress = false;
+    int opt;
+    /* '+': options end at HOST, so "ls -x" reaches the command. */
+    while ((opt = getopt_long(argc, argv, "+u:p:h", longopts, NULL)) != -1) {
+        switch (opt) {
+        case 'u':
+            user = optarg;
+            break;
+        case 'p':
+            port = optarg;
+            break;
+        case 'P':
+            pwfile = optarg;
+            break;
+        case 'n':
+            no_progress = true;
+            break;
+        case 'h':
+            usage(stdout);
+            return SS_OK;
+        default:
+            usage(stderr);
+            return SS_USAGE;
+        }
+    }
+    char *host = NULL;
+    if (optind >= argc || split_host(argv[optind], &host, &port) != 0) {
+        fputs("ssftp: expected HOST[:PORT]\n", stderr);
+        return SS_USAGE;
+    }
+    if (user == NULL || *user == '\0') {
+        fputs("ssftp: no user name: use -u USER\n", stderr);
+        return SS_USAGE;
+    }
+    if (proto_init() != 0) {
+        fputs("ssftp: cannot initialise libsodium\n", stderr);
+        return SS_FAIL;
+    }
+
+    char password[PASSWORD_MAX];
+    int r = get_password(pwfile, user, host, password, sizeof password);
+    if (r) {
+        if (r == -ENOTTY)
+            fputs("ssftp: no password: set SSFTP_PASSWORD, use "
+                  "--password-file, or run on a terminal\n",
+                  stderr);
+        else
+            fprintf(stderr, "ssftp: password: %s\n", strerror(-r));
+        return SS_USAGE;
+    }
+
+    ss_conn c;
+    int status = conn_open(&c, host, port);
+    if (status == SS_OK)
+        status = conn_login(&c, user, password);
+    sodium_memzero(password, sizeof password);
+    if (status != SS_OK) {
+        fprintf(stderr, "ssftp: %s\n", c.err);
+        conn_close(&c);
+        keycache_clear();
+        return status;
+    }
+
+    cmd_opts o = {.progress = !no_progress && isatty(STDERR_FILENO)};
+    optind++;
+    if (optind < argc) {
+        status = cmd_run(&c, argc - optind, argv + optind, &o);
+        if (status != SS_OK)
+            fprintf(stderr, "ssftp: %s\n", c.err);
+    } else if (isatty(STDIN_FILENO)) {
+        status = shell_interactive(&c, &o);
+    } else {
+        status = shell_batch(&c, &o);
+    }
+    conn_close(&c);
+    keycache_clear();
+    if (fflush(stdout) != 0 && status == SS_OK) {
+        fputs("ssftp: write error on stdout\n", stderr);
+        status = SS_FAIL;
+    }
+    return status;
+}

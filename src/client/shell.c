@@ -1,0 +1,105 @@
+/* shell.c -- the interactive shell and batch mode. */
+#include "shell.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <editline/readline.h>
+
+#include "text.h"
+
+#define SHELL_MAX_WORDS 16
+
+int shell_split(char *line, char **argv, int max)
+{
+    int n = 0;
+    char *r = line, *w = line;
+    for (;;) {
+        while (*r == ' ' || *r == '\t' || *r == '\r' || *r == '\n')
+            r++;
+        if (*r == '\0')
+            return n;
+        if (n == max)
+            return -EINVAL;
+        argv[n++] = w;
+        char quote = 0;
+        while (*r && (quote || (*r != ' ' && *r != '\t' && *r != '\r' &&
+                                *r != '\n'))) {
+            if (quote && *r == quote) {
+                quote = 0;
+                r++;
+            } else if (!quote && (*r == '\'' || *r == '"')) {
+                quote = *r++;
+            } else if (*r == '\\' && quote != '\'' && r[1]) {
+                *w++ = r[1];
+                r += 2;
+            } else {
+                *w++ = *r++;
+            }
+        }
+        if (quote)
+            return -EINVAL;
+        if (*r)
+            r++;
+        *w++ = '\0';
+    }
+}
+
+/* Run one line.  Returns SS_OK, or a status with c->err set. */
+static int run_line(ss_conn *c, char *line, cmd_opts *o)
+{
+    char *argv[SHELL_MAX_WORDS];
+    int argc = shell_split(line, argv, SHELL_MAX_WORDS);
+    if (argc < 0)
+        return conn_fail(c, SS_USAGE, "unterminated quote or too many words");
+    if (argc == 0 || argv[0][0] == '#')
+        return SS_OK;
+    return cmd_run(c, argc, argv, o);
+}
+
+int shell_interactive(ss_conn *c, cmd_opts *o)
+{
+    using_history();
+    puts("Type help for the list of commands.");
+    while (!o->quit && !c->dead) {
+        char *u = text_escape(c->user), *h = text_escape(c->host),
+             *d = text_escape(c->cwd);
+        char prompt[PROTO_PATH_MAX + 512];
+        snprintf(prompt, sizeof prompt, "%s@%s:%s> ", u ? u : "?",
+                 h ? h : "?", d ? d : "?");
+        free(u);
+        free(h);
+        free(d);
+        char *line = readline(prompt);
+        if (line == NULL) { /* Ctrl-D */
+            putchar('\n');
+            break;
+        }
+        if (line[strspn(line, " \t")] != '\0')
+            add_history(line);
+        if (run_line(c, line, o) != SS_OK)
+            fprintf(stderr, "ssftp: %s\n", c->err);
+        free(line);
+    }
+    return c->dead && !o->quit ? SS_CONN : SS_OK;
+}
+
+int shell_batch(ss_conn *c, cmd_opts *o)
+{
+    char *line = NULL;
+    size_t cap = 0;
+    unsigned long lineno = 0;
+    int status = SS_OK;
+    while (!o->quit && getline(&line, &cap, stdin) >= 0) {
+        lineno++;
+        status = run_line(c, line, o);
+        if (status != SS_OK) {
+            fprintf(stderr, "ssftp: line %lu: %s\n", lineno, c->err);
+            break;
+        }
+    }
+    free(line);
+    return status;
+}

@@ -1,0 +1,24 @@
+/* shell.h -- reading commands: the interactive shell (libedit) and batch
+ * mode (one command per line from stdin, stopping at the first failure).
+ */
+#ifndef SSFTP_CLIENT_SHELL_H
+#define SSFTP_CLIENT_SHELL_H
+
+#include "commands.h"
+#include "conn.h"
+
+/* Split line into words in place: blanks separate, '...' and "..." quote,
+ * a backslash escapes the next character.  Returns the word count (at most
+ * max), or -EINVAL for an unterminated quote or too many words. */
+int shell_split(char *line, char **argv, int max);
+
+/* Interactive: prompt "user@host:/cwd> ", line editing and history, errors
+ * printed and the session carried on.  Returns the exit status (SS_OK, or
+ * SS_CONN if the connection broke). */
+int shell_interactive(ss_conn *c, cmd_opts *o);
+
+/* Batch: commands from stdin until end of input, quit, or the first
+ * failure, whose status is returned after one "ssftp: line N: ..." line. */
+int shell_batch(ss_conn *c, cmd_opts *o);
+
+#endif

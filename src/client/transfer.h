@@ -1,0 +1,33 @@
+/* transfer.h -- put and get, resumable and verified end to end.
+ *
+ * Both stream through one PROTO_FILE_CHUNK buffer, so memory stays constant
+ * whatever the file size, and both hash every byte with BLAKE2b-256 on this
+ * side and compare with the server's digest (docs/protocol.md, "put", "get").
+ *
+ * Resume: an interrupted get leaves ".NAME.ssftp-part" beside the target
+ * (proto_part_name()); it only ever holds a prefix of the file, because bytes
+ * are written in order, so the next get of the same file offers that prefix
+ * and the server continues after it if the digests agree.  The partial is
+ * renamed over the target only once the whole file is verified.  An
+ * interrupted put leaves the partial on the server, which the next put of
+ * the same path continues the same way.  SIGINT during a transfer ends the
+ * process at once (exit 130) with the partial in place.
+ */
+#ifndef SSFTP_CLIENT_TRANSFER_H
+#define SSFTP_CLIENT_TRANSFER_H
+
+#include <stdbool.h>
+
+#include "conn.h"
+
+/* Upload local to remote (NULL: local's last component; a remote ending in
+ * '/' gets it appended).  Returns an SS_* status; c->err says why. */
+int transfer_put(ss_conn *c, const char *local, const char *remote,
+                 bool show_progress);
+
+/* Download remote to local (NULL: remote's last component in the current
+ * directory; an existing local directory gets it appended). */
+int transfer_get(ss_conn *c, const char *remote, const char *local,
+                 bool show_progress);
+
+#endif

@@ -1,0 +1,251 @@
+/* main.c -- ssftpd: the ssftp file server, and "ssftpd user ..." admin. */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "admin.h"
+#include "backoff.h"
+#include "proto.h"
+#include "quota.h"
+#include "session.h"
+#include "sizes.h"
+#include "socketserver.h"
+#include "userdb.h"
+
+#define DEFAULT_ROOT "./ssftp-data"
+#define DEFAULT_HOST "127.0.0.1"
+#define DEFAULT_PORT 2121
+#define DEFAULT_MAX_CLIENTS 1024
+#define DEFAULT_MAX_PER_IP 256
+/* Each session holds a pool worker for its life, so workers are many and
+ * small: sessions keep their buffers on the heap only while a call runs. */
+#define WORKER_STACK (128 * 1024)
+/* SIGTERM: transfers in flight get this long to finish; then their sockets
+ * are shut down (a cut put keeps its partial for a resume). */
+#define DRAIN_MS 10000
+
+struct options {
+    const char *root;
+    char host[256];
+    unsigned port;
+    unsigned workers; /* 0: max_clients + a margin */
+    unsigned max_clients;
+    unsigned max_per_ip;
+    unsigned idle_timeout_s;
+    uint64_t default_quota;
+};
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+        "usage: ssftpd [--root DIR] [--listen HOST:PORT] [--workers N]\n"
+        "              [--max-clients N] [--max-per-ip N]\n"
+        "              [--idle-timeout SECONDS] [--default-quota SIZE]\n"
+        "       ssftpd user add|passwd|del|quota|list ... (ssftpd user --help)\n"
+        "\n"
+        "  --root DIR            data root (users.json, homes/); default %s,\n"
+        "                        created if missing\n"
+        "  --listen HOST:PORT    default %s:%d; [::1]:PORT for IPv6; port 0\n"
+        "                        picks a free port (printed on stdout)\n"
+        "  --workers N           pool threads, one per session; default\n"
+        "                        max-clients + 16 (the extra ones say \"busy\")\n"
+        "  --max-clients N       sessions at once; default %d\n"
+        "  --max-per-ip N        connections from one address; default %d\n"
+        "  --idle-timeout S      close a session idle this long; default %d\n"
+        "  --default-quota SIZE  quota of users without their own (e.g. 10G);\n"
+        "                        default none\n",
+        DEFAULT_ROOT, DEFAULT_HOST, DEFAULT_PORT, DEFAULT_MAX_CLIENTS,
+        DEFAULT_MAX_PER_IP, PROTO_IDLE_TIMEOUT_S);
+}
+
+static int parse_uint(const char *s, unsigned max, unsigned *out)
+{
+    if (s == NULL || *s < '0' || *s > '9')
+        return -EINVAL;
+    char *end;
+    errno = 0;
+    unsigned long v = strtoul(s, &end, 10);
+    if (errno != 0 || *end != '\0' || v > max)
+        return -EINVAL;
+    *out = (unsigned)v;
+    return 0;
+}
+
+/* "HOST:PORT" or "[V6]:PORT". */
+static int parse_listen(const char *s, struct options *o)
+{
+    const char *colon;
+    const char *h = s;
+    size_t hlen;
+    if (s[0] == '[') {
+        const char *close = strchr(s, ']');
+        if (close == NULL || close[1] != ':')
+            return -EINVAL;
+        h = s + 1;
+        hlen = (size_t)(close - h);
+        colon = close + 1;
+    } else {
+        colon = strrchr(s, ':');
+        if (colon == NULL)
+            return -EINVAL;
+        hlen = (size_t)(colon - s);
+    }
+    if (hlen == 0 || hlen >= sizeof o->host)
+        return -EINVAL;
+    memcpy(o->host, h, hlen);
+    o->host[hlen] = '\0';
+    return parse_uint(colon + 1, 65535, &o->port);
+}
+
+static int parse_args(int argc, char **argv, struct options *o)
+{
+    for (int i = 1; i < argc; i += 2) {
+        const char *a = argv[i];
+        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+            usage(stdout);
+            exit(0);
+        }
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        int rc;
+        if (strcmp(a, "--root") == 0)
+            rc = (o->root = v) == NULL ? -EINVAL : 0;
+        else if (strcmp(a, "--listen") == 0)
+            rc = v == NULL ? -EINVAL : parse_listen(v, o);
+        else if (strcmp(a, "--workers") == 0)
+            rc = parse_uint(v, 100000, &o->workers);
+        else if (strcmp(a, "--max-clients") == 0)
+            rc = parse_uint(v, 100000, &o->max_clients);
+        else if (strcmp(a, "--max-per-ip") == 0)
+            rc = parse_uint(v, 100000, &o->max_per_ip);
+        else if (strcmp(a, "--idle-timeout") == 0)
+            rc = parse_uint(v, 86400, &o->idle_timeout_s);
+        else if (strcmp(a, "--default-quota") == 0)
+            rc = v == NULL ? -EINVAL : sizes_parse(v, &o->default_quota);
+        else {
+            fprintf(stderr, "ssftpd: unknown option %s\n", a);
+            return -EINVAL;
+        }
+        if (rc != 0) {
+            fprintf(stderr, "ssftpd: bad or missing value for %s\n", a);
+            return rc;
+        }
+    }
+    if (o->max_clients == 0 || o->idle_timeout_s == 0) {
+        fprintf(stderr, "ssftpd: --max-clients and --idle-timeout must be "
+                        "above 0\n");
+        return -EINVAL;
+    }
+    return 0;
+}
+
+static ss_server *volatile g_server;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    ss_server *s = g_server;
+    if (s != NULL)
+        ss_server_request_shutdown(s);
+}
+
+static void say_how_to_add_users(struct userdb *db, const char *root)
+{
+    struct userdb_record *all;
+    size_t n;
+    if (userdb_list(db, &all, &n) != 0)
+        return;
+    if (n == 0)
+        fprintf(stderr,
+                "ssftpd: no users yet; add one with: ssftpd user add NAME "
+                "--root %s\n",
+                root);
+    sodium_memzero(all, n * sizeof *all);
+    free(all);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc > 1 && strcmp(argv[1], "user") == 0)
+        return admin_main(argc, argv);
+    struct options o = {.root = DEFAULT_ROOT,
+                        .host = DEFAULT_HOST,
+                        .port = DEFAULT_PORT,
+                        .max_clients = DEFAULT_MAX_CLIENTS,
+                        .max_per_ip = DEFAULT_MAX_PER_IP,
+                        .idle_timeout_s = PROTO_IDLE_TIMEOUT_S,
+                        .default_quota = QUOTA_UNLIMITED};
+    if (parse_args(argc, argv, &o) != 0) {
+        usage(stderr);
+        return 2;
+    }
+    if (proto_init() != 0) {
+        fprintf(stderr, "ssftpd: libsodium cannot initialise\n");
+        return 1;
+    }
+    struct session_server srv = {.max_clients = o.max_clients,
+                                 .idle_timeout_ms =
+                                     (int)o.idle_timeout_s * 1000};
+    int rc = userdb_open(o.root, &srv.db);
+    if (rc != 0) {
+        fprintf(stderr, "ssftpd: cannot open data root %s: %s\n", o.root,
+                strerror(-rc));
+        return 1;
+    }
+    say_how_to_add_users(srv.db, o.root);
+    rc = quota_registry_create(srv.db, o.default_quota, &srv.quotas);
+    if (rc == 0)
+        rc = backoff_create(&srv.backoff);
+    if (rc != 0) {
+        fprintf(stderr, "ssftpd: cannot start: %s\n", strerror(-rc));
+        return 1;
+    }
+
+    ss_config cfg;
+    ss_config_init(&cfg, SS_TCP);
+    cfg.concurrency = SS_THREADING;
+    cfg.host = o.host;
+    cfg.port = (uint16_t)o.port;
+    cfg.min_workers = 0;
+    cfg.max_workers = o.workers != 0 ? o.workers : o.max_clients + 16;
+    cfg.queue_capacity = 256;
+    cfg.worker_stack_size = WORKER_STACK;
+    /* The hard cap sits above max-clients so that the first few over it get
+     * a "busy" reply to hello instead of a bare close. */
+    cfg.max_connections = o.max_clients + 16;
+    cfg.max_per_address = o.max_per_ip;
+    cfg.drain_timeout_ms = DRAIN_MS;
+    ss_server *server;
+    rc = ss_server_create(&server, &cfg, &session_handler_class, NULL, &srv);
+    if (rc != 0) {
+        fprintf(stderr, "ssftpd: cannot listen on %s:%u: %s\n", o.host,
+                o.port, ss_strerror(rc));
+        return 1;
+    }
+    srv.server = server;
+    g_server = server;
+    struct sigaction sa = {.sa_handler = on_signal};
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+
+    char addr[128];
+    socklen_t alen;
+    const struct sockaddr *bound = ss_server_address(server, &alen);
+    if (ss_format_address(bound, alen, addr, sizeof addr) < 0)
+        snprintf(addr, sizeof addr, "%s:%u", o.host, ss_server_port(server));
+    printf("listening on %s\n", addr);
+    fflush(stdout);
+
+    rc = ss_server_serve_forever(server, 1000);
+    fprintf(stderr, "ssftpd: shutting down; waiting for transfers\n");
+    ss_server_close(server);
+    g_server = NULL;
+    ss_server_destroy(server);
+    quota_registry_destroy(srv.quotas);
+    backoff_destroy(srv.backoff);
+    userdb_close(srv.db);
+    fprintf(stderr, "ssftpd: stopped\n");
+    return rc == 0 ? 0 : 1;
+}

@@ -1,0 +1,508 @@
+/* session.c -- one ssftpd connection: hello, SCRAM login, the command loop.
+ *
+ * docs/protocol.md is the contract; the sections named in comments below are
+ * its headings.  Everything here runs on the pool worker that accepted the
+ * connection, for the connection's whole life.
+ */
+#include "session.h"
+
+#include <errno.h>
+#include <netdb.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+/* How often an idle session looks at ss_server_stopping(). */
+#define STOP_POLL_MS 250
+
+double session_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+void session_log(const struct session *s, const char *fmt, ...)
+{
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    for (char *c = msg; *c != '\0'; c++)
+        if ((unsigned char)*c < 0x20 || *c == 0x7f)
+            *c = '?';
+    char stamp[32];
+    time_t t = time(NULL);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    /* One fprintf per line: stdio locks the stream, so lines never mix. */
+    fprintf(stderr, "%s ssftpd %s %s: %s\n", stamp, s->peer,
+            s->user[0] != '\0' ? s->user : "-", msg);
+}
+
+int session_abs_path(const char *cwd, const char *path, char *out)
+{
+    size_t plen = strlen(path);
+    if (plen == 0 || plen > PROTO_PATH_MAX)
+        return -EINVAL;
+    size_t n = 0;
+    out[0] = '\0';
+    /* Walk cwd (unless path is absolute), then path, component by
+     * component; ".." pops, and at "/" stays at "/". */
+    const char *parts[2] = {path[0] == '/' ? "" : cwd, path};
+    for (int k = 0; k < 2; k++) {
+        const char *p = parts[k];
+        while (*p != '\0') {
+            while (*p == '/')
+                p++;
+            const char *e = p;
+            while (*e != '\0' && *e != '/')
+                e++;
+            size_t len = (size_t)(e - p);
+            if (len == 0 || (len == 1 && p[0] == '.')) {
+                /* skipped */
+            } else if (len == 2 && p[0] == '.' && p[1] == '.') {
+                while (n > 0 && out[n - 1] != '/')
+                    n--;
+                if (n > 0)
+                    n--;
+            } else {
+                if (n + 1 + len + 1 > SESSION_ABS_MAX)
+                    return -ENAMETOOLONG;
+                out[n++] = '/';
+                memcpy(out + n, p, len);
+                n += len;
+            }
+            p = e;
+        }
+    }
+    if (n == 0)
+        out[n++] = '/';
+    out[n] = '\0';
+    return (int)n;
+}
+
+int session_fail(struct session *s, int err, const char *what)
+{
+    const char *code = proto_errno_code(err);
+    return proto_send_error(&s->io, code, "%s: %s", what,
+                            err == -ELOOP   ? "goes through a symbolic link"
+                            : err == -EXDEV ? "not allowed in a path"
+                                            : strerror(-err));
+}
+
+int session_resolve(struct session *s, const json_t *req, const char *key,
+                    struct jail_path **out)
+{
+    const char *path;
+    if (proto_get_str(req, key, &path) != 0) {
+        int rc = proto_send_error(&s->io, PROTO_E_BAD_REQUEST,
+                                  "\"%s\" must be a string", key);
+        return rc < 0 ? rc : 1;
+    }
+    char abs[SESSION_ABS_MAX];
+    int n = session_abs_path(jail_cwd(s->jail), path, abs);
+    if (n == -EINVAL) {
+        int rc = proto_send_error(&s->io, PROTO_E_BAD_REQUEST,
+                                  "a path is 1..%d bytes", PROTO_PATH_MAX);
+        return rc < 0 ? rc : 1;
+    }
+    int rc = n < 0 ? n : jail_resolve(s->jail, abs, (size_t)n, out);
+    if (rc != 0) {
+        const char *cmd = "?";
+        proto_get_str(req, "cmd", &cmd);
+        session_log(s, "%s %s: %s", cmd, path, proto_errno_code(rc));
+        rc = session_fail(s, rc, path);
+        return rc < 0 ? rc : 1;
+    }
+    return 0;
+}
+
+/* Milliseconds from now until deadline (session_now() time), or 0. */
+static int ms_until(double deadline)
+{
+    double ms = (deadline - session_now()) * 1000.0;
+    if (ms < 1.0)
+        return 0;
+    return ms > 1e9 ? 1000000000 : (int)ms;
+}
+
+int session_next(struct session *s, json_t **req, bool in_transfer)
+{
+    int limit = s->srv->idle_timeout_ms;
+    if (s->jail == NULL) { /* not logged in yet: the login deadline bounds */
+        int left = ms_until(s->login_deadline);
+        if (left == 0)
+            return -ETIMEDOUT;
+        if (limit <= 0 || left < limit)
+            limit = left;
+    }
+    double deadline = session_now() + limit / 1000.0;
+    /* Wait for the first byte in slices, so a stopping server lets idle
+     * sessions go at once instead of after the drain timeout. */
+    for (;;) {
+        if (!in_transfer && ss_server_stopping(s->srv->server))
+            return -ESHUTDOWN;
+        int left = ms_until(deadline);
+        if (left == 0)
+            return -ETIMEDOUT;
+        struct pollfd pfd = {.fd = s->io.fd, .events = POLLIN};
+        int n = poll(&pfd, 1, left < STOP_POLL_MS ? left : STOP_POLL_MS);
+        if (n < 0 && errno != EINTR)
+            return -errno;
+        if (n > 0)
+            break;
+    }
+    s->io.timeout_ms = ms_until(deadline);
+    if (s->io.timeout_ms == 0)
+        return -ETIMEDOUT;
+    return proto_recv(&s->io, req);
+}
+
+/* ---- hello ------------------------------------------------------------ */
+
+/* Returns 0 when greeted, else negative (the session then ends). */
+static int do_hello(struct session *s)
+{
+    json_t *req;
+    int rc = session_next(s, &req, false);
+    if (rc == -EMSGSIZE || rc == -EBADMSG)
+        proto_send_error(&s->io, PROTO_E_BAD_FRAME, "unreadable frame");
+    if (rc != 0)
+        return rc;
+    const char *cmd;
+    int64_t version = 0;
+    if (proto_get_str(req, "cmd", &cmd) != 0 || strcmp(cmd, "hello") != 0) {
+        proto_send_error(&s->io, PROTO_E_BAD_REQUEST,
+                         "the first request must be hello");
+        rc = -EPROTO;
+    } else if (proto_get_i64(req, "version", &version) != 0) {
+        proto_send_error(&s->io, PROTO_E_BAD_REQUEST,
+                         "\"version\" must be an integer");
+        rc = -EPROTO;
+    } else if (version != PROTO_VERSION) {
+        proto_send_error(&s->io, PROTO_E_VERSION,
+                         "protocol version %lld is not supported (this "
+                         "server speaks %d)",
+                         (long long)version, PROTO_VERSION);
+        rc = -EPROTO;
+    } else if (atomic_load(&s->srv->sessions) > s->srv->max_clients) {
+        proto_send_error(&s->io, PROTO_E_BUSY,
+                         "the server is at its session limit; try later");
+        session_log(s, "refused: at the session limit (%u)",
+                    s->srv->max_clients);
+        rc = -EUSERS;
+    } else {
+        json_t *ok = json_pack("{s:i, s:s}", "version", PROTO_VERSION,
+                               "server", "ssftpd/1.0");
+        rc = ok == NULL ? -ENOMEM : proto_send_ok(&s->io, ok);
+        json_decref(ok);
+    }
+    json_decref(req);
+    return rc;
+}
+
+/* ---- login ------------------------------------------------------------ */
+
+/* The one outstanding challenge of a session. */
+struct challenge {
+    bool live;
+    bool real; /* the user exists (else the keys are fake) */
+    double issued;
+    char user[AUTH_USER_MAX + 1];
+    auth_message am;
+    uint8_t stored_key[AUTH_KEY_BYTES];
+    uint8_t server_key[AUTH_KEY_BYTES];
+};
+
+/* The costs a made-up user is given: those of some real user, so that a
+ * server whose users share one cost (as they should) answers every name
+ * alike. */
+static void fake_params(struct session *s, const char *user, auth_params *p)
+{
+    uint8_t secret[AUTH_SECRET_BYTES];
+    userdb_secret(s->srv->db, secret);
+    auth_fake_salt(secret, user, p->salt);
+    p->opslimit = AUTH_DEFAULT_OPSLIMIT;
+    p->memlimit = AUTH_DEFAULT_MEMLIMIT;
+    struct userdb_record *all;
+    size_t n;
+    if (userdb_list(s->srv->db, &all, &n) == 0) {
+        if (n > 0) {
+            p->opslimit = all[0].cred.params.opslimit;
+            p->memlimit = all[0].cred.params.memlimit;
+        }
+        sodium_memzero(all, n * sizeof *all);
+        free(all);
+    }
+    sodium_memzero(secret, sizeof secret);
+}
+
+static int do_auth(struct session *s, const json_t *req, struct challenge *ch)
+{
+    const char *user;
+    uint8_t cnonce[AUTH_NONCE_BYTES], snonce[AUTH_NONCE_BYTES];
+    size_t ulen;
+    if (proto_get_str(req, "user", &user) != 0 ||
+        (ulen = strlen(user)) < 1 || ulen > AUTH_USER_MAX)
+        return proto_send_error(&s->io, PROTO_E_BAD_REQUEST,
+                                "\"user\" must be 1..%d bytes", AUTH_USER_MAX);
+    if (proto_get_b64(req, "cnonce", cnonce, sizeof cnonce) != 0)
+        return proto_send_error(&s->io, PROTO_E_BAD_REQUEST,
+                                "\"cnonce\" must be %d bytes of base64",
+                                AUTH_NONCE_BYTES);
+    sodium_memzero(ch, sizeof *ch);
+    memcpy(ch->user, user, ulen + 1);
+    struct userdb_record rec;
+    auth_params p;
+    int rc = userdb_name_valid(user) ? userdb_lookup(s->srv->db, user, &rec)
+                                     : -ENOENT;
+    if (rc == 0) {
+        ch->real = true;
+        p = rec.cred.params;
+        memcpy(ch->stored_key, rec.cred.stored_key, AUTH_KEY_BYTES);
+        memcpy(ch->server_key, rec.cred.server_key, AUTH_KEY_BYTES);
+        sodium_memzero(&rec, sizeof rec);
+    } else {
+        if (rc != -ENOENT)
+            session_log(s, "user lookup of %s failed: %s", user,
+                        strerror(-rc));
+        uint8_t secret[AUTH_SECRET_BYTES];
+        fake_params(s, user, &p);
+        userdb_secret(s->srv->db, secret);
+        auth_fake_stored_key(secret, user, ch->stored_key);
+        sodium_memzero(secret, sizeof secret);
+    }
+    randombytes_buf(snonce, sizeof snonce);
+    if (auth_message_build(&ch->am, user, cnonce, snonce, &p) != 0)
+        return proto_send_error(&s->io, PROTO_E_BAD_REQUEST, "bad user name");
+    ch->live = true;
+    ch->issued = session_now();
+    json_t *reply = json_pack("{s:I, s:I}", "opslimit", (json_int_t)p.opslimit,
+                              "memlimit", (json_int_t)p.memlimit);
+    if (reply == NULL || proto_set_b64(reply, "salt", p.salt, 16) != 0 ||
+        proto_set_b64(reply, "snonce", snonce, 32) != 0) {
+        json_decref(reply);
+        return proto_send_error(&s->io, PROTO_E_INTERNAL, "out of memory");
+    }
+    rc = proto_send_ok(&s->io, reply);
+    json_decref(reply);
+    return rc;
+}
+
+/* After a good proof: the home, the jail and the quota account. */
+static int open_home(struct session *s, const char *user)
+{
+    int fd;
+    int rc = userdb_home_open(s->srv->db, user, &fd);
+    if (rc == 0)
+        rc = jail_open(fd, &s->jail);
+    if (rc == 0) {
+        rc = quota_acquire(s->srv->quotas, user, s->jail, &s->quota);
+        if (rc != 0) {
+            jail_close(s->jail);
+            s->jail = NULL;
+        }
+    }
+    return rc;
+}
+
+/* Returns 0 (logged in or not: see s->jail), or negative to end. */
+static int do_auth_proof(struct session *s, const json_t *req,
+                         struct challenge *ch, int *failures)
+{
+    uint8_t proof[AUTH_KEY_BYTES];
+    bool have_proof = proto_get_b64(req, "proof", proof, sizeof proof) == 0;
+    bool had = ch->live;
+    ch->live = false; /* one use, whatever the outcome */
+    if (!have_proof) {
+        sodium_memzero(ch, sizeof *ch);
+        return proto_send_error(&s->io, PROTO_E_BAD_REQUEST,
+                                "\"proof\" must be %d bytes of base64",
+                                AUTH_KEY_BYTES);
+    }
+    const char *why = NULL;
+    if (!had)
+        why = "no challenge";
+    else if (session_now() - ch->issued > AUTH_CHALLENGE_TTL_S)
+        why = "challenge expired";
+    else if (auth_server_verify(ch->stored_key, &ch->am, proof) != 0 ||
+             !ch->real)
+        why = ch->real ? "wrong password" : "unknown user";
+    if (why == NULL) {
+        int rc = open_home(s, ch->user);
+        if (rc != 0) {
+            session_log(s, "login of %s: cannot open home: %s", ch->user,
+                        strerror(-rc));
+            sodium_memzero(ch, sizeof *ch);
+            proto_send_error(&s->io, PROTO_E_INTERNAL,
+                             "cannot open your home directory");
+            return rc;
+        }
+        uint8_t sig[AUTH_KEY_BYTES];
+        auth_server_signature(ch->server_key, &ch->am, sig);
+        snprintf(s->user, sizeof s->user, "%s", ch->user);
+        sodium_memzero(ch, sizeof *ch);
+        backoff_success(s->srv->backoff, s->user);
+        session_log(s, "login ok");
+        json_t *reply = json_pack("{s:s}", "home", "/");
+        rc = reply == NULL ? -ENOMEM
+                           : proto_set_b64(reply, "server_signature", sig, 32);
+        if (rc == 0)
+            rc = proto_send_ok(&s->io, reply);
+        json_decref(reply);
+        return rc;
+    }
+    (*failures)++;
+    int delay = backoff_fail(s->srv->backoff, had ? ch->user : "-", s->host);
+    session_log(s, "login failed for %s from %s: %s (failure %d, reply "
+                   "delayed %d ms)",
+                had ? ch->user : "-", s->host, why, *failures, delay);
+    sodium_memzero(ch, sizeof *ch);
+    /* Hold back the reply, not the worker for long: at most BACKOFF_MAX_MS. */
+    struct timespec ts = {.tv_sec = delay / 1000,
+                          .tv_nsec = (long)(delay % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+        ;
+    int rc = proto_send_error(&s->io, PROTO_E_AUTH_FAILED, "login failed");
+    if (rc == 0 && *failures >= PROTO_AUTH_MAX_FAILURES)
+        rc = -EACCES;
+    return rc;
+}
+
+/* ---- the command loop ------------------------------------------------- */
+
+typedef int (*command_fn)(struct session *s, const json_t *req);
+
+static const struct command {
+    const char *name;
+    command_fn fn;
+} commands[] = {
+    {"pwd", session_cmd_pwd},     {"cd", session_cmd_cd},
+    {"ls", session_cmd_ls},       {"mkdir", session_cmd_mkdir},
+    {"rm", session_cmd_rm},       {"rmdir", session_cmd_rmdir},
+    {"quota", session_cmd_quota}, {"put", session_cmd_put},
+    {"get", session_cmd_get},
+};
+
+static bool known_cmd(const char *cmd)
+{
+    static const char *const others[] = {"hello", "auth", "auth_proof",
+                                         "quit",  "put_data", "put_end"};
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (strcmp(cmd, commands[i].name) == 0)
+            return true;
+    for (size_t i = 0; i < sizeof others / sizeof others[0]; i++)
+        if (strcmp(cmd, others[i]) == 0)
+            return true;
+    return false;
+}
+
+/* One request in the greeted or logged-in state.  Returns 0 to go on,
+ * 1 after quit, or negative to end the session. */
+static int dispatch(struct session *s, const json_t *req, const char *cmd,
+                    struct challenge *ch, int *failures)
+{
+    bool in = s->jail != NULL;
+    if (strcmp(cmd, "quit") == 0) {
+        int rc = proto_send_ok(&s->io, NULL);
+        return rc < 0 ? rc : 1;
+    }
+    if (!known_cmd(cmd))
+        return proto_send_error(&s->io, PROTO_E_UNKNOWN_COMMAND,
+                                "unknown command \"%s\"", cmd);
+    if (!in) {
+        if (strcmp(cmd, "auth") == 0)
+            return do_auth(s, req, ch);
+        if (strcmp(cmd, "auth_proof") == 0)
+            return do_auth_proof(s, req, ch, failures);
+        return proto_send_error(&s->io, PROTO_E_AUTH_REQUIRED,
+                                "log in first");
+    }
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (strcmp(cmd, commands[i].name) == 0)
+            return commands[i].fn(s, req);
+    /* hello, auth, auth_proof when logged in; put_data/put_end outside an
+     * upload (proto_recv drops the body before the next frame). */
+    return proto_send_error(&s->io, PROTO_E_BAD_REQUEST,
+                            "\"%s\" is not allowed now", cmd);
+}
+
+static int session_run(struct session *s)
+{
+    int rc = do_hello(s);
+    if (rc != 0)
+        return rc;
+    struct challenge ch = {0};
+    int failures = 0;
+    for (;;) {
+        json_t *req;
+        rc = session_next(s, &req, false);
+        if (rc == -EMSGSIZE || rc == -EBADMSG)
+            proto_send_error(&s->io, PROTO_E_BAD_FRAME, "unreadable frame");
+        if (rc != 0)
+            break;
+        const char *cmd;
+        if (proto_get_str(req, "cmd", &cmd) != 0)
+            rc = proto_send_error(&s->io, PROTO_E_BAD_REQUEST,
+                                  "a request needs a string \"cmd\"");
+        else
+            rc = dispatch(s, req, cmd, &ch, &failures);
+        json_decref(req);
+        if (rc != 0)
+            break;
+    }
+    sodium_memzero(&ch, sizeof ch);
+    return rc == 1 || rc == -ENODATA ? 0 : rc;
+}
+
+static void peer_names(struct session *s)
+{
+    snprintf(s->peer, sizeof s->peer, "%s", ss_request_client_str(s->req));
+    socklen_t len;
+    const struct sockaddr *sa = ss_request_client_address(s->req, &len);
+    if (getnameinfo(sa, len, s->host, sizeof s->host, NULL, 0,
+                    NI_NUMERICHOST) != 0)
+        snprintf(s->host, sizeof s->host, "%s", s->peer);
+}
+
+static int session_handle(ss_request *r)
+{
+    struct session_server *srv = ss_request_user(r);
+    struct session s = {
+        .srv = srv,
+        .req = r,
+        .io = {.fd = ss_request_fd(r),
+               .timeout_ms = PROTO_IDLE_TIMEOUT_S * 1000,
+               .body_timeout_ms = PROTO_IO_TIMEOUT_S * 1000},
+    };
+    s.login_deadline = session_now() + PROTO_LOGIN_TIMEOUT_S;
+    peer_names(&s);
+    /* Requests and replies are small frames sent back to back: without
+     * this, Nagle and delayed ACKs add tens of milliseconds to each. */
+    ss_stream_disable_nagle(r);
+    atomic_fetch_add(&srv->sessions, 1);
+    session_log(&s, "connect");
+    double start = session_now();
+    int rc = session_run(&s);
+    if (s.quota != NULL)
+        quota_drop(s.quota);
+    if (s.jail != NULL)
+        jail_close(s.jail);
+    atomic_fetch_sub(&srv->sessions, 1);
+    session_log(&s, "disconnect after %.1f s%s%s", session_now() - start,
+                rc == 0 ? "" : ": ", rc == 0 ? "" : strerror(-rc));
+    return 0;
+}
+
+const ss_handler_class session_handler_class = {
+    .name = "ssftp-session",
+    .state_size = 0,
+    .handle = session_handle,
+};

@@ -1,0 +1,109 @@
+/* session.h -- one ssftpd connection: hello, SCRAM login, then commands.
+ *
+ * The server (main.c) hosts sessions on libsocketserver (SS_TCP +
+ * SS_THREADING); session_handler_class's handle() runs a whole session on
+ * one pool worker, speaking docs/protocol.md through proto_io on the raw
+ * request socket.  Files:
+ *
+ *     session.c       the state machine: hello, login, the command loop, logs
+ *     session_fs.c    pwd, cd, ls, mkdir, rm, rmdir, quota
+ *     session_xfer.c  put (resumable, quota-checked) and get (resumable)
+ *     backoff.c       the shared table of failed logins
+ *
+ * Threads: struct session_server is shared by every session and read-only
+ * after start, except the parts with their own locks (userdb, quota
+ * registry, backoff table) and the atomic session counter.  A struct session
+ * belongs to its worker.
+ */
+#ifndef SSFTP_SESSION_H
+#define SSFTP_SESSION_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "backoff.h"
+#include "jail.h"
+#include "proto.h"
+#include "quota.h"
+#include "socketserver.h"
+#include "userdb.h"
+
+/* What every session shares: built by main(), borrowed by sessions. */
+struct session_server {
+    struct userdb *db;
+    struct quota_registry *quotas;
+    struct backoff *backoff;
+    ss_server *server;        /* set once created; for ss_server_stopping() */
+    unsigned max_clients;     /* above this, hello gets "busy" */
+    int idle_timeout_ms;      /* wait for the next request */
+    atomic_uint sessions;     /* sessions being handled now */
+};
+
+/* One logged-in-or-not connection. */
+struct session {
+    struct session_server *srv;
+    ss_request *req;
+    proto_io io;
+    char peer[80];  /* "1.2.3.4:5678", for logs */
+    char host[80];  /* the address alone, for the backoff table */
+    char user[AUTH_USER_MAX + 1]; /* after login */
+    struct jail *jail;
+    struct quota *quota;
+    double login_deadline; /* session_now() time */
+};
+
+/* The handler class main() passes to ss_server_create(); the server's user
+ * pointer must be a struct session_server. */
+extern const ss_handler_class session_handler_class;
+
+/* One line on stderr: time, peer, user, then the message.  Control bytes
+ * (from paths or names a client chose) are shown as '?'. */
+void session_log(const struct session *s, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* Seconds since an arbitrary start (CLOCK_MONOTONIC). */
+double session_now(void);
+
+/* The user path (cwd + path, textual) with ".." at "/" staying at "/", as
+ * docs/protocol.md says, written as an absolute path into out.  Returns its
+ * length, or -EINVAL if path is empty or above PROTO_PATH_MAX bytes. */
+#define SESSION_ABS_MAX (2 * JAIL_PATH_MAX + 2)
+int session_abs_path(const char *cwd, const char *path, char *out);
+
+/* Reads req's key (a path) and resolves it in the jail: the one way
+ * commands name files.  Returns 0 with *out; 1 when the request failed and
+ * its error reply has been sent; negative when sending failed. */
+int session_resolve(struct session *s, const json_t *req, const char *key,
+                    struct jail_path **out);
+
+/* Sends the error reply for err (a negative errno) about what.  Returns as
+ * proto_send(). */
+int session_fail(struct session *s, int err, const char *what);
+
+/* Ends a command: logs "cmd what: ok|code" and sends {"ok":true} plus extra
+ * (may be NULL) when err is 0, else the error reply for err.  Returns as
+ * proto_send(). */
+int session_reply(struct session *s, const char *cmd, const char *what,
+                  int err, json_t *extra);
+
+/* The commands of a logged-in session.  Each sends exactly the replies the
+ * protocol calls for and returns 0, or a negative errno when the connection
+ * is unusable and the session must end. */
+int session_cmd_pwd(struct session *s, const json_t *req);
+int session_cmd_cd(struct session *s, const json_t *req);
+int session_cmd_ls(struct session *s, const json_t *req);
+int session_cmd_mkdir(struct session *s, const json_t *req);
+int session_cmd_rm(struct session *s, const json_t *req);
+int session_cmd_rmdir(struct session *s, const json_t *req);
+int session_cmd_quota(struct session *s, const json_t *req);
+int session_cmd_put(struct session *s, const json_t *req);
+int session_cmd_get(struct session *s, const json_t *req);
+
+/* Waits for and reads the next request (the idle wait polls
+ * ss_server_stopping() unless in_transfer).  Returns as proto_recv(), or
+ * -ESHUTDOWN when the server is stopping. */
+int session_next(struct session *s, json_t **req, bool in_transfer);
+
+#endif

@@ -1,0 +1,222 @@
+/* session_fs.c -- the file commands of a logged-in session: pwd, cd, ls,
+ * mkdir, rm, rmdir, quota (docs/protocol.md, "Commands"). */
+#include "session.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+int session_reply(struct session *s, const char *cmd, const char *what,
+                  int err, json_t *extra)
+{
+    session_log(s, "%s %s: %s", cmd, what,
+                err == 0 ? "ok" : proto_errno_code(err));
+    return err == 0 ? proto_send_ok(&s->io, extra)
+                    : session_fail(s, err, what);
+}
+
+int session_cmd_pwd(struct session *s, const json_t *req)
+{
+    (void)req;
+    json_t *r = json_pack("{s:s}", "cwd", jail_cwd(s->jail));
+    int rc = session_reply(s, "pwd", "", r == NULL ? -ENOMEM : 0, r);
+    json_decref(r);
+    return rc;
+}
+
+int session_cmd_cd(struct session *s, const json_t *req)
+{
+    const char *path;
+    char abs[SESSION_ABS_MAX];
+    int n;
+    if (proto_get_str(req, "path", &path) != 0 ||
+        (n = session_abs_path(jail_cwd(s->jail), path, abs)) == -EINVAL)
+        return proto_send_error(&s->io, PROTO_E_BAD_REQUEST,
+                                "\"path\" must be a string of 1..%d bytes",
+                                PROTO_PATH_MAX);
+    int err = n < 0 ? n : jail_cd(s->jail, abs, (size_t)n);
+    json_t *r = err == 0 ? json_pack("{s:s}", "cwd", jail_cwd(s->jail)) : NULL;
+    if (err == 0 && r == NULL)
+        err = -ENOMEM;
+    int rc = session_reply(s, "cd", path, err, r);
+    json_decref(r);
+    return rc;
+}
+
+/* ---- ls ----------------------------------------------------------------- */
+
+static int entry_cmp(const void *a, const void *b)
+{
+    return strcmp(((const struct jail_entry *)a)->name,
+                  ((const struct jail_entry *)b)->name);
+}
+
+/* The first PROTO_LS_PAGE_ENTRIES + 1 names after `after`, sorted: memory
+ * stays bounded however big the directory, since whenever the array fills
+ * it is sorted and cut back to what a page could still use. */
+struct page {
+    struct jail_entry *e;
+    size_t n, cap;
+};
+
+#define PAGE_KEEP (PROTO_LS_PAGE_ENTRIES + 1)
+
+static int page_add(struct page *pg, const struct jail_entry *e)
+{
+    if (pg->n == pg->cap) {
+        if (pg->cap >= 2 * PAGE_KEEP) {
+            qsort(pg->e, pg->n, sizeof *pg->e, entry_cmp);
+            pg->n = PAGE_KEEP;
+        } else {
+            size_t cap = pg->cap ? 2 * pg->cap : 64;
+            struct jail_entry *ne = realloc(pg->e, cap * sizeof *ne);
+            if (ne == NULL)
+                return -ENOMEM;
+            pg->e = ne;
+            pg->cap = cap;
+        }
+    }
+    pg->e[pg->n++] = *e;
+    return 0;
+}
+
+static const char *type_name(enum jail_type t)
+{
+    return t == JAIL_FILE ? "file" : t == JAIL_DIR ? "dir" : "other";
+}
+
+/* Builds the reply's entries from the sorted page: at most
+ * PROTO_LS_PAGE_ENTRIES and PROTO_LS_PAGE_BYTES of encoded entries. */
+static int page_reply(struct page *pg, json_t *reply, size_t *shown)
+{
+    json_t *arr = json_array();
+    if (arr == NULL || json_object_set_new(reply, "entries", arr) != 0)
+        return -ENOMEM;
+    size_t bytes = 0, i;
+    for (i = 0; i < pg->n && i < PROTO_LS_PAGE_ENTRIES; i++) {
+        const struct jail_entry *e = &pg->e[i];
+        json_t *o = json_pack("{s:s, s:s, s:I, s:I}", "name", e->name, "type",
+                              type_name(e->type), "size",
+                              (json_int_t)e->size, "mtime",
+                              (json_int_t)e->mtime);
+        if (o == NULL)
+            return -ENOMEM;
+        size_t len = json_dumpb(o, NULL, 0, JSON_COMPACT) + 1;
+        if (bytes + len > PROTO_LS_PAGE_BYTES) {
+            json_decref(o);
+            break;
+        }
+        bytes += len;
+        if (json_array_append_new(arr, o) != 0)
+            return -ENOMEM;
+    }
+    *shown = i;
+    return json_object_set_new(reply, "more", json_boolean(i < pg->n));
+}
+
+int session_cmd_ls(struct session *s, const json_t *req)
+{
+    const char *after = NULL;
+    if (proto_has(req, "after") && proto_get_str(req, "after", &after) != 0)
+        return proto_send_error(&s->io, PROTO_E_BAD_REQUEST,
+                                "\"after\" must be a string");
+    struct jail_path *p;
+    int rc;
+    if (proto_has(req, "path")) {
+        rc = session_resolve(s, req, "path", &p);
+        if (rc != 0)
+            return rc < 0 ? rc : 0;
+    } else {
+        const char *cwd = jail_cwd(s->jail);
+        rc = jail_resolve(s->jail, cwd, strlen(cwd), &p);
+        if (rc != 0)
+            return session_reply(s, "ls", cwd, rc, NULL);
+    }
+    char what[JAIL_PATH_MAX];
+    snprintf(what, sizeof what, "%s", jail_path_user(p));
+    struct page pg = {0};
+    struct jail_dir *d;
+    int err = jail_dir_open(p, &d);
+    jail_path_free(p);
+    if (err == 0) {
+        struct jail_entry e;
+        while ((err = jail_dir_next(d, &e)) == 1)
+            if (after == NULL || strcmp(e.name, after) > 0)
+                if ((err = page_add(&pg, &e)) != 0)
+                    break;
+        jail_dir_close(d);
+    }
+    json_t *reply = NULL;
+    size_t shown = 0;
+    if (err == 0) {
+        qsort(pg.e, pg.n, sizeof *pg.e, entry_cmp);
+        reply = json_object();
+        err = reply == NULL ? -ENOMEM : page_reply(&pg, reply, &shown);
+    }
+    free(pg.e);
+    rc = session_reply(s, "ls", what, err, reply);
+    json_decref(reply);
+    return rc;
+}
+
+/* ---- mkdir, rm, rmdir, quota ------------------------------------------- */
+
+/* mkdir, rm and rmdir: one jail operation on one path.  *freed gets the
+ * bytes of files removed, which leave the quota even when the operation
+ * then fails (rmdir discards partials before it finds the directory not
+ * empty). */
+typedef int (*path_op)(const struct jail_path *p, uint64_t *freed);
+
+static int op_mkdir(const struct jail_path *p, uint64_t *freed)
+{
+    *freed = 0;
+    return jail_mkdir(p);
+}
+
+static int path_command(struct session *s, const json_t *req,
+                        const char *cmd, path_op op)
+{
+    struct jail_path *p;
+    int rc = session_resolve(s, req, "path", &p);
+    if (rc != 0)
+        return rc < 0 ? rc : 0;
+    uint64_t freed = 0;
+    int err = op(p, &freed);
+    quota_free(s->quota, freed);
+    rc = session_reply(s, cmd, jail_path_user(p), err, NULL);
+    jail_path_free(p);
+    return rc;
+}
+
+int session_cmd_mkdir(struct session *s, const json_t *req)
+{
+    return path_command(s, req, "mkdir", op_mkdir);
+}
+
+int session_cmd_rm(struct session *s, const json_t *req)
+{
+    return path_command(s, req, "rm", jail_unlink);
+}
+
+int session_cmd_rmdir(struct session *s, const json_t *req)
+{
+    return path_command(s, req, "rmdir", jail_rmdir);
+}
+
+int session_cmd_quota(struct session *s, const json_t *req)
+{
+    (void)req;
+    struct quota_usage u;
+    int err = quota_report(s->quota, &u);
+    json_t *r = NULL;
+    if (err == 0) {
+        r = json_pack("{s:I}", "used", (json_int_t)u.used);
+        if (r != NULL && u.limit != QUOTA_UNLIMITED)
+            json_object_set_new(r, "limit", json_integer((json_int_t)u.limit));
+        if (r == NULL)
+            err = -ENOMEM;
+    }
+    int rc = session_reply(s, "quota", "", err, r);
+    json_decref(r);
+    return rc;
+}

@@ -1,0 +1,335 @@
+/* session_xfer.c -- put and get, both resumable (docs/protocol.md, "put",
+ * "get"), with the quota steps quota.h lays out. */
+#include "session.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+/* The largest file: what off_t can address. */
+#define MAX_FILE_SIZE ((uint64_t)INT64_MAX)
+
+static void log_transfer(struct session *s, const char *cmd, const char *path,
+                         uint64_t total, uint64_t off, uint64_t moved,
+                         double start, const uint8_t digest[DIGEST_BYTES],
+                         const char *outcome)
+{
+    double secs = session_now() - start;
+    char hex[DIGEST_HEX_SIZE] = "-";
+    if (digest != NULL)
+        digest_to_hex(digest, hex);
+    session_log(s,
+                "%s %s: %s, %llu of %llu bytes from offset %llu in %.3f s "
+                "(%.1f KiB/s), digest %s",
+                cmd, path, outcome, (unsigned long long)moved,
+                (unsigned long long)total, (unsigned long long)off, secs,
+                secs > 0 ? (double)moved / 1024.0 / secs : 0.0, hex);
+}
+
+/* ---- put ---------------------------------------------------------------- */
+
+/* An upload between its put and its put_end. */
+struct upload {
+    struct jail_upload *u;
+    char path[JAIL_PATH_MAX];
+    uint64_t total;    /* N */
+    uint64_t partial;  /* K, the partial's length offered as prefix */
+    uint64_t reserved; /* quota held for this upload */
+    digest_state d;    /* of the partial's first K bytes, then the body */
+};
+
+/* Ends an upload that did not complete: the partial stays for a resume,
+ * unless it is empty (nothing to resume; no litter beside the target). */
+static void upload_leave(struct upload *up)
+{
+    uint64_t size = 0;
+    if (jail_upload_size(up->u, &size) == 0 && size == 0)
+        jail_upload_discard(up->u, NULL);
+    else
+        jail_upload_close(up->u);
+    up->u = NULL;
+}
+
+/* Receives put_data into the partial.  Returns 0 with *err the error for
+ * put_end (0 if the body is stored whole), or negative when the connection
+ * is gone. */
+static int put_data(struct session *s, struct upload *up, const json_t *req,
+                    uint64_t *moved, int *err)
+{
+    uint64_t off, size = proto_body_size(req);
+    *err = 0;
+    if (proto_get_u64(req, "offset", &off) != 0 ||
+        (off != 0 && off != up->partial) || !proto_has(req, "size") ||
+        size != up->total - off) {
+        *err = -EINVAL; /* the body is dropped by the next proto_recv() */
+        return 0;
+    }
+    if (off == 0 && up->partial > 0) {
+        /* The client's copy differs from the partial: start over, and
+         * reserve the bytes the partial held, which now come again. */
+        uint64_t cut = 0;
+        int rc = jail_upload_truncate(up->u, 0, &cut);
+        quota_free(s->quota, cut);
+        if (rc == 0)
+            rc = quota_reserve(s->quota, up->partial);
+        if (rc != 0) {
+            *err = rc;
+            return 0;
+        }
+        up->reserved += up->partial;
+        digest_init(&up->d);
+    }
+    int file_err = 0;
+    int rc = proto_body_to_file(&s->io, jail_upload_fd(up->u), off, &up->d,
+                                &file_err);
+    uint64_t end = off;
+    if (jail_upload_size(up->u, &end) != 0 || end < off)
+        end = off;
+    quota_commit(s->quota, up->reserved, end - off);
+    up->reserved = 0;
+    *moved = end - off;
+    *err = file_err;
+    return rc;
+}
+
+/* put_end: the digest check and the commit.  Returns as proto_send(). */
+static int put_end(struct session *s, struct upload *up, const json_t *req,
+                   int err, uint64_t off, uint64_t moved, double start)
+{
+    uint8_t want[DIGEST_BYTES], got[DIGEST_BYTES];
+    digest_final(&up->d, got);
+    uint64_t end = 0;
+    if (err == 0 && proto_get_hex(req, "digest", want, sizeof want) != 0)
+        err = -EINVAL;
+    if (err == 0 && (jail_upload_size(up->u, &end) != 0 || end != up->total))
+        err = -EIO;
+    if (err != 0) {
+        upload_leave(up); /* keeps the partial for a resume */
+        log_transfer(s, "put", up->path, up->total, off, moved, start, NULL,
+                     proto_errno_code(err));
+        return session_fail(s, err, up->path);
+    }
+    if (sodium_memcmp(want, got, sizeof got) != 0) {
+        uint64_t freed = 0;
+        jail_upload_discard(up->u, &freed);
+        quota_free(s->quota, freed);
+        log_transfer(s, "put", up->path, up->total, off, moved, start, got,
+                     PROTO_E_DIGEST_MISMATCH);
+        return proto_send_error(&s->io, PROTO_E_DIGEST_MISMATCH,
+                                "%s: the data does not match its digest; "
+                                "the upload was discarded",
+                                up->path);
+    }
+    uint64_t replaced = 0;
+    err = jail_upload_commit(up->u, &replaced);
+    if (err != 0) {
+        log_transfer(s, "put", up->path, up->total, off, moved, start, got,
+                     proto_errno_code(err));
+        return session_fail(s, err, up->path);
+    }
+    quota_free(s->quota, replaced);
+    log_transfer(s, "put", up->path, up->total, off, moved, start, got, "ok");
+    json_t *r = json_pack("{s:I}", "bytes", (json_int_t)up->total);
+    int rc = r == NULL ? -ENOMEM : proto_set_hex(r, "digest", got, sizeof got);
+    rc = rc == 0 ? proto_send_ok(&s->io, r)
+                 : proto_send_error(&s->io, PROTO_E_INTERNAL, "out of memory");
+    json_decref(r);
+    return rc;
+}
+
+/* After the put reply: put_data, then put_end; anything else abandons.
+ * Owns up->u from here on.  Returns 0, or negative to end the session. */
+static int put_transfer(struct session *s, struct upload *up)
+{
+    double start = session_now();
+    uint64_t off = 0, moved = 0;
+    int err = 0;
+    bool had_data = false;
+    for (;;) {
+        json_t *req;
+        int rc = session_next(s, &req, true);
+        if (rc != 0) {
+            if (rc == -EMSGSIZE || rc == -EBADMSG)
+                proto_send_error(&s->io, PROTO_E_BAD_FRAME,
+                                 "unreadable frame");
+            quota_release(s->quota, up->reserved);
+            upload_leave(up);
+            log_transfer(s, "put", up->path, up->total, off, moved, start,
+                         NULL, "cut");
+            return rc;
+        }
+        const char *cmd = "";
+        proto_get_str(req, "cmd", &cmd);
+        if (!had_data && strcmp(cmd, "put_data") == 0) {
+            had_data = true;
+            proto_get_u64(req, "offset", &off);
+            rc = put_data(s, up, req, &moved, &err);
+            if (rc != 0) {
+                upload_leave(up);
+                log_transfer(s, "put", up->path, up->total, off, moved,
+                             start, NULL, "cut");
+            }
+            if (err != 0 || rc != 0) {
+                quota_release(s->quota, up->reserved);
+                up->reserved = 0;
+            }
+            json_decref(req);
+            if (rc != 0)
+                return rc;
+            continue;
+        }
+        if (had_data && strcmp(cmd, "put_end") == 0) {
+            rc = put_end(s, up, req, err, off, moved, start);
+            json_decref(req);
+            return rc;
+        }
+        /* Abandoned: answer the stray request without acting on it. */
+        quota_release(s->quota, up->reserved);
+        upload_leave(up);
+        log_transfer(s, "put", up->path, up->total, off, moved, start, NULL,
+                     "abandoned");
+        rc = proto_send_error(&s->io, PROTO_E_BAD_REQUEST,
+                              "\"%s\" during an upload: the upload is "
+                              "abandoned",
+                              cmd);
+        json_decref(req);
+        return rc;
+    }
+}
+
+int session_cmd_put(struct session *s, const json_t *req)
+{
+    struct upload up = {0};
+    if (proto_get_u64(req, "total", &up.total) != 0)
+        return proto_send_error(&s->io, PROTO_E_BAD_REQUEST,
+                                "\"total\" must be an integer >= 0");
+    struct jail_path *p;
+    int rc = session_resolve(s, req, "path", &p);
+    if (rc != 0)
+        return rc < 0 ? rc : 0;
+    snprintf(up.path, sizeof up.path, "%s", jail_path_user(p));
+    int err = up.total > MAX_FILE_SIZE ? -EFBIG : jail_upload_begin(p, &up.u);
+    if (err == -EACCES) {
+        /* Neither file nor directory: a symbolic link is bad_path, as for
+         * every other command. */
+        int fd;
+        int probe = jail_open_read(p, &fd, NULL);
+        if (probe == 0)
+            close(fd);
+        else if (probe == -ELOOP)
+            err = probe;
+    }
+    jail_path_free(p);
+    if (err != 0)
+        return session_reply(s, "put", up.path, err, NULL);
+    err = jail_upload_size(up.u, &up.partial);
+    if (err == 0 && up.partial > up.total) {
+        uint64_t cut = 0;
+        err = jail_upload_truncate(up.u, 0, &cut);
+        quota_free(s->quota, cut);
+        up.partial = 0;
+    }
+    digest_init(&up.d);
+    if (err == 0 && up.partial > 0)
+        err = digest_update_file(&up.d, jail_upload_fd(up.u), 0, up.partial);
+    if (err == 0)
+        err = quota_reserve(s->quota, up.total - up.partial);
+    if (err != 0) {
+        upload_leave(&up);
+        return session_reply(s, "put", up.path, err, NULL);
+    }
+    up.reserved = up.total - up.partial;
+    json_t *r = json_pack("{s:I}", "offset", (json_int_t)up.partial);
+    if (r != NULL && up.partial > 0) {
+        uint8_t prefix[DIGEST_BYTES];
+        digest_peek(&up.d, prefix);
+        if (proto_set_hex(r, "prefix", prefix, sizeof prefix) != 0) {
+            json_decref(r);
+            r = NULL;
+        }
+    }
+    if (r == NULL) {
+        quota_release(s->quota, up.reserved);
+        upload_leave(&up);
+        return session_reply(s, "put", up.path, -ENOMEM, NULL);
+    }
+    session_log(s, "put %s: total %llu, partial %llu", up.path,
+                (unsigned long long)up.total, (unsigned long long)up.partial);
+    rc = proto_send_ok(&s->io, r);
+    json_decref(r);
+    if (rc != 0) {
+        quota_release(s->quota, up.reserved);
+        upload_leave(&up);
+        return rc;
+    }
+    return put_transfer(s, &up);
+}
+
+/* ---- get ---------------------------------------------------------------- */
+
+int session_cmd_get(struct session *s, const json_t *req)
+{
+    uint64_t want_off;
+    uint8_t prefix[DIGEST_BYTES];
+    bool has_prefix = proto_has(req, "prefix");
+    if (proto_get_u64(req, "offset", &want_off) != 0 ||
+        has_prefix != (want_off > 0) ||
+        (has_prefix &&
+         proto_get_hex(req, "prefix", prefix, sizeof prefix) != 0))
+        return proto_send_error(&s->io, PROTO_E_BAD_REQUEST,
+                                "get needs an integer \"offset\" >= 0, and a "
+                                "\"prefix\" digest exactly when it is > 0");
+    struct jail_path *p;
+    int rc = session_resolve(s, req, "path", &p);
+    if (rc != 0)
+        return rc < 0 ? rc : 0;
+    char path[JAIL_PATH_MAX];
+    snprintf(path, sizeof path, "%s", jail_path_user(p));
+    int fd;
+    struct stat st;
+    int err = jail_open_read(p, &fd, &st);
+    jail_path_free(p);
+    if (err != 0)
+        return session_reply(s, "get", path, err, NULL);
+    double start = session_now();
+    uint64_t total = (uint64_t)st.st_size, off = 0;
+    digest_state d;
+    digest_init(&d);
+    if (want_off > 0 && want_off <= total) {
+        uint8_t mine[DIGEST_BYTES];
+        err = digest_update_file(&d, fd, 0, want_off);
+        digest_peek(&d, mine);
+        if (err == 0 && sodium_memcmp(mine, prefix, sizeof mine) == 0) {
+            off = want_off;
+        } else {
+            digest_init(&d);
+        }
+        if (err != 0) {
+            close(fd);
+            return session_reply(s, "get", path, err, NULL);
+        }
+    }
+    json_t *r = json_pack("{s:I, s:I, s:I}", "total", (json_int_t)total,
+                          "offset", (json_int_t)off, "size",
+                          (json_int_t)(total - off));
+    rc = r == NULL ? proto_send_error(&s->io, PROTO_E_INTERNAL, "no memory")
+                   : proto_send_ok(&s->io, r);
+    json_decref(r);
+    if (rc == 0 && r != NULL)
+        rc = proto_body_from_file(&s->io, fd, off, &d);
+    close(fd);
+    uint8_t sum[DIGEST_BYTES];
+    digest_final(&d, sum);
+    if (rc != 0 || r == NULL) {
+        log_transfer(s, "get", path, total, off, 0, start, NULL, "cut");
+        return rc != 0 ? rc : 0;
+    }
+    log_transfer(s, "get", path, total, off, total - off, start, sum, "ok");
+    json_t *t = json_object();
+    rc = t == NULL ? -ENOMEM : proto_set_hex(t, "digest", sum, sizeof sum);
+    if (rc == 0)
+        rc = proto_send_ok(&s->io, t);
+    json_decref(t);
+    return rc;
+}

@@ -1,0 +1,437 @@
+#!/usr/bin/env python3
+"""ssftp end to end: the real client binary against a real ssftpd.
+
+Usage: test_client.py SSFTP SSFTPD
+
+One server is started on 127.0.0.1 port 0 for the whole run (its
+"listening on HOST:PORT" line gives the port; no sleeps), with users made
+through `ssftpd user add` at the cheap test cost.  Each test is named after
+the behaviour it proves.
+"""
+import hashlib
+import json
+import os
+import pty
+import re
+import select
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import unittest
+
+SSFTP = SSFTPD = None
+PASSWORD = "correct horse"
+KDF = ["--kdf-ops", "2", "--kdf-mem", "8388608"]
+BIG = 96 << 20  # large enough that a transfer can be caught part-way
+
+
+def blake(path):
+    h = hashlib.blake2b(digest_size=32)
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def write_random(path, size):
+    with open(path, "wb") as f:
+        left = size
+        while left:
+            n = min(left, 1 << 20)
+            f.write(os.urandom(n))
+            left -= n
+
+
+class Server:
+    def __init__(self):
+        self.tmp = tempfile.mkdtemp(prefix="ssftp-test-")
+        self.root = os.path.join(self.tmp, "root")
+        self.add_user("alice", None)
+        self.add_user("bob", "1M")
+        self.proc = subprocess.Popen(
+            [SSFTPD, "--listen", "127.0.0.1:0", "--root", self.root],
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        deadline = time.monotonic() + 30
+        self.port = None
+        while time.monotonic() < deadline:
+            line = self.proc.stdout.readline()
+            if not line:
+                break
+            m = re.search(r"listening on (\S+):(\d+)", line)
+            if m:
+                self.port = int(m.group(2))
+                break
+        if self.port is None:
+            self.stop()
+            raise RuntimeError("ssftpd did not report its port")
+
+    def add_user(self, name, quota):
+        args = [SSFTPD, "user", "add", name, "--root", self.root] + KDF
+        if quota:
+            args += ["--quota", quota]
+        subprocess.run(args, input=PASSWORD + "\n", text=True, check=True,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def home(self, user):
+        return os.path.join(self.root, "homes", user)
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(10)
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+SRV = None
+
+
+def recv_exact(sock, n):
+    buf = b""
+    while len(buf) < n:
+        data = sock.recv(n - len(buf))
+        if not data:
+            raise EOFError
+        buf += data
+    return buf
+
+
+class InjectingProxy:
+    """127.0.0.1 proxy to ssftpd that adds one entry named `name` to every
+    ls reply.  Frames from the client pass through as bytes."""
+
+    def __init__(self, port, name):
+        self.target, self.name = port, name
+        self.lsock = socket.socket()
+        self.lsock.bind(("127.0.0.1", 0))
+        self.lsock.listen(1)
+        self.port = self.lsock.getsockname()[1]
+        self.thread = threading.Thread(target=self.serve, daemon=True)
+        self.thread.start()
+
+    def serve(self):
+        cli, _ = self.lsock.accept()
+        srv = socket.create_connection(("127.0.0.1", self.target))
+        threading.Thread(target=self.pipe, args=(cli, srv),
+                         daemon=True).start()
+        try:
+            while True:
+                n = int.from_bytes(recv_exact(srv, 4), "big")
+                hdr = json.loads(recv_exact(srv, n))
+                body = recv_exact(srv, hdr["size"]) if "size" in hdr else b""
+                if isinstance(hdr.get("entries"), list):
+                    hdr["entries"].append({"name": self.name, "type": "file",
+                                           "size": 1, "mtime": 0})
+                raw = json.dumps(hdr, separators=(",", ":")).encode()
+                cli.sendall(len(raw).to_bytes(4, "big") + raw + body)
+        except (EOFError, OSError):
+            pass
+        finally:
+            cli.close()
+            srv.close()
+
+    @staticmethod
+    def pipe(src, dst):
+        try:
+            while data := src.recv(65536):
+                dst.sendall(data)
+        except OSError:
+            pass
+        try:
+            dst.shutdown(socket.SHUT_WR)
+        except OSError:
+            pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.lsock.close()
+
+
+class ClientTest(unittest.TestCase):
+    def setUp(self):
+        self.work = tempfile.mkdtemp(prefix="ssftp-cli-", dir=SRV.tmp)
+        self.env = dict(os.environ, SSFTP_PASSWORD=PASSWORD)
+
+    def tearDown(self):
+        shutil.rmtree(self.work, ignore_errors=True)
+
+    def args(self, user, *cmd, port=None, opts=()):
+        return [SSFTP, "-u", user, *opts, f"127.0.0.1:{port or SRV.port}",
+                *cmd]
+
+    def run_cli(self, *cmd, user="alice", stdin=None, env=None, port=None):
+        return subprocess.run(self.args(user, *cmd, port=port), cwd=self.work,
+                              input=stdin if stdin is not None else "",
+                              env=env or self.env, text=True,
+                              capture_output=True, timeout=60)
+
+    def ok(self, *cmd, **kw):
+        r = self.run_cli(*cmd, **kw)
+        self.assertEqual(r.returncode, 0, f"{cmd}: {r.stderr}")
+        self.assertEqual(r.stderr, "")
+        return r.stdout
+
+    def fails(self, code, pattern, *cmd, **kw):
+        r = self.run_cli(*cmd, **kw)
+        self.assertEqual(r.returncode, code, r.stderr)
+        lines = r.stderr.splitlines()
+        self.assertEqual(len(lines), 1, r.stderr)
+        self.assertRegex(lines[0], "^ssftp: " + pattern)
+        return r
+
+    def local(self, name):
+        return os.path.join(self.work, name)
+
+    # ---- every command, one-shot -------------------------------------
+    def test_every_command_runs_one_shot(self):
+        self.assertEqual(self.ok("pwd"), "/\n")
+        self.ok("mkdir", "oneshot")
+        self.ok("cd", "oneshot")
+        write_random(self.local("a.bin"), 100000)
+        out = self.ok("put", "a.bin", "oneshot/a.bin")
+        self.assertRegex(out, r"verified blake2b:[0-9a-f]{16}\n")
+        self.assertIn("a.bin", self.ok("ls", "oneshot"))
+        out = self.ok("get", "oneshot/a.bin", "b.bin")
+        self.assertIn("verified blake2b:" + blake(self.local("a.bin"))[:16],
+                      out)
+        self.assertEqual(blake(self.local("a.bin")),
+                         blake(self.local("b.bin")))
+        self.assertRegex(self.ok("quota"), r"^used .*B")
+        self.ok("rm", "oneshot/a.bin")
+        self.ok("rmdir", "oneshot")
+        self.assertNotIn("oneshot", self.ok("ls"))
+        self.assertIn("put LOCAL", self.ok("help"))
+        self.ok("quit")
+
+    def test_batch_mode_runs_lines_in_one_session(self):
+        out = self.ok(stdin="mkdir batch1\ncd batch1\npwd\ncd ..\n"
+                            "rmdir batch1\n")
+        self.assertEqual(out, "/batch1\n")
+
+    def test_batch_mode_stops_at_first_failure(self):
+        r = self.fails(1, r"line 2: rm nope: no such file or directory$",
+                       stdin="mkdir stop1\nrm nope\nmkdir stop2\n")
+        listing = self.ok("ls")
+        self.assertIn("stop1", listing)
+        self.assertNotIn("stop2", listing)
+        self.ok("rmdir", "stop1")
+
+    # ---- failures: exit code and one line ------------------------------
+    def test_wrong_password_exits_4_with_one_line(self):
+        env = dict(self.env, SSFTP_PASSWORD="wrong")
+        r = self.fails(4, r"login as alice: wrong user name or password$",
+                       "pwd", env=env)
+        self.assertNotIn("wrong\n", r.stdout)
+
+    def test_password_file_is_read(self):
+        pw = self.local("pw")
+        with open(pw, "w") as f:
+            f.write(PASSWORD + "\n")
+        env = dict(os.environ)
+        env.pop("SSFTP_PASSWORD", None)
+        r = subprocess.run([SSFTP, "-u", "alice", "--password-file", pw,
+                            f"127.0.0.1:{SRV.port}", "pwd"], env=env,
+                           stdin=subprocess.DEVNULL, capture_output=True,
+                           text=True, timeout=60)
+        self.assertEqual((r.returncode, r.stdout), (0, "/\n"), r.stderr)
+
+    def test_missing_remote_file_exits_1(self):
+        self.fails(1, r"get missing\.txt: no such file or directory$",
+                   "get", "missing.txt")
+        self.assertEqual(os.listdir(self.work), [])  # no stray partial
+
+    def test_quota_exceeded_names_the_figures(self):
+        write_random(self.local("big.iso"), 2 << 20)
+        self.fails(1, r"put big\.iso: quota exceeded \(used .* of 1 MiB\)$",
+                   "put", "big.iso", user="bob")
+
+    def test_connection_refused_exits_3(self):
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+        s.close()
+        self.fails(3, r"connect 127\.0\.0\.1:\d+: Connection refused$",
+                   "pwd", port=port)
+
+    def test_unknown_command_is_a_usage_error(self):
+        self.fails(2, r"frobnicate: unknown command", "frobnicate")
+
+    # ---- output ----------------------------------------------------------
+    def test_ls_escapes_names_that_reorder_text(self):
+        # ssftpd itself never lists control characters; bidi overrides and
+        # backslashes it does, and they must not reach the terminal raw.
+        name = "rtl\u202etxt.exe\\x"
+        with open(os.path.join(SRV.home("alice"), name), "w") as f:
+            f.write("x")
+        try:
+            out = self.ok("ls")
+            self.assertNotIn("\u202e", out)
+            self.assertIn("rtl\\u202etxt.exe\\\\x", out)
+        finally:
+            os.unlink(os.path.join(SRV.home("alice"), name))
+
+    def test_ls_escapes_control_characters_from_a_hostile_server(self):
+        # A proxy that adds a name with ESC and BEL to every ls reply stands
+        # in for a malicious server (login passes through untouched).
+        evil = "evil\x1b[31mred\x07\x1b]0;title\x07"
+        with InjectingProxy(SRV.port, evil) as proxy:
+            out = self.ok("ls", port=proxy.port)
+        self.assertNotIn("\x1b", out)
+        self.assertNotIn("\x07", out)
+        self.assertIn("evil\\x1b[31mred\\x07\\x1b]0;title\\x07", out)
+
+    def run_pty(self, *cmd, opts=()):
+        """Run ssftp with stdin/stdout/stderr on a pty; return output."""
+        pid, fd = pty.fork()
+        if pid == 0:
+            os.chdir(self.work)
+            os.execve(SSFTP, self.args("alice", *cmd, opts=opts), self.env)
+        out = b""
+        while True:
+            try:
+                ready, _, _ = select.select([fd], [], [], 60)
+                if not ready:
+                    break
+                data = os.read(fd, 65536)
+            except OSError:
+                break
+            if not data:
+                break
+            out += data
+        _, status = os.waitpid(pid, 0)
+        os.close(fd)
+        return os.waitstatus_to_exitcode(status), out.decode(errors="replace")
+
+    def test_progress_bar_only_on_a_terminal(self):
+        write_random(self.local("p.bin"), 4 << 20)
+        self.ok("put", "p.bin")
+        code, out = self.run_pty("get", "p.bin", "p2.bin")
+        self.assertEqual(code, 0, out)
+        self.assertRegex(out, r"\r.*100% 4 MiB/4 MiB .*/s +ETA")
+        r = self.run_cli("get", "p.bin", "p3.bin")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertNotIn("ETA", r.stderr + r.stdout)
+        code, out = self.run_pty("get", "p.bin", "p4.bin", opts=["--no-progress"])
+        self.assertEqual(code, 0, out)
+        self.assertNotIn("ETA", out)
+        self.ok("rm", "p.bin")
+
+    def test_interactive_shell_on_a_terminal(self):
+        pid, fd = pty.fork()
+        if pid == 0:
+            os.chdir(self.work)
+            os.execve(SSFTP, self.args("alice"), self.env)
+        out = b""
+
+        def read_until(token):
+            nonlocal out
+            deadline = time.monotonic() + 30
+            while token not in out and time.monotonic() < deadline:
+                ready, _, _ = select.select([fd], [], [], 1)
+                if ready:
+                    try:
+                        out += os.read(fd, 65536)
+                    except OSError:
+                        break
+            return token in out
+
+        try:
+            self.assertTrue(read_until(b"alice@127.0.0.1:/> "), out)
+            os.write(fd, b"mkdir shell1\r")
+            self.assertTrue(read_until(b"alice@127.0.0.1:/> "), out)
+            out = b""
+            os.write(fd, b"cd shell1\r")
+            self.assertTrue(read_until(b"alice@127.0.0.1:/shell1> "), out)
+            os.write(fd, b"rm nope\r")
+            self.assertTrue(read_until(b"no such file or directory"), out)
+            os.write(fd, b"cd /\r")
+            os.write(fd, b"rmdir shell1\r")
+            os.write(fd, b"quit\r")
+            read_until(b"never")
+        finally:
+            _, status = os.waitpid(pid, 0)
+            os.close(fd)
+        self.assertEqual(os.waitstatus_to_exitcode(status), 0, out)
+        self.assertNotIn("shell1", self.ok("ls"))
+
+    # ---- resume ------------------------------------------------------------
+    def interrupt_when_grown(self, cmd, partial, sig):
+        """Start ssftp, wait for partial to exist and grow, send sig."""
+        p = subprocess.Popen(self.args("alice", *cmd), cwd=self.work,
+                             env=self.env, stdin=subprocess.DEVNULL,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             text=True)
+        deadline = time.monotonic() + 60
+        caught = False
+        while time.monotonic() < deadline and p.poll() is None:
+            try:
+                if os.stat(partial).st_size > 0:
+                    p.send_signal(sig)
+                    caught = True
+                    break
+            except FileNotFoundError:
+                pass
+        out, err = p.communicate(timeout=60)
+        if not caught:
+            self.skipTest("transfer finished before it could be interrupted")
+        size = os.stat(partial).st_size
+        self.assertGreater(size, 0)
+        self.assertLess(size, BIG)
+        return p.returncode, err
+
+    def test_get_resumes_after_interrupt(self):
+        src = os.path.join(SRV.home("alice"), "rget.bin")
+        write_random(src, BIG)
+        try:
+            code, err = self.interrupt_when_grown(
+                ["get", "rget.bin"], self.local(".rget.bin.ssftp-part"),
+                signal.SIGINT)
+            self.assertEqual(code, 130, err)
+            self.assertIn("interrupted", err)
+            self.assertFalse(os.path.exists(self.local("rget.bin")))
+            out = self.ok("get", "rget.bin")
+            self.assertIn("resumed at", out)
+            self.assertEqual(blake(self.local("rget.bin")), blake(src))
+            self.assertIn("verified blake2b:" + blake(src)[:16], out)
+            self.assertFalse(
+                os.path.exists(self.local(".rget.bin.ssftp-part")))
+        finally:
+            os.unlink(src)
+
+    def test_put_resumes_after_kill(self):
+        write_random(self.local("rput.bin"), BIG)
+        code, _ = self.interrupt_when_grown(
+            ["put", "rput.bin"],
+            os.path.join(SRV.home("alice"), ".rput.bin.ssftp-part"),
+            signal.SIGKILL)
+        self.assertEqual(code, -signal.SIGKILL)
+        out = self.ok("put", "rput.bin")
+        self.assertIn("resumed at", out)
+        self.assertEqual(blake(os.path.join(SRV.home("alice"), "rput.bin")),
+                         blake(self.local("rput.bin")))
+        self.ok("rm", "rput.bin")
+
+
+def main():
+    global SSFTP, SSFTPD, SRV
+    if len(sys.argv) < 3:
+        print(__doc__, file=sys.stderr)
+        return 2
+    SSFTP, SSFTPD = os.path.abspath(sys.argv[1]), os.path.abspath(sys.argv[2])
+    SRV = Server()
+    try:
+        prog = unittest.main(argv=[sys.argv[0], "-v"] + sys.argv[3:],
+                             exit=False)
+        return 0 if prog.result.wasSuccessful() else 1
+    finally:
+        SRV.stop()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,125 @@
+/* test_units.c -- the client modules that need no server: escaping of
+ * remote names, size formatting, the key cache, the command-line splitter. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "keycache.h"
+#include "shell.h"
+#include "text.h"
+
+static void expect_escape(const char *in, const char *want)
+{
+    char *got = text_escape(in);
+    assert_non_null(got);
+    assert_string_equal(got, want);
+    free(got);
+}
+
+static void escape_shows_control_characters_as_hex(void **state)
+{
+    (void)state;
+    expect_escape("a\x1b[31mb\x07", "a\\x1b[31mb\\x07");
+    expect_escape("tab\there\x7f", "tab\\x09here\\x7f");
+    expect_escape("back\\slash", "back\\\\slash");
+}
+
+static void escape_shows_c1_and_bidi_as_code_points(void **state)
+{
+    (void)state;
+    expect_escape("x\xc2\x9by", "x\\u009by");         /* CSI */
+    expect_escape("rtl\xe2\x80\xaetxt", "rtl\\u202etxt"); /* RLO */
+    expect_escape("caf\xc3\xa9 \xe6\x97\xa5", "caf\xc3\xa9 \xe6\x97\xa5");
+}
+
+static void escape_shows_invalid_utf8_as_hex(void **state)
+{
+    (void)state;
+    expect_escape("a\xff" "b", "a\\xffb");
+    expect_escape("\xc0\xaf", "\\xc0\\xaf"); /* overlong '/' */
+    expect_escape("\xe2\x80", "\\xe2\\x80"); /* cut short */
+}
+
+static void sizes_use_binary_units(void **state)
+{
+    (void)state;
+    assert_string_equal(text_size(0).s, "0 B");
+    assert_string_equal(text_size(1023).s, "1023 B");
+    assert_string_equal(text_size(1024).s, "1 KiB");
+    assert_string_equal(text_size(1536).s, "1.5 KiB");
+    assert_string_equal(text_size(100u << 20).s, "100 MiB");
+    assert_string_equal(text_size(95u << 20 | 1).s, "95.0 MiB");
+    assert_string_equal(text_size((1u << 20) - 1).s, "1.0 MiB");
+    assert_string_equal(text_size(UINT64_MAX).s, "16.0 EiB");
+}
+
+static void keycache_derives_once_per_user_password_and_params(void **state)
+{
+    (void)state;
+    auth_params p = {.opslimit = AUTH_MIN_OPSLIMIT,
+                     .memlimit = AUTH_MIN_MEMLIMIT};
+    memset(p.salt, 7, sizeof p.salt);
+    uint8_t ck1[32], sk1[32], ck2[32], sk2[32];
+    unsigned before = keycache_misses();
+    assert_int_equal(keycache_derive("alice", "pw", &p, ck1, sk1), 0);
+    assert_int_equal(keycache_derive("alice", "pw", &p, ck2, sk2), 0);
+    assert_int_equal(keycache_misses(), before + 1);
+    assert_memory_equal(ck1, ck2, 32);
+    assert_memory_equal(sk1, sk2, 32);
+    assert_int_equal(keycache_derive("alice", "other", &p, ck2, sk2), 0);
+    assert_memory_not_equal(ck1, ck2, 32);
+    p.salt[0] ^= 1;
+    assert_int_equal(keycache_derive("alice", "pw", &p, ck2, sk2), 0);
+    assert_int_equal(keycache_misses(), before + 3);
+    keycache_clear();
+    assert_int_equal(keycache_derive("alice", "other", &p, ck2, sk2), 0);
+    assert_int_equal(keycache_misses(), before + 4);
+}
+
+static void keycache_refuses_costs_below_the_minimum(void **state)
+{
+    (void)state;
+    auth_params p = {.opslimit = 1, .memlimit = AUTH_MIN_MEMLIMIT};
+    uint8_t ck[32], sk[32];
+    assert_int_equal(keycache_derive("alice", "pw", &p, ck, sk), -EPROTO);
+    p.opslimit = AUTH_MIN_OPSLIMIT;
+    p.memlimit = AUTH_MIN_MEMLIMIT / 2;
+    assert_int_equal(keycache_derive("alice", "pw", &p, ck, sk), -EPROTO);
+}
+
+static void split_handles_quotes_and_backslashes(void **state)
+{
+    (void)state;
+    char line[] = "put 'my file.txt' \"a b\"\\ c x\\ y\n";
+    char *argv[8];
+    assert_int_equal(shell_split(line, argv, 8), 4);
+    assert_string_equal(argv[0], "put");
+    assert_string_equal(argv[1], "my file.txt");
+    assert_string_equal(argv[2], "a b c");
+    assert_string_equal(argv[3], "x y");
+    char bad[] = "ls 'open";
+    assert_int_equal(shell_split(bad, argv, 8), -EINVAL);
+    char blank[] = "   \t\n";
+    assert_int_equal(shell_split(blank, argv, 8), 0);
+}
+
+int main(void)
+{
+    if (proto_init() != 0)
+        return 1;
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(escape_shows_control_characters_as_hex),
+        cmocka_unit_test(escape_shows_c1_and_bidi_as_code_points),
+        cmocka_unit_test(escape_shows_invalid_utf8_as_hex),
+        cmocka_unit_test(sizes_use_binary_units),
+        cmocka_unit_test(keycache_derives_once_per_user_password_and_params),
+        cmocka_unit_test(keycache_refuses_costs_below_the_minimum),
+        cmocka_unit_test(split_handles_quotes_and_backslashes),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

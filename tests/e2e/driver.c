@@ -1,0 +1,1140 @@
+/* driver.c -- end-to-end scenarios against a real ssftpd.
+ *
+ * Usage: e2e_driver PATH/TO/ssftpd SCENARIO
+ *
+ * Each run makes a fresh data root, adds users with `ssftpd user add` (cheap
+ * argon2id costs, password on stdin), starts `ssftpd --listen 127.0.0.1:0`,
+ * reads the real port from its "listening on" line, runs one scenario over
+ * TCP with src/proto as the client, then sends SIGTERM and expects exit 0.
+ * Any failed check prints where and exits 1.
+ */
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "proto.h"
+
+#define CHECK(cond)                                                         \
+    do {                                                                    \
+        if (!(cond)) {                                                      \
+            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__,          \
+                    __LINE__, #cond);                                       \
+            stop_server();                                                  \
+            exit(1);                                                        \
+        }                                                                   \
+    } while (0)
+
+#define CHECK_CODE(got, want)                                               \
+    do {                                                                    \
+        const char *g_ = (got), *w_ = (want);                               \
+        if ((g_ == NULL) != (w_ == NULL) ||                                 \
+            (g_ != NULL && strcmp(g_, w_) != 0)) {                          \
+            fprintf(stderr, "%s:%d: got %s, want %s\n", __FILE__,           \
+                    __LINE__, g_ ? g_ : "ok", w_ ? w_ : "ok");              \
+            stop_server();                                                  \
+            exit(1);                                                        \
+        }                                                                   \
+    } while (0)
+
+static const char *ssftpd;
+static char root[256];
+static pid_t server_pid;
+static uint16_t port;
+
+/* ---- the server ----------------------------------------------------- */
+
+static void stop_server(void)
+{
+    if (server_pid > 0) {
+        kill(server_pid, SIGKILL);
+        waitpid(server_pid, NULL, 0);
+        server_pid = 0;
+    }
+}
+
+static void add_user(const char *name, const char *password,
+                     const char *quota)
+{
+    int in[2];
+    CHECK(pipe(in) == 0);
+    pid_t pid = fork();
+    CHECK(pid >= 0);
+    if (pid == 0) {
+        dup2(in[0], 0);
+        close(in[0]);
+        close(in[1]);
+        const char *argv[16] = {ssftpd, "user", "add", name, "--root", root,
+                                "--kdf-ops", "2", "--kdf-mem", "8388608"};
+        int n = 10;
+        if (quota != NULL) {
+            argv[n++] = "--quota";
+            argv[n++] = quota;
+        }
+        argv[n] = NULL;
+        execv(ssftpd, (char **)argv);
+        _exit(127);
+    }
+    close(in[0]);
+    dprintf(in[1], "%s\n", password);
+    close(in[1]);
+    int st;
+    CHECK(waitpid(pid, &st, 0) == pid);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+}
+
+static void start_server(void)
+{
+    int out[2];
+    CHECK(pipe(out) == 0);
+    pid_t pid = fork();
+    CHECK(pid >= 0);
+    if (pid == 0) {
+        dup2(out[1], 1);
+        close(out[0]);
+        close(out[1]);
+        execl(ssftpd, ssftpd, "--root", root, "--listen", "127.0.0.1:0",
+              (char *)NULL);
+        _exit(127);
+    }
+    close(out[1]);
+    server_pid = pid;
+    char line[256];
+    size_t n = 0;
+    /* Wait for the line, not for a fixed time. */
+    while (n < sizeof line - 1) {
+        struct pollfd p = {.fd = out[0], .events = POLLIN};
+        CHECK(poll(&p, 1, 20000) == 1);
+        ssize_t r = read(out[0], line + n, 1);
+        CHECK(r == 1);
+        if (line[n] == '\n')
+            break;
+        n++;
+    }
+    line[n] = '\0';
+    unsigned p;
+    CHECK(sscanf(line, "listening on 127.0.0.1:%u", &p) == 1);
+    port = (uint16_t)p;
+    close(out[0]);
+}
+
+/* SIGTERM: the server must drain and exit 0. */
+static void term_server(void)
+{
+    CHECK(kill(server_pid, SIGTERM) == 0);
+    int st;
+    CHECK(waitpid(server_pid, &st, 0) == server_pid);
+    server_pid = 0;
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+}
+
+/* ---- a minimal client ------------------------------------------------ */
+
+struct cli {
+    proto_io io;
+};
+
+static int tcp_connect(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    CHECK(fd >= 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port)};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    CHECK(connect(fd, (struct sockaddr *)&a, sizeof a) == 0);
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    return fd;
+}
+
+static void cli_open(struct cli *c)
+{
+    c->io = (proto_io){.fd = tcp_connect(), .timeout_ms = 60000,
+                       .body_timeout_ms = 30000};
+}
+
+static void cli_close(struct cli *c)
+{
+    close(c->io.fd);
+    c->io.fd = -1;
+}
+
+/* Sends req (stolen) and returns the reply; NULL if the connection ended. */
+static json_t *call(struct cli *c, json_t *req)
+{
+    CHECK(req != NULL);
+    int rc = proto_send(&c->io, req);
+    json_decref(req);
+    if (rc != 0)
+        return NULL;
+    json_t *reply;
+    return proto_recv(&c->io, &reply) == 0 ? reply : NULL;
+}
+
+/* The code of a reply (NULL for ok), remembered in a static buffer. */
+static const char *code_of(json_t *reply)
+{
+    static __thread char buf[64];
+    if (reply == NULL)
+        return "closed";
+    const char *code = NULL;
+    int rc = proto_reply_check(reply, &code, NULL);
+    if (rc == 0)
+        return NULL;
+    snprintf(buf, sizeof buf, "%s", code ? code : "bad_reply");
+    return buf;
+}
+
+/* call() and keep only the code. */
+static const char *call_code(struct cli *c, json_t *req)
+{
+    json_t *r = call(c, req);
+    const char *code = code_of(r);
+    json_decref(r);
+    return code;
+}
+
+static void hello(struct cli *c)
+{
+    json_t *r = call(c, json_pack("{s:s, s:i, s:s}", "cmd", "hello",
+                                  "version", 1, "client", "e2e"));
+    CHECK_CODE(code_of(r), NULL);
+    json_int_t v = json_integer_value(json_object_get(r, "version"));
+    CHECK(v == 1);
+    json_decref(r);
+}
+
+/* The whole SCRAM login; returns NULL on success or the failure code. */
+static const char *login(struct cli *c, const char *user, const char *pw)
+{
+    uint8_t cnonce[32], snonce[32];
+    randombytes_buf(cnonce, sizeof cnonce);
+    json_t *req = json_pack("{s:s, s:s}", "cmd", "auth", "user", user);
+    CHECK(proto_set_b64(req, "cnonce", cnonce, 32) == 0);
+    json_t *ch = call(c, req);
+    const char *code = code_of(ch);
+    if (code != NULL) {
+        json_decref(ch);
+        return code;
+    }
+    auth_params p;
+    CHECK(proto_get_b64(ch, "salt", p.salt, 16) == 0);
+    CHECK(proto_get_u64(ch, "opslimit", &p.opslimit) == 0);
+    CHECK(proto_get_u64(ch, "memlimit", &p.memlimit) == 0);
+    CHECK(proto_get_b64(ch, "snonce", snonce, 32) == 0);
+    json_decref(ch);
+    CHECK(auth_params_check(&p) == 0);
+    auth_message am;
+    CHECK(auth_message_build(&am, user, cnonce, snonce, &p) == 0);
+    uint8_t ck[32], sk[32], proof[32], sig[32];
+    CHECK(auth_derive(pw, &p, ck, sk) == 0);
+    auth_client_proof(ck, &am, proof);
+    req = json_pack("{s:s}", "cmd", "auth_proof");
+    CHECK(proto_set_b64(req, "proof", proof, 32) == 0);
+    json_t *done = call(c, req);
+    code = code_of(done);
+    if (code == NULL) {
+        CHECK(proto_get_b64(done, "server_signature", sig, 32) == 0);
+        CHECK(auth_client_check_server(sk, &am, sig) == 0);
+        const char *home;
+        CHECK(proto_get_str(done, "home", &home) == 0);
+        CHECK(strcmp(home, "/") == 0);
+    }
+    json_decref(done);
+    return code;
+}
+
+static void connect_login(struct cli *c, const char *user, const char *pw)
+{
+    cli_open(c);
+    hello(c);
+    CHECK_CODE(login(c, user, pw), NULL);
+}
+
+static const char *simple(struct cli *c, const char *cmd, const char *path)
+{
+    return call_code(c, path ? json_pack("{s:s, s:s}", "cmd", cmd, "path",
+                                         path)
+                             : json_pack("{s:s}", "cmd", cmd));
+}
+
+static void digest_buf(const void *buf, size_t n, uint8_t out[32])
+{
+    digest_state d;
+    digest_init(&d);
+    digest_update(&d, buf, n);
+    digest_final(&d, out);
+}
+
+/* put of data[0..n); cut_at >= 0 closes the connection after that many
+ * body bytes.  local_prefix, if not NULL, is what the client believes its
+ * first bytes are (to simulate a changed local file for the prefix check).
+ * Returns the code (NULL ok), "cut" after a cut. */
+static const char *put_ex(struct cli *c, const char *path, const uint8_t *data,
+                          size_t n, long cut_at, uint64_t *resumed_from)
+{
+    json_t *r = call(c, json_pack("{s:s, s:s, s:I}", "cmd", "put", "path",
+                                  path, "total", (json_int_t)n));
+    const char *code = code_of(r);
+    if (code != NULL) {
+        json_decref(r);
+        return code;
+    }
+    uint64_t k;
+    CHECK(proto_get_u64(r, "offset", &k) == 0);
+    uint64_t off = 0;
+    if (k > 0 && k <= n) {
+        uint8_t want[32], mine[32];
+        CHECK(proto_get_hex(r, "prefix", want, 32) == 0);
+        digest_buf(data, (size_t)k, mine);
+        if (memcmp(want, mine, 32) == 0)
+            off = k;
+    } else {
+        CHECK(!proto_has(r, "prefix"));
+    }
+    json_decref(r);
+    if (resumed_from != NULL)
+        *resumed_from = off;
+    json_t *hdr = json_pack("{s:s, s:I, s:I}", "cmd", "put_data", "offset",
+                            (json_int_t)off, "size", (json_int_t)(n - off));
+    CHECK(proto_send(&c->io, hdr) == 0);
+    json_decref(hdr);
+    size_t len = n - (size_t)off;
+    if (cut_at >= 0 && (size_t)cut_at < len) {
+        CHECK(proto_write_body(&c->io, data + off, (size_t)cut_at) == 0);
+        cli_close(c);
+        return "cut";
+    }
+    CHECK(proto_write_body(&c->io, data + off, len) == 0);
+    uint8_t sum[32];
+    digest_buf(data, n, sum);
+    json_t *end = json_pack("{s:s}", "cmd", "put_end");
+    CHECK(proto_set_hex(end, "digest", sum, 32) == 0);
+    r = call(c, end);
+    code = code_of(r);
+    if (code == NULL) {
+        uint8_t got[32];
+        uint64_t bytes;
+        CHECK(proto_get_hex(r, "digest", got, 32) == 0);
+        CHECK(memcmp(got, sum, 32) == 0);
+        CHECK(proto_get_u64(r, "bytes", &bytes) == 0 && bytes == n);
+    }
+    json_decref(r);
+    return code;
+}
+
+static const char *put(struct cli *c, const char *path, const uint8_t *data,
+                       size_t n)
+{
+    return put_ex(c, path, data, n, -1, NULL);
+}
+
+/* get into *out (malloc'd, *n bytes), resuming from the first have bytes
+ * of *out when have > 0.  Checks the trailer digest.  *from gets the offset
+ * the server chose. */
+static const char *get_ex(struct cli *c, const char *path, uint8_t **out,
+                          size_t *n, size_t have, uint64_t *from)
+{
+    json_t *req = json_pack("{s:s, s:s, s:I}", "cmd", "get", "path", path,
+                            "offset", (json_int_t)have);
+    if (have > 0) {
+        uint8_t pre[32];
+        digest_buf(*out, have, pre);
+        CHECK(proto_set_hex(req, "prefix", pre, 32) == 0);
+    }
+    json_t *r = call(c, req);
+    const char *code = code_of(r);
+    if (code != NULL) {
+        json_decref(r);
+        return code;
+    }
+    uint64_t total, off;
+    CHECK(proto_get_u64(r, "total", &total) == 0);
+    CHECK(proto_get_u64(r, "offset", &off) == 0);
+    CHECK(proto_body_size(r) == total - off);
+    json_decref(r);
+    uint8_t *buf = malloc(total + 1);
+    CHECK(buf != NULL);
+    if (off > 0)
+        memcpy(buf, *out, off);
+    CHECK(proto_read_body(&c->io, buf + off, (size_t)(total - off)) == 0);
+    json_t *t;
+    CHECK(proto_recv(&c->io, &t) == 0);
+    CHECK_CODE(code_of(t), NULL);
+    uint8_t want[32], mine[32];
+    CHECK(proto_get_hex(t, "digest", want, 32) == 0);
+    json_decref(t);
+    digest_buf(buf, total, mine);
+    CHECK(memcmp(want, mine, 32) == 0);
+    free(*out);
+    *out = buf;
+    *n = total;
+    if (from != NULL)
+        *from = off;
+    return NULL;
+}
+
+static const char *get(struct cli *c, const char *path, uint8_t **out,
+                       size_t *n)
+{
+    *out = NULL;
+    return get_ex(c, path, out, n, 0, NULL);
+}
+
+static uint8_t *random_data(size_t n)
+{
+    uint8_t *b = malloc(n ? n : 1);
+    CHECK(b != NULL);
+    randombytes_buf(b, n);
+    return b;
+}
+
+static void round_trip(struct cli *c, const char *path, size_t n)
+{
+    uint8_t *data = random_data(n), *back = NULL;
+    size_t got;
+    CHECK_CODE(put(c, path, data, n), NULL);
+    CHECK_CODE(get(c, path, &back, &got), NULL);
+    CHECK(got == n && memcmp(back, data, n) == 0);
+    free(data);
+    free(back);
+}
+
+static uint64_t quota_used(struct cli *c, uint64_t *limit)
+{
+    json_t *r = call(c, json_pack("{s:s}", "cmd", "quota"));
+    CHECK_CODE(code_of(r), NULL);
+    uint64_t used;
+    CHECK(proto_get_u64(r, "used", &used) == 0);
+    if (limit != NULL) {
+        *limit = UINT64_MAX;
+        if (proto_has(r, "limit"))
+            CHECK(proto_get_u64(r, "limit", limit) == 0);
+    }
+    json_decref(r);
+    return used;
+}
+
+static char *home_file(const char *user, const char *rel)
+{
+    static char p[1024];
+    snprintf(p, sizeof p, "%s/homes/%s/%s", root, user, rel);
+    return p;
+}
+
+/* ---- scenarios ------------------------------------------------------- */
+
+static void scenario_login(void)
+{
+    add_user("alice", "right horse", NULL);
+    start_server();
+    struct cli c;
+    cli_open(&c);
+    /* Before hello: bad_request, then closed. */
+    CHECK_CODE(simple(&c, "pwd", NULL), PROTO_E_BAD_REQUEST);
+    CHECK_CODE(simple(&c, "pwd", NULL), "closed");
+    cli_close(&c);
+    /* A version the server does not speak. */
+    cli_open(&c);
+    CHECK_CODE(call_code(&c, json_pack("{s:s, s:i}", "cmd", "hello",
+                                       "version", 2)),
+               PROTO_E_VERSION);
+    cli_close(&c);
+
+    cli_open(&c);
+    hello(&c);
+    CHECK_CODE(simple(&c, "pwd", NULL), PROTO_E_AUTH_REQUIRED);
+    CHECK_CODE(simple(&c, "frobnicate", NULL), PROTO_E_UNKNOWN_COMMAND);
+    /* Proof without a challenge. */
+    json_t *pr = json_pack("{s:s}", "cmd", "auth_proof");
+    uint8_t zero[32] = {0};
+    proto_set_b64(pr, "proof", zero, 32);
+    CHECK_CODE(call_code(&c, pr), PROTO_E_AUTH_FAILED);
+    CHECK_CODE(login(&c, "alice", "wrong"), PROTO_E_AUTH_FAILED);
+    CHECK_CODE(login(&c, "mallory", "whatever"), PROTO_E_AUTH_FAILED);
+    /* Third failure: the server closes. */
+    CHECK_CODE(simple(&c, "pwd", NULL), "closed");
+    cli_close(&c);
+
+    /* An unknown user gets a challenge of the same shape and costs. */
+    cli_open(&c);
+    hello(&c);
+    CHECK_CODE(login(&c, "nobody-here", "x"), PROTO_E_AUTH_FAILED);
+    CHECK_CODE(login(&c, "alice", "right horse"), NULL);
+    CHECK_CODE(simple(&c, "pwd", NULL), NULL);
+    CHECK_CODE(call_code(&c, json_pack("{s:s, s:i}", "cmd", "hello",
+                                       "version", 1)),
+               PROTO_E_BAD_REQUEST);
+    CHECK_CODE(simple(&c, "quit", NULL), NULL);
+    cli_close(&c);
+    term_server();
+}
+
+static void check_cwd(struct cli *c, json_t *req, const char *want)
+{
+    json_t *r = call(c, req);
+    CHECK_CODE(code_of(r), NULL);
+    const char *cwd;
+    CHECK(proto_get_str(r, "cwd", &cwd) == 0);
+    if (strcmp(cwd, want) != 0) {
+        fprintf(stderr, "cwd %s, want %s\n", cwd, want);
+        CHECK(0);
+    }
+    json_decref(r);
+}
+
+static void scenario_commands(void)
+{
+    add_user("bob", "pw", "10M");
+    start_server();
+    struct cli c;
+    connect_login(&c, "bob", "pw");
+    check_cwd(&c, json_pack("{s:s}", "cmd", "pwd"), "/");
+    CHECK_CODE(simple(&c, "mkdir", "docs"), NULL);
+    CHECK_CODE(simple(&c, "mkdir", "docs"), PROTO_E_EXISTS);
+    CHECK_CODE(simple(&c, "mkdir", "nope/x"), PROTO_E_NOT_FOUND);
+    check_cwd(&c, json_pack("{s:s, s:s}", "cmd", "cd", "path", "docs"),
+              "/docs");
+    check_cwd(&c, json_pack("{s:s, s:s}", "cmd", "cd", "path", "../../.."),
+              "/");
+    check_cwd(&c, json_pack("{s:s, s:s}", "cmd", "cd", "path", "/docs/./"),
+              "/docs");
+    CHECK_CODE(simple(&c, "cd", "/missing"), PROTO_E_NOT_FOUND);
+    check_cwd(&c, json_pack("{s:s, s:s}", "cmd", "cd", "path", "/"), "/");
+    uint8_t *d = random_data(1000);
+    CHECK_CODE(put(&c, "a.txt", d, 1000), NULL);
+    CHECK_CODE(put(&c, "/docs/b.txt", d, 10), NULL);
+    CHECK_CODE(simple(&c, "cd", "a.txt"), PROTO_E_NOT_A_DIRECTORY);
+    free(d);
+    /* ls: sorted, typed, sized. */
+    CHECK_CODE(simple(&c, "mkdir", "/docs/sub"), NULL);
+    json_t *r = call(&c, json_pack("{s:s}", "cmd", "ls"));
+    CHECK_CODE(code_of(r), NULL);
+    json_t *e = json_object_get(r, "entries");
+    CHECK(json_array_size(e) == 2);
+    CHECK(strcmp(json_string_value(json_object_get(json_array_get(e, 0),
+                                                   "name")),
+                 "a.txt") == 0);
+    CHECK(json_integer_value(json_object_get(json_array_get(e, 0), "size")) ==
+          1000);
+    CHECK(strcmp(json_string_value(json_object_get(json_array_get(e, 1),
+                                                   "type")),
+                 "dir") == 0);
+    CHECK(json_is_false(json_object_get(r, "more")));
+    json_decref(r);
+    r = call(&c, json_pack("{s:s, s:s, s:s}", "cmd", "ls", "path", "/docs",
+                           "after", "a.txt"));
+    CHECK_CODE(code_of(r), NULL);
+    CHECK(json_array_size(json_object_get(r, "entries")) == 2);
+    json_decref(r);
+    CHECK_CODE(simple(&c, "ls", "/a.txt"), PROTO_E_NOT_A_DIRECTORY);
+    CHECK_CODE(simple(&c, "ls", "/none"), PROTO_E_NOT_FOUND);
+    /* ls paging over 2500 entries. */
+    CHECK_CODE(simple(&c, "mkdir", "/many"), NULL);
+    for (int i = 0; i < 2500; i++) {
+        char p[64];
+        snprintf(p, sizeof p, "/many/d%04d", i);
+        CHECK_CODE(simple(&c, "mkdir", p), NULL);
+    }
+    int seen = 0, pages = 0;
+    char after[256] = "";
+    for (;;) {
+        json_t *q = json_pack("{s:s, s:s}", "cmd", "ls", "path", "/many");
+        if (after[0] != '\0')
+            json_object_set_new(q, "after", json_string(after));
+        r = call(&c, q);
+        CHECK_CODE(code_of(r), NULL);
+        e = json_object_get(r, "entries");
+        for (size_t i = 0; i < json_array_size(e); i++) {
+            char want[64];
+            snprintf(want, sizeof want, "d%04d", seen++);
+            CHECK(strcmp(json_string_value(json_object_get(
+                             json_array_get(e, i), "name")),
+                         want) == 0);
+        }
+        pages++;
+        bool more = json_is_true(json_object_get(r, "more"));
+        if (json_array_size(e) > 0)
+            snprintf(after, sizeof after, "%s",
+                     json_string_value(json_object_get(
+                         json_array_get(e, json_array_size(e) - 1), "name")));
+        json_decref(r);
+        if (!more)
+            break;
+    }
+    CHECK(seen == 2500 && pages >= 3);
+    /* rm, rmdir. */
+    CHECK_CODE(simple(&c, "rm", "/docs"), PROTO_E_IS_A_DIRECTORY);
+    CHECK_CODE(simple(&c, "rmdir", "/docs"), PROTO_E_NOT_EMPTY);
+    CHECK_CODE(simple(&c, "rmdir", "/a.txt"), PROTO_E_NOT_A_DIRECTORY);
+    CHECK_CODE(simple(&c, "rmdir", "/"), PROTO_E_PERMISSION_DENIED);
+    CHECK_CODE(simple(&c, "rm", "/docs/b.txt"), NULL);
+    CHECK_CODE(simple(&c, "rm", "/docs/b.txt"), PROTO_E_NOT_FOUND);
+    CHECK_CODE(simple(&c, "rmdir", "/docs/sub"), NULL);
+    CHECK_CODE(simple(&c, "rmdir", "/docs"), NULL);
+    /* quota: used counts a.txt, limit is 10M. */
+    uint64_t limit;
+    CHECK(quota_used(&c, &limit) == 1000);
+    CHECK(limit == 10u << 20);
+    CHECK_CODE(simple(&c, "rm", "a.txt"), NULL);
+    CHECK(quota_used(&c, NULL) == 0);
+    /* Bad requests. */
+    CHECK_CODE(call_code(&c, json_pack("{s:s, s:i}", "cmd", "cd", "path", 5)),
+               PROTO_E_BAD_REQUEST);
+    CHECK_CODE(call_code(&c, json_pack("{s:i}", "cmd", 5)),
+               PROTO_E_BAD_REQUEST);
+    CHECK_CODE(simple(&c, "put_end", NULL), PROTO_E_BAD_REQUEST);
+    CHECK_CODE(simple(&c, "mkdir", "x.ssftp-part"), PROTO_E_BAD_PATH);
+    CHECK_CODE(simple(&c, "pwd", NULL), NULL);
+    cli_close(&c);
+    term_server();
+}
+
+static void scenario_put_get(void)
+{
+    add_user("carol", "pw", NULL);
+    start_server();
+    struct cli c;
+    connect_login(&c, "carol", "pw");
+    round_trip(&c, "empty", 0);
+    round_trip(&c, "one", 1);
+    round_trip(&c, "big.bin", (3u << 20) + 12345);
+    round_trip(&c, "big.bin", 777); /* replaces */
+    CHECK(quota_used(&c, NULL) == 1 + 777);
+    /* A wrong digest: discarded, the old file stays. */
+    uint8_t *d = random_data(5000);
+    json_t *r = call(&c, json_pack("{s:s, s:s, s:i}", "cmd", "put", "path",
+                                   "one", "total", 5000));
+    CHECK_CODE(code_of(r), NULL);
+    json_decref(r);
+    json_t *h = json_pack("{s:s, s:i, s:i}", "cmd", "put_data", "offset", 0,
+                          "size", 5000);
+    CHECK(proto_send(&c.io, h) == 0);
+    json_decref(h);
+    CHECK(proto_write_body(&c.io, d, 5000) == 0);
+    json_t *end = json_pack("{s:s}", "cmd", "put_end");
+    uint8_t bogus[32] = {1};
+    proto_set_hex(end, "digest", bogus, 32);
+    CHECK_CODE(call_code(&c, end), PROTO_E_DIGEST_MISMATCH);
+    CHECK(quota_used(&c, NULL) == 1 + 777);
+    free(d);
+    /* An abandoned upload: the stray request gets bad_request. */
+    r = call(&c, json_pack("{s:s, s:s, s:i}", "cmd", "put", "path", "x",
+                           "total", 10));
+    CHECK_CODE(code_of(r), NULL);
+    json_decref(r);
+    CHECK_CODE(simple(&c, "pwd", NULL), PROTO_E_BAD_REQUEST);
+    CHECK_CODE(simple(&c, "pwd", NULL), NULL);
+    /* get failures. */
+    uint8_t *back = NULL;
+    size_t n;
+    CHECK_CODE(get(&c, "/missing", &back, &n), PROTO_E_NOT_FOUND);
+    CHECK_CODE(simple(&c, "mkdir", "dir"), NULL);
+    CHECK_CODE(get(&c, "dir", &back, &n), PROTO_E_IS_A_DIRECTORY);
+    CHECK_CODE(put(&c, "dir", (const uint8_t *)"x", 1), PROTO_E_IS_A_DIRECTORY);
+    CHECK_CODE(call_code(&c, json_pack("{s:s, s:s, s:i}", "cmd", "get",
+                                       "path", "one", "offset", 3)),
+               PROTO_E_BAD_REQUEST);
+    cli_close(&c);
+    term_server();
+}
+
+static void scenario_escapes(void)
+{
+    add_user("dave", "pw", NULL);
+    char outside[512];
+    snprintf(outside, sizeof outside, "%s/outside", root);
+    CHECK(mkdir(outside, 0700) == 0);
+    char secret[600];
+    snprintf(secret, sizeof secret, "%s/secret.txt", outside);
+    FILE *f = fopen(secret, "w");
+    CHECK(f != NULL);
+    fputs("top secret\n", f);
+    fclose(f);
+    CHECK(symlink(outside, home_file("dave", "link")) == 0);
+    CHECK(symlink(secret, home_file("dave", "flink")) == 0);
+    start_server();
+    struct cli c;
+    connect_login(&c, "dave", "pw");
+    uint8_t *back = NULL;
+    size_t n;
+    const uint8_t data[] = "evil";
+    /* ".." above the home stays at the home. */
+    CHECK_CODE(get(&c, "../../outside/secret.txt", &back, &n),
+               PROTO_E_NOT_FOUND);
+    CHECK_CODE(get(&c, "/../secret.txt", &back, &n), PROTO_E_NOT_FOUND);
+    CHECK_CODE(put(&c, "../../outside/secret.txt", data, 4),
+               PROTO_E_NOT_FOUND);
+    /* Through or at a symlink: bad_path. */
+    CHECK_CODE(get(&c, "link/secret.txt", &back, &n), PROTO_E_BAD_PATH);
+    CHECK_CODE(get(&c, "flink", &back, &n), PROTO_E_BAD_PATH);
+    CHECK_CODE(put(&c, "link/secret.txt", data, 4), PROTO_E_BAD_PATH);
+    CHECK_CODE(put(&c, "link/new.txt", data, 4), PROTO_E_BAD_PATH);
+    CHECK_CODE(put(&c, "flink", data, 4), PROTO_E_BAD_PATH);
+    CHECK_CODE(simple(&c, "cd", "link"), PROTO_E_BAD_PATH);
+    CHECK_CODE(simple(&c, "ls", "link"), PROTO_E_BAD_PATH);
+    CHECK_CODE(simple(&c, "mkdir", "link/d"), PROTO_E_BAD_PATH);
+    CHECK_CODE(simple(&c, "rm", "link/secret.txt"), PROTO_E_BAD_PATH);
+    CHECK_CODE(simple(&c, "rmdir", "link"), PROTO_E_BAD_PATH);
+    /* rm of the link itself removes the link, not its target. */
+    CHECK_CODE(simple(&c, "rm", "flink"), NULL);
+    CHECK_CODE(simple(&c, "pwd", NULL), NULL);
+    cli_close(&c);
+    term_server();
+    struct stat st;
+    CHECK(stat(secret, &st) == 0 && st.st_size == 11);
+    CHECK(stat(home_file("dave", "flink"), &st) != 0);
+    char extra[700];
+    snprintf(extra, sizeof extra, "%s/new.txt", outside);
+    CHECK(stat(extra, &st) != 0);
+    f = fopen(secret, "r");
+    char buf[64] = "";
+    CHECK(f != NULL && fgets(buf, sizeof buf, f) != NULL);
+    fclose(f);
+    CHECK(strcmp(buf, "top secret\n") == 0);
+}
+
+static void scenario_quota(void)
+{
+    add_user("erin", "pw", "1M");
+    start_server();
+    struct cli c;
+    connect_login(&c, "erin", "pw");
+    uint8_t *d = random_data(2u << 20);
+    CHECK_CODE(put(&c, "big", d, 2u << 20), PROTO_E_QUOTA_EXCEEDED);
+    CHECK_CODE(put(&c, "half", d, 600000), NULL);
+    CHECK_CODE(put(&c, "half2", d, 600000), PROTO_E_QUOTA_EXCEEDED);
+    /* Replacing counts the old file until the end. */
+    CHECK_CODE(put(&c, "half", d, 500000), PROTO_E_QUOTA_EXCEEDED);
+    CHECK_CODE(put(&c, "small", d, 400000), NULL);
+    CHECK(quota_used(&c, NULL) == 1000000);
+    CHECK_CODE(simple(&c, "rm", "half"), NULL);
+    CHECK_CODE(put(&c, "half2", d, 600000), NULL);
+    free(d);
+    cli_close(&c);
+    term_server();
+}
+
+/* After a cut put: waits until the server has written all the body it got
+ * to fred's partial (writes go in order, so the full length means the last
+ * is done) and the cut session has let go of it (its flock is released). */
+static void wait_partial(const char *name, size_t len)
+{
+    char path[1024];
+    snprintf(path, sizeof path, "%s", home_file("fred", name));
+    struct stat st = {0};
+    for (int i = 0; i < 1000; i++) {
+        if (stat(path, &st) == 0 && (size_t)st.st_size == len)
+            break;
+        usleep(10000);
+    }
+    CHECK((size_t)st.st_size == len);
+    int fd = open(path, O_RDONLY);
+    CHECK(fd >= 0);
+    int i = 0;
+    while (flock(fd, LOCK_EX | LOCK_NB) != 0 && i++ < 1000)
+        usleep(10000);
+    CHECK(i < 1000);
+    flock(fd, LOCK_UN);
+    close(fd);
+}
+
+static void scenario_resume(void)
+{
+    add_user("fred", "pw", NULL);
+    start_server();
+    size_t n = (4u << 20) + 99;
+    uint8_t *d = random_data(n);
+    struct cli c;
+    /* Cut mid-body, then resume. */
+    connect_login(&c, "fred", "pw");
+    uint64_t from = 1;
+    CHECK_CODE(put_ex(&c, "f.bin", d, n, (long)(n / 2), &from), "cut");
+    CHECK(from == 0);
+    wait_partial(".f.bin.ssftp-part", n / 2);
+    connect_login(&c, "fred", "pw");
+    uint8_t *back = NULL;
+    size_t got;
+    CHECK_CODE(get(&c, "f.bin", &back, &got), PROTO_E_NOT_FOUND);
+    CHECK_CODE(put_ex(&c, "f.bin", d, n, -1, &from), NULL);
+    CHECK(from == n / 2);
+    CHECK_CODE(get(&c, "f.bin", &back, &got), NULL);
+    CHECK(got == n && memcmp(back, d, n) == 0);
+    /* get resume from a good prefix, and from a bad one. */
+    size_t have = 1000000;
+    memcpy(back, d, have);
+    CHECK_CODE(get_ex(&c, "f.bin", &back, &got, have, &from), NULL);
+    CHECK(from == have && got == n && memcmp(back, d, n) == 0);
+    back[5] ^= 1;
+    CHECK_CODE(get_ex(&c, "f.bin", &back, &got, have, &from), NULL);
+    CHECK(from == 0 && got == n && memcmp(back, d, n) == 0);
+    CHECK_CODE(get_ex(&c, "f.bin", &back, &got, n + 5, &from), NULL);
+    CHECK(from == 0);
+    cli_close(&c);
+
+    /* A corrupted resume prefix: the client's file changed, so it restarts
+     * from 0 and the result is still right. */
+    connect_login(&c, "fred", "pw");
+    CHECK_CODE(put_ex(&c, "g.bin", d, n, (long)(n / 3), &from), "cut");
+    wait_partial(".g.bin.ssftp-part", n / 3);
+    connect_login(&c, "fred", "pw");
+    uint8_t *d2 = malloc(n);
+    memcpy(d2, d, n);
+    d2[10] ^= 0xff;
+    CHECK_CODE(put_ex(&c, "g.bin", d2, n, -1, &from), NULL);
+    CHECK(from == 0);
+    CHECK_CODE(get(&c, "g.bin", &back, &got), NULL);
+    CHECK(got == n && memcmp(back, d2, n) == 0);
+    /* A partial on disk corrupted behind the server's back. */
+    CHECK_CODE(put_ex(&c, "h.bin", d, n, (long)(n / 3), &from), "cut");
+    wait_partial(".h.bin.ssftp-part", n / 3);
+    int fd = open(home_file("fred", ".h.bin.ssftp-part"), O_WRONLY);
+    CHECK(fd >= 0);
+    CHECK(pwrite(fd, "XXXX", 4, 100) == 4);
+    close(fd);
+    connect_login(&c, "fred", "pw");
+    CHECK_CODE(put_ex(&c, "h.bin", d, n, -1, &from), NULL);
+    CHECK(from == 0);
+    CHECK_CODE(get(&c, "h.bin", &back, &got), NULL);
+    CHECK(got == n && memcmp(back, d, n) == 0);
+    /* Partials are hidden and counted; rm discards one. */
+    CHECK_CODE(put_ex(&c, "p.bin", d, n, 1000, &from), "cut");
+    wait_partial(".p.bin.ssftp-part", 1000);
+    connect_login(&c, "fred", "pw");
+    json_t *r = call(&c, json_pack("{s:s}", "cmd", "ls"));
+    CHECK(json_array_size(json_object_get(r, "entries")) == 3);
+    json_decref(r);
+    CHECK(quota_used(&c, NULL) >= 3 * (uint64_t)n);
+    CHECK_CODE(simple(&c, "rm", "p.bin"), NULL);
+    CHECK(quota_used(&c, NULL) == 3 * (uint64_t)n);
+    free(d);
+    free(d2);
+    free(back);
+    cli_close(&c);
+    term_server();
+}
+
+struct qjob {
+    int i;
+    const char *code;
+};
+
+static void *quota_worker(void *arg)
+{
+    struct qjob *j = arg;
+    struct cli c;
+    connect_login(&c, "gina", "pw");
+    size_t n = 300000;
+    uint8_t *d = random_data(n);
+    char path[32];
+    snprintf(path, sizeof path, "f%d", j->i);
+    const char *code = put(&c, path, d, n);
+    j->code = code == NULL ? NULL : strdup(code);
+    free(d);
+    cli_close(&c);
+    return NULL;
+}
+
+static void scenario_quota_concurrent(void)
+{
+    add_user("gina", "pw", "1M");
+    start_server();
+    enum { N = 10 };
+    pthread_t t[N];
+    struct qjob jobs[N];
+    for (int i = 0; i < N; i++) {
+        jobs[i].i = i;
+        CHECK(pthread_create(&t[i], NULL, quota_worker, &jobs[i]) == 0);
+    }
+    int ok = 0;
+    for (int i = 0; i < N; i++) {
+        pthread_join(t[i], NULL);
+        if (jobs[i].code == NULL)
+            ok++;
+        else
+            CHECK(strcmp(jobs[i].code, PROTO_E_QUOTA_EXCEEDED) == 0);
+    }
+    CHECK(ok >= 1 && ok <= 3);
+    struct cli c;
+    connect_login(&c, "gina", "pw");
+    CHECK(quota_used(&c, NULL) == (uint64_t)ok * 300000);
+    cli_close(&c);
+    term_server();
+    /* Refused uploads leave no empty partials behind. */
+    int files = 0;
+    DIR *dir = opendir(home_file("gina", ""));
+    CHECK(dir != NULL);
+    for (struct dirent *de; (de = readdir(dir)) != NULL;)
+        files += de->d_name[0] != '.';
+    int hidden = 0;
+    rewinddir(dir);
+    for (struct dirent *de; (de = readdir(dir)) != NULL;)
+        hidden += strstr(de->d_name, ".ssftp-part") != NULL;
+    closedir(dir);
+    CHECK(files == ok && hidden == 0);
+}
+
+static void *many_worker(void *arg)
+{
+    int i = *(int *)arg;
+    char user[32];
+    snprintf(user, sizeof user, "u%02d", i);
+    struct cli c;
+    connect_login(&c, user, "pw");
+    for (int k = 0; k < 3; k++) {
+        char path[32];
+        snprintf(path, sizeof path, "f%d", k);
+        round_trip(&c, path, 65536 + (size_t)i * 100 + (size_t)k);
+    }
+    json_t *r = call(&c, json_pack("{s:s}", "cmd", "ls"));
+    CHECK(json_array_size(json_object_get(r, "entries")) == 3);
+    json_decref(r);
+    CHECK_CODE(simple(&c, "quit", NULL), NULL);
+    cli_close(&c);
+    return NULL;
+}
+
+static void scenario_many_users(void)
+{
+    enum { N = 50 };
+    for (int i = 0; i < N; i++) {
+        char user[32];
+        snprintf(user, sizeof user, "u%02d", i);
+        add_user(user, "pw", NULL);
+    }
+    start_server();
+    pthread_t t[N];
+    int ids[N];
+    for (int i = 0; i < N; i++) {
+        ids[i] = i;
+        CHECK(pthread_create(&t[i], NULL, many_worker, &ids[i]) == 0);
+    }
+    for (int i = 0; i < N; i++)
+        pthread_join(t[i], NULL);
+    term_server();
+}
+
+static void send_raw(const void *buf, size_t n, bool read_reply)
+{
+    int fd = tcp_connect();
+    ssize_t w = write(fd, buf, n);
+    (void)w;
+    if (read_reply) {
+        shutdown(fd, SHUT_WR);
+        char sink[4096];
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        while (poll(&p, 1, 5000) == 1 && read(fd, sink, sizeof sink) > 0)
+            ;
+    }
+    close(fd);
+}
+
+static void scenario_fuzz(void)
+{
+    add_user("hank", "pw", NULL);
+    start_server();
+    static const char *const bad[] = {
+        "\x00\x00\x00\x00",
+        "\xff\xff\xff\xff",
+        "\x00\x01\x00\x01{",
+        "\x00\x00\x00\x02[]",
+        "\x00\x00\x00\x05hello",
+        "\x00\x00\x00\x0d{\"a\":1,\"a\":2}",
+        "\x00\x00\x00\x0a{\"size\":-1}",
+        "\x00\x00\x00\x0b{\"size\":1.5}",
+        "\x00\x00\x00\x04\"\xff\xfe\"",
+        "\x00\x00\x00\x0d{\"cmd\":\"pwd\"}",
+        "\x00\x00\x00\x0e{\"cmd\":\"auth\"}",
+        "\x00\x00\x00",
+    };
+    static const size_t lens[] = {4, 4, 5, 6, 9, 17, 14, 15, 8, 17, 18, 3};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        send_raw(bad[i], lens[i], true);
+    /* Random bytes, and a valid hello followed by garbage. */
+    for (int i = 0; i < 200; i++) {
+        uint8_t buf[512];
+        size_t n = 1 + randombytes_uniform(sizeof buf);
+        randombytes_buf(buf, n);
+        if (i % 2 == 0) {
+            uint32_t len = randombytes_uniform(600);
+            buf[0] = (uint8_t)(len >> 24);
+            buf[1] = (uint8_t)(len >> 16);
+            buf[2] = (uint8_t)(len >> 8);
+            buf[3] = (uint8_t)len;
+        }
+        send_raw(buf, n, i % 10 == 0);
+    }
+    for (int i = 0; i < 50; i++) {
+        struct cli c;
+        cli_open(&c);
+        hello(&c);
+        json_t *req;
+        switch (i % 5) {
+        case 0:
+            req = json_pack("{s:s, s:s}", "cmd", "auth", "user", "hank");
+            break;
+        case 1:
+            req = json_pack("{s:s, s:s, s:s}", "cmd", "auth", "user", "",
+                            "cnonce", "AAAA");
+            break;
+        case 2:
+            req = json_pack("{s:s, s:s}", "cmd", "auth_proof", "proof",
+                            "!!!");
+            break;
+        case 3:
+            req = json_pack("{s:s, s:i}", "cmd", "put_data", "size", 10);
+            break;
+        default:
+            req = json_pack("{s:[i]}", "cmd", 1);
+            break;
+        }
+        CHECK(proto_send(&c.io, req) == 0);
+        json_decref(req);
+        uint8_t junk[64];
+        randombytes_buf(junk, sizeof junk);
+        ssize_t w = write(c.io.fd, junk, (size_t)(i % 3) * 20);
+        (void)w;
+        cli_close(&c);
+    }
+    /* The server still serves a normal user. */
+    struct cli c;
+    connect_login(&c, "hank", "pw");
+    round_trip(&c, "after-fuzz", 100000);
+    cli_close(&c);
+    term_server();
+}
+
+static void scenario_sigterm(void)
+{
+    add_user("ivy", "pw", NULL);
+    start_server();
+    /* An idle session does not hold the exit up. */
+    struct cli idle;
+    connect_login(&idle, "ivy", "pw");
+    term_server();
+    cli_close(&idle);
+
+    /* An upload in flight when SIGTERM comes completes cleanly. */
+    start_server();
+    struct cli c;
+    connect_login(&c, "ivy", "pw");
+    size_t n = 2u << 20;
+    uint8_t *d = random_data(n);
+    json_t *r = call(&c, json_pack("{s:s, s:s, s:I}", "cmd", "put", "path",
+                                   "inflight", "total", (json_int_t)n));
+    CHECK_CODE(code_of(r), NULL);
+    json_decref(r);
+    json_t *h = json_pack("{s:s, s:i, s:I}", "cmd", "put_data", "offset", 0,
+                          "size", (json_int_t)n);
+    CHECK(proto_send(&c.io, h) == 0);
+    json_decref(h);
+    CHECK(proto_write_body(&c.io, d, n / 2) == 0);
+    CHECK(kill(server_pid, SIGTERM) == 0);
+    usleep(200000);
+    CHECK(proto_write_body(&c.io, d + n / 2, n - n / 2) == 0);
+    uint8_t sum[32];
+    digest_buf(d, n, sum);
+    json_t *end = json_pack("{s:s}", "cmd", "put_end");
+    proto_set_hex(end, "digest", sum, 32);
+    CHECK_CODE(call_code(&c, end), NULL);
+    cli_close(&c);
+    int st;
+    CHECK(waitpid(server_pid, &st, 0) == server_pid);
+    server_pid = 0;
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    struct stat sb;
+    CHECK(stat(home_file("ivy", "inflight"), &sb) == 0 &&
+          (size_t)sb.st_size == n);
+
+    /* An upload that stalls past the drain is cut; its partial survives
+     * the restart and the next put resumes it. */
+    start_server();
+    connect_login(&c, "ivy", "pw");
+    r = call(&c, json_pack("{s:s, s:s, s:I}", "cmd", "put", "path", "stall",
+                           "total", (json_int_t)n));
+    CHECK_CODE(code_of(r), NULL);
+    json_decref(r);
+    h = json_pack("{s:s, s:i, s:I}", "cmd", "put_data", "offset", 0, "size",
+                  (json_int_t)n);
+    CHECK(proto_send(&c.io, h) == 0);
+    json_decref(h);
+    CHECK(proto_write_body(&c.io, d, n / 2) == 0);
+    term_server(); /* waits out the drain, then exit 0 */
+    cli_close(&c);
+    CHECK(stat(home_file("ivy", ".stall.ssftp-part"), &sb) == 0 &&
+          (size_t)sb.st_size == n / 2);
+    start_server();
+    connect_login(&c, "ivy", "pw");
+    uint64_t from = 0;
+    CHECK_CODE(put_ex(&c, "stall", d, n, -1, &from), NULL);
+    CHECK(from == n / 2);
+    cli_close(&c);
+    term_server();
+    free(d);
+}
+
+static const struct {
+    const char *name;
+    void (*fn)(void);
+} scenarios[] = {
+    {"login", scenario_login},
+    {"commands", scenario_commands},
+    {"put_get", scenario_put_get},
+    {"escapes", scenario_escapes},
+    {"quota", scenario_quota},
+    {"resume", scenario_resume},
+    {"quota_concurrent", scenario_quota_concurrent},
+    {"many_users", scenario_many_users},
+    {"fuzz", scenario_fuzz},
+    {"sigterm", scenario_sigterm},
+};
+
+static void rm_tree(const char *dir)
+{
+    pid_t pid = fork();
+    if (pid == 0) {
+        execlp("rm", "rm", "-rf", dir, (char *)NULL);
+        _exit(127);
+    }
+    if (pid > 0)
+        waitpid(pid, NULL, 0);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc != 3) {
+        fprintf(stderr, "usage: e2e_driver SSFTPD SCENARIO\n");
+        return 2;
+    }
+    ssftpd = argv[1];
+    CHECK(proto_init() == 0);
+    signal(SIGPIPE, SIG_IGN);
+    const char *tmp = getenv("TMPDIR");
+    snprintf(root, sizeof root, "%s/ssftp-e2e-XXXXXX", tmp ? tmp : "/tmp");
+    CHECK(mkdtemp(root) != NULL);
+    for (size_t i = 0; i < sizeof scenarios / sizeof scenarios[0]; i++) {
+        if (strcmp(argv[2], scenarios[i].name) == 0) {
+            scenarios[i].fn();
+            rm_tree(root);
+            printf("%s: ok\n", argv[2]);
+            return 0;
+        }
+    }
+    fprintf(stderr, "unknown scenario %s\n", argv[2]);
+    rm_tree(root);
+    return 2;
+}

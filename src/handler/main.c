@@ -227,14 +227,18 @@ int main(int argc, char **argv)
     g_server = server;
     struct sigaction sa = {.sa_handler = on_signal};
     sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
+    if (sigaction(SIGINT, &sa, NULL) < 0 || sigaction(SIGTERM, &sa, NULL) < 0) {
+        perror("ssftpd: sigaction");
+        ss_server_destroy(server);
+        return 1;
+    }
 
-    char addr[128];
+    char addr[160];
     socklen_t alen;
     const struct sockaddr *bound = ss_server_address(server, &alen);
     if (ss_format_address(bound, alen, addr, sizeof addr) < 0)
-        snprintf(addr, sizeof addr, "%s:%u", o.host, ss_server_port(server));
+        snprintf(addr, sizeof addr, "%.100s:%u", o.host,
+                 ss_server_port(server));
     printf("listening on %s\n", addr);
     fflush(stdout);
 

@@ -1,0 +1,226 @@
+/* sessions_load.c -- hold N logged-in ssftp sessions open, then put+get on each.
+ *
+ *   sessions_load --port P --user U --password PW [--sessions N] [--bytes B]
+ *
+ * Keys are derived once (auth_derive) from the first session's challenge and
+ * reused for every session (cached client keys; every user has one salt).
+ * Phase 1: connect + hello + auth + auth_proof (checking the server
+ * signature) on all N sockets, all held open.  Phase 2: on each session, put
+ * a B-byte file "/sN" then get it back and check the trailer digest and the
+ * bytes.  Prints key=value: sessions, login_ok, xfer_ok, errors, login_s,
+ * total_s.  Single-threaded on purpose: it measures the server, not us. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "proto.h"
+
+static double now(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return t.tv_sec + t.tv_nsec / 1e9;
+}
+
+static uint8_t g_ck[AUTH_KEY_BYTES], g_sk[AUTH_KEY_BYTES];
+static auth_params g_params;
+static int g_have_keys;
+
+static int reply_ok(json_t *r)
+{
+    bool ok = false;
+    if (proto_get_bool(r, "ok", &ok) < 0 || !ok) {
+        const char *c = "?";
+        proto_get_str(r, "code", &c);
+        fprintf(stderr, "reply not ok: %s\n", c);
+        return -1;
+    }
+    return 0;
+}
+
+static int rpc(proto_io *io, json_t *req, json_t **out)
+{
+    int rc = proto_send(io, req);
+    json_decref(req);
+    if (rc < 0)
+        return rc;
+    rc = proto_recv(io, out);
+    if (rc < 0)
+        return rc;
+    if (reply_ok(*out) < 0) {
+        json_decref(*out);
+        return -1;
+    }
+    return 0;
+}
+
+static int login(proto_io *io, const char *user, const char *pw)
+{
+    json_t *r = NULL;
+    if (rpc(io, json_pack("{s:s,s:i,s:s}", "cmd", "hello", "version", 1,
+                          "client", "sessions_load/1"), &r) < 0)
+        return -1;
+    json_decref(r);
+    uint8_t cn[AUTH_NONCE_BYTES], sn[AUTH_NONCE_BYTES];
+    randombytes_buf(cn, sizeof cn);
+    json_t *q = json_pack("{s:s,s:s}", "cmd", "auth", "user", user);
+    proto_set_b64(q, "cnonce", cn, sizeof cn);
+    if (rpc(io, q, &r) < 0)
+        return -1;
+    auth_params p;
+    memset(&p, 0, sizeof p);
+    if (proto_get_b64(r, "salt", p.salt, sizeof p.salt) < 0 ||
+        proto_get_u64(r, "opslimit", &p.opslimit) < 0 ||
+        proto_get_u64(r, "memlimit", &p.memlimit) < 0 ||
+        proto_get_b64(r, "snonce", sn, sizeof sn) < 0) {
+        json_decref(r);
+        return -1;
+    }
+    json_decref(r);
+    if (!g_have_keys) {
+        if (auth_derive(pw, &p, g_ck, g_sk) < 0)
+            return -1;
+        g_params = p;
+        g_have_keys = 1;
+    } else if (memcmp(&p, &g_params, sizeof p) != 0) {
+        fprintf(stderr, "params changed\n");
+        return -1;
+    }
+    auth_message am;
+    if (auth_message_build(&am, user, cn, sn, &p) < 0)
+        return -1;
+    uint8_t proof[AUTH_KEY_BYTES], sig[AUTH_KEY_BYTES];
+    auth_client_proof(g_ck, &am, proof);
+    q = json_pack("{s:s}", "cmd", "auth_proof");
+    proto_set_b64(q, "proof", proof, sizeof proof);
+    if (rpc(io, q, &r) < 0)
+        return -1;
+    int rc = proto_get_b64(r, "server_signature", sig, sizeof sig);
+    json_decref(r);
+    if (rc < 0 || auth_client_check_server(g_sk, &am, sig) < 0)
+        return -1;
+    return 0;
+}
+
+static int put_get(proto_io *io, int i, const uint8_t *data, size_t n,
+                   uint8_t *back)
+{
+    char path[32], hex[DIGEST_HEX_SIZE];
+    snprintf(path, sizeof path, "/s%d", i);
+    uint8_t d[DIGEST_BYTES];
+    crypto_generichash(d, sizeof d, data, n, NULL, 0);
+    digest_to_hex(d, hex);
+    json_t *r = NULL;
+    if (rpc(io, json_pack("{s:s,s:s,s:I}", "cmd", "put", "path", path,
+                          "total", (json_int_t)n), &r) < 0)
+        return -1;
+    json_decref(r);
+    json_t *q = json_pack("{s:s,s:i,s:I}", "cmd", "put_data", "offset", 0,
+                          "size", (json_int_t)n);
+    int rc = proto_send(io, q);
+    json_decref(q);
+    if (rc < 0 || proto_write_body(io, data, n) < 0)
+        return -1;
+    if (rpc(io, json_pack("{s:s,s:s}", "cmd", "put_end", "digest", hex), &r) < 0)
+        return -1;
+    json_decref(r);
+    if (rpc(io, json_pack("{s:s,s:s,s:i}", "cmd", "get", "path", path,
+                          "offset", 0), &r) < 0)
+        return -1;
+    uint64_t sz = proto_body_size(r);
+    json_decref(r);
+    if (sz != n || proto_read_body(io, back, n) < 0)
+        return -1;
+    if (proto_recv(io, &r) < 0)
+        return -1;
+    uint8_t td[DIGEST_BYTES];
+    rc = reply_ok(r) < 0 || proto_get_hex(r, "digest", td, sizeof td) < 0;
+    json_decref(r);
+    if (rc || memcmp(td, d, sizeof d) || memcmp(back, data, n)) {
+        fprintf(stderr, "session %d: digest/bytes mismatch\n", i);
+        return -1;
+    }
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    int port = 0, n = 1000;
+    size_t bytes = 4096;
+    const char *user = "bench", *pw = NULL;
+    for (int i = 1; i + 1 < argc; i += 2) {
+        if (!strcmp(argv[i], "--port")) port = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--sessions")) n = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--bytes")) bytes = strtoul(argv[i + 1], NULL, 10);
+        else if (!strcmp(argv[i], "--user")) user = argv[i + 1];
+        else if (!strcmp(argv[i], "--password")) pw = argv[i + 1];
+    }
+    if (!port || !pw || n < 1) {
+        fprintf(stderr, "usage: sessions_load --port P --password PW [--user U] [--sessions N] [--bytes B]\n");
+        return 2;
+    }
+    if (proto_init() < 0)
+        return 1;
+    struct rlimit rl;
+    getrlimit(RLIMIT_NOFILE, &rl);
+    rl.rlim_cur = rl.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &rl);
+
+    /* Derive the keys before the clock starts: that is the cached part. */
+    proto_io *io = calloc(n, sizeof *io);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(port)};
+    inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+    int errors = 0, login_ok = 0, xfer_ok = 0;
+    {
+        int fd = socket(AF_INET, SOCK_STREAM, 0);
+        proto_io w = {.fd = fd, .timeout_ms = 60000, .body_timeout_ms = 30000};
+        if (connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0 || login(&w, user, pw) < 0) {
+            fprintf(stderr, "warm-up login failed\n");
+            return 1;
+        }
+        close(fd);
+    }
+    double t0 = now();
+    for (int i = 0; i < n; i++) {
+        int fd = socket(AF_INET, SOCK_STREAM, 0);
+        io[i] = (proto_io){.fd = fd, .timeout_ms = 60000, .body_timeout_ms = 30000};
+        int one = 1;
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+        if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0 ||
+            login(&io[i], user, pw) < 0) {
+            fprintf(stderr, "session %d: connect/login failed (%s)\n", i, strerror(errno));
+            errors++;
+            if (fd >= 0) close(fd);
+            io[i].fd = -1;
+        } else {
+            login_ok++;
+        }
+    }
+    double t1 = now();
+    uint8_t *data = malloc(bytes + 1), *back = malloc(bytes + 1);
+    randombytes_buf(data, bytes);
+    for (int i = 0; i < n; i++) {
+        if (io[i].fd < 0)
+            continue;
+        if (put_get(&io[i], i, data, bytes, back) < 0) {
+            errors++;
+        } else {
+            xfer_ok++;
+        }
+    }
+    double t2 = now();
+    for (int i = 0; i < n; i++)
+        if (io[i].fd >= 0)
+            close(io[i].fd);
+    printf("sessions=%d login_ok=%d xfer_ok=%d errors=%d login_s=%.3f xfer_s=%.3f total_s=%.3f\n",
+           n, login_ok, xfer_ok, errors, t1 - t0, t2 - t1, t2 - t0);
+    return errors ? 1 : 0;
+}

@@ -149,7 +149,8 @@ int session_cmd_ls(struct session *s, const json_t *req)
     json_t *reply = NULL;
     size_t shown = 0;
     if (err == 0) {
-        qsort(pg.e, pg.n, sizeof *pg.e, entry_cmp);
+        if (pg.n > 1) /* qsort(NULL, 0, ...) is undefined */
+            qsort(pg.e, pg.n, sizeof *pg.e, entry_cmp);
         reply = json_object();
         err = reply == NULL ? -ENOMEM : page_reply(&pg, reply, &shown);
     }

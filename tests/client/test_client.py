@@ -53,9 +53,12 @@ class Server:
         self.root = os.path.join(self.tmp, "root")
         self.add_user("alice", None)
         self.add_user("bob", "1M")
-        self.proc = subprocess.Popen(
-            [SSFTPD, "--listen", "127.0.0.1:0", "--root", self.root],
-            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        # The server's log goes to a file, shown if the server dies.
+        self.log_path = os.path.join(self.tmp, "ssftpd.log")
+        with open(self.log_path, "wb") as log:
+            self.proc = subprocess.Popen(
+                [SSFTPD, "--listen", "127.0.0.1:0", "--root", self.root],
+                stdout=subprocess.PIPE, stderr=log, text=True)
         deadline = time.monotonic() + 30
         self.port = None
         while time.monotonic() < deadline:
@@ -81,9 +84,14 @@ class Server:
         return os.path.join(self.root, "homes", user)
 
     def stop(self):
-        if self.proc.poll() is None:
+        died = self.proc.poll() is not None
+        if not died:
             self.proc.terminate()
             self.proc.wait(10)
+        if died or self.proc.returncode != 0:
+            with open(self.log_path, errors="replace") as log:
+                sys.stderr.write("ssftpd exited with %s; its log:\n%s"
+                                 % (self.proc.returncode, log.read()[-20000:]))
         shutil.rmtree(self.tmp, ignore_errors=True)
 
 

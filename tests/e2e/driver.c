@@ -25,6 +25,7 @@
 #include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -102,9 +103,14 @@ static void start_server(void)
 {
     int out[2];
     CHECK(pipe(out) == 0);
+    pid_t parent = getpid();
     pid_t pid = fork();
     CHECK(pid >= 0);
     if (pid == 0) {
+        /* If this driver dies (a failed CHECK, a sanitizer abort), the
+         * server goes with it instead of holding the test's pipes open. */
+        if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
+            _exit(127);
         dup2(out[1], 1);
         close(out[0]);
         close(out[1]);
@@ -391,6 +397,7 @@ static const char *get_ex(struct cli *c, const char *path, uint8_t **out,
 static const char *get(struct cli *c, const char *path, uint8_t **out,
                        size_t *n)
 {
+    free(*out); /* *out is NULL or an earlier get's buffer */
     *out = NULL;
     return get_ex(c, path, out, n, 0, NULL);
 }
@@ -782,6 +789,11 @@ static void scenario_resume(void)
     back[5] ^= 1;
     CHECK_CODE(get_ex(&c, "f.bin", &back, &got, have, &from), NULL);
     CHECK(from == 0 && got == n && memcmp(back, d, n) == 0);
+    /* A "prefix" longer than the file: the server starts over. */
+    uint8_t *longer = realloc(back, n + 5);
+    CHECK(longer != NULL);
+    back = longer;
+    memset(back + n, 'x', 5);
     CHECK_CODE(get_ex(&c, "f.bin", &back, &got, n + 5, &from), NULL);
     CHECK(from == 0);
     cli_close(&c);
@@ -830,7 +842,7 @@ static void scenario_resume(void)
 
 struct qjob {
     int i;
-    const char *code;
+    char *code;
 };
 
 static void *quota_worker(void *arg)
@@ -867,6 +879,7 @@ static void scenario_quota_concurrent(void)
             ok++;
         else
             CHECK(strcmp(jobs[i].code, PROTO_E_QUOTA_EXCEEDED) == 0);
+        free(jobs[i].code);
     }
     CHECK(ok >= 1 && ok <= 3);
     struct cli c;

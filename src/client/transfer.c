@@ -115,40 +115,32 @@ static int join_path(char *out, size_t cap, const char *dir, const char *name)
 
 /* ---- put ----------------------------------------------------------------- */
 
-/* Stream bytes off..total-1 of fd as the announced body, hashing them. */
-static int put_body(ss_conn *c, int fd, uint64_t off, uint64_t total,
-                    digest_state *d, progress *bar, const char *what)
+static void on_progress(void *bar, uint64_t off)
 {
-    unsigned char *buf = malloc(PROTO_FILE_CHUNK);
-    if (buf == NULL) {
-        c->dead = true; /* a body is owed and cannot be sent */
-        return conn_fail(c, SS_FAIL, "%s: out of memory", what);
+    progress_update(bar, off);
+}
+
+/* Stream bytes off..total-1 of fd as the announced body, hashing them. */
+static int put_body(ss_conn *c, int fd, uint64_t off, digest_state *d,
+                    progress *bar, const char *what)
+{
+    proto_body_hooks hooks = {.progress = on_progress, .ctx = bar};
+    int file_err = 0;
+    int r = proto_body_from_file(&c->io, fd, off, d, &hooks, &file_err);
+    if (r == 0)
+        return SS_OK;
+    if (file_err == 0) {
+        int status = conn_errno_fail(c, r, what);
+        c->dead = true; /* whatever failed, the body is still owed */
+        return status;
     }
-    int status = SS_OK;
-    while (off < total) {
-        size_t n = total - off < PROTO_FILE_CHUNK ? (size_t)(total - off)
-                                                  : PROTO_FILE_CHUNK;
-        ssize_t k = proto_pread_full(fd, buf, n, off);
-        if (k != (ssize_t)n) {
-            /* The peer is owed bytes we do not have: only closing is
-             * honest (docs/protocol.md, "Framing"). */
-            c->dead = true;
-            status = conn_fail(c, SS_FAIL, "%s: %s", what,
-                               k < 0 ? strerror((int)-k)
-                                     : "file shrank while being sent");
-            break;
-        }
-        digest_update(d, buf, n);
-        int r = proto_write_body(&c->io, buf, n);
-        if (r) {
-            status = conn_errno_fail(c, r, what);
-            break;
-        }
-        off += n;
-        progress_update(bar, off);
-    }
-    free(buf);
-    return status;
+    /* The peer is owed bytes we do not have: only closing is honest
+     * (docs/protocol.md, "Framing"). */
+    c->dead = true;
+    return conn_fail(c, SS_FAIL, "%s: %s", what,
+                     file_err == -ENODATA ? "file shrank while being sent"
+                     : file_err == -ENOMEM ? "out of memory"
+                                           : strerror(-file_err));
 }
 
 /* The offset to send put_data from: K when our first K bytes hash to the
@@ -194,7 +186,7 @@ static int put_file(ss_conn *c, int fd, uint64_t total, const char *local,
         return conn_errno_fail(c, r, what);
     struct xfer x;
     xfer_begin(&x, show_progress, local, total, k2);
-    int status = put_body(c, fd, k2, total, &d, &x.bar, what);
+    int status = put_body(c, fd, k2, &d, &x.bar, what);
     xfer_end(&x, total, status == SS_OK);
     if (status != SS_OK)
         return status;
@@ -292,34 +284,24 @@ static int get_paths(const char *remote, const char *local, char *target,
 static int get_body(ss_conn *c, int fd, uint64_t off, digest_state *d,
                     progress *bar, const char *what, const char *part)
 {
-    unsigned char *buf = malloc(PROTO_FILE_CHUNK);
-    if (buf == NULL) {
-        c->dead = true;
-        return conn_fail(c, SS_FAIL, "%s: out of memory", what);
+    /* Draining a large body to nowhere helps nobody: on a failed write
+     * drop the session and keep the partial that was written. */
+    proto_body_hooks hooks = {
+        .progress = on_progress, .ctx = bar, .stop_on_file_error = true};
+    int file_err = 0;
+    int r = proto_body_to_file(&c->io, fd, off, d, &hooks, &file_err);
+    if (r == 0 && file_err == 0)
+        return SS_OK;
+    if (file_err == 0) {
+        int status = conn_errno_fail(c, r, what);
+        c->dead = true; /* the rest of the body is still on its way */
+        return status;
     }
-    int status = SS_OK;
-    while (c->io.body_in > 0) {
-        ssize_t k = proto_read_some(&c->io, buf, PROTO_FILE_CHUNK);
-        if (k <= 0) {
-            status = conn_errno_fail(c, k < 0 ? (int)k : -ECONNRESET, what);
-            break;
-        }
-        int r = proto_pwrite_all(fd, buf, (size_t)k, off);
-        if (r) {
-            /* Draining a large body to nowhere helps nobody: drop the
-             * session and keep the partial that was written. */
-            c->dead = true;
-            char *p = text_escape(part);
-            status = conn_fail(c, SS_FAIL, "%s: write %s: %s", what,
-                               p ? p : "?", strerror(-r));
-            free(p);
-            break;
-        }
-        digest_update(d, buf, (size_t)k);
-        off += (uint64_t)k;
-        progress_update(bar, off);
-    }
-    free(buf);
+    c->dead = true;
+    char *p = text_escape(part);
+    int status = conn_fail(c, SS_FAIL, "%s: write %s: %s", what, p ? p : "?",
+                           strerror(-file_err));
+    free(p);
     return status;
 }
 

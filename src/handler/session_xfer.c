@@ -82,7 +82,7 @@ static int put_data(struct session *s, struct upload *up, const json_t *req,
     }
     int file_err = 0;
     int rc = proto_body_to_file(&s->io, jail_upload_fd(up->u), off, &up->d,
-                                &file_err);
+                                NULL, &file_err);
     uint64_t end = off;
     if (jail_upload_size(up->u, &end) != 0 || end < off)
         end = off;
@@ -316,13 +316,15 @@ int session_cmd_get(struct session *s, const json_t *req)
     rc = r == NULL ? proto_send_error(&s->io, PROTO_E_INTERNAL, "no memory")
                    : proto_send_ok(&s->io, r);
     json_decref(r);
+    int file_err = 0;
     if (rc == 0 && r != NULL)
-        rc = proto_body_from_file(&s->io, fd, off, &d);
+        rc = proto_body_from_file(&s->io, fd, off, &d, NULL, &file_err);
     close(fd);
     uint8_t sum[DIGEST_BYTES];
     digest_final(&d, sum);
     if (rc != 0 || r == NULL) {
-        log_transfer(s, "get", path, total, off, 0, start, NULL, "cut");
+        log_transfer(s, "get", path, total, off, 0, start, NULL,
+                     file_err != 0 ? proto_errno_code(file_err) : "cut");
         return rc != 0 ? rc : 0;
     }
     log_transfer(s, "get", path, total, off, total - off, start, sum, "ok");

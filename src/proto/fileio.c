@@ -2,6 +2,7 @@
 #include "fileio.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -80,4 +81,24 @@ int proto_pread_chunks(int fd, uint64_t off, uint64_t len, proto_chunk_fn fn,
     }
     free(buf);
     return r;
+}
+
+void proto_writeback_init(proto_writeback *w, int fd, uint64_t off)
+{
+    w->fd = fd;
+    w->from = off;
+}
+
+void proto_writeback_note(proto_writeback *w, uint64_t end)
+{
+    if (w->fd < 0 || end < w->from || end - w->from < PROTO_WRITEBACK_STEP ||
+        !range_ok(0, end))
+        return;
+    /* A failure here (EIO, or a file system without the call) changes
+     * nothing for correctness: fsync() still writes and reports. */
+    if (sync_file_range(w->fd, (off_t)w->from, (off_t)(end - w->from),
+                        SYNC_FILE_RANGE_WRITE) != 0 &&
+        errno != EIO)
+        w->fd = -1; /* unsupported here (ESPIPE, EINVAL): stop asking */
+    w->from = end;
 }

@@ -30,4 +30,23 @@ typedef int (*proto_chunk_fn)(void *ctx, const void *buf, size_t n);
 int proto_pread_chunks(int fd, uint64_t off, uint64_t len, proto_chunk_fn fn,
                        void *ctx);
 
+/* Early writeback for a long sequential write.  Every PROTO_WRITEBACK_STEP
+ * bytes, proto_writeback_note() asks the kernel to start writing the new
+ * bytes to disk (sync_file_range(SYNC_FILE_RANGE_WRITE), which does not
+ * wait), so the fsync() that makes the file durable at the end finds little
+ * left to do and the transfer does not pile up dirty pages.  It is a hint:
+ * the final fsync() is what reports a write error. */
+#define PROTO_WRITEBACK_STEP (8u << 20)
+
+typedef struct proto_writeback {
+    int fd;
+    uint64_t from; /* first byte not yet handed to writeback */
+} proto_writeback;
+
+/* Start tracking fd, whose bytes before off are already written. */
+void proto_writeback_init(proto_writeback *w, int fd, uint64_t off);
+
+/* The file now holds bytes up to end: start writeback when a step is due. */
+void proto_writeback_note(proto_writeback *w, uint64_t end);
+
 #endif

@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "fileio.h"
+#include "hasher.h"
 
 /* Deadlines are absolute CLOCK_MONOTONIC milliseconds.  NO_DEADLINE waits
  * forever; PER_WAIT means "the body timeout from the start of each wait" (the
@@ -281,51 +282,78 @@ int proto_write_body(proto_io *io, const void *buf, size_t n)
     return r;
 }
 
-struct send_ctx {
-    proto_io *io;
-    digest_state *d;
-};
-
-static int send_chunk(void *ctx, const void *buf, size_t n)
+int proto_body_from_file(proto_io *io, int fd, uint64_t off, digest_state *d,
+                         const proto_body_hooks *hooks, int *file_err)
 {
-    struct send_ctx *c = ctx;
-    if (c->d)
-        digest_update(c->d, buf, n);
-    return proto_write_body(c->io, buf, n);
+    *file_err = 0;
+    proto_hasher h;
+    int r = proto_hasher_begin(&h, d, io->body_out);
+    if (r != 0)
+        return r;
+    while (r == 0 && io->body_out > 0) {
+        size_t cap;
+        unsigned char *buf = proto_hasher_buf(&h, &cap);
+        size_t want = io->body_out < cap ? (size_t)io->body_out : cap;
+        ssize_t got = proto_pread_full(fd, buf, want, off);
+        if (got < 0 || (size_t)got < want) {
+            r = *file_err = got < 0 ? (int)got : -ENODATA;
+            break;
+        }
+        r = proto_write_body(io, buf, want);
+        proto_hasher_put(&h, buf, want);
+        off += want;
+        if (r == 0 && hooks != NULL && hooks->progress != NULL)
+            hooks->progress(hooks->ctx, off);
+    }
+    proto_hasher_end(&h);
+    return r;
 }
 
-int proto_body_from_file(proto_io *io, int fd, uint64_t off, digest_state *d)
+/* Fill buf with up to cap body bytes: fewer only when the body ends.
+ * *got counts what arrived, also when the socket then fails. */
+static int read_fill(proto_io *io, unsigned char *buf, size_t cap,
+                     size_t *got)
 {
-    struct send_ctx c = {io, d};
-    return proto_pread_chunks(fd, off, io->body_out, send_chunk, &c);
+    *got = 0;
+    while (*got < cap && io->body_in > 0) {
+        ssize_t k = proto_read_some(io, buf + *got, cap - *got);
+        if (k < 0)
+            return (int)k;
+        *got += (size_t)k;
+    }
+    return 0;
 }
 
 int proto_body_to_file(proto_io *io, int fd, uint64_t off, digest_state *d,
-                       int *file_err)
+                       const proto_body_hooks *hooks, int *file_err)
 {
     *file_err = 0;
     if (io->body_in == 0)
         return 0;
-    /* Small bodies must not cost a full chunk. */
-    size_t cap = io->body_in < PROTO_FILE_CHUNK ? (size_t)io->body_in
-                                                : PROTO_FILE_CHUNK;
-    char *buf = malloc(cap);
-    if (!buf)
-        return -ENOMEM;
-    while (io->body_in > 0) {
-        ssize_t k = proto_read_some(io, buf, cap);
-        if (k < 0) {
-            free(buf);
-            return (int)k;
-        }
+    proto_hasher h;
+    int r = proto_hasher_begin(&h, d, io->body_in);
+    if (r != 0)
+        return r;
+    proto_writeback wb;
+    proto_writeback_init(&wb, fd, off);
+    while (r == 0 && io->body_in > 0) {
+        size_t cap, n;
+        unsigned char *buf = proto_hasher_buf(&h, &cap);
+        r = read_fill(io, buf, cap, &n);
         /* After the first failed write keep reading, so the next frame is
          * found where the peer put it; report the failure afterwards. */
-        if (*file_err == 0)
-            *file_err = proto_pwrite_all(fd, buf, (size_t)k, off);
-        if (d)
-            digest_update(d, buf, (size_t)k);
-        off += (uint64_t)k;
+        if (*file_err == 0 && n > 0) {
+            *file_err = proto_pwrite_all(fd, buf, n, off);
+            if (*file_err == 0)
+                proto_writeback_note(&wb, off + n);
+        }
+        proto_hasher_put(&h, buf, n);
+        off += n;
+        if (*file_err != 0 && hooks != NULL && hooks->stop_on_file_error)
+            r = r != 0 ? r : *file_err;
+        else if (*file_err == 0 && hooks != NULL && hooks->progress != NULL)
+            hooks->progress(hooks->ctx, off);
     }
-    free(buf);
-    return 0;
+    proto_hasher_end(&h);
+    return r;
 }

@@ -44,7 +44,9 @@ static void *send_body(void *arg)
     digest_state d;
     digest_init(&d);
     if (s->result == 0 && s->file >= 0) {
-        s->result = proto_body_from_file(s->io, s->file, 0, &d);
+        int file_err;
+        s->result =
+            proto_body_from_file(s->io, s->file, 0, &d, NULL, &file_err);
     } else {
         /* Odd-sized pieces so writes straddle the reader's buffers. */
         uint8_t piece[7777];
@@ -194,7 +196,7 @@ static void body_moves_file_to_file_with_matching_digests(void **state)
     digest_init(&d);
     int file_err = 1;
     /* At an offset, as when a resumed upload appends to a partial. */
-    assert_int_equal(proto_body_to_file(&c->a, dst, 5, &d, &file_err), 0);
+    assert_int_equal(proto_body_to_file(&c->a, dst, 5, &d, NULL, &file_err), 0);
     assert_int_equal(file_err, 0);
     finish(t, &s);
 
@@ -219,8 +221,11 @@ static void body_from_file_fails_when_file_is_shorter(void **state)
     struct tu_conn *c = *state;
     int src = tu_file_with_pattern(100);
     json_t *h = size_hdr(101);
+    int file_err = 0;
     assert_int_equal(proto_send(&c->b, h), 0);
-    assert_int_equal(proto_body_from_file(&c->b, src, 0, NULL), -ENODATA);
+    assert_int_equal(
+        proto_body_from_file(&c->b, src, 0, NULL, NULL, &file_err), -ENODATA);
+    assert_int_equal(file_err, -ENODATA);
     close(src);
     json_decref(h);
 }
@@ -235,7 +240,7 @@ static void body_to_file_drains_body_when_disk_is_full(void **state)
     int full = open("/dev/full", O_WRONLY | O_CLOEXEC);
     assert_true(full >= 0);
     int file_err = 0;
-    assert_int_equal(proto_body_to_file(&c->a, full, 0, NULL, &file_err), 0);
+    assert_int_equal(proto_body_to_file(&c->a, full, 0, NULL, NULL, &file_err), 0);
     assert_int_equal(file_err, -ENOSPC);
     assert_int_equal(c->a.body_in, 0);
     finish(t, &s);

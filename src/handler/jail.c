@@ -646,9 +646,11 @@ static int private_name(char name[NAME_MAX + 1])
  * overwriting) leaves the displaced file under tmp, where no one else can
  * reach it, so its size is exactly what was replaced whatever other
  * sessions do to the target name meanwhile. */
+/* *displaced gets an fd of the file the commit displaced, or -1. */
 static int upload_place(struct jail_upload *u, const char *tmp,
-                        uint64_t *replaced)
+                        uint64_t *replaced, int *displaced)
 {
+    *displaced = -1;
     for (int tries = 0; tries < 100; tries++) {
         if (renameat2(u->dirfd, tmp, u->dirfd, u->leaf, RENAME_EXCHANGE) == 0) {
             struct stat st;
@@ -662,7 +664,14 @@ static int upload_place(struct jail_upload *u, const char *tmp,
                 return -EISDIR;
             }
             /* The commit has happened.  Should the unlink fail, the old
-             * file stays hidden and counted, so nothing was freed. */
+             * file stays hidden and counted, so nothing was freed.  Held
+             * open, its unlink is quick: freeing a large file's pages and
+             * blocks waits for the last close, which the caller can put
+             * after its reply. */
+            if (S_ISREG(st.st_mode))
+                *displaced = openat(u->dirfd, tmp,
+                                    O_RDONLY | O_NOFOLLOW | O_CLOEXEC |
+                                        O_NONBLOCK);
             bool gone = unlinkat(u->dirfd, tmp, 0) == 0;
             *replaced = gone && S_ISREG(st.st_mode) ? (uint64_t)st.st_size : 0;
             return 0;
@@ -691,6 +700,17 @@ static void upload_free(struct jail_upload *u)
 
 int jail_upload_commit(struct jail_upload *u, uint64_t *replaced)
 {
+    int displaced;
+    int rc = jail_upload_commit_keep(u, replaced, &displaced);
+    if (displaced >= 0)
+        close(displaced);
+    return rc;
+}
+
+int jail_upload_commit_keep(struct jail_upload *u, uint64_t *replaced,
+                            int *displaced)
+{
+    *displaced = -1;
     /* fsync before the rename: after a crash the name must not point at a
      * file whose data never reached the disk. */
     int rc = fsync(u->fd) != 0 ? -errno : 0;
@@ -708,7 +728,7 @@ int jail_upload_commit(struct jail_upload *u, uint64_t *replaced)
     }
     uint64_t old = 0;
     if (rc == 0) {
-        rc = upload_place(u, tmp, &old);
+        rc = upload_place(u, tmp, &old, displaced);
         /* Failed: put the partial back, so it can be resumed or discarded;
          * if even that fails it stays hidden, and counted, under tmp. */
         if (rc != 0)
@@ -718,6 +738,10 @@ int jail_upload_commit(struct jail_upload *u, uint64_t *replaced)
     }
     if (rc == 0 && replaced != NULL)
         *replaced = old;
+    if (rc != 0 && *displaced >= 0) {
+        close(*displaced);
+        *displaced = -1;
+    }
     upload_free(u);
     return rc;
 }

@@ -171,6 +171,12 @@ int jail_upload_size(const struct jail_upload *u, uint64_t *size);
  * holes); *freed (may be NULL) gets the bytes cut. */
 int jail_upload_truncate(struct jail_upload *u, uint64_t len, uint64_t *freed);
 int jail_upload_commit(struct jail_upload *u, uint64_t *replaced);
+/* commit, but *displaced gets an open fd of the displaced file (already
+ * unlinked and uncounted), or -1 when there was none: freeing a large file
+ * takes a while, and closing this fd is when it happens -- close it after
+ * answering the client. */
+int jail_upload_commit_keep(struct jail_upload *u, uint64_t *replaced,
+                            int *displaced);
 void jail_upload_close(struct jail_upload *u);
 int jail_upload_discard(struct jail_upload *u, uint64_t *freed);
 

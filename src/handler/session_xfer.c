@@ -122,7 +122,8 @@ static int put_end(struct session *s, struct upload *up, const json_t *req,
                                 up->path);
     }
     uint64_t replaced = 0;
-    err = jail_upload_commit(up->u, &replaced);
+    int displaced = -1;
+    err = jail_upload_commit_keep(up->u, &replaced, &displaced);
     if (err != 0) {
         log_transfer(s, "put", up->path, up->total, off, moved, start, got,
                      proto_errno_code(err));
@@ -135,6 +136,8 @@ static int put_end(struct session *s, struct upload *up, const json_t *req,
     rc = rc == 0 ? proto_send_ok(&s->io, r)
                  : proto_send_error(&s->io, PROTO_E_INTERNAL, "out of memory");
     json_decref(r);
+    if (displaced >= 0)
+        close(displaced); /* frees the old file, after the client has heard */
     return rc;
 }
 

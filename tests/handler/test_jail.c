@@ -537,6 +537,41 @@ test_upload_commit_replaces_target_and_reports_old_size(void **state)
     assert_int_equal(replaced, 0);
 }
 
+/* commit_keep hands back the displaced file, already unlinked: readable
+ * until closed (that close is what frees it), invisible in the home. */
+static void test_upload_commit_keep_hands_back_the_displaced_file(void **state)
+{
+    struct fx *f = *state;
+    char buf[32];
+    int rc;
+    tmpdir_write(f->home, "k", 7, NULL);
+    struct jail_upload *u = upload(f, "k", &rc);
+    assert_int_equal(rc, 0);
+    put(u, "newer", 0);
+    uint64_t replaced = 0;
+    int old = -2;
+    assert_int_equal(jail_upload_commit_keep(u, &replaced, &old), 0);
+    assert_int_equal(replaced, 7);
+    assert_true(old >= 0);
+    struct stat st;
+    assert_int_equal(fstat(old, &st), 0);
+    assert_int_equal(st.st_size, 7);
+    assert_int_equal(st.st_nlink, 0); /* gone from every directory */
+    assert_int_equal(read_at(f, "k", buf, sizeof buf), 0);
+    assert_string_equal(buf, "newer");
+    assert_int_equal(tmpdir_has_suffix(f->home, PROTO_PART_SUFFIX), 0);
+    assert_int_equal(close(old), 0);
+
+    /* Nothing displaced: -1. */
+    u = upload(f, "k2", &rc);
+    assert_int_equal(rc, 0);
+    put(u, "x", 0);
+    old = -2;
+    assert_int_equal(jail_upload_commit_keep(u, &replaced, &old), 0);
+    assert_int_equal(replaced, 0);
+    assert_int_equal(old, -1);
+}
+
 static void test_upload_partial_survives_close_for_resume(void **state)
 {
     struct fx *f = *state;
@@ -690,6 +725,7 @@ int main(void)
         T(open_read_refuses_directories_and_fifos),
         T(rename_stays_in_its_directory_and_never_overwrites),
         T(upload_commit_replaces_target_and_reports_old_size),
+        T(upload_commit_keep_hands_back_the_displaced_file),
         T(upload_partial_survives_close_for_resume),
         T(second_upload_of_one_file_is_busy),
         T(rm_discards_the_partial_and_is_busy_during_upload),

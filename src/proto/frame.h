@@ -106,6 +106,11 @@ typedef struct proto_body_hooks {
     /* proto_body_to_file(): give up at the first failed file write (the
      * connection is then unusable) instead of draining the rest. */
     bool stop_on_file_error;
+    /* proto_body_from_file() with d == NULL: hand the file to the socket
+     * with sendfile(2), no copy through user memory.  sendfile() has no
+     * MSG_NOSIGNAL, so only for processes that ignore SIGPIPE (every
+     * libsocketserver server does). */
+    bool zero_copy;
 } proto_body_hooks;
 
 /* The two file helpers below move the body through the buffers of a

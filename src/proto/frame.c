@@ -314,6 +314,7 @@ static int body_sendfile(proto_io *io, int fd, uint64_t off,
     int r = nonblock(io->fd, true, &was);
     if (r != 0)
         return r;
+    const uint64_t start = io->body_out;
     while (r == 0 && io->body_out > 0) {
         size_t want = io->body_out < (8u << 20) ? (size_t)io->body_out
                                                  : (8u << 20);
@@ -332,6 +333,9 @@ static int body_sendfile(proto_io *io, int fd, uint64_t off,
             r = *file_err = -ENODATA; /* the file ended early */
         } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
             r = wait_ready(io, POLLOUT, PER_WAIT);
+        } else if ((errno == EINVAL || errno == ENOSYS) &&
+                   io->body_out == start) {
+            r = -ENOSYS; /* no sendfile for this file: the caller copies */
         } else if (errno != EINTR) {
             r = -errno;
             if (!socket_errno(errno))
@@ -346,8 +350,11 @@ int proto_body_from_file(proto_io *io, int fd, uint64_t off, digest_state *d,
                          const proto_body_hooks *hooks, int *file_err)
 {
     *file_err = 0;
-    if (d == NULL && hooks != NULL && hooks->zero_copy)
-        return body_sendfile(io, fd, off, hooks, file_err);
+    if (d == NULL && hooks != NULL && hooks->zero_copy) {
+        int r = body_sendfile(io, fd, off, hooks, file_err);
+        if (r != -ENOSYS)
+            return r;
+    }
     proto_hasher h;
     int r = proto_hasher_begin(&h, d, io->body_out);
     if (r != 0)

@@ -109,7 +109,8 @@ typedef struct proto_body_hooks {
     /* proto_body_from_file() with d == NULL: hand the file to the socket
      * with sendfile(2), no copy through user memory.  sendfile() has no
      * MSG_NOSIGNAL, so only for processes that ignore SIGPIPE (every
-     * libsocketserver server does). */
+     * libsocketserver server does).  Where the file cannot be sendfile'd
+     * (EINVAL/ENOSYS before the first byte) it copies as usual. */
     bool zero_copy;
 } proto_body_hooks;
 

@@ -27,6 +27,7 @@
 #include <sys/stat.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include "proto.h"
@@ -350,10 +351,13 @@ static const char *put(struct cli *c, const char *path, const uint8_t *data,
 }
 
 /* get into *out (malloc'd, *n bytes), resuming from the first have bytes
- * of *out when have > 0.  Checks the trailer digest.  *from gets the offset
- * the server chose. */
-static const char *get_ex(struct cli *c, const char *path, uint8_t **out,
-                          size_t *n, size_t have, uint64_t *from)
+ * of *out when have > 0.  *from gets the offset the server chose.  With
+ * digest_ok NULL, a trailer digest that does not match the bytes fails the
+ * check; else *digest_ok says whether it matched (and *out holds the bytes
+ * either way, as a client would before discarding them). */
+static const char *get_verify(struct cli *c, const char *path, uint8_t **out,
+                              size_t *n, size_t have, uint64_t *from,
+                              bool *digest_ok)
 {
     json_t *req = json_pack("{s:s, s:s, s:I}", "cmd", "get", "path", path,
                             "offset", (json_int_t)have);
@@ -385,13 +389,22 @@ static const char *get_ex(struct cli *c, const char *path, uint8_t **out,
     CHECK(proto_get_hex(t, "digest", want, 32) == 0);
     json_decref(t);
     digest_buf(buf, total, mine);
-    CHECK(memcmp(want, mine, 32) == 0);
+    if (digest_ok != NULL)
+        *digest_ok = memcmp(want, mine, 32) == 0;
+    else
+        CHECK(memcmp(want, mine, 32) == 0);
     free(*out);
     *out = buf;
     *n = total;
     if (from != NULL)
         *from = off;
     return NULL;
+}
+
+static const char *get_ex(struct cli *c, const char *path, uint8_t **out,
+                          size_t *n, size_t have, uint64_t *from)
+{
+    return get_verify(c, path, out, n, have, from, NULL);
 }
 
 static const char *get(struct cli *c, const char *path, uint8_t **out,
@@ -1100,6 +1113,175 @@ static void scenario_sigterm(void)
     free(d);
 }
 
+/* The digest cache (src/handler/digestcache.h): the xattr a put leaves,
+ * what a change behind the server's back does to it, and a file that
+ * never had one. */
+
+#define DC_XATTR "user.ssftp.blake2b"
+#define DC_RECORD 64 /* "b2c1" | digest (32) | size | mtime | ino */
+
+static void rm_tree(const char *dir);
+
+/* The record on path: its length (DC_RECORD expected) or -errno. */
+static ssize_t dc_record(const char *path, uint8_t rec[DC_RECORD + 16])
+{
+    ssize_t n = getxattr(path, DC_XATTR, rec, DC_RECORD + 16);
+    return n < 0 ? -errno : n;
+}
+
+/* The record on path must hold exactly the digest of data[0..n). */
+static void dc_check_record(const char *path, const uint8_t *data, size_t n)
+{
+    uint8_t rec[DC_RECORD + 16], sum[32];
+    CHECK(dc_record(path, rec) == DC_RECORD);
+    CHECK(memcmp(rec, "b2c1", 4) == 0);
+    digest_buf(data, n, sum);
+    CHECK(memcmp(rec + 4, sum, 32) == 0);
+}
+
+/* Change the file behind the server's back: flip a few bytes of data (the
+ * copy in memory too) in place -- same size, same inode -- then set its
+ * mtime to *mtime, or to 7 s after the old one when mtime is NULL. */
+static void dc_tamper(const char *path, uint8_t *data, size_t n,
+                             const struct timespec *mtime)
+{
+    int fd = open(path, O_WRONLY | O_CLOEXEC);
+    CHECK(fd >= 0);
+    struct stat before, after;
+    CHECK(fstat(fd, &before) == 0 && (size_t)before.st_size == n);
+    static const size_t at[] = {0, 4095, 1u << 20, (5u << 20) + 3};
+    for (size_t i = 0; i < sizeof at / sizeof at[0]; i++) {
+        size_t o = at[i] < n ? at[i] : n - 1;
+        data[o] ^= 0x5a;
+        CHECK(pwrite(fd, &data[o], 1, (off_t)o) == 1);
+    }
+    struct timespec ts[2] = {{.tv_nsec = UTIME_OMIT}, before.st_mtim};
+    if (mtime != NULL)
+        ts[1] = *mtime;
+    else
+        ts[1].tv_sec += 7;
+    CHECK(futimens(fd, ts) == 0);
+    CHECK(fstat(fd, &after) == 0);
+    CHECK(after.st_size == before.st_size && after.st_ino == before.st_ino);
+    CHECK(after.st_mtim.tv_sec == ts[1].tv_sec &&
+          after.st_mtim.tv_nsec == ts[1].tv_nsec);
+    CHECK(close(fd) == 0);
+}
+
+static void scenario_digest_cache(void)
+{
+    add_user("jack", "pw", NULL);
+    /* Nothing to test where the data root's file system has no user
+     * extended attributes: the server just hashes every time there. */
+    const char *probe = home_file("jack", "xattr-probe");
+    int pf = open(probe, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    CHECK(pf >= 0);
+    if (fsetxattr(pf, "user.ssftp.probe", "1", 1, 0) != 0) {
+        CHECK(errno == ENOTSUP || errno == EOPNOTSUPP);
+        close(pf);
+        printf("digest_cache: skipped: %s has no user extended attributes\n",
+               root);
+        rm_tree(root);
+        exit(77); /* meson: skipped */
+    }
+    CHECK(close(pf) == 0);
+    CHECK(unlink(probe) == 0);
+
+    start_server();
+    struct cli c;
+    connect_login(&c, "jack", "pw");
+    /* Above 8 MiB: the server hashes on its second thread as well. */
+    size_t n = (9u << 20) + 777;
+    uint8_t *data = random_data(n), *back = NULL;
+    size_t got;
+    char path[1024];
+    snprintf(path, sizeof path, "%s", home_file("jack", "big.bin"));
+
+    /* A put records the verified digest beside the file. */
+    CHECK_CODE(put(&c, "big.bin", data, n), NULL);
+    dc_check_record(path, data, n);
+    CHECK_CODE(get(&c, "big.bin", &back, &got), NULL);
+    CHECK(got == n && memcmp(back, data, n) == 0);
+    /* The record a put leaves is one a get trusts as it is: with the bytes
+     * changed under the same size, mtime and inode, the get sends the
+     * recorded digest (and the client sees the change). */
+    size_t sn = (1u << 20) + 1;
+    uint8_t *small = random_data(sn);
+    char spath[1024];
+    snprintf(spath, sizeof spath, "%s", home_file("jack", "small.bin"));
+    CHECK_CODE(put(&c, "small.bin", small, sn), NULL);
+    struct stat put_state;
+    CHECK(stat(spath, &put_state) == 0);
+    dc_tamper(spath, small, sn, &put_state.st_mtim);
+    bool ok = true;
+    CHECK_CODE(get_verify(&c, "small.bin", &back, &got, 0, NULL, &ok), NULL);
+    CHECK(got == sn && memcmp(back, small, sn) == 0 && !ok);
+    free(small);
+
+    /* Changed behind the server's back, with a new mtime: the record no
+     * longer counts, the get hashes the new bytes -- and records them. */
+    dc_tamper(path, data, n, NULL);
+    CHECK_CODE(get(&c, "big.bin", &back, &got), NULL);
+    CHECK(got == n && memcmp(back, data, n) == 0);
+    dc_check_record(path, data, n);
+
+    /* Changed again, with the old mtime put back exactly: the stale record
+     * is sent, and the client's check catches it.  (This is also how the
+     * test knows a get takes the recorded digest without hashing.) */
+    uint8_t *old = malloc(n);
+    CHECK(old != NULL);
+    memcpy(old, data, n); /* the bytes the record is for */
+    struct stat recorded;
+    CHECK(stat(path, &recorded) == 0);
+    dc_tamper(path, data, n, &recorded.st_mtim);
+    ok = true;
+    CHECK_CODE(get_verify(&c, "big.bin", &back, &got, 0, NULL, &ok), NULL);
+    CHECK(got == n && memcmp(back, data, n) == 0); /* the bytes on disk */
+    CHECK(!ok); /* ... under the digest of the bytes before */
+    dc_check_record(path, old, n);
+    free(old);
+    /* The session is still in step, and a new mtime repairs it. */
+    CHECK_CODE(simple(&c, "pwd", NULL), NULL);
+    dc_tamper(path, data, n, NULL);
+    CHECK_CODE(get(&c, "big.bin", &back, &got), NULL);
+    CHECK(got == n && memcmp(back, data, n) == 0);
+    dc_check_record(path, data, n);
+
+    /* A file put in the home directly has no record: the get hashes it
+     * (also above 8 MiB) and leaves one. */
+    size_t m = (10u << 20) + 3;
+    uint8_t *direct = random_data(m);
+    char dpath[1024];
+    snprintf(dpath, sizeof dpath, "%s", home_file("jack", "direct.bin"));
+    int fd = open(dpath, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    CHECK(fd >= 0);
+    for (size_t done = 0; done < m;) {
+        ssize_t w = write(fd, direct + done, m - done);
+        CHECK(w > 0);
+        done += (size_t)w;
+    }
+    CHECK(close(fd) == 0);
+    uint8_t rec[DC_RECORD + 16];
+    CHECK(dc_record(dpath, rec) == -ENODATA);
+    CHECK_CODE(get(&c, "direct.bin", &back, &got), NULL);
+    CHECK(got == m && memcmp(back, direct, m) == 0);
+    dc_check_record(dpath, direct, m);
+    /* ... and the next get, now from the record, is as good. */
+    CHECK_CODE(get(&c, "direct.bin", &back, &got), NULL);
+    CHECK(got == m && memcmp(back, direct, m) == 0);
+    /* A resumed get from the record: the trailer is the whole file's. */
+    uint64_t from = 0;
+    memcpy(back, direct, 1000000);
+    CHECK_CODE(get_ex(&c, "direct.bin", &back, &got, 1000000, &from), NULL);
+    CHECK(from == 1000000 && got == m && memcmp(back, direct, m) == 0);
+
+    free(direct);
+    free(data);
+    free(back);
+    cli_close(&c);
+    term_server();
+}
+
 static const struct {
     const char *name;
     void (*fn)(void);
@@ -1114,6 +1296,7 @@ static const struct {
     {"many_users", scenario_many_users},
     {"fuzz", scenario_fuzz},
     {"sigterm", scenario_sigterm},
+    {"digest_cache", scenario_digest_cache},
 };
 
 static void rm_tree(const char *dir)

@@ -3,10 +3,16 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -256,11 +262,303 @@ static void body_to_file_drains_body_when_disk_is_full(void **state)
     json_decref(next);
 }
 
+/* ---- zero copy: proto_body_from_file() with d == NULL and zero_copy ---- */
+
+/* 3 MiB + 5 bytes: many sendfile() calls through a full socket buffer, and
+ * not a multiple of any page or chunk size. */
+#define ZC_SIZE ((3u << 20) + 5)
+#define ZC_OFF 4099u /* a nonzero, unaligned file offset */
+
+static bool is_nonblocking(int fd)
+{
+    int fl = fcntl(fd, F_GETFL);
+    assert_true(fl >= 0);
+    return (fl & O_NONBLOCK) != 0;
+}
+
+static void set_nonblocking(int fd, bool on)
+{
+    int fl = fcntl(fd, F_GETFL);
+    assert_true(fl >= 0);
+    assert_int_equal(fcntl(fd, F_SETFL, on ? fl | O_NONBLOCK
+                                           : fl & ~O_NONBLOCK), 0);
+    assert_true(is_nonblocking(fd) == on);
+}
+
+/* A zero-copy sender, run on a thread.  No cmocka assert in here: what the
+ * hook sees is recorded and checked by the test afterwards. */
+struct zc_sender {
+    proto_io *io;
+    int file;
+    uint64_t off, n;
+    int result, file_err;
+    /* progress hook */
+    size_t calls;
+    uint64_t last;       /* the last offset reported */
+    bool increasing;     /* every offset above the one before (and off) */
+    bool in_range;       /* every offset <= off + n */
+    bool nonblock_seen;  /* the socket was O_NONBLOCK at every call */
+};
+
+static void zc_progress(void *ctx, uint64_t off)
+{
+    struct zc_sender *s = ctx;
+    if (off <= s->last)
+        s->increasing = false;
+    if (off > s->off + s->n)
+        s->in_range = false;
+    int fl = fcntl(s->io->fd, F_GETFL);
+    if (fl < 0 || !(fl & O_NONBLOCK))
+        s->nonblock_seen = false;
+    s->last = off;
+    s->calls++;
+}
+
+/* Send the body of s with zero copy; the header must be out already. */
+static void zc_body(struct zc_sender *s)
+{
+    proto_body_hooks hooks = {.progress = zc_progress, .ctx = s,
+                              .zero_copy = true};
+    s->last = s->off;
+    s->increasing = s->in_range = s->nonblock_seen = true;
+    s->file_err = 12345;
+    s->result = proto_body_from_file(s->io, s->file, s->off, NULL, &hooks,
+                                     &s->file_err);
+}
+
+static void *zc_send(void *arg)
+{
+    struct zc_sender *s = arg;
+    json_t *h = size_hdr(s->n);
+    s->result = proto_send(s->io, h);
+    json_decref(h);
+    if (s->result == 0)
+        zc_body(s);
+    return NULL;
+}
+
+static void zc_round_trip(struct tu_conn *c, bool nonblocking)
+{
+    set_nonblocking(c->sv[1], nonblocking);
+    int src = tu_file_with_pattern(ZC_OFF + ZC_SIZE);
+    struct zc_sender s = {.io = &c->b, .file = src, .off = ZC_OFF,
+                          .n = ZC_SIZE};
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, zc_send, &s), 0);
+    json_t *h = recv_ok(&c->a);
+    assert_int_equal(c->a.body_in, ZC_SIZE);
+    uint8_t *got = malloc(ZC_SIZE);
+    assert_non_null(got);
+    uint64_t n = 0;
+    while (c->a.body_in > 0) {
+        ssize_t k = proto_read_some(&c->a, got + n, ZC_SIZE - n);
+        assert_true(k > 0);
+        n += (uint64_t)k;
+    }
+    assert_int_equal(n, ZC_SIZE);
+    assert_int_equal(pthread_join(t, NULL), 0);
+    assert_int_equal(s.result, 0);
+    assert_int_equal(s.file_err, 0);
+    assert_int_equal(c->b.body_out, 0);
+    for (size_t i = 0; i < ZC_SIZE; i++)
+        if (got[i] != tu_pattern(ZC_OFF + i))
+            fail_msg("byte %zu: got %u, want %u", i, got[i],
+                     tu_pattern(ZC_OFF + i));
+    /* Progress: rising, never past the end, ending at off + size. */
+    assert_true(s.calls >= 1);
+    assert_true(s.increasing);
+    assert_true(s.in_range);
+    assert_int_equal(s.last, ZC_OFF + ZC_SIZE);
+    /* The copying path never touches the socket's flags; sendfile(2) has
+     * no MSG_DONTWAIT, so the zero-copy path must make the socket
+     * non-blocking while it sends ... */
+    assert_true(s.nonblock_seen);
+    /* ... and put the flag back as it was. */
+    assert_true(is_nonblocking(c->sv[1]) == nonblocking);
+    /* The connection is in step: the next frame reads cleanly. */
+    json_t *next = json_pack("{s:s}", "cmd", "done");
+    assert_int_equal(proto_send(&c->b, next), 0);
+    json_t *in = recv_ok(&c->a);
+    assert_true(json_equal(in, next));
+    json_decref(in);
+    json_decref(next);
+    free(got);
+    assert_int_equal(close(src), 0);
+    json_decref(h);
+}
+
+static void zero_copy_round_trip_blocking_socket(void **state)
+{
+    zc_round_trip(*state, false);
+}
+
+static void zero_copy_round_trip_nonblocking_socket(void **state)
+{
+    zc_round_trip(*state, true);
+}
+
+static void zero_copy_fails_when_file_is_shorter(void **state)
+{
+    struct tu_conn *c = *state;
+    int src = tu_file_with_pattern(100);
+    /* Runs dry part-way (the 100 bytes go out first) ... */
+    struct zc_sender s = {.io = &c->b, .file = src, .off = 0, .n = 101};
+    json_t *h = size_hdr(101);
+    assert_int_equal(proto_send(&c->b, h), 0);
+    json_decref(h);
+    zc_body(&s);
+    assert_int_equal(s.result, -ENODATA);
+    assert_int_equal(s.file_err, -ENODATA);
+    assert_false(is_nonblocking(c->sv[1]));
+    h = recv_ok(&c->a);
+    uint8_t got[100];
+    assert_int_equal(proto_read_body(&c->a, got, sizeof got), 0);
+    for (size_t i = 0; i < sizeof got; i++)
+        assert_int_equal(got[i], tu_pattern(i));
+    json_decref(h);
+    tu_conn_close(c, 0);
+    tu_conn_close(c, 1);
+
+    /* ... and at an offset at or past the end, before the first byte. */
+    for (uint64_t off = 100; off <= 150; off += 50) {
+        tu_pair(c->sv);
+        c->a = (proto_io){.fd = c->sv[0], .timeout_ms = 5000};
+        c->b = (proto_io){.fd = c->sv[1], .timeout_ms = 5000};
+        s = (struct zc_sender){.io = &c->b, .file = src, .off = off, .n = 1};
+        h = size_hdr(1);
+        assert_int_equal(proto_send(&c->b, h), 0);
+        json_decref(h);
+        zc_body(&s);
+        assert_int_equal(s.result, -ENODATA);
+        assert_int_equal(s.file_err, -ENODATA);
+        assert_int_equal(s.calls, 0);
+        assert_false(is_nonblocking(c->sv[1]));
+        tu_conn_close(c, 0);
+        tu_conn_close(c, 1);
+    }
+    assert_int_equal(close(src), 0);
+}
+
+static void zero_copy_unreadable_file_is_a_file_error(void **state)
+{
+    struct tu_conn *c = *state;
+    int src = tu_file_with_pattern(1000);
+    char path[64];
+    snprintf(path, sizeof path, "/proc/self/fd/%d", src);
+    int wr = open(path, O_WRONLY | O_CLOEXEC); /* no read access */
+    assert_true(wr >= 0);
+    set_nonblocking(c->sv[1], true);
+    struct zc_sender s = {.io = &c->b, .file = wr, .off = 0, .n = 1000};
+    json_t *h = size_hdr(1000);
+    assert_int_equal(proto_send(&c->b, h), 0);
+    json_decref(h);
+    zc_body(&s);
+    assert_int_equal(s.result, -EBADF);
+    assert_int_equal(s.file_err, -EBADF);
+    assert_true(is_nonblocking(c->sv[1]));
+    assert_int_equal(close(wr), 0);
+    assert_int_equal(close(src), 0);
+}
+
+static void zero_copy_to_a_closed_peer_is_a_socket_error(void **state)
+{
+    struct tu_conn *c = *state;
+    int src = tu_file_with_pattern(ZC_SIZE);
+    /* Closed before the body: the first sendfile() fails.  SIGPIPE is
+     * ignored by main(), else this would kill the test. */
+    json_t *h = size_hdr(ZC_SIZE);
+    assert_int_equal(proto_send(&c->b, h), 0);
+    json_decref(h);
+    tu_conn_close(c, 0);
+    struct zc_sender s = {.io = &c->b, .file = src, .off = 0, .n = ZC_SIZE};
+    zc_body(&s);
+    assert_true(s.result == -EPIPE || s.result == -ECONNRESET);
+    assert_int_equal(s.file_err, 0);
+    assert_false(is_nonblocking(c->sv[1]));
+    tu_conn_close(c, 1);
+
+    /* Closed part-way through: the sender is blocked on a full buffer
+     * (or about to be) when the reader goes away. */
+    tu_pair(c->sv);
+    c->a = (proto_io){.fd = c->sv[0], .timeout_ms = 5000};
+    c->b = (proto_io){.fd = c->sv[1], .timeout_ms = 5000};
+    s = (struct zc_sender){.io = &c->b, .file = src, .off = 0, .n = ZC_SIZE};
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, zc_send, &s), 0);
+    h = recv_ok(&c->a);
+    uint8_t buf[65536];
+    assert_int_equal(proto_read_body(&c->a, buf, sizeof buf), 0);
+    for (size_t i = 0; i < sizeof buf; i++)
+        assert_int_equal(buf[i], tu_pattern(i));
+    json_decref(h);
+    tu_conn_close(c, 0);
+    assert_int_equal(pthread_join(t, NULL), 0);
+    assert_true(s.result == -EPIPE || s.result == -ECONNRESET);
+    assert_int_equal(s.file_err, 0);
+    assert_true(s.last < ZC_SIZE);
+    assert_false(is_nonblocking(c->sv[1]));
+    assert_int_equal(close(src), 0);
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    assert_int_equal(clock_gettime(CLOCK_MONOTONIC, &ts), 0);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Watchdog for a call that must end by itself: a hang is a failure with a
+ * message, not a wait for the harness's timeout. */
+static void watchdog_fired(int sig)
+{
+    (void)sig;
+    static const char msg[] = "watchdog: zero-copy send still blocked after "
+                              "20 s; the body deadline did not end it\n";
+    ssize_t w = write(2, msg, sizeof msg - 1);
+    (void)w;
+    _exit(1);
+}
+
+static void zero_copy_times_out_when_peer_stops_reading(void **state)
+{
+    struct tu_conn *c = *state;
+    int src = tu_file_with_pattern(ZC_SIZE);
+    /* A blocking socket, as a caller may hand over.  The send timeout is
+     * only a safety net so a sendfile() that blocks cannot hang the test:
+     * the body deadline must end the call long before it. */
+    struct timeval tv = {.tv_sec = 5};
+    assert_int_equal(
+        setsockopt(c->sv[1], SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv), 0);
+    json_t *h = size_hdr(ZC_SIZE);
+    assert_int_equal(proto_send(&c->b, h), 0);
+    json_decref(h);
+    c->b.timeout_ms = 50; /* no body_timeout_ms: bodies inherit this */
+    struct zc_sender s = {.io = &c->b, .file = src, .off = 0, .n = ZC_SIZE};
+    struct sigaction sa = {.sa_handler = watchdog_fired}, prev;
+    assert_int_equal(sigemptyset(&sa.sa_mask), 0);
+    assert_int_equal(sigaction(SIGALRM, &sa, &prev), 0);
+    alarm(20);
+    double t0 = now_s();
+    zc_body(&s);
+    double took = now_s() - t0;
+    alarm(0);
+    assert_int_equal(sigaction(SIGALRM, &prev, NULL), 0);
+    assert_int_equal(s.result, -ETIMEDOUT);
+    assert_int_equal(s.file_err, 0);
+    assert_true(took < 2.5);
+    assert_true(s.last > 0 && s.last < ZC_SIZE); /* some went, not all */
+    assert_false(is_nonblocking(c->sv[1]));
+    assert_int_equal(close(src), 0);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, tu_conn_setup, tu_conn_teardown)
 
 int main(void)
 {
     assert_int_equal(proto_init(), 0);
+    /* sendfile(2) has no MSG_NOSIGNAL: like every server using the
+     * zero-copy path, this process must ignore SIGPIPE. */
+    assert_true(signal(SIGPIPE, SIG_IGN) != SIG_ERR);
     const struct CMUnitTest tests[] = {
         T(body_streams_more_than_the_socket_buffer),
         T(read_body_refuses_more_than_announced),
@@ -271,6 +569,12 @@ int main(void)
         T(body_moves_file_to_file_with_matching_digests),
         T(body_from_file_fails_when_file_is_shorter),
         T(body_to_file_drains_body_when_disk_is_full),
+        T(zero_copy_round_trip_blocking_socket),
+        T(zero_copy_round_trip_nonblocking_socket),
+        T(zero_copy_fails_when_file_is_shorter),
+        T(zero_copy_unreadable_file_is_a_file_error),
+        T(zero_copy_to_a_closed_peer_is_a_socket_error),
+        T(zero_copy_times_out_when_peer_stops_reading),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -16,6 +16,7 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -28,6 +29,7 @@
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <sys/xattr.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "proto.h"
@@ -148,6 +150,30 @@ static void term_server(void)
     CHECK(waitpid(server_pid, &st, 0) == server_pid);
     server_pid = 0;
     CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+}
+
+/* After SIGTERM: wait (bounded) until the server has stopped accepting --
+ * its listener is closed first, so connects are refused -- instead of
+ * sleeping and hoping the signal has been handled. */
+static void wait_not_accepting(void)
+{
+    struct timespec t0, now;
+    CHECK(clock_gettime(CLOCK_MONOTONIC, &t0) == 0);
+    for (;;) {
+        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        CHECK(fd >= 0);
+        struct sockaddr_in a = {.sin_family = AF_INET,
+                                .sin_port = htons(port)};
+        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        int r = connect(fd, (struct sockaddr *)&a, sizeof a);
+        int e = errno;
+        close(fd);
+        if (r != 0 && e == ECONNREFUSED)
+            return;
+        CHECK(clock_gettime(CLOCK_MONOTONIC, &now) == 0);
+        CHECK(now.tv_sec - t0.tv_sec < 10);
+        sched_yield();
+    }
 }
 
 /* ---- a minimal client ------------------------------------------------ */
@@ -1070,7 +1096,7 @@ static void scenario_sigterm(void)
     json_decref(h);
     CHECK(proto_write_body(&c.io, d, n / 2) == 0);
     CHECK(kill(server_pid, SIGTERM) == 0);
-    usleep(200000);
+    wait_not_accepting();
     CHECK(proto_write_body(&c.io, d + n / 2, n - n / 2) == 0);
     uint8_t sum[32];
     digest_buf(d, n, sum);

@@ -6,8 +6,10 @@
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 struct hashpipe {
     pthread_mutex_t mu;
@@ -100,17 +102,39 @@ static struct hashpipe *pipe_start(digest_state *d)
     return p;
 }
 
+/* Helpers running now, process-wide.  More than there are cores buys
+ * nothing, and each holds PROTO_HASHER_NBUF buffers: a server with a
+ * thousand uploads in flight must not hold a thousand of them. */
+static atomic_int helpers;
+
+static bool helper_slot(void)
+{
+    static atomic_int limit;
+    int max = atomic_load(&limit);
+    if (max == 0) {
+        long n = sysconf(_SC_NPROCESSORS_ONLN);
+        max = n < 1 ? 2 : n > 64 ? 128 : 2 * (int)n;
+        atomic_store(&limit, max);
+    }
+    if (atomic_fetch_add(&helpers, 1) < max)
+        return true;
+    atomic_fetch_sub(&helpers, 1);
+    return false;
+}
+
 int proto_hasher_begin(proto_hasher *h, digest_state *d, uint64_t total)
 {
     h->d = d;
     h->pipe = NULL;
     h->buf = NULL;
     h->cap = 0;
-    if (d != NULL && total >= PROTO_HASHER_THREADED &&
-        (h->pipe = pipe_start(d)) != NULL)
-        return 0;
+    if (d != NULL && total >= PROTO_HASHER_THREADED && helper_slot()) {
+        if ((h->pipe = pipe_start(d)) != NULL)
+            return 0;
+        atomic_fetch_sub(&helpers, 1);
+    }
     /* Inline: one buffer, and small bodies must not cost a full one. */
-    h->cap = total < PROTO_HASHER_BUF ? (size_t)total : PROTO_HASHER_BUF;
+    h->cap = total < PROTO_HASHER_INLINE ? (size_t)total : PROTO_HASHER_INLINE;
     if (h->cap == 0)
         h->cap = 1;
     h->buf = malloc(h->cap);
@@ -164,6 +188,7 @@ void proto_hasher_end(proto_hasher *h)
         pthread_mutex_destroy(&p->mu);
         pipe_free(p);
         h->pipe = NULL;
+        atomic_fetch_sub(&helpers, 1);
     }
     free(h->buf);
     h->buf = NULL;

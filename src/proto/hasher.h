@@ -7,9 +7,12 @@
  * buffers: the I/O thread asks for an empty one, fills it, does its I/O, and
  * hands it back with proto_hasher_put(); for a body of at least
  * PROTO_HASHER_THREADED bytes a helper thread hashes the buffers in order
- * while the I/O thread is already filling the next.  Smaller bodies (and any
- * body when the thread cannot be started) are hashed inline from one buffer
- * no bigger than the body, so a session moving small files costs no thread.
+ * while the I/O thread is already filling the next.  Smaller bodies are
+ * hashed inline from one buffer no bigger than the body, so a session moving
+ * small files costs no thread; so are large ones when twice as many helpers
+ * as there are cores are already running (more would not hash any faster,
+ * and memory would grow with the number of transfers), or when a thread
+ * cannot be started.
  *
  *     proto_hasher h;
  *     if (proto_hasher_begin(&h, d, total) != 0) ...      // -ENOMEM
@@ -34,6 +37,8 @@
 /* Buffer size and count in threaded mode (memory: their product). */
 #define PROTO_HASHER_BUF (1u << 20)
 #define PROTO_HASHER_NBUF 4
+/* The one buffer of inline mode (smaller for smaller bodies). */
+#define PROTO_HASHER_INLINE (256u * 1024)
 
 struct hashpipe;
 

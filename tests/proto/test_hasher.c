@@ -244,6 +244,60 @@ struct progress {
 };
 
 /* No cmocka assert here: it also runs on the sender thread. */
+/* Helpers are capped process-wide at twice the cores: past the cap a large
+ * body is hashed inline -- still right -- and a slot freed is reused. */
+static void helpers_are_capped_and_the_rest_hash_inline(void **state)
+{
+    (void)state;
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    assert_true(cores >= 1);
+    size_t max = cores > 64 ? 128 : 2 * (size_t)cores;
+    size_t n = max + 2;
+    proto_hasher *h = calloc(n, sizeof *h);
+    digest_state *d = calloc(n, sizeof *d);
+    assert_non_null(h);
+    assert_non_null(d);
+    for (size_t i = 0; i < n; i++) {
+        digest_init(&d[i]);
+        assert_int_equal(proto_hasher_begin(&h[i], &d[i],
+                                            PROTO_HASHER_THREADED), 0);
+    }
+    size_t threaded = 0;
+    for (size_t i = 0; i < n; i++)
+        threaded += h[i].pipe != NULL;
+    bool last_inline = h[n - 1].pipe == NULL;
+    /* Every one hashes correctly, threaded or not. */
+    unsigned char msg[] = "capped";
+    for (size_t i = 0; i < n; i++) {
+        size_t cap;
+        unsigned char *buf = proto_hasher_buf(&h[i], &cap);
+        assert_true(cap >= sizeof msg);
+        memcpy(buf, msg, sizeof msg);
+        proto_hasher_put(&h[i], buf, sizeof msg);
+    }
+    /* A freed slot is taken by the next large body. */
+    proto_hasher_end(&h[0]);
+    proto_hasher again;
+    digest_state d2;
+    digest_init(&d2);
+    assert_int_equal(proto_hasher_begin(&again, &d2, PROTO_HASHER_THREADED), 0);
+    bool reused = again.pipe != NULL;
+    proto_hasher_end(&again);
+    uint8_t want[DIGEST_BYTES], got[DIGEST_BYTES];
+    reference(msg, sizeof msg, want);
+    for (size_t i = 1; i < n; i++)
+        proto_hasher_end(&h[i]);
+    for (size_t i = 0; i < n; i++) {
+        digest_final(&d[i], got);
+        assert_memory_equal(got, want, DIGEST_BYTES);
+    }
+    free(h);
+    free(d);
+    assert_int_equal(threaded, max);
+    assert_true(last_inline);
+    assert_true(reused);
+}
+
 static void on_progress(void *ctx, uint64_t off)
 {
     struct progress *p = ctx;
@@ -378,6 +432,7 @@ int main(void)
         cmocka_unit_test(threaded_mode_digest_matches_and_buffers_rotate),
         cmocka_unit_test(null_digest_moves_bytes_and_hashes_nothing),
         cmocka_unit_test(end_with_nothing_put_gives_empty_digest),
+        cmocka_unit_test(helpers_are_capped_and_the_rest_hash_inline),
         cmocka_unit_test_setup_teardown(large_body_round_trips_through_files,
                                         tu_conn_setup, tu_conn_teardown),
     };

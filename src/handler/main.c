@@ -34,6 +34,7 @@ struct options {
     unsigned max_clients;
     unsigned max_per_ip;
     unsigned idle_timeout_s;
+    unsigned login_timeout_s;
     uint64_t default_quota;
 };
 
@@ -42,7 +43,8 @@ static void usage(FILE *f)
     fprintf(f,
         "usage: ssftpd [--root DIR] [--listen HOST:PORT] [--workers N]\n"
         "              [--max-clients N] [--max-per-ip N]\n"
-        "              [--idle-timeout SECONDS] [--default-quota SIZE]\n"
+        "              [--idle-timeout SECONDS] [--login-timeout SECONDS]\n"
+        "              [--default-quota SIZE]\n"
         "       ssftpd user add|passwd|del|quota|list ... (ssftpd user --help)\n"
         "\n"
         "  --root DIR            data root (users.json, homes/); default %s,\n"
@@ -52,12 +54,15 @@ static void usage(FILE *f)
         "  --workers N           pool threads, one per session; default\n"
         "                        max-clients + 16 (the extra ones say \"busy\")\n"
         "  --max-clients N       sessions at once; default %d\n"
-        "  --max-per-ip N        connections from one address; default %d\n"
+        "  --max-per-ip N        connections from one address (0: no\n"
+        "                        limit); default %d\n"
         "  --idle-timeout S      close a session idle this long; default %d\n"
+        "  --login-timeout S     close a connection not logged in this long\n"
+        "                        after it connected; default %d\n"
         "  --default-quota SIZE  quota of users without their own (e.g. 10G);\n"
         "                        default none\n",
         DEFAULT_ROOT, DEFAULT_HOST, DEFAULT_PORT, DEFAULT_MAX_CLIENTS,
-        DEFAULT_MAX_PER_IP, PROTO_IDLE_TIMEOUT_S);
+        DEFAULT_MAX_PER_IP, PROTO_IDLE_TIMEOUT_S, PROTO_LOGIN_TIMEOUT_S);
 }
 
 static int parse_uint(const char *s, unsigned max, unsigned *out)
@@ -121,6 +126,8 @@ static int parse_args(int argc, char **argv, struct options *o)
             rc = parse_uint(v, 100000, &o->max_per_ip);
         else if (strcmp(a, "--idle-timeout") == 0)
             rc = parse_uint(v, 86400, &o->idle_timeout_s);
+        else if (strcmp(a, "--login-timeout") == 0)
+            rc = parse_uint(v, 86400, &o->login_timeout_s);
         else if (strcmp(a, "--default-quota") == 0)
             rc = v == NULL ? -EINVAL : sizes_parse(v, &o->default_quota);
         else {
@@ -132,9 +139,10 @@ static int parse_args(int argc, char **argv, struct options *o)
             return rc;
         }
     }
-    if (o->max_clients == 0 || o->idle_timeout_s == 0) {
-        fprintf(stderr, "ssftpd: --max-clients and --idle-timeout must be "
-                        "above 0\n");
+    if (o->max_clients == 0 || o->idle_timeout_s == 0 ||
+        o->login_timeout_s == 0) {
+        fprintf(stderr, "ssftpd: --max-clients, --idle-timeout and "
+                        "--login-timeout must be above 0\n");
         return -EINVAL;
     }
     return 0;
@@ -175,6 +183,7 @@ int main(int argc, char **argv)
                         .max_clients = DEFAULT_MAX_CLIENTS,
                         .max_per_ip = DEFAULT_MAX_PER_IP,
                         .idle_timeout_s = PROTO_IDLE_TIMEOUT_S,
+                        .login_timeout_s = PROTO_LOGIN_TIMEOUT_S,
                         .default_quota = QUOTA_UNLIMITED};
     if (parse_args(argc, argv, &o) != 0) {
         usage(stderr);
@@ -186,7 +195,8 @@ int main(int argc, char **argv)
     }
     struct session_server srv = {.max_clients = o.max_clients,
                                  .idle_timeout_ms =
-                                     (int)o.idle_timeout_s * 1000};
+                                     (int)o.idle_timeout_s * 1000,
+                                 .login_timeout_s = o.login_timeout_s};
     int rc = userdb_open(o.root, &srv.db);
     if (rc != 0) {
         fprintf(stderr, "ssftpd: cannot open data root %s: %s\n", o.root,

@@ -482,7 +482,7 @@ static int session_handle(ss_request *r)
                .timeout_ms = PROTO_IDLE_TIMEOUT_S * 1000,
                .body_timeout_ms = PROTO_IO_TIMEOUT_S * 1000},
     };
-    s.login_deadline = session_now() + PROTO_LOGIN_TIMEOUT_S;
+    s.login_deadline = session_now() + srv->login_timeout_s;
     peer_names(&s);
     /* Requests and replies are small frames sent back to back: without
      * this, Nagle and delayed ACKs add tens of milliseconds to each. */

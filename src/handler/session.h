@@ -38,6 +38,7 @@ struct session_server {
     ss_server *server;        /* set once created; for ss_server_stopping() */
     unsigned max_clients;     /* above this, hello gets "busy" */
     int idle_timeout_ms;      /* wait for the next request */
+    unsigned login_timeout_s; /* connect to logged in */
     atomic_uint sessions;     /* sessions being handled now */
 };
 

@@ -102,8 +102,18 @@ static void add_user(const char *name, const char *password,
     CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
 }
 
-static void start_server(void)
+/* Starts ssftpd on 127.0.0.1:0 in root, with the options in extra (NULL,
+ * or a NULL-terminated list) after the usual ones. */
+static void start_server_args(const char *const *extra)
 {
+    const char *argv[32] = {ssftpd, "--root", root, "--listen",
+                            "127.0.0.1:0"};
+    size_t argc = 5;
+    for (size_t i = 0; extra != NULL && extra[i] != NULL; i++) {
+        CHECK(argc < sizeof argv / sizeof argv[0] - 1);
+        argv[argc++] = extra[i];
+    }
+    argv[argc] = NULL;
     int out[2];
     CHECK(pipe(out) == 0);
     pid_t parent = getpid();
@@ -117,8 +127,7 @@ static void start_server(void)
         dup2(out[1], 1);
         close(out[0]);
         close(out[1]);
-        execl(ssftpd, ssftpd, "--root", root, "--listen", "127.0.0.1:0",
-              (char *)NULL);
+        execv(ssftpd, (char **)argv);
         _exit(127);
     }
     close(out[1]);
@@ -140,6 +149,11 @@ static void start_server(void)
     CHECK(sscanf(line, "listening on 127.0.0.1:%u", &p) == 1);
     port = (uint16_t)p;
     close(out[0]);
+}
+
+static void start_server(void)
+{
+    start_server_args(NULL);
 }
 
 /* SIGTERM: the server must drain and exit 0. */
@@ -1308,6 +1322,300 @@ static void scenario_digest_cache(void)
     term_server();
 }
 
+/* ---- limits: --max-clients, --max-per-ip, --idle-timeout,
+ * --login-timeout and the header cap.  Every wait for the server to act is
+ * a bounded read, never a sleep. */
+
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    CHECK(clock_gettime(CLOCK_MONOTONIC, &ts) == 0);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* cli_open() from the local address src (any of 127/8 on Linux). */
+static void cli_open_from(struct cli *c, const char *src)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    CHECK(fd >= 0);
+    struct sockaddr_in a = {.sin_family = AF_INET};
+    CHECK(inet_pton(AF_INET, src, &a.sin_addr) == 1);
+    CHECK(bind(fd, (struct sockaddr *)&a, sizeof a) == 0);
+    a.sin_port = htons(port);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    CHECK(connect(fd, (struct sockaddr *)&a, sizeof a) == 0);
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    c->io = (proto_io){.fd = fd, .timeout_ms = 60000,
+                       .body_timeout_ms = 30000};
+}
+
+/* The next frame from the server within max_ms: proto_recv()'s result,
+ * with the frame (if any) in *out. */
+static int recv_within(struct cli *c, int max_ms, json_t **out)
+{
+    int saved = c->io.timeout_ms;
+    c->io.timeout_ms = max_ms;
+    int rc = proto_recv(&c->io, out);
+    c->io.timeout_ms = saved;
+    return rc;
+}
+
+/* The server closes c within max_ms without another frame (a clean end of
+ * stream: -ENODATA).  Returns when it did, in mono_ms() time. */
+static int64_t expect_closed(struct cli *c, int max_ms)
+{
+    json_t *r = NULL;
+    int rc = recv_within(c, max_ms, &r);
+    int64_t at = mono_ms();
+    if (rc != -ENODATA) {
+        char *text = rc == 0 ? json_dumps(r, JSON_COMPACT) : NULL;
+        fprintf(stderr, "expected a close within %d ms, got %s%s\n", max_ms,
+                rc == 0 ? "a frame: " : strerror(-rc), text ? text : "");
+        free(text);
+        json_decref(r);
+        CHECK(rc == -ENODATA);
+    }
+    return at;
+}
+
+/* Nothing at all (no frame, no close) arrives on c for ms. */
+static void expect_quiet(struct cli *c, int ms)
+{
+    struct pollfd p = {.fd = c->io.fd, .events = POLLIN};
+    int64_t end = mono_ms() + ms;
+    for (int64_t left = ms; left > 0; left = end - mono_ms()) {
+        int n = poll(&p, 1, (int)left);
+        CHECK(n >= 0 || errno == EINTR);
+        CHECK(n <= 0);
+    }
+}
+
+static const char *hello_code(struct cli *c)
+{
+    return call_code(c, json_pack("{s:s, s:i, s:s}", "cmd", "hello",
+                                  "version", 1, "client", "e2e"));
+}
+
+/* Quits c and waits until the server has ended that session. */
+static void quit_and_wait(struct cli *c)
+{
+    CHECK_CODE(simple(c, "quit", NULL), NULL);
+    expect_closed(c, 5000);
+    cli_close(c);
+}
+
+/* --max-clients 2: the third session gets "busy" to its hello and is
+ * closed; a quit frees a place. */
+static void limits_max_clients(void)
+{
+    static const char *const args[] = {"--max-clients", "2", NULL};
+    start_server_args(args);
+    struct cli a, b, c;
+    connect_login(&a, "lim", "pw");
+    connect_login(&b, "lim", "pw");
+    cli_open(&c);
+    CHECK_CODE(hello_code(&c), PROTO_E_BUSY);
+    expect_closed(&c, 5000);
+    cli_close(&c);
+    CHECK_CODE(simple(&a, "pwd", NULL), NULL);
+    CHECK_CODE(simple(&b, "pwd", NULL), NULL);
+    /* The server ends a's session before its end of stream reaches us, so
+     * the place is free by then. */
+    quit_and_wait(&a);
+    connect_login(&c, "lim", "pw");
+    CHECK_CODE(simple(&c, "pwd", NULL), NULL);
+    /* Full again. */
+    cli_open(&a);
+    CHECK_CODE(hello_code(&a), PROTO_E_BUSY);
+    expect_closed(&a, 5000);
+    cli_close(&a);
+    cli_close(&b);
+    cli_close(&c);
+    term_server();
+}
+
+/* --max-per-ip 2: the third connection from 127.0.0.1 is closed at once,
+ * without a frame (libsocketserver's admission control, before ssftpd sees
+ * it); another address is not affected. */
+static void limits_per_ip(void)
+{
+    static const char *const args[] = {"--max-per-ip", "2", NULL};
+    start_server_args(args);
+    struct cli a, b, c;
+    connect_login(&a, "lim", "pw");
+    connect_login(&b, "lim", "pw");
+    cli_open(&c); /* the kernel accepts; the server closes */
+    expect_closed(&c, 5000);
+    cli_close(&c);
+    CHECK_CODE(simple(&a, "pwd", NULL), NULL);
+    CHECK_CODE(simple(&b, "pwd", NULL), NULL);
+    cli_open_from(&c, "127.0.0.2");
+    hello(&c);
+    CHECK_CODE(login(&c, "lim", "pw"), NULL);
+    CHECK_CODE(simple(&c, "pwd", NULL), NULL);
+    cli_close(&c);
+    /* After a quit, 127.0.0.1 gets a place back.  The server releases it
+     * just after closing, so retry (bounded) until a hello is answered. */
+    quit_and_wait(&a);
+    int64_t end = mono_ms() + 5000;
+    for (;;) {
+        cli_open(&a);
+        const char *code = hello_code(&a);
+        if (code == NULL)
+            break;
+        CHECK(strcmp(code, "closed") == 0 && mono_ms() < end);
+        cli_close(&a);
+        usleep(10000);
+    }
+    CHECK_CODE(login(&a, "lim", "pw"), NULL);
+    CHECK_CODE(simple(&a, "pwd", NULL), NULL);
+    CHECK_CODE(simple(&b, "pwd", NULL), NULL);
+    cli_close(&a);
+    cli_close(&b);
+    term_server();
+}
+
+/* --idle-timeout 1: a silent session is closed without a reply after about
+ * 1 s; one that sends pwd every 200 ms over twice that stays up. */
+static void limits_idle(void)
+{
+    static const char *const args[] = {"--idle-timeout", "1", NULL};
+    start_server_args(args);
+    struct cli idle, busy;
+    connect_login(&idle, "lim", "pw");
+    /* The server starts idle's wait after answering this pwd, so t0 is
+     * before it and the time measured is never short. */
+    int64_t t0 = mono_ms();
+    CHECK_CODE(simple(&idle, "pwd", NULL), NULL);
+    connect_login(&busy, "lim", "pw");
+    struct pollfd p = {.fd = idle.io.fd, .events = POLLIN};
+    int64_t closed_at = 0;
+    while (mono_ms() - t0 < 2500) {
+        int n = poll(&p, 1, 200);
+        CHECK(n >= 0 || errno == EINTR);
+        if (n == 1 && closed_at == 0)
+            closed_at = expect_closed(&idle, 1);
+        CHECK(closed_at != 0 || mono_ms() - t0 < 5000);
+        CHECK_CODE(simple(&busy, "pwd", NULL), NULL);
+        if (closed_at != 0)
+            p.fd = -1; /* poll() ignores it: the loop is busy's clock now */
+    }
+    if (closed_at == 0) /* not by 2.5 s: give it to 5 s, then fail */
+        closed_at = expect_closed(&idle, 2500);
+    long idle_ms = (long)(closed_at - t0);
+    printf("limits: idle session closed after %ld ms\n", idle_ms);
+    CHECK(idle_ms >= 990 && idle_ms < 2500); /* 990: ms truncation */
+    CHECK_CODE(simple(&busy, "pwd", NULL), NULL);
+    cli_close(&idle);
+    cli_close(&busy);
+    term_server();
+}
+
+/* --login-timeout 1: connections that do not log in (silent, or greeted
+ * only) are closed without a reply 1..3 s after connecting; a session that
+ * logged in at once outlives that deadline. */
+static void limits_login(void)
+{
+    static const char *const args[] = {"--login-timeout", "1", NULL};
+    start_server_args(args);
+    struct cli silent, greeted, in;
+    int64_t t0 = mono_ms();
+    cli_open(&silent);
+    cli_open(&greeted);
+    hello(&greeted);
+    connect_login(&in, "lim", "pw");
+    long ms = (long)(expect_closed(&greeted, 5000) - t0);
+    printf("limits: greeted-only connection closed after %ld ms\n", ms);
+    CHECK(ms >= 990 && ms <= 3000);
+    ms = (long)(expect_closed(&silent, 5000) - t0);
+    printf("limits: silent connection closed after %ld ms\n", ms);
+    CHECK(ms >= 990 && ms <= 3000);
+    cli_close(&silent);
+    cli_close(&greeted);
+    /* Past the login deadline the logged-in session is neither closed nor
+     * refused. */
+    int64_t left = t0 + 1500 - mono_ms();
+    if (left > 0)
+        expect_quiet(&in, (int)left);
+    CHECK_CODE(simple(&in, "pwd", NULL), NULL);
+    cli_close(&in);
+    term_server();
+}
+
+/* A header of exactly PROTO_HEADER_MAX bytes is served; a length above it
+ * gets bad_frame and a close (before hello and after login), and the server
+ * goes on serving. */
+static void limits_header(void)
+{
+    start_server();
+    struct cli c;
+    connect_login(&c, "lim", "pw");
+    json_t *req = json_pack("{s:s, s:s}", "cmd", "pwd", "pad", "");
+    size_t base = json_dumpb(req, NULL, 0, JSON_COMPACT);
+    CHECK(base > 0 && base < PROTO_HEADER_MAX);
+    char *pad = malloc(PROTO_HEADER_MAX - base + 1);
+    CHECK(pad != NULL);
+    memset(pad, 'x', PROTO_HEADER_MAX - base);
+    pad[PROTO_HEADER_MAX - base] = '\0';
+    CHECK(json_object_set_new(req, "pad", json_string(pad)) == 0);
+    free(pad);
+    CHECK(json_dumpb(req, NULL, 0, JSON_COMPACT) == PROTO_HEADER_MAX);
+    CHECK_CODE(call_code(&c, req), NULL);
+
+    /* Only the length goes out: unread bytes at the server's close would
+     * turn its end of stream into a reset that can eat the reply. */
+    static const uint8_t over[4] = {0x00, 0x01, 0x00, 0x01}; /* 65537 */
+    CHECK(PROTO_HEADER_MAX + 1 == 0x00010001);
+    struct cli pre;
+    cli_open(&pre);
+    for (int k = 0; k < 2; k++) {
+        struct cli *x = k == 0 ? &c : &pre;
+        CHECK(write(x->io.fd, over, sizeof over) == (ssize_t)sizeof over);
+        json_t *r = NULL;
+        CHECK(recv_within(x, 5000, &r) == 0);
+        CHECK_CODE(code_of(r), PROTO_E_BAD_FRAME);
+        json_decref(r);
+        expect_closed(x, 5000);
+        cli_close(x);
+    }
+    connect_login(&c, "lim", "pw");
+    round_trip(&c, "after-cap", 1000);
+    cli_close(&c);
+    term_server();
+}
+
+/* ssftpd refuses a --login-timeout of 0 or not a number (exit 2). */
+static void limits_bad_option(const char *value)
+{
+    pid_t pid = fork();
+    CHECK(pid >= 0);
+    if (pid == 0) {
+        int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
+        if (null < 0 || dup2(null, 1) < 0 || dup2(null, 2) < 0)
+            _exit(126);
+        execl(ssftpd, ssftpd, "--root", root, "--listen", "127.0.0.1:0",
+              "--login-timeout", value, (char *)NULL);
+        _exit(127);
+    }
+    int st;
+    CHECK(waitpid(pid, &st, 0) == pid);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 2);
+}
+
+static void scenario_limits(void)
+{
+    add_user("lim", "pw", NULL);
+    limits_bad_option("0");
+    limits_bad_option("1x");
+    limits_bad_option("86401");
+    limits_max_clients();
+    limits_per_ip();
+    limits_idle();
+    limits_login();
+    limits_header();
+}
+
 static const struct {
     const char *name;
     void (*fn)(void);
@@ -1323,6 +1631,7 @@ static const struct {
     {"fuzz", scenario_fuzz},
     {"sigterm", scenario_sigterm},
     {"digest_cache", scenario_digest_cache},
+    {"limits", scenario_limits},
 };
 
 static void rm_tree(const char *dir)

@@ -72,13 +72,14 @@ def main():
     ap.add_argument("--conns", default="1,10,100,500")
     ap.add_argument("--duration", type=float, default=3.0, help="seconds per cell")
     ap.add_argument("--rounds", type=int, default=3)
-    ap.add_argument("--workers", type=int, default=64, help="pool size for ours")
+    ap.add_argument("--workers", type=int,
+                    help="pool size for ours (default: the library's, 16)")
     a = ap.parse_args()
     bd = os.path.join(a.build_dir, "bench")
     load = a.load or os.path.join(bd, "echo_load")
     servers = {
-        "ours": [a.pool or os.path.join(bd, "echo_pool_server"), "--port", "0",
-                 "--workers", str(a.workers)],
+        "ours": [a.pool or os.path.join(bd, "echo_pool_server"), "--port", "0"]
+                + (["--workers", str(a.workers)] if a.workers else []),
         "python": [sys.executable, a.python, "--port", "0"],
         "plain-C": [a.thread or os.path.join(bd, "echo_thread_server"), "--port", "0"],
     }

@@ -4,12 +4,26 @@
 
 #include "internal.h"
 
+/* Connections serve_forever accepts per wake-up at most. */
+#define ACCEPT_BATCH 32
+
 /* Python's _handle_request_noblock: called when fileno() is readable.
  * get_request -> verify_request -> admission -> process_request.  From the
  * moment process_request is called it owns the connection. */
+static int handle_one(ss_server *s, bool *accepted);
+
 int ss_handle_request_noblock(ss_server *s)
 {
+    bool accepted;
+    return handle_one(s, &accepted);
+}
+
+/* ss_handle_request_noblock; *accepted says whether get_request produced a
+ * connection (false: nothing was waiting, or accept failed). */
+static int handle_one(ss_server *s, bool *accepted)
+{
     ss_conn conn = {.fd = -1};
+    *accepted = false;
     int rc = s->ops.get_request(s, &conn);
     if (rc == -EAGAIN)
         return 0;
@@ -32,6 +46,7 @@ int ss_handle_request_noblock(ss_server *s)
     }
     s->accept_error_reported = false;
     s->accept_backoff_ms = 10;
+    *accepted = true;
 
     if (ss__is_stream(s)) {
         rc = ss__stream_prepare(s, conn.fd);
@@ -121,8 +136,17 @@ int ss_server_serve_forever(ss_server *s, int poll_interval_ms)
         }
         if (s->accept_paused && ss__now_ms() >= s->accept_resume_ms)
             s->accept_paused = false;
-        if (accept && (p[1].revents & (POLLIN | POLLERR | POLLHUP)))
-            (void)ss_handle_request_noblock(s);
+        if (accept && (p[1].revents & (POLLIN | POLLERR | POLLHUP))) {
+            /* A burst of connections is taken in one wake-up, up to
+             * ACCEPT_BATCH, instead of one poll() per accept; the batch
+             * ends as soon as the backlog is empty or we must stop. */
+            bool more = true;
+            for (int i = 0; more && i < ACCEPT_BATCH; i++) {
+                (void)handle_one(s, &more);
+                more = more && !atomic_load(&s->shutdown_request) &&
+                       can_accept(s);
+            }
+        }
         s->ops.service_actions(s);
     }
 

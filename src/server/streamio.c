@@ -33,20 +33,22 @@ int ss_stream_disable_nagle(ss_request *r)
     return 0;
 }
 
-/* One recv() after waiting for readability, so the timeout holds even when
- * the socket has no SO_RCVTIMEO.  Returns bytes, 0 at EOF, or -errno. */
+/* One recv(), waiting for readability only when nothing is there yet (so
+ * the timeout holds even when the socket has no SO_RCVTIMEO, and data that
+ * has already arrived costs no poll()).  Returns bytes, 0 at EOF, or -errno. */
 static ssize_t recv_some(ss_request *r, void *buf, size_t cap)
 {
     for (;;) {
-        int rc = ss__poll_one(r->conn.fd, POLLIN, r->timeout_ms);
-        if (rc < 0)
-            return rc;
         ssize_t n = recv(r->conn.fd, buf, cap, MSG_DONTWAIT);
         if (n >= 0)
             return n;
-        if (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK)
+        if (errno == EINTR)
             continue;
-        return -errno;
+        if (errno != EAGAIN && errno != EWOULDBLOCK)
+            return -errno;
+        int rc = ss__poll_one(r->conn.fd, POLLIN, r->timeout_ms);
+        if (rc < 0)
+            return rc;
     }
 }
 

@@ -149,6 +149,46 @@ static void pool_of_8_serves_200_concurrent_clients(void **st)
     assert_int_equal(stats_of(F.s).rejected, 0);
 }
 
+/* serve_forever takes a burst of waiting connections in one wake-up: with
+ * 20 in the backlog it runs one loop turn (one service_actions), not 20
+ * poll()+accept() turns. */
+static atomic_int burst_turns;
+
+static void count_turn(ss_server *s)
+{
+    atomic_fetch_add(&burst_turns, 1);
+    ss_server_inherited_ops(s)->service_actions(s);
+}
+
+static void a_burst_of_connections_is_accepted_in_one_wakeup(void **st)
+{
+    (void)st;
+    enum { N = 20 };
+    static const ss_server_ops ops = {.handle_error = log_error,
+                                      .service_actions = count_turn};
+    ss_config c;
+    cfg_for(&c, SS_TCP, SS_THREADING);
+    atomic_store(&burst_turns, 0);
+    assert_int_equal(ss_server_create(&F.s, &c, &echo_once_handler, &ops,
+                                      NULL), 0);
+    /* All N are in the listen backlog before the loop starts. */
+    int fds[N];
+    char tag[32];
+    for (int i = 0; i < N; i++) {
+        snprintf(tag, sizeof tag, "burst-%d", i);
+        fds[i] = client_send(tag);
+    }
+    /* A poll interval far longer than the test: every turn is a wake-up. */
+    runner_start(&F.r, F.s, 60000);
+    for (int i = 0; i < N; i++) {
+        snprintf(tag, sizeof tag, "burst-%d", i);
+        expect_echo(fds[i], tag);
+    }
+    int turns = atomic_load(&burst_turns);
+    assert_in_range(turns, 1, 3);
+    assert_int_equal(err_log_total(&errs), 0);
+}
+
 /* Two workers held, two requests queued: the pool is full. */
 static void fill_pool(int fds[4])
 {
@@ -543,6 +583,7 @@ int main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
         T(pool_of_8_serves_200_concurrent_clients),
+        T(a_burst_of_connections_is_accepted_in_one_wakeup),
         T(queue_full_reject_closes_excess_connections),
         T(queue_full_block_serves_every_connection_once_workers_free),
         T(threading_udp_copies_each_packet_for_its_worker),

@@ -2,15 +2,19 @@
 #include "shell.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <editline/readline.h>
 
 #include "text.h"
 
 #define SHELL_MAX_WORDS 16
+
+static int shell_loop(ss_conn *c, cmd_opts *o);
 
 int shell_split(char *line, char **argv, int max)
 {
@@ -59,11 +63,57 @@ static int run_line(ss_conn *c, char *line, cmd_opts *o)
     return cmd_run(c, argc, argv, o);
 }
 
+/* ---- Ctrl-C at the prompt: drop the line, not the session -------------- */
+
+static volatile sig_atomic_t prompt_interrupted;
+
+static void on_prompt_sigint(int sig)
+{
+    (void)sig;
+    prompt_interrupted = 1;
+}
+
+/* libedit's character source.  A Ctrl-C interrupts the read (the handler is
+ * installed without SA_RESTART); we then end the line with a newline, and
+ * shell_interactive() throws the line away. */
+static int prompt_getc(FILE *in)
+{
+    for (;;) {
+        if (prompt_interrupted)
+            return '\n';
+        unsigned char ch;
+        ssize_t n = read(fileno(in), &ch, 1);
+        if (n == 1)
+            return ch;
+        if (n == 0)
+            return EOF;
+        if (errno != EINTR)
+            return EOF;
+    }
+}
+
 int shell_interactive(ss_conn *c, cmd_opts *o)
 {
+    /* Our own SIGINT handling instead of libedit's, which re-raises the
+     * signal and so ends the process.  Transfers install their own handler
+     * (transfer.c) and put this one back when they end. */
+    rl_catch_signals = 0;
+    rl_getc_function = prompt_getc;
+    struct sigaction sa = {.sa_handler = on_prompt_sigint}, old;
+    sigemptyset(&sa.sa_mask);
+    if (sigaction(SIGINT, &sa, &old) != 0)
+        return conn_fail(c, SS_FAIL, "sigaction: %s", strerror(errno));
     using_history();
     puts("Type help for the list of commands.");
+    int status = shell_loop(c, o);
+    (void)sigaction(SIGINT, &old, NULL);
+    return status;
+}
+
+static int shell_loop(ss_conn *c, cmd_opts *o)
+{
     while (!o->quit && !c->dead) {
+        prompt_interrupted = 0;
         char *u = text_escape(c->user), *h = text_escape(c->host),
              *d = text_escape(c->cwd);
         char prompt[PROTO_PATH_MAX + 512];
@@ -73,6 +123,10 @@ int shell_interactive(ss_conn *c, cmd_opts *o)
         free(h);
         free(d);
         char *line = readline(prompt);
+        if (prompt_interrupted) { /* Ctrl-C: a fresh prompt */
+            free(line);
+            continue;
+        }
         if (line == NULL) { /* Ctrl-D */
             putchar('\n');
             break;

@@ -358,6 +358,17 @@ class ClientTest(unittest.TestCase):
             self.assertTrue(read_until(b"alice@127.0.0.1:/shell1> "), out)
             os.write(fd, b"rm nope\r")
             self.assertTrue(read_until(b"no such file or directory"), out)
+            # Ctrl-C drops the half-typed line (it is never run) and gives a
+            # fresh prompt in the same session.
+            out = b""
+            os.write(fd, b"mkdir never_run")
+            self.assertTrue(read_until(b"never_run"), out)
+            out = b""
+            os.write(fd, b"\x03")
+            self.assertTrue(read_until(b"alice@127.0.0.1:/shell1> "), out)
+            out = b""
+            os.write(fd, b"pwd\r")
+            self.assertTrue(read_until(b"/shell1\r\n"), out)
             os.write(fd, b"cd /\r")
             os.write(fd, b"rmdir shell1\r")
             os.write(fd, b"quit\r")
@@ -366,7 +377,9 @@ class ClientTest(unittest.TestCase):
             _, status = os.waitpid(pid, 0)
             os.close(fd)
         self.assertEqual(os.waitstatus_to_exitcode(status), 0, out)
-        self.assertNotIn("shell1", self.ok("ls"))
+        listing = self.ok("ls")
+        self.assertNotIn("shell1", listing)
+        self.assertNotIn("never_run", listing)
 
     # ---- resume ------------------------------------------------------------
     def interrupt_when_grown(self, cmd, partial, sig):

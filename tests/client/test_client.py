@@ -8,6 +8,7 @@ One server is started on 127.0.0.1 port 0 for the whole run (its
 through `ssftpd user add` at the cheap test cost.  Each test is named after
 the behaviour it proves.
 """
+import base64
 import hashlib
 import json
 import os
@@ -26,7 +27,12 @@ import unittest
 
 SSFTP = SSFTPD = None
 PASSWORD = "correct horse"
-KDF = ["--kdf-ops", "2", "--kdf-mem", "8388608"]
+# The argon2id costs a client accepts (AUTH_MIN_* and AUTH_MAX_* in
+# src/proto/auth.h).  The test users are made at exactly the minimum.
+AUTH_MIN_OPSLIMIT, AUTH_MAX_OPSLIMIT = 2, 10
+AUTH_MIN_MEMLIMIT, AUTH_MAX_MEMLIMIT = 8 << 20, 1 << 30
+KDF = ["--kdf-ops", str(AUTH_MIN_OPSLIMIT),
+       "--kdf-mem", str(AUTH_MIN_MEMLIMIT)]
 BIG = 96 << 20  # large enough that a transfer can be caught part-way
 
 
@@ -108,57 +114,140 @@ def recv_exact(sock, n):
     return buf
 
 
-class InjectingProxy:
-    """127.0.0.1 proxy to ssftpd that adds one entry named `name` to every
-    ls reply.  Frames from the client pass through as bytes."""
+def recv_frame(sock):
+    """One frame off sock: (raw header bytes, header dict).  A body, if any,
+    is left in the socket for the caller."""
+    n = int.from_bytes(recv_exact(sock, 4), "big")
+    raw = recv_exact(sock, n)
+    return raw, json.loads(raw)
 
-    def __init__(self, port, name):
-        self.target, self.name = port, name
+
+def relay_body(src, dst, size):
+    while size:
+        data = src.recv(min(size, 1 << 16))
+        if not data:
+            raise EOFError
+        dst.sendall(data)
+        size -= len(data)
+
+
+class FrameProxy:
+    """127.0.0.1 proxy to ssftpd for one connection that stands in for a
+    hostile server or network.  It parses the frames both ways, records every
+    request header the client sends (`requests`) and every reply header the
+    server sends (`replies`, as (cmd, header)), and hands each server reply to
+    rewrite(cmd, header) -> header, where cmd is the client request it
+    answers.  Frames the rewrite leaves alone pass on byte for byte; the cmds
+    of those it changed are listed in `altered`."""
+
+    def __init__(self, port, rewrite=None):
+        self.target, self.rewrite = port, rewrite
+        self.requests, self.replies, self.altered = [], [], []
         self.lsock = socket.socket()
         self.lsock.bind(("127.0.0.1", 0))
         self.lsock.listen(1)
         self.port = self.lsock.getsockname()[1]
-        self.thread = threading.Thread(target=self.serve, daemon=True)
-        self.thread.start()
+        self.cli = self.srv = None
+        self.ready = threading.Event()
+        self.from_client = threading.Thread(target=self.client_to_server,
+                                            daemon=True)
+        self.from_server = threading.Thread(target=self.server_to_client,
+                                            daemon=True)
+        self.from_server.start()
 
-    def serve(self):
-        cli, _ = self.lsock.accept()
-        srv = socket.create_connection(("127.0.0.1", self.target))
-        threading.Thread(target=self.pipe, args=(cli, srv),
-                         daemon=True).start()
+    def server_to_client(self):
+        try:
+            self.cli, _ = self.lsock.accept()
+            self.srv = socket.create_connection(("127.0.0.1", self.target))
+        except OSError:
+            self.ready.set()
+            self.hang_up()
+            return
+        self.from_client.start()
+        self.ready.set()
         try:
             while True:
-                n = int.from_bytes(recv_exact(srv, 4), "big")
-                hdr = json.loads(recv_exact(srv, n))
-                body = recv_exact(srv, hdr["size"]) if "size" in hdr else b""
-                if isinstance(hdr.get("entries"), list):
-                    hdr["entries"].append({"name": self.name, "type": "file",
-                                           "size": 1, "mtime": 0})
-                raw = json.dumps(hdr, separators=(",", ":")).encode()
-                cli.sendall(len(raw).to_bytes(4, "big") + raw + body)
-        except (EOFError, OSError):
+                raw, hdr = recv_frame(self.srv)
+                # Login is lock-step, so the client's latest request is the
+                # one this frame answers.
+                cmd = self.requests[-1].get("cmd") if self.requests else None
+                self.replies.append((cmd, hdr))
+                size = hdr.get("size")  # the body the server really sends
+                if self.rewrite is not None:
+                    before = json.dumps(hdr, sort_keys=True)
+                    hdr = self.rewrite(cmd, json.loads(before))
+                    if json.dumps(hdr, sort_keys=True) != before:
+                        self.altered.append(cmd)
+                        raw = json.dumps(hdr, separators=(",", ":")).encode()
+                self.cli.sendall(len(raw).to_bytes(4, "big") + raw)
+                if isinstance(size, int):
+                    relay_body(self.srv, self.cli, size)
+        except (EOFError, OSError, ValueError):
             pass
         finally:
-            cli.close()
-            srv.close()
+            self.hang_up()
 
-    @staticmethod
-    def pipe(src, dst):
+    def client_to_server(self):
         try:
-            while data := src.recv(65536):
-                dst.sendall(data)
-        except OSError:
+            while True:
+                raw, hdr = recv_frame(self.cli)
+                self.requests.append(hdr)
+                self.srv.sendall(len(raw).to_bytes(4, "big") + raw)
+                if isinstance(hdr.get("size"), int):
+                    relay_body(self.cli, self.srv, hdr["size"])
+        except (EOFError, OSError, ValueError):
             pass
         try:
-            dst.shutdown(socket.SHUT_WR)
+            self.srv.shutdown(socket.SHUT_WR)
         except OSError:
             pass
+
+    def hang_up(self):
+        for s in (self.cli, self.srv):
+            if s is not None:
+                try:
+                    s.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+    def cmds(self):
+        """The cmds the client sent, once it has hung up (call after the
+        client exited; it then has nothing left to send)."""
+        self.ready.wait(10)
+        if self.from_client.ident is not None:
+            self.from_client.join(10)
+        return [r.get("cmd") for r in self.requests]
 
     def __enter__(self):
         return self
 
     def __exit__(self, *exc):
         self.lsock.close()
+        self.hang_up()
+        self.from_server.join(10)
+        for s in (self.cli, self.srv):
+            if s is not None:
+                s.close()
+
+
+def flip_bit(b64, byte):
+    """b64 of the same bytes with one bit of byte `byte` flipped: as long and
+    as well-formed as the original, but a different value."""
+    raw = bytearray(base64.b64decode(b64))
+    raw[byte] ^= 0x01
+    return base64.b64encode(bytes(raw)).decode()
+
+
+class InjectingProxy(FrameProxy):
+    """Adds one entry named `name` to every ls reply."""
+
+    def __init__(self, port, name):
+        def add_entry(cmd, hdr):
+            if isinstance(hdr.get("entries"), list):
+                hdr["entries"].append({"name": name, "type": "file",
+                                       "size": 1, "mtime": 0})
+            return hdr
+        super().__init__(port, add_entry)
 
 
 class ClientTest(unittest.TestCase):
@@ -293,6 +382,96 @@ class ClientTest(unittest.TestCase):
         self.assertNotIn("\x1b", out)
         self.assertNotIn("\x07", out)
         self.assertIn("evil\\x1b[31mred\\x07\\x1b]0;title\\x07", out)
+
+    # ---- login against an impostor -------------------------------------
+    # A FrameProxy between ssftp and the real ssftpd plays a server that does
+    # not know the user's keys.  Each test asserts that the proxy really
+    # changed the frame it targets (so the outcome is the client's check, not
+    # an accident of the setup), and lists every request the client sent:
+    # the session must end at the bad frame, without a command and without
+    # even a quit.
+    IMPOSTOR = (r"login: the server's signature does not match; "
+                r"it may be an impostor$")
+    LOGIN_CMDS = ["hello", "auth", "auth_proof"]
+
+    def test_login_refuses_a_server_signature_that_does_not_match(self):
+        # The real server accepts the proof and signs; the proxy replaces the
+        # ServerSignature with another value of the same length and base64
+        # spelling (one bit off at either end, so a comparison that skips
+        # either end is caught), or drops it.  Without ServerKey an impostor
+        # can do no better.  ssftp must not run `ls` on such a peer.
+        tampers = {
+            "a bit of the first byte": lambda sig: flip_bit(sig, 0),
+            "a bit of the last byte": lambda sig: flip_bit(sig, 31),
+            "missing": lambda sig: None,
+        }
+        for how, tamper in tampers.items():
+            def forge(cmd, hdr):
+                if cmd == "auth_proof" and "server_signature" in hdr:
+                    sig = tamper(hdr.pop("server_signature"))
+                    if sig is not None:
+                        hdr["server_signature"] = sig
+                return hdr
+            with self.subTest(signature=how), \
+                    FrameProxy(SRV.port, forge) as proxy:
+                r = self.fails(4, self.IMPOSTOR, "ls", port=proxy.port)
+                self.assertEqual(r.stdout, "")
+                self.assertEqual(proxy.altered, ["auth_proof"])
+                self.assertEqual(proxy.cmds(), self.LOGIN_CMDS)
+
+    def test_login_refuses_costs_outside_the_accepted_range(self):
+        # The challenge names the argon2id costs.  Below AUTH_MIN_* an
+        # impostor would collect proofs that are cheap to crack offline;
+        # above AUTH_MAX_* it could make the client spin or allocate without
+        # bound.  ssftp must refuse on reading the challenge, before deriving
+        # keys, so no auth_proof is ever sent.  (With the explicit check gone
+        # the derivation itself would fail, but with another message.)
+        cases = [(AUTH_MIN_OPSLIMIT - 1, AUTH_MIN_MEMLIMIT),
+                 (AUTH_MIN_OPSLIMIT, AUTH_MIN_MEMLIMIT - 1),
+                 (AUTH_MAX_OPSLIMIT + 1, AUTH_MIN_MEMLIMIT),
+                 (AUTH_MIN_OPSLIMIT, AUTH_MAX_MEMLIMIT + 1)]
+        for ops, mem in cases:
+            def weaken(cmd, hdr):
+                if cmd == "auth" and "snonce" in hdr:
+                    hdr["opslimit"], hdr["memlimit"] = ops, mem
+                return hdr
+            with self.subTest(opslimit=ops, memlimit=mem), \
+                    FrameProxy(SRV.port, weaken) as proxy:
+                self.fails(4, r"login: server asks for argon2id costs outside"
+                              r" the accepted range \(opslimit %d, memlimit"
+                              r" %d\)$" % (ops, mem), "ls", port=proxy.port)
+                self.assertEqual(proxy.altered, ["auth"])
+                self.assertEqual(proxy.cmds(), ["hello", "auth"])
+                # The server itself asked for exactly the minimum, which the
+                # other tests show is accepted: the boundary is exact.
+                challenge = dict(proxy.replies)["auth"]
+                self.assertEqual(
+                    (challenge["opslimit"], challenge["memlimit"]),
+                    (AUTH_MIN_OPSLIMIT, AUTH_MIN_MEMLIMIT))
+
+    def test_login_refuses_a_replayed_server_transcript(self):
+        # Nothing in the challenge echoes the client's nonce (cnonce and
+        # snonce travel separately), so the client cannot spot a stale
+        # snonce before it sends a proof.  What ties a login to this
+        # connection is that ssftp draws a fresh cnonce every time and signs
+        # it into AuthMessage.  An impostor that recorded a real login and
+        # plays back the server's half of it -- the same salt, costs and
+        # snonce, and a signature that was genuine then -- must be refused.
+        with FrameProxy(SRV.port) as recorder:
+            self.ok("pwd", port=recorder.port)
+            self.assertEqual(recorder.cmds(),
+                             self.LOGIN_CMDS + ["pwd", "quit"])
+        old = dict(recorder.replies)  # the cmd each answered -> header
+        self.assertIn("server_signature", old["auth_proof"])
+
+        def replay(cmd, hdr):
+            return old[cmd] if cmd in ("auth", "auth_proof") else hdr
+        with FrameProxy(SRV.port, replay) as proxy:
+            self.fails(4, self.IMPOSTOR, "pwd", port=proxy.port)
+            self.assertEqual(proxy.altered, ["auth", "auth_proof"])
+            self.assertEqual(proxy.cmds(), self.LOGIN_CMDS)
+        self.assertNotEqual(proxy.requests[1]["cnonce"],
+                            recorder.requests[1]["cnonce"])
 
     def run_pty(self, *cmd, opts=()):
         """Run ssftp with stdin/stdout/stderr on a pty; return output."""

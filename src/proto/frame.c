@@ -378,14 +378,34 @@ int proto_body_from_file(proto_io *io, int fd, uint64_t off, digest_state *d,
     return r;
 }
 
-/* Fill buf with up to cap body bytes: fewer only when the body ends.
- * *got counts what arrived, also when the socket then fails. */
+/* Fill buf with up to cap body bytes: waits for the first, then takes what
+ * has already arrived.  *got counts what arrived, also when the socket then
+ * fails. */
 static int read_fill(proto_io *io, unsigned char *buf, size_t cap,
                      size_t *got)
 {
     *got = 0;
-    while (*got < cap && io->body_in > 0) {
-        ssize_t k = proto_read_some(io, buf + *got, cap - *got);
+    if (cap > io->body_in)
+        cap = (size_t)io->body_in;
+    while (*got < cap) {
+        ssize_t k;
+        if (*got == 0) {
+            k = proto_read_some(io, buf, cap); /* waits for the first bytes */
+        } else {
+            /* Then only what has already arrived: on a slow link the
+             * buffer goes to disk (and the progress bar moves) as the
+             * bytes come, instead of once a full buffer has trickled in. */
+            k = recv(io->fd, buf + *got, cap - *got, MSG_DONTWAIT);
+            if (k < 0 && errno == EINTR)
+                continue;
+            if (k < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+                break;
+            if (k < 0)
+                return -errno;
+            if (k == 0)
+                return -ECONNRESET; /* the peer owes us body bytes */
+            io->body_in -= (uint64_t)k;
+        }
         if (k < 0)
             return (int)k;
         *got += (size_t)k;

@@ -14,8 +14,6 @@
 
 #define SHELL_MAX_WORDS 16
 
-static int shell_loop(ss_conn *c, cmd_opts *o);
-
 int shell_split(char *line, char **argv, int max)
 {
     int n = 0;
@@ -92,24 +90,6 @@ static int prompt_getc(FILE *in)
     }
 }
 
-int shell_interactive(ss_conn *c, cmd_opts *o)
-{
-    /* Our own SIGINT handling instead of libedit's, which re-raises the
-     * signal and so ends the process.  Transfers install their own handler
-     * (transfer.c) and put this one back when they end. */
-    rl_catch_signals = 0;
-    rl_getc_function = prompt_getc;
-    struct sigaction sa = {.sa_handler = on_prompt_sigint}, old;
-    sigemptyset(&sa.sa_mask);
-    if (sigaction(SIGINT, &sa, &old) != 0)
-        return conn_fail(c, SS_FAIL, "sigaction: %s", strerror(errno));
-    using_history();
-    puts("Type help for the list of commands.");
-    int status = shell_loop(c, o);
-    (void)sigaction(SIGINT, &old, NULL);
-    return status;
-}
-
 static int shell_loop(ss_conn *c, cmd_opts *o)
 {
     while (!o->quit && !c->dead) {
@@ -138,6 +118,24 @@ static int shell_loop(ss_conn *c, cmd_opts *o)
         free(line);
     }
     return c->dead && !o->quit ? SS_CONN : SS_OK;
+}
+
+int shell_interactive(ss_conn *c, cmd_opts *o)
+{
+    /* Our own SIGINT handling instead of libedit's, which re-raises the
+     * signal and so ends the process.  Transfers install their own handler
+     * (transfer.c) and put this one back when they end. */
+    rl_catch_signals = 0;
+    rl_getc_function = prompt_getc;
+    struct sigaction sa = {.sa_handler = on_prompt_sigint}, old;
+    sigemptyset(&sa.sa_mask);
+    if (sigaction(SIGINT, &sa, &old) != 0)
+        return conn_fail(c, SS_FAIL, "sigaction: %s", strerror(errno));
+    using_history();
+    puts("Type help for the list of commands.");
+    int status = shell_loop(c, o);
+    (void)sigaction(SIGINT, &old, NULL);
+    return status;
 }
 
 int shell_batch(ss_conn *c, cmd_opts *o)

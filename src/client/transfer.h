@@ -1,7 +1,9 @@
 /* transfer.h -- put and get, resumable and verified end to end.
  *
- * Both stream through one PROTO_FILE_CHUNK buffer, so memory stays constant
- * whatever the file size, and both hash every byte with BLAKE2b-256 on this
+ * Both stream through the fixed buffers of the protocol's body helpers
+ * (proto_body_from_file(), proto_body_to_file(): at most 4 MiB, hashed on a
+ * second thread for large files), so memory stays constant whatever the
+ * file size, and both hash every byte with BLAKE2b-256 on this
  * side and compare with the server's digest (docs/protocol.md, "put", "get").
  *
  * Resume: an interrupted get leaves ".NAME.ssftp-part" beside the target

@@ -645,8 +645,8 @@ static int private_name(char name[NAME_MAX + 1])
 /* Puts the file at private name tmp in place of the target.  Exchanging (not
  * overwriting) leaves the displaced file under tmp, where no one else can
  * reach it, so its size is exactly what was replaced whatever other
- * sessions do to the target name meanwhile. */
-/* *displaced gets an fd of the file the commit displaced, or -1. */
+ * sessions do to the target name meanwhile.  *displaced gets an fd of the
+ * file the commit displaced, or -1. */
 static int upload_place(struct jail_upload *u, const char *tmp,
                         uint64_t *replaced, int *displaced)
 {

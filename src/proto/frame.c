@@ -15,9 +15,11 @@
 
 /* Deadlines are absolute CLOCK_MONOTONIC milliseconds.  NO_DEADLINE waits
  * forever; PER_WAIT means "the body timeout from the start of each wait" (the
- * inactivity timeout used for bodies). */
+ * inactivity timeout used for bodies); NO_WAIT does not wait at all (-EAGAIN
+ * where a wait would start). */
 #define NO_DEADLINE (-1)
 #define PER_WAIT INT64_MIN
+#define NO_WAIT (INT64_MIN + 1)
 
 static int now_ms(int64_t *out)
 {
@@ -44,6 +46,8 @@ static int deadline_in(int timeout_ms, int64_t *deadline)
  * recv/send to report), or the deadline passes. */
 static int wait_ready(const proto_io *io, short events, int64_t deadline)
 {
+    if (deadline == NO_WAIT)
+        return -EAGAIN;
     if (deadline == PER_WAIT) {
         int t = io->body_timeout_ms ? io->body_timeout_ms : io->timeout_ms;
         int r = deadline_in(t, &deadline);
@@ -260,18 +264,25 @@ int proto_read_body(proto_io *io, void *buf, size_t n)
     return r;
 }
 
-ssize_t proto_read_some(proto_io *io, void *buf, size_t cap)
+/* proto_read_some() with a deadline of its choice. */
+static ssize_t read_body_some(proto_io *io, void *buf, size_t cap,
+                              int64_t deadline)
 {
     if (cap > io->body_in)
         cap = (size_t)io->body_in;
     if (cap == 0)
         return 0;
-    ssize_t k = recv_some(io, buf, cap, PER_WAIT);
+    ssize_t k = recv_some(io, buf, cap, deadline);
     if (k == 0)
         return -ECONNRESET; /* the peer owes us body bytes */
     if (k > 0)
         io->body_in -= (uint64_t)k;
     return k;
+}
+
+ssize_t proto_read_some(proto_io *io, void *buf, size_t cap)
+{
+    return read_body_some(io, buf, cap, PER_WAIT);
 }
 
 int proto_write_body(proto_io *io, const void *buf, size_t n)
@@ -388,24 +399,13 @@ static int read_fill(proto_io *io, unsigned char *buf, size_t cap,
     if (cap > io->body_in)
         cap = (size_t)io->body_in;
     while (*got < cap) {
-        ssize_t k;
-        if (*got == 0) {
-            k = proto_read_some(io, buf, cap); /* waits for the first bytes */
-        } else {
-            /* Then only what has already arrived: on a slow link the
-             * buffer goes to disk (and the progress bar moves) as the
-             * bytes come, instead of once a full buffer has trickled in. */
-            k = recv(io->fd, buf + *got, cap - *got, MSG_DONTWAIT);
-            if (k < 0 && errno == EINTR)
-                continue;
-            if (k < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-                break;
-            if (k < 0)
-                return -errno;
-            if (k == 0)
-                return -ECONNRESET; /* the peer owes us body bytes */
-            io->body_in -= (uint64_t)k;
-        }
+        /* Only the first read waits: on a slow link the buffer goes to disk
+         * (and the progress bar moves) as the bytes come, instead of once a
+         * full buffer has trickled in. */
+        ssize_t k = read_body_some(io, buf + *got, cap - *got,
+                                   *got == 0 ? PER_WAIT : NO_WAIT);
+        if (k == -EAGAIN)
+            break;
         if (k < 0)
             return (int)k;
         *got += (size_t)k;

@@ -9,17 +9,9 @@
 
 /* Python's _handle_request_noblock: called when fileno() is readable.
  * get_request -> verify_request -> admission -> process_request.  From the
- * moment process_request is called it owns the connection. */
-static int handle_one(ss_server *s, bool *accepted);
-
-int ss_handle_request_noblock(ss_server *s)
-{
-    bool accepted;
-    return handle_one(s, &accepted);
-}
-
-/* ss_handle_request_noblock; *accepted says whether get_request produced a
- * connection (false: nothing was waiting, or accept failed). */
+ * moment process_request is called it owns the connection.  *accepted says
+ * whether get_request produced a connection (false: nothing was waiting, or
+ * accept failed), which serve_forever's accept batch needs. */
 static int handle_one(ss_server *s, bool *accepted)
 {
     ss_conn conn = {.fd = -1};
@@ -69,6 +61,12 @@ static int handle_one(ss_server *s, bool *accepted)
         return 0;
     }
     return s->ops.process_request(s, &conn);
+}
+
+int ss_handle_request_noblock(ss_server *s)
+{
+    bool accepted;
+    return handle_one(s, &accepted);
 }
 
 static bool can_accept(ss_server *s)

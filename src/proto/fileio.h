@@ -7,7 +7,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-/* Largest buffer a file transfer allocates (on the heap, for one call). */
+/* The buffer of proto_pread_chunks() (on the heap, for one call).  Bodies
+ * moving over the wire use hasher.h's buffers instead. */
 #define PROTO_FILE_CHUNK (256 * 1024)
 
 /* Read up to n bytes at offset off, stopping early only at end of file.

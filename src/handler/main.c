@@ -19,9 +19,6 @@
 #define DEFAULT_PORT 2121
 #define DEFAULT_MAX_CLIENTS 1024
 #define DEFAULT_MAX_PER_IP 256
-/* Each session holds a pool worker for its life, so workers are many and
- * small: sessions keep their buffers on the heap only while a call runs. */
-#define WORKER_STACK (128 * 1024)
 /* SIGTERM: transfers in flight get this long to finish; then their sockets
  * are shut down (a cut put keeps its partial for a resume). */
 #define DRAIN_MS 10000
@@ -220,7 +217,7 @@ int main(int argc, char **argv)
     cfg.min_workers = 0;
     cfg.max_workers = o.workers != 0 ? o.workers : o.max_clients + 16;
     cfg.queue_capacity = 256;
-    cfg.worker_stack_size = WORKER_STACK;
+    cfg.worker_stack_size = PROTO_WORKER_STACK;
     /* The hard cap sits above max-clients so that the first few over it get
      * a "busy" reply to hello instead of a bare close. */
     cfg.max_connections = o.max_clients + 16;

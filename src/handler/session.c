@@ -162,7 +162,23 @@ int session_next(struct session *s, json_t **req, bool in_transfer)
     s->io.timeout_ms = ms_until(deadline);
     if (s->io.timeout_ms == 0)
         return -ETIMEDOUT;
-    return proto_recv(&s->io, req);
+    int rc = proto_recv(&s->io, req);
+    if (rc != 0 || s->io.body_in == 0)
+        return rc;
+    /* Only put_data inside an upload carries a body.  Any other body would
+     * have to be read to find the next frame, and its length is the peer's
+     * word (up to 2^63 - 1): refuse it and end the session instead. */
+    const char *cmd = "";
+    proto_get_str(*req, "cmd", &cmd);
+    if (in_transfer && strcmp(cmd, "put_data") == 0)
+        return 0;
+    session_log(s, "refused a %llu-byte body on \"%s\"",
+                (unsigned long long)s->io.body_in, cmd);
+    json_decref(*req);
+    *req = NULL;
+    proto_send_error(&s->io, PROTO_E_BAD_REQUEST,
+                     "this request takes no body (\"size\")");
+    return -EPROTO;
 }
 
 /* ---- hello ------------------------------------------------------------ */
@@ -349,6 +365,7 @@ static int do_auth_proof(struct session *s, const json_t *req,
         auth_server_signature(ch->server_key, &ch->am, sig);
         snprintf(s->user, sizeof s->user, "%s", ch->user);
         sodium_memzero(ch, sizeof *ch);
+        s->io.deadline_ms = 0; /* logged in: the login deadline is over */
         backoff_success(s->srv->backoff, s->user);
         session_log(s, "login ok");
         json_t *reply = json_pack("{s:s}", "home", "/");
@@ -480,9 +497,16 @@ static int session_handle(ss_request *r)
         .req = r,
         .io = {.fd = ss_request_fd(r),
                .timeout_ms = PROTO_IDLE_TIMEOUT_S * 1000,
-               .body_timeout_ms = PROTO_IO_TIMEOUT_S * 1000},
+               .body_timeout_ms = PROTO_IO_TIMEOUT_S * 1000,
+               .body_min_rate = PROTO_BODY_MIN_RATE,
+               .body_window_ms = srv->idle_timeout_ms},
     };
     s.login_deadline = session_now() + srv->login_timeout_s;
+    /* The login deadline bounds everything before login, bodies included. */
+    if (proto_now_ms(&s.io.deadline_ms) == 0)
+        s.io.deadline_ms += (int64_t)srv->login_timeout_s * 1000;
+    else
+        s.io.deadline_ms = 0;
     peer_names(&s);
     /* Requests and replies are small frames sent back to back: without
      * this, Nagle and delayed ACKs add tens of milliseconds to each. */

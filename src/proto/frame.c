@@ -21,7 +21,7 @@
 #define PER_WAIT INT64_MIN
 #define NO_WAIT (INT64_MIN + 1)
 
-static int now_ms(int64_t *out)
+int proto_now_ms(int64_t *out)
 {
     struct timespec ts;
     if (clock_gettime(CLOCK_MONOTONIC, &ts) != 0)
@@ -36,7 +36,7 @@ static int deadline_in(int timeout_ms, int64_t *deadline)
         *deadline = NO_DEADLINE;
         return 0;
     }
-    int r = now_ms(deadline);
+    int r = proto_now_ms(deadline);
     if (r == 0)
         *deadline += timeout_ms;
     return r;
@@ -54,11 +54,16 @@ static int wait_ready(const proto_io *io, short events, int64_t deadline)
         if (r)
             return r;
     }
+    /* The session's hard deadline (a login deadline) bounds every wait,
+     * bodies included, so no trickle can outlast it. */
+    if (io->deadline_ms > 0 &&
+        (deadline == NO_DEADLINE || io->deadline_ms < deadline))
+        deadline = io->deadline_ms;
     for (;;) {
         int wait = -1;
         if (deadline != NO_DEADLINE) {
             int64_t now = 0;
-            int r = now_ms(&now);
+            int r = proto_now_ms(&now);
             if (r)
                 return r;
             if (now >= deadline)
@@ -191,6 +196,29 @@ int proto_send(proto_io *io, json_t *hdr)
     return r;
 }
 
+bool proto_json_depth_ok(const char *json, size_t n, unsigned max)
+{
+    unsigned depth = 0;
+    bool in_string = false;
+    for (size_t i = 0; i < n; i++) {
+        char c = json[i];
+        if (in_string) {
+            if (c == '\\')
+                i++; /* the escaped character cannot end the string */
+            else if (c == '"')
+                in_string = false;
+        } else if (c == '"') {
+            in_string = true;
+        } else if (c == '[' || c == '{') {
+            if (++depth > max)
+                return false;
+        } else if ((c == ']' || c == '}') && depth > 0) {
+            depth--;
+        }
+    }
+    return true;
+}
+
 /* Throw away the unread rest of the current incoming body. */
 static int skip_body(proto_io *io)
 {
@@ -236,6 +264,12 @@ int proto_recv(proto_io *io, json_t **out)
         free(json);
         return r;
     }
+    /* jansson's parser recurses once per level: refuse deep nesting before
+     * it runs, or a few KiB of "[" overflow a worker's stack. */
+    if (!proto_json_depth_ok(json, n, PROTO_DEPTH_MAX)) {
+        free(json);
+        return -EBADMSG;
+    }
     /* Duplicate keys are refused: two "size"s would let sender and receiver
      * disagree about the body.  jansson checks UTF-8 and refuses \u0000. */
     json_error_t err;
@@ -250,18 +284,48 @@ int proto_recv(proto_io *io, json_t **out)
         return -EBADMSG;
     }
     io->body_in = body;
+    io->pace_start = 0; /* a new body starts a new pacing window */
     *out = hdr;
     return 0;
 }
 
-int proto_read_body(proto_io *io, void *buf, size_t n)
+/* The minimum-rate rule (frame.h, body_min_rate): a body must bring
+ * body_min_rate bytes a second over each window of body_window_ms.  Returns
+ * the deadline a body read may wait until: the caller's, or the end of the
+ * current window when the window is still short of its bytes; or -ETIMEDOUT
+ * when a window has closed short. */
+static int pace_deadline(proto_io *io, int64_t *deadline)
 {
-    if (n > io->body_in)
-        return -EINVAL;
-    int r = recv_exact(io, buf, n, PER_WAIT);
-    if (r == 0)
-        io->body_in -= n;
-    return r;
+    if (io->body_min_rate == 0 || io->body_window_ms <= 0 ||
+        *deadline == NO_WAIT)
+        return 0;
+    int64_t now;
+    int r = proto_now_ms(&now);
+    if (r)
+        return r;
+    uint64_t need = (uint64_t)io->body_min_rate *
+                    (uint64_t)io->body_window_ms / 1000;
+    if (io->pace_start == 0) {
+        io->pace_start = now;
+        io->pace_bytes = 0;
+    }
+    int64_t end = io->pace_start + io->body_window_ms;
+    if (now >= end) {
+        if (io->pace_bytes < need)
+            return -ETIMEDOUT;
+        io->pace_start = now; /* a new window */
+        io->pace_bytes = 0;
+        end = now + io->body_window_ms;
+    }
+    if (*deadline == PER_WAIT) {
+        int t = io->body_timeout_ms ? io->body_timeout_ms : io->timeout_ms;
+        r = deadline_in(t, deadline);
+        if (r)
+            return r;
+    }
+    if (io->pace_bytes < need && (*deadline == NO_DEADLINE || end < *deadline))
+        *deadline = end;
+    return 0;
 }
 
 /* proto_read_some() with a deadline of its choice. */
@@ -272,12 +336,31 @@ static ssize_t read_body_some(proto_io *io, void *buf, size_t cap,
         cap = (size_t)io->body_in;
     if (cap == 0)
         return 0;
+    int r = pace_deadline(io, &deadline);
+    if (r)
+        return r;
     ssize_t k = recv_some(io, buf, cap, deadline);
     if (k == 0)
         return -ECONNRESET; /* the peer owes us body bytes */
-    if (k > 0)
+    if (k > 0) {
         io->body_in -= (uint64_t)k;
+        io->pace_bytes += (uint64_t)k;
+    }
     return k;
+}
+
+int proto_read_body(proto_io *io, void *buf, size_t n)
+{
+    if (n > io->body_in)
+        return -EINVAL;
+    size_t got = 0;
+    while (got < n) {
+        ssize_t k = read_body_some(io, (char *)buf + got, n - got, PER_WAIT);
+        if (k < 0)
+            return (int)k;
+        got += (size_t)k;
+    }
+    return 0;
 }
 
 ssize_t proto_read_some(proto_io *io, void *buf, size_t cap)

@@ -46,14 +46,44 @@
  * body_timeout_ms bounds each wait inside the body functions (an inactivity
  * timeout, so a large body on a slow link still completes); 0 means "same as
  * timeout_ms".  A timeout <= 0 (body: < 0) waits forever.  Expiry returns
- * -ETIMEDOUT; the connection is then out of step and must be closed. */
+ * -ETIMEDOUT; the connection is then out of step and must be closed.
+ *
+ * deadline_ms, when above 0, is an absolute proto_now_ms() time that bounds
+ * every wait of every call, bodies included (a server sets it to the login
+ * deadline until the peer has logged in).
+ *
+ * body_min_rate, when above 0, is the least a body must bring, in bytes a
+ * second, measured over each window of body_window_ms from the body's first
+ * read: a window that closes short fails the read with -ETIMEDOUT.  A peer
+ * trickling a byte every few seconds is thus cut after one window, though
+ * each single wait is shorter than body_timeout_ms (Apache's mod_reqtimeout
+ * MinRate is the same rule). */
 typedef struct proto_io {
     int fd;
     int timeout_ms;
     int body_timeout_ms;
+    int64_t deadline_ms;
+    uint32_t body_min_rate;
+    int body_window_ms;
     uint64_t body_in;  /* bytes of the current incoming body not yet read */
     uint64_t body_out; /* bytes of the announced outgoing body not yet sent */
+    int64_t pace_start;  /* private: the current pacing window's start */
+    uint64_t pace_bytes; /* private: body bytes read in it */
 } proto_io;
+
+/* Deepest nesting of arrays and objects a header may have.  No header of
+ * the protocol needs more than 4; jansson's recursive parser needs stack for
+ * each level, so the limit is what keeps a hostile frame off the stack. */
+#define PROTO_DEPTH_MAX 32
+
+/* Whether the n bytes of JSON text nest arrays and objects at most max deep
+ * (brackets inside strings do not count).  A scan only: the text need not be
+ * valid JSON. */
+bool proto_json_depth_ok(const char *json, size_t n, unsigned max);
+
+/* CLOCK_MONOTONIC milliseconds: the clock of deadline_ms.  Returns 0 or
+ * -errno. */
+int proto_now_ms(int64_t *out);
 
 /* Send hdr (a JSON object; the reference is not stolen) as one frame, in one
  * send() where the socket allows.  If hdr has a top-level "size" it must be a
@@ -71,8 +101,8 @@ int proto_send(proto_io *io, json_t *hdr);
  *   -ENODATA     the peer closed cleanly between frames;
  *   -ECONNRESET  the peer closed (or reset) part-way through a frame or body;
  *   -EMSGSIZE    the length is 0 or above PROTO_HEADER_MAX (nothing read);
- *   -EBADMSG     the header is not valid UTF-8 JSON, not an object, has a
- *                duplicate key, or has a "size" that is not a non-negative
+ *   -EBADMSG     the header is not valid UTF-8 JSON, nests deeper than
+ *                PROTO_DEPTH_MAX, is not an object, has a duplicate key, or has a "size" that is not a non-negative
  *                integer;
  *   -ETIMEDOUT, -ENOMEM, or another negative errno from recv()/poll().
  * After any error the connection is out of step or gone: close it (a server

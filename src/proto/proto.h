@@ -44,11 +44,18 @@
 #define PROTO_NAME_MAX 255         /* bytes in one path component */
 #define PROTO_IDLE_TIMEOUT_S 300   /* server: wait for the next request */
 #define PROTO_IO_TIMEOUT_S 30      /* silence allowed inside a body */
+#define PROTO_BODY_MIN_RATE 500    /* server: body bytes/s, per idle window */
 #define PROTO_REPLY_TIMEOUT_S 300  /* client: wait for a reply */
 #define PROTO_LOGIN_TIMEOUT_S 60   /* connect to logged in */
 #define PROTO_AUTH_MAX_FAILURES 3  /* failed proofs before the server closes */
 #define PROTO_LS_PAGE_ENTRIES 1000 /* entries in one ls reply, at most */
 #define PROTO_LS_PAGE_BYTES (48 * 1024) /* encoded entries in one ls reply */
+
+/* The stack of an ssftpd worker thread, and so the least the protocol code
+ * may assume.  Each session holds a worker for its life, so workers are many
+ * and small: sessions keep their buffers on the heap only while a call runs.
+ * Tests and fuzzers run hostile input on threads of this size. */
+#define PROTO_WORKER_STACK (128 * 1024)
 
 /* Initialise libsodium and seed jansson's hash function.  Call once from
  * main() before any thread starts; calling it again is harmless.

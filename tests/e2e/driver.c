@@ -1616,6 +1616,159 @@ static void scenario_limits(void)
     limits_header();
 }
 
+/* ---- attacks: hostile frames and slow peers (issue 8) ---------------- */
+
+/* Sends a raw frame of json on c and expects the reply code want, then a
+ * close. */
+static void expect_refused_then_closed(struct cli *c, const char *json,
+                                       size_t n, const char *want)
+{
+    uint8_t len[4] = {(uint8_t)(n >> 24), (uint8_t)(n >> 16),
+                      (uint8_t)(n >> 8), (uint8_t)n};
+    CHECK(write(c->io.fd, len, 4) == 4);
+    CHECK(write(c->io.fd, json, n) == (ssize_t)n);
+    json_t *r = NULL;
+    CHECK(recv_within(c, 5000, &r) == 0);
+    CHECK_CODE(code_of(r), want);
+    json_decref(r);
+    expect_closed(c, 5000);
+    cli_close(c);
+}
+
+/* A first frame nesting 30,000 "[" (or 1,600 {"a": ...) deep: jansson's
+ * recursion overflowed a 128 KiB worker stack and killed the server.  Now it
+ * is bad_frame, and everyone else goes on. */
+static void attack_deep_nesting(void)
+{
+    static const char *const open_[] = {"[", "{\"a\":"};
+    static const char *const close_[] = {"]", "}"};
+    static const size_t depth[] = {30000, 1600};
+    for (int k = 0; k < 2; k++) {
+        size_t lo = strlen(open_[k]);
+        size_t n = depth[k] * (lo + 1);
+        char *json = malloc(n);
+        CHECK(json != NULL);
+        for (size_t i = 0; i < depth[k]; i++) {
+            memcpy(json + i * lo, open_[k], lo);
+            json[depth[k] * lo + i] = close_[k][0];
+        }
+        for (int when = 0; when < 2; when++) { /* first frame; logged in */
+            struct cli c;
+            if (when == 0)
+                cli_open(&c);
+            else
+                connect_login(&c, "eve", "pw");
+            expect_refused_then_closed(&c, json, n, PROTO_E_BAD_FRAME);
+        }
+        free(json);
+    }
+    printf("attacks: deep nesting refused, server up\n");
+}
+
+/* A body where none belongs ("size" 2^63 - 1 on hello, on pwd) would be read
+ * to the end to find the next frame: refused and closed at once. */
+static void attack_body_where_none_belongs(void)
+{
+    static const char hello_big[] =
+        "{\"cmd\":\"hello\",\"version\":1,\"size\":9223372036854775807}";
+    static const char pwd_big[] = "{\"cmd\":\"pwd\",\"size\":5}";
+    struct cli c;
+    cli_open(&c);
+    expect_refused_then_closed(&c, hello_big, sizeof hello_big - 1,
+                               PROTO_E_BAD_REQUEST);
+    connect_login(&c, "eve", "pw");
+    expect_refused_then_closed(&c, pwd_big, sizeof pwd_big - 1,
+                               PROTO_E_BAD_REQUEST);
+    cli_open(&c);
+    hello(&c);
+    static const char data_big[] =
+        "{\"cmd\":\"put_data\",\"offset\":0,\"size\":9223372036854775807}";
+    expect_refused_then_closed(&c, data_big, sizeof data_big - 1,
+                               PROTO_E_BAD_REQUEST);
+}
+
+/* Writes a byte to c every 100 ms until the server closes it; returns the
+ * ms from the first byte to the close, or -1 if still open after max_ms. */
+static long trickle_until_closed(struct cli *c, int max_ms)
+{
+    int64_t t0 = mono_ms();
+    while (mono_ms() - t0 < max_ms) {
+        if (send(c->io.fd, "t", 1, MSG_NOSIGNAL) != 1)
+            return (long)(mono_ms() - t0);
+        struct pollfd p = {.fd = c->io.fd, .events = POLLIN};
+        int n = poll(&p, 1, 100);
+        CHECK(n >= 0 || errno == EINTR);
+        if (n == 1) {
+            char b[256];
+            ssize_t k = recv(c->io.fd, b, sizeof b, MSG_DONTWAIT);
+            if (k <= 0)
+                return (long)(mono_ms() - t0);
+        }
+    }
+    return -1;
+}
+
+/* A put_data body trickled at 10 bytes/s: each wait is far under the 30 s
+ * body timeout, but the body is below PROTO_BODY_MIN_RATE over the 1 s idle
+ * window, so it is cut after about one window. */
+static void attack_trickled_body(void)
+{
+    static const char *const args[] = {"--idle-timeout", "1", NULL};
+    start_server_args(args);
+    struct cli c, other;
+    connect_login(&c, "eve", "pw");
+    json_t *r = call(&c, json_pack("{s:s, s:s, s:I}", "cmd", "put", "path",
+                                   "slow", "total", (json_int_t)1000000));
+    CHECK_CODE(code_of(r), NULL);
+    json_decref(r);
+    json_t *hdr = json_pack("{s:s, s:I, s:I}", "cmd", "put_data", "offset",
+                            (json_int_t)0, "size", (json_int_t)1000000);
+    CHECK(proto_send(&c.io, hdr) == 0);
+    json_decref(hdr);
+    long ms = trickle_until_closed(&c, 8000);
+    printf("attacks: trickled body cut after %ld ms\n", ms);
+    CHECK(ms >= 900 && ms < 4000);
+    cli_close(&c);
+    connect_login(&other, "eve", "pw");
+    round_trip(&other, "after-trickle", 1000);
+    cli_close(&other);
+    term_server();
+}
+
+/* Before login nothing outlasts --login-timeout: a put_data body after
+ * hello is refused at once, and a header trickled a byte at a time is cut
+ * at the deadline. */
+static void attack_trickle_before_login(void)
+{
+    static const char *const args[] = {"--login-timeout", "1", NULL};
+    start_server_args(args);
+    struct cli c;
+    cli_open(&c);
+    hello(&c);
+    static const uint8_t len[4] = {0, 0, 0x40, 0}; /* a 16 KiB header */
+    CHECK(write(c.io.fd, len, 4) == 4);
+    long ms = trickle_until_closed(&c, 8000);
+    printf("attacks: trickled header before login cut after %ld ms\n", ms);
+    CHECK(ms >= 0 && ms < 3000);
+    cli_close(&c);
+    term_server();
+}
+
+static void scenario_attacks(void)
+{
+    add_user("eve", "pw", NULL);
+    start_server();
+    attack_deep_nesting();
+    attack_body_where_none_belongs();
+    struct cli c;
+    connect_login(&c, "eve", "pw");
+    round_trip(&c, "after-attacks", 100000);
+    cli_close(&c);
+    term_server();
+    attack_trickled_body();
+    attack_trickle_before_login();
+}
+
 static const struct {
     const char *name;
     void (*fn)(void);
@@ -1632,6 +1785,7 @@ static const struct {
     {"sigterm", scenario_sigterm},
     {"digest_cache", scenario_digest_cache},
     {"limits", scenario_limits},
+    {"attacks", scenario_attacks},
 };
 
 static void rm_tree(const char *dir)

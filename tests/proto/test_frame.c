@@ -1,5 +1,7 @@
 /* test_frame.c -- frame headers: encoding, limits, and every failure mode. */
 #include <errno.h>
+#include <pthread.h>
+#include <time.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -200,6 +202,184 @@ static void recv_rejects_nesting_too_deep_for_the_parser(void **state)
     free(json);
 }
 
+/* n levels of [ inside the top-level object: depth n + 1. */
+static char *nested(size_t n)
+{
+    char *json = malloc(2 * n + 8);
+    assert_non_null(json);
+    size_t k = 0;
+    memcpy(json, "{\"a\":", 5);
+    k += 5;
+    memset(json + k, '[', n);
+    k += n;
+    memset(json + k, ']', n);
+    k += n;
+    json[k++] = '}';
+    json[k] = '\0';
+    return json;
+}
+
+static void recv_refuses_nesting_deeper_than_the_limit_before_parsing(void **state)
+{
+    struct tu_conn *c = *state;
+    char *ok = nested(PROTO_DEPTH_MAX - 1), *deep = nested(PROTO_DEPTH_MAX);
+    tu_write_frame(c->sv[1], ok, (uint32_t)strlen(ok));
+    json_t *in;
+    assert_int_equal(proto_recv(&c->a, &in), 0);
+    json_decref(in);
+    expect_bad(c, deep);
+    free(ok);
+    free(deep);
+}
+
+static void brackets_inside_strings_do_not_count_as_nesting(void **state)
+{
+    struct tu_conn *c = *state;
+    char json[256];
+    char brackets[100];
+    memset(brackets, '[', sizeof brackets - 1);
+    brackets[sizeof brackets - 1] = '\0';
+    /* An escaped quote must not end the string early either. */
+    snprintf(json, sizeof json, "{\"p\":\"\\\"%s\"}", brackets);
+    tu_write_frame(c->sv[1], json, (uint32_t)strlen(json));
+    json_t *in;
+    assert_int_equal(proto_recv(&c->a, &in), 0);
+    json_decref(in);
+    assert_false(proto_json_depth_ok("\"\\\"\"[[[", 8, 2));
+    assert_true(proto_json_depth_ok("[\"]]]]\"[]]]", 12, 2));
+}
+
+struct deep_arg {
+    struct tu_conn *c;
+    int rc;
+};
+
+static void *recv_on_worker(void *p)
+{
+    struct deep_arg *a = p;
+    json_t *in = NULL;
+    a->rc = proto_recv(&a->c->a, &in);
+    json_decref(in);
+    return NULL;
+}
+
+static void deep_frame_does_not_overflow_a_worker_stack(void **state)
+{
+    /* 1600 levels: under jansson's own limit of 2048, over what its
+     * recursion fits in a 128 KiB worker stack (the server died of this). */
+    struct tu_conn *c = *state;
+    char *json = nested(1600);
+    int sz = 1 << 20;
+    assert_int_equal(
+        setsockopt(c->sv[1], SOL_SOCKET, SO_SNDBUF, &sz, sizeof sz), 0);
+    tu_write_frame(c->sv[1], json, (uint32_t)strlen(json));
+    free(json);
+    pthread_attr_t at;
+    pthread_t t;
+    struct deep_arg a = {.c = c};
+    assert_int_equal(pthread_attr_init(&at), 0);
+    assert_int_equal(pthread_attr_setstacksize(&at, PROTO_WORKER_STACK), 0);
+    assert_int_equal(pthread_create(&t, &at, recv_on_worker, &a), 0);
+    assert_int_equal(pthread_join(t, NULL), 0);
+    pthread_attr_destroy(&at);
+    assert_int_equal(a.rc, -EBADMSG);
+}
+
+/* The peer announces a 1000-byte body and a has read the header. */
+static void announce_1000_byte_body(struct tu_conn *c)
+{
+    tu_write_frame(c->sv[1], "{\"size\":1000}", 13);
+    json_t *in;
+    assert_int_equal(proto_recv(&c->a, &in), 0);
+    json_decref(in);
+}
+
+static int64_t ms_now(void)
+{
+    int64_t t;
+    assert_int_equal(proto_now_ms(&t), 0);
+    return t;
+}
+
+static void hard_deadline_bounds_a_trickled_body(void **state)
+{
+    struct tu_conn *c = *state;
+    announce_1000_byte_body(c);
+    tu_write_raw(c->sv[1], "x", 1);
+    /* Each wait alone could last 5 s; the deadline says 200 ms in all. */
+    int64_t start = ms_now();
+    c->a.deadline_ms = start + 200;
+    char buf[1000];
+    assert_int_equal(proto_read_body(&c->a, buf, sizeof buf), -ETIMEDOUT);
+    int64_t took = ms_now() - start;
+    assert_true(took >= 190 && took < 2000);
+}
+
+static void hard_deadline_bounds_a_header_wait(void **state)
+{
+    struct tu_conn *c = *state;
+    c->a.deadline_ms = ms_now() + 100;
+    expect_recv_error(c, -ETIMEDOUT);
+}
+
+/* Sends `bytes` chunks of `chunk` bytes (1 if 0), one each every_ms. */
+struct trickle {
+    int fd;
+    int bytes;
+    int chunk;
+    int every_ms;
+};
+
+static void *trickler(void *p)
+{
+    struct trickle *t = p;
+    for (int i = 0; i < t->bytes; i++) {
+        struct timespec ts = {0, (long)t->every_ms * 1000000L};
+        nanosleep(&ts, NULL);
+        char y[64];
+        size_t n = t->chunk > 0 ? (size_t)t->chunk : 1;
+        memset(y, 'y', sizeof y);
+        if (send(t->fd, y, n, MSG_NOSIGNAL) != (ssize_t)n)
+            break;
+    }
+    return NULL;
+}
+
+static void body_below_the_minimum_rate_is_cut_after_one_window(void **state)
+{
+    struct tu_conn *c = *state;
+    c->a.body_min_rate = 1000; /* 200 bytes per 200 ms window */
+    c->a.body_window_ms = 200;
+    announce_1000_byte_body(c);
+    /* A byte every 20 ms: every wait is far under the 5 s body timeout. */
+    struct trickle tr = {.fd = c->sv[1], .bytes = 30, .every_ms = 20};
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, trickler, &tr), 0);
+    int64_t start = ms_now();
+    char buf[1000];
+    assert_int_equal(proto_read_body(&c->a, buf, sizeof buf), -ETIMEDOUT);
+    int64_t took = ms_now() - start;
+    assert_int_equal(pthread_join(t, NULL), 0);
+    assert_true(took >= 190 && took < 2000);
+}
+
+static void body_above_the_minimum_rate_completes_across_windows(void **state)
+{
+    struct tu_conn *c = *state;
+    c->a.body_min_rate = 1000; /* 100 bytes per 100 ms window */
+    c->a.body_window_ms = 100;
+    announce_1000_byte_body(c);
+    /* 50 bytes each 20 ms: 2500 bytes/s, over 400 ms, four windows. */
+    struct trickle tr = {.fd = c->sv[1], .bytes = 20, .chunk = 50,
+                         .every_ms = 20};
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, trickler, &tr), 0);
+    char buf[1000];
+    assert_int_equal(proto_read_body(&c->a, buf, sizeof buf), 0);
+    assert_int_equal(pthread_join(t, NULL), 0);
+    assert_int_equal(c->a.body_in, 0);
+}
+
 static void recv_times_out_on_silent_peer(void **state)
 {
     struct tu_conn *c = *state;
@@ -290,6 +470,13 @@ int main(void)
         T(recv_rejects_duplicate_keys),
         T(recv_rejects_size_that_is_not_a_count),
         T(recv_rejects_nesting_too_deep_for_the_parser),
+        T(recv_refuses_nesting_deeper_than_the_limit_before_parsing),
+        T(brackets_inside_strings_do_not_count_as_nesting),
+        T(deep_frame_does_not_overflow_a_worker_stack),
+        T(hard_deadline_bounds_a_trickled_body),
+        T(hard_deadline_bounds_a_header_wait),
+        T(body_below_the_minimum_rate_is_cut_after_one_window),
+        T(body_above_the_minimum_rate_completes_across_windows),
         T(recv_times_out_on_silent_peer),
         T(recv_times_out_on_partial_frame),
         T(send_to_closed_peer_returns_epipe_without_signal),

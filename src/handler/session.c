@@ -16,6 +16,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "logesc.h"
+
 /* How often an idle session looks at ss_server_stopping(). */
 #define STOP_POLL_MS 250
 
@@ -28,22 +30,20 @@ double session_now(void)
 
 void session_log(const struct session *s, const char *fmt, ...)
 {
-    char msg[1024];
+    char raw[1024], msg[2048], user[4 * AUTH_USER_MAX + 8];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
+    vsnprintf(raw, sizeof raw, fmt, ap);
     va_end(ap);
-    for (char *c = msg; *c != '\0'; c++)
-        if ((unsigned char)*c < 0x20 || *c == 0x7f)
-            *c = '?';
+    log_escape(raw, msg, sizeof msg);
+    log_escape(s->user[0] != '\0' ? s->user : "-", user, sizeof user);
     char stamp[32];
     time_t t = time(NULL);
     struct tm tm;
     gmtime_r(&t, &tm);
     strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%SZ", &tm);
     /* One fprintf per line: stdio locks the stream, so lines never mix. */
-    fprintf(stderr, "%s ssftpd %s %s: %s\n", stamp, s->peer,
-            s->user[0] != '\0' ? s->user : "-", msg);
+    fprintf(stderr, "%s ssftpd %s %s: %s\n", stamp, s->peer, user, msg);
 }
 
 int session_abs_path(const char *cwd, const char *path, char *out)
@@ -237,29 +237,6 @@ struct challenge {
     uint8_t server_key[AUTH_KEY_BYTES];
 };
 
-/* The costs a made-up user is given: those of some real user, so that a
- * server whose users share one cost (as they should) answers every name
- * alike. */
-static void fake_params(struct session *s, const char *user, auth_params *p)
-{
-    uint8_t secret[AUTH_SECRET_BYTES];
-    userdb_secret(s->srv->db, secret);
-    auth_fake_salt(secret, user, p->salt);
-    p->opslimit = AUTH_DEFAULT_OPSLIMIT;
-    p->memlimit = AUTH_DEFAULT_MEMLIMIT;
-    struct userdb_record *all;
-    size_t n;
-    if (userdb_list(s->srv->db, &all, &n) == 0) {
-        if (n > 0) {
-            p->opslimit = all[0].cred.params.opslimit;
-            p->memlimit = all[0].cred.params.memlimit;
-        }
-        sodium_memzero(all, n * sizeof *all);
-        free(all);
-    }
-    sodium_memzero(secret, sizeof secret);
-}
-
 static int do_auth(struct session *s, const json_t *req, struct challenge *ch)
 {
     const char *user;
@@ -277,24 +254,30 @@ static int do_auth(struct session *s, const json_t *req, struct challenge *ch)
     memcpy(ch->user, user, ulen + 1);
     struct userdb_record rec;
     auth_params p;
-    int rc = userdb_name_valid(user) ? userdb_lookup(s->srv->db, user, &rec)
-                                     : -ENOENT;
-    if (rc == 0) {
-        ch->real = true;
-        p = rec.cred.params;
+    int rc = userdb_lookup(s->srv->db, user, &rec);
+    if (rc != 0 && rc != -ENOENT)
+        session_log(s, "user lookup of %s failed: %s", user, strerror(-rc));
+    /* Known and unknown names do the same work: the decoy salt and key are
+     * made for every name, and a real user's replace them.  The costs are
+     * a real user's either way (userdb_lookup's decoy), so a server whose
+     * users share one cost answers every name alike. */
+    uint8_t secret[AUTH_SECRET_BYTES], fake_salt[AUTH_SALT_BYTES],
+        fake_key[AUTH_KEY_BYTES];
+    userdb_secret(s->srv->db, secret);
+    auth_fake_salt(secret, user, fake_salt);
+    auth_fake_stored_key(secret, user, fake_key);
+    sodium_memzero(secret, sizeof secret);
+    p = rec.cred.params;
+    ch->real = rc == 0;
+    if (!ch->real) {
+        memcpy(p.salt, fake_salt, sizeof fake_salt);
+        memcpy(ch->stored_key, fake_key, AUTH_KEY_BYTES);
+    } else {
         memcpy(ch->stored_key, rec.cred.stored_key, AUTH_KEY_BYTES);
         memcpy(ch->server_key, rec.cred.server_key, AUTH_KEY_BYTES);
-        sodium_memzero(&rec, sizeof rec);
-    } else {
-        if (rc != -ENOENT)
-            session_log(s, "user lookup of %s failed: %s", user,
-                        strerror(-rc));
-        uint8_t secret[AUTH_SECRET_BYTES];
-        fake_params(s, user, &p);
-        userdb_secret(s->srv->db, secret);
-        auth_fake_stored_key(secret, user, ch->stored_key);
-        sodium_memzero(secret, sizeof secret);
     }
+    sodium_memzero(fake_key, sizeof fake_key);
+    sodium_memzero(&rec, sizeof rec);
     randombytes_buf(snonce, sizeof snonce);
     if (auth_message_build(&ch->am, user, cnonce, snonce, &p) != 0)
         return proto_send_error(&s->io, PROTO_E_BAD_REQUEST, "bad user name");

@@ -64,7 +64,10 @@ void userdb_close(struct userdb *db);
  * e.g. auth_fake_salt() for unknown users). */
 void userdb_secret(const struct userdb *db, uint8_t out[AUTH_SECRET_BYTES]);
 
-/* Copies the record of name into *out: 0, -ENOENT, or a reload error. */
+/* Copies the record of name into *out: 0, -ENOENT, or a reload error.
+ * With -ENOENT, out->cred.params holds the argon2id costs of some real user
+ * (AUTH_DEFAULT_* when there is none), to answer an unknown name as a known
+ * one; both outcomes do the same work, whatever the number of users. */
 int userdb_lookup(struct userdb *db, const char *name,
                   struct userdb_record *out);
 

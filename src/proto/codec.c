@@ -38,9 +38,15 @@ int proto_b64_decode(const char *b64, void *bin, size_t n)
     size_t len = strlen(b64);
     size_t got = 0;
     const char *end = NULL;
-    /* The length check rules out missing padding; libsodium itself refuses
-     * bad characters, bad padding and non-zero unused bits. */
-    if (len + 1 != PROTO_B64_SIZE(n))
+    /* The length check rules out missing padding; libsodium refuses bad
+     * padding and non-zero unused bits.  The alphabet is checked here:
+     * libsodium 1.0.18 maps some bytes outside it (0x80, UTF-8 letters) to
+     * '/' instead of refusing them. */
+    static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                   "abcdefghijklmnopqrstuvwxyz0123456789+/";
+    size_t body = strspn(b64, alphabet);
+    if (len + 1 != PROTO_B64_SIZE(n) || strspn(b64 + body, "=") != len - body ||
+        len - body > 2)
         return -EINVAL;
     if (sodium_base642bin(bin, n, b64, len, NULL, &got, &end,
                           sodium_base64_VARIANT_ORIGINAL) != 0 ||

@@ -83,6 +83,18 @@ static void b64_decode_refuses_every_other_spelling(void **state)
         assert_int_equal(proto_b64_decode(bad[i], out, 5), -EINVAL);
 }
 
+static void b64_decode_refuses_bytes_outside_the_alphabet(void **state)
+{
+    (void)state;
+    /* libsodium 1.0.18 alone decodes the first two as if they held '/'. */
+    const char *bad[] = {
+        "AJ+g\x80xA=", "AJ+\xc3\xa9xA=", "AJ+g.xA=", "AJ+g=xA=", "AJ+g/x==",
+    };
+    uint8_t out[5];
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        assert_int_equal(proto_b64_decode(bad[i], out, 5), -EINVAL);
+}
+
 int main(void)
 {
     assert_int_equal(proto_init(), 0);
@@ -93,6 +105,7 @@ int main(void)
         cmocka_unit_test(b64_round_trips_with_padding),
         cmocka_unit_test(b64_encode_refuses_small_buffer),
         cmocka_unit_test(b64_decode_refuses_every_other_spelling),
+        cmocka_unit_test(b64_decode_refuses_bytes_outside_the_alphabet),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

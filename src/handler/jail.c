@@ -454,6 +454,66 @@ int jail_mkdir(const struct jail_path *p)
     return mkdirat(p->dirfd, p->leaf, 0755) != 0 ? -errno : 0;
 }
 
+/* A fresh hidden name for moving things out of sight (a commit, an rm). */
+static int private_name(char name[NAME_MAX + 1])
+{
+    uint64_t r;
+    ssize_t n;
+    do
+        n = getrandom(&r, sizeof r, 0);
+    while (n < 0 && errno == EINTR);
+    if (n != (ssize_t)sizeof r)
+        return n < 0 ? -errno : -EIO;
+    snprintf(name, NAME_MAX + 1, ".commit-%016" PRIx64 "%s", r,
+             PROTO_PART_SUFFIX);
+    return 0;
+}
+
+/* Takes the file at name out of sight under a fresh private name, so what
+ * is then measured and removed is exactly what was taken, whatever other
+ * sessions do to name meanwhile (a put committing a new file there).
+ * Returns 0 with the private name in tmp, -ENOENT, or -errno. */
+static int take_private(int dirfd, const char *name, char tmp[NAME_MAX + 1])
+{
+    for (int tries = 0; tries < 8; tries++) {
+        int rc = private_name(tmp);
+        if (rc != 0)
+            return rc;
+        if (renameat2(dirfd, name, dirfd, tmp, RENAME_NOREPLACE) == 0)
+            return 0;
+        if (errno != EEXIST)
+            return -errno;
+    }
+    return -EEXIST;
+}
+
+/* Removes the non-directory at name; *size gets the bytes it held (0 for
+ * what is not a regular file).  -EISDIR for a directory, -ENOENT. */
+static int unlink_measured(int dirfd, const char *name, uint64_t *size)
+{
+    *size = 0;
+    char tmp[NAME_MAX + 1];
+    int rc = take_private(dirfd, name, tmp);
+    if (rc != 0)
+        return rc;
+    struct stat st;
+    if (fstatat(dirfd, tmp, &st, AT_SYMLINK_NOFOLLOW) != 0)
+        rc = -errno;
+    else if (S_ISDIR(st.st_mode))
+        rc = -EISDIR; /* a directory took the name since the caller looked */
+    if (rc != 0) {
+        /* Give it back; should the name be taken again meanwhile, it stays
+         * hidden (and is swept as a commit leftover). */
+        (void)renameat2(dirfd, tmp, dirfd, name, RENAME_NOREPLACE);
+        return rc;
+    }
+    if (unlinkat(dirfd, tmp, 0) != 0)
+        return -errno; /* hidden and still counted: nothing was freed */
+    if (S_ISREG(st.st_mode))
+        *size = (uint64_t)st.st_size;
+    return 0;
+}
+
 int jail_unlink(const struct jail_path *p, uint64_t *freed)
 {
     if (p->home)
@@ -476,11 +536,9 @@ int jail_unlink(const struct jail_path *p, uint64_t *freed)
     if (pfd < 0 && !file)
         return -ENOENT;
     uint64_t sum = 0;
-    int rc = 0;
-    if (file && unlinkat(p->dirfd, p->leaf, 0) != 0)
-        rc = -errno;
-    else if (file && S_ISREG(st.st_mode))
-        sum = (uint64_t)st.st_size;
+    int rc = file ? unlink_measured(p->dirfd, p->leaf, &sum) : 0;
+    if (rc == -ENOENT && pfd >= 0)
+        rc = 0; /* gone meanwhile; the partial is still ours to remove */
     if (pfd >= 0) {
         if (rc == 0)
             rc = partial_remove(p->dirfd, part, pfd, &sum);
@@ -624,21 +682,6 @@ int jail_upload_truncate(struct jail_upload *u, uint64_t len, uint64_t *freed)
             return -errno;
     if (freed != NULL)
         *freed = size - len;
-    return 0;
-}
-
-/* A fresh hidden name for moving things out of sight during a commit. */
-static int private_name(char name[NAME_MAX + 1])
-{
-    uint64_t r;
-    ssize_t n;
-    do
-        n = getrandom(&r, sizeof r, 0);
-    while (n < 0 && errno == EINTR);
-    if (n != (ssize_t)sizeof r)
-        return n < 0 ? -errno : -EIO;
-    snprintf(name, NAME_MAX + 1, ".commit-%016" PRIx64 "%s", r,
-             PROTO_PART_SUFFIX);
     return 0;
 }
 

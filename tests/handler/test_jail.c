@@ -537,6 +537,86 @@ test_upload_commit_replaces_target_and_reports_old_size(void **state)
     assert_int_equal(replaced, 0);
 }
 
+/* ---- rm racing a commit ---------------------------------------------- */
+
+struct race {
+    struct fx *f;
+    atomic_bool done;
+    int64_t ledger; /* bytes written - bytes reported freed */
+    pthread_mutex_t mu;
+    int removed;
+    int bad; /* the first unexpected error of the remover */
+};
+
+static void ledger_add(struct race *r, int64_t n)
+{
+    pthread_mutex_lock(&r->mu);
+    r->ledger += n;
+    pthread_mutex_unlock(&r->mu);
+}
+
+static void *remover(void *arg)
+{
+    struct race *r = arg;
+    while (!atomic_load(&r->done)) {
+        struct jail_path *p;
+        uint64_t freed = 0;
+        /* No cmocka asserts off the main thread: record, check later. */
+        int rc = resolve(r->f, "f", &p);
+        if (rc == 0) {
+            rc = jail_unlink(p, &freed);
+            jail_path_free(p);
+        }
+        if (rc != 0 && rc != -ENOENT && rc != -EAGAIN && r->bad == 0)
+            r->bad = rc;
+        if (rc == 0) {
+            ledger_add(r, -(int64_t)freed);
+            r->removed++;
+        }
+    }
+    return NULL;
+}
+
+/* An rm freeing the size it saw before a put committed another file under
+ * the name undercounted the quota (10 MiB quota, 15 MiB stored).  What rm
+ * and commit report freed must add up to what is on disk. */
+static void test_rm_racing_commits_frees_exactly_what_it_removed(void **state)
+{
+    struct fx *f = *state;
+    struct race r = {.f = f};
+    pthread_mutex_init(&r.mu, NULL);
+    static char big[65537];
+    memset(big, 'b', sizeof big - 1);
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, remover, &r), 0);
+    for (int i = 0; i < 3000; i++) {
+        int rc;
+        struct jail_upload *u;
+        do /* -EAGAIN: the rm holds the partial's lock for a moment */
+            u = upload(f, "f", &rc);
+        while (rc == -EAGAIN);
+        assert_int_equal(rc, 0);
+        const char *text = i % 2 ? "s" : big;
+        put(u, text, 0);
+        ledger_add(&r, (int64_t)strlen(text));
+        uint64_t replaced = 0;
+        assert_int_equal(jail_upload_commit(u, &replaced), 0);
+        ledger_add(&r, -(int64_t)replaced);
+    }
+    atomic_store(&r.done, true);
+    assert_int_equal(pthread_join(t, NULL), 0);
+    struct stat st;
+    char path[600];
+    snprintf(path, sizeof path, "%s/f", f->home);
+    int64_t on_disk = stat(path, &st) == 0 ? (int64_t)st.st_size : 0;
+    printf("rm race: %d removals, ledger %lld, on disk %lld\n", r.removed,
+           (long long)r.ledger, (long long)on_disk);
+    assert_int_equal(r.bad, 0);
+    assert_int_equal(r.ledger, on_disk);
+    assert_int_equal(tmpdir_has_suffix(f->home, PROTO_PART_SUFFIX), 0);
+    pthread_mutex_destroy(&r.mu);
+}
+
 /* commit_keep hands back the displaced file, already unlinked: readable
  * until closed (that close is what frees it), invisible in the home. */
 static void test_upload_commit_keep_hands_back_the_displaced_file(void **state)
@@ -726,6 +806,7 @@ int main(void)
         T(rename_stays_in_its_directory_and_never_overwrites),
         T(upload_commit_replaces_target_and_reports_old_size),
         T(upload_commit_keep_hands_back_the_displaced_file),
+        T(rm_racing_commits_frees_exactly_what_it_removed),
         T(upload_partial_survives_close_for_resume),
         T(second_upload_of_one_file_is_busy),
         T(rm_discards_the_partial_and_is_busy_during_upload),

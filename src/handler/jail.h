@@ -124,9 +124,9 @@ int jail_mkdir(const struct jail_path *p);
  * neither exists), and a partial held by an upload makes it -EAGAIN before
  * anything is removed.  A symlink is removed itself, never followed.  *freed
  * (may be NULL) gets the st_size of the regular file and the partial removed,
- * for quota_free().  If another session of the same user replaces the file
- * between the stat and the unlink, *freed errs low, which only ever
- * overstates usage. */
+ * for quota_free(): exactly what was removed, also when another session
+ * commits a new file under the name meanwhile (the file is first renamed to
+ * a private name, then measured and unlinked there). */
 int jail_unlink(const struct jail_path *p, uint64_t *freed);
 
 /* rmdir: removes a directory that is empty but for upload partials, which

@@ -1,0 +1,68 @@
+/* fuzz_frame.c -- libFuzzer: the frame decoder and every field getter, as
+ * ssftpd reads a request off the wire.
+ *
+ * The first input byte picks the mode: even, the rest is the raw byte
+ * stream; odd, the rest is one header's JSON, sent with its correct length
+ * (so mutations of the JSON are not lost to a stale length prefix). */
+#include <errno.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "fuzzstack.h"
+#include "proto.h"
+
+/* Every getter on every top-level key, as handlers probe requests. */
+static void probe_fields(const json_t *h)
+{
+    const char *key;
+    json_t *v;
+    json_object_foreach((json_t *)h, key, v) {
+        const char *s;
+        int64_t i;
+        uint64_t u;
+        bool b;
+        uint8_t bin[64];
+        (void)proto_has(h, key);
+        if (proto_get_str(h, key, &s) == 0 && strlen(s) > PROTO_HEADER_MAX)
+            abort();
+        (void)proto_get_i64(h, key, &i);
+        (void)proto_get_u64(h, key, &u);
+        (void)proto_get_bool(h, key, &b);
+        for (size_t n = 16; n <= 64; n *= 2) {
+            (void)proto_get_hex(h, key, bin, n);
+            (void)proto_get_b64(h, key, bin, n);
+        }
+    }
+}
+
+static void one(const uint8_t *data, size_t size)
+{
+    bool framed = size > 0 && (data[0] & 1);
+    int fd = fuzz_stream(size > 0 ? data + 1 : data, size > 0 ? size - 1 : 0,
+                         framed);
+    proto_io io = {.fd = fd, .timeout_ms = 1000, .body_timeout_ms = 1000};
+    for (int frames = 0; frames < 64; frames++) {
+        json_t *h = NULL;
+        int rc = proto_recv(&io, &h);
+        if (rc != 0) {
+            if (h != NULL || rc == -ETIMEDOUT)
+                abort(); /* all input is there: nothing may wait */
+            break;
+        }
+        if (!json_is_object(h))
+            abort();
+        probe_fields(h);
+        json_decref(h);
+    }
+    close(fd);
+}
+
+int fuzz_setup(void)
+{
+    return 0;
+}
+
+FUZZ_HARNESS(one)

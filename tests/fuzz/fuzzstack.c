@@ -1,0 +1,57 @@
+/* fuzzstack.c -- run a fuzz input on a worker-sized stack (fuzzstack.h). */
+#include "fuzzstack.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "proto.h"
+
+struct job {
+    fuzz_fn fn;
+    const uint8_t *data;
+    size_t size;
+};
+
+static void *run(void *p)
+{
+    struct job *j = p;
+    j->fn(j->data, j->size);
+    return NULL;
+}
+
+void fuzz_on_worker_stack(fuzz_fn fn, const uint8_t *data, size_t size)
+{
+    struct job j = {fn, data, size};
+    pthread_attr_t at;
+    pthread_t t;
+    /* Exactly the worker's stack: the recursion that matters is jansson's,
+     * which is not built with the sanitizers, so its frames are the size
+     * they have in the server. */
+    if (pthread_attr_init(&at) != 0 ||
+        pthread_attr_setstacksize(&at, PROTO_WORKER_STACK) != 0 ||
+        pthread_create(&t, &at, run, &j) != 0)
+        abort();
+    pthread_attr_destroy(&at);
+    if (pthread_join(t, NULL) != 0)
+        abort();
+}
+
+int fuzz_stream(const uint8_t *data, size_t n, bool framed)
+{
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)
+        abort();
+    int sz = 4 * PROTO_HEADER_MAX;
+    (void)setsockopt(sv[1], SOL_SOCKET, SO_SNDBUF, &sz, sizeof sz);
+    (void)setsockopt(sv[0], SOL_SOCKET, SO_RCVBUF, &sz, sizeof sz);
+    uint8_t len[4] = {(uint8_t)(n >> 24), (uint8_t)(n >> 16),
+                      (uint8_t)(n >> 8), (uint8_t)n};
+    if (framed && write(sv[1], len, 4) != 4)
+        abort();
+    if (n > 0 && write(sv[1], data, n) != (ssize_t)n)
+        abort(); /* the pair buffers the fuzzer's -max_len */
+    close(sv[1]);
+    return sv[0];
+}

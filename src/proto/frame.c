@@ -42,6 +42,13 @@ static int deadline_in(int timeout_ms, int64_t *deadline)
     return r;
 }
 
+/* PER_WAIT made absolute: the body timeout from now. */
+static int per_wait_deadline(const proto_io *io, int64_t *deadline)
+{
+    int t = io->body_timeout_ms ? io->body_timeout_ms : io->timeout_ms;
+    return deadline_in(t, deadline);
+}
+
 /* Wait until fd is ready for events (or has an error/hangup for the next
  * recv/send to report), or the deadline passes. */
 static int wait_ready(const proto_io *io, short events, int64_t deadline)
@@ -49,8 +56,7 @@ static int wait_ready(const proto_io *io, short events, int64_t deadline)
     if (deadline == NO_WAIT)
         return -EAGAIN;
     if (deadline == PER_WAIT) {
-        int t = io->body_timeout_ms ? io->body_timeout_ms : io->timeout_ms;
-        int r = deadline_in(t, &deadline);
+        int r = per_wait_deadline(io, &deadline);
         if (r)
             return r;
     }
@@ -318,8 +324,7 @@ static int pace_deadline(proto_io *io, int64_t *deadline)
         end = now + io->body_window_ms;
     }
     if (*deadline == PER_WAIT) {
-        int t = io->body_timeout_ms ? io->body_timeout_ms : io->timeout_ms;
-        r = deadline_in(t, deadline);
+        r = per_wait_deadline(io, deadline);
         if (r)
             return r;
     }

@@ -3,6 +3,7 @@
 #include "commands.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -151,6 +152,13 @@ static int cmd_quota(ss_conn *c, int argc, char **argv, cmd_opts *o)
                limit ? 100.0 * (double)used / (double)limit : 100.0);
     else
         printf("used %s (no limit)\n", text_size(used).s);
+    uint64_t files = 0, max_files = 0;
+    if (proto_get_u64(rep, "files", &files) == 0) {
+        if (proto_get_u64(rep, "max_files", &max_files) == 0)
+            printf("files %" PRIu64 " of %" PRIu64 "\n", files, max_files);
+        else
+            printf("files %" PRIu64 " (no limit)\n", files);
+    }
     json_decref(rep);
     return SS_OK;
 }

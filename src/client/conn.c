@@ -2,6 +2,7 @@
 #include "conn.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <netdb.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -302,10 +303,15 @@ int conn_remote_fail(ss_conn *c, json_t *reply, const char *what)
         json_t *q = NULL;
         char saved[sizeof c->err];
         memcpy(saved, c->err, sizeof saved);
-        uint64_t used, limit;
-        if (conn_call(c, json_pack("{s:s}", "cmd", "quota"), &q) == 0 &&
-            proto_get_u64(q, "used", &used) == 0 &&
-            proto_get_u64(q, "limit", &limit) == 0)
+        uint64_t used, limit, files, max_files;
+        bool got = conn_call(c, json_pack("{s:s}", "cmd", "quota"), &q) == 0;
+        if (got && proto_get_u64(q, "files", &files) == 0 &&
+            proto_get_u64(q, "max_files", &max_files) == 0 &&
+            files >= max_files)
+            snprintf(quota, sizeof quota, " (files %" PRIu64 " of %" PRIu64 ")",
+                     files, max_files);
+        else if (got && proto_get_u64(q, "used", &used) == 0 &&
+                 proto_get_u64(q, "limit", &limit) == 0)
             snprintf(quota, sizeof quota, " (used %s of %s)",
                      text_size(used).s, text_size(limit).s);
         json_decref(q);

@@ -1,4 +1,4 @@
-/* admin.c -- the "ssftpd user add|passwd|del|quota|list" commands. */
+/* admin.c -- the "ssftpd user add|passwd|del|quota|rescan|list" commands. */
 #include "admin.h"
 
 #include <errno.h>
@@ -13,6 +13,7 @@
 
 #include "jail.h"
 #include "proto.h"
+#include "quota.h"
 #include "sizes.h"
 #include "userdb.h"
 
@@ -22,7 +23,8 @@
 struct admin {
     const char *cmd; /* "add", ... for messages */
     const char *root;
-    const char *quota; /* --quota, add only */
+    const char *quota;     /* --quota, add only */
+    const char *max_files; /* --max-files, add and quota */
     auth_params kdf;   /* costs for new keys; the salt is made per password */
     struct userdb *db;
 };
@@ -30,14 +32,18 @@ struct admin {
 static int usage(void)
 {
     fputs(
-        "usage: ssftpd user add NAME [--quota SIZE] [--root DIR]\n"
+        "usage: ssftpd user add NAME [--quota SIZE] [--max-files N] "
+        "[--root DIR]\n"
         "       ssftpd user passwd NAME [--root DIR]\n"
         "       ssftpd user del NAME [--root DIR]\n"
-        "       ssftpd user quota NAME SIZE [--root DIR]\n"
+        "       ssftpd user quota NAME [SIZE] [--max-files N] [--root DIR]\n"
+        "       ssftpd user rescan NAME [--root DIR]\n"
         "       ssftpd user list [--root DIR]\n"
         "SIZE is bytes, or a number with K, M, G or T (powers of 1024);\n"
-        "a quota of 0 means the server default.  DIR defaults to " DEFAULT_ROOT
-        ".\n",
+        "a quota of 0 means the server default.  --max-files limits the\n"
+        "files, directories and partial uploads a user has; 0 means the\n"
+        "server default.  rescan counts a home again after changes made\n"
+        "outside the server.  DIR defaults to " DEFAULT_ROOT ".\n",
         stderr);
     return 2;
 }
@@ -162,6 +168,17 @@ static int new_cred(const struct admin *a, struct userdb_cred *c)
 
 /* ---- the commands ------------------------------------------------------- */
 
+/* --max-files into *n (untouched without it); -EINVAL after a message. */
+static int max_files_option(const struct admin *a, uint64_t *n)
+{
+    if (a->max_files != NULL && sizes_parse(a->max_files, n) != 0) {
+        fprintf(stderr, "ssftpd user %s: bad count '%s'\n", a->cmd,
+                a->max_files);
+        return -EINVAL;
+    }
+    return 0;
+}
+
 static int cmd_add(struct admin *a, char **args)
 {
     struct userdb_record r = {.quota = 0};
@@ -169,6 +186,8 @@ static int cmd_add(struct admin *a, char **args)
         fprintf(stderr, "ssftpd user add: bad size '%s'\n", a->quota);
         return usage();
     }
+    if (max_files_option(a, &r.max_files) != 0)
+        return usage();
     snprintf(r.name, sizeof r.name, "%s", args[0]);
     /* Ask for no password for a name that is taken. */
     struct userdb_record old;
@@ -182,8 +201,12 @@ static int cmd_add(struct admin *a, char **args)
     rc = userdb_add(a->db, &r);
     if (rc != 0)
         return user_fail(a, r.name, rc);
-    fprintf(stderr, "user %s added, quota %s, home %s/homes/%s\n", r.name,
-            r.quota ? sizes_format(r.quota).s : "default", a->root, r.name);
+    char files[32] = "default";
+    if (r.max_files != 0)
+        snprintf(files, sizeof files, "%" PRIu64, r.max_files);
+    fprintf(stderr, "user %s added, quota %s, max files %s, home %s/homes/%s\n",
+            r.name, r.quota ? sizes_format(r.quota).s : "default", files,
+            a->root, r.name);
     return 0;
 }
 
@@ -214,33 +237,98 @@ static int cmd_del(struct admin *a, char **args)
     return 0;
 }
 
+/* quota NAME [SIZE] [--max-files N]: at least one of the two. */
 static int cmd_quota(struct admin *a, char **args)
 {
-    uint64_t q;
-    if (sizes_parse(args[1], &q) != 0) {
+    uint64_t q, files = 0;
+    if (args[1] == NULL && a->max_files == NULL)
+        return usage();
+    if (args[1] != NULL && sizes_parse(args[1], &q) != 0) {
         fprintf(stderr, "ssftpd user quota: bad size '%s'\n", args[1]);
         return usage();
     }
-    int rc = userdb_set_quota(a->db, args[0], q);
+    if (max_files_option(a, &files) != 0)
+        return usage();
+    int rc = args[1] != NULL ? userdb_set_quota(a->db, args[0], q) : 0;
+    if (rc == 0 && a->max_files != NULL)
+        rc = userdb_set_max_files(a->db, args[0], files);
     if (rc != 0)
         return user_fail(a, args[0], rc);
-    fprintf(stderr, "quota of %s set to %s\n", args[0],
-            q ? sizes_format(q).s : "the server default");
+    if (args[1] != NULL)
+        fprintf(stderr, "quota of %s set to %s\n", args[0],
+                q ? sizes_format(q).s : "the server default");
+    if (a->max_files != NULL && files != 0)
+        fprintf(stderr, "max files of %s set to %" PRIu64 "\n", args[0], files);
+    else if (a->max_files != NULL)
+        fprintf(stderr, "max files of %s set to the server default\n",
+                args[0]);
     return 0;
 }
 
-static int home_usage(struct admin *a, const char *name, uint64_t *used)
+static int home_jail(struct admin *a, const char *name, struct jail **j)
 {
     int fd;
-    struct jail *j;
     int rc = userdb_home_open(a->db, name, &fd);
-    if (rc == 0)
-        rc = jail_open(fd, &j);
+    return rc == 0 ? jail_open(fd, j) : rc;
+}
+
+/* The counts the servers enforce: the user's ledger (counted now if new). */
+static int home_usage(struct admin *a, struct quota_registry *reg,
+                      const char *name, struct quota_usage *used)
+{
+    struct jail *j;
+    struct quota *q;
+    int rc = home_jail(a, name, &j);
+    if (rc != 0)
+        return rc;
+    rc = quota_acquire(reg, name, j, &q, NULL);
     if (rc == 0) {
-        rc = jail_usage(j, used);
-        jail_close(j);
+        rc = quota_report(q, used);
+        quota_drop(q);
     }
+    jail_close(j);
     return rc;
+}
+
+/* Limits and sweeps play no part in what the admin commands count. */
+static const struct quota_config admin_counting = {
+    .default_bytes = QUOTA_UNLIMITED,
+    .default_entries = QUOTA_UNLIMITED,
+    .partial_max_age_s = -1};
+
+static int cmd_rescan(struct admin *a, char **args)
+{
+    struct userdb_record r;
+    int rc = userdb_lookup(a->db, args[0], &r);
+    if (rc != 0)
+        return user_fail(a, args[0], rc);
+    struct jail *j;
+    struct quota_registry *reg = NULL;
+    rc = home_jail(a, args[0], &j);
+    if (rc != 0)
+        return fail(a, args[0], rc);
+    struct quota_opened ev;
+    struct quota_usage u;
+    rc = quota_registry_create(a->db, &admin_counting, &reg);
+    if (rc == 0)
+        rc = quota_rescan(reg, args[0], j, &ev);
+    if (rc == 0 && ev.counted)
+        rc = home_usage(a, reg, args[0], &u);
+    quota_registry_destroy(reg);
+    if (rc == 0 && ev.counted) {
+        fprintf(stderr, "%s: %" PRIu64 " entries, %s (%" PRIu64 " bytes)\n",
+                args[0], u.entries, sizes_format(u.used).s, u.used);
+        if (ev.count_err != 0)
+            fprintf(stderr, "%s: part of the home could not be counted: %s\n",
+                    args[0], strerror(-ev.count_err));
+    } else if (rc == 0) {
+        fprintf(stderr,
+                "%s is logged in now; the home will be counted when no "
+                "server process has the account open\n",
+                args[0]);
+    }
+    jail_close(j);
+    return rc == 0 ? 0 : fail(a, args[0], rc);
 }
 
 static int cmd_list(struct admin *a, char **args)
@@ -251,21 +339,34 @@ static int cmd_list(struct admin *a, char **args)
     int rc = userdb_list(a->db, &v, &n);
     if (rc != 0)
         return fail(a, "users.json", rc);
+    struct quota_registry *reg;
+    rc = quota_registry_create(a->db, &admin_counting, &reg);
+    if (rc != 0) {
+        free(v);
+        return fail(a, "quota", rc);
+    }
     int status = 0;
-    printf("%-32s %-10s %s\n", "NAME", "QUOTA", "USED");
+    printf("%-32s %-10s %-10s %-10s %s\n", "NAME", "QUOTA", "MAX-FILES",
+           "FILES", "USED");
     for (size_t i = 0; i < n; i++) {
-        uint64_t used;
+        struct quota_usage used;
         sizes_str qs = sizes_format(v[i].quota);
         const char *quota = v[i].quota ? qs.s : "default";
-        rc = home_usage(a, v[i].name, &used);
+        char maxf[24] = "default", files[24];
+        if (v[i].max_files != 0)
+            snprintf(maxf, sizeof maxf, "%" PRIu64, v[i].max_files);
+        rc = home_usage(a, reg, v[i].name, &used);
         if (rc == 0) {
-            printf("%-32s %-10s %s (%" PRIu64 " bytes)\n", v[i].name, quota,
-                   sizes_format(used).s, used);
+            snprintf(files, sizeof files, "%" PRIu64, used.entries);
+            printf("%-32s %-10s %-10s %-10s %s (%" PRIu64 " bytes)\n",
+                   v[i].name, quota, maxf, files, sizes_format(used.used).s,
+                   used.used);
         } else {
-            printf("%-32s %-10s ?\n", v[i].name, quota);
+            printf("%-32s %-10s %-10s ?\n", v[i].name, quota, maxf);
             status = fail(a, v[i].name, rc);
         }
     }
+    quota_registry_destroy(reg);
     free(v);
     if (fflush(stdout) != 0)
         status = fail(a, "stdout", -errno);
@@ -277,10 +378,12 @@ static int cmd_list(struct admin *a, char **args)
 static const struct command {
     const char *name;
     int nargs; /* positional arguments after the command name */
+    int optional; /* of which the last this many may be left out */
     int (*run)(struct admin *a, char **args);
 } commands[] = {
-    {"add", 1, cmd_add},     {"passwd", 1, cmd_passwd}, {"del", 1, cmd_del},
-    {"quota", 2, cmd_quota}, {"list", 0, cmd_list},
+    {"add", 1, 0, cmd_add},       {"passwd", 1, 0, cmd_passwd},
+    {"del", 1, 0, cmd_del},       {"quota", 2, 1, cmd_quota},
+    {"rescan", 1, 0, cmd_rescan}, {"list", 0, 0, cmd_list},
 };
 
 /* An option's value: argv[*i + 1], consumed.  NULL if missing. */
@@ -306,7 +409,7 @@ int admin_main(int argc, char **argv)
         .kdf = {.opslimit = AUTH_DEFAULT_OPSLIMIT,
                 .memlimit = AUTH_DEFAULT_MEMLIMIT},
     };
-    char *pos[4];
+    char *pos[4] = {NULL};
     int npos = 0;
     if (argc < 2 || strcmp(argv[1], "user") != 0)
         return usage();
@@ -317,6 +420,9 @@ int admin_main(int argc, char **argv)
                 return usage();
         } else if (strcmp(s, "--quota") == 0) {
             if ((a.quota = opt_value(argc, argv, &i)) == NULL)
+                return usage();
+        } else if (strcmp(s, "--max-files") == 0) {
+            if ((a.max_files = opt_value(argc, argv, &i)) == NULL)
                 return usage();
         } else if (strcmp(s, "--kdf-ops") == 0) {
             if (kdf_option(opt_value(argc, argv, &i), &a.kdf.opslimit) != 0)
@@ -349,8 +455,10 @@ int admin_main(int argc, char **argv)
     for (size_t k = 0; npos > 0 && k < sizeof commands / sizeof *commands; k++)
         if (strcmp(pos[0], commands[k].name) == 0)
             c = &commands[k];
-    if (c == NULL || npos - 1 != c->nargs ||
-        (a.quota != NULL && c->run != cmd_add))
+    if (c == NULL || npos - 1 > c->nargs ||
+        npos - 1 < c->nargs - c->optional ||
+        (a.quota != NULL && c->run != cmd_add) ||
+        (a.max_files != NULL && c->run != cmd_add && c->run != cmd_quota))
         return usage();
     a.cmd = c->name;
     if (c->nargs > 0 && !userdb_name_valid(pos[1])) {

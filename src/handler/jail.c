@@ -13,9 +13,13 @@
 #include <sys/file.h>
 #include <sys/random.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "partname.h"
+
+/* The private names of files taken out of sight (a commit, an rm). */
+#define COMMIT_PREFIX ".commit-"
 
 /* The kernel does the confinement: no "..", absolute path, symlink, magic
  * link or mount crossing can take a lookup out of (or around inside) the
@@ -394,12 +398,20 @@ static bool same_file(const struct stat *a, const struct stat *b)
  * holder may have committed (renamed) or discarded it between our open and
  * our flock, and writing to that inode would touch the live file or a
  * deleted one. */
-static int partial_lock(int dirfd, const char *name, bool create)
+static int partial_lock(int dirfd, const char *name, bool create,
+                        bool *created)
 {
     for (int tries = 0; tries < 100; tries++) {
-        /* openat2 refuses a mode without O_CREAT. */
-        int fd = create ? at2(dirfd, name, O_RDWR | O_CLOEXEC | O_CREAT, 0644)
-                        : at2(dirfd, name, O_RDWR | O_CLOEXEC, 0);
+        /* O_EXCL first, so we know whether this call made a new entry.
+         * openat2 refuses a mode without O_CREAT. */
+        int fd = -EEXIST;
+        if (create)
+            fd = at2(dirfd, name, O_RDWR | O_CLOEXEC | O_CREAT | O_EXCL, 0644);
+        *created = fd >= 0;
+        if (fd == -EEXIST)
+            fd = at2(dirfd, name, O_RDWR | O_CLOEXEC, 0);
+        if (fd == -ENOENT && create)
+            continue; /* removed between the two opens */
         if (fd < 0)
             return fd;
         struct stat a, b;
@@ -423,25 +435,34 @@ static int partial_lock(int dirfd, const char *name, bool create)
     return -EAGAIN;
 }
 
-/* Removes the partial dirfd/name whose locked fd we hold, adding its size to
+static void count_add(struct jail_count *c, const struct stat *st)
+{
+    c->entries++;
+    if (S_ISREG(st->st_mode))
+        c->bytes += (uint64_t)st->st_size;
+}
+
+/* Removes the partial dirfd/name whose locked fd we hold, adding it to
  * *sum; closes fd. */
-static int partial_remove(int dirfd, const char *name, int fd, uint64_t *sum)
+static int partial_remove(int dirfd, const char *name, int fd,
+                          struct jail_count *sum)
 {
     struct stat st;
     int rc = fstat(fd, &st) != 0 ? -errno : 0;
     if (rc == 0 && unlinkat(dirfd, name, 0) != 0)
         rc = -errno;
     if (rc == 0)
-        *sum += (uint64_t)st.st_size;
+        count_add(sum, &st);
     close(fd);
     return rc;
 }
 
 /* Discards the partial dirfd/name if there is one and no upload holds it:
  * 0 (also when there is none), -EAGAIN, or -errno. */
-static int partial_discard(int dirfd, const char *name, uint64_t *sum)
+static int partial_discard(int dirfd, const char *name, struct jail_count *sum)
 {
-    int fd = partial_lock(dirfd, name, false);
+    bool created;
+    int fd = partial_lock(dirfd, name, false, &created);
     if (fd == -ENOENT)
         return 0;
     return fd < 0 ? fd : partial_remove(dirfd, name, fd, sum);
@@ -454,6 +475,12 @@ int jail_mkdir(const struct jail_path *p)
     return mkdirat(p->dirfd, p->leaf, 0755) != 0 ? -errno : 0;
 }
 
+static bool is_commit_name(const char *name)
+{
+    return strncmp(name, COMMIT_PREFIX, sizeof COMMIT_PREFIX - 1) == 0 &&
+           proto_is_part_name(name);
+}
+
 /* A fresh hidden name for moving things out of sight (a commit, an rm). */
 static int private_name(char name[NAME_MAX + 1])
 {
@@ -464,7 +491,7 @@ static int private_name(char name[NAME_MAX + 1])
     while (n < 0 && errno == EINTR);
     if (n != (ssize_t)sizeof r)
         return n < 0 ? -errno : -EIO;
-    snprintf(name, NAME_MAX + 1, ".commit-%016" PRIx64 "%s", r,
+    snprintf(name, NAME_MAX + 1, COMMIT_PREFIX "%016" PRIx64 "%s", r,
              PROTO_PART_SUFFIX);
     return 0;
 }
@@ -487,11 +514,10 @@ static int take_private(int dirfd, const char *name, char tmp[NAME_MAX + 1])
     return -EEXIST;
 }
 
-/* Removes the non-directory at name; *size gets the bytes it held (0 for
- * what is not a regular file).  -EISDIR for a directory, -ENOENT. */
-static int unlink_measured(int dirfd, const char *name, uint64_t *size)
+/* Removes the non-directory at name, adding it to *sum.  -EISDIR for a
+ * directory, -ENOENT. */
+static int unlink_measured(int dirfd, const char *name, struct jail_count *sum)
 {
-    *size = 0;
     char tmp[NAME_MAX + 1];
     int rc = take_private(dirfd, name, tmp);
     if (rc != 0)
@@ -509,12 +535,11 @@ static int unlink_measured(int dirfd, const char *name, uint64_t *size)
     }
     if (unlinkat(dirfd, tmp, 0) != 0)
         return -errno; /* hidden and still counted: nothing was freed */
-    if (S_ISREG(st.st_mode))
-        *size = (uint64_t)st.st_size;
+    count_add(sum, &st);
     return 0;
 }
 
-int jail_unlink(const struct jail_path *p, uint64_t *freed)
+int jail_unlink(const struct jail_path *p, struct jail_count *freed)
 {
     if (p->home)
         return -EACCES;
@@ -527,15 +552,16 @@ int jail_unlink(const struct jail_path *p, uint64_t *freed)
     /* The partial is locked first, so a busy one stops the whole rm. */
     char part[NAME_MAX + 1];
     int pfd = proto_part_name(p->leaf, part, sizeof part);
+    bool created;
     if (pfd == 0)
-        pfd = partial_lock(p->dirfd, part, false);
+        pfd = partial_lock(p->dirfd, part, false, &created);
     else if (pfd == -ENAMETOOLONG)
         pfd = -ENOENT; /* a name too long to have a partial has none */
     if (pfd < 0 && pfd != -ENOENT)
         return pfd; /* -EAGAIN: an upload holds it */
     if (pfd < 0 && !file)
         return -ENOENT;
-    uint64_t sum = 0;
+    struct jail_count sum = {0};
     int rc = file ? unlink_measured(p->dirfd, p->leaf, &sum) : 0;
     if (rc == -ENOENT && pfd >= 0)
         rc = 0; /* gone meanwhile; the partial is still ours to remove */
@@ -553,7 +579,7 @@ int jail_unlink(const struct jail_path *p, uint64_t *freed)
 /* Discards the partials in directory fd (which it closes), or fails with
  * -ENOTEMPTY when anything else is in it.  Two passes, so a directory that
  * is not empty keeps its partials. */
-static int discard_all_partials(int fd, uint64_t *sum)
+static int discard_all_partials(int fd, struct jail_count *sum)
 {
     DIR *d = fdopendir(fd);
     if (d == NULL) {
@@ -581,15 +607,17 @@ static int discard_all_partials(int fd, uint64_t *sum)
     return rc;
 }
 
-int jail_rmdir(const struct jail_path *p, uint64_t *freed)
+int jail_rmdir(const struct jail_path *p, struct jail_count *freed)
 {
     if (p->home)
         return -EACCES;
     int fd = at2(p->dirfd, p->leaf, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
-    uint64_t sum = 0;
+    struct jail_count sum = {0};
     int rc = fd < 0 ? fd : discard_all_partials(fd, &sum);
     if (rc == 0 && unlinkat(p->dirfd, p->leaf, AT_REMOVEDIR) != 0)
         rc = errno == EEXIST ? -ENOTEMPTY : -errno;
+    if (rc == 0)
+        sum.entries++;
     if (freed != NULL)
         *freed = sum; /* discarded even if the rmdir then failed */
     return rc;
@@ -619,8 +647,12 @@ int jail_rename(const struct jail_path *from, const struct jail_path *to)
 
 /* ---- uploads ------------------------------------------------------------ */
 
-int jail_upload_begin(const struct jail_path *p, struct jail_upload **out)
+int jail_upload_begin(const struct jail_path *p, struct jail_upload **out,
+                      bool *created)
 {
+    bool made = false;
+    if (created != NULL)
+        *created = false;
     struct stat st;
     if (p->home)
         return -EISDIR;
@@ -642,7 +674,7 @@ int jail_upload_begin(const struct jail_path *p, struct jail_upload **out)
     int rc = u->dirfd < 0 ? u->dirfd
                           : proto_part_name(p->leaf, u->part, sizeof u->part);
     if (rc == 0) {
-        u->fd = partial_lock(u->dirfd, u->part, true);
+        u->fd = partial_lock(u->dirfd, u->part, true, &made);
         rc = u->fd < 0 ? u->fd : 0;
     }
     if (rc != 0) {
@@ -651,6 +683,8 @@ int jail_upload_begin(const struct jail_path *p, struct jail_upload **out)
         free(u);
         return rc;
     }
+    if (created != NULL)
+        *created = made;
     *out = u;
     return 0;
 }
@@ -685,48 +719,65 @@ int jail_upload_truncate(struct jail_upload *u, uint64_t len, uint64_t *freed)
     return 0;
 }
 
+/* Renames a with RENAME_EXCHANGE against b, retrying what the kernel may
+ * fail transiently; the one call that must not fail if it can help it. */
+static int exchange(int dirfd, const char *a, const char *b)
+{
+    for (int tries = 0;; tries++) {
+        if (renameat2(dirfd, a, dirfd, b, RENAME_EXCHANGE) == 0)
+            return 0;
+        if ((errno != EINTR && errno != ENOMEM && errno != EBUSY) ||
+            tries == 8)
+            return -errno;
+    }
+}
+
+/* Measures and removes what a commit swapped out to tmp: the displaced
+ * file.  Whatever fails here, the commit has happened; an unmeasured or
+ * unremoved file stays hidden (and counted) under tmp until a sweep. */
+static void displaced_free(struct jail_upload *u, const char *tmp,
+                           const struct stat *st, struct jail_commit *c)
+{
+    /* Held open, its unlink is quick: freeing a large file's pages and
+     * blocks waits for the last close, which the caller can put after its
+     * reply. */
+    if (S_ISREG(st->st_mode))
+        c->displaced_fd = openat(u->dirfd, tmp,
+                                 O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+    if (unlinkat(u->dirfd, tmp, 0) == 0)
+        count_add(&c->replaced, st);
+}
+
 /* Puts the file at private name tmp in place of the target.  Exchanging (not
  * overwriting) leaves the displaced file under tmp, where no one else can
- * reach it, so its size is exactly what was replaced whatever other
- * sessions do to the target name meanwhile.  *displaced gets an fd of the
- * file the commit displaced, or -1. */
+ * reach it, so what was replaced is exactly what is measured there, whatever
+ * other sessions do to the target name meanwhile.  Returns 0 once the file
+ * is under the target name. */
 static int upload_place(struct jail_upload *u, const char *tmp,
-                        uint64_t *replaced, int *displaced)
+                        struct jail_commit *c)
 {
-    *displaced = -1;
     for (int tries = 0; tries < 100; tries++) {
-        if (renameat2(u->dirfd, tmp, u->dirfd, u->leaf, RENAME_EXCHANGE) == 0) {
+        if (exchange(u->dirfd, tmp, u->leaf) == 0) {
             struct stat st;
             if (fstatat(u->dirfd, tmp, &st, AT_SYMLINK_NOFOLLOW) != 0)
-                return -errno;
-            if (S_ISDIR(st.st_mode)) {
-                /* A directory took the name since begin: give it back. */
-                if (renameat2(u->dirfd, tmp, u->dirfd, u->leaf,
-                              RENAME_EXCHANGE) != 0)
-                    return -errno;
-                return -EISDIR;
+                return 0; /* published; the displaced file stays hidden */
+            if (!S_ISDIR(st.st_mode)) {
+                displaced_free(u, tmp, &st, c);
+                return 0;
             }
-            /* The commit has happened.  Should the unlink fail, the old
-             * file stays hidden and counted, so nothing was freed.  Held
-             * open, its unlink is quick: freeing a large file's pages and
-             * blocks waits for the last close, which the caller can put
-             * after its reply. */
-            if (S_ISREG(st.st_mode))
-                *displaced = openat(u->dirfd, tmp,
-                                    O_RDONLY | O_NOFOLLOW | O_CLOEXEC |
-                                        O_NONBLOCK);
-            bool gone = unlinkat(u->dirfd, tmp, 0) == 0;
-            *replaced = gone && S_ISREG(st.st_mode) ? (uint64_t)st.st_size : 0;
-            return 0;
+            /* A directory took the name since begin: give it back.  Should
+             * even that fail, the file is published and the directory stays
+             * whole under tmp, where the sweep leaves directories alone. */
+            if (exchange(u->dirfd, tmp, u->leaf) != 0)
+                return 0;
+            return -EISDIR;
         }
         if (errno != ENOENT)
             return -errno;
         /* No target: a plain rename, unless one appears meanwhile. */
         if (renameat2(u->dirfd, tmp, u->dirfd, u->leaf, RENAME_NOREPLACE) ==
-            0) {
-            *replaced = 0;
+            0)
             return 0;
-        }
         if (errno != EEXIST)
             return -errno;
     }
@@ -741,19 +792,9 @@ static void upload_free(struct jail_upload *u)
     free(u);
 }
 
-int jail_upload_commit(struct jail_upload *u, uint64_t *replaced)
+int jail_upload_commit(struct jail_upload *u, struct jail_commit *c)
 {
-    int displaced;
-    int rc = jail_upload_commit_keep(u, replaced, &displaced);
-    if (displaced >= 0)
-        close(displaced);
-    return rc;
-}
-
-int jail_upload_commit_keep(struct jail_upload *u, uint64_t *replaced,
-                            int *displaced)
-{
-    *displaced = -1;
+    *c = (struct jail_commit){.displaced_fd = -1};
     /* fsync before the rename: after a crash the name must not point at a
      * file whose data never reached the disk. */
     int rc = fsync(u->fd) != 0 ? -errno : 0;
@@ -769,21 +810,14 @@ int jail_upload_commit_keep(struct jail_upload *u, uint64_t *replaced,
         if (rc != -EEXIST)
             break;
     }
-    uint64_t old = 0;
     if (rc == 0) {
-        rc = upload_place(u, tmp, &old, displaced);
+        rc = upload_place(u, tmp, c);
         /* Failed: put the partial back, so it can be resumed or discarded;
          * if even that fails it stays hidden, and counted, under tmp. */
         if (rc != 0)
             (void)renameat2(u->dirfd, tmp, u->dirfd, u->part, RENAME_NOREPLACE);
         else if (fsync(u->dirfd) != 0)
-            rc = -errno; /* in place, but not known to be durable */
-    }
-    if (rc == 0 && replaced != NULL)
-        *replaced = old;
-    if (rc != 0 && *displaced >= 0) {
-        close(*displaced);
-        *displaced = -1;
+            c->sync_err = -errno;
     }
     upload_free(u);
     return rc;
@@ -795,9 +829,9 @@ void jail_upload_close(struct jail_upload *u)
         upload_free(u);
 }
 
-int jail_upload_discard(struct jail_upload *u, uint64_t *freed)
+int jail_upload_discard(struct jail_upload *u, struct jail_count *freed)
 {
-    uint64_t sum = 0;
+    struct jail_count sum = {0};
     int rc = partial_remove(u->dirfd, u->part, u->fd, &sum);
     u->fd = -1;
     if (rc == 0 && freed != NULL)
@@ -808,8 +842,42 @@ int jail_upload_discard(struct jail_upload *u, uint64_t *freed)
 
 /* ---- usage -------------------------------------------------------------- */
 
-/* Adds the regular files below the directory fd (which it closes) at depth. */
-static int walk(int fd, unsigned depth, uint64_t *sum)
+static void count_sat(struct jail_count *c, const struct stat *st)
+{
+    uint64_t sz = S_ISREG(st->st_mode) ? (uint64_t)st->st_size : 0;
+    c->bytes = c->bytes > UINT64_MAX - sz ? UINT64_MAX : c->bytes + sz;
+    c->entries++;
+}
+
+/* Whether the sweep removes name (a part name, st its stat) in directory
+ * dirfd; 1 when it did, adding it to the sweep's counts. */
+static int sweep_one(int dirfd, const char *name, const struct stat *st,
+                     struct jail_sweep *sw)
+{
+    if (!S_ISREG(st->st_mode))
+        return 0; /* a directory hidden by a failed commit stays whole */
+    if (is_commit_name(name)) {
+        if (unlinkat(dirfd, name, 0) != 0)
+            return 0;
+        count_add(&sw->commit_leftovers, st);
+        return 1;
+    }
+    struct timespec now;
+    if (sw->partial_max_age_s < 0 || clock_gettime(CLOCK_REALTIME, &now) != 0 ||
+        now.tv_sec - st->st_mtim.tv_sec < sw->partial_max_age_s)
+        return 0;
+    struct jail_count gone = {0};
+    if (partial_discard(dirfd, name, &gone) != 0 || gone.entries == 0)
+        return 0; /* held by an upload, or gone meanwhile */
+    sw->old_partials.entries += gone.entries;
+    sw->old_partials.bytes += gone.bytes;
+    return 1;
+}
+
+/* Counts the tree below the directory fd (which it closes) at depth.  Goes
+ * on past errors; returns the first. */
+static int walk(int fd, unsigned depth, struct jail_count *sum,
+                struct jail_sweep *sw)
 {
     DIR *d = fdopendir(fd);
     if (d == NULL) {
@@ -817,48 +885,55 @@ static int walk(int fd, unsigned depth, uint64_t *sum)
         close(fd);
         return rc;
     }
-    int rc = 0;
-    struct dirent *de = NULL;
-    while (rc == 0 && (errno = 0, de = readdir(d)) != NULL) {
+    int first = 0;
+    struct dirent *de;
+    while ((errno = 0, de = readdir(d)) != NULL) {
         const char *n = de->d_name;
         struct stat st;
+        int rc = 0;
         if (strcmp(n, ".") == 0 || strcmp(n, "..") == 0)
             continue;
         if (fstatat(dirfd(d), n, &st, AT_SYMLINK_NOFOLLOW) != 0) {
             rc = errno == ENOENT ? 0 : -errno;
+        } else if (sw != NULL && proto_is_part_name(n) &&
+                   sweep_one(dirfd(d), n, &st, sw)) {
             continue;
+        } else {
+            count_sat(sum, &st);
         }
-        if (S_ISREG(st.st_mode)) {
-            uint64_t sz = (uint64_t)st.st_size;
-            *sum = *sum > UINT64_MAX - sz ? UINT64_MAX : *sum + sz;
-        } else if (S_ISDIR(st.st_mode)) {
+        if (rc == 0 && S_ISDIR(st.st_mode)) {
             if (depth + 1 > JAIL_DEPTH_MAX) {
                 rc = -ENAMETOOLONG;
-                continue;
+            } else {
+                int sub =
+                    at2(dirfd(d), n, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+                /* Gone, or swapped for a symlink since the stat, or another
+                 * mount: none of it is this user's data. */
+                if (sub == -ENOENT || sub == -ELOOP || sub == -ENOTDIR ||
+                    sub == -EXDEV)
+                    continue;
+                rc = sub < 0 ? sub : walk(sub, depth + 1, sum, sw);
             }
-            int sub = at2(dirfd(d), n, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
-            /* Gone, or swapped for a symlink since the stat, or another
-             * mount: none of it is this user's data. */
-            if (sub == -ENOENT || sub == -ELOOP || sub == -ENOTDIR ||
-                sub == -EXDEV)
-                continue;
-            rc = sub < 0 ? sub : walk(sub, depth + 1, sum);
         }
+        if (first == 0)
+            first = rc;
     }
-    if (rc == 0 && errno != 0 && de == NULL)
-        rc = -errno;
+    if (first == 0 && errno != 0)
+        first = -errno;
     closedir(d);
-    return rc;
+    return first;
 }
 
-int jail_usage(const struct jail *j, uint64_t *bytes)
+int jail_usage(const struct jail *j, struct jail_count *total,
+               struct jail_sweep *sweep)
 {
+    *total = (struct jail_count){0};
+    if (sweep != NULL) {
+        sweep->commit_leftovers = (struct jail_count){0};
+        sweep->old_partials = (struct jail_count){0};
+    }
     int fd = at2(j->homefd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
     if (fd < 0)
         return fd;
-    uint64_t sum = 0;
-    int rc = walk(fd, 0, &sum);
-    if (rc == 0)
-        *bytes = sum;
-    return rc;
+    return walk(fd, 0, total, sweep);
 }

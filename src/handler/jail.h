@@ -44,6 +44,7 @@
 #define SSFTP_JAIL_H
 
 #include <limits.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/stat.h>
@@ -67,6 +68,14 @@ struct jail_entry {
     enum jail_type type;
     uint64_t size;
     int64_t mtime; /* seconds since the epoch */
+};
+
+/* What an operation removed or displaced, for the quota (quota.h): bytes
+ * are the st_size of regular files, entries the names in the tree (files,
+ * directories, partials, anything else; the home itself is not one). */
+struct jail_count {
+    uint64_t bytes;
+    uint64_t entries;
 };
 
 /* Makes the jail of the home directory homefd (which it takes over: it is
@@ -116,25 +125,27 @@ int jail_dir_open(const struct jail_path *p, struct jail_dir **out);
 int jail_dir_next(struct jail_dir *d, struct jail_entry *e);
 void jail_dir_close(struct jail_dir *d);
 
-/* mkdir; -EEXIST if the name exists (as anything, a symlink included). */
+/* mkdir; -EEXIST if the name exists (as anything, a symlink included).  It
+ * adds one entry. */
 int jail_mkdir(const struct jail_path *p);
 
 /* rm: removes a non-directory (-EISDIR for a directory, -EACCES for the
  * home) and discards its upload partial; either alone is enough (-ENOENT if
  * neither exists), and a partial held by an upload makes it -EAGAIN before
  * anything is removed.  A symlink is removed itself, never followed.  *freed
- * (may be NULL) gets the st_size of the regular file and the partial removed,
- * for quota_free(): exactly what was removed, also when another session
- * commits a new file under the name meanwhile (the file is first renamed to
- * a private name, then measured and unlinked there). */
-int jail_unlink(const struct jail_path *p, uint64_t *freed);
+ * (may be NULL) gets the entries removed and the st_size of the regular file
+ * and the partial among them, for quota_free(): exactly what was removed,
+ * also when another session commits a new file under the name meanwhile
+ * (the file is first renamed to a private name, then measured and unlinked
+ * there). */
+int jail_unlink(const struct jail_path *p, struct jail_count *freed);
 
 /* rmdir: removes a directory that is empty but for upload partials, which
  * are discarded with it (-EAGAIN if one is held by an upload).  -ENOTEMPTY,
  * -ENOTDIR, -ELOOP for a symlink, -EACCES for the home.  *freed (may be NULL)
- * gets the bytes of discarded partials, even when the rmdir itself then
- * fails. */
-int jail_rmdir(const struct jail_path *p, uint64_t *freed);
+ * gets the discarded partials, even when the rmdir itself then fails, and
+ * the directory's own entry when it is removed. */
+int jail_rmdir(const struct jail_path *p, struct jail_count *freed);
 
 /* Renames from to to; both must be in the same directory (else -EXDEV) and
  * the target must not exist (-EEXIST): a rename never destroys data, so it
@@ -150,7 +161,8 @@ int jail_rename(const struct jail_path *from, const struct jail_path *to);
  * is neither file nor directory, -ENAMETOOLONG when NAME is longer than 243
  * bytes (the partial's name would pass NAME_MAX), -EAGAIN when another
  * session is uploading the same file.  Opens or creates
- * the partial (mode 0644 less umask), keeping what an earlier attempt wrote:
+ * the partial (mode 0644 less umask; *created, which may be NULL, tells
+ * whether this call made it, a new entry), keeping what an earlier attempt wrote:
  * see jail_upload_size(), and jail_upload_truncate() to keep only a verified
  * prefix (0 for a fresh upload).  Write with pwrite at offsets on
  * jail_upload_fd() (O_RDWR, so a prefix can be digested for resume).
@@ -158,31 +170,63 @@ int jail_rename(const struct jail_path *from, const struct jail_path *to);
  * Ends, each of which frees u whatever it returns:
  *   commit:  fsyncs, atomically puts the file in place of the target
  *            (readers see the old or the new file, never neither), fsyncs
- *            the directory.  *replaced (may be NULL) gets the exact st_size
- *            of the file displaced, for quota_free().  On failure the
- *            partial is kept, unless only the directory fsync failed.
+ *            the directory; see struct jail_commit.  On failure nothing is
+ *            published and the partial is kept for a resume.
  *   close:   keeps the partial for a later resume.
- *   discard: removes the partial; *freed (may be NULL) gets its size. */
-int jail_upload_begin(const struct jail_path *p, struct jail_upload **out);
+ *   discard: removes the partial; *freed (may be NULL) gets it (one entry
+ *            and its size). */
+int jail_upload_begin(const struct jail_path *p, struct jail_upload **out,
+                      bool *created);
 int jail_upload_fd(const struct jail_upload *u);
 /* The partial's current size (fstat, so it counts what was just written). */
 int jail_upload_size(const struct jail_upload *u, uint64_t *size);
 /* Cuts the partial to len bytes (-EINVAL if it is shorter than len: no
  * holes); *freed (may be NULL) gets the bytes cut. */
 int jail_upload_truncate(struct jail_upload *u, uint64_t len, uint64_t *freed);
-int jail_upload_commit(struct jail_upload *u, uint64_t *replaced);
-/* commit, but *displaced gets an open fd of the displaced file (already
- * unlinked and uncounted), or -1 when there was none: freeing a large file
- * takes a while, and closing this fd is when it happens -- close it after
- * answering the client. */
-int jail_upload_commit_keep(struct jail_upload *u, uint64_t *replaced,
-                            int *displaced);
-void jail_upload_close(struct jail_upload *u);
-int jail_upload_discard(struct jail_upload *u, uint64_t *freed);
 
-/* Sum of st_size of every regular file under the home, hidden partials
- * included, symlinks not followed, other mounts not entered.  -ENAMETOOLONG
- * if the tree is deeper than JAIL_DEPTH_MAX (no user path could reach it). */
-int jail_usage(const struct jail *j, uint64_t *bytes);
+/* What a commit did.  Once the new file is under the target name the commit
+ * has happened and jail_upload_commit() returns 0, whatever fails after:
+ * the client's data is live, so it must not be told otherwise. */
+struct jail_commit {
+    /* The file displaced, exactly (it was swapped out to a private name,
+     * then measured there), and no longer on disk; {0, 0} when there was
+     * none, or when it could not be measured or removed: then it stays
+     * under its private name, still counted, until the next sweep
+     * (jail_usage()) takes it. */
+    struct jail_count replaced;
+    /* An open fd of the displaced file, or -1: freeing a large file takes a
+     * while, and closing this fd is when it happens -- close it after
+     * answering the client. */
+    int displaced_fd;
+    /* 0, or the -errno of the directory fsync that failed after the file
+     * was in place: published, but not known to survive a power cut. */
+    int sync_err;
+};
+int jail_upload_commit(struct jail_upload *u, struct jail_commit *c);
+void jail_upload_close(struct jail_upload *u);
+int jail_upload_discard(struct jail_upload *u, struct jail_count *freed);
+
+/* What jail_usage() may remove on its way, and what it removed. */
+struct jail_sweep {
+    /* Partials not written for this many seconds are removed (unless an
+     * upload holds them); below 0, none is. */
+    int64_t partial_max_age_s;
+    /* Out: leftovers of commits and removals cut short by a crash (files
+     * under the private ".commit-*" names no session can reach), and old
+     * partials, removed; bytes and entries of each. */
+    struct jail_count commit_leftovers;
+    struct jail_count old_partials;
+};
+
+/* Counts the home: *total gets the entries under it and the sum of st_size
+ * of its regular files, hidden partials included, symlinks not followed,
+ * other mounts not entered.  With sweep (may be NULL) it first removes
+ * what struct jail_sweep says, which is then not counted.  Call it only
+ * while no session of the user can be committing (quota.h makes sure).
+ * An error does not stop the count: the rest of the tree is still counted
+ * and the first error returned (-ENAMETOOLONG for a subtree deeper than
+ * JAIL_DEPTH_MAX, which no user path could reach, and which is skipped). */
+int jail_usage(const struct jail *j, struct jail_count *total,
+               struct jail_sweep *sweep);
 
 #endif

@@ -22,6 +22,8 @@
 /* SIGTERM: transfers in flight get this long to finish; then their sockets
  * are shut down (a cut put keeps its partial for a resume). */
 #define DRAIN_MS 10000
+/* A week: long enough for any interrupted upload to be resumed. */
+#define DEFAULT_PARTIAL_MAX_AGE_S (7 * 86400)
 
 struct options {
     const char *root;
@@ -33,6 +35,8 @@ struct options {
     unsigned idle_timeout_s;
     unsigned login_timeout_s;
     uint64_t default_quota;
+    uint64_t default_max_files;
+    int64_t partial_max_age_s;
 };
 
 static void usage(FILE *f)
@@ -41,7 +45,8 @@ static void usage(FILE *f)
         "usage: ssftpd [--root DIR] [--listen HOST:PORT] [--workers N]\n"
         "              [--max-clients N] [--max-per-ip N]\n"
         "              [--idle-timeout SECONDS] [--login-timeout SECONDS]\n"
-        "              [--default-quota SIZE]\n"
+        "              [--default-quota SIZE] [--default-max-files N]\n"
+        "              [--partial-max-age AGE]\n"
         "       ssftpd user add|passwd|del|quota|list ... (ssftpd user --help)\n"
         "\n"
         "  --root DIR            data root (users.json, homes/); default %s,\n"
@@ -57,7 +62,13 @@ static void usage(FILE *f)
         "  --login-timeout S     close a connection not logged in this long\n"
         "                        after it connected; default %d\n"
         "  --default-quota SIZE  quota of users without their own (e.g. 10G);\n"
-        "                        default none\n",
+        "                        default none\n"
+        "  --default-max-files N files, directories and partial uploads of\n"
+        "                        users without their own limit; default none\n"
+        "  --partial-max-age AGE partial uploads untouched this long (e.g.\n"
+        "                        7d, 12h, 30m, 45s; off: never) are removed\n"
+        "                        when their user's account is next opened;\n"
+        "                        default 7d\n",
         DEFAULT_ROOT, DEFAULT_HOST, DEFAULT_PORT, DEFAULT_MAX_CLIENTS,
         DEFAULT_MAX_PER_IP, PROTO_IDLE_TIMEOUT_S, PROTO_LOGIN_TIMEOUT_S);
 }
@@ -127,6 +138,10 @@ static int parse_args(int argc, char **argv, struct options *o)
             rc = parse_uint(v, 86400, &o->login_timeout_s);
         else if (strcmp(a, "--default-quota") == 0)
             rc = v == NULL ? -EINVAL : sizes_parse(v, &o->default_quota);
+        else if (strcmp(a, "--default-max-files") == 0)
+            rc = v == NULL ? -EINVAL : sizes_parse(v, &o->default_max_files);
+        else if (strcmp(a, "--partial-max-age") == 0)
+            rc = sizes_parse_duration(v, &o->partial_max_age_s);
         else {
             fprintf(stderr, "ssftpd: unknown option %s\n", a);
             return -EINVAL;
@@ -181,7 +196,9 @@ int main(int argc, char **argv)
                         .max_per_ip = DEFAULT_MAX_PER_IP,
                         .idle_timeout_s = PROTO_IDLE_TIMEOUT_S,
                         .login_timeout_s = PROTO_LOGIN_TIMEOUT_S,
-                        .default_quota = QUOTA_UNLIMITED};
+                        .default_quota = QUOTA_UNLIMITED,
+                        .default_max_files = QUOTA_UNLIMITED,
+                        .partial_max_age_s = DEFAULT_PARTIAL_MAX_AGE_S};
     if (parse_args(argc, argv, &o) != 0) {
         usage(stderr);
         return 2;
@@ -201,7 +218,10 @@ int main(int argc, char **argv)
         return 1;
     }
     say_how_to_add_users(srv.db, o.root);
-    rc = quota_registry_create(srv.db, o.default_quota, &srv.quotas);
+    struct quota_config qc = {.default_bytes = o.default_quota,
+                              .default_entries = o.default_max_files,
+                              .partial_max_age_s = o.partial_max_age_s};
+    rc = quota_registry_create(srv.db, &qc, &srv.quotas);
     if (rc == 0)
         rc = backoff_create(&srv.backoff);
     if (rc != 0) {

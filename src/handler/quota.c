@@ -1,20 +1,22 @@
-/* quota.c -- the registry of per-user byte accounts and their arithmetic. */
+/* quota.c -- the registry of per-user accounts, their limits and counts. */
 #include "quota.h"
 
 #include <errno.h>
 #include <pthread.h>
-#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+
+#include "ledger.h"
 
 struct quota {
     struct quota_registry *reg;
     struct quota *next; /* registry list; reg->mu */
     unsigned refs;      /* reg->mu */
-    pthread_mutex_t mu; /* guards the rest */
-    bool ready;         /* used has been computed by a walk */
-    uint64_t used;
-    uint64_t reserved;
+    pthread_mutex_t mu; /* guards the ledger handle (one open file: its
+                           locks do not exclude our own threads) */
+    bool open;          /* the ledger is open (the first acquire opens it) */
+    struct ledger *ledger;
     char name[USERDB_NAME_MAX + 1];
 };
 
@@ -22,7 +24,7 @@ struct quota_registry {
     pthread_mutex_t mu;
     struct quota *head;
     struct userdb *db;
-    uint64_t default_limit;
+    struct quota_config cfg;
 };
 
 static uint64_t add_sat(uint64_t a, uint64_t b)
@@ -35,7 +37,7 @@ static uint64_t sub_floor(uint64_t a, uint64_t b)
     return a > b ? a - b : 0;
 }
 
-int quota_registry_create(struct userdb *db, uint64_t default_limit,
+int quota_registry_create(struct userdb *db, const struct quota_config *cfg,
                           struct quota_registry **out)
 {
     struct quota_registry *r = calloc(1, sizeof *r);
@@ -47,7 +49,7 @@ int quota_registry_create(struct userdb *db, uint64_t default_limit,
         return -rc;
     }
     r->db = db;
-    r->default_limit = default_limit;
+    r->cfg = *cfg;
     *out = r;
     return 0;
 }
@@ -106,25 +108,105 @@ void quota_drop(struct quota *q)
     }
     pthread_mutex_unlock(&r->mu);
     if (last) {
+        ledger_close(q->ledger);
         pthread_mutex_destroy(&q->mu);
         free(q);
     }
 }
 
-int quota_acquire(struct quota_registry *r, const char *name,
-                  const struct jail *j, struct quota **out)
+static int64_t now_s(void)
 {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec;
+}
+
+/* Between ledger_begin and ledger_end, with no other process on the
+ * account: counts the home (sweeping as configured) into *st. */
+static void count_home(struct quota *q, const struct jail *j,
+                       struct ledger_state *st, struct quota_opened *ev)
+{
+    ev->sweep = (struct jail_sweep){
+        .partial_max_age_s = q->reg->cfg.partial_max_age_s};
+    struct jail_count total;
+    ev->count_err = jail_usage(j, &total, &ev->sweep);
+    ev->counted = true;
+    st->bytes = total.bytes;
+    st->entries = total.entries;
+    st->reserved = 0; /* nobody else is open, and we promised nothing yet */
+    st->counted = now_s();
+    /* An error is logged by the caller; counting again at every login would
+     * not mend it (a tree deeper than any user path, say).  "ssftpd user
+     * rescan" does it on demand. */
+    st->dirty = false;
+}
+
+static bool sweep_due(const struct quota_registry *r,
+                      const struct ledger_state *st)
+{
+    int64_t every = r->cfg.partial_max_age_s;
+    if (every < 0)
+        return false;
+    if (every > QUOTA_SWEEP_INTERVAL_S)
+        every = QUOTA_SWEEP_INTERVAL_S;
+    return now_s() - st->counted >= every;
+}
+
+/* Opens q's ledger if this is its first use here, then counts if due (or
+ * forced).  Under q->mu. */
+static int account_open(struct quota *q, const struct jail *j, bool force,
+                        struct quota_opened *ev)
+{
+    unsigned others = 0;
+    int rc = 0;
+    if (!q->open) {
+        int fd;
+        rc = userdb_ledger_open(q->reg->db, q->name, &fd);
+        if (rc == 0)
+            rc = ledger_open(fd, &q->ledger, &others);
+        if (rc != 0)
+            return rc;
+        q->open = true;
+    } else if (!force) {
+        return 0;
+    }
+    struct ledger_state st;
+    rc = ledger_begin(q->ledger, &st);
+    if (rc != 0)
+        return rc;
+    if (force)
+        rc = ledger_reap(q->ledger, &st, &others);
+    bool changed = force && !st.dirty;
+    if (force)
+        st.dirty = true;
+    if (rc == 0 && (st.dirty || sweep_due(q->reg, &st))) {
+        /* Our own other sessions (force: an admin process has none) are
+         * not others: acquire counts only before the first of them. */
+        if (others == 0) {
+            count_home(q, j, &st, ev);
+            changed = true;
+        } else {
+            ev->deferred = st.dirty;
+        }
+    }
+    int end = ledger_end(q->ledger, rc == 0 && changed ? &st : NULL);
+    return rc != 0 ? rc : end;
+}
+
+int quota_acquire(struct quota_registry *r, const char *name,
+                  const struct jail *j, struct quota **out,
+                  struct quota_opened *ev)
+{
+    struct quota_opened unused;
+    if (ev == NULL)
+        ev = &unused;
+    *ev = (struct quota_opened){0};
     struct quota *q;
     int rc = account_ref(r, name, &q);
     if (rc != 0)
         return rc;
-    /* The walk runs under the account's mutex: a second session of the
-     * same user waits for it instead of walking too. */
     pthread_mutex_lock(&q->mu);
-    if (!q->ready) {
-        rc = jail_usage(j, &q->used);
-        q->ready = rc == 0;
-    }
+    rc = account_open(q, j, false, ev);
     pthread_mutex_unlock(&q->mu);
     if (rc != 0) {
         quota_drop(q);
@@ -134,62 +216,133 @@ int quota_acquire(struct quota_registry *r, const char *name,
     return 0;
 }
 
-static int limit_of(struct quota *q, uint64_t *limit)
+int quota_rescan(struct quota_registry *r, const char *name,
+                 const struct jail *j, struct quota_opened *ev)
+{
+    struct quota *q;
+    int rc = quota_acquire(r, name, j, &q, ev);
+    if (rc != 0)
+        return rc;
+    pthread_mutex_lock(&r->mu);
+    bool alone = q->refs == 1;
+    pthread_mutex_unlock(&r->mu);
+    pthread_mutex_lock(&q->mu);
+    /* Our own sessions would count as nobody: only an account with no
+     * session in this process may be counted on demand. */
+    if (!ev->counted)
+        rc = alone ? account_open(q, j, true, ev) : -EBUSY;
+    pthread_mutex_unlock(&q->mu);
+    quota_drop(q);
+    return rc;
+}
+
+/* The limits of q's user: the record's, or the defaults. */
+static int limits_of(struct quota *q, uint64_t *bytes, uint64_t *entries)
 {
     struct userdb_record rec;
     int rc = userdb_lookup(q->reg->db, q->name, &rec);
     if (rc != 0)
         return rc == -ENOENT ? -EACCES : rc;
-    *limit = rec.quota != 0 ? rec.quota : q->reg->default_limit;
+    *bytes = rec.quota != 0 ? rec.quota : q->reg->cfg.default_bytes;
+    *entries = rec.max_files != 0 ? rec.max_files
+                                  : q->reg->cfg.default_entries;
     return 0;
 }
 
-int quota_reserve(struct quota *q, uint64_t n)
+/* Whether have + n fits under limit; written so nothing can wrap, since the
+ * total may already exceed a limit lowered since it was reached. */
+static bool fits(uint64_t have, uint64_t n, uint64_t limit)
 {
-    uint64_t limit;
-    int rc = limit_of(q, &limit);
+    return have <= limit && n <= limit - have;
+}
+
+/* Adds n bytes (promised) or entries to the ledger if they fit the limit;
+ * a miss first takes back what dead processes promised, then looks again. */
+static int take(struct quota *q, uint64_t n, bool entry)
+{
+    uint64_t lim_bytes, lim_entries;
+    int rc = limits_of(q, &lim_bytes, &lim_entries);
     if (rc != 0)
         return rc;
     pthread_mutex_lock(&q->mu);
-    /* Written so nothing can wrap: the total may already exceed a limit
-     * that was lowered since it was reached. */
-    uint64_t total = add_sat(q->used, q->reserved);
-    if (total > limit || n > limit - total)
-        rc = -EDQUOT;
-    else
-        q->reserved += n;
+    struct ledger_state st;
+    rc = ledger_begin(q->ledger, &st);
+    if (rc == 0) {
+        bool ok = false;
+        for (int pass = 0; rc == 0 && pass < 2 && !ok; pass++) {
+            unsigned others;
+            if (pass == 1)
+                rc = ledger_reap(q->ledger, &st, &others);
+            ok = entry ? fits(st.entries, n, lim_entries)
+                       : fits(add_sat(st.bytes, st.reserved), n, lim_bytes);
+        }
+        if (ok && entry)
+            st.entries += n;
+        else if (ok)
+            st.reserved += n;
+        int end = ledger_end(q->ledger, rc == 0 ? &st : NULL);
+        rc = rc != 0 ? rc : end != 0 ? end : ok ? 0 : -EDQUOT;
+    }
     pthread_mutex_unlock(&q->mu);
     return rc;
 }
 
-void quota_commit(struct quota *q, uint64_t reserved, uint64_t written)
+int quota_reserve(struct quota *q, uint64_t n)
 {
-    pthread_mutex_lock(&q->mu);
-    q->reserved = sub_floor(q->reserved, reserved);
-    q->used = add_sat(q->used, written);
-    pthread_mutex_unlock(&q->mu);
+    return take(q, n, false);
 }
 
-void quota_release(struct quota *q, uint64_t reserved)
+int quota_take_entry(struct quota *q)
 {
-    quota_commit(q, reserved, 0);
+    return take(q, 1, true);
 }
 
-void quota_free(struct quota *q, uint64_t n)
+/* Applies a change to the counts that needs no check. */
+static int adjust(struct quota *q, uint64_t unreserve, uint64_t add_bytes,
+                  struct jail_count gone)
 {
     pthread_mutex_lock(&q->mu);
-    q->used = sub_floor(q->used, n);
+    struct ledger_state st;
+    int rc = ledger_begin(q->ledger, &st);
+    if (rc == 0) {
+        st.reserved = sub_floor(st.reserved, unreserve);
+        st.bytes = sub_floor(add_sat(st.bytes, add_bytes), gone.bytes);
+        st.entries = sub_floor(st.entries, gone.entries);
+        rc = ledger_end(q->ledger, &st);
+    }
     pthread_mutex_unlock(&q->mu);
+    return rc;
+}
+
+int quota_commit(struct quota *q, uint64_t reserved, uint64_t written)
+{
+    return adjust(q, reserved, written, (struct jail_count){0});
+}
+
+int quota_release(struct quota *q, uint64_t reserved)
+{
+    return adjust(q, reserved, 0, (struct jail_count){0});
+}
+
+int quota_free(struct quota *q, struct jail_count gone)
+{
+    return adjust(q, 0, 0, gone);
 }
 
 int quota_report(struct quota *q, struct quota_usage *u)
 {
-    int rc = limit_of(q, &u->limit);
+    int rc = limits_of(q, &u->limit, &u->entries_limit);
     if (rc != 0)
         return rc;
     pthread_mutex_lock(&q->mu);
-    u->used = q->used;
-    u->reserved = q->reserved;
+    struct ledger_state st;
+    rc = ledger_begin(q->ledger, &st);
+    if (rc == 0) {
+        u->used = st.bytes;
+        u->reserved = st.reserved;
+        u->entries = st.entries;
+        rc = ledger_end(q->ledger, NULL);
+    }
     pthread_mutex_unlock(&q->mu);
-    return 0;
+    return rc;
 }

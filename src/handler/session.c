@@ -295,6 +295,30 @@ static int do_auth(struct session *s, const json_t *req, struct challenge *ch)
     return rc;
 }
 
+/* What opening the account did to the home, when it did anything. */
+static void log_account(const struct session *s, const char *user,
+                        const struct quota_opened *ev)
+{
+    const struct jail_sweep *sw = &ev->sweep;
+    if (ev->deferred)
+        session_log(s, "quota of %s in doubt; counted when no other process "
+                       "has it open", user);
+    if (ev->counted && ev->count_err != 0)
+        session_log(s, "counting the home of %s: %s (the rest is counted)",
+                    user, strerror(-ev->count_err));
+    if (sw->commit_leftovers.entries != 0)
+        session_log(s, "swept %llu leftover(s) of cut commits from the home "
+                       "of %s (%llu bytes)",
+                    (unsigned long long)sw->commit_leftovers.entries, user,
+                    (unsigned long long)sw->commit_leftovers.bytes);
+    if (sw->old_partials.entries != 0)
+        session_log(s, "swept %llu partial upload(s) unwritten for %lld s "
+                       "or more from the home of %s (%llu bytes)",
+                    (unsigned long long)sw->old_partials.entries,
+                    (long long)sw->partial_max_age_s, user,
+                    (unsigned long long)sw->old_partials.bytes);
+}
+
 /* After a good proof: the home, the jail and the quota account. */
 static int open_home(struct session *s, const char *user)
 {
@@ -302,13 +326,16 @@ static int open_home(struct session *s, const char *user)
     int rc = userdb_home_open(s->srv->db, user, &fd);
     if (rc == 0)
         rc = jail_open(fd, &s->jail);
+    struct quota_opened ev;
     if (rc == 0) {
-        rc = quota_acquire(s->srv->quotas, user, s->jail, &s->quota);
+        rc = quota_acquire(s->srv->quotas, user, s->jail, &s->quota, &ev);
         if (rc != 0) {
             jail_close(s->jail);
             s->jail = NULL;
         }
     }
+    if (rc == 0)
+        log_account(s, user, &ev);
     return rc;
 }
 

@@ -162,16 +162,22 @@ int session_cmd_ls(struct session *s, const json_t *req)
 
 /* ---- mkdir, rm, rmdir, quota ------------------------------------------- */
 
-/* mkdir, rm and rmdir: one jail operation on one path.  *freed gets the
- * bytes of files removed, which leave the quota even when the operation
- * then fails (rmdir discards partials before it finds the directory not
- * empty). */
-typedef int (*path_op)(const struct jail_path *p, uint64_t *freed);
+/* mkdir, rm and rmdir: one jail operation on one path.  *freed gets what
+ * was removed, which leaves the quota even when the operation then fails
+ * (rmdir discards partials before it finds the directory not empty). */
+typedef int (*path_op)(const struct jail_path *p, struct jail_count *freed);
 
-static int op_mkdir(const struct jail_path *p, uint64_t *freed)
+/* A new directory is an entry: taken first, so the limit holds for
+ * concurrent mkdirs, and given back if none was made. */
+static int op_mkdir(struct quota *q, const struct jail_path *p,
+                    struct jail_count *freed)
 {
-    *freed = 0;
-    return jail_mkdir(p);
+    int rc = quota_take_entry(q);
+    if (rc != 0)
+        return rc;
+    rc = jail_mkdir(p);
+    *freed = (struct jail_count){.entries = rc != 0};
+    return rc;
 }
 
 static int path_command(struct session *s, const json_t *req,
@@ -181,9 +187,9 @@ static int path_command(struct session *s, const json_t *req,
     int rc = session_resolve(s, req, "path", &p);
     if (rc != 0)
         return rc < 0 ? rc : 0;
-    uint64_t freed = 0;
-    int err = op(p, &freed);
-    quota_free(s->quota, freed);
+    struct jail_count freed = {0};
+    int err = op != NULL ? op(p, &freed) : op_mkdir(s->quota, p, &freed);
+    (void)quota_free(s->quota, freed);
     rc = session_reply(s, cmd, jail_path_user(p), err, NULL);
     jail_path_free(p);
     return rc;
@@ -191,7 +197,7 @@ static int path_command(struct session *s, const json_t *req,
 
 int session_cmd_mkdir(struct session *s, const json_t *req)
 {
-    return path_command(s, req, "mkdir", op_mkdir);
+    return path_command(s, req, "mkdir", NULL);
 }
 
 int session_cmd_rm(struct session *s, const json_t *req)
@@ -211,9 +217,13 @@ int session_cmd_quota(struct session *s, const json_t *req)
     int err = quota_report(s->quota, &u);
     json_t *r = NULL;
     if (err == 0) {
-        r = json_pack("{s:I}", "used", (json_int_t)u.used);
+        r = json_pack("{s:I, s:I}", "used", (json_int_t)u.used, "files",
+                      (json_int_t)u.entries);
         if (r != NULL && u.limit != QUOTA_UNLIMITED)
             json_object_set_new(r, "limit", json_integer((json_int_t)u.limit));
+        if (r != NULL && u.entries_limit != QUOTA_UNLIMITED)
+            json_object_set_new(r, "max_files",
+                                json_integer((json_int_t)u.entries_limit));
         if (r == NULL)
             err = -ENOMEM;
     }

@@ -43,13 +43,16 @@ struct upload {
 
 /* Ends an upload that did not complete: the partial stays for a resume,
  * unless it is empty (nothing to resume; no litter beside the target). */
-static void upload_leave(struct upload *up)
+static void upload_leave(struct session *s, struct upload *up)
 {
     uint64_t size = 0;
-    if (jail_upload_size(up->u, &size) == 0 && size == 0)
-        jail_upload_discard(up->u, NULL);
-    else
+    struct jail_count freed = {0};
+    if (jail_upload_size(up->u, &size) == 0 && size == 0) {
+        if (jail_upload_discard(up->u, &freed) == 0)
+            (void)quota_free(s->quota, freed);
+    } else {
         jail_upload_close(up->u);
+    }
     up->u = NULL;
 }
 
@@ -68,18 +71,22 @@ static int put_data(struct session *s, struct upload *up, const json_t *req,
         return 0;
     }
     if (off == 0 && up->partial > 0) {
-        /* The client's copy differs from the partial: start over, and
-         * reserve the bytes the partial held, which now come again. */
-        uint64_t cut = 0;
-        int rc = jail_upload_truncate(up->u, 0, &cut);
-        quota_free(s->quota, cut);
-        if (rc == 0)
-            rc = quota_reserve(s->quota, up->partial);
+        /* The client's copy differs from the partial: start over.  The
+         * bytes the partial held come again, so they are reserved first:
+         * should that fail, the partial is kept for another resume. */
+        int rc = quota_reserve(s->quota, up->partial);
         if (rc != 0) {
             *err = rc;
             return 0;
         }
         up->reserved += up->partial;
+        uint64_t cut = 0;
+        rc = jail_upload_truncate(up->u, 0, &cut);
+        (void)quota_free(s->quota, (struct jail_count){.bytes = cut});
+        if (rc != 0) {
+            *err = rc;
+            return 0;
+        }
         digest_init(&up->d);
     }
     int file_err = 0;
@@ -88,7 +95,7 @@ static int put_data(struct session *s, struct upload *up, const json_t *req,
     uint64_t end = off;
     if (jail_upload_size(up->u, &end) != 0 || end < off)
         end = off;
-    quota_commit(s->quota, up->reserved, end - off);
+    (void)quota_commit(s->quota, up->reserved, end - off);
     up->reserved = 0;
     *moved = end - off;
     *err = file_err;
@@ -107,15 +114,15 @@ static int put_end(struct session *s, struct upload *up, const json_t *req,
     if (err == 0 && (jail_upload_size(up->u, &end) != 0 || end != up->total))
         err = -EIO;
     if (err != 0) {
-        upload_leave(up); /* keeps the partial for a resume */
+        upload_leave(s, up); /* keeps the partial for a resume */
         log_transfer(s, "put", up->path, up->total, off, moved, start, NULL,
                      proto_errno_code(err));
         return session_fail(s, err, up->path);
     }
     if (sodium_memcmp(want, got, sizeof got) != 0) {
-        uint64_t freed = 0;
-        jail_upload_discard(up->u, &freed);
-        quota_free(s->quota, freed);
+        struct jail_count freed = {0};
+        if (jail_upload_discard(up->u, &freed) == 0)
+            (void)quota_free(s->quota, freed);
         log_transfer(s, "put", up->path, up->total, off, moved, start, got,
                      PROTO_E_DIGEST_MISMATCH);
         return proto_send_error(&s->io, PROTO_E_DIGEST_MISMATCH,
@@ -126,23 +133,25 @@ static int put_end(struct session *s, struct upload *up, const json_t *req,
     /* Verified: put the digest on record for gets (before the fsync, so
      * it is as durable as the data). */
     (void)digestcache_store(jail_upload_fd(up->u), got, NULL);
-    uint64_t replaced = 0;
-    int displaced = -1;
-    err = jail_upload_commit_keep(up->u, &replaced, &displaced);
+    struct jail_commit c;
+    err = jail_upload_commit(up->u, &c);
     if (err != 0) {
         log_transfer(s, "put", up->path, up->total, off, moved, start, got,
                      proto_errno_code(err));
         return session_fail(s, err, up->path);
     }
-    quota_free(s->quota, replaced);
+    (void)quota_free(s->quota, c.replaced);
+    if (c.sync_err != 0)
+        session_log(s, "put %s: in place, but the directory fsync failed: %s",
+                    up->path, strerror(-c.sync_err));
     log_transfer(s, "put", up->path, up->total, off, moved, start, got, "ok");
     json_t *r = json_pack("{s:I}", "bytes", (json_int_t)up->total);
     int rc = r == NULL ? -ENOMEM : proto_set_hex(r, "digest", got, sizeof got);
     rc = rc == 0 ? proto_send_ok(&s->io, r)
                  : proto_send_error(&s->io, PROTO_E_INTERNAL, "out of memory");
     json_decref(r);
-    if (displaced >= 0)
-        close(displaced); /* frees the old file, after the client has heard */
+    if (c.displaced_fd >= 0)
+        close(c.displaced_fd); /* frees the old file, after the client heard */
     return rc;
 }
 
@@ -161,8 +170,8 @@ static int put_transfer(struct session *s, struct upload *up)
             if (rc == -EMSGSIZE || rc == -EBADMSG)
                 proto_send_error(&s->io, PROTO_E_BAD_FRAME,
                                  "unreadable frame");
-            quota_release(s->quota, up->reserved);
-            upload_leave(up);
+            (void)quota_release(s->quota, up->reserved);
+            upload_leave(s, up);
             log_transfer(s, "put", up->path, up->total, off, moved, start,
                          NULL, "cut");
             return rc;
@@ -174,12 +183,12 @@ static int put_transfer(struct session *s, struct upload *up)
             proto_get_u64(req, "offset", &off);
             rc = put_data(s, up, req, &moved, &err);
             if (rc != 0) {
-                upload_leave(up);
+                upload_leave(s, up);
                 log_transfer(s, "put", up->path, up->total, off, moved,
                              start, NULL, "cut");
             }
             if (err != 0 || rc != 0) {
-                quota_release(s->quota, up->reserved);
+                (void)quota_release(s->quota, up->reserved);
                 up->reserved = 0;
             }
             json_decref(req);
@@ -193,8 +202,8 @@ static int put_transfer(struct session *s, struct upload *up)
             return rc;
         }
         /* Abandoned: answer the stray request without acting on it. */
-        quota_release(s->quota, up->reserved);
-        upload_leave(up);
+        (void)quota_release(s->quota, up->reserved);
+        upload_leave(s, up);
         log_transfer(s, "put", up->path, up->total, off, moved, start, NULL,
                      "abandoned");
         rc = proto_send_error(&s->io, PROTO_E_BAD_REQUEST,
@@ -217,7 +226,20 @@ int session_cmd_put(struct session *s, const json_t *req)
     if (rc != 0)
         return rc < 0 ? rc : 0;
     snprintf(up.path, sizeof up.path, "%s", jail_path_user(p));
-    int err = up.total > MAX_FILE_SIZE ? -EFBIG : jail_upload_begin(p, &up.u);
+    /* The partial is an entry: taken before it is made, given back if it
+     * was there already (or nothing was made).  At the limit, only a
+     * partial that is there already (a resume) may go on. */
+    bool created = false;
+    int err = up.total > MAX_FILE_SIZE ? -EFBIG : quota_take_entry(s->quota);
+    bool took = err == 0;
+    if (err == 0 || err == -EDQUOT)
+        err = jail_upload_begin(p, &up.u, &created);
+    if (err == 0 && !took && created) {
+        (void)jail_upload_discard(up.u, NULL);
+        err = -EDQUOT;
+    }
+    if (took && !created)
+        (void)quota_free(s->quota, (struct jail_count){.entries = 1});
     if (err == -EACCES) {
         /* Neither file nor directory: a symbolic link is bad_path, as for
          * every other command. */
@@ -232,22 +254,27 @@ int session_cmd_put(struct session *s, const json_t *req)
     if (err != 0)
         return session_reply(s, "put", up.path, err, NULL);
     err = jail_upload_size(up.u, &up.partial);
-    if (err == 0 && up.partial > up.total) {
+    /* A partial longer than the file cannot be its prefix: it starts over.
+     * The reservation comes first, so a refusal keeps the partial. */
+    bool restart = err == 0 && up.partial > up.total;
+    if (err == 0)
+        err = quota_reserve(s->quota, up.total - (restart ? 0 : up.partial));
+    if (err == 0)
+        up.reserved = up.total - (restart ? 0 : up.partial);
+    if (err == 0 && restart) {
         uint64_t cut = 0;
         err = jail_upload_truncate(up.u, 0, &cut);
-        quota_free(s->quota, cut);
+        (void)quota_free(s->quota, (struct jail_count){.bytes = cut});
         up.partial = 0;
     }
     digest_init(&up.d);
     if (err == 0 && up.partial > 0)
         err = digest_update_file(&up.d, jail_upload_fd(up.u), 0, up.partial);
-    if (err == 0)
-        err = quota_reserve(s->quota, up.total - up.partial);
     if (err != 0) {
-        upload_leave(&up);
+        (void)quota_release(s->quota, up.reserved);
+        upload_leave(s, &up);
         return session_reply(s, "put", up.path, err, NULL);
     }
-    up.reserved = up.total - up.partial;
     json_t *r = json_pack("{s:I}", "offset", (json_int_t)up.partial);
     if (r != NULL && up.partial > 0) {
         uint8_t prefix[DIGEST_BYTES];
@@ -258,8 +285,8 @@ int session_cmd_put(struct session *s, const json_t *req)
         }
     }
     if (r == NULL) {
-        quota_release(s->quota, up.reserved);
-        upload_leave(&up);
+        (void)quota_release(s->quota, up.reserved);
+        upload_leave(s, &up);
         return session_reply(s, "put", up.path, -ENOMEM, NULL);
     }
     session_log(s, "put %s: total %llu, partial %llu", up.path,
@@ -267,8 +294,8 @@ int session_cmd_put(struct session *s, const json_t *req)
     rc = proto_send_ok(&s->io, r);
     json_decref(r);
     if (rc != 0) {
-        quota_release(s->quota, up.reserved);
-        upload_leave(&up);
+        (void)quota_release(s->quota, up.reserved);
+        upload_leave(s, &up);
         return rc;
     }
     return put_transfer(s, &up);

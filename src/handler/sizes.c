@@ -1,8 +1,10 @@
-/* sizes.c -- parse "10G" into bytes and format bytes as "95.0 MiB". */
+/* sizes.c -- parse "10G" into bytes and "7d" into seconds; format bytes as
+ * "95.0 MiB". */
 #include "sizes.h"
 
 #include <errno.h>
 #include <stdio.h>
+#include <string.h>
 
 static int suffix_shift(char c)
 {
@@ -45,6 +47,38 @@ int sizes_parse(const char *s, uint64_t *out)
         v <<= shift;
     }
     *out = v;
+    return 0;
+}
+
+int sizes_parse_duration(const char *s, int64_t *out)
+{
+    static const struct {
+        char c;
+        int64_t secs;
+    } units[] = {{'s', 1}, {'m', 60}, {'h', 3600}, {'d', 86400}};
+    if (s != NULL && strcmp(s, "off") == 0) {
+        *out = -1;
+        return 0;
+    }
+    if (s == NULL || *s < '0' || *s > '9')
+        return -EINVAL;
+    const int64_t max = 100LL * 366 * 86400;
+    int64_t v = 0;
+    const char *p = s;
+    for (; *p >= '0' && *p <= '9'; p++) {
+        v = v * 10 + (*p - '0');
+        if (v > max)
+            return -ERANGE;
+    }
+    int64_t unit = *p == '\0' ? 1 : 0;
+    for (size_t i = 0; unit == 0 && i < sizeof units / sizeof units[0]; i++)
+        if (*p == units[i].c && p[1] == '\0')
+            unit = units[i].secs;
+    if (unit == 0)
+        return -EINVAL;
+    if (v > max / unit)
+        return -ERANGE;
+    *out = v * unit;
     return 0;
 }
 

@@ -1,4 +1,5 @@
-/* sizes.h -- byte counts as people type them ("10G") and read them ("95 MiB").
+/* sizes.h -- byte counts ("10G", "95 MiB") and durations ("7d") as people
+ * type and read them.
  *
  * Parsing is strict on purpose: a quota typed wrong should be an error, not a
  * surprise.  Accepted: one or more decimal digits, then at most one suffix
@@ -16,6 +17,11 @@
 /* Parses s into *out.  Returns 0, -EINVAL (not of the form above; *out is
  * untouched) or -ERANGE (does not fit in 64 bits). */
 int sizes_parse(const char *s, uint64_t *out);
+
+/* A duration in whole seconds: digits, then at most one suffix s, m, h or
+ * d (seconds, minutes, hours, days); "off" is -1.  Returns 0, -EINVAL or
+ * -ERANGE (more than 100 years). */
+int sizes_parse_duration(const char *s, int64_t *out);
 
 /* A formatted size, returned by value so no caller sizes a buffer:
  *     printf("%s\n", sizes_format(n).s);

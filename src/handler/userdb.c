@@ -20,6 +20,7 @@
 #define LOCK_FILE "users.lock"
 #define SECRET_FILE "secret"
 #define HOMES_DIR "homes"
+#define LEDGER_DIR "ledger"
 
 struct userset {
     struct userdb_record *v;
@@ -65,7 +66,8 @@ static int check_record(const struct userdb_record *r)
         r->cred.params.memlimit == 0)
         return -EINVAL;
     if (r->cred.params.opslimit > INT64_MAX ||
-        r->cred.params.memlimit > INT64_MAX || r->quota > INT64_MAX)
+        r->cred.params.memlimit > INT64_MAX || r->quota > INT64_MAX ||
+        r->max_files > INT64_MAX)
         return -ERANGE;
     return 0;
 }
@@ -205,6 +207,9 @@ static int record_from_json(json_t *o, struct userdb_record *r)
         rc = u64_field(o, "memlimit", &r->cred.params.memlimit);
     if (rc == 0)
         rc = u64_field(o, "quota", &r->quota);
+    /* Optional: files written before there was a limit on entries. */
+    if (rc == 0 && json_object_get(o, "max_files") != NULL)
+        rc = u64_field(o, "max_files", &r->max_files);
     return rc == 0 ? check_record(r) : rc;
 }
 
@@ -262,6 +267,12 @@ static char *set_to_text(const struct userset *s)
             b64_json(r->cred.stored_key, AUTH_KEY_BYTES), "server_key",
             b64_json(r->cred.server_key, AUTH_KEY_BYTES), "quota",
             (json_int_t)r->quota);
+        if (o != NULL && r->max_files != 0 &&
+            json_object_set_new(o, "max_files",
+                                json_integer((json_int_t)r->max_files)) != 0) {
+            json_decref(o);
+            o = NULL;
+        }
         if (o == NULL || json_array_append_new(users, o) != 0) {
             json_decref(root);
             root = NULL;
@@ -402,11 +413,11 @@ int userdb_list(struct userdb *db, struct userdb_record **out, size_t *n)
 /* One change to the set; all writers go through edit_apply() under the
  * lock, so each change is applied to the newest file. */
 struct edit {
-    enum { EDIT_ADD, EDIT_CRED, EDIT_QUOTA, EDIT_REMOVE } op;
+    enum { EDIT_ADD, EDIT_CRED, EDIT_QUOTA, EDIT_MAX_FILES, EDIT_REMOVE } op;
     const char *name;
     const struct userdb_record *rec;
     const struct userdb_cred *cred;
-    uint64_t quota;
+    uint64_t quota; /* or max_files */
 };
 
 static int edit_apply(struct userset *s, const struct edit *e)
@@ -429,6 +440,8 @@ static int edit_apply(struct userset *s, const struct edit *e)
         r->cred = *e->cred;
     } else if (e->op == EDIT_QUOTA) {
         r->quota = e->quota;
+    } else if (e->op == EDIT_MAX_FILES) {
+        r->max_files = e->quota;
     } else {
         size_t i = (size_t)(r - s->v);
         memmove(r, r + 1, (s->n - i - 1) * sizeof *r);
@@ -489,6 +502,15 @@ int userdb_set_quota(struct userdb *db, const char *name, uint64_t quota)
                 &(struct edit){.op = EDIT_QUOTA, .name = name, .quota = quota});
 }
 
+int userdb_set_max_files(struct userdb *db, const char *name,
+                         uint64_t max_files)
+{
+    if (max_files > INT64_MAX)
+        return -ERANGE;
+    return edit(db, &(struct edit){.op = EDIT_MAX_FILES, .name = name,
+                                   .quota = max_files});
+}
+
 int userdb_remove(struct userdb *db, const char *name)
 {
     return edit(db, &(struct edit){.op = EDIT_REMOVE, .name = name});
@@ -506,6 +528,24 @@ int userdb_home_open(struct userdb *db, const char *name, int *fd)
         return -errno;
     *fd = f;
     return 0;
+}
+
+int userdb_ledger_open(struct userdb *db, const char *name, int *fd)
+{
+    if (!userdb_name_valid(name))
+        return -EINVAL;
+    int rc = mkdir_ok(db->rootfd, LEDGER_DIR);
+    int dir = rc != 0 ? rc
+                      : openat(db->rootfd, LEDGER_DIR,
+                               O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (dir < 0)
+        return rc != 0 ? rc : -errno;
+    int f = openat(dir, name, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+    rc = f < 0 ? -errno : 0;
+    close(dir);
+    if (rc == 0)
+        *fd = f;
+    return rc;
 }
 
 void userdb_secret(const struct userdb *db, uint8_t out[AUTH_SECRET_BYTES])

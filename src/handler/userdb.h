@@ -9,10 +9,12 @@
  *     <root>/secret       32 random bytes, mode 0600, made once; refused if
  *                         group or others may read it
  *     <root>/homes/NAME/  each user's files (see jail.h)
+ *     <root>/ledger/NAME  each user's quota counts (ledger.h), mode 0600
  *
  * users.json holds {"version": 1, "users": [record, ...]}, a record being
  * {"name", "salt", "opslimit", "memlimit", "stored_key", "server_key",
- * "quota"} with binary fields in standard base64.  It never holds a password
+ * "quota"}, and "max_files" when it is not 0, with binary fields in
+ * standard base64.  It never holds a password
  * or anything a password can be checked against without the Argon2 work:
  * stored_key = H(client_key) and server_key are SCRAM verifiers (see
  * src/proto/auth.h).
@@ -47,7 +49,8 @@ struct userdb_cred {
 struct userdb_record {
     char name[USERDB_NAME_MAX + 1];
     struct userdb_cred cred;
-    uint64_t quota; /* bytes; 0 = the server's default */
+    uint64_t quota;     /* bytes; 0 = the server's default */
+    uint64_t max_files; /* entries; 0 = the server's default */
 };
 
 struct userdb;
@@ -85,6 +88,8 @@ int userdb_add(struct userdb *db, const struct userdb_record *rec);
 int userdb_set_cred(struct userdb *db, const char *name,
                     const struct userdb_cred *cred);
 int userdb_set_quota(struct userdb *db, const char *name, uint64_t quota);
+int userdb_set_max_files(struct userdb *db, const char *name,
+                         uint64_t max_files);
 /* Removes the record only; homes/NAME/ and its files stay. */
 int userdb_remove(struct userdb *db, const char *name);
 
@@ -92,5 +97,9 @@ int userdb_remove(struct userdb *db, const char *name);
  * jail_open(), which takes it over.  -ENOENT if the home is missing, -ELOOP
  * if it is a symlink. */
 int userdb_home_open(struct userdb *db, const char *name, int *fd);
+
+/* Opens (creating ledger/ and the file, mode 0600, if missing) the ledger
+ * of name, O_RDWR|O_CLOEXEC, for ledger_open(), which takes it over. */
+int userdb_ledger_open(struct userdb *db, const char *name, int *fd);
 
 #endif

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <setjmp.h> /* cmocka needs these first */
@@ -370,10 +371,11 @@ test_unlink_refuses_directories_and_reports_freed_bytes(void **state)
     tmpdir_write(f->home, "f", 100, NULL);
     assert_int_equal(mkdir(tmpdir_join(f->home, "d"), 0755), 0);
     struct jail_path *p;
-    uint64_t freed = 7;
+    struct jail_count freed = {7, 7};
     assert_int_equal(resolve(f, "f", &p), 0);
     assert_int_equal(jail_unlink(p, &freed), 0);
-    assert_int_equal(freed, 100);
+    assert_int_equal(freed.bytes, 100);
+    assert_int_equal(freed.entries, 1);
     assert_int_equal(jail_unlink(p, &freed), -ENOENT);
     jail_path_free(p);
     assert_int_equal(at(f, "d", do_unlink), -EISDIR);
@@ -495,7 +497,7 @@ static struct jail_upload *upload(struct fx *f, const char *path, int *rc)
     struct jail_upload *u = NULL;
     *rc = resolve(f, path, &p);
     if (*rc == 0) {
-        *rc = jail_upload_begin(p, &u);
+        *rc = jail_upload_begin(p, &u, NULL);
         jail_path_free(p);
     }
     return u;
@@ -522,9 +524,13 @@ test_upload_commit_replaces_target_and_reports_old_size(void **state)
     assert_int_equal(read_at(f, "t", buf, sizeof buf), 0);
     assert_string_equal(buf, "xxxxxxxxxx");
     assert_int_equal(tmpdir_has_suffix(f->home, PROTO_PART_SUFFIX), 1);
-    uint64_t replaced = 0;
-    assert_int_equal(jail_upload_commit(u, &replaced), 0);
-    assert_int_equal(replaced, 10);
+    struct jail_commit c;
+    assert_int_equal(jail_upload_commit(u, &c), 0);
+    assert_int_equal(c.replaced.bytes, 10);
+    assert_int_equal(c.replaced.entries, 1);
+    assert_int_equal(c.sync_err, 0);
+    assert_true(c.displaced_fd >= 0);
+    close(c.displaced_fd);
     assert_int_equal(read_at(f, "t", buf, sizeof buf), 0);
     assert_string_equal(buf, "fresh");
     assert_int_equal(tmpdir_has_suffix(f->home, PROTO_PART_SUFFIX), 0);
@@ -532,9 +538,9 @@ test_upload_commit_replaces_target_and_reports_old_size(void **state)
     u = upload(f, "new", &rc);
     assert_int_equal(rc, 0);
     put(u, "n", 0);
-    replaced = 9;
-    assert_int_equal(jail_upload_commit(u, &replaced), 0);
-    assert_int_equal(replaced, 0);
+    assert_int_equal(jail_upload_commit(u, &c), 0);
+    assert_int_equal(c.replaced.bytes, 0);
+    assert_int_equal(c.replaced.entries, 0);
 }
 
 /* ---- rm racing a commit ---------------------------------------------- */
@@ -560,7 +566,7 @@ static void *remover(void *arg)
     struct race *r = arg;
     while (!atomic_load(&r->done)) {
         struct jail_path *p;
-        uint64_t freed = 0;
+        struct jail_count freed = {0};
         /* No cmocka asserts off the main thread: record, check later. */
         int rc = resolve(r->f, "f", &p);
         if (rc == 0) {
@@ -570,7 +576,7 @@ static void *remover(void *arg)
         if (rc != 0 && rc != -ENOENT && rc != -EAGAIN && r->bad == 0)
             r->bad = rc;
         if (rc == 0) {
-            ledger_add(r, -(int64_t)freed);
+            ledger_add(r, -(int64_t)freed.bytes);
             r->removed++;
         }
     }
@@ -599,9 +605,11 @@ static void test_rm_racing_commits_frees_exactly_what_it_removed(void **state)
         const char *text = i % 2 ? "s" : big;
         put(u, text, 0);
         ledger_add(&r, (int64_t)strlen(text));
-        uint64_t replaced = 0;
-        assert_int_equal(jail_upload_commit(u, &replaced), 0);
-        ledger_add(&r, -(int64_t)replaced);
+        struct jail_commit c;
+        assert_int_equal(jail_upload_commit(u, &c), 0);
+        if (c.displaced_fd >= 0)
+            close(c.displaced_fd);
+        ledger_add(&r, -(int64_t)c.replaced.bytes);
     }
     atomic_store(&r.done, true);
     assert_int_equal(pthread_join(t, NULL), 0);
@@ -617,9 +625,9 @@ static void test_rm_racing_commits_frees_exactly_what_it_removed(void **state)
     pthread_mutex_destroy(&r.mu);
 }
 
-/* commit_keep hands back the displaced file, already unlinked: readable
- * until closed (that close is what frees it), invisible in the home. */
-static void test_upload_commit_keep_hands_back_the_displaced_file(void **state)
+/* commit hands back the displaced file, already unlinked: readable until
+ * closed (that close is what frees it), invisible in the home. */
+static void test_upload_commit_hands_back_the_displaced_file(void **state)
 {
     struct fx *f = *state;
     char buf[32];
@@ -628,10 +636,10 @@ static void test_upload_commit_keep_hands_back_the_displaced_file(void **state)
     struct jail_upload *u = upload(f, "k", &rc);
     assert_int_equal(rc, 0);
     put(u, "newer", 0);
-    uint64_t replaced = 0;
-    int old = -2;
-    assert_int_equal(jail_upload_commit_keep(u, &replaced, &old), 0);
-    assert_int_equal(replaced, 7);
+    struct jail_commit c;
+    assert_int_equal(jail_upload_commit(u, &c), 0);
+    assert_int_equal(c.replaced.bytes, 7);
+    int old = c.displaced_fd;
     assert_true(old >= 0);
     struct stat st;
     assert_int_equal(fstat(old, &st), 0);
@@ -646,10 +654,9 @@ static void test_upload_commit_keep_hands_back_the_displaced_file(void **state)
     u = upload(f, "k2", &rc);
     assert_int_equal(rc, 0);
     put(u, "x", 0);
-    old = -2;
-    assert_int_equal(jail_upload_commit_keep(u, &replaced, &old), 0);
-    assert_int_equal(replaced, 0);
-    assert_int_equal(old, -1);
+    assert_int_equal(jail_upload_commit(u, &c), 0);
+    assert_int_equal(c.replaced.bytes, 0);
+    assert_int_equal(c.displaced_fd, -1);
 }
 
 static void test_upload_partial_survives_close_for_resume(void **state)
@@ -670,7 +677,8 @@ static void test_upload_partial_survives_close_for_resume(void **state)
     assert_int_equal(jail_upload_truncate(u, 3, &cut), 0);
     assert_int_equal(cut, 1);
     put(u, "def", 3);
-    assert_int_equal(jail_upload_commit(u, NULL), 0);
+    struct jail_commit c;
+    assert_int_equal(jail_upload_commit(u, &c), 0);
     assert_int_equal(read_at(f, "r", buf, sizeof buf), 0);
     assert_string_equal(buf, "abcdef");
 }
@@ -683,10 +691,11 @@ static void test_second_upload_of_one_file_is_busy(void **state)
     assert_int_equal(rc, 0);
     assert_null(upload(f, "b", &rc));
     assert_int_equal(rc, -EAGAIN);
-    uint64_t freed = 9;
+    struct jail_count freed = {9, 9};
     put(u, "xy", 0);
     assert_int_equal(jail_upload_discard(u, &freed), 0);
-    assert_int_equal(freed, 2);
+    assert_int_equal(freed.bytes, 2);
+    assert_int_equal(freed.entries, 1);
     assert_int_equal(tmpdir_has_suffix(f->home, PROTO_PART_SUFFIX), 0);
     u = upload(f, "b", &rc);
     assert_int_equal(rc, 0);
@@ -697,7 +706,7 @@ static void test_rm_discards_the_partial_and_is_busy_during_upload(void **state)
 {
     struct fx *f = *state;
     int rc;
-    uint64_t freed = 0;
+    struct jail_count freed = {0};
     struct jail_path *p;
     tmpdir_write(f->home, "f", 10, NULL);
     struct jail_upload *u = upload(f, "f", &rc);
@@ -708,7 +717,8 @@ static void test_rm_discards_the_partial_and_is_busy_during_upload(void **state)
     assert_int_equal(read_at(f, "f", (char[16]){0}, 16), 0); /* untouched */
     jail_upload_close(u); /* interrupted: the partial stays */
     assert_int_equal(jail_unlink(p, &freed), 0);
-    assert_int_equal(freed, 13);
+    assert_int_equal(freed.bytes, 13);
+    assert_int_equal(freed.entries, 2); /* the file and its partial */
     assert_int_equal(tmpdir_has_suffix(f->home, PROTO_PART_SUFFIX), 0);
     /* A partial alone is enough for rm to succeed. */
     u = upload(f, "f", &rc);
@@ -716,7 +726,8 @@ static void test_rm_discards_the_partial_and_is_busy_during_upload(void **state)
     put(u, "abcd", 0);
     jail_upload_close(u);
     assert_int_equal(jail_unlink(p, &freed), 0);
-    assert_int_equal(freed, 4);
+    assert_int_equal(freed.bytes, 4);
+    assert_int_equal(freed.entries, 1);
     assert_int_equal(jail_unlink(p, &freed), -ENOENT);
     jail_path_free(p);
 }
@@ -725,7 +736,7 @@ static void test_rmdir_discards_partials_inside_unless_busy(void **state)
 {
     struct fx *f = *state;
     int rc;
-    uint64_t freed = 0;
+    struct jail_count freed = {0};
     struct jail_path *p;
     assert_int_equal(mkdir(tmpdir_join(f->home, "d"), 0755), 0);
     struct jail_upload *u = upload(f, "d/f", &rc);
@@ -736,10 +747,12 @@ static void test_rmdir_discards_partials_inside_unless_busy(void **state)
     jail_upload_close(u);
     tmpdir_write(f->home, "d/visible", 1, NULL);
     assert_int_equal(jail_rmdir(p, &freed), -ENOTEMPTY);
-    assert_int_equal(freed, 0); /* a non-empty directory keeps its partials */
+    assert_int_equal(freed.bytes, 0); /* a non-empty directory keeps them */
+    assert_int_equal(freed.entries, 0);
     assert_int_equal(at(f, "d/visible", do_unlink), 0);
     assert_int_equal(jail_rmdir(p, &freed), 0);
-    assert_int_equal(freed, 5);
+    assert_int_equal(freed.bytes, 5);
+    assert_int_equal(freed.entries, 2); /* the partial and the directory */
     jail_path_free(p);
 }
 
@@ -775,9 +788,95 @@ static void test_usage_counts_files_and_partials_but_not_symlinks(void **state)
     tmpdir_write(f->outside, "big", 5000, NULL);
     in_home(f, tmpdir_join(f->outside, "big"), "link");
     in_home(f, f->outside, "dirlink");
-    uint64_t used = 0;
-    assert_int_equal(jail_usage(f->j, &used), 0);
-    assert_int_equal(used, 157);
+    struct jail_count used;
+    assert_int_equal(jail_usage(f->j, &used, NULL), 0);
+    assert_int_equal(used.bytes, 157);
+    /* a, d, d/b, the partial, and the two symlinks (names cost alike) */
+    assert_int_equal(used.entries, 6);
+}
+
+static void test_upload_begin_tells_whether_it_made_the_partial(void **state)
+{
+    struct fx *f = *state;
+    struct jail_path *p;
+    struct jail_upload *u;
+    bool created = false;
+    assert_int_equal(resolve(f, "c", &p), 0);
+    assert_int_equal(jail_upload_begin(p, &u, &created), 0);
+    assert_true(created);
+    jail_upload_close(u);
+    assert_int_equal(jail_upload_begin(p, &u, &created), 0);
+    assert_false(created); /* a resume: the partial was there */
+    jail_upload_close(u);
+    jail_path_free(p);
+}
+
+/* Sets a file's mtime age seconds into the past. */
+static void age(struct fx *f, const char *name, time_t age)
+{
+    struct timespec t[2];
+    clock_gettime(CLOCK_REALTIME, &t[0]);
+    t[0].tv_sec -= age;
+    t[1] = t[0];
+    assert_int_equal(utimensat(AT_FDCWD, tmpdir_join(f->home, name), t, 0), 0);
+}
+
+/* A server killed between the two renames of a commit (or of an rm) left a
+ * hidden ".commit-*" file that ls hides, no user can remove, and the quota
+ * counted forever.  The sweep takes those, and partials older than the
+ * age, but never one an upload holds, a fresh one, or a directory. */
+static void test_sweep_removes_commit_leftovers_and_old_partials(void **state)
+{
+    struct fx *f = *state;
+    int rc;
+    assert_int_equal(mkdir(tmpdir_join(f->home, "d"), 0755), 0);
+    tmpdir_write(f->home, "d/.commit-00000000000000aa.ssftp-part", 40, NULL);
+    tmpdir_write(f->home, ".old.ssftp-part", 30, NULL);
+    age(f, ".old.ssftp-part", 3600);
+    tmpdir_write(f->home, ".new.ssftp-part", 20, NULL);
+    tmpdir_write(f->home, "kept", 10, NULL);
+    assert_int_equal(mkdir(tmpdir_join(f->home, ".commit-00000000000000bb"
+                                                ".ssftp-part"),
+                           0755),
+                     0);
+    struct jail_upload *u = upload(f, "held", &rc);
+    assert_int_equal(rc, 0);
+    put(u, "12345", 0);
+    age(f, ".held.ssftp-part", 3600);
+    struct jail_sweep sw = {.partial_max_age_s = 600};
+    struct jail_count total;
+    assert_int_equal(jail_usage(f->j, &total, &sw), 0);
+    assert_int_equal(sw.commit_leftovers.entries, 1);
+    assert_int_equal(sw.commit_leftovers.bytes, 40);
+    assert_int_equal(sw.old_partials.entries, 1);
+    assert_int_equal(sw.old_partials.bytes, 30);
+    /* d, the new partial, kept, the hidden directory, the held partial */
+    assert_int_equal(total.entries, 5);
+    assert_int_equal(total.bytes, 20 + 10 + 5);
+    assert_int_equal(access(tmpdir_join(f->home, ".old.ssftp-part"), F_OK), -1);
+    assert_int_equal(access(tmpdir_join(f->home, ".held.ssftp-part"), F_OK), 0);
+    jail_upload_close(u);
+    /* Without a sweep nothing is removed. */
+    tmpdir_write(f->home, ".commit-00000000000000cc.ssftp-part", 1, NULL);
+    assert_int_equal(jail_usage(f->j, &total, NULL), 0);
+    assert_int_equal(total.entries, 6);
+}
+
+/* A count that meets a subtree deeper than any user path can reach counts
+ * the rest and says so. */
+static void test_usage_counts_past_a_too_deep_subtree(void **state)
+{
+    struct fx *f = *state;
+    char path[4096] = "";
+    for (int i = 0; i <= JAIL_DEPTH_MAX + 1; i++) {
+        strcat(path, i == 0 ? "x" : "/x");
+        assert_int_equal(mkdir(tmpdir_join(f->home, path), 0755), 0);
+    }
+    tmpdir_write(f->home, "z", 9, NULL);
+    struct jail_count total;
+    assert_int_equal(jail_usage(f->j, &total, NULL), -ENAMETOOLONG);
+    assert_int_equal(total.bytes, 9);
+    assert_true(total.entries >= JAIL_DEPTH_MAX);
 }
 
 int main(void)
@@ -805,7 +904,10 @@ int main(void)
         T(open_read_refuses_directories_and_fifos),
         T(rename_stays_in_its_directory_and_never_overwrites),
         T(upload_commit_replaces_target_and_reports_old_size),
-        T(upload_commit_keep_hands_back_the_displaced_file),
+        T(upload_commit_hands_back_the_displaced_file),
+        T(upload_begin_tells_whether_it_made_the_partial),
+        T(sweep_removes_commit_leftovers_and_old_partials),
+        T(usage_counts_past_a_too_deep_subtree),
         T(rm_racing_commits_frees_exactly_what_it_removed),
         T(upload_partial_survives_close_for_resume),
         T(second_upload_of_one_file_is_busy),

@@ -1,9 +1,15 @@
-/* test_quota.c -- walked usage, reservations that never overshoot. */
+/* test_quota.c -- counted usage, reservations and entries that never
+ * overshoot, in one process or several sharing a ledger. */
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <setjmp.h> /* cmocka needs these first */
 #include <stdarg.h>
@@ -15,6 +21,12 @@
 #include "tmpdir.h"
 
 #define DEFAULT_LIMIT 5000
+#define DEFAULT_ENTRIES 50
+
+static const struct quota_config config = {
+    .default_bytes = DEFAULT_LIMIT,
+    .default_entries = DEFAULT_ENTRIES,
+    .partial_max_age_s = -1};
 
 struct fx {
     char *root;
@@ -47,7 +59,7 @@ static int setup(void **state)
     assert_non_null(f);
     f->root = tmpdir_make();
     assert_int_equal(userdb_open(f->root, &f->db), 0);
-    assert_int_equal(quota_registry_create(f->db, DEFAULT_LIMIT, &f->reg), 0);
+    assert_int_equal(quota_registry_create(f->db, &config, &f->reg), 0);
     add_user(f->db, "alice", 1000);
     f->j = home_jail(f->db, "alice");
     *state = f;
@@ -68,7 +80,14 @@ static int teardown(void **state)
 static struct quota *acquire(struct fx *f)
 {
     struct quota *q;
-    assert_int_equal(quota_acquire(f->reg, "alice", f->j, &q), 0);
+    assert_int_equal(quota_acquire(f->reg, "alice", f->j, &q, NULL), 0);
+    return q;
+}
+
+static struct quota *acquire_ev(struct fx *f, struct quota_opened *ev)
+{
+    struct quota *q;
+    assert_int_equal(quota_acquire(f->reg, "alice", f->j, &q, ev), 0);
     return q;
 }
 
@@ -109,7 +128,7 @@ test_commit_and_free_move_bytes_between_reserved_and_used(void **state)
     assert_int_equal(quota_reserve(q, 881), -EDQUOT);
     assert_int_equal(quota_reserve(q, 880), 0);
     quota_release(q, 880);
-    quota_free(q, 500); /* more than used: floors at zero */
+    quota_free(q, (struct jail_count){.bytes = 500}); /* floors at zero */
     assert_int_equal(usage(q).used, 0);
     quota_drop(q);
 }
@@ -185,7 +204,7 @@ static void test_sessions_of_one_user_share_an_account(void **state)
     struct fx *f = *state;
     struct jail *j2 = home_jail(f->db, "alice");
     struct quota *q1 = acquire(f), *q2;
-    assert_int_equal(quota_acquire(f->reg, "alice", j2, &q2), 0);
+    assert_int_equal(quota_acquire(f->reg, "alice", j2, &q2, NULL), 0);
     assert_ptr_equal(q1, q2);
     assert_int_equal(quota_reserve(q1, 700), 0);
     assert_int_equal(quota_reserve(q2, 700), -EDQUOT);
@@ -193,10 +212,19 @@ static void test_sessions_of_one_user_share_an_account(void **state)
     assert_int_equal(usage(q2).used, 700);
     quota_drop(q1);
     quota_drop(q2);
-    /* The last drop forgets the account; the next login walks again. */
+    /* The ledger outlives the account: the next login does not count the
+     * home again, so a change behind the server's back shows only after
+     * a rescan. */
     home_write(f, "new", 10);
     q1 = acquire(f);
+    assert_int_equal(usage(q1).used, 700);
+    quota_drop(q1);
+    struct quota_opened ev;
+    assert_int_equal(quota_rescan(f->reg, "alice", f->j, &ev), 0);
+    assert_true(ev.counted);
+    q1 = acquire(f);
     assert_int_equal(usage(q1).used, 10);
+    assert_int_equal(usage(q1).entries, 1);
     quota_drop(q1);
     jail_close(j2);
 }
@@ -222,9 +250,10 @@ static void test_unlimited_default_cannot_wrap_around(void **state)
     struct fx *f = *state;
     struct quota_registry *reg;
     struct quota *q;
-    assert_int_equal(quota_registry_create(f->db, QUOTA_UNLIMITED, &reg), 0);
+    struct quota_config unlimited = {QUOTA_UNLIMITED, QUOTA_UNLIMITED, -1};
+    assert_int_equal(quota_registry_create(f->db, &unlimited, &reg), 0);
     assert_int_equal(userdb_set_quota(f->db, "alice", 0), 0);
-    assert_int_equal(quota_acquire(reg, "alice", f->j, &q), 0);
+    assert_int_equal(quota_acquire(reg, "alice", f->j, &q, NULL), 0);
     assert_int_equal(quota_reserve(q, UINT64_MAX - 5), 0);
     assert_int_equal(quota_reserve(q, 10), -EDQUOT);
     assert_int_equal(quota_reserve(q, 5), 0);
@@ -243,6 +272,223 @@ static void test_removed_user_cannot_reserve(void **state)
     quota_drop(q);
 }
 
+static void test_entries_stop_at_the_limit_and_come_back_when_freed(void **state)
+{
+    struct fx *f = *state;
+    assert_int_equal(userdb_set_max_files(f->db, "alice", 3), 0);
+    struct quota *q = acquire(f);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(quota_take_entry(q), 0);
+    assert_int_equal(quota_take_entry(q), -EDQUOT);
+    assert_int_equal(usage(q).entries, 3);
+    assert_int_equal(usage(q).entries_limit, 3);
+    quota_free(q, (struct jail_count){.entries = 1});
+    assert_int_equal(quota_take_entry(q), 0);
+    assert_int_equal(userdb_set_max_files(f->db, "alice", 0), 0);
+    assert_int_equal(usage(q).entries_limit, DEFAULT_ENTRIES);
+    quota_drop(q);
+}
+
+/* Two registries on one root stand for two ssftpd processes: each has its
+ * own ledger file description, so its locks exclude the other's. */
+static void test_two_processes_share_one_ledger(void **state)
+{
+    struct fx *f = *state;
+    struct quota_registry *other;
+    assert_int_equal(quota_registry_create(f->db, &config, &other), 0);
+    struct quota *a = acquire(f), *b;
+    assert_int_equal(quota_acquire(other, "alice", f->j, &b, NULL), 0);
+    assert_ptr_not_equal(a, b);
+    assert_int_equal(quota_reserve(a, 600), 0);
+    assert_int_equal(quota_reserve(b, 401), -EDQUOT);
+    assert_int_equal(quota_reserve(b, 400), 0);
+    quota_commit(a, 600, 600);
+    assert_int_equal(usage(b).used, 600);
+    assert_int_equal(usage(b).reserved, 400);
+    quota_drop(b); /* its promise goes with it */
+    assert_int_equal(usage(a).reserved, 0);
+    quota_drop(a);
+    quota_registry_destroy(other);
+}
+
+struct proc_racer {
+    struct quota *q;
+    uint64_t got;
+};
+
+static void *proc_reserve(void *arg)
+{
+    struct proc_racer *r = arg;
+    while (quota_reserve(r->q, 7) == 0)
+        r->got += 7;
+    return NULL;
+}
+
+/* Processes for real: 4 children, each with 2 threads, reserve 7 bytes at
+ * a time until refused and commit what they got; the total never passes
+ * the limit. */
+static void test_concurrent_processes_never_overshoot(void **state)
+{
+    struct fx *f = *state;
+    assert_int_equal(userdb_set_quota(f->db, "alice", 100003), 0);
+    int fds[4][2];
+    pid_t kids[4];
+    for (int k = 0; k < 4; k++) {
+        assert_int_equal(pipe(fds[k]), 0);
+        kids[k] = fork();
+        assert_true(kids[k] >= 0);
+        if (kids[k] == 0) {
+            struct quota_registry *reg;
+            struct quota *q;
+            if (quota_registry_create(f->db, &config, &reg) != 0 ||
+                quota_acquire(reg, "alice", f->j, &q, NULL) != 0)
+                _exit(1);
+            struct proc_racer r[2] = {{q, 0}, {q, 0}};
+            pthread_t t[2];
+            for (int i = 0; i < 2; i++)
+                pthread_create(&t[i], NULL, proc_reserve, &r[i]);
+            for (int i = 0; i < 2; i++)
+                pthread_join(t[i], NULL);
+            uint64_t got = r[0].got + r[1].got;
+            quota_commit(q, got, got);
+            quota_drop(q);
+            quota_registry_destroy(reg);
+            _exit(write(fds[k][1], &got, sizeof got) == sizeof got ? 0 : 1);
+        }
+        close(fds[k][1]);
+    }
+    uint64_t total = 0;
+    for (int k = 0; k < 4; k++) {
+        uint64_t got = 0;
+        int st;
+        assert_int_equal(read(fds[k][0], &got, sizeof got), sizeof got);
+        close(fds[k][0]);
+        assert_int_equal(waitpid(kids[k], &st, 0), kids[k]);
+        assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+        total += got;
+    }
+    printf("4 processes reserved %llu of 100003\n", (unsigned long long)total);
+    assert_true(total <= 100003);
+    assert_true(100003 - total < 7);
+    struct quota *q = acquire(f);
+    assert_int_equal(usage(q).used, total);
+    assert_int_equal(usage(q).reserved, 0);
+    quota_drop(q);
+}
+
+/* A process that dies holding a reservation (SIGKILL: no drop) must not
+ * keep it: the next reserve that would fail takes it back, and the counts,
+ * in doubt, are made true by the next open with nobody else on them. */
+static void test_a_dead_process_promise_is_taken_back(void **state)
+{
+    struct fx *f = *state;
+    struct quota *q = acquire(f);
+    int go[2];
+    assert_int_equal(pipe(go), 0);
+    pid_t kid = fork();
+    assert_true(kid >= 0);
+    if (kid == 0) {
+        struct quota_registry *reg;
+        struct quota *c;
+        char x = 0;
+        if (quota_registry_create(f->db, &config, &reg) != 0 ||
+            quota_acquire(reg, "alice", f->j, &c, NULL) != 0 ||
+            quota_reserve(c, 900) != 0)
+            x = 1;
+        if (write(go[1], &x, 1) != 1)
+            _exit(1);
+        pause(); /* killed here, promise held */
+        _exit(0);
+    }
+    char x = 1;
+    assert_int_equal(read(go[0], &x, 1), 1);
+    assert_int_equal(x, 0);
+    assert_int_equal(usage(q).reserved, 900);
+    assert_int_equal(quota_reserve(q, 200), -EDQUOT);
+    kill(kid, SIGKILL);
+    assert_int_equal(waitpid(kid, NULL, 0), kid);
+    assert_int_equal(quota_reserve(q, 200), 0); /* taken back */
+    assert_int_equal(usage(q).reserved, 200);
+    quota_release(q, 200);
+    quota_drop(q);
+    home_write(f, "left-by-the-dead", 33);
+    struct quota_opened ev;
+    q = acquire_ev(f, &ev);
+    assert_true(ev.counted); /* it may have died mid-change */
+    assert_int_equal(usage(q).used, 33);
+    quota_drop(q);
+    close(go[0]);
+    close(go[1]);
+}
+
+/* While another process has the account open its uploads move the disk
+ * under any count, so a rescan then only marks the counts in doubt. */
+static void test_rescan_waits_for_other_processes(void **state)
+{
+    struct fx *f = *state;
+    struct quota_registry *other;
+    assert_int_equal(quota_registry_create(f->db, &config, &other), 0);
+    struct quota *b;
+    assert_int_equal(quota_acquire(other, "alice", f->j, &b, NULL), 0);
+    home_write(f, "x", 44);
+    struct quota_opened ev;
+    assert_int_equal(quota_rescan(f->reg, "alice", f->j, &ev), 0);
+    assert_false(ev.counted);
+    assert_true(ev.deferred);
+    assert_int_equal(usage(b).used, 0);
+    quota_drop(b);
+    quota_registry_destroy(other);
+    struct quota *q = acquire_ev(f, &ev);
+    assert_true(ev.counted);
+    assert_int_equal(usage(q).used, 44);
+    quota_drop(q);
+}
+
+/* A first login used to fail with "internal" when the count of the home
+ * met an error; now the rest is counted and the login goes on. */
+static void test_a_count_error_does_not_fail_the_open(void **state)
+{
+    struct fx *f = *state;
+    char path[4096], home[600];
+    snprintf(home, sizeof home, "%s/homes/alice", f->root);
+    snprintf(path, sizeof path, "%s", home);
+    for (int i = 0; i <= JAIL_DEPTH_MAX + 1; i++) {
+        strcat(path, "/d");
+        assert_int_equal(mkdir(path, 0755), 0);
+    }
+    home_write(f, "f", 12);
+    struct quota_opened ev;
+    struct quota *q = acquire_ev(f, &ev);
+    assert_true(ev.counted);
+    assert_int_equal(ev.count_err, -ENAMETOOLONG);
+    assert_int_equal(usage(q).used, 12);
+    quota_drop(q);
+}
+
+/* Old partials are swept when the account is opened and a sweep is due;
+ * the count after it leaves them out. */
+static void test_open_sweeps_old_partials(void **state)
+{
+    struct fx *f = *state;
+    struct quota_config c = config;
+    c.partial_max_age_s = 60;
+    struct quota_registry *reg;
+    assert_int_equal(quota_registry_create(f->db, &c, &reg), 0);
+    home_write(f, ".stale.ssftp-part", 70);
+    char path[700];
+    snprintf(path, sizeof path, "%s/homes/alice/.stale.ssftp-part", f->root);
+    struct timespec t[2] = {{.tv_sec = 1000000000}, {.tv_sec = 1000000000}};
+    assert_int_equal(utimensat(AT_FDCWD, path, t, 0), 0);
+    struct quota *q;
+    struct quota_opened ev;
+    assert_int_equal(quota_acquire(reg, "alice", f->j, &q, &ev), 0);
+    assert_int_equal(ev.sweep.old_partials.entries, 1);
+    assert_int_equal(ev.sweep.old_partials.bytes, 70);
+    assert_int_equal(usage(q).used, 0);
+    quota_drop(q);
+    quota_registry_destroy(reg);
+}
+
 int main(void)
 {
 #define T(name) cmocka_unit_test_setup_teardown(test_##name, setup, teardown)
@@ -255,6 +501,13 @@ int main(void)
         T(limit_follows_the_user_record),
         T(unlimited_default_cannot_wrap_around),
         T(removed_user_cannot_reserve),
+        T(entries_stop_at_the_limit_and_come_back_when_freed),
+        T(two_processes_share_one_ledger),
+        T(concurrent_processes_never_overshoot),
+        T(a_dead_process_promise_is_taken_back),
+        T(rescan_waits_for_other_processes),
+        T(a_count_error_does_not_fail_the_open),
+        T(open_sweeps_old_partials),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -6,43 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Length of the valid UTF-8 sequence at p and its code point, or 0 when p
- * does not start one (overlong forms and surrogates included). */
-static size_t utf8_decode(const unsigned char *p, uint32_t *cp)
-{
-    size_t n;
-    uint32_t v, min;
-    if (p[0] < 0x80) {
-        *cp = p[0];
-        return 1;
-    } else if ((p[0] & 0xe0) == 0xc0) {
-        n = 2, v = p[0] & 0x1f, min = 0x80;
-    } else if ((p[0] & 0xf0) == 0xe0) {
-        n = 3, v = p[0] & 0x0f, min = 0x800;
-    } else if ((p[0] & 0xf8) == 0xf0) {
-        n = 4, v = p[0] & 0x07, min = 0x10000;
-    } else {
-        return 0;
-    }
-    for (size_t i = 1; i < n; i++) {
-        if ((p[i] & 0xc0) != 0x80)
-            return 0; /* also stops at the NUL */
-        v = v << 6 | (p[i] & 0x3f);
-    }
-    if (v < min || v > 0x10ffff || (v >= 0xd800 && v <= 0xdfff))
-        return 0;
-    *cp = v;
-    return n;
-}
-
-/* Code points a terminal acts on rather than shows: C1 controls (ESC's
- * single-byte cousins), and the bidi and line-separator marks that make a
- * name display as something it is not. */
-static bool unsafe_cp(uint32_t cp)
-{
-    return (cp >= 0x80 && cp <= 0x9f) || (cp >= 0x200e && cp <= 0x200f) ||
-           (cp >= 0x2028 && cp <= 0x202e) || (cp >= 0x2066 && cp <= 0x2069);
-}
+#include "path.h"
 
 char *text_escape(const char *s)
 {
@@ -52,10 +16,11 @@ char *text_escape(const char *s)
     if (out == NULL)
         return NULL;
     const unsigned char *p = (const unsigned char *)s;
+    const unsigned char *end = p + len;
     size_t o = 0;
     while (*p) {
         uint32_t cp = 0;
-        size_t n = utf8_decode(p, &cp);
+        size_t n = proto_utf8_next(p, (size_t)(end - p), &cp);
         if (n == 0 || cp < 0x20 || cp == 0x7f) {
             o += (size_t)sprintf(out + o, "\\x%02x", *p);
             p++;
@@ -63,7 +28,7 @@ char *text_escape(const char *s)
             out[o++] = '\\';
             out[o++] = '\\';
             p++;
-        } else if (unsafe_cp(cp)) {
+        } else if (proto_cp_misleading(cp)) {
             /* n >= 2 here, so "\uNNNN" (6) fits in the 4n reserved. */
             o += (size_t)sprintf(out + o, "\\u%04x", (unsigned)cp);
             p += n;

@@ -56,20 +56,6 @@ static void xfer_end(struct xfer *x, uint64_t total, bool ok)
 
 /* ---- helpers ------------------------------------------------------------ */
 
-/* The last component of path, ignoring trailing slashes, copied into out. */
-static void last_component(const char *path, char *out, size_t cap)
-{
-    size_t end = strlen(path);
-    while (end > 1 && path[end - 1] == '/')
-        end--;
-    size_t start = end;
-    while (start > 0 && path[start - 1] != '/')
-        start--;
-    size_t n = end - start < cap - 1 ? end - start : cap - 1;
-    memcpy(out, path + start, n);
-    out[n] = '\0';
-}
-
 /* "verified blake2b:<first 16 hex>" -- enough to compare by eye. */
 static void report_done(const char *from, const char *to, uint64_t total,
                         uint64_t resumed, const uint8_t digest[DIGEST_BYTES])
@@ -93,24 +79,16 @@ static void report_done(const char *from, const char *to, uint64_t total,
 static void sync_parent(const char *path)
 {
     char dir[PROTO_PATH_MAX + 1];
-    const char *slash = strrchr(path, '/');
-    if (slash == NULL)
+    size_t n = proto_path_dir_len(path);
+    if (n == 0)
         strcpy(dir, ".");
     else
-        snprintf(dir, sizeof dir, "%.*s", (int)(slash - path) + 1, path);
+        snprintf(dir, sizeof dir, "%.*s", (int)n, path);
     int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd >= 0) {
         (void)fsync(fd);
         close(fd);
     }
-}
-
-static int join_path(char *out, size_t cap, const char *dir, const char *name)
-{
-    size_t n = strlen(dir);
-    const char *sep = n && dir[n - 1] == '/' ? "" : "/";
-    int k = snprintf(out, cap, "%s%s%s", dir, sep, name);
-    return k < 0 || (size_t)k >= cap ? -ENAMETOOLONG : 0;
 }
 
 /* ---- put ----------------------------------------------------------------- */
@@ -221,11 +199,12 @@ int transfer_put(ss_conn *c, const char *local, const char *remote,
     char what[PROTO_PATH_MAX + 8];
     snprintf(what, sizeof what, "put %s", local);
     char name[PROTO_NAME_MAX + 1], target[PROTO_PATH_MAX + 1];
-    last_component(local, name, sizeof name);
+    if (proto_path_base(local, name, sizeof name) != 0)
+        return conn_fail(c, SS_FAIL, "%s: file name too long", what);
     if (remote == NULL)
         remote = name;
     else if (remote[0] && remote[strlen(remote) - 1] == '/') {
-        if (join_path(target, sizeof target, remote, name))
+        if (proto_path_join(target, sizeof target, remote, name))
             return conn_fail(c, SS_FAIL, "%s: remote path too long", what);
         remote = target;
     }
@@ -255,27 +234,28 @@ static int get_paths(const char *remote, const char *local, char *target,
                      char *part, size_t cap)
 {
     char name[PROTO_NAME_MAX + 1];
-    last_component(remote, name, sizeof name);
+    int r = proto_path_base(remote, name, sizeof name);
+    if (r != 0)
+        return r;
     if (name[0] == '\0' || strcmp(name, "/") == 0)
         return -EISDIR;
     struct stat st;
-    int r = 0;
     if (local == NULL)
         r = snprintf(target, cap, "%s", name) >= (int)cap ? -ENAMETOOLONG : 0;
     else if (stat(local, &st) == 0 && S_ISDIR(st.st_mode))
-        r = join_path(target, cap, local, name);
+        r = proto_path_join(target, cap, local, name);
     else
         r = snprintf(target, cap, "%s", local) >= (int)cap ? -ENAMETOOLONG
                                                              : 0;
     if (r)
         return r;
     char base[PROTO_NAME_MAX + 1], pname[PROTO_NAME_MAX + 1];
-    last_component(target, base, sizeof base);
-    r = proto_part_name(base, pname, sizeof pname);
+    r = proto_path_base(target, base, sizeof base);
+    if (r == 0)
+        r = proto_part_name(base, pname, sizeof pname);
     if (r)
         return r;
-    const char *slash = strrchr(target, '/');
-    int dirlen = slash ? (int)(slash - target) + 1 : 0;
+    int dirlen = (int)proto_path_dir_len(target);
     int k = snprintf(part, cap, "%.*s%s", dirlen, target, pname);
     return k < 0 || (size_t)k >= cap ? -ENAMETOOLONG : 0;
 }

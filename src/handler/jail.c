@@ -30,14 +30,14 @@
 
 struct jail {
     int homefd;
-    char cwd[JAIL_PATH_MAX];
+    char cwd[PROTO_PATH_BUF];
 };
 
 struct jail_path {
     int dirfd; /* O_PATH parent directory, beneath the home */
     bool home; /* the path is the home itself; leaf is "." */
     char leaf[NAME_MAX + 1];
-    char user[JAIL_PATH_MAX];
+    char user[PROTO_PATH_BUF];
 };
 
 struct jail_dir {
@@ -64,130 +64,6 @@ static int at2(int dirfd, const char *name, int flags, mode_t mode)
         if ((errno != EAGAIN && errno != EINTR) || tries == 100)
             return -errno;
     }
-}
-
-/* ---- names -------------------------------------------------------------- */
-
-/* Valid UTF-8 (no overlongs, surrogates or values past U+10FFFF) without
- * C0, DEL or C1 controls. */
-static bool text_ok(const unsigned char *s, size_t n)
-{
-    size_t i = 0;
-    while (i < n) {
-        unsigned c = s[i];
-        if (c < 0x80) {
-            if (c < 0x20 || c == 0x7f)
-                return false;
-            i++;
-            continue;
-        }
-        size_t len;
-        uint32_t cp, min;
-        if ((c & 0xe0) == 0xc0) {
-            len = 2, cp = c & 0x1f, min = 0x80;
-        } else if ((c & 0xf0) == 0xe0) {
-            len = 3, cp = c & 0x0f, min = 0x800;
-        } else if ((c & 0xf8) == 0xf0) {
-            len = 4, cp = c & 0x07, min = 0x10000;
-        } else {
-            return false;
-        }
-        if (n - i < len)
-            return false;
-        for (size_t k = 1; k < len; k++) {
-            if ((s[i + k] & 0xc0) != 0x80)
-                return false;
-            cp = cp << 6 | (s[i + k] & 0x3f);
-        }
-        /* cp <= 0x9f: C1 controls, e.g. U+009B, a one-character CSI */
-        if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff) ||
-            cp <= 0x9f)
-            return false;
-        i += len;
-    }
-    return true;
-}
-
-/* Whether one path component may be named by a user (not "." or "..").
- * -EXDEV is the jail's "bad path" (see jail.h). */
-static int check_component(const char *s, size_t n)
-{
-    if (n > NAME_MAX)
-        return -ENAMETOOLONG;
-    if (!text_ok((const unsigned char *)s, n))
-        return -EXDEV;
-    char name[NAME_MAX + 1];
-    memcpy(name, s, n);
-    name[n] = '\0';
-    return proto_is_part_name(name) ? -EXDEV : 0;
-}
-
-/* A user path being built: "" stands for "/", each component adds "/name". */
-struct upath {
-    char s[JAIL_PATH_MAX];
-    size_t n;
-    unsigned depth;
-};
-
-/* Applies path to u, as a shell applies cd. */
-static int upath_walk(struct upath *u, const char *p, size_t len)
-{
-    if (len > 0 && p[0] == '/')
-        u->n = 0, u->depth = 0;
-    size_t i = 0;
-    while (i < len) {
-        while (i < len && p[i] == '/')
-            i++;
-        const char *c = p + i;
-        while (i < len && p[i] != '/')
-            i++;
-        size_t cn = (size_t)(p + i - c);
-        if (cn == 0 || (cn == 1 && c[0] == '.'))
-            continue;
-        if (cn == 2 && c[0] == '.' && c[1] == '.') {
-            if (u->depth == 0)
-                return -EACCES;
-            while (u->s[--u->n] != '/')
-                ;
-            u->depth--;
-            continue;
-        }
-        int rc = check_component(c, cn);
-        if (rc != 0)
-            return rc;
-        if (u->depth == JAIL_DEPTH_MAX || u->n + 1 + cn >= JAIL_PATH_MAX)
-            return -ENAMETOOLONG;
-        u->s[u->n++] = '/';
-        memcpy(u->s + u->n, c, cn);
-        u->n += cn;
-        u->depth++;
-    }
-    return 0;
-}
-
-int jail_normalize(const char *cwd, const char *path, size_t len,
-                   char out[JAIL_PATH_MAX])
-{
-    size_t cwdlen = strnlen(cwd, JAIL_PATH_MAX);
-    if (cwd[0] != '/' || cwdlen == JAIL_PATH_MAX)
-        return -EINVAL;
-    if (path == NULL)
-        len = 0;
-    else if (memchr(path, '\0', len) != NULL)
-        return -EINVAL;
-    /* The cwd goes through the same checks: this function is public, and a
-     * cwd that bypassed them must not smuggle ".." past the root. */
-    struct upath u = {.n = 0};
-    int rc = upath_walk(&u, cwd, cwdlen);
-    if (rc == 0)
-        rc = upath_walk(&u, path, len);
-    if (rc != 0)
-        return rc;
-    if (u.n == 0)
-        u.s[u.n++] = '/';
-    u.s[u.n] = '\0';
-    memcpy(out, u.s, u.n + 1);
-    return 0;
 }
 
 /* ---- the jail and its paths --------------------------------------------- */
@@ -230,21 +106,21 @@ int jail_resolve(const struct jail *j, const char *path, size_t len,
     struct jail_path *p = malloc(sizeof *p);
     if (p == NULL)
         return -ENOMEM;
-    int rc = jail_normalize(j->cwd, path, len, p->user);
+    int rc = proto_path_normalize(j->cwd, path, len, p->user);
     if (rc != 0) {
         free(p);
         return rc;
     }
     /* Split "/a/b/c" into parent "a/b" and leaf "c"; "/x" has parent "." */
-    char parent[JAIL_PATH_MAX];
-    size_t slash = (size_t)(strrchr(p->user, '/') - p->user);
+    char parent[PROTO_PATH_BUF];
+    size_t dir = proto_path_dir_len(p->user); /* "/a/b/" */
     p->home = p->user[1] == '\0';
-    strcpy(p->leaf, p->home ? "." : p->user + slash + 1);
-    if (slash == 0) {
+    strcpy(p->leaf, p->home ? "." : p->user + dir);
+    if (dir <= 1) {
         strcpy(parent, ".");
     } else {
-        memcpy(parent, p->user + 1, slash - 1);
-        parent[slash - 1] = '\0';
+        memcpy(parent, p->user + 1, dir - 2);
+        parent[dir - 2] = '\0';
     }
     p->dirfd = at2(j->homefd, parent, O_PATH | O_DIRECTORY | O_CLOEXEC, 0);
     if (p->dirfd < 0) {
@@ -364,7 +240,7 @@ int jail_dir_next(struct jail_dir *jd, struct jail_entry *e)
             return errno != 0 ? -errno : 0;
         const char *n = de->d_name;
         if (strcmp(n, ".") == 0 || strcmp(n, "..") == 0 ||
-            check_component(n, strlen(n)) != 0)
+            proto_path_component_ok(n, strlen(n)) != 0)
             continue;
         struct stat st;
         if (fstatat(dirfd(jd->d), n, &st, AT_SYMLINK_NOFOLLOW) != 0) {
@@ -902,7 +778,7 @@ static int walk(int fd, unsigned depth, struct jail_count *sum,
             count_sat(sum, &st);
         }
         if (rc == 0 && S_ISDIR(st.st_mode)) {
-            if (depth + 1 > JAIL_DEPTH_MAX) {
+            if (depth + 1 > PROTO_PATH_DEPTH_MAX) {
                 rc = -ENAMETOOLONG;
             } else {
                 int sub =

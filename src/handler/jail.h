@@ -10,7 +10,7 @@
  *     with openat2(RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS |
  *     RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV), plus the final name.  Every
  *     operation takes a jail_path, so callers cannot hand in a raw string.
- *   - The string checks in jail_normalize() are for clear errors; the kernel
+ *   - The string checks of proto_path_normalize() are for clear errors; the kernel
  *     flags are what make escape impossible.  A symlink anywhere (planted by
  *     someone with shell access, or raced in) is never followed: as a middle
  *     component resolution fails with -ELOOP; as the final name, opens fail
@@ -19,22 +19,17 @@
  *     partial file that users cannot name, and jail_upload_commit() renames
  *     it over the target atomically.
  *
- * Path rules (jail_normalize; docs/protocol.md, "Paths"): the raw path is
- * bytes with a length, so an embedded NUL is caught (-EINVAL).  "" and "."
- * components are dropped, ".." pops one; ".." above "/" is -EACCES, not
- * clamped, so a client learns its path was wrong.  A component is at most
- * NAME_MAX bytes, the result at most JAIL_PATH_MAX - 1 bytes and
- * JAIL_DEPTH_MAX components (-ENAMETOOLONG).  A component must be valid
- * UTF-8 without control characters (C0, DEL, C1: they rewrite terminals and
- * logs) and not reserved for partial uploads (proto_is_part_name(): ending
- * in ".ssftp-part"); either is -EXDEV.
+ * Path rules: the protocol's, in one place (src/proto/path.h): the raw path
+ * is bytes with a length, so an embedded NUL is caught (-EINVAL); ".." at
+ * "/" stays at "/"; a component that is too long is -ENAMETOOLONG, one that
+ * is not allowed -EXDEV.  Each request's path is normalized once, here.
  *
  * Errors are negative errnos, as everywhere in the project, chosen so that
  * proto_errno_code() gives the protocol's code: -ENAMETOOLONG, -ELOOP (a
- * symlink is in the way) and -EXDEV (a rule above, a mount point in the way,
- * a rename across directories) are bad_path; -EACCES (".." above "/", an
- * operation on the home itself, a target that is neither file nor
- * directory) is permission_denied; -EAGAIN (an upload in another session
+ * symlink is in the way) and -EXDEV (a path rule, a mount point in the way,
+ * a rename across directories) are bad_path; -EACCES (an operation on the
+ * home itself, a target that is neither file nor directory) is
+ * permission_denied; -EAGAIN (an upload in another session
  * holds the partial) is busy.
  *
  * Threads: a struct jail and the objects made from it belong to one session
@@ -49,10 +44,7 @@
 #include <stdint.h>
 #include <sys/stat.h>
 
-/* Bytes of a user path with its NUL (the protocol's PROTO_PATH_MAX). */
-#define JAIL_PATH_MAX 4096
-/* Components of a user path; also bounds the fds jail_usage() holds. */
-#define JAIL_DEPTH_MAX 64
+#include "path.h"
 
 struct jail;
 struct jail_path;
@@ -92,11 +84,6 @@ const char *jail_cwd(const struct jail *j);
  * names a directory reachable without symlinks.  On error the cwd is
  * unchanged. */
 int jail_cd(struct jail *j, const char *path, size_t len);
-
-/* Pure string step of resolution: path (len bytes, relative to cwd) into the
- * normalized user path out.  See the rules above. */
-int jail_normalize(const char *cwd, const char *path, size_t len,
-                   char out[JAIL_PATH_MAX]);
 
 /* The one way to make a jail_path: normalizes path against the cwd and opens
  * its parent directory beneath the home.  The final name need not exist.
@@ -225,7 +212,8 @@ struct jail_sweep {
  * while no session of the user can be committing (quota.h makes sure).
  * An error does not stop the count: the rest of the tree is still counted
  * and the first error returned (-ENAMETOOLONG for a subtree deeper than
- * JAIL_DEPTH_MAX, which no user path could reach, and which is skipped). */
+ * PROTO_PATH_DEPTH_MAX, which no user path could reach, and which is
+ * skipped; the depth also bounds the fds the walk holds). */
 int jail_usage(const struct jail *j, struct jail_count *total,
                struct jail_sweep *sweep);
 

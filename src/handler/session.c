@@ -46,46 +46,10 @@ void session_log(const struct session *s, const char *fmt, ...)
     fprintf(stderr, "%s ssftpd %s %s: %s\n", stamp, s->peer, user, msg);
 }
 
-int session_abs_path(const char *cwd, const char *path, char *out)
+size_t session_path_len(const char *path)
 {
-    size_t plen = strlen(path);
-    if (plen == 0 || plen > PROTO_PATH_MAX)
-        return -EINVAL;
-    size_t n = 0;
-    out[0] = '\0';
-    /* Walk cwd (unless path is absolute), then path, component by
-     * component; ".." pops, and at "/" stays at "/". */
-    const char *parts[2] = {path[0] == '/' ? "" : cwd, path};
-    for (int k = 0; k < 2; k++) {
-        const char *p = parts[k];
-        while (*p != '\0') {
-            while (*p == '/')
-                p++;
-            const char *e = p;
-            while (*e != '\0' && *e != '/')
-                e++;
-            size_t len = (size_t)(e - p);
-            if (len == 0 || (len == 1 && p[0] == '.')) {
-                /* skipped */
-            } else if (len == 2 && p[0] == '.' && p[1] == '.') {
-                while (n > 0 && out[n - 1] != '/')
-                    n--;
-                if (n > 0)
-                    n--;
-            } else {
-                if (n + 1 + len + 1 > SESSION_ABS_MAX)
-                    return -ENAMETOOLONG;
-                out[n++] = '/';
-                memcpy(out + n, p, len);
-                n += len;
-            }
-            p = e;
-        }
-    }
-    if (n == 0)
-        out[n++] = '/';
-    out[n] = '\0';
-    return (int)n;
+    size_t n = strnlen(path, PROTO_PATH_MAX + 1);
+    return n > PROTO_PATH_MAX ? 0 : n;
 }
 
 int session_fail(struct session *s, int err, const char *what)
@@ -106,14 +70,13 @@ int session_resolve(struct session *s, const json_t *req, const char *key,
                                   "\"%s\" must be a string", key);
         return rc < 0 ? rc : 1;
     }
-    char abs[SESSION_ABS_MAX];
-    int n = session_abs_path(jail_cwd(s->jail), path, abs);
-    if (n == -EINVAL) {
+    size_t n = session_path_len(path);
+    if (n == 0) {
         int rc = proto_send_error(&s->io, PROTO_E_BAD_REQUEST,
                                   "a path is 1..%d bytes", PROTO_PATH_MAX);
         return rc < 0 ? rc : 1;
     }
-    int rc = n < 0 ? n : jail_resolve(s->jail, abs, (size_t)n, out);
+    int rc = jail_resolve(s->jail, path, n, out);
     if (rc != 0) {
         const char *cmd = "?";
         proto_get_str(req, "cmd", &cmd);

@@ -67,11 +67,9 @@ void session_log(const struct session *s, const char *fmt, ...)
 /* Seconds since an arbitrary start (CLOCK_MONOTONIC). */
 double session_now(void);
 
-/* The user path (cwd + path, textual) with ".." at "/" staying at "/", as
- * docs/protocol.md says, written as an absolute path into out.  Returns its
- * length, or -EINVAL if path is empty or above PROTO_PATH_MAX bytes. */
-#define SESSION_ABS_MAX (2 * JAIL_PATH_MAX + 2)
-int session_abs_path(const char *cwd, const char *path, char *out);
+/* The length of a request's path if it is 1..PROTO_PATH_MAX bytes, else 0
+ * (the protocol's bad_request).  The jail normalizes it (path.h). */
+size_t session_path_len(const char *path);
 
 /* Reads req's key (a path) and resolves it in the jail: the one way
  * commands name files.  Returns 0 with *out; 1 when the request failed and

@@ -27,14 +27,13 @@ int session_cmd_pwd(struct session *s, const json_t *req)
 int session_cmd_cd(struct session *s, const json_t *req)
 {
     const char *path;
-    char abs[SESSION_ABS_MAX];
-    int n;
+    size_t n = 0;
     if (proto_get_str(req, "path", &path) != 0 ||
-        (n = session_abs_path(jail_cwd(s->jail), path, abs)) == -EINVAL)
+        (n = session_path_len(path)) == 0)
         return proto_send_error(&s->io, PROTO_E_BAD_REQUEST,
                                 "\"path\" must be a string of 1..%d bytes",
                                 PROTO_PATH_MAX);
-    int err = n < 0 ? n : jail_cd(s->jail, abs, (size_t)n);
+    int err = jail_cd(s->jail, path, n);
     json_t *r = err == 0 ? json_pack("{s:s}", "cwd", jail_cwd(s->jail)) : NULL;
     if (err == 0 && r == NULL)
         err = -ENOMEM;
@@ -132,7 +131,7 @@ int session_cmd_ls(struct session *s, const json_t *req)
         if (rc != 0)
             return session_reply(s, "ls", cwd, rc, NULL);
     }
-    char what[JAIL_PATH_MAX];
+    char what[PROTO_PATH_BUF];
     snprintf(what, sizeof what, "%s", jail_path_user(p));
     struct page pg = {0};
     struct jail_dir *d;

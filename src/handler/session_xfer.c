@@ -34,7 +34,7 @@ static void log_transfer(struct session *s, const char *cmd, const char *path,
 /* An upload between its put and its put_end. */
 struct upload {
     struct jail_upload *u;
-    char path[JAIL_PATH_MAX];
+    char path[PROTO_PATH_BUF];
     uint64_t total;    /* N */
     uint64_t partial;  /* K, the partial's length offered as prefix */
     uint64_t reserved; /* quota held for this upload */
@@ -319,7 +319,7 @@ int session_cmd_get(struct session *s, const json_t *req)
     int rc = session_resolve(s, req, "path", &p);
     if (rc != 0)
         return rc < 0 ? rc : 0;
-    char path[JAIL_PATH_MAX];
+    char path[PROTO_PATH_BUF];
     snprintf(path, sizeof path, "%s", jail_path_user(p));
     int fd;
     struct stat st;

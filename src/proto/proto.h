@@ -15,6 +15,9 @@
  *     digest.h  BLAKE2b-256 of buffers and file ranges
  *     auth.h    SCRAM with argon2id: keys, proofs, signatures, fake users
  *     partname.h  hidden names of resumable-upload partials
+ *     path.h    what a user path is: normalize, split, join; UTF-8
+ *     fileio.h  positioned file reads and writes (EINTR, short counts)
+ *     hasher.h  hashing a body on a second thread while it moves
  *
  * Memory: nothing is allocated per connection except while a call runs (the
  * header being read, a transfer buffer), so an idle session costs only its
@@ -34,6 +37,7 @@
 #include "field.h"
 #include "frame.h"
 #include "partname.h"
+#include "path.h"
 #include "reply.h"
 
 /* The protocol version this code speaks (docs/protocol.md, "hello"). */

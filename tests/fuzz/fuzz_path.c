@@ -44,8 +44,8 @@ static void one(const uint8_t *data, size_t size)
         abort();
     if (cwd_len > 0)
         (void)jail_cd(j, cwd_in, cwd_len);
-    char norm[JAIL_PATH_MAX];
-    (void)jail_normalize(jail_cwd(j), path, len, norm);
+    char norm[PROTO_PATH_BUF];
+    (void)proto_path_normalize(jail_cwd(j), path, len, norm);
     struct jail_path *p;
     if (jail_resolve(j, path, len, &p) == 0) {
         int fd;

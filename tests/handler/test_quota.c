@@ -452,7 +452,7 @@ static void test_a_count_error_does_not_fail_the_open(void **state)
     char path[4096], home[600];
     snprintf(home, sizeof home, "%s/homes/alice", f->root);
     snprintf(path, sizeof path, "%s", home);
-    for (int i = 0; i <= JAIL_DEPTH_MAX + 1; i++) {
+    for (int i = 0; i <= PROTO_PATH_DEPTH_MAX + 1; i++) {
         strcat(path, "/d");
         assert_int_equal(mkdir(path, 0755), 0);
     }

@@ -8,7 +8,8 @@
  * Headers are small and capped (PROTO_HEADER_MAX); bodies carry file data and
  * are streamed, never held whole in memory.
  *
- *     frame.h   framing and body streaming over a socket (proto_io)
+ *     frame.h   frames over a socket (proto_io), their deadlines
+ *     body.h    the raw bytes after a frame, to and from memory and files
  *     reply.h   {"ok":...} replies, the stable error codes, errno -> code
  *     field.h   typed, validating access to header fields
  *     codec.h   strict fixed-length hex and base64
@@ -32,6 +33,7 @@
 #define SSFTP_PROTO_H
 
 #include "auth.h"
+#include "body.h"
 #include "codec.h"
 #include "digest.h"
 #include "field.h"

@@ -17,6 +17,7 @@
 
 #include <cmocka.h>
 
+#include "fileio.h"
 #include "proto.h"
 #include "testutil.h"
 

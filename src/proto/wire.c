@@ -1,0 +1,138 @@
+/* wire.c -- deadlines and socket waits that frames and bodies share. */
+#include "wire.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <time.h>
+
+int proto_now_ms(int64_t *out)
+{
+    struct timespec ts;
+    if (clock_gettime(CLOCK_MONOTONIC, &ts) != 0)
+        return -errno;
+    *out = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return 0;
+}
+
+int proto_wire_deadline_in(int timeout_ms, int64_t *deadline)
+{
+    if (timeout_ms <= 0) {
+        *deadline = NO_DEADLINE;
+        return 0;
+    }
+    int r = proto_now_ms(deadline);
+    if (r == 0)
+        *deadline += timeout_ms;
+    return r;
+}
+
+/* PER_WAIT made absolute: the body timeout from now. */
+int proto_wire_per_wait(const proto_io *io, int64_t *deadline)
+{
+    int t = io->body_timeout_ms ? io->body_timeout_ms : io->timeout_ms;
+    return proto_wire_deadline_in(t, deadline);
+}
+
+/* Wait until fd is ready for events (or has an error/hangup for the next
+ * recv/send to report), or the deadline passes. */
+int proto_wire_wait(const proto_io *io, short events, int64_t deadline)
+{
+    if (deadline == NO_WAIT)
+        return -EAGAIN;
+    if (deadline == PER_WAIT) {
+        int r = proto_wire_per_wait(io, &deadline);
+        if (r)
+            return r;
+    }
+    /* The session's hard deadline (a login deadline) bounds every wait,
+     * bodies included, so no trickle can outlast it. */
+    if (io->deadline_ms > 0 &&
+        (deadline == NO_DEADLINE || io->deadline_ms < deadline))
+        deadline = io->deadline_ms;
+    for (;;) {
+        int wait = -1;
+        if (deadline != NO_DEADLINE) {
+            int64_t now = 0;
+            int r = proto_now_ms(&now);
+            if (r)
+                return r;
+            if (now >= deadline)
+                return -ETIMEDOUT;
+            wait = deadline - now > INT_MAX ? INT_MAX : (int)(deadline - now);
+        }
+        struct pollfd p = {.fd = io->fd, .events = events};
+        int n = poll(&p, 1, wait);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue; /* the loop recomputes what is left of the wait */
+            return -errno;
+        }
+        if (n == 0)
+            continue; /* the top of the loop turns this into -ETIMEDOUT */
+        if (p.revents & POLLNVAL)
+            return -EBADF;
+        return 0;
+    }
+}
+
+/* One recv of up to n bytes: the count, 0 at end of stream, or -errno.
+ * MSG_DONTWAIT keeps the socket's own blocking mode from defeating the
+ * deadline. */
+ssize_t proto_wire_recv_some(const proto_io *io, void *buf, size_t n,
+                             int64_t deadline)
+{
+    for (;;) {
+        ssize_t k = recv(io->fd, buf, n, MSG_DONTWAIT);
+        if (k >= 0)
+            return k;
+        if (errno == EINTR)
+            continue;
+        if (errno != EAGAIN && errno != EWOULDBLOCK)
+            return -errno;
+        int r = proto_wire_wait(io, POLLIN, deadline);
+        if (r)
+            return r;
+    }
+}
+
+/* Exactly n bytes; end of stream part-way is the peer vanishing mid-frame. */
+int proto_wire_recv_exact(const proto_io *io, void *buf, size_t n,
+                          int64_t deadline)
+{
+    size_t got = 0;
+    while (got < n) {
+        ssize_t k = proto_wire_recv_some(io, (char *)buf + got, n - got, deadline);
+        if (k < 0)
+            return (int)k;
+        if (k == 0)
+            return -ECONNRESET;
+        got += (size_t)k;
+    }
+    return 0;
+}
+
+/* All n bytes.  MSG_NOSIGNAL turns a closed peer into -EPIPE instead of a
+ * process-killing SIGPIPE. */
+int proto_wire_send_all(const proto_io *io, const void *buf, size_t n,
+                        int64_t deadline)
+{
+    size_t done = 0;
+    while (done < n) {
+        ssize_t k = send(io->fd, (const char *)buf + done, n - done,
+                         MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (k > 0) {
+            done += (size_t)k;
+            continue;
+        }
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
+            return -errno;
+        int r = proto_wire_wait(io, POLLOUT, deadline);
+        if (r)
+            return r;
+    }
+    return 0;
+}

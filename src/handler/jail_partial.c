@@ -1,0 +1,134 @@
+/* jail_partial.c -- the hidden files uploads grow in, and private names:
+ * locking, measuring and removing them. */
+#include "jail_internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/random.h>
+#include <unistd.h>
+
+#include "partname.h"
+
+bool jail__same_file(const struct stat *a, const struct stat *b)
+{
+    return a->st_dev == b->st_dev && a->st_ino == b->st_ino;
+}
+
+/* Opens (or with create, makes) the partial dirfd/name and takes its flock.
+ * Returns the locked fd, -EAGAIN if an upload in another session holds it,
+ * or -ENOENT.  Once the lock is won the name must still be ours: its last
+ * holder may have committed (renamed) or discarded it between our open and
+ * our flock, and writing to that inode would touch the live file or a
+ * deleted one. */
+int jail__partial_lock(int dirfd, const char *name, bool create,
+                        bool *created)
+{
+    for (int tries = 0; tries < 100; tries++) {
+        /* O_EXCL first, so we know whether this call made a new entry.
+         * openat2 refuses a mode without O_CREAT. */
+        int fd = -EEXIST;
+        if (create)
+            fd = jail__at2(dirfd, name, O_RDWR | O_CLOEXEC | O_CREAT | O_EXCL, 0644);
+        *created = fd >= 0;
+        if (fd == -EEXIST)
+            fd = jail__at2(dirfd, name, O_RDWR | O_CLOEXEC, 0);
+        if (fd == -ENOENT && create)
+            continue; /* removed between the two opens */
+        if (fd < 0)
+            return fd;
+        struct stat a, b;
+        int rc = 0;
+        if (flock(fd, LOCK_EX | LOCK_NB) != 0)
+            rc = errno == EWOULDBLOCK ? -EAGAIN : -errno;
+        else if (fstat(fd, &a) != 0)
+            rc = -errno;
+        else if (!S_ISREG(a.st_mode))
+            rc = -EACCES;
+        else if (fstatat(dirfd, name, &b, AT_SYMLINK_NOFOLLOW) != 0)
+            rc = errno == ENOENT ? 1 : -errno;
+        else if (!jail__same_file(&a, &b))
+            rc = 1;
+        if (rc == 0)
+            return fd;
+        close(fd);
+        if (rc < 0)
+            return rc;
+    }
+    return -EAGAIN;
+}
+
+void jail__count_add(struct jail_count *c, const struct stat *st)
+{
+    c->entries++;
+    if (S_ISREG(st->st_mode))
+        c->bytes += (uint64_t)st->st_size;
+}
+
+/* Removes the partial dirfd/name whose locked fd we hold, adding it to
+ * *sum; closes fd. */
+int jail__partial_remove(int dirfd, const char *name, int fd,
+                          struct jail_count *sum)
+{
+    struct stat st;
+    int rc = fstat(fd, &st) != 0 ? -errno : 0;
+    if (rc == 0 && unlinkat(dirfd, name, 0) != 0)
+        rc = -errno;
+    if (rc == 0)
+        jail__count_add(sum, &st);
+    close(fd);
+    return rc;
+}
+
+/* Discards the partial dirfd/name if there is one and no upload holds it:
+ * 0 (also when there is none), -EAGAIN, or -errno. */
+int jail__partial_discard(int dirfd, const char *name, struct jail_count *sum)
+{
+    bool created;
+    int fd = jail__partial_lock(dirfd, name, false, &created);
+    if (fd == -ENOENT)
+        return 0;
+    return fd < 0 ? fd : jail__partial_remove(dirfd, name, fd, sum);
+}
+
+bool jail__is_commit_name(const char *name)
+{
+    return strncmp(name, COMMIT_PREFIX, sizeof COMMIT_PREFIX - 1) == 0 &&
+           proto_is_part_name(name);
+}
+
+/* A fresh hidden name for moving things out of sight (a commit, an rm). */
+int jail__private_name(char name[NAME_MAX + 1])
+{
+    uint64_t r;
+    ssize_t n;
+    do
+        n = getrandom(&r, sizeof r, 0);
+    while (n < 0 && errno == EINTR);
+    if (n != (ssize_t)sizeof r)
+        return n < 0 ? -errno : -EIO;
+    snprintf(name, NAME_MAX + 1, COMMIT_PREFIX "%016" PRIx64 "%s", r,
+             PROTO_PART_SUFFIX);
+    return 0;
+}
+
+/* Takes the file at name out of sight under a fresh private name, so what
+ * is then measured and removed is exactly what was taken, whatever other
+ * sessions do to name meanwhile (a put committing a new file there).
+ * Returns 0 with the private name in tmp, -ENOENT, or -errno. */
+int jail__take_private(int dirfd, const char *name, char tmp[NAME_MAX + 1])
+{
+    for (int tries = 0; tries < 8; tries++) {
+        int rc = jail__private_name(tmp);
+        if (rc != 0)
+            return rc;
+        if (renameat2(dirfd, name, dirfd, tmp, RENAME_NOREPLACE) == 0)
+            return 0;
+        if (errno != EEXIST)
+            return -errno;
+    }
+    return -EEXIST;
+}

@@ -168,6 +168,60 @@ static int new_cred(const struct admin *a, struct userdb_cred *c)
 
 /* ---- the commands ------------------------------------------------------- */
 
+static int home_jail(struct admin *a, const char *name, struct jail **j)
+{
+    int fd;
+    int rc = userdb_home_open(a->db, name, &fd);
+    return rc == 0 ? jail_open(fd, j) : rc;
+}
+
+/* The counts the servers enforce: the user's ledger (counted now if new). */
+static int home_usage(struct admin *a, struct quota_registry *reg,
+                      const char *name, struct quota_usage *used)
+{
+    struct jail *j;
+    struct quota *q;
+    int rc = home_jail(a, name, &j);
+    if (rc != 0)
+        return rc;
+    rc = quota_acquire(reg, name, j, &q, NULL);
+    if (rc == 0) {
+        rc = quota_report(q, used);
+        quota_drop(q);
+    }
+    jail_close(j);
+    return rc;
+}
+
+/* Limits and sweeps play no part in what the admin commands count. */
+static const struct quota_config admin_counting = {
+    .default_bytes = QUOTA_UNLIMITED,
+    .default_entries = QUOTA_UNLIMITED,
+    .partial_max_age_s = -1};
+
+/* Counts name's home now (or marks it to be counted, ev->deferred, when a
+ * server has the account open), with the counts after in *u (may be NULL). */
+static int recount(struct admin *a, const char *name, struct quota_opened *ev,
+                   struct quota_usage *u)
+{
+    struct quota_opened unused;
+    if (ev == NULL)
+        ev = &unused;
+    struct jail *j;
+    struct quota_registry *reg = NULL;
+    int rc = home_jail(a, name, &j);
+    if (rc != 0)
+        return rc;
+    rc = quota_registry_create(a->db, &admin_counting, &reg);
+    if (rc == 0)
+        rc = quota_rescan(reg, name, j, ev);
+    if (rc == 0 && ev->counted && u != NULL)
+        rc = home_usage(a, reg, name, u);
+    quota_registry_destroy(reg);
+    jail_close(j);
+    return rc;
+}
+
 /* --max-files into *n (untouched without it); -EINVAL after a message. */
 static int max_files_option(const struct admin *a, uint64_t *n)
 {
@@ -201,6 +255,11 @@ static int cmd_add(struct admin *a, char **args)
     rc = userdb_add(a->db, &r);
     if (rc != 0)
         return user_fail(a, r.name, rc);
+    /* A name added again finds its old home, and its old ledger: count the
+     * home as it is now, not as it was when the user was deleted. */
+    rc = recount(a, r.name, NULL, NULL);
+    if (rc != 0)
+        return fail(a, r.name, rc);
     char files[32] = "default";
     if (r.max_files != 0)
         snprintf(files, sizeof files, "%" PRIu64, r.max_files);
@@ -265,70 +324,30 @@ static int cmd_quota(struct admin *a, char **args)
     return 0;
 }
 
-static int home_jail(struct admin *a, const char *name, struct jail **j)
-{
-    int fd;
-    int rc = userdb_home_open(a->db, name, &fd);
-    return rc == 0 ? jail_open(fd, j) : rc;
-}
-
-/* The counts the servers enforce: the user's ledger (counted now if new). */
-static int home_usage(struct admin *a, struct quota_registry *reg,
-                      const char *name, struct quota_usage *used)
-{
-    struct jail *j;
-    struct quota *q;
-    int rc = home_jail(a, name, &j);
-    if (rc != 0)
-        return rc;
-    rc = quota_acquire(reg, name, j, &q, NULL);
-    if (rc == 0) {
-        rc = quota_report(q, used);
-        quota_drop(q);
-    }
-    jail_close(j);
-    return rc;
-}
-
-/* Limits and sweeps play no part in what the admin commands count. */
-static const struct quota_config admin_counting = {
-    .default_bytes = QUOTA_UNLIMITED,
-    .default_entries = QUOTA_UNLIMITED,
-    .partial_max_age_s = -1};
-
 static int cmd_rescan(struct admin *a, char **args)
 {
     struct userdb_record r;
     int rc = userdb_lookup(a->db, args[0], &r);
     if (rc != 0)
         return user_fail(a, args[0], rc);
-    struct jail *j;
-    struct quota_registry *reg = NULL;
-    rc = home_jail(a, args[0], &j);
-    if (rc != 0)
-        return fail(a, args[0], rc);
     struct quota_opened ev;
     struct quota_usage u;
-    rc = quota_registry_create(a->db, &admin_counting, &reg);
-    if (rc == 0)
-        rc = quota_rescan(reg, args[0], j, &ev);
-    if (rc == 0 && ev.counted)
-        rc = home_usage(a, reg, args[0], &u);
-    quota_registry_destroy(reg);
-    if (rc == 0 && ev.counted) {
+    rc = recount(a, args[0], &ev, &u);
+    if (rc != 0)
+        return fail(a, args[0], rc);
+    if (ev.counted) {
         fprintf(stderr, "%s: %" PRIu64 " entries, %s (%" PRIu64 " bytes)\n",
                 args[0], u.entries, sizes_format(u.used).s, u.used);
         if (ev.count_err != 0)
             fprintf(stderr, "%s: part of the home could not be counted: %s\n",
                     args[0], strerror(-ev.count_err));
-    } else if (rc == 0) {
+    } else {
         fprintf(stderr,
                 "%s is logged in now; the home will be counted when no "
                 "server process has the account open\n",
                 args[0]);
     }
-    jail_close(j);
-    return rc == 0 ? 0 : fail(a, args[0], rc);
+    return 0;
 }
 
 static int cmd_list(struct admin *a, char **args)

@@ -149,7 +149,9 @@ int jail_rename(const struct jail_path *from, const struct jail_path *to);
  * bytes (the partial's name would pass NAME_MAX), -EAGAIN when another
  * session is uploading the same file.  Opens or creates
  * the partial (mode 0644 less umask; *created, which may be NULL, tells
- * whether this call made it, a new entry), keeping what an earlier attempt wrote:
+ * whether this call made it, a new entry -- also when begin then fails, for
+ * the file may live on under another session), keeping what an earlier
+ * attempt wrote:
  * see jail_upload_size(), and jail_upload_truncate() to keep only a verified
  * prefix (0 for a fresh upload).  Write with pwrite at offsets on
  * jail_upload_fd() (O_RDWR, so a prefix can be digested for resume).
@@ -188,6 +190,10 @@ struct jail_commit {
     /* 0, or the -errno of the directory fsync that failed after the file
      * was in place: published, but not known to survive a power cut. */
     int sync_err;
+    /* A directory took the target's name during the commit and could not
+     * be given its name back (the kernel refused the second exchange): it
+     * is whole, under a private name, and the log must say so. */
+    bool dir_hidden;
 };
 int jail_upload_commit(struct jail_upload *u, struct jail_commit *c);
 void jail_upload_close(struct jail_upload *u);

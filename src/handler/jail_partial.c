@@ -23,21 +23,29 @@ bool jail__same_file(const struct stat *a, const struct stat *b)
  * or -ENOENT.  Once the lock is won the name must still be ours: its last
  * holder may have committed (renamed) or discarded it between our open and
  * our flock, and writing to that inode would touch the live file or a
- * deleted one. */
+ * deleted one.  *created says whether this call made the file, also when it
+ * then fails: the entry exists (or was removed by whoever took it), and
+ * the caller's count must say so.  It is made at most once per call. */
 int jail__partial_lock(int dirfd, const char *name, bool create,
-                        bool *created)
+                       bool *created)
 {
+    *created = false;
     for (int tries = 0; tries < 100; tries++) {
         /* O_EXCL first, so we know whether this call made a new entry.
          * openat2 refuses a mode without O_CREAT. */
         int fd = -EEXIST;
-        if (create)
-            fd = jail__at2(dirfd, name, O_RDWR | O_CLOEXEC | O_CREAT | O_EXCL, 0644);
-        *created = fd >= 0;
+        if (create && !*created) {
+            fd = jail__at2(dirfd, name,
+                           O_RDWR | O_CLOEXEC | O_CREAT | O_EXCL, 0644);
+            *created = fd >= 0;
+        }
         if (fd == -EEXIST)
             fd = jail__at2(dirfd, name, O_RDWR | O_CLOEXEC, 0);
         if (fd == -ENOENT && create)
-            continue; /* removed between the two opens */
+            /* removed between the two opens, or ours removed by an rm */
+            fd = *created ? -EAGAIN : -EINTR;
+        if (fd == -EINTR)
+            continue;
         if (fd < 0)
             return fd;
         struct stat a, b;
@@ -55,6 +63,8 @@ int jail__partial_lock(int dirfd, const char *name, bool create,
         if (rc == 0)
             return fd;
         close(fd);
+        if (rc == 1 && *created)
+            rc = -EAGAIN; /* what we made is another session's now */
         if (rc < 0)
             return rc;
     }

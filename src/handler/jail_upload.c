@@ -40,14 +40,14 @@ int jail_upload_begin(const struct jail_path *p, struct jail_upload **out,
         u->fd = jail__partial_lock(u->dirfd, u->part, true, &made);
         rc = u->fd < 0 ? u->fd : 0;
     }
+    if (created != NULL)
+        *created = made; /* on failure too: the entry may exist */
     if (rc != 0) {
         if (u->dirfd >= 0)
             close(u->dirfd);
         free(u);
         return rc;
     }
-    if (created != NULL)
-        *created = made;
     *out = u;
     return 0;
 }
@@ -131,8 +131,10 @@ static int upload_place(struct jail_upload *u, const char *tmp,
             /* A directory took the name since begin: give it back.  Should
              * even that fail, the file is published and the directory stays
              * whole under tmp, where the sweep leaves directories alone. */
-            if (exchange(u->dirfd, tmp, u->leaf) != 0)
+            if (exchange(u->dirfd, tmp, u->leaf) != 0) {
+                c->dir_hidden = true;
                 return 0;
+            }
             return -EISDIR;
         }
         if (errno != ENOENT)

@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "fileio.h"
@@ -18,8 +19,13 @@
 #define LOCK_LEDGER ((off_t)1 << 40)
 #define LOCK_SLOTS (LOCK_LEDGER + 1)
 
+/* Header fields.  H_RESERVED is informative (for someone reading the file
+ * with od): the promises are the sum of the slots, so a process that dies
+ * between two writes cannot leave a total that disagrees with them. */
 enum { H_BYTES = 8, H_ENTRIES = 16, H_RESERVED = 24, H_COUNTED = 32,
        H_FLAGS = 40, H_NSLOTS = 48 };
+/* Slots read at a time. */
+#define SLOT_BATCH 64
 #define FLAG_DIRTY 1u
 
 struct ledger {
@@ -65,6 +71,17 @@ static int lock_byte(int fd, int cmd, short type, off_t at, short *held)
     return 0;
 }
 
+/* The slots in a file whose header cannot be trusted: as many as its size
+ * holds, so the live ones are still found and probed. */
+static uint64_t slots_in_file(int fd)
+{
+    struct stat st;
+    if (fstat(fd, &st) != 0 || st.st_size <= HEADER_BYTES)
+        return 0;
+    uint64_t n = ((uint64_t)st.st_size - HEADER_BYTES) / SLOT_BYTES;
+    return n > LEDGER_SLOTS ? LEDGER_SLOTS : n;
+}
+
 static int read_header(struct ledger *l, struct ledger_state *st)
 {
     unsigned char h[HEADER_BYTES];
@@ -76,12 +93,11 @@ static int read_header(struct ledger *l, struct ledger_state *st)
         get64(h + H_NSLOTS) > LEDGER_SLOTS) {
         /* New, or not ours to trust: count the home again. */
         st->dirty = true;
-        l->nslots = 0;
+        l->nslots = slots_in_file(l->fd);
         return 0;
     }
     st->bytes = get64(h + H_BYTES);
     st->entries = get64(h + H_ENTRIES);
-    st->reserved = get64(h + H_RESERVED);
     st->counted = (int64_t)get64(h + H_COUNTED);
     st->dirty = (get64(h + H_FLAGS) & FLAG_DIRTY) != 0;
     l->nslots = get64(h + H_NSLOTS);
@@ -101,18 +117,6 @@ static int write_header(struct ledger *l, const struct ledger_state *st)
     return proto_pwrite_all(l->fd, h, sizeof h, 0);
 }
 
-/* Slot i: in use?  promised bytes?  A slot past the end reads as free. */
-static int read_slot(struct ledger *l, uint64_t i, bool *used, uint64_t *res)
-{
-    unsigned char b[SLOT_BYTES];
-    ssize_t n = proto_pread_full(l->fd, b, sizeof b, slot_at(i));
-    if (n < 0)
-        return (int)n;
-    *used = (size_t)n == sizeof b && get64(b) != 0;
-    *res = *used ? get64(b + 8) : 0;
-    return 0;
-}
-
 static int write_slot(struct ledger *l, uint64_t i, bool used, uint64_t res)
 {
     unsigned char b[SLOT_BYTES];
@@ -121,40 +125,93 @@ static int write_slot(struct ledger *l, uint64_t i, bool used, uint64_t res)
     return proto_pwrite_all(l->fd, b, sizeof b, slot_at(i));
 }
 
+/* Calls fn for each slot in use (i, promised bytes), in batches; a slot
+ * past the end of the file reads as free.  Stops at fn's first nonzero. */
+static int each_used_slot(struct ledger *l,
+                          int (*fn)(struct ledger *l, uint64_t i,
+                                    uint64_t res, void *ctx),
+                          void *ctx)
+{
+    unsigned char b[SLOT_BATCH * SLOT_BYTES];
+    for (uint64_t first = 0; first < l->nslots; first += SLOT_BATCH) {
+        uint64_t k = l->nslots - first < SLOT_BATCH ? l->nslots - first
+                                                    : SLOT_BATCH;
+        ssize_t n = proto_pread_full(l->fd, b, (size_t)k * SLOT_BYTES,
+                                     slot_at(first));
+        if (n < 0)
+            return (int)n;
+        for (uint64_t j = 0; j < k && (j + 1) * SLOT_BYTES <= (size_t)n; j++) {
+            const unsigned char *e = b + j * SLOT_BYTES;
+            if (get64(e) == 0)
+                continue;
+            int rc = fn(l, first + j, get64(e + 8), ctx);
+            if (rc != 0)
+                return rc;
+        }
+    }
+    return 0;
+}
+
 static uint64_t minus(uint64_t a, uint64_t b)
 {
     return a > b ? a - b : 0;
 }
 
+static uint64_t plus(uint64_t a, uint64_t b)
+{
+    return a > UINT64_MAX - b ? UINT64_MAX : a + b;
+}
+
+static int add_promise(struct ledger *l, uint64_t i, uint64_t res, void *ctx)
+{
+    uint64_t *sum = ctx;
+    *sum = plus(*sum, i == l->slot ? l->mine : res);
+    return 0;
+}
+
+struct reap {
+    struct ledger_state *st;
+    unsigned others;
+};
+
+static int reap_one(struct ledger *l, uint64_t i, uint64_t res, void *ctx)
+{
+    struct reap *r = ctx;
+    if (i == l->slot)
+        return 0;
+    short held;
+    int rc = lock_byte(l->fd, F_OFD_GETLK, F_WRLCK, LOCK_SLOTS + (off_t)i,
+                       &held);
+    if (rc != 0)
+        return rc;
+    if (held != F_UNLCK) {
+        r->others++;
+        return 0;
+    }
+    /* Its owner died.  What it promised may already be on disk (an upload
+     * counts its bytes only at its end): count it as used, the safe side,
+     * until the home is counted again. */
+    rc = write_slot(l, i, false, 0);
+    if (rc != 0)
+        return rc;
+    r->st->reserved = minus(r->st->reserved, res);
+    r->st->bytes = plus(r->st->bytes, res);
+    l->begin_reserved = minus(l->begin_reserved, res); /* not ours */
+    r->st->dirty = true;
+    return 0;
+}
+
 int ledger_reap(struct ledger *l, struct ledger_state *st, unsigned *others)
 {
-    *others = 0;
-    for (uint64_t i = 0; i < l->nslots; i++) {
-        bool used;
-        uint64_t res;
-        short held;
-        int rc = i == l->slot ? 0 : read_slot(l, i, &used, &res);
-        if (rc == 0 && i != l->slot && used)
-            rc = lock_byte(l->fd, F_OFD_GETLK, F_WRLCK, LOCK_SLOTS + (off_t)i,
-                           &held);
-        if (rc != 0)
-            return rc;
-        if (i == l->slot || !used)
-            continue;
-        if (held != F_UNLCK) {
-            (*others)++;
-            continue;
-        }
-        /* Its owner died: take its promise back; the disk may have moved
-         * past the counts. */
-        rc = write_slot(l, i, false, 0);
-        if (rc != 0)
-            return rc;
-        st->reserved = minus(st->reserved, res);
-        l->begin_reserved = minus(l->begin_reserved, res); /* not ours */
-        st->dirty = true;
-    }
-    return 0;
+    struct reap r = {.st = st};
+    int rc = each_used_slot(l, reap_one, &r);
+    *others = r.others;
+    return rc;
+}
+
+static int unlock_ledger(struct ledger *l)
+{
+    return lock_byte(l->fd, F_OFD_SETLK, F_UNLCK, LOCK_LEDGER, NULL);
 }
 
 int ledger_begin(struct ledger *l, struct ledger_state *st)
@@ -163,11 +220,15 @@ int ledger_begin(struct ledger *l, struct ledger_state *st)
     if (rc != 0)
         return rc;
     rc = read_header(l, st);
+    uint64_t sum = 0;
+    if (rc == 0)
+        rc = each_used_slot(l, add_promise, &sum);
     if (rc != 0) {
-        (void)lock_byte(l->fd, F_OFD_SETLK, F_UNLCK, LOCK_LEDGER, NULL);
+        (void)unlock_ledger(l);
         return rc;
     }
-    l->begin_reserved = st->reserved;
+    st->reserved = sum;
+    l->begin_reserved = sum;
     return 0;
 }
 
@@ -175,17 +236,18 @@ int ledger_end(struct ledger *l, const struct ledger_state *st)
 {
     int rc = 0;
     if (st != NULL) {
-        /* What we promised or took back ourselves goes into our slot too. */
+        /* What we promised or took back ourselves is in our slot. */
         uint64_t mine = st->reserved >= l->begin_reserved
-                            ? l->mine + (st->reserved - l->begin_reserved)
+                            ? plus(l->mine, st->reserved - l->begin_reserved)
                             : minus(l->mine, l->begin_reserved - st->reserved);
-        rc = write_slot(l, l->slot, true, mine);
+        if (mine != l->mine)
+            rc = write_slot(l, l->slot, true, mine);
         if (rc == 0)
             rc = write_header(l, st);
         if (rc == 0)
             l->mine = mine;
     }
-    int un = lock_byte(l->fd, F_OFD_SETLK, F_UNLCK, LOCK_LEDGER, NULL);
+    int un = unlock_ledger(l);
     return rc != 0 ? rc : un;
 }
 
@@ -193,17 +255,20 @@ int ledger_end(struct ledger *l, const struct ledger_state *st)
 static int take_slot(struct ledger *l)
 {
     for (uint64_t i = 0; i < LEDGER_SLOTS; i++) {
-        bool used = false;
-        uint64_t res;
-        int rc = i < l->nslots ? read_slot(l, i, &used, &res) : 0;
-        if (rc != 0)
-            return rc;
-        if (used)
+        unsigned char b[SLOT_BYTES];
+        ssize_t n = i < l->nslots
+                        ? proto_pread_full(l->fd, b, sizeof b, slot_at(i))
+                        : 0;
+        if (n < 0)
+            return (int)n;
+        if ((size_t)n == sizeof b && get64(b) != 0)
             continue;
-        /* Free in the file, so no live process holds its byte (slots are
-         * only taken and given back under the ledger lock). */
-        rc = lock_byte(l->fd, F_OFD_SETLK, F_WRLCK, LOCK_SLOTS + (off_t)i,
-                       NULL);
+        /* Free in the file; its byte may still be held for a moment by a
+         * process between giving the slot back and closing the file. */
+        int rc = lock_byte(l->fd, F_OFD_SETLK, F_WRLCK, LOCK_SLOTS + (off_t)i,
+                           NULL);
+        if (rc == -EAGAIN)
+            continue;
         if (rc != 0)
             return rc;
         l->slot = (uint32_t)i;
@@ -249,11 +314,14 @@ void ledger_close(struct ledger *l)
     struct ledger_state st;
     if (ledger_begin(l, &st) == 0) {
         st.reserved = minus(st.reserved, l->mine);
-        l->begin_reserved = st.reserved; /* our slot is cleared below */
         if (write_slot(l, l->slot, false, 0) == 0)
             (void)write_header(l, &st);
-        (void)ledger_end(l, NULL);
+        /* The slot's byte goes before the ledger lock, so whoever next
+         * sees the slot free can take it. */
+        (void)lock_byte(l->fd, F_OFD_SETLK, F_UNLCK,
+                        LOCK_SLOTS + (off_t)l->slot, NULL);
+        (void)unlock_ledger(l);
     }
-    close(l->fd); /* drops our slot's lock */
+    close(l->fd); /* drops our locks, whatever failed above */
     free(l);
 }

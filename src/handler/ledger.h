@@ -6,23 +6,29 @@
  * once.  So the counts live in a small file per user, <root>/ledger/NAME
  * (userdb_ledger_open()), read and changed only under an fcntl() lock.
  *
- * The file holds the user's bytes and entries on disk, the bytes promised
- * to uploads in progress (all processes together), the time of the last
- * count of the home, and a dirty mark; then a table of slots, one per
+ * The file holds the user's bytes and entries on disk, the time of the
+ * last count of the home, and a dirty mark; then a table of slots, one per
  * process that has the account open, each with the bytes that process has
- * promised.  A process holds a lock on its slot's own byte (past the end of
- * the file) for as long as it has the slot.  Locks die with their process,
- * so a slot still marked in use whose byte nobody holds belongs to a
- * process that died: its promise is taken back, and since it may have died
- * between changing the disk and the counts, the ledger is marked dirty, to
- * be counted again (quota.c) once no other process has the account open.
+ * promised to uploads in progress.  The promises of all processes are the
+ * sum of the slots (never a separate total, which a process dying between
+ * two writes could leave wrong).  A process holds a lock on its slot's own
+ * byte (past the end of the file) for as long as it has the slot.  Locks
+ * die with their process, so a slot still marked in use whose byte nobody
+ * holds belongs to a process that died.  An upload's bytes are counted at
+ * its end, so what that process promised may be on disk already: its
+ * promise moves to the bytes used (the safe side), and since it may also
+ * have died between changing the disk and the counts, the ledger is marked
+ * dirty, to be counted again (quota.c) once no other process has the
+ * account open.
  *
  * Locks are open file description locks (F_OFD_SETLKW): per open file, not
  * per process, so two threads of one process must not share a struct
- * ledger without a mutex of their own (quota.c holds one), and a child
- * never inherits one by fork in a way that matters (forked sessions open
- * their own).  On NFSv4 they are leases held by the client host, released
- * when it stops renewing them.
+ * ledger without a mutex of their own (quota.c holds one).  A child forked
+ * while its parent has a ledger open shares that open file and so its
+ * locks, and would keep the parent's slot alive: fork before opening
+ * ledgers (ssftpd's process isolation forks sessions from a parent that
+ * never opens one; each child opens its own).  On NFSv4 locks are leases
+ * held by the client host, released when it stops renewing them.
  *
  * Numbers are stored little-endian, so hosts of either byte order can share
  * a root.

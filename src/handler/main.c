@@ -66,9 +66,10 @@ static void usage(FILE *f)
         "  --default-max-files N files, directories and partial uploads of\n"
         "                        users without their own limit; default none\n"
         "  --partial-max-age AGE partial uploads untouched this long (e.g.\n"
-        "                        7d, 12h, 30m, 45s; off: never) are removed\n"
-        "                        when their user's account is next opened;\n"
-        "                        default 7d\n",
+        "                        7d, 12h, 30m; at least 60s; off: never) are\n"
+        "                        removed when their user's account is opened\n"
+        "                        and a sweep is due (every AGE, at most a\n"
+        "                        day); default 7d\n",
         DEFAULT_ROOT, DEFAULT_HOST, DEFAULT_PORT, DEFAULT_MAX_CLIENTS,
         DEFAULT_MAX_PER_IP, PROTO_IDLE_TIMEOUT_S, PROTO_LOGIN_TIMEOUT_S);
 }
@@ -150,6 +151,13 @@ static int parse_args(int argc, char **argv, struct options *o)
             fprintf(stderr, "ssftpd: bad or missing value for %s\n", a);
             return rc;
         }
+    }
+    /* A partial a client dropped a moment ago is one it means to resume;
+     * and each sweep walks the home. */
+    if (o->partial_max_age_s >= 0 && o->partial_max_age_s < 60) {
+        fprintf(stderr, "ssftpd: --partial-max-age must be 60s or more, or "
+                        "off\n");
+        return -EINVAL;
     }
     if (o->max_clients == 0 || o->idle_timeout_s == 0 ||
         o->login_timeout_s == 0) {

@@ -16,6 +16,8 @@ struct quota {
     pthread_mutex_t mu; /* guards the ledger handle (one open file: its
                            locks do not exclude our own threads) */
     bool open;          /* the ledger is open (the first acquire opens it) */
+    bool lost;          /* a change could not be written: the counts are
+                           in doubt until the home is counted again */
     struct ledger *ledger;
     char name[USERDB_NAME_MAX + 1];
 };
@@ -144,12 +146,36 @@ static void count_home(struct quota *q, const struct jail *j,
 static bool sweep_due(const struct quota_registry *r,
                       const struct ledger_state *st)
 {
-    int64_t every = r->cfg.partial_max_age_s;
+    int64_t every = r->cfg.partial_max_age_s, now = now_s();
     if (every < 0)
         return false;
     if (every > QUOTA_SWEEP_INTERVAL_S)
         every = QUOTA_SWEEP_INTERVAL_S;
-    return now_s() - st->counted >= every;
+    /* A time from the file is checked before any arithmetic: one from the
+     * future (a host whose clock was ahead) must not postpone sweeps. */
+    return st->counted <= 0 || st->counted > now || now - st->counted >= every;
+}
+
+/* ledger_begin(), marking the counts dirty if an earlier change of ours
+ * was lost.  Under q->mu. */
+static int q_begin(struct quota *q, struct ledger_state *st)
+{
+    int rc = ledger_begin(q->ledger, st);
+    if (rc == 0 && q->lost)
+        st->dirty = true;
+    return rc;
+}
+
+/* ledger_end(), writing st if it changed (or if a lost change must be
+ * marked).  A failure to write marks the counts lost, to be made dirty at
+ * the next chance. */
+static int q_end(struct quota *q, struct ledger_state *st, bool changed)
+{
+    bool write = changed || q->lost;
+    int rc = ledger_end(q->ledger, write ? st : NULL);
+    if (write)
+        q->lost = rc != 0;
+    return rc;
 }
 
 /* Opens q's ledger if this is its first use here, then counts if due (or
@@ -171,25 +197,24 @@ static int account_open(struct quota *q, const struct jail *j, bool force,
         return 0;
     }
     struct ledger_state st;
-    rc = ledger_begin(q->ledger, &st);
+    rc = q_begin(q, &st);
     if (rc != 0)
         return rc;
-    if (force)
-        rc = ledger_reap(q->ledger, &st, &others);
-    bool changed = force && !st.dirty;
+    /* Who else is on the account now, under this lock: a process that
+     * opened it since ledger_open() may be uploading already. */
+    rc = ledger_reap(q->ledger, &st, &others);
     if (force)
         st.dirty = true;
     if (rc == 0 && (st.dirty || sweep_due(q->reg, &st))) {
         /* Our own other sessions (force: an admin process has none) are
          * not others: acquire counts only before the first of them. */
-        if (others == 0) {
+        if (others == 0)
             count_home(q, j, &st, ev);
-            changed = true;
-        } else {
+        else
             ev->deferred = st.dirty;
-        }
     }
-    int end = ledger_end(q->ledger, rc == 0 && changed ? &st : NULL);
+    /* The reap may have changed the counts even when rc is an error. */
+    int end = q_end(q, &st, true);
     return rc != 0 ? rc : end;
 }
 
@@ -266,21 +291,24 @@ static int take(struct quota *q, uint64_t n, bool entry)
         return rc;
     pthread_mutex_lock(&q->mu);
     struct ledger_state st;
-    rc = ledger_begin(q->ledger, &st);
+    rc = q_begin(q, &st);
     if (rc == 0) {
-        bool ok = false;
+        bool ok = false, reaped = false;
         for (int pass = 0; rc == 0 && pass < 2 && !ok; pass++) {
             unsigned others;
-            if (pass == 1)
+            if (pass == 1) {
                 rc = ledger_reap(q->ledger, &st, &others);
+                reaped = true;
+            }
             ok = entry ? fits(st.entries, n, lim_entries)
                        : fits(add_sat(st.bytes, st.reserved), n, lim_bytes);
         }
+        ok = ok && rc == 0;
         if (ok && entry)
             st.entries += n;
         else if (ok)
             st.reserved += n;
-        int end = ledger_end(q->ledger, rc == 0 ? &st : NULL);
+        int end = q_end(q, &st, ok || reaped);
         rc = rc != 0 ? rc : end != 0 ? end : ok ? 0 : -EDQUOT;
     }
     pthread_mutex_unlock(&q->mu);
@@ -298,35 +326,44 @@ int quota_take_entry(struct quota *q)
 }
 
 /* Applies a change to the counts that needs no check. */
-static int adjust(struct quota *q, uint64_t unreserve, uint64_t add_bytes,
+static int adjust(struct quota *q, uint64_t unreserve, struct jail_count add,
                   struct jail_count gone)
 {
     pthread_mutex_lock(&q->mu);
     struct ledger_state st;
-    int rc = ledger_begin(q->ledger, &st);
+    int rc = q_begin(q, &st);
     if (rc == 0) {
         st.reserved = sub_floor(st.reserved, unreserve);
-        st.bytes = sub_floor(add_sat(st.bytes, add_bytes), gone.bytes);
-        st.entries = sub_floor(st.entries, gone.entries);
-        rc = ledger_end(q->ledger, &st);
+        st.bytes = sub_floor(add_sat(st.bytes, add.bytes), gone.bytes);
+        st.entries = sub_floor(add_sat(st.entries, add.entries), gone.entries);
+        rc = q_end(q, &st, true);
+    } else {
+        q->lost = true;
     }
     pthread_mutex_unlock(&q->mu);
     return rc;
 }
 
+static const struct jail_count nothing;
+
 int quota_commit(struct quota *q, uint64_t reserved, uint64_t written)
 {
-    return adjust(q, reserved, written, (struct jail_count){0});
+    return adjust(q, reserved, (struct jail_count){.bytes = written}, nothing);
 }
 
 int quota_release(struct quota *q, uint64_t reserved)
 {
-    return adjust(q, reserved, 0, (struct jail_count){0});
+    return adjust(q, reserved, nothing, nothing);
+}
+
+int quota_count_entry(struct quota *q)
+{
+    return adjust(q, 0, (struct jail_count){.entries = 1}, nothing);
 }
 
 int quota_free(struct quota *q, struct jail_count gone)
 {
-    return adjust(q, 0, 0, gone);
+    return adjust(q, 0, nothing, gone);
 }
 
 int quota_report(struct quota *q, struct quota_usage *u)
@@ -336,12 +373,12 @@ int quota_report(struct quota *q, struct quota_usage *u)
         return rc;
     pthread_mutex_lock(&q->mu);
     struct ledger_state st;
-    rc = ledger_begin(q->ledger, &st);
+    rc = q_begin(q, &st);
     if (rc == 0) {
         u->used = st.bytes;
         u->reserved = st.reserved;
         u->entries = st.entries;
-        rc = ledger_end(q->ledger, NULL);
+        rc = q_end(q, &st, false);
     }
     pthread_mutex_unlock(&q->mu);
     return rc;

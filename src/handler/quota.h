@@ -31,9 +31,10 @@
  * total - off more from offset off (0, or the partial's length K when the
  * client's prefix digest matched):
  *
- *     quota_take_entry(q)                   -EDQUOT: refuse
+ *     quota_take_entry(q)                   -EDQUOT: refuse (but see
+ *         session_xfer.c for a resume at the limit)
  *     jail_upload_begin(path, &u, &created) -EAGAIN: another session is on
- *         it; and unless created: quota_free(q, {0, 1})
+ *         it; whatever it returns, unless created: quota_free(q, {0, 1})
  *     quota_reserve(q, n)                   -EDQUOT: jail_upload_close(u)
  *     (only then, if the partial must start over: jail_upload_truncate(u,
  *         0, &cut); quota_free(q, {cut, 0}))
@@ -125,6 +126,10 @@ int quota_release(struct quota *q, uint64_t reserved);
 /* One entry more (a partial or a directory about to be made): 0, -EDQUOT
  * at the limit, or as quota_reserve(). */
 int quota_take_entry(struct quota *q);
+/* One entry more, past the limit if need be: for an entry that exists
+ * already though no check allowed it (a partial made at the limit that
+ * another session took over before it could be removed). */
+int quota_count_entry(struct quota *q);
 /* What is gone from disk (never below zero). */
 int quota_free(struct quota *q, struct jail_count gone);
 

@@ -141,6 +141,11 @@ static int put_end(struct session *s, struct upload *up, const json_t *req,
         return session_fail(s, err, up->path);
     }
     (void)quota_free(s->quota, c.replaced);
+    if (c.dir_hidden)
+        session_log(s, "put %s: a directory that took the name meanwhile "
+                       "could not be given it back and is hidden in the same "
+                       "directory under a .commit-* name; restore it by hand",
+                    up->path);
     if (c.sync_err != 0)
         session_log(s, "put %s: in place, but the directory fsync failed: %s",
                     up->path, strerror(-c.sync_err));
@@ -226,17 +231,20 @@ int session_cmd_put(struct session *s, const json_t *req)
     if (rc != 0)
         return rc < 0 ? rc : 0;
     snprintf(up.path, sizeof up.path, "%s", jail_path_user(p));
-    /* The partial is an entry: taken before it is made, given back if it
-     * was there already (or nothing was made).  At the limit, only a
-     * partial that is there already (a resume) may go on. */
+    /* The partial is an entry: taken before it is made, given back if this
+     * call did not make it.  At the limit, only a partial that is there
+     * already (a resume) may go on; one made all the same is removed, or,
+     * when another session took it over meanwhile, counted. */
     bool created = false;
     int err = up.total > MAX_FILE_SIZE ? -EFBIG : quota_take_entry(s->quota);
     bool took = err == 0;
     if (err == 0 || err == -EDQUOT)
         err = jail_upload_begin(p, &up.u, &created);
-    if (err == 0 && !took && created) {
+    if (!took && created && err == 0) {
         (void)jail_upload_discard(up.u, NULL);
         err = -EDQUOT;
+    } else if (!took && created) {
+        (void)quota_count_entry(s->quota);
     }
     if (took && !created)
         (void)quota_free(s->quota, (struct jail_count){.entries = 1});

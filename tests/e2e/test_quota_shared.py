@@ -103,6 +103,26 @@ class Root:
             cwd=self.work, env=env, text=True, capture_output=True,
             stdin=subprocess.DEVNULL, timeout=timeout)
 
+    def spawn(self, srv, user, *cmd):
+        """ssftp in the background: the interactive shell (no cmd) on a
+        stdin pipe the caller holds, or one command."""
+        env = dict(os.environ, SSFTP_PASSWORD=PASSWORD)
+        return subprocess.Popen(
+            [SSFTP, "-u", user, *(["--no-progress"] if cmd else []),
+             f"127.0.0.1:{srv['port']}", *cmd], cwd=self.work, env=env,
+            stdin=subprocess.PIPE if not cmd else subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def hold(self, srv, user):
+        """An idle shell logged in as user: the account stays open on srv."""
+        shell = self.spawn(srv, user)
+        deadline = time.monotonic() + 30
+        while "login ok" not in self.log_of(srv):
+            if time.monotonic() > deadline:
+                raise RuntimeError("no login")
+            time.sleep(0.01)
+        return shell
+
     def stop(self, srv):
         if srv["proc"].poll() is None:
             srv["proc"].terminate()
@@ -183,6 +203,40 @@ class QuotaAcrossProcesses(unittest.TestCase):
         x = r.cli(a, "carol", "put", "rest", "rest")
         self.assertEqual(x.returncode, 0, x.stderr)
 
+    def test_a_server_killed_mid_upload_cannot_lend_its_bytes(self):
+        """A server killed mid-upload while another holds the account open:
+        the bytes already in the partial were counted nowhere, and a put
+        through the other server went 23 MiB past a 100 MiB quota."""
+        r = self.r
+        r.add_user("ivan", "--quota", "40M")
+        a, b = r.start(), r.start()
+        holder = r.hold(b, "ivan")  # keeps ivan's account open on b
+        write_random(os.path.join(r.work, "big"), 24 << 20)
+        write_random(os.path.join(r.work, "more"), 30 << 20)
+        up = r.spawn(a, "ivan", "put", "big", "big")
+        part = os.path.join(r.home("ivan"), ".big.ssftp-part")
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if os.path.exists(part) and os.path.getsize(part) > (8 << 20):
+                break
+            time.sleep(0.005)
+        a["proc"].kill()
+        a["proc"].wait()
+        up.wait(60)
+        x = r.cli(b, "ivan", "put", "more", "more")
+        on_disk = disk_bytes(r.home("ivan"))
+        print(f"after the kill: put of 30 MiB -> exit {x.returncode}, "
+              f"{on_disk} bytes on disk of {40 << 20}")
+        self.assertNotEqual(x.returncode, 0)
+        self.assertIn("quota exceeded", x.stderr)
+        self.assertLessEqual(on_disk, 40 << 20)
+        holder.stdin.close()
+        holder.wait(30)
+        # Nobody else on the account now: the next login counts the home.
+        q = r.cli(b, "ivan", "quota")
+        self.assertIn("files 1", q.stdout)
+        self.assertEqual(self.used_bytes("ivan"), on_disk)
+
     def test_max_files_limits_directories_and_files(self):
         r = self.r
         r.add_user("dave", "--max-files", "3")
@@ -229,12 +283,7 @@ class QuotaAcrossProcesses(unittest.TestCase):
         write_random(os.path.join(r.work, "small"), 1000)
         self.assertEqual(r.cli(srv, "fred", "put", "small", "small")
                          .returncode, 0)
-        env = dict(os.environ, SSFTP_PASSWORD=PASSWORD)
-        up = subprocess.Popen(
-            [SSFTP, "-u", "fred", "--no-progress",
-             f"127.0.0.1:{srv['port']}", "put", "big", "big"],
-            cwd=r.work, env=env, stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        up = r.spawn(srv, "fred", "put", "big", "big")
         part = os.path.join(r.home("fred"), ".big.ssftp-part")
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
@@ -256,9 +305,13 @@ class QuotaAcrossProcesses(unittest.TestCase):
         self.assertEqual(x.returncode, 0, x.stderr)
         self.assertIn("files 2", r.cli(srv2, "fred", "quota").stdout)
 
-    def test_open_sweeps_commit_leftovers_and_old_partials(self):
+    def test_open_after_a_crash_sweeps_leftovers_and_old_partials(self):
         r = self.r
         r.add_user("gina")
+        srv = r.start("--partial-max-age", "1h")
+        # A session holds the account open when the server dies, as it
+        # would mid-commit; what a crash there leaves is planted meanwhile.
+        shell = r.hold(srv, "gina")
         home = r.home("gina")
         os.makedirs(os.path.join(home, "d"))
         left = os.path.join(home, "d", ".commit-00000000deadbeef.ssftp-part")
@@ -268,6 +321,10 @@ class QuotaAcrossProcesses(unittest.TestCase):
         os.utime(old, (time.time() - 7200, time.time() - 7200))
         fresh = os.path.join(home, ".fresh.ssftp-part")
         write_random(fresh, 2000)
+        srv["proc"].kill()
+        srv["proc"].wait()
+        shell.stdin.close()
+        shell.wait(30)
         srv = r.start("--partial-max-age", "1h")
         q = r.cli(srv, "gina", "quota")
         self.assertEqual(q.returncode, 0, q.stderr)

@@ -237,6 +237,22 @@ struct challenge {
     uint8_t server_key[AUTH_KEY_BYTES];
 };
 
+/* busy, at once, with the seconds until the budget allows a try. */
+static int refuse_auth(struct session *s, const char *user, unsigned retry)
+{
+    session_log(s, "auth of %s from %s refused: too many failed logins "
+                   "(retry after %u s)",
+                user, s->host, retry);
+    json_t *extra = json_pack("{s:I}", "retry_after", (json_int_t)retry);
+    if (extra == NULL)
+        return proto_send_error(&s->io, PROTO_E_INTERNAL, "out of memory");
+    int rc = proto_send_error_with(&s->io, PROTO_E_BUSY, extra,
+                                   "too many failed logins for this user "
+                                   "name or from this address");
+    json_decref(extra);
+    return rc;
+}
+
 static int do_auth(struct session *s, const json_t *req, struct challenge *ch)
 {
     const char *user;
@@ -251,10 +267,21 @@ static int do_auth(struct session *s, const json_t *req, struct challenge *ch)
                                 "\"cnonce\" must be %d bytes of base64",
                                 AUTH_NONCE_BYTES);
     sodium_memzero(ch, sizeof *ch);
+    /* The login budget comes first and alone: a refusal costs no lookup and
+     * no key work, and says nothing about whether the name exists. */
+    unsigned retry;
+    int rc = backoff_admit(s->srv->backoff, user, s->host, &retry);
+    if (rc == -EBUSY)
+        return refuse_auth(s, user, retry);
+    if (rc != 0) {
+        session_log(s, "login table: %s", strerror(-rc));
+        return proto_send_error(&s->io, PROTO_E_INTERNAL,
+                                "cannot check the login budget");
+    }
     memcpy(ch->user, user, ulen + 1);
     struct userdb_record rec;
     auth_params p;
-    int rc = userdb_lookup(s->srv->db, user, &rec);
+    rc = userdb_lookup(s->srv->db, user, &rec);
     if (rc != 0 && rc != -ENOENT)
         session_log(s, "user lookup of %s failed: %s", user, strerror(-rc));
     /* Known and unknown names do the same work: the decoy salt and key are
@@ -349,7 +376,7 @@ static int do_auth_proof(struct session *s, const json_t *req,
         snprintf(s->user, sizeof s->user, "%s", ch->user);
         sodium_memzero(ch, sizeof *ch);
         s->io.deadline_ms = 0; /* logged in: the login deadline is over */
-        backoff_success(s->srv->backoff, s->user);
+        backoff_success(s->srv->backoff, s->user, s->host);
         session_log(s, "login ok");
         json_t *reply = json_pack("{s:s}", "home", "/");
         rc = reply == NULL ? -ENOMEM

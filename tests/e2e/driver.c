@@ -1769,6 +1769,124 @@ static void scenario_attacks(void)
     attack_trickle_before_login();
 }
 
+/* ---- the failed-login budget (issue 8, defect 8) -------------------- */
+
+/* n connections, the i-th from 127.0.0.(src0 + i * src_step), each sends
+ * auth for users[i % nusers] and then a wrong proof; all are in flight at
+ * once (the server holds each auth_failed back up to BACKOFF_MAX_MS), and
+ * every one must be auth_failed. */
+static void wrong_proofs(int n, int src0, int src_step,
+                         const char *const *users, int nusers)
+{
+    struct cli c[16];
+    CHECK(n <= 16);
+    for (int i = 0; i < n; i++) {
+        char src[32];
+        snprintf(src, sizeof src, "127.0.0.%d", src0 + i * src_step);
+        cli_open_from(&c[i], src);
+        hello(&c[i]);
+        uint8_t cnonce[32];
+        randombytes_buf(cnonce, sizeof cnonce);
+        json_t *req = json_pack("{s:s, s:s}", "cmd", "auth", "user",
+                                users[i % nusers]);
+        CHECK(proto_set_b64(req, "cnonce", cnonce, 32) == 0);
+        CHECK_CODE(call_code(&c[i], req), NULL);
+    }
+    for (int i = 0; i < n; i++) {
+        uint8_t proof[32];
+        randombytes_buf(proof, sizeof proof);
+        json_t *req = json_pack("{s:s}", "cmd", "auth_proof");
+        CHECK(proto_set_b64(req, "proof", proof, 32) == 0);
+        CHECK(proto_send(&c[i].io, req) == 0);
+        json_decref(req);
+    }
+    for (int i = 0; i < n; i++) {
+        json_t *r = NULL;
+        CHECK(proto_recv(&c[i].io, &r) == 0);
+        CHECK_CODE(code_of(r), PROTO_E_AUTH_FAILED);
+        json_decref(r);
+        cli_close(&c[i]);
+    }
+}
+
+/* An auth of user from src is refused with busy and a retry_after of 1..6
+ * s, at once: returns the ms it took. */
+static long expect_auth_busy(const char *src, const char *user)
+{
+    struct cli c;
+    cli_open_from(&c, src);
+    hello(&c);
+    uint8_t cnonce[32];
+    randombytes_buf(cnonce, sizeof cnonce);
+    json_t *req = json_pack("{s:s, s:s}", "cmd", "auth", "user", user);
+    CHECK(proto_set_b64(req, "cnonce", cnonce, 32) == 0);
+    int64_t t0 = mono_ms();
+    json_t *r = call(&c, req);
+    long ms = (long)(mono_ms() - t0);
+    CHECK_CODE(code_of(r), PROTO_E_BUSY);
+    json_t *retry = json_object_get(r, "retry_after");
+    CHECK(json_is_integer(retry));
+    CHECK(json_integer_value(retry) >= 1 && json_integer_value(retry) <= 6);
+    json_decref(r);
+    /* Refused, not closed: the session may go on (say, as another user). */
+    CHECK_CODE(simple(&c, "quit", NULL), NULL);
+    cli_close(&c);
+    return ms;
+}
+
+/* A good login from src: returns the ms of the whole login. */
+static long login_from(const char *src, const char *user)
+{
+    struct cli c;
+    cli_open_from(&c, src);
+    hello(&c);
+    int64_t t0 = mono_ms();
+    CHECK_CODE(login(&c, user, "pw"), NULL);
+    long ms = (long)(mono_ms() - t0);
+    CHECK_CODE(simple(&c, "pwd", NULL), NULL);
+    cli_close(&c);
+    return ms;
+}
+
+/* 10 wrong proofs from one address (each against another name), then that
+ * address's auth is busy at once whatever the name; 10 from ten addresses
+ * against one name, then that name's auth is busy from anywhere.  Another
+ * user from another address logs in, unslowed, all along.  127.0.0.1 is
+ * left alone, so other checks may follow on the same server. */
+static void login_budget_checks(void)
+{
+    static const char *const guesses[] = {"g0", "g1", "g2", "g3", "g4",
+                                          "g5", "g6", "g7", "g8", "g9"};
+    static const char *const carol[] = {"carol"};
+    wrong_proofs(10, 5, 0, guesses, 10); /* all from 127.0.0.5 */
+    long busy_ms = expect_auth_busy("127.0.0.5", "alice");
+    long ok_ms = login_from("127.0.0.2", "bob");
+    printf("login_budget: rotating names: 11th auth busy in %ld ms; bob "
+           "from another address logged in in %ld ms\n",
+           busy_ms, ok_ms);
+    CHECK(busy_ms < 500);
+    wrong_proofs(10, 10, 1, carol, 1); /* 127.0.0.10 .. 127.0.0.19 */
+    busy_ms = expect_auth_busy("127.0.0.20", "carol");
+    ok_ms = login_from("127.0.0.3", "alice");
+    printf("login_budget: rotating addresses: carol busy in %ld ms; alice "
+           "logged in in %ld ms\n",
+           busy_ms, ok_ms);
+    CHECK(busy_ms < 500);
+    /* A login does not spend its address's budget: bob again and again. */
+    for (int i = 0; i < 15; i++)
+        login_from("127.0.0.2", "bob");
+}
+
+static void scenario_login_budget(void)
+{
+    add_user("alice", "pw", NULL);
+    add_user("bob", "pw", NULL);
+    add_user("carol", "pw", NULL);
+    start_server();
+    login_budget_checks();
+    term_server();
+}
+
 static const struct {
     const char *name;
     void (*fn)(void);
@@ -1786,6 +1904,7 @@ static const struct {
     {"digest_cache", scenario_digest_cache},
     {"limits", scenario_limits},
     {"attacks", scenario_attacks},
+    {"login_budget", scenario_login_budget},
 };
 
 static void rm_tree(const char *dir)

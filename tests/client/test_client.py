@@ -326,6 +326,23 @@ class ClientTest(unittest.TestCase):
                        "pwd", env=env)
         self.assertNotIn("wrong\n", r.stdout)
 
+    def test_login_over_budget_exits_4_saying_when_to_retry(self):
+        # Spend dora's login budget from another address: an auth taken and
+        # never proved counts as a failed login (src/handler/backoff.h).
+        for _ in range(10):
+            with socket.socket() as s:
+                s.bind(("127.0.0.9", 0))
+                s.connect(("127.0.0.1", SRV.port))
+                for req in ({"cmd": "hello", "version": 1},
+                            {"cmd": "auth", "user": "dora",
+                             "cnonce": base64.b64encode(bytes(32)).decode()}):
+                    raw = json.dumps(req).encode()
+                    s.sendall(len(raw).to_bytes(4, "big") + raw)
+                    self.assertTrue(recv_frame(s)[1]["ok"])
+        self.fails(4, r"login as dora: refused by the server: too many "
+                      r"failed logins .*; try again in [1-6] s$",
+                   "pwd", user="dora")
+
     def test_password_file_is_read(self):
         pw = self.local("pw")
         with open(pw, "w") as f:

@@ -222,21 +222,25 @@ static unsigned wait_s(const struct slot *sl, double now)
     if (tk >= 1.0)
         return 0;
     double s = (1.0 - tk) * BACKOFF_REFILL_S;
+    if (s > 86400.0) /* debt is bounded by logins in flight; be safe */
+        s = 86400.0;
     unsigned whole = (unsigned)s;
     if ((double)whole < s) /* round up: "retry after" must not be early */
         whole++;
     return whole < 1 ? 1 : whole;
 }
 
-static void take(struct slot *sl, double now, double n)
+/* Spends a token, into debt if need be: failures that were admitted
+ * together (parallel connections, each past the check before any failed)
+ * are all paid back before the next try. */
+static void take(struct slot *sl, double now)
 {
-    double tk = tokens_at(sl, now) + n;
-    sl->tokens = tk < BACKOFF_BURST ? tk : BACKOFF_BURST;
+    sl->tokens = tokens_at(sl, now) - 1.0;
     sl->stamp = now;
     sl->last = now;
 }
 
-int backoff_admit(struct backoff *b, const char *user, const char *host,
+int backoff_check(struct backoff *b, const char *user, const char *host,
                   unsigned *retry_after_s)
 {
     char ukey[KEY_MAX], akey[KEY_MAX];
@@ -247,23 +251,12 @@ int backoff_admit(struct backoff *b, const char *user, const char *host,
     if (rc != 0)
         return rc;
     double now = b->now();
-    /* Look before making slots: a refusal must not evict anyone. */
-    struct slot *u = find(b->t, ukey, hash_key(ukey));
-    struct slot *a = find(b->t, akey, hash_key(akey));
-    unsigned wu = wait_s(u, now), wa = wait_s(a, now);
-    if (wu > 0 || wa > 0) {
-        *retry_after_s = wu > wa ? wu : wa;
-        unlock(b);
-        return -EBUSY;
-    }
-    if (u == NULL)
-        u = slot_for(b->t, ukey, now, a);
-    if (a == NULL)
-        a = slot_for(b->t, akey, now, u);
-    take(u, now, -1.0);
-    take(a, now, -1.0);
+    /* Only looks: a refused or admitted auth makes no slot, evicts no one. */
+    unsigned wu = wait_s(find(b->t, ukey, hash_key(ukey)), now);
+    unsigned wa = wait_s(find(b->t, akey, hash_key(akey)), now);
     unlock(b);
-    return 0;
+    *retry_after_s = wu > wa ? wu : wa;
+    return *retry_after_s > 0 ? -EBUSY : 0;
 }
 
 static unsigned delay_ms(unsigned failures)
@@ -274,7 +267,8 @@ static unsigned delay_ms(unsigned failures)
     return ms < BACKOFF_MAX_MS ? ms : BACKOFF_MAX_MS;
 }
 
-/* One more failure on key's slot; returns its count. */
+/* One more failure on key's slot: a token spent and the count for the
+ * delay.  Returns the count. */
 static unsigned count_failure(struct table *t, const char *key, double now,
                               const struct slot *keep, struct slot **out)
 {
@@ -283,7 +277,7 @@ static unsigned count_failure(struct table *t, const char *key, double now,
     if (now - sl->last > BACKOFF_FORGET_S)
         sl->failures = 0;
     sl->failures++;
-    sl->last = now;
+    take(sl, now);
     return sl->failures;
 }
 
@@ -303,22 +297,16 @@ int backoff_fail(struct backoff *b, const char *user, const char *host)
     return (int)delay_ms(fu > fa ? fu : fa);
 }
 
-void backoff_success(struct backoff *b, const char *user, const char *host)
+void backoff_success(struct backoff *b, const char *user)
 {
-    char ukey[KEY_MAX], akey[KEY_MAX];
+    char ukey[KEY_MAX];
     user_key(user, ukey);
-    address_key(host, akey);
     if (lock(b) != 0)
         return;
-    double now = b->now();
+    /* The budget stays as it is: a good login must not refill what an
+     * attacker spent guessing this name from elsewhere. */
     struct slot *u = find(b->t, ukey, hash_key(ukey));
-    struct slot *a = find(b->t, akey, hash_key(akey));
-    /* Evicted meanwhile: absent is as good as full. */
-    if (u != NULL) {
-        take(u, now, 1.0);
+    if (u != NULL)
         u->failures = 0;
-    }
-    if (a != NULL)
-        take(a, now, 1.0);
     unlock(b);
 }

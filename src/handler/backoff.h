@@ -4,14 +4,16 @@
  * (an IPv6 address counts by its /64, which one host usually holds whole):
  *
  *  - A budget (token bucket): each key holds BACKOFF_BURST tokens and gets
- *    one back every BACKOFF_REFILL_S seconds.  backoff_admit(), called on
- *    every `auth` before the user database is touched, takes a token from
- *    the user's and from the address's bucket, and refuses (-EBUSY, with the
- *    seconds until a token is back) when either is empty.  A good proof
- *    gives the token back, so only failed (or abandoned) logins spend the
- *    budget.  Taking the token at `auth` rather than at the failure bounds
- *    parallel guessing too: 100 connections opened at once get 10
- *    challenges, not 100.
+ *    one back every BACKOFF_REFILL_S seconds; every failed login spends one
+ *    of the user's and one of the address's.  backoff_check(), called on
+ *    every `auth` before the user database is touched, refuses (-EBUSY, with
+ *    the seconds until a token is back) when either bucket is empty.  A
+ *    bucket may go into debt: logins admitted together (parallel
+ *    connections, each past the check before any of them failed) are all
+ *    paid back before the next try, so over any time T a key gets at most
+ *    BACKOFF_BURST + T / BACKOFF_REFILL_S guesses plus those in flight.
+ *    Nothing is spent at `auth` itself, so good logins are never limited,
+ *    however many run at once from one address.
  *  - A delay: backoff_fail() returns how long to hold back the auth_failed
  *    reply, doubling from 100 ms with each failure of that name or address,
  *    capped at BACKOFF_MAX_MS so a worker is never parked for long.
@@ -54,19 +56,20 @@ void backoff_destroy(struct backoff *b);
  * with the table locked. */
 void backoff_set_clock(struct backoff *b, backoff_clock now);
 
-/* An `auth` of user from host: takes a token from both buckets.  Returns 0;
- * -EBUSY, taking nothing, when either bucket is empty, with
- * *retry_after_s (1..BACKOFF_REFILL_S) the whole seconds until both have a
- * token again; or another negative errno (the lock failed). */
-int backoff_admit(struct backoff *b, const char *user, const char *host,
+/* May user try to log in from host?  Returns 0; -EBUSY when either bucket
+ * is empty, with *retry_after_s the whole seconds (at least 1) until both
+ * have a token again; or another negative errno (the lock failed).  Takes
+ * nothing and makes no slot. */
+int backoff_check(struct backoff *b, const char *user, const char *host,
                   unsigned *retry_after_s);
 
-/* Records a failed proof of user (or "-": none was asked for) from host;
- * returns the delay in ms.  The budget was spent by backoff_admit(). */
+/* Records a failed login of user (or "-": no challenge was asked for) from
+ * host: a token from each bucket, one more failure for the delay.  Returns
+ * the delay in ms. */
 int backoff_fail(struct backoff *b, const char *user, const char *host);
 
-/* A good login of user from host: the tokens its `auth` took are given
- * back, and the user's failures forgotten (the address's stay). */
-void backoff_success(struct backoff *b, const char *user, const char *host);
+/* A good login of user: forget its failures (the address's stay).  The
+ * budget is not refilled: an attacker guessing from elsewhere spent it. */
+void backoff_success(struct backoff *b, const char *user);
 
 #endif

@@ -270,7 +270,7 @@ static int do_auth(struct session *s, const json_t *req, struct challenge *ch)
     /* The login budget comes first and alone: a refusal costs no lookup and
      * no key work, and says nothing about whether the name exists. */
     unsigned retry;
-    int rc = backoff_admit(s->srv->backoff, user, s->host, &retry);
+    int rc = backoff_check(s->srv->backoff, user, s->host, &retry);
     if (rc == -EBUSY)
         return refuse_auth(s, user, retry);
     if (rc != 0) {
@@ -376,7 +376,7 @@ static int do_auth_proof(struct session *s, const json_t *req,
         snprintf(s->user, sizeof s->user, "%s", ch->user);
         sodium_memzero(ch, sizeof *ch);
         s->io.deadline_ms = 0; /* logged in: the login deadline is over */
-        backoff_success(s->srv->backoff, s->user, s->host);
+        backoff_success(s->srv->backoff, s->user);
         session_log(s, "login ok");
         json_t *reply = json_pack("{s:s}", "home", "/");
         rc = reply == NULL ? -ENOMEM

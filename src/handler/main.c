@@ -7,6 +7,7 @@
 
 #include "admin.h"
 #include "backoff.h"
+#include "isolation.h"
 #include "proto.h"
 #include "quota.h"
 #include "session.h"
@@ -33,6 +34,7 @@ struct options {
     unsigned idle_timeout_s;
     unsigned login_timeout_s;
     uint64_t default_quota;
+    bool isolate; /* --isolation process */
 };
 
 static void usage(FILE *f)
@@ -41,7 +43,7 @@ static void usage(FILE *f)
         "usage: ssftpd [--root DIR] [--listen HOST:PORT] [--workers N]\n"
         "              [--max-clients N] [--max-per-ip N]\n"
         "              [--idle-timeout SECONDS] [--login-timeout SECONDS]\n"
-        "              [--default-quota SIZE]\n"
+        "              [--default-quota SIZE] [--isolation thread|process]\n"
         "       ssftpd user add|passwd|del|quota|list ... (ssftpd user --help)\n"
         "\n"
         "  --root DIR            data root (users.json, homes/); default %s,\n"
@@ -57,7 +59,11 @@ static void usage(FILE *f)
         "  --login-timeout S     close a connection not logged in this long\n"
         "                        after it connected; default %d\n"
         "  --default-quota SIZE  quota of users without their own (e.g. 10G);\n"
-        "                        default none\n",
+        "                        default none\n"
+        "  --isolation MODE      thread (default): sessions are pool threads\n"
+        "                        of one process; process: each session is a\n"
+        "                        forked child, so a crash costs one session\n"
+        "                        (--workers is then unused)\n",
         DEFAULT_ROOT, DEFAULT_HOST, DEFAULT_PORT, DEFAULT_MAX_CLIENTS,
         DEFAULT_MAX_PER_IP, PROTO_IDLE_TIMEOUT_S, PROTO_LOGIN_TIMEOUT_S);
 }
@@ -101,6 +107,17 @@ static int parse_listen(const char *s, struct options *o)
     return parse_uint(colon + 1, 65535, &o->port);
 }
 
+static int parse_isolation(const char *s, bool *isolate)
+{
+    if (s != NULL && strcmp(s, "thread") == 0)
+        *isolate = false;
+    else if (s != NULL && strcmp(s, "process") == 0)
+        *isolate = true;
+    else
+        return -EINVAL;
+    return 0;
+}
+
 static int parse_args(int argc, char **argv, struct options *o)
 {
     for (int i = 1; i < argc; i += 2) {
@@ -125,6 +142,8 @@ static int parse_args(int argc, char **argv, struct options *o)
             rc = parse_uint(v, 86400, &o->idle_timeout_s);
         else if (strcmp(a, "--login-timeout") == 0)
             rc = parse_uint(v, 86400, &o->login_timeout_s);
+        else if (strcmp(a, "--isolation") == 0)
+            rc = parse_isolation(v, &o->isolate);
         else if (strcmp(a, "--default-quota") == 0)
             rc = v == NULL ? -EINVAL : sizes_parse(v, &o->default_quota);
         else {
@@ -190,7 +209,9 @@ int main(int argc, char **argv)
         fprintf(stderr, "ssftpd: libsodium cannot initialise\n");
         return 1;
     }
-    struct session_server srv = {.max_clients = o.max_clients,
+    atomic_uint thread_sessions = 0;
+    struct session_server srv = {.sessions = &thread_sessions,
+                                 .max_clients = o.max_clients,
                                  .idle_timeout_ms =
                                      (int)o.idle_timeout_s * 1000,
                                  .login_timeout_s = o.login_timeout_s};
@@ -223,8 +244,18 @@ int main(int argc, char **argv)
     cfg.max_connections = o.max_clients + 16;
     cfg.max_per_address = o.max_per_ip;
     cfg.drain_timeout_ms = DRAIN_MS;
+    const ss_handler_class *handler = &session_handler_class;
+    const ss_server_ops *ops = NULL;
+    struct isolation *iso = NULL;
+    if (o.isolate) {
+        rc = isolation_create(&iso, &srv, &cfg, DRAIN_MS, &handler, &ops);
+        if (rc != 0) {
+            fprintf(stderr, "ssftpd: cannot start: %s\n", strerror(-rc));
+            return 1;
+        }
+    }
     ss_server *server;
-    rc = ss_server_create(&server, &cfg, &session_handler_class, NULL, &srv);
+    rc = ss_server_create(&server, &cfg, handler, ops, &srv);
     if (rc != 0) {
         fprintf(stderr, "ssftpd: cannot listen on %s:%u: %s\n", o.host,
                 o.port, ss_strerror(rc));
@@ -251,9 +282,11 @@ int main(int argc, char **argv)
 
     rc = ss_server_serve_forever(server, 1000);
     fprintf(stderr, "ssftpd: shutting down; waiting for transfers\n");
+    isolation_stop(iso);
     ss_server_close(server);
     g_server = NULL;
     ss_server_destroy(server);
+    isolation_destroy(iso);
     quota_registry_destroy(srv.quotas);
     backoff_destroy(srv.backoff);
     userdb_close(srv.db);

@@ -208,7 +208,7 @@ static int do_hello(struct session *s)
                          "server speaks %d)",
                          (long long)version, PROTO_VERSION);
         rc = -EPROTO;
-    } else if (atomic_load(&s->srv->sessions) > s->srv->max_clients) {
+    } else if (atomic_load(s->srv->sessions) > s->srv->max_clients) {
         proto_send_error(&s->io, PROTO_E_BUSY,
                          "the server is at its session limit; try later");
         session_log(s, "refused: at the session limit (%u)",
@@ -521,7 +521,8 @@ static int session_handle(ss_request *r)
     /* Requests and replies are small frames sent back to back: without
      * this, Nagle and delayed ACKs add tens of milliseconds to each. */
     ss_stream_disable_nagle(r);
-    atomic_fetch_add(&srv->sessions, 1);
+    if (srv->isolation == NULL) /* else the parent counts (isolation.h) */
+        atomic_fetch_add(srv->sessions, 1);
     session_log(&s, "connect");
     double start = session_now();
     int rc = session_run(&s);
@@ -529,7 +530,8 @@ static int session_handle(ss_request *r)
         quota_drop(s.quota);
     if (s.jail != NULL)
         jail_close(s.jail);
-    atomic_fetch_sub(&srv->sessions, 1);
+    if (srv->isolation == NULL)
+        atomic_fetch_sub(srv->sessions, 1);
     session_log(&s, "disconnect after %.1f s%s%s", session_now() - start,
                 rc == 0 ? "" : ": ", rc == 0 ? "" : strerror(-rc));
     return 0;

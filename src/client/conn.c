@@ -125,6 +125,31 @@ static int read_challenge(const json_t *rep, auth_params *p,
     return 0;
 }
 
+/* The reply to auth failed.  busy there is the server's login budget (too
+ * many failed logins for the name or this address): a login failure (exit
+ * 4), said with the server's words and when to try again, not the "in use
+ * by another session" busy of a command. */
+static int login_refused(ss_conn *c, json_t *rep, const char *what)
+{
+    const char *code = "", *error = "";
+    if (proto_reply_check(rep, &code, &error) != -EREMOTEIO ||
+        strcmp(code, PROTO_E_BUSY) != 0)
+        return conn_remote_fail(c, rep, what);
+    uint64_t retry = 0;
+    bool have_retry = proto_get_u64(rep, "retry_after", &retry) == 0;
+    char *safe_what = text_escape(what), *safe_err = text_escape(error);
+    char when[64] = "";
+    if (have_retry)
+        snprintf(when, sizeof when, "; try again in %llu s",
+                 (unsigned long long)retry);
+    conn_fail(c, SS_AUTH, "%s: refused by the server: %s%s",
+              safe_what ? safe_what : "?", safe_err ? safe_err : "?", when);
+    free(safe_what);
+    free(safe_err);
+    json_decref(rep);
+    return SS_AUTH;
+}
+
 int conn_login(ss_conn *c, const char *user, const char *password)
 {
     size_t ulen = strlen(user);
@@ -145,7 +170,7 @@ int conn_login(ss_conn *c, const char *user, const char *password)
     json_t *rep = NULL;
     int r = conn_call(c, req, &rep);
     if (r == -EREMOTEIO)
-        return conn_remote_fail(c, rep, what);
+        return login_refused(c, rep, what);
     if (r < 0)
         return SS_CONN;
     auth_params p;

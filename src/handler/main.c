@@ -7,6 +7,7 @@
 
 #include "admin.h"
 #include "backoff.h"
+#include "isolation.h"
 #include "proto.h"
 #include "quota.h"
 #include "session.h"
@@ -37,6 +38,7 @@ struct options {
     uint64_t default_quota;
     uint64_t default_max_files;
     int64_t partial_max_age_s;
+    bool isolate; /* --isolation process */
 };
 
 static void usage(FILE *f)
@@ -46,7 +48,7 @@ static void usage(FILE *f)
         "              [--max-clients N] [--max-per-ip N]\n"
         "              [--idle-timeout SECONDS] [--login-timeout SECONDS]\n"
         "              [--default-quota SIZE] [--default-max-files N]\n"
-        "              [--partial-max-age AGE]\n"
+        "              [--partial-max-age AGE] [--isolation thread|process]\n"
         "       ssftpd user add|passwd|del|quota|list ... (ssftpd user --help)\n"
         "\n"
         "  --root DIR            data root (users.json, homes/); default %s,\n"
@@ -69,7 +71,12 @@ static void usage(FILE *f)
         "                        7d, 12h, 30m; at least 60s; off: never) are\n"
         "                        removed when their user's account is opened\n"
         "                        and a sweep is due (every AGE, at most a\n"
-        "                        day); default 7d\n",
+        "                        day); default 7d\n"
+
+        "  --isolation MODE      thread (default): sessions are pool threads\n"
+        "                        of one process; process: each session is a\n"
+        "                        forked child, so a crash costs one session\n"
+        "                        (--workers is then unused)\n",
         DEFAULT_ROOT, DEFAULT_HOST, DEFAULT_PORT, DEFAULT_MAX_CLIENTS,
         DEFAULT_MAX_PER_IP, PROTO_IDLE_TIMEOUT_S, PROTO_LOGIN_TIMEOUT_S);
 }
@@ -113,6 +120,17 @@ static int parse_listen(const char *s, struct options *o)
     return parse_uint(colon + 1, 65535, &o->port);
 }
 
+static int parse_isolation(const char *s, bool *isolate)
+{
+    if (s != NULL && strcmp(s, "thread") == 0)
+        *isolate = false;
+    else if (s != NULL && strcmp(s, "process") == 0)
+        *isolate = true;
+    else
+        return -EINVAL;
+    return 0;
+}
+
 static int parse_args(int argc, char **argv, struct options *o)
 {
     for (int i = 1; i < argc; i += 2) {
@@ -137,6 +155,8 @@ static int parse_args(int argc, char **argv, struct options *o)
             rc = parse_uint(v, 86400, &o->idle_timeout_s);
         else if (strcmp(a, "--login-timeout") == 0)
             rc = parse_uint(v, 86400, &o->login_timeout_s);
+        else if (strcmp(a, "--isolation") == 0)
+            rc = parse_isolation(v, &o->isolate);
         else if (strcmp(a, "--default-quota") == 0)
             rc = v == NULL ? -EINVAL : sizes_parse(v, &o->default_quota);
         else if (strcmp(a, "--default-max-files") == 0)
@@ -215,7 +235,9 @@ int main(int argc, char **argv)
         fprintf(stderr, "ssftpd: libsodium cannot initialise\n");
         return 1;
     }
-    struct session_server srv = {.max_clients = o.max_clients,
+    atomic_uint thread_sessions = 0;
+    struct session_server srv = {.sessions = &thread_sessions,
+                                 .max_clients = o.max_clients,
                                  .idle_timeout_ms =
                                      (int)o.idle_timeout_s * 1000,
                                  .login_timeout_s = o.login_timeout_s};
@@ -251,8 +273,18 @@ int main(int argc, char **argv)
     cfg.max_connections = o.max_clients + 16;
     cfg.max_per_address = o.max_per_ip;
     cfg.drain_timeout_ms = DRAIN_MS;
+    const ss_handler_class *handler = &session_handler_class;
+    const ss_server_ops *ops = NULL;
+    struct isolation *iso = NULL;
+    if (o.isolate) {
+        rc = isolation_create(&iso, &srv, &cfg, DRAIN_MS, &handler, &ops);
+        if (rc != 0) {
+            fprintf(stderr, "ssftpd: cannot start: %s\n", strerror(-rc));
+            return 1;
+        }
+    }
     ss_server *server;
-    rc = ss_server_create(&server, &cfg, &session_handler_class, NULL, &srv);
+    rc = ss_server_create(&server, &cfg, handler, ops, &srv);
     if (rc != 0) {
         fprintf(stderr, "ssftpd: cannot listen on %s:%u: %s\n", o.host,
                 o.port, ss_strerror(rc));
@@ -279,9 +311,11 @@ int main(int argc, char **argv)
 
     rc = ss_server_serve_forever(server, 1000);
     fprintf(stderr, "ssftpd: shutting down; waiting for transfers\n");
+    isolation_stop(iso);
     ss_server_close(server);
     g_server = NULL;
     ss_server_destroy(server);
+    isolation_destroy(iso);
     quota_registry_destroy(srv.quotas);
     backoff_destroy(srv.backoff);
     userdb_close(srv.db);

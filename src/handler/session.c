@@ -171,7 +171,7 @@ static int do_hello(struct session *s)
                          "server speaks %d)",
                          (long long)version, PROTO_VERSION);
         rc = -EPROTO;
-    } else if (atomic_load(&s->srv->sessions) > s->srv->max_clients) {
+    } else if (atomic_load(s->srv->sessions) > s->srv->max_clients) {
         proto_send_error(&s->io, PROTO_E_BUSY,
                          "the server is at its session limit; try later");
         session_log(s, "refused: at the session limit (%u)",
@@ -200,6 +200,22 @@ struct challenge {
     uint8_t server_key[AUTH_KEY_BYTES];
 };
 
+/* busy, at once, with the seconds until the budget allows a try. */
+static int refuse_auth(struct session *s, const char *user, unsigned retry)
+{
+    session_log(s, "auth of %s from %s refused: too many failed logins "
+                   "(retry after %u s)",
+                user, s->host, retry);
+    json_t *extra = json_pack("{s:I}", "retry_after", (json_int_t)retry);
+    if (extra == NULL)
+        return proto_send_error(&s->io, PROTO_E_INTERNAL, "out of memory");
+    int rc = proto_send_error_with(&s->io, PROTO_E_BUSY, extra,
+                                   "too many failed logins for this user "
+                                   "name or from this address");
+    json_decref(extra);
+    return rc;
+}
+
 static int do_auth(struct session *s, const json_t *req, struct challenge *ch)
 {
     const char *user;
@@ -214,10 +230,21 @@ static int do_auth(struct session *s, const json_t *req, struct challenge *ch)
                                 "\"cnonce\" must be %d bytes of base64",
                                 AUTH_NONCE_BYTES);
     sodium_memzero(ch, sizeof *ch);
+    /* The login budget comes first and alone: a refusal costs no lookup and
+     * no key work, and says nothing about whether the name exists. */
+    unsigned retry;
+    int rc = backoff_check(s->srv->backoff, user, s->host, &retry);
+    if (rc == -EBUSY)
+        return refuse_auth(s, user, retry);
+    if (rc != 0) {
+        session_log(s, "login table: %s", strerror(-rc));
+        return proto_send_error(&s->io, PROTO_E_INTERNAL,
+                                "cannot check the login budget");
+    }
     memcpy(ch->user, user, ulen + 1);
     struct userdb_record rec;
     auth_params p;
-    int rc = userdb_lookup(s->srv->db, user, &rec);
+    rc = userdb_lookup(s->srv->db, user, &rec);
     if (rc != 0 && rc != -ENOENT)
         session_log(s, "user lookup of %s failed: %s", user, strerror(-rc));
     /* Known and unknown names do the same work: the decoy salt and key are
@@ -484,7 +511,8 @@ static int session_handle(ss_request *r)
     /* Requests and replies are small frames sent back to back: without
      * this, Nagle and delayed ACKs add tens of milliseconds to each. */
     ss_stream_disable_nagle(r);
-    atomic_fetch_add(&srv->sessions, 1);
+    if (srv->isolation == NULL) /* else the parent counts (isolation.h) */
+        atomic_fetch_add(srv->sessions, 1);
     session_log(&s, "connect");
     double start = session_now();
     int rc = session_run(&s);
@@ -492,7 +520,8 @@ static int session_handle(ss_request *r)
         quota_drop(s.quota);
     if (s.jail != NULL)
         jail_close(s.jail);
-    atomic_fetch_sub(&srv->sessions, 1);
+    if (srv->isolation == NULL)
+        atomic_fetch_sub(srv->sessions, 1);
     session_log(&s, "disconnect after %.1f s%s%s", session_now() - start,
                 rc == 0 ? "" : ": ", rc == 0 ? "" : strerror(-rc));
     return 0;

@@ -9,11 +9,14 @@
  *     session_fs.c    pwd, cd, ls, mkdir, rm, rmdir, quota
  *     session_xfer.c  put (resumable, quota-checked) and get (resumable)
  *     backoff.c       the shared table of failed logins
+ *     isolation.c     --isolation process: sessions in forked children
  *
  * Threads: struct session_server is shared by every session and read-only
  * after start, except the parts with their own locks (userdb, quota
  * registry, backoff table) and the atomic session counter.  A struct session
- * belongs to its worker.
+ * belongs to its worker.  With ssftpd --isolation process, each session is
+ * a forked child instead (isolation.c), and what sessions share lives in
+ * shared memory.
  */
 #ifndef SSFTP_SESSION_H
 #define SSFTP_SESSION_H
@@ -30,6 +33,8 @@
 #include "socketserver.h"
 #include "userdb.h"
 
+struct isolation;
+
 /* What every session shares: built by main(), borrowed by sessions. */
 struct session_server {
     struct userdb *db;
@@ -39,7 +44,12 @@ struct session_server {
     unsigned max_clients;     /* above this, hello gets "busy" */
     int idle_timeout_ms;      /* wait for the next request */
     unsigned login_timeout_s; /* connect to logged in */
-    atomic_uint sessions;     /* sessions being handled now */
+    /* Sessions being handled now, this one included.  With threads each
+     * session counts itself in and out.  With process isolation (isolation
+     * is not NULL) this is a word shared with the children, which the
+     * parent keeps (isolation.h) and sessions only read. */
+    atomic_uint *sessions;
+    struct isolation *isolation; /* NULL: sessions are threads */
 };
 
 /* One logged-in-or-not connection. */

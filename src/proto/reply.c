@@ -18,13 +18,11 @@ int proto_send_ok(proto_io *io, json_t *extra)
     return r;
 }
 
-int proto_send_error(proto_io *io, const char *code, const char *fmt, ...)
+static int send_error_v(proto_io *io, const char *code, json_t *extra,
+                        const char *fmt, va_list ap)
 {
     char text[PROTO_ERROR_MAX + 1];
-    va_list ap;
-    va_start(ap, fmt);
     int n = vsnprintf(text, sizeof text, fmt, ap);
-    va_end(ap);
     if (n < 0)
         text[0] = '\0';
     json_t *msg = json_string(text);
@@ -41,8 +39,32 @@ int proto_send_error(proto_io *io, const char *code, const char *fmt, ...)
     /* "o" hands msg to the new object, and jansson frees it on failure. */
     json_t *hdr = json_pack("{s:b, s:s, s:o}", "ok", 0, "code", code,
                             "error", msg);
-    int r = hdr ? proto_send(io, hdr) : -ENOMEM;
+    int r = hdr ? 0 : -ENOMEM;
+    /* Only keys not set yet are added: the three above always win. */
+    if (r == 0 && extra != NULL && json_object_update_missing(hdr, extra) != 0)
+        r = -ENOMEM;
+    if (r == 0)
+        r = proto_send(io, hdr);
     json_decref(hdr);
+    return r;
+}
+
+int proto_send_error(proto_io *io, const char *code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int r = send_error_v(io, code, NULL, fmt, ap);
+    va_end(ap);
+    return r;
+}
+
+int proto_send_error_with(proto_io *io, const char *code, json_t *extra,
+                          const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int r = send_error_v(io, code, extra, fmt, ap);
+    va_end(ap);
     return r;
 }
 

@@ -46,6 +46,14 @@ int proto_send_ok(proto_io *io, json_t *extra);
 int proto_send_error(proto_io *io, const char *code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* proto_send_error() with the fields of extra added (the caller keeps its
+ * reference), for a failure that says more than its text, such as
+ * "retry_after" on busy.  "ok", "code" and "error" in extra are
+ * ignored. */
+int proto_send_error_with(proto_io *io, const char *code, json_t *extra,
+                          const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
 /* The code for a negative errno from a file system call or a proto_get_*
  * helper (-EINVAL: bad_request); PROTO_E_INTERNAL for anything unexpected. */
 const char *proto_errno_code(int err);

@@ -326,6 +326,34 @@ class ClientTest(unittest.TestCase):
                        "pwd", env=env)
         self.assertNotIn("wrong\n", r.stdout)
 
+    def test_login_over_budget_exits_4_saying_when_to_retry(self):
+        # Spend dora's login budget from another address: ten wrong proofs,
+        # all in flight at once (each reply is held back up to 1.5 s).
+        socks = []
+        for _ in range(10):
+            s = socket.socket()
+            s.bind(("127.0.0.9", 0))
+            s.connect(("127.0.0.1", SRV.port))
+            socks.append(s)
+        zero = base64.b64encode(bytes(32)).decode()
+        for reqs in ([{"cmd": "hello", "version": 1}],
+                     [{"cmd": "auth", "user": "dora", "cnonce": zero}],
+                     [{"cmd": "auth_proof", "proof": zero}]):
+            for s in socks:
+                raw = json.dumps(reqs[0]).encode()
+                s.sendall(len(raw).to_bytes(4, "big") + raw)
+            for s in socks:
+                reply = recv_frame(s)[1]
+                if reqs[0]["cmd"] == "auth_proof":
+                    self.assertEqual(reply["code"], "auth_failed")
+                else:
+                    self.assertTrue(reply["ok"])
+        for s in socks:
+            s.close()
+        self.fails(4, r"login as dora: refused by the server: too many "
+                      r"failed logins .*; try again in [1-6] s$",
+                   "pwd", user="dora")
+
     def test_password_file_is_read(self):
         pw = self.local("pw")
         with open(pw, "w") as f:

@@ -2,7 +2,7 @@
  *
  *   sessions_load --port P --user U --password PW [--sessions N] [--bytes B]
  *
- * Keys are derived once (auth_derive) from the first session's challenge and
+ * Keys are derived once (proto_auth_derive) from the first session's challenge and
  * reused for every session (cached client keys; every user has one salt).
  * Phase 1: connect + hello + auth + auth_proof (checking the server
  * signature) on all N sockets, all held open.  Phase 2: on each session, put
@@ -30,8 +30,8 @@ static double now(void)
     return t.tv_sec + t.tv_nsec / 1e9;
 }
 
-static uint8_t g_ck[AUTH_KEY_BYTES], g_sk[AUTH_KEY_BYTES];
-static auth_params g_params;
+static uint8_t g_ck[PROTO_AUTH_KEY_BYTES], g_sk[PROTO_AUTH_KEY_BYTES];
+static proto_auth_params g_params;
 static int g_have_keys;
 
 static int reply_ok(json_t *r)
@@ -69,13 +69,13 @@ static int login(proto_io *io, const char *user, const char *pw)
                           "client", "sessions_load/1"), &r) < 0)
         return -1;
     json_decref(r);
-    uint8_t cn[AUTH_NONCE_BYTES], sn[AUTH_NONCE_BYTES];
+    uint8_t cn[PROTO_AUTH_NONCE_BYTES], sn[PROTO_AUTH_NONCE_BYTES];
     randombytes_buf(cn, sizeof cn);
     json_t *q = json_pack("{s:s,s:s}", "cmd", "auth", "user", user);
     proto_set_b64(q, "cnonce", cn, sizeof cn);
     if (rpc(io, q, &r) < 0)
         return -1;
-    auth_params p;
+    proto_auth_params p;
     memset(&p, 0, sizeof p);
     if (proto_get_b64(r, "salt", p.salt, sizeof p.salt) < 0 ||
         proto_get_u64(r, "opslimit", &p.opslimit) < 0 ||
@@ -86,7 +86,7 @@ static int login(proto_io *io, const char *user, const char *pw)
     }
     json_decref(r);
     if (!g_have_keys) {
-        if (auth_derive(pw, &p, g_ck, g_sk) < 0)
+        if (proto_auth_derive(pw, &p, g_ck, g_sk) < 0)
             return -1;
         g_params = p;
         g_have_keys = 1;
@@ -94,18 +94,18 @@ static int login(proto_io *io, const char *user, const char *pw)
         fprintf(stderr, "params changed\n");
         return -1;
     }
-    auth_message am;
-    if (auth_message_build(&am, user, cn, sn, &p) < 0)
+    proto_auth_message am;
+    if (proto_auth_message_build(&am, user, cn, sn, &p) < 0)
         return -1;
-    uint8_t proof[AUTH_KEY_BYTES], sig[AUTH_KEY_BYTES];
-    auth_client_proof(g_ck, &am, proof);
+    uint8_t proof[PROTO_AUTH_KEY_BYTES], sig[PROTO_AUTH_KEY_BYTES];
+    proto_auth_client_proof(g_ck, &am, proof);
     q = json_pack("{s:s}", "cmd", "auth_proof");
     proto_set_b64(q, "proof", proof, sizeof proof);
     if (rpc(io, q, &r) < 0)
         return -1;
     int rc = proto_get_b64(r, "server_signature", sig, sizeof sig);
     json_decref(r);
-    if (rc < 0 || auth_client_check_server(g_sk, &am, sig) < 0)
+    if (rc < 0 || proto_auth_client_check_server(g_sk, &am, sig) < 0)
         return -1;
     return 0;
 }
@@ -113,11 +113,11 @@ static int login(proto_io *io, const char *user, const char *pw)
 static int put_get(proto_io *io, int i, const uint8_t *data, size_t n,
                    uint8_t *back)
 {
-    char path[32], hex[DIGEST_HEX_SIZE];
+    char path[32], hex[PROTO_DIGEST_HEX_SIZE];
     snprintf(path, sizeof path, "/s%d", i);
-    uint8_t d[DIGEST_BYTES];
+    uint8_t d[PROTO_DIGEST_BYTES];
     crypto_generichash(d, sizeof d, data, n, NULL, 0);
-    digest_to_hex(d, hex);
+    proto_digest_to_hex(d, hex);
     json_t *r = NULL;
     if (rpc(io, json_pack("{s:s,s:s,s:I}", "cmd", "put", "path", path,
                           "total", (json_int_t)n), &r) < 0)
@@ -141,7 +141,7 @@ static int put_get(proto_io *io, int i, const uint8_t *data, size_t n,
         return -1;
     if (proto_recv(io, &r) < 0)
         return -1;
-    uint8_t td[DIGEST_BYTES];
+    uint8_t td[PROTO_DIGEST_BYTES];
     rc = reply_ok(r) < 0 || proto_get_hex(r, "digest", td, sizeof td) < 0;
     json_decref(r);
     if (rc || memcmp(td, d, sizeof d) || memcmp(back, data, n)) {

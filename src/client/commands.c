@@ -13,7 +13,7 @@
 #include "transfer.h"
 
 /* Print s escaped, then end. */
-static void put_safe(const char *s, const char *end)
+static void print_escaped(const char *s, const char *end)
 {
     char *e = text_escape(s);
     fputs(e ? e : "?", stdout);
@@ -29,7 +29,7 @@ static void what_of(char *out, size_t cap, int argc, char **argv)
 }
 
 /* A request whose success reply carries nothing we need. */
-static int simple(ss_conn *c, int argc, char **argv, json_t **keep)
+static int simple(client_conn *c, int argc, char **argv, json_t **keep)
 {
     char what[PROTO_PATH_MAX + 16];
     what_of(what, sizeof what, argc, argv);
@@ -41,34 +41,34 @@ static int simple(ss_conn *c, int argc, char **argv, json_t **keep)
     if (r == -EREMOTEIO)
         return conn_remote_fail(c, rep, what);
     if (r < 0)
-        return c->dead ? SS_CONN : SS_FAIL;
+        return c->dead ? SSFTP_CONN : SSFTP_FAIL;
     if (keep)
         *keep = rep;
     else
         json_decref(rep);
-    return SS_OK;
+    return SSFTP_OK;
 }
 
-static int cmd_plain(ss_conn *c, int argc, char **argv, cmd_opts *o)
+static int cmd_plain(client_conn *c, int argc, char **argv, cmd_opts *o)
 {
     (void)o;
     return simple(c, argc, argv, NULL);
 }
 
-static int cmd_cwd(ss_conn *c, int argc, char **argv, cmd_opts *o)
+static int cmd_cwd(client_conn *c, int argc, char **argv, cmd_opts *o)
 {
     (void)o;
     json_t *rep = NULL;
     int s = simple(c, argc, argv, &rep);
-    if (s != SS_OK)
+    if (s != SSFTP_OK)
         return s;
     const char *cwd = NULL;
     if (proto_get_str(rep, "cwd", &cwd) == 0 && strlen(cwd) < sizeof c->cwd)
         strcpy(c->cwd, cwd);
     json_decref(rep);
     if (strcmp(argv[0], "pwd") == 0)
-        put_safe(c->cwd, "\n");
-    return SS_OK;
+        print_escaped(c->cwd, "\n");
+    return SSFTP_OK;
 }
 
 static void ls_print(const json_t *e)
@@ -90,16 +90,16 @@ static void ls_print(const json_t *e)
                 : strcmp(type, "file") == 0 ? '-'
                                             : '?';
     printf("%c %12llu %s  ", kind, (unsigned long long)size, when);
-    put_safe(name, strcmp(type, "dir") == 0 ? "/\n" : "\n");
+    print_escaped(name, strcmp(type, "dir") == 0 ? "/\n" : "\n");
 }
 
-static int cmd_ls(ss_conn *c, int argc, char **argv, cmd_opts *o)
+static int cmd_ls(client_conn *c, int argc, char **argv, cmd_opts *o)
 {
     (void)o;
     char what[PROTO_PATH_MAX + 16];
     what_of(what, sizeof what, argc, argv);
     char *after = NULL;
-    int status = SS_OK;
+    int status = SSFTP_OK;
     for (;;) { /* one request per page; docs/protocol.md, "ls" */
         json_t *req = json_pack("{s:s}", "cmd", "ls");
         if (req && argc > 1)
@@ -113,7 +113,7 @@ static int cmd_ls(ss_conn *c, int argc, char **argv, cmd_opts *o)
             break;
         }
         if (r < 0) {
-            status = c->dead ? SS_CONN : SS_FAIL;
+            status = c->dead ? SSFTP_CONN : SSFTP_FAIL;
             break;
         }
         json_t *entries = json_object_get(rep, "entries");
@@ -137,12 +137,12 @@ static int cmd_ls(ss_conn *c, int argc, char **argv, cmd_opts *o)
     return status;
 }
 
-static int cmd_quota(ss_conn *c, int argc, char **argv, cmd_opts *o)
+static int cmd_quota(client_conn *c, int argc, char **argv, cmd_opts *o)
 {
     (void)o;
     json_t *rep = NULL;
     int s = simple(c, argc, argv, &rep);
-    if (s != SS_OK)
+    if (s != SSFTP_OK)
         return s;
     uint64_t used = 0, limit = 0;
     (void)proto_get_u64(rep, "used", &used);
@@ -160,37 +160,37 @@ static int cmd_quota(ss_conn *c, int argc, char **argv, cmd_opts *o)
             printf("files %" PRIu64 " (no limit)\n", files);
     }
     json_decref(rep);
-    return SS_OK;
+    return SSFTP_OK;
 }
 
-static int cmd_put(ss_conn *c, int argc, char **argv, cmd_opts *o)
+static int cmd_put(client_conn *c, int argc, char **argv, cmd_opts *o)
 {
     return transfer_put(c, argv[1], argc > 2 ? argv[2] : NULL, o->progress);
 }
 
-static int cmd_get(ss_conn *c, int argc, char **argv, cmd_opts *o)
+static int cmd_get(client_conn *c, int argc, char **argv, cmd_opts *o)
 {
     return transfer_get(c, argv[1], argc > 2 ? argv[2] : NULL, o->progress);
 }
 
-static int cmd_quit(ss_conn *c, int argc, char **argv, cmd_opts *o)
+static int cmd_quit(client_conn *c, int argc, char **argv, cmd_opts *o)
 {
     (void)c, (void)argc, (void)argv;
     o->quit = true;
-    return SS_OK;
+    return SSFTP_OK;
 }
 
-static int cmd_helpcmd(ss_conn *c, int argc, char **argv, cmd_opts *o)
+static int cmd_helpcmd(client_conn *c, int argc, char **argv, cmd_opts *o)
 {
     (void)c, (void)argc, (void)argv, (void)o;
     cmd_help(stdout);
-    return SS_OK;
+    return SSFTP_OK;
 }
 
 static const struct command {
     const char *name, *args, *help;
     int min, max; /* argument counts, without the name */
-    int (*run)(ss_conn *, int, char **, cmd_opts *);
+    int (*run)(client_conn *, int, char **, cmd_opts *);
 } commands[] = {
     {"ls", "[PATH]", "list a directory", 0, 1, cmd_ls},
     {"cd", "PATH", "change the remote directory", 1, 1, cmd_cwd},
@@ -217,18 +217,18 @@ void cmd_help(FILE *out)
     }
 }
 
-int cmd_run(ss_conn *c, int argc, char **argv, cmd_opts *o)
+int cmd_run(client_conn *c, int argc, char **argv, cmd_opts *o)
 {
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
         const struct command *k = &commands[i];
         if (strcmp(argv[0], k->name) != 0)
             continue;
         if (argc - 1 < k->min || argc - 1 > k->max)
-            return conn_fail(c, SS_USAGE, "usage: %s %s", k->name, k->args);
+            return conn_fail(c, SSFTP_USAGE, "usage: %s %s", k->name, k->args);
         return k->run(c, argc, argv, o);
     }
     char *e = text_escape(argv[0]);
-    int s = conn_fail(c, SS_USAGE, "%s: unknown command (try help)",
+    int s = conn_fail(c, SSFTP_USAGE, "%s: unknown command (try help)",
                       e ? e : "?");
     free(e);
     return s;

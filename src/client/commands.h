@@ -14,9 +14,9 @@ typedef struct cmd_opts {
 } cmd_opts;
 
 /* Run argv[0] with its arguments.  Output goes to stdout; a failure leaves
- * one line in c->err.  Returns an SS_* status (SS_USAGE for an unknown
+ * one line in c->err.  Returns an SS_* status (SSFTP_USAGE for an unknown
  * command or wrong argument count). */
-int cmd_run(ss_conn *c, int argc, char **argv, cmd_opts *o);
+int cmd_run(client_conn *c, int argc, char **argv, cmd_opts *o);
 
 /* The command list, for "help" and usage. */
 void cmd_help(FILE *out);

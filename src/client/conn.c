@@ -14,7 +14,7 @@
 #include "keycache.h"
 #include "text.h"
 
-int conn_fail(ss_conn *c, int status, const char *fmt, ...)
+int conn_fail(client_conn *c, int status, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -40,7 +40,7 @@ static bool network_errno(int err)
     }
 }
 
-int conn_errno_fail(ss_conn *c, int err, const char *what)
+int conn_errno_fail(client_conn *c, int err, const char *what)
 {
     const char *why = strerror(-err);
     if (err == -ENODATA || err == -ECONNRESET)
@@ -49,12 +49,12 @@ int conn_errno_fail(ss_conn *c, int err, const char *what)
         why = "protocol error from server";
     if (network_errno(err)) {
         c->dead = true;
-        return conn_fail(c, SS_CONN, "%s: %s", what, why);
+        return conn_fail(c, SSFTP_CONN, "%s: %s", what, why);
     }
-    return conn_fail(c, SS_FAIL, "%s: %s", what, why);
+    return conn_fail(c, SSFTP_FAIL, "%s: %s", what, why);
 }
 
-int conn_open(ss_conn *c, const char *host, const char *port)
+int conn_open(client_conn *c, const char *host, const char *port)
 {
     memset(c, 0, sizeof *c);
     c->io.fd = -1;
@@ -68,7 +68,7 @@ int conn_open(ss_conn *c, const char *host, const char *port)
     struct addrinfo *res = NULL;
     int g = getaddrinfo(host, port, &hints, &res);
     if (g != 0)
-        return conn_fail(c, SS_CONN, "%s: %s", host, gai_strerror(g));
+        return conn_fail(c, SSFTP_CONN, "%s: %s", host, gai_strerror(g));
     int err = 0;
     for (struct addrinfo *ai = res; ai != NULL; ai = ai->ai_next) {
         int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC,
@@ -87,7 +87,7 @@ int conn_open(ss_conn *c, const char *host, const char *port)
     freeaddrinfo(res);
     bool v6 = strchr(host, ':') != NULL;
     if (c->io.fd < 0)
-        return conn_fail(c, SS_CONN, "connect %s%s%s:%s: %s", v6 ? "[" : "",
+        return conn_fail(c, SSFTP_CONN, "connect %s%s%s:%s: %s", v6 ? "[" : "",
                          host, v6 ? "]" : "", port, strerror(err));
 
     json_t *rep = NULL;
@@ -98,29 +98,29 @@ int conn_open(ss_conn *c, const char *host, const char *port)
     if (r == -EREMOTEIO) {
         conn_remote_fail(c, rep, host);
         c->dead = true;
-        return SS_CONN;
+        return SSFTP_CONN;
     }
     if (r < 0)
-        return SS_CONN;
+        return SSFTP_CONN;
     uint64_t version = 0;
     r = proto_get_u64(rep, "version", &version);
     json_decref(rep);
     if (r || version != PROTO_VERSION) {
         c->dead = true;
-        return conn_fail(c, SS_CONN, "%s: server does not speak version %d",
+        return conn_fail(c, SSFTP_CONN, "%s: server does not speak version %d",
                          host, PROTO_VERSION);
     }
-    return SS_OK;
+    return SSFTP_OK;
 }
 
 /* The challenge: salt, costs and server nonce.  0 or -EINVAL. */
-static int read_challenge(const json_t *rep, auth_params *p,
-                          uint8_t snonce[AUTH_NONCE_BYTES])
+static int read_challenge(const json_t *rep, proto_auth_params *p,
+                          uint8_t snonce[PROTO_AUTH_NONCE_BYTES])
 {
     if (proto_get_b64(rep, "salt", p->salt, sizeof p->salt) ||
         proto_get_u64(rep, "opslimit", &p->opslimit) ||
         proto_get_u64(rep, "memlimit", &p->memlimit) ||
-        proto_get_b64(rep, "snonce", snonce, AUTH_NONCE_BYTES))
+        proto_get_b64(rep, "snonce", snonce, PROTO_AUTH_NONCE_BYTES))
         return -EINVAL;
     return 0;
 }
@@ -129,7 +129,7 @@ static int read_challenge(const json_t *rep, auth_params *p,
  * many failed logins for the name or this address): a login failure (exit
  * 4), said with the server's words and when to try again, not the "in use
  * by another session" busy of a command. */
-static int login_refused(ss_conn *c, json_t *rep, const char *what)
+static int login_refused(client_conn *c, json_t *rep, const char *what)
 {
     const char *code = "", *error = "";
     if (proto_reply_check(rep, &code, &error) != -EREMOTEIO ||
@@ -142,69 +142,69 @@ static int login_refused(ss_conn *c, json_t *rep, const char *what)
     if (have_retry)
         snprintf(when, sizeof when, "; try again in %llu s",
                  (unsigned long long)retry);
-    conn_fail(c, SS_AUTH, "%s: refused by the server: %s%s",
+    conn_fail(c, SSFTP_AUTH, "%s: refused by the server: %s%s",
               safe_what ? safe_what : "?", safe_err ? safe_err : "?", when);
     free(safe_what);
     free(safe_err);
     json_decref(rep);
-    return SS_AUTH;
+    return SSFTP_AUTH;
 }
 
-int conn_login(ss_conn *c, const char *user, const char *password)
+int conn_login(client_conn *c, const char *user, const char *password)
 {
     size_t ulen = strlen(user);
-    if (ulen == 0 || ulen > AUTH_USER_MAX)
-        return conn_fail(c, SS_USAGE, "user name must be 1..%d bytes",
-                         AUTH_USER_MAX);
+    if (ulen == 0 || ulen > PROTO_AUTH_USER_MAX)
+        return conn_fail(c, SSFTP_USAGE, "user name must be 1..%d bytes",
+                         PROTO_AUTH_USER_MAX);
     memcpy(c->user, user, ulen + 1);
 
-    uint8_t cnonce[AUTH_NONCE_BYTES], snonce[AUTH_NONCE_BYTES];
+    uint8_t cnonce[PROTO_AUTH_NONCE_BYTES], snonce[PROTO_AUTH_NONCE_BYTES];
     randombytes_buf(cnonce, sizeof cnonce);
     json_t *req = json_pack("{s:s, s:s}", "cmd", "auth", "user", user);
     if (req && proto_set_b64(req, "cnonce", cnonce, sizeof cnonce)) {
         json_decref(req);
         req = NULL;
     }
-    char what[AUTH_USER_MAX + 16];
+    char what[PROTO_AUTH_USER_MAX + 16];
     snprintf(what, sizeof what, "login as %s", user);
     json_t *rep = NULL;
     int r = conn_call(c, req, &rep);
     if (r == -EREMOTEIO)
         return login_refused(c, rep, what);
     if (r < 0)
-        return SS_CONN;
-    auth_params p;
+        return SSFTP_CONN;
+    proto_auth_params p;
     r = read_challenge(rep, &p, snonce);
     json_decref(rep);
     if (r) {
         c->dead = true;
-        return conn_fail(c, SS_CONN, "login: malformed challenge from server");
+        return conn_fail(c, SSFTP_CONN, "login: malformed challenge from server");
     }
     /* Refuse before deriving: a cheap cost would let an impostor server
      * harvest crackable proofs, a dear one would exhaust this machine. */
-    if (auth_params_check(&p)) {
+    if (proto_auth_params_check(&p)) {
         c->dead = true;
-        return conn_fail(c, SS_AUTH,
+        return conn_fail(c, SSFTP_AUTH,
                          "login: server asks for argon2id costs outside the "
                          "accepted range (opslimit %llu, memlimit %llu)",
                          (unsigned long long)p.opslimit,
                          (unsigned long long)p.memlimit);
     }
 
-    uint8_t client_key[AUTH_KEY_BYTES], server_key[AUTH_KEY_BYTES];
-    auth_message am;
+    uint8_t client_key[PROTO_AUTH_KEY_BYTES], server_key[PROTO_AUTH_KEY_BYTES];
+    proto_auth_message am;
     r = keycache_derive(user, password, &p, client_key, server_key);
     if (r == 0)
-        r = auth_message_build(&am, user, cnonce, snonce, &p);
+        r = proto_auth_message_build(&am, user, cnonce, snonce, &p);
     if (r) {
         sodium_memzero(client_key, sizeof client_key);
         sodium_memzero(server_key, sizeof server_key);
         c->dead = true;
-        return conn_fail(c, SS_AUTH, "login: cannot derive keys: %s",
+        return conn_fail(c, SSFTP_AUTH, "login: cannot derive keys: %s",
                          strerror(-r));
     }
-    uint8_t proof[AUTH_KEY_BYTES];
-    auth_client_proof(client_key, &am, proof);
+    uint8_t proof[PROTO_AUTH_KEY_BYTES];
+    proto_auth_client_proof(client_key, &am, proof);
     sodium_memzero(client_key, sizeof client_key);
     req = json_pack("{s:s}", "cmd", "auth_proof");
     if (req && proto_set_b64(req, "proof", proof, sizeof proof)) {
@@ -218,18 +218,18 @@ int conn_login(ss_conn *c, const char *user, const char *password)
     }
     if (r < 0) {
         sodium_memzero(server_key, sizeof server_key);
-        return SS_CONN;
+        return SSFTP_CONN;
     }
-    uint8_t sig[AUTH_KEY_BYTES];
+    uint8_t sig[PROTO_AUTH_KEY_BYTES];
     r = proto_get_b64(rep, "server_signature", sig, sizeof sig);
     if (r == 0)
-        r = auth_client_check_server(server_key, &am, sig);
+        r = proto_auth_client_check_server(server_key, &am, sig);
     sodium_memzero(server_key, sizeof server_key);
     if (r) {
         /* Nothing more is sent: this peer has not proved it is the server. */
         json_decref(rep);
         c->dead = true;
-        return conn_fail(c, SS_AUTH,
+        return conn_fail(c, SSFTP_AUTH,
                          "login: the server's signature does not match; "
                          "it may be an impostor");
     }
@@ -238,21 +238,21 @@ int conn_login(ss_conn *c, const char *user, const char *password)
         strlen(home) < sizeof c->cwd)
         strcpy(c->cwd, home);
     json_decref(rep);
-    return SS_OK;
+    return SSFTP_OK;
 }
 
-int conn_call(ss_conn *c, json_t *req, json_t **reply)
+int conn_call(client_conn *c, json_t *req, json_t **reply)
 {
     *reply = NULL;
     if (req == NULL) {
         /* json_pack refuses names that are not UTF-8, or memory ran out */
-        conn_fail(c, SS_FAIL, "cannot encode the request (names must be "
+        conn_fail(c, SSFTP_FAIL, "cannot encode the request (names must be "
                               "valid UTF-8)");
         return -EINVAL;
     }
     if (c->dead || c->io.fd < 0) {
         json_decref(req);
-        conn_fail(c, SS_CONN, "not connected");
+        conn_fail(c, SSFTP_CONN, "not connected");
         return -ENOTCONN;
     }
     int r = proto_send(&c->io, req);
@@ -301,7 +301,7 @@ static const char *code_phrase(const char *code)
     return NULL;
 }
 
-int conn_remote_fail(ss_conn *c, json_t *reply, const char *what)
+int conn_remote_fail(client_conn *c, json_t *reply, const char *what)
 {
     const char *code = "", *error = "";
     if (proto_reply_check(reply, &code, &error) != -EREMOTEIO)
@@ -310,7 +310,7 @@ int conn_remote_fail(ss_conn *c, json_t *reply, const char *what)
     char *safe_what = text_escape(what);
     char *safe_err = text_escape(error);
     const char *w = safe_what ? safe_what : "?";
-    int status = strcmp(code, PROTO_E_AUTH_FAILED) == 0 ? SS_AUTH : SS_FAIL;
+    int status = strcmp(code, PROTO_E_AUTH_FAILED) == 0 ? SSFTP_AUTH : SSFTP_FAIL;
     char quota[96] = "";
     bool is_quota = strcmp(code, PROTO_E_QUOTA_EXCEEDED) == 0;
     if (phrase == NULL) {
@@ -349,7 +349,7 @@ int conn_remote_fail(ss_conn *c, json_t *reply, const char *what)
     return status;
 }
 
-void conn_close(ss_conn *c)
+void conn_close(client_conn *c)
 {
     if (c->io.fd < 0)
         return;

@@ -16,55 +16,55 @@
 
 /* Exit statuses of ssftp. */
 enum {
-    SS_OK = 0,
-    SS_FAIL = 1,  /* a command failed; the session is still good */
-    SS_USAGE = 2, /* bad command line or command arguments */
-    SS_CONN = 3,  /* cannot connect, or the connection broke */
-    SS_AUTH = 4,  /* login refused, or the server did not prove itself */
-    SS_INTR = 130 /* interrupted by SIGINT */
+    SSFTP_OK = 0,
+    SSFTP_FAIL = 1,  /* a command failed; the session is still good */
+    SSFTP_USAGE = 2, /* bad command line or command arguments */
+    SSFTP_CONN = 3,  /* cannot connect, or the connection broke */
+    SSFTP_AUTH = 4,  /* login refused, or the server did not prove itself */
+    SSFTP_INTR = 130 /* interrupted by SIGINT */
 };
 
-typedef struct ss_conn {
+typedef struct client_conn {
     proto_io io;
-    char user[AUTH_USER_MAX + 1];
+    char user[PROTO_AUTH_USER_MAX + 1];
     char host[256];               /* as typed, for the prompt and messages */
     char cwd[PROTO_PATH_MAX + 1]; /* last cwd the server reported */
     char err[1024];               /* the last failure, one line */
     bool dead;                    /* the connection is gone or out of step */
-} ss_conn;
+} client_conn;
 
 /* Connect to host (a name, an IPv4 address, or an IPv6 address with or
  * without brackets) on port, and greet (hello, version 1).  c is
- * initialised here; on failure c->io.fd is -1.  Returns SS_OK or SS_CONN. */
-int conn_open(ss_conn *c, const char *host, const char *port);
+ * initialised here; on failure c->io.fd is -1.  Returns SSFTP_OK or SSFTP_CONN. */
+int conn_open(client_conn *c, const char *host, const char *port);
 
 /* SCRAM login (docs/protocol.md, "Login").  Costs outside
- * auth_params_check() and a wrong server signature end the connection.
- * Returns SS_OK, SS_AUTH or SS_CONN. */
-int conn_login(ss_conn *c, const char *user, const char *password);
+ * proto_auth_params_check() and a wrong server signature end the connection.
+ * Returns SSFTP_OK, SSFTP_AUTH or SSFTP_CONN. */
+int conn_login(client_conn *c, const char *user, const char *password);
 
 /* Send req (the reference is consumed, so `conn_call(c, json_pack(...),
  * &rep)` is safe even when json_pack failed) and receive the reply.
  * Returns 0 with *reply ok; -EREMOTEIO with *reply the failure (the caller
  * decrefs either); or another negative errno with *reply NULL, c->dead set
  * and c->err filled. */
-int conn_call(ss_conn *c, json_t *req, json_t **reply);
+int conn_call(client_conn *c, json_t *req, json_t **reply);
 
 /* Turn a failed reply into c->err as "what: reason" and decref it.  For
- * quota_exceeded it asks the server for the figures.  Returns SS_FAIL (or
- * SS_AUTH for auth_failed). */
-int conn_remote_fail(ss_conn *c, json_t *reply, const char *what);
+ * quota_exceeded it asks the server for the figures.  Returns SSFTP_FAIL (or
+ * SSFTP_AUTH for auth_failed). */
+int conn_remote_fail(client_conn *c, json_t *reply, const char *what);
 
 /* c->err = "what: <strerror(-err)>" (the connection is marked dead when
- * err is a network error).  Returns SS_CONN or SS_FAIL accordingly. */
-int conn_errno_fail(ss_conn *c, int err, const char *what);
+ * err is a network error).  Returns SSFTP_CONN or SSFTP_FAIL accordingly. */
+int conn_errno_fail(client_conn *c, int err, const char *what);
 
-/* printf into c->err.  Returns status, for `return conn_fail(c, SS_FAIL,
+/* printf into c->err.  Returns status, for `return conn_fail(c, SSFTP_FAIL,
  * ...)`. */
-int conn_fail(ss_conn *c, int status, const char *fmt, ...)
+int conn_fail(client_conn *c, int status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 /* Send quit (best effort) and close.  Safe on a closed or dead session. */
-void conn_close(ss_conn *c);
+void conn_close(client_conn *c);
 
 #endif

@@ -10,8 +10,8 @@
 struct keycache_entry {
     bool used;
     uint8_t id[32]; /* BLAKE2b of user, password and params */
-    uint8_t client_key[AUTH_KEY_BYTES];
-    uint8_t server_key[AUTH_KEY_BYTES];
+    uint8_t client_key[PROTO_AUTH_KEY_BYTES];
+    uint8_t server_key[PROTO_AUTH_KEY_BYTES];
 };
 
 static struct keycache_entry cache[KEYCACHE_SLOTS];
@@ -29,7 +29,7 @@ static void id_add(crypto_generichash_state *st, const void *buf, size_t n)
 }
 
 static void entry_id(const char *user, const char *password,
-                     const auth_params *p, uint8_t id[32])
+                     const proto_auth_params *p, uint8_t id[32])
 {
     crypto_generichash_state st;
     crypto_generichash_init(&st, NULL, 0, 32);
@@ -43,31 +43,31 @@ static void entry_id(const char *user, const char *password,
 }
 
 int keycache_derive(const char *user, const char *password,
-                    const auth_params *p, uint8_t client_key[AUTH_KEY_BYTES],
-                    uint8_t server_key[AUTH_KEY_BYTES])
+                    const proto_auth_params *p, uint8_t client_key[PROTO_AUTH_KEY_BYTES],
+                    uint8_t server_key[PROTO_AUTH_KEY_BYTES])
 {
-    int r = auth_params_check(p);
+    int r = proto_auth_params_check(p);
     if (r)
         return r;
     uint8_t id[32];
     entry_id(user, password, p, id);
     for (unsigned i = 0; i < KEYCACHE_SLOTS; i++) {
         if (cache[i].used && sodium_memcmp(cache[i].id, id, sizeof id) == 0) {
-            memcpy(client_key, cache[i].client_key, AUTH_KEY_BYTES);
-            memcpy(server_key, cache[i].server_key, AUTH_KEY_BYTES);
+            memcpy(client_key, cache[i].client_key, PROTO_AUTH_KEY_BYTES);
+            memcpy(server_key, cache[i].server_key, PROTO_AUTH_KEY_BYTES);
             return 0;
         }
     }
     misses++;
-    r = auth_derive(password, p, client_key, server_key);
+    r = proto_auth_derive(password, p, client_key, server_key);
     if (r)
         return r;
     struct keycache_entry *e = &cache[next_slot];
     next_slot = (next_slot + 1) % KEYCACHE_SLOTS;
     e->used = true;
     memcpy(e->id, id, sizeof id);
-    memcpy(e->client_key, client_key, AUTH_KEY_BYTES);
-    memcpy(e->server_key, server_key, AUTH_KEY_BYTES);
+    memcpy(e->client_key, client_key, PROTO_AUTH_KEY_BYTES);
+    memcpy(e->server_key, server_key, PROTO_AUTH_KEY_BYTES);
     return 0;
 }
 

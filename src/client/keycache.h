@@ -15,13 +15,13 @@
 #include "proto.h"
 
 /* The ClientKey and ServerKey for password under p, from the cache or from
- * auth_derive() (then cached).  Returns 0, or auth_derive()'s negative errno
- * (-EPROTO for costs outside auth_params_check(), -ENOMEM). */
+ * proto_auth_derive() (then cached).  Returns 0, or proto_auth_derive()'s negative errno
+ * (-EPROTO for costs outside proto_auth_params_check(), -ENOMEM). */
 int keycache_derive(const char *user, const char *password,
-                    const auth_params *p, uint8_t client_key[AUTH_KEY_BYTES],
-                    uint8_t server_key[AUTH_KEY_BYTES]);
+                    const proto_auth_params *p, uint8_t client_key[PROTO_AUTH_KEY_BYTES],
+                    uint8_t server_key[PROTO_AUTH_KEY_BYTES]);
 
-/* How many derivations ran auth_derive() (for tests and benchmarks). */
+/* How many derivations ran proto_auth_derive() (for tests and benchmarks). */
 unsigned keycache_misses(void);
 
 /* Wipe every entry. */

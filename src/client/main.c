@@ -148,24 +148,24 @@ int main(int argc, char **argv)
             break;
         case 'h':
             usage(stdout);
-            return SS_OK;
+            return SSFTP_OK;
         default:
             usage(stderr);
-            return SS_USAGE;
+            return SSFTP_USAGE;
         }
     }
     char *host = NULL;
     if (optind >= argc || split_host(argv[optind], &host, &port) != 0) {
         fputs("ssftp: expected HOST[:PORT]\n", stderr);
-        return SS_USAGE;
+        return SSFTP_USAGE;
     }
     if (user == NULL || *user == '\0') {
         fputs("ssftp: no user name: use -u USER\n", stderr);
-        return SS_USAGE;
+        return SSFTP_USAGE;
     }
     if (proto_init() != 0) {
         fputs("ssftp: cannot initialise libsodium\n", stderr);
-        return SS_FAIL;
+        return SSFTP_FAIL;
     }
 
     char password[PASSWORD_MAX];
@@ -177,15 +177,15 @@ int main(int argc, char **argv)
                   stderr);
         else
             fprintf(stderr, "ssftp: password: %s\n", strerror(-r));
-        return SS_USAGE;
+        return SSFTP_USAGE;
     }
 
-    ss_conn c;
+    client_conn c;
     int status = conn_open(&c, host, port);
-    if (status == SS_OK)
+    if (status == SSFTP_OK)
         status = conn_login(&c, user, password);
     sodium_memzero(password, sizeof password);
-    if (status != SS_OK) {
+    if (status != SSFTP_OK) {
         fprintf(stderr, "ssftp: %s\n", c.err);
         conn_close(&c);
         keycache_clear();
@@ -196,7 +196,7 @@ int main(int argc, char **argv)
     optind++;
     if (optind < argc) {
         status = cmd_run(&c, argc - optind, argv + optind, &o);
-        if (status != SS_OK)
+        if (status != SSFTP_OK)
             fprintf(stderr, "ssftp: %s\n", c.err);
     } else if (isatty(STDIN_FILENO)) {
         status = shell_interactive(&c, &o);
@@ -205,9 +205,9 @@ int main(int argc, char **argv)
     }
     conn_close(&c);
     keycache_clear();
-    if (fflush(stdout) != 0 && status == SS_OK) {
+    if (fflush(stdout) != 0 && status == SSFTP_OK) {
         fputs("ssftp: write error on stdout\n", stderr);
-        status = SS_FAIL;
+        status = SSFTP_FAIL;
     }
     return status;
 }

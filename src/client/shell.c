@@ -49,15 +49,15 @@ int shell_split(char *line, char **argv, int max)
     }
 }
 
-/* Run one line.  Returns SS_OK, or a status with c->err set. */
-static int run_line(ss_conn *c, char *line, cmd_opts *o)
+/* Run one line.  Returns SSFTP_OK, or a status with c->err set. */
+static int run_line(client_conn *c, char *line, cmd_opts *o)
 {
     char *argv[SHELL_MAX_WORDS];
     int argc = shell_split(line, argv, SHELL_MAX_WORDS);
     if (argc < 0)
-        return conn_fail(c, SS_USAGE, "unterminated quote or too many words");
+        return conn_fail(c, SSFTP_USAGE, "unterminated quote or too many words");
     if (argc == 0 || argv[0][0] == '#')
-        return SS_OK;
+        return SSFTP_OK;
     return cmd_run(c, argc, argv, o);
 }
 
@@ -90,7 +90,7 @@ static int prompt_getc(FILE *in)
     }
 }
 
-static int shell_loop(ss_conn *c, cmd_opts *o)
+static int shell_loop(client_conn *c, cmd_opts *o)
 {
     while (!o->quit && !c->dead) {
         prompt_interrupted = 0;
@@ -113,14 +113,14 @@ static int shell_loop(ss_conn *c, cmd_opts *o)
         }
         if (line[strspn(line, " \t")] != '\0')
             add_history(line);
-        if (run_line(c, line, o) != SS_OK)
+        if (run_line(c, line, o) != SSFTP_OK)
             fprintf(stderr, "ssftp: %s\n", c->err);
         free(line);
     }
-    return c->dead && !o->quit ? SS_CONN : SS_OK;
+    return c->dead && !o->quit ? SSFTP_CONN : SSFTP_OK;
 }
 
-int shell_interactive(ss_conn *c, cmd_opts *o)
+int shell_interactive(client_conn *c, cmd_opts *o)
 {
     /* Our own SIGINT handling instead of libedit's, which re-raises the
      * signal and so ends the process.  Transfers install their own handler
@@ -130,7 +130,7 @@ int shell_interactive(ss_conn *c, cmd_opts *o)
     struct sigaction sa = {.sa_handler = on_prompt_sigint}, old;
     sigemptyset(&sa.sa_mask);
     if (sigaction(SIGINT, &sa, &old) != 0)
-        return conn_fail(c, SS_FAIL, "sigaction: %s", strerror(errno));
+        return conn_fail(c, SSFTP_FAIL, "sigaction: %s", strerror(errno));
     using_history();
     puts("Type help for the list of commands.");
     int status = shell_loop(c, o);
@@ -138,16 +138,16 @@ int shell_interactive(ss_conn *c, cmd_opts *o)
     return status;
 }
 
-int shell_batch(ss_conn *c, cmd_opts *o)
+int shell_batch(client_conn *c, cmd_opts *o)
 {
     char *line = NULL;
     size_t cap = 0;
     unsigned long lineno = 0;
-    int status = SS_OK;
+    int status = SSFTP_OK;
     while (!o->quit && getline(&line, &cap, stdin) >= 0) {
         lineno++;
         status = run_line(c, line, o);
-        if (status != SS_OK) {
+        if (status != SSFTP_OK) {
             fprintf(stderr, "ssftp: line %lu: %s\n", lineno, c->err);
             break;
         }

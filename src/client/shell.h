@@ -13,12 +13,12 @@
 int shell_split(char *line, char **argv, int max);
 
 /* Interactive: prompt "user@host:/cwd> ", line editing and history, errors
- * printed and the session carried on.  Returns the exit status (SS_OK, or
- * SS_CONN if the connection broke). */
-int shell_interactive(ss_conn *c, cmd_opts *o);
+ * printed and the session carried on.  Returns the exit status (SSFTP_OK, or
+ * SSFTP_CONN if the connection broke). */
+int shell_interactive(client_conn *c, cmd_opts *o);
 
 /* Batch: commands from stdin until end of input, quit, or the first
  * failure, whose status is returned after one "ssftp: line N: ..." line. */
-int shell_batch(ss_conn *c, cmd_opts *o);
+int shell_batch(client_conn *c, cmd_opts *o);
 
 #endif

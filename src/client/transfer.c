@@ -58,10 +58,10 @@ static void xfer_end(struct xfer *x, uint64_t total, bool ok)
 
 /* "verified blake2b:<first 16 hex>" -- enough to compare by eye. */
 static void report_done(const char *from, const char *to, uint64_t total,
-                        uint64_t resumed, const uint8_t digest[DIGEST_BYTES])
+                        uint64_t resumed, const uint8_t digest[PROTO_DIGEST_BYTES])
 {
-    char hex[DIGEST_HEX_SIZE];
-    digest_to_hex(digest, hex);
+    char hex[PROTO_DIGEST_HEX_SIZE];
+    proto_digest_to_hex(digest, hex);
     char *f = text_escape(from), *t = text_escape(to);
     char resume[64] = "";
     if (resumed)
@@ -99,14 +99,14 @@ static void on_progress(void *bar, uint64_t off)
 }
 
 /* Stream bytes off..total-1 of fd as the announced body, hashing them. */
-static int put_body(ss_conn *c, int fd, uint64_t off, digest_state *d,
+static int put_body(client_conn *c, int fd, uint64_t off, proto_digest_state *d,
                     progress *bar, const char *what)
 {
     proto_body_hooks hooks = {.progress = on_progress, .ctx = bar};
     int file_err = 0;
     int r = proto_body_from_file(&c->io, fd, off, d, &hooks, &file_err);
     if (r == 0)
-        return SS_OK;
+        return SSFTP_OK;
     if (file_err == 0) {
         int status = conn_errno_fail(c, r, what);
         c->dead = true; /* whatever failed, the body is still owed */
@@ -115,7 +115,7 @@ static int put_body(ss_conn *c, int fd, uint64_t off, digest_state *d,
     /* The peer is owed bytes we do not have: only closing is honest
      * (docs/protocol.md, "Framing"). */
     c->dead = true;
-    return conn_fail(c, SS_FAIL, "%s: %s", what,
+    return conn_fail(c, SSFTP_FAIL, "%s: %s", what,
                      file_err == -ENODATA ? "file shrank while being sent"
                      : file_err == -ENOMEM ? "out of memory"
                                            : strerror(-file_err));
@@ -124,24 +124,24 @@ static int put_body(ss_conn *c, int fd, uint64_t off, digest_state *d,
 /* The offset to send put_data from: K when our first K bytes hash to the
  * server's prefix, else 0.  d then holds the hash of those K2 bytes. */
 static uint64_t put_resume_offset(int fd, uint64_t total, const json_t *rep,
-                                  digest_state *d)
+                                  proto_digest_state *d)
 {
     uint64_t k = 0;
-    uint8_t theirs[DIGEST_BYTES], ours[DIGEST_BYTES];
-    digest_init(d);
+    uint8_t theirs[PROTO_DIGEST_BYTES], ours[PROTO_DIGEST_BYTES];
+    proto_digest_init(d);
     if (proto_get_u64(rep, "offset", &k) || k == 0 || k > total ||
         proto_get_hex(rep, "prefix", theirs, sizeof theirs))
         return 0;
-    if (digest_update_file(d, fd, 0, k) == 0) {
-        digest_peek(d, ours);
+    if (proto_digest_update_file(d, fd, 0, k) == 0) {
+        proto_digest_peek(d, ours);
         if (sodium_memcmp(ours, theirs, sizeof ours) == 0)
             return k;
     }
-    digest_init(d);
+    proto_digest_init(d);
     return 0;
 }
 
-static int put_file(ss_conn *c, int fd, uint64_t total, const char *local,
+static int put_file(client_conn *c, int fd, uint64_t total, const char *local,
                     const char *remote, bool show_progress, const char *what)
 {
     json_t *rep = NULL;
@@ -151,8 +151,8 @@ static int put_file(ss_conn *c, int fd, uint64_t total, const char *local,
     if (r == -EREMOTEIO)
         return conn_remote_fail(c, rep, what);
     if (r < 0)
-        return c->dead ? SS_CONN : SS_FAIL;
-    digest_state d;
+        return c->dead ? SSFTP_CONN : SSFTP_FAIL;
+    proto_digest_state d;
     uint64_t k2 = put_resume_offset(fd, total, rep, &d);
     json_decref(rep);
 
@@ -165,12 +165,12 @@ static int put_file(ss_conn *c, int fd, uint64_t total, const char *local,
     struct xfer x;
     xfer_begin(&x, show_progress, local, total, k2);
     int status = put_body(c, fd, k2, &d, &x.bar, what);
-    xfer_end(&x, total, status == SS_OK);
-    if (status != SS_OK)
+    xfer_end(&x, total, status == SSFTP_OK);
+    if (status != SSFTP_OK)
         return status;
 
-    uint8_t ours[DIGEST_BYTES], theirs[DIGEST_BYTES];
-    digest_final(&d, ours);
+    uint8_t ours[PROTO_DIGEST_BYTES], theirs[PROTO_DIGEST_BYTES];
+    proto_digest_final(&d, ours);
     json_t *end = json_pack("{s:s}", "cmd", "put_end");
     if (end && proto_set_hex(end, "digest", ours, sizeof ours)) {
         json_decref(end);
@@ -180,42 +180,42 @@ static int put_file(ss_conn *c, int fd, uint64_t total, const char *local,
     if (r == -EREMOTEIO)
         return conn_remote_fail(c, rep, what);
     if (r < 0)
-        return c->dead ? SS_CONN : SS_FAIL;
+        return c->dead ? SSFTP_CONN : SSFTP_FAIL;
     uint64_t bytes = 0;
     r = proto_get_hex(rep, "digest", theirs, sizeof theirs);
     if (r == 0)
         r = proto_get_u64(rep, "bytes", &bytes);
     json_decref(rep);
     if (r || bytes != total || sodium_memcmp(ours, theirs, sizeof ours))
-        return conn_fail(c, SS_FAIL, "%s: the server stored different bytes "
+        return conn_fail(c, SSFTP_FAIL, "%s: the server stored different bytes "
                          "(digest mismatch)", what);
     report_done(local, remote, total, k2, ours);
-    return SS_OK;
+    return SSFTP_OK;
 }
 
-int transfer_put(ss_conn *c, const char *local, const char *remote,
+int transfer_put(client_conn *c, const char *local, const char *remote,
                  bool show_progress)
 {
     char what[PROTO_PATH_MAX + 8];
     snprintf(what, sizeof what, "put %s", local);
     char name[PROTO_NAME_MAX + 1], target[PROTO_PATH_MAX + 1];
     if (proto_path_base(local, name, sizeof name) != 0)
-        return conn_fail(c, SS_FAIL, "%s: file name too long", what);
+        return conn_fail(c, SSFTP_FAIL, "%s: file name too long", what);
     if (remote == NULL)
         remote = name;
     else if (remote[0] && remote[strlen(remote) - 1] == '/') {
         if (proto_path_join(target, sizeof target, remote, name))
-            return conn_fail(c, SS_FAIL, "%s: remote path too long", what);
+            return conn_fail(c, SSFTP_FAIL, "%s: remote path too long", what);
         remote = target;
     }
     int fd = open(local, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
-        return conn_fail(c, SS_FAIL, "%s: %s", what, strerror(errno));
+        return conn_fail(c, SSFTP_FAIL, "%s: %s", what, strerror(errno));
     struct stat st;
     if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
         int e = errno;
         close(fd);
-        return conn_fail(c, SS_FAIL, "%s: %s", what,
+        return conn_fail(c, SSFTP_FAIL, "%s: %s", what,
                          S_ISDIR(st.st_mode) ? "is a directory"
                          : e                 ? strerror(e)
                                              : "not a regular file");
@@ -261,7 +261,7 @@ static int get_paths(const char *remote, const char *local, char *target,
 }
 
 /* Receive the announced body into fd at off, hashing it. */
-static int get_body(ss_conn *c, int fd, uint64_t off, digest_state *d,
+static int get_body(client_conn *c, int fd, uint64_t off, proto_digest_state *d,
                     progress *bar, const char *what, const char *part)
 {
     /* Draining a large body to nowhere helps nobody: on a failed write
@@ -271,7 +271,7 @@ static int get_body(ss_conn *c, int fd, uint64_t off, digest_state *d,
     int file_err = 0;
     int r = proto_body_to_file(&c->io, fd, off, d, &hooks, &file_err);
     if (r == 0 && file_err == 0)
-        return SS_OK;
+        return SSFTP_OK;
     if (file_err == 0) {
         int status = conn_errno_fail(c, r, what);
         c->dead = true; /* the rest of the body is still on its way */
@@ -279,7 +279,7 @@ static int get_body(ss_conn *c, int fd, uint64_t off, digest_state *d,
     }
     c->dead = true;
     char *p = text_escape(part);
-    int status = conn_fail(c, SS_FAIL, "%s: write %s: %s", what, p ? p : "?",
+    int status = conn_fail(c, SSFTP_FAIL, "%s: write %s: %s", what, p ? p : "?",
                            strerror(-file_err));
     free(p);
     return status;
@@ -287,14 +287,14 @@ static int get_body(ss_conn *c, int fd, uint64_t off, digest_state *d,
 
 /* Send get with our partial's prefix; on success *rep is the reply (body
  * follows). */
-static int get_request(ss_conn *c, const char *remote, uint64_t k,
-                       digest_state *d, json_t **rep)
+static int get_request(client_conn *c, const char *remote, uint64_t k,
+                       proto_digest_state *d, json_t **rep)
 {
     json_t *req = json_pack("{s:s, s:s, s:I}", "cmd", "get", "path", remote,
                             "offset", (json_int_t)k);
     if (req && k > 0) {
-        uint8_t prefix[DIGEST_BYTES];
-        digest_peek(d, prefix);
+        uint8_t prefix[PROTO_DIGEST_BYTES];
+        proto_digest_peek(d, prefix);
         if (proto_set_hex(req, "prefix", prefix, sizeof prefix)) {
             json_decref(req);
             req = NULL;
@@ -303,18 +303,18 @@ static int get_request(ss_conn *c, const char *remote, uint64_t k,
     return conn_call(c, req, rep);
 }
 
-static int get_file(ss_conn *c, int fd, const char *remote,
+static int get_file(client_conn *c, int fd, const char *remote,
                     const char *target, const char *part, bool show_progress,
                     const char *what)
 {
     struct stat st;
     if (fstat(fd, &st) < 0)
-        return conn_fail(c, SS_FAIL, "%s: %s", what, strerror(errno));
+        return conn_fail(c, SSFTP_FAIL, "%s: %s", what, strerror(errno));
     uint64_t k = (uint64_t)st.st_size;
-    digest_state d;
-    digest_init(&d);
-    if (k > 0 && digest_update_file(&d, fd, 0, k) != 0) {
-        digest_init(&d);
+    proto_digest_state d;
+    proto_digest_init(&d);
+    if (k > 0 && proto_digest_update_file(&d, fd, 0, k) != 0) {
+        proto_digest_init(&d);
         k = 0;
     }
     json_t *rep = NULL;
@@ -322,7 +322,7 @@ static int get_file(ss_conn *c, int fd, const char *remote,
     if (r == -EREMOTEIO)
         return conn_remote_fail(c, rep, what);
     if (r < 0)
-        return c->dead ? SS_CONN : SS_FAIL;
+        return c->dead ? SSFTP_CONN : SSFTP_FAIL;
     uint64_t total = 0, k2 = 0;
     uint64_t body = c->io.body_in;
     r = proto_get_u64(rep, "total", &total);
@@ -331,22 +331,22 @@ static int get_file(ss_conn *c, int fd, const char *remote,
     json_decref(rep);
     if (r || (k2 != 0 && k2 != k) || k2 > total || body != total - k2) {
         c->dead = true;
-        return conn_fail(c, SS_CONN, "%s: malformed reply from server", what);
+        return conn_fail(c, SSFTP_CONN, "%s: malformed reply from server", what);
     }
     if (k2 != k) { /* the server did not recognise our prefix: start over */
         if (ftruncate(fd, 0) < 0)
-            return conn_fail(c, SS_FAIL, "%s: %s", what, strerror(errno));
-        digest_init(&d);
+            return conn_fail(c, SSFTP_FAIL, "%s: %s", what, strerror(errno));
+        proto_digest_init(&d);
     }
     struct xfer x;
     xfer_begin(&x, show_progress, remote, total, k2);
     int status = get_body(c, fd, k2, &d, &x.bar, what, part);
-    xfer_end(&x, total, status == SS_OK);
-    if (status != SS_OK)
+    xfer_end(&x, total, status == SSFTP_OK);
+    if (status != SSFTP_OK)
         return status;
 
-    uint8_t ours[DIGEST_BYTES], theirs[DIGEST_BYTES];
-    digest_final(&d, ours);
+    uint8_t ours[PROTO_DIGEST_BYTES], theirs[PROTO_DIGEST_BYTES];
+    proto_digest_final(&d, ours);
     json_t *trailer = NULL;
     r = proto_recv(&c->io, &trailer);
     if (r)
@@ -358,22 +358,22 @@ static int get_file(ss_conn *c, int fd, const char *remote,
     json_decref(trailer);
     if (r) {
         c->dead = true;
-        return conn_fail(c, SS_CONN, "%s: malformed trailer from server",
+        return conn_fail(c, SSFTP_CONN, "%s: malformed trailer from server",
                          what);
     }
     if (sodium_memcmp(ours, theirs, sizeof ours) != 0) {
         unlink(part);
-        return conn_fail(c, SS_FAIL,
+        return conn_fail(c, SSFTP_FAIL,
                          "%s: digest mismatch, download discarded", what);
     }
     if (fsync(fd) < 0 || rename(part, target) < 0)
-        return conn_fail(c, SS_FAIL, "%s: %s", what, strerror(errno));
+        return conn_fail(c, SSFTP_FAIL, "%s: %s", what, strerror(errno));
     sync_parent(target);
     report_done(remote, target, total, k2, ours);
-    return SS_OK;
+    return SSFTP_OK;
 }
 
-int transfer_get(ss_conn *c, const char *remote, const char *local,
+int transfer_get(client_conn *c, const char *remote, const char *local,
                  bool show_progress)
 {
     char what[PROTO_PATH_MAX + 8];
@@ -381,12 +381,12 @@ int transfer_get(ss_conn *c, const char *remote, const char *local,
     char target[PROTO_PATH_MAX + 1], part[PROTO_PATH_MAX + 1];
     int r = get_paths(remote, local, target, part, sizeof target);
     if (r)
-        return conn_fail(c, SS_FAIL, "%s: %s", what, strerror(-r));
+        return conn_fail(c, SSFTP_FAIL, "%s: %s", what, strerror(-r));
     bool existed = access(part, F_OK) == 0;
     int fd = open(part, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
     if (fd < 0) {
         char *p = text_escape(part);
-        r = conn_fail(c, SS_FAIL, "%s: %s: %s", what, p ? p : "?",
+        r = conn_fail(c, SSFTP_FAIL, "%s: %s: %s", what, p ? p : "?",
                       strerror(errno));
         free(p);
         return r;
@@ -394,7 +394,7 @@ int transfer_get(ss_conn *c, const char *remote, const char *local,
     int status = get_file(c, fd, remote, target, part, show_progress, what);
     struct stat st;
     /* A refused get must not leave an empty partial we just made. */
-    if (status != SS_OK && !existed && fstat(fd, &st) == 0 &&
+    if (status != SSFTP_OK && !existed && fstat(fd, &st) == 0 &&
         st.st_size == 0)
         unlink(part);
     close(fd);

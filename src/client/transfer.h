@@ -24,12 +24,12 @@
 
 /* Upload local to remote (NULL: local's last component; a remote ending in
  * '/' gets it appended).  Returns an SS_* status; c->err says why. */
-int transfer_put(ss_conn *c, const char *local, const char *remote,
+int transfer_put(client_conn *c, const char *local, const char *remote,
                  bool show_progress);
 
 /* Download remote to local (NULL: remote's last component in the current
  * directory; an existing local directory gets it appended). */
-int transfer_get(ss_conn *c, const char *remote, const char *local,
+int transfer_get(client_conn *c, const char *remote, const char *local,
                  bool show_progress);
 
 #endif

@@ -25,7 +25,7 @@ struct admin {
     const char *root;
     const char *quota;     /* --quota, add only */
     const char *max_files; /* --max-files, add and quota */
-    auth_params kdf;   /* costs for new keys; the salt is made per password */
+    proto_auth_params kdf;   /* costs for new keys; the salt is made per password */
     struct userdb *db;
 };
 
@@ -152,12 +152,12 @@ static int new_cred(const struct admin *a, struct userdb_cred *c)
     char pw[PASSWORD_MAX];
     int rc = read_password(a, pw);
     if (rc == 0) {
-        uint8_t client_key[AUTH_KEY_BYTES];
+        uint8_t client_key[PROTO_AUTH_KEY_BYTES];
         c->params = a->kdf;
         randombytes_buf(c->params.salt, sizeof c->params.salt);
-        rc = auth_derive(pw, &c->params, client_key, c->server_key);
+        rc = proto_auth_derive(pw, &c->params, client_key, c->server_key);
         if (rc == 0)
-            auth_stored_key(client_key, c->stored_key);
+            proto_auth_stored_key(client_key, c->stored_key);
         else
             fail(a, "deriving keys", rc);
         sodium_memzero(client_key, sizeof client_key);
@@ -425,8 +425,8 @@ int admin_main(int argc, char **argv)
 {
     struct admin a = {
         .root = DEFAULT_ROOT,
-        .kdf = {.opslimit = AUTH_DEFAULT_OPSLIMIT,
-                .memlimit = AUTH_DEFAULT_MEMLIMIT},
+        .kdf = {.opslimit = PROTO_AUTH_DEFAULT_OPSLIMIT,
+                .memlimit = PROTO_AUTH_DEFAULT_MEMLIMIT},
     };
     char *pos[4] = {NULL};
     int npos = 0;
@@ -462,12 +462,12 @@ int admin_main(int argc, char **argv)
         }
     }
     /* Keys made with costs a client refuses could never log in. */
-    if (auth_params_check(&a.kdf) != 0) {
+    if (proto_auth_params_check(&a.kdf) != 0) {
         fprintf(stderr,
                 "ssftpd user: KDF costs outside %llu..%llu passes, "
                 "%llu..%llu bytes\n",
-                AUTH_MIN_OPSLIMIT, AUTH_MAX_OPSLIMIT, AUTH_MIN_MEMLIMIT,
-                AUTH_MAX_MEMLIMIT);
+                PROTO_AUTH_MIN_OPSLIMIT, PROTO_AUTH_MAX_OPSLIMIT, PROTO_AUTH_MIN_MEMLIMIT,
+                PROTO_AUTH_MAX_MEMLIMIT);
         return 2;
     }
     const struct command *c = NULL;

@@ -14,7 +14,7 @@
  * "list" writes to stdout.  Exit status: 0 done, 1 failed, 2 usage error.
  *
  * Hidden, for tests: --kdf-ops N and --kdf-mem BYTES choose cheaper Argon2id
- * costs, within the bounds clients accept (auth_params_check()).
+ * costs, within the bounds clients accept (proto_auth_params_check()).
  */
 #ifndef SSFTP_ADMIN_H
 #define SSFTP_ADMIN_H

@@ -21,11 +21,11 @@ static void put_be(uint8_t *p, uint64_t v, int n)
 }
 
 /* The record for digest d of a file with stat st. */
-static void encode(uint8_t rec[RECORD], const uint8_t d[DIGEST_BYTES],
+static void encode(uint8_t rec[RECORD], const uint8_t d[PROTO_DIGEST_BYTES],
                    const struct stat *st)
 {
     memcpy(rec, MAGIC, 4);
-    memcpy(rec + 4, d, DIGEST_BYTES);
+    memcpy(rec + 4, d, PROTO_DIGEST_BYTES);
     put_be(rec + 36, (uint64_t)st->st_size, 8);
     put_be(rec + 44, (uint64_t)st->st_mtim.tv_sec, 8);
     put_be(rec + 52, (uint64_t)st->st_mtim.tv_nsec, 4);
@@ -39,7 +39,7 @@ static int same_file_state(const struct stat *a, const struct stat *b)
            a->st_mtim.tv_nsec == b->st_mtim.tv_nsec;
 }
 
-int digestcache_load(int fd, const struct stat *st, uint8_t out[DIGEST_BYTES])
+int digestcache_load(int fd, const struct stat *st, uint8_t out[PROTO_DIGEST_BYTES])
 {
     uint8_t got[RECORD + 1], want[RECORD];
     ssize_t n;
@@ -52,11 +52,11 @@ int digestcache_load(int fd, const struct stat *st, uint8_t out[DIGEST_BYTES])
     encode(want, got + 4, st);
     if (memcmp(got, want, RECORD) != 0)
         return -ENODATA;
-    memcpy(out, got + 4, DIGEST_BYTES);
+    memcpy(out, got + 4, PROTO_DIGEST_BYTES);
     return 0;
 }
 
-int digestcache_store(int fd, const uint8_t digest[DIGEST_BYTES],
+int digestcache_store(int fd, const uint8_t digest[PROTO_DIGEST_BYTES],
                       const struct stat *expect)
 {
     struct stat now;

@@ -30,13 +30,13 @@
  * out set, or -ENODATA when there is none or it was recorded for a different
  * size, mtime or inode. */
 int digestcache_load(int fd, const struct stat *st,
-                     uint8_t out[DIGEST_BYTES]);
+                     uint8_t out[PROTO_DIGEST_BYTES]);
 
 /* Record digest for fd's content as it is now.  With expect not NULL, only
  * if the file still has expect's size, mtime and inode (it was not changed
  * while being hashed): else -ESTALE.  Returns 0 or a negative errno
  * (-ENOTSUP where the file system has no user xattrs). */
-int digestcache_store(int fd, const uint8_t digest[DIGEST_BYTES],
+int digestcache_store(int fd, const uint8_t digest[PROTO_DIGEST_BYTES],
                       const struct stat *expect);
 
 #endif

@@ -23,7 +23,7 @@
 
 /* openat2 beneath dirfd.  EAGAIN is the kernel asking for a retry after a
  * concurrent rename; EINTR can come from opening on slow filesystems. */
-int jail__at2(int dirfd, const char *name, int flags, mode_t mode)
+int jail__open_beneath(int dirfd, const char *name, int flags, mode_t mode)
 {
     struct open_how how = {
         .flags = (uint64_t)flags, .mode = mode, .resolve = JAIL_RESOLVE};
@@ -92,7 +92,7 @@ int jail_resolve(const struct jail *j, const char *path, size_t len,
         memcpy(parent, p->user + 1, dir - 2);
         parent[dir - 2] = '\0';
     }
-    p->dirfd = jail__at2(j->homefd, parent, O_PATH | O_DIRECTORY | O_CLOEXEC, 0);
+    p->dirfd = jail__open_beneath(j->homefd, parent, O_PATH | O_DIRECTORY | O_CLOEXEC, 0);
     if (p->dirfd < 0) {
         rc = p->dirfd;
         free(p);
@@ -121,7 +121,7 @@ int jail_cd(struct jail *j, const char *path, size_t len)
     int rc = jail_resolve(j, path, len, &p);
     if (rc != 0)
         return rc;
-    int fd = jail__at2(p->dirfd, p->leaf, O_PATH | O_DIRECTORY | O_CLOEXEC, 0);
+    int fd = jail__open_beneath(p->dirfd, p->leaf, O_PATH | O_DIRECTORY | O_CLOEXEC, 0);
     if (fd >= 0) {
         close(fd);
         strcpy(j->cwd, p->user);
@@ -147,7 +147,7 @@ int jail_open_read(const struct jail_path *p, int *fd, struct stat *st)
 {
     /* O_NONBLOCK so a fifo cannot hang the open; it is refused just below. */
     int f =
-        jail__at2(p->dirfd, p->leaf, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC, 0);
+        jail__open_beneath(p->dirfd, p->leaf, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC, 0);
     if (f < 0)
         return f;
     struct stat s;
@@ -185,7 +185,7 @@ int jail_dir_open(const struct jail_path *p, struct jail_dir **out)
     struct jail_dir *jd = malloc(sizeof *jd);
     if (jd == NULL)
         return -ENOMEM;
-    int fd = jail__at2(p->dirfd, p->leaf, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+    int fd = jail__open_beneath(p->dirfd, p->leaf, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
     if (fd < 0) {
         free(jd);
         return fd;
@@ -335,7 +335,7 @@ int jail_rmdir(const struct jail_path *p, struct jail_count *freed)
 {
     if (p->home)
         return -EACCES;
-    int fd = jail__at2(p->dirfd, p->leaf, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+    int fd = jail__open_beneath(p->dirfd, p->leaf, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
     struct jail_count sum = {0};
     int rc = fd < 0 ? fd : discard_all_partials(fd, &sum);
     if (rc == 0 && unlinkat(p->dirfd, p->leaf, AT_REMOVEDIR) != 0)

@@ -42,7 +42,7 @@ struct jail_upload {
 /* openat2 beneath dirfd, with RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS |
  * RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV: every open of the jail's files
  * goes through it.  Returns the fd or -errno. */
-int jail__at2(int dirfd, const char *name, int flags, mode_t mode);
+int jail__open_beneath(int dirfd, const char *name, int flags, mode_t mode);
 
 bool jail__same_file(const struct stat *a, const struct stat *b);
 /* One more entry, and its bytes if it is a regular file. */

@@ -35,12 +35,12 @@ int jail__partial_lock(int dirfd, const char *name, bool create,
          * openat2 refuses a mode without O_CREAT. */
         int fd = -EEXIST;
         if (create && !*created) {
-            fd = jail__at2(dirfd, name,
+            fd = jail__open_beneath(dirfd, name,
                            O_RDWR | O_CLOEXEC | O_CREAT | O_EXCL, 0644);
             *created = fd >= 0;
         }
         if (fd == -EEXIST)
-            fd = jail__at2(dirfd, name, O_RDWR | O_CLOEXEC, 0);
+            fd = jail__open_beneath(dirfd, name, O_RDWR | O_CLOEXEC, 0);
         if (fd == -ENOENT && create)
             /* removed between the two opens, or ours removed by an rm */
             fd = *created ? -EAGAIN : -EINTR;

@@ -33,7 +33,7 @@ int jail_upload_begin(const struct jail_path *p, struct jail_upload **out,
     strcpy(u->leaf, p->leaf);
     u->fd = -1;
     /* A readable fd of the parent, not the O_PATH one: commit fsyncs it. */
-    u->dirfd = jail__at2(p->dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+    u->dirfd = jail__open_beneath(p->dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
     int rc = u->dirfd < 0 ? u->dirfd
                           : proto_part_name(p->leaf, u->part, sizeof u->part);
     if (rc == 0) {
@@ -105,8 +105,10 @@ static void displaced_free(struct jail_upload *u, const char *tmp,
      * blocks waits for the last close, which the caller can put after its
      * reply. */
     if (S_ISREG(st->st_mode))
-        c->displaced_fd = openat(u->dirfd, tmp,
-                                 O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+        c->displaced_fd = jail__open_beneath(
+            u->dirfd, tmp, O_RDONLY | O_CLOEXEC | O_NONBLOCK, 0);
+    if (c->displaced_fd < 0)
+        c->displaced_fd = -1; /* not held open: freed at the unlink */
     if (unlinkat(u->dirfd, tmp, 0) == 0)
         jail__count_add(&c->replaced, st);
 }

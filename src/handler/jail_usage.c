@@ -74,7 +74,7 @@ static int walk(int fd, unsigned depth, struct jail_count *sum,
                 rc = -ENAMETOOLONG;
             } else {
                 int sub =
-                    jail__at2(dirfd(d), n, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+                    jail__open_beneath(dirfd(d), n, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
                 /* Gone, or swapped for a symlink since the stat, or another
                  * mount: none of it is this user's data. */
                 if (sub == -ENOENT || sub == -ELOOP || sub == -ENOTDIR ||
@@ -100,7 +100,7 @@ int jail_usage(const struct jail *j, struct jail_count *total,
         sweep->commit_leftovers = (struct jail_count){0};
         sweep->old_partials = (struct jail_count){0};
     }
-    int fd = jail__at2(j->homefd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+    int fd = jail__open_beneath(j->homefd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
     if (fd < 0)
         return fd;
     return walk(fd, 0, total, sweep);

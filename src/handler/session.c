@@ -21,7 +21,7 @@
 /* How often an idle session looks at ss_server_stopping(). */
 #define STOP_POLL_MS 250
 
-double session_now(void)
+double session_now_s(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -30,7 +30,7 @@ double session_now(void)
 
 void session_log(const struct session *s, const char *fmt, ...)
 {
-    char raw[1024], msg[2048], user[4 * AUTH_USER_MAX + 8];
+    char raw[1024], msg[2048], user[4 * PROTO_AUTH_USER_MAX + 8];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(raw, sizeof raw, fmt, ap);
@@ -87,10 +87,10 @@ int session_resolve(struct session *s, const json_t *req, const char *key,
     return 0;
 }
 
-/* Milliseconds from now until deadline (session_now() time), or 0. */
+/* Milliseconds from now until deadline (session_now_s() time), or 0. */
 static int ms_until(double deadline)
 {
-    double ms = (deadline - session_now()) * 1000.0;
+    double ms = (deadline - session_now_s()) * 1000.0;
     if (ms < 1.0)
         return 0;
     return ms > 1e9 ? 1000000000 : (int)ms;
@@ -106,7 +106,7 @@ int session_next(struct session *s, json_t **req, bool in_transfer)
         if (limit <= 0 || left < limit)
             limit = left;
     }
-    double deadline = session_now() + limit / 1000.0;
+    double deadline = session_now_s() + limit / 1000.0;
     /* Wait for the first byte in slices, so a stopping server lets idle
      * sessions go at once instead of after the drain timeout. */
     for (;;) {
@@ -194,10 +194,10 @@ struct challenge {
     bool live;
     bool real; /* the user exists (else the keys are fake) */
     double issued;
-    char user[AUTH_USER_MAX + 1];
-    auth_message am;
-    uint8_t stored_key[AUTH_KEY_BYTES];
-    uint8_t server_key[AUTH_KEY_BYTES];
+    char user[PROTO_AUTH_USER_MAX + 1];
+    proto_auth_message am;
+    uint8_t stored_key[PROTO_AUTH_KEY_BYTES];
+    uint8_t server_key[PROTO_AUTH_KEY_BYTES];
 };
 
 /* busy, at once, with the seconds until the budget allows a try. */
@@ -219,16 +219,16 @@ static int refuse_auth(struct session *s, const char *user, unsigned retry)
 static int do_auth(struct session *s, const json_t *req, struct challenge *ch)
 {
     const char *user;
-    uint8_t cnonce[AUTH_NONCE_BYTES], snonce[AUTH_NONCE_BYTES];
+    uint8_t cnonce[PROTO_AUTH_NONCE_BYTES], snonce[PROTO_AUTH_NONCE_BYTES];
     size_t ulen;
     if (proto_get_str(req, "user", &user) != 0 ||
-        (ulen = strlen(user)) < 1 || ulen > AUTH_USER_MAX)
+        (ulen = strlen(user)) < 1 || ulen > PROTO_AUTH_USER_MAX)
         return proto_send_error(&s->io, PROTO_E_BAD_REQUEST,
-                                "\"user\" must be 1..%d bytes", AUTH_USER_MAX);
+                                "\"user\" must be 1..%d bytes", PROTO_AUTH_USER_MAX);
     if (proto_get_b64(req, "cnonce", cnonce, sizeof cnonce) != 0)
         return proto_send_error(&s->io, PROTO_E_BAD_REQUEST,
                                 "\"cnonce\" must be %d bytes of base64",
-                                AUTH_NONCE_BYTES);
+                                PROTO_AUTH_NONCE_BYTES);
     sodium_memzero(ch, sizeof *ch);
     /* The login budget comes first and alone: a refusal costs no lookup and
      * no key work, and says nothing about whether the name exists. */
@@ -243,7 +243,7 @@ static int do_auth(struct session *s, const json_t *req, struct challenge *ch)
     }
     memcpy(ch->user, user, ulen + 1);
     struct userdb_record rec;
-    auth_params p;
+    proto_auth_params p;
     rc = userdb_lookup(s->srv->db, user, &rec);
     if (rc != 0 && rc != -ENOENT)
         session_log(s, "user lookup of %s failed: %s", user, strerror(-rc));
@@ -251,28 +251,28 @@ static int do_auth(struct session *s, const json_t *req, struct challenge *ch)
      * made for every name, and a real user's replace them.  The costs are
      * a real user's either way (userdb_lookup's decoy), so a server whose
      * users share one cost answers every name alike. */
-    uint8_t secret[AUTH_SECRET_BYTES], fake_salt[AUTH_SALT_BYTES],
-        fake_key[AUTH_KEY_BYTES];
+    uint8_t secret[PROTO_AUTH_SECRET_BYTES], fake_salt[PROTO_AUTH_SALT_BYTES],
+        fake_key[PROTO_AUTH_KEY_BYTES];
     userdb_secret(s->srv->db, secret);
-    auth_fake_salt(secret, user, fake_salt);
-    auth_fake_stored_key(secret, user, fake_key);
+    proto_auth_fake_salt(secret, user, fake_salt);
+    proto_auth_fake_stored_key(secret, user, fake_key);
     sodium_memzero(secret, sizeof secret);
     p = rec.cred.params;
     ch->real = rc == 0;
     if (!ch->real) {
         memcpy(p.salt, fake_salt, sizeof fake_salt);
-        memcpy(ch->stored_key, fake_key, AUTH_KEY_BYTES);
+        memcpy(ch->stored_key, fake_key, PROTO_AUTH_KEY_BYTES);
     } else {
-        memcpy(ch->stored_key, rec.cred.stored_key, AUTH_KEY_BYTES);
-        memcpy(ch->server_key, rec.cred.server_key, AUTH_KEY_BYTES);
+        memcpy(ch->stored_key, rec.cred.stored_key, PROTO_AUTH_KEY_BYTES);
+        memcpy(ch->server_key, rec.cred.server_key, PROTO_AUTH_KEY_BYTES);
     }
     sodium_memzero(fake_key, sizeof fake_key);
     sodium_memzero(&rec, sizeof rec);
     randombytes_buf(snonce, sizeof snonce);
-    if (auth_message_build(&ch->am, user, cnonce, snonce, &p) != 0)
+    if (proto_auth_message_build(&ch->am, user, cnonce, snonce, &p) != 0)
         return proto_send_error(&s->io, PROTO_E_BAD_REQUEST, "bad user name");
     ch->live = true;
-    ch->issued = session_now();
+    ch->issued = session_now_s();
     json_t *reply = json_pack("{s:I, s:I}", "opslimit", (json_int_t)p.opslimit,
                               "memlimit", (json_int_t)p.memlimit);
     if (reply == NULL || proto_set_b64(reply, "salt", p.salt, 16) != 0 ||
@@ -333,7 +333,7 @@ static int open_home(struct session *s, const char *user)
 static int do_auth_proof(struct session *s, const json_t *req,
                          struct challenge *ch, int *failures)
 {
-    uint8_t proof[AUTH_KEY_BYTES];
+    uint8_t proof[PROTO_AUTH_KEY_BYTES];
     bool have_proof = proto_get_b64(req, "proof", proof, sizeof proof) == 0;
     bool had = ch->live;
     ch->live = false; /* one use, whatever the outcome */
@@ -341,14 +341,14 @@ static int do_auth_proof(struct session *s, const json_t *req,
         sodium_memzero(ch, sizeof *ch);
         return proto_send_error(&s->io, PROTO_E_BAD_REQUEST,
                                 "\"proof\" must be %d bytes of base64",
-                                AUTH_KEY_BYTES);
+                                PROTO_AUTH_KEY_BYTES);
     }
     const char *why = NULL;
     if (!had)
         why = "no challenge";
-    else if (session_now() - ch->issued > AUTH_CHALLENGE_TTL_S)
+    else if (session_now_s() - ch->issued > PROTO_AUTH_CHALLENGE_TTL_S)
         why = "challenge expired";
-    else if (auth_server_verify(ch->stored_key, &ch->am, proof) != 0 ||
+    else if (proto_auth_server_verify(ch->stored_key, &ch->am, proof) != 0 ||
              !ch->real)
         why = ch->real ? "wrong password" : "unknown user";
     if (why == NULL) {
@@ -361,8 +361,8 @@ static int do_auth_proof(struct session *s, const json_t *req,
                              "cannot open your home directory");
             return rc;
         }
-        uint8_t sig[AUTH_KEY_BYTES];
-        auth_server_signature(ch->server_key, &ch->am, sig);
+        uint8_t sig[PROTO_AUTH_KEY_BYTES];
+        proto_auth_server_signature(ch->server_key, &ch->am, sig);
         snprintf(s->user, sizeof s->user, "%s", ch->user);
         sodium_memzero(ch, sizeof *ch);
         s->io.deadline_ms = 0; /* logged in: the login deadline is over */
@@ -501,7 +501,7 @@ static int session_handle(ss_request *r)
                .body_min_rate = PROTO_BODY_MIN_RATE,
                .body_window_ms = srv->idle_timeout_ms},
     };
-    s.login_deadline = session_now() + srv->login_timeout_s;
+    s.login_deadline = session_now_s() + srv->login_timeout_s;
     /* The login deadline bounds everything before login, bodies included. */
     if (proto_now_ms(&s.io.deadline_ms) == 0)
         s.io.deadline_ms += (int64_t)srv->login_timeout_s * 1000;
@@ -514,7 +514,7 @@ static int session_handle(ss_request *r)
     if (srv->isolation == NULL) /* else the parent counts (isolation.h) */
         atomic_fetch_add(srv->sessions, 1);
     session_log(&s, "connect");
-    double start = session_now();
+    double start = session_now_s();
     int rc = session_run(&s);
     if (s.quota != NULL)
         quota_drop(s.quota);
@@ -522,7 +522,7 @@ static int session_handle(ss_request *r)
         jail_close(s.jail);
     if (srv->isolation == NULL)
         atomic_fetch_sub(srv->sessions, 1);
-    session_log(&s, "disconnect after %.1f s%s%s", session_now() - start,
+    session_log(&s, "disconnect after %.1f s%s%s", session_now_s() - start,
                 rc == 0 ? "" : ": ", rc == 0 ? "" : strerror(-rc));
     return 0;
 }

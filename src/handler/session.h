@@ -59,10 +59,10 @@ struct session {
     proto_io io;
     char peer[80];  /* "1.2.3.4:5678", for logs */
     char host[80];  /* the address alone, for the backoff table */
-    char user[AUTH_USER_MAX + 1]; /* after login */
+    char user[PROTO_AUTH_USER_MAX + 1]; /* after login */
     struct jail *jail;
     struct quota *quota;
-    double login_deadline; /* session_now() time */
+    double login_deadline; /* session_now_s() time */
 };
 
 /* The handler class main() passes to ss_server_create(); the server's user
@@ -75,7 +75,7 @@ void session_log(const struct session *s, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
 /* Seconds since an arbitrary start (CLOCK_MONOTONIC). */
-double session_now(void);
+double session_now_s(void);
 
 /* The length of a request's path if it is 1..PROTO_PATH_MAX bytes, else 0
  * (the protocol's bad_request).  The jail normalizes it (path.h). */

@@ -9,8 +9,13 @@
 int session_reply(struct session *s, const char *cmd, const char *what,
                   int err, json_t *extra)
 {
-    session_log(s, "%s %s: %s", cmd, what,
-                err == 0 ? "ok" : proto_errno_code(err));
+    /* The code is what the client sees; the reason is what an admin needs
+     * (an "internal" could be EIO, ENOMEM or a full ledger). */
+    if (err == 0)
+        session_log(s, "%s %s: ok", cmd, what);
+    else
+        session_log(s, "%s %s: %s (%s)", cmd, what, proto_errno_code(err),
+                    strerror(-err));
     return err == 0 ? proto_send_ok(&s->io, extra)
                     : session_fail(s, err, what);
 }

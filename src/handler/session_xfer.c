@@ -14,13 +14,13 @@
 
 static void log_transfer(struct session *s, const char *cmd, const char *path,
                          uint64_t total, uint64_t off, uint64_t moved,
-                         double start, const uint8_t digest[DIGEST_BYTES],
+                         double start, const uint8_t digest[PROTO_DIGEST_BYTES],
                          const char *outcome)
 {
-    double secs = session_now() - start;
-    char hex[DIGEST_HEX_SIZE] = "-";
+    double secs = session_now_s() - start;
+    char hex[PROTO_DIGEST_HEX_SIZE] = "-";
     if (digest != NULL)
-        digest_to_hex(digest, hex);
+        proto_digest_to_hex(digest, hex);
     session_log(s,
                 "%s %s: %s, %llu of %llu bytes from offset %llu in %.3f s "
                 "(%.1f KiB/s), digest %s",
@@ -38,7 +38,7 @@ struct upload {
     uint64_t total;    /* N */
     uint64_t partial;  /* K, the partial's length offered as prefix */
     uint64_t reserved; /* quota held for this upload */
-    digest_state d;    /* of the partial's first K bytes, then the body */
+    proto_digest_state d;    /* of the partial's first K bytes, then the body */
 };
 
 /* Ends an upload that did not complete: the partial stays for a resume,
@@ -87,7 +87,7 @@ static int put_data(struct session *s, struct upload *up, const json_t *req,
             *err = rc;
             return 0;
         }
-        digest_init(&up->d);
+        proto_digest_init(&up->d);
     }
     int file_err = 0;
     int rc = proto_body_to_file(&s->io, jail_upload_fd(up->u), off, &up->d,
@@ -106,8 +106,8 @@ static int put_data(struct session *s, struct upload *up, const json_t *req,
 static int put_end(struct session *s, struct upload *up, const json_t *req,
                    int err, uint64_t off, uint64_t moved, double start)
 {
-    uint8_t want[DIGEST_BYTES], got[DIGEST_BYTES];
-    digest_final(&up->d, got);
+    uint8_t want[PROTO_DIGEST_BYTES], got[PROTO_DIGEST_BYTES];
+    proto_digest_final(&up->d, got);
     uint64_t end = 0;
     if (err == 0 && proto_get_hex(req, "digest", want, sizeof want) != 0)
         err = -EINVAL;
@@ -164,7 +164,7 @@ static int put_end(struct session *s, struct upload *up, const json_t *req,
  * Owns up->u from here on.  Returns 0, or negative to end the session. */
 static int put_transfer(struct session *s, struct upload *up)
 {
-    double start = session_now();
+    double start = session_now_s();
     uint64_t off = 0, moved = 0;
     int err = 0;
     bool had_data = false;
@@ -275,9 +275,9 @@ int session_cmd_put(struct session *s, const json_t *req)
         (void)quota_free(s->quota, (struct jail_count){.bytes = cut});
         up.partial = 0;
     }
-    digest_init(&up.d);
+    proto_digest_init(&up.d);
     if (err == 0 && up.partial > 0)
-        err = digest_update_file(&up.d, jail_upload_fd(up.u), 0, up.partial);
+        err = proto_digest_update_file(&up.d, jail_upload_fd(up.u), 0, up.partial);
     if (err != 0) {
         (void)quota_release(s->quota, up.reserved);
         upload_leave(s, &up);
@@ -285,8 +285,8 @@ int session_cmd_put(struct session *s, const json_t *req)
     }
     json_t *r = json_pack("{s:I}", "offset", (json_int_t)up.partial);
     if (r != NULL && up.partial > 0) {
-        uint8_t prefix[DIGEST_BYTES];
-        digest_peek(&up.d, prefix);
+        uint8_t prefix[PROTO_DIGEST_BYTES];
+        proto_digest_peek(&up.d, prefix);
         if (proto_set_hex(r, "prefix", prefix, sizeof prefix) != 0) {
             json_decref(r);
             r = NULL;
@@ -314,7 +314,7 @@ int session_cmd_put(struct session *s, const json_t *req)
 int session_cmd_get(struct session *s, const json_t *req)
 {
     uint64_t want_off;
-    uint8_t prefix[DIGEST_BYTES];
+    uint8_t prefix[PROTO_DIGEST_BYTES];
     bool has_prefix = proto_has(req, "prefix");
     if (proto_get_u64(req, "offset", &want_off) != 0 ||
         has_prefix != (want_off > 0) ||
@@ -335,18 +335,18 @@ int session_cmd_get(struct session *s, const json_t *req)
     jail_path_free(p);
     if (err != 0)
         return session_reply(s, "get", path, err, NULL);
-    double start = session_now();
+    double start = session_now_s();
     uint64_t total = (uint64_t)st.st_size, off = 0;
-    digest_state d;
-    digest_init(&d);
+    proto_digest_state d;
+    proto_digest_init(&d);
     if (want_off > 0 && want_off <= total) {
-        uint8_t mine[DIGEST_BYTES];
-        err = digest_update_file(&d, fd, 0, want_off);
-        digest_peek(&d, mine);
+        uint8_t mine[PROTO_DIGEST_BYTES];
+        err = proto_digest_update_file(&d, fd, 0, want_off);
+        proto_digest_peek(&d, mine);
         if (err == 0 && sodium_memcmp(mine, prefix, sizeof mine) == 0) {
             off = want_off;
         } else {
-            digest_init(&d);
+            proto_digest_init(&d);
         }
         if (err != 0) {
             close(fd);
@@ -355,7 +355,7 @@ int session_cmd_get(struct session *s, const json_t *req)
     }
     /* With the digest on record (digestcache.h) the body goes out with
      * sendfile and is not hashed here; the client still checks it. */
-    uint8_t sum[DIGEST_BYTES];
+    uint8_t sum[PROTO_DIGEST_BYTES];
     bool known = digestcache_load(fd, &st, sum) == 0;
     json_t *r = json_pack("{s:I, s:I, s:I}", "total", (json_int_t)total,
                           "offset", (json_int_t)off, "size",
@@ -369,7 +369,7 @@ int session_cmd_get(struct session *s, const json_t *req)
         rc = proto_body_from_file(&s->io, fd, off, known ? NULL : &d,
                                   &zero_copy, &file_err);
     if (!known) {
-        digest_final(&d, sum);
+        proto_digest_final(&d, sum);
         /* Remember it, unless the file changed while it was read. */
         if (rc == 0 && r != NULL)
             (void)digestcache_store(fd, sum, &st);

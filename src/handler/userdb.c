@@ -41,7 +41,7 @@ struct filekey {
 struct userdb {
     int rootfd;  /* O_RDONLY, so it can be fsync()ed after a rename */
     int homesfd; /* O_PATH */
-    uint8_t secret[AUTH_SECRET_BYTES];
+    uint8_t secret[PROTO_AUTH_SECRET_BYTES];
     pthread_mutex_t mu; /* guards the cache below */
     bool cached;
     struct filekey key;
@@ -142,7 +142,7 @@ static int secret_read(struct userdb *db)
         return -errno;
     struct stat st;
     int rc = fstat(fd, &st) != 0 ? -errno : 0;
-    if (rc == 0 && (!S_ISREG(st.st_mode) || st.st_size != AUTH_SECRET_BYTES))
+    if (rc == 0 && (!S_ISREG(st.st_mode) || st.st_size != PROTO_AUTH_SECRET_BYTES))
         rc = -EINVAL;
     else if (rc == 0 && (st.st_mode & 077) != 0)
         rc = -EPERM; /* like ssh with a private key: refuse, do not fix */
@@ -196,11 +196,11 @@ static int record_from_json(json_t *o, struct userdb_record *r)
     if (name == NULL || !userdb_name_valid(name))
         return -EINVAL;
     strcpy(r->name, name);
-    int rc = b64_field(o, "salt", r->cred.params.salt, AUTH_SALT_BYTES);
+    int rc = b64_field(o, "salt", r->cred.params.salt, PROTO_AUTH_SALT_BYTES);
     if (rc == 0)
-        rc = b64_field(o, "stored_key", r->cred.stored_key, AUTH_KEY_BYTES);
+        rc = b64_field(o, "stored_key", r->cred.stored_key, PROTO_AUTH_KEY_BYTES);
     if (rc == 0)
-        rc = b64_field(o, "server_key", r->cred.server_key, AUTH_KEY_BYTES);
+        rc = b64_field(o, "server_key", r->cred.server_key, PROTO_AUTH_KEY_BYTES);
     if (rc == 0)
         rc = u64_field(o, "opslimit", &r->cred.params.opslimit);
     if (rc == 0)
@@ -248,7 +248,7 @@ static int set_from_json(json_t *root, struct userset *s)
 
 static json_t *b64_json(const uint8_t *bin, size_t len)
 {
-    char buf[PROTO_B64_SIZE(AUTH_KEY_BYTES)];
+    char buf[PROTO_B64_SIZE(PROTO_AUTH_KEY_BYTES)];
     return proto_b64_encode(bin, len, buf, sizeof buf) == 0 ? json_string(buf)
                                                             : NULL;
 }
@@ -261,11 +261,11 @@ static char *set_to_text(const struct userset *s)
         const struct userdb_record *r = &s->v[i];
         json_t *o = json_pack(
             "{s:s, s:o, s:I, s:I, s:o, s:o, s:I}", "name", r->name, "salt",
-            b64_json(r->cred.params.salt, AUTH_SALT_BYTES), "opslimit",
+            b64_json(r->cred.params.salt, PROTO_AUTH_SALT_BYTES), "opslimit",
             (json_int_t)r->cred.params.opslimit, "memlimit",
             (json_int_t)r->cred.params.memlimit, "stored_key",
-            b64_json(r->cred.stored_key, AUTH_KEY_BYTES), "server_key",
-            b64_json(r->cred.server_key, AUTH_KEY_BYTES), "quota",
+            b64_json(r->cred.stored_key, PROTO_AUTH_KEY_BYTES), "server_key",
+            b64_json(r->cred.server_key, PROTO_AUTH_KEY_BYTES), "quota",
             (json_int_t)r->quota);
         if (o != NULL && r->max_files != 0 &&
             json_object_set_new(o, "max_files",
@@ -371,8 +371,8 @@ int userdb_lookup(struct userdb *db, const char *name,
     /* Known and unknown names cost the same: one search, one copy.  (The
      * decoy was once a copy of the whole table per unknown name: 444 us
      * against 122 us with 20,001 users, a timing oracle for user names.) */
-    out->cred.params.opslimit = AUTH_DEFAULT_OPSLIMIT;
-    out->cred.params.memlimit = AUTH_DEFAULT_MEMLIMIT;
+    out->cred.params.opslimit = PROTO_AUTH_DEFAULT_OPSLIMIT;
+    out->cred.params.memlimit = PROTO_AUTH_DEFAULT_MEMLIMIT;
     pthread_mutex_lock(&db->mu);
     int rc = cache_refresh(db);
     const struct userdb_record *r = NULL;
@@ -548,9 +548,9 @@ int userdb_ledger_open(struct userdb *db, const char *name, int *fd)
     return rc;
 }
 
-void userdb_secret(const struct userdb *db, uint8_t out[AUTH_SECRET_BYTES])
+void userdb_secret(const struct userdb *db, uint8_t out[PROTO_AUTH_SECRET_BYTES])
 {
-    memcpy(out, db->secret, AUTH_SECRET_BYTES);
+    memcpy(out, db->secret, PROTO_AUTH_SECRET_BYTES);
 }
 
 int userdb_open(const char *root, struct userdb **out)

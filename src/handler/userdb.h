@@ -35,15 +35,15 @@
 
 #include "auth.h"
 
-/* Below AUTH_USER_MAX, and a sane directory name. */
+/* Below PROTO_AUTH_USER_MAX, and a sane directory name. */
 #define USERDB_NAME_MAX 32
 
 /* What authenticates a user; replaced as a whole by "user passwd".  params
  * (salt and Argon2id costs) go into the login challenge as they are. */
 struct userdb_cred {
-    auth_params params;
-    uint8_t stored_key[AUTH_KEY_BYTES];
-    uint8_t server_key[AUTH_KEY_BYTES];
+    proto_auth_params params;
+    uint8_t stored_key[PROTO_AUTH_KEY_BYTES];
+    uint8_t server_key[PROTO_AUTH_KEY_BYTES];
 };
 
 struct userdb_record {
@@ -64,12 +64,12 @@ int userdb_open(const char *root, struct userdb **out);
 void userdb_close(struct userdb *db);
 
 /* The server secret (for what must be stable per server but unguessable,
- * e.g. auth_fake_salt() for unknown users). */
-void userdb_secret(const struct userdb *db, uint8_t out[AUTH_SECRET_BYTES]);
+ * e.g. proto_auth_fake_salt() for unknown users). */
+void userdb_secret(const struct userdb *db, uint8_t out[PROTO_AUTH_SECRET_BYTES]);
 
 /* Copies the record of name into *out: 0, -ENOENT, or a reload error.
  * With -ENOENT, out->cred.params holds the argon2id costs of some real user
- * (AUTH_DEFAULT_* when there is none), to answer an unknown name as a known
+ * (PROTO_AUTH_DEFAULT_* when there is none), to answer an unknown name as a known
  * one; both outcomes do the same work, whatever the number of users. */
 int userdb_lookup(struct userdb *db, const char *name,
                   struct userdb_record *out);

@@ -7,7 +7,7 @@
  *     ClientKey       = HMAC-SHA-256(SaltedPassword, "Client Key")
  *     StoredKey       = SHA-256(ClientKey)                  (server keeps)
  *     ServerKey       = HMAC-SHA-256(SaltedPassword, "Server Key") (keeps)
- *     AuthMessage     = auth_message_build(...)   canonical bytes, not JSON
+ *     AuthMessage     = proto_auth_message_build(...)   canonical bytes, not JSON
  *     ClientSignature = HMAC-SHA-256(StoredKey, AuthMessage)
  *     ClientProof     = ClientKey XOR ClientSignature       (client sends)
  *     ServerSignature = HMAC-SHA-256(ServerKey, AuthMessage) (server sends)
@@ -27,99 +27,99 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define AUTH_KEY_BYTES 32    /* every key, proof and signature */
-#define AUTH_NONCE_BYTES 32  /* cnonce and snonce */
-#define AUTH_SALT_BYTES 16   /* crypto_pwhash_argon2id_SALTBYTES */
-#define AUTH_SECRET_BYTES 32 /* the server secret behind fake users */
-#define AUTH_USER_MAX 64     /* longest user name, in bytes */
+#define PROTO_AUTH_KEY_BYTES 32    /* every key, proof and signature */
+#define PROTO_AUTH_NONCE_BYTES 32  /* cnonce and snonce */
+#define PROTO_AUTH_SALT_BYTES 16   /* crypto_pwhash_argon2id_SALTBYTES */
+#define PROTO_AUTH_SECRET_BYTES 32 /* the server secret behind fake users */
+#define PROTO_AUTH_USER_MAX 64     /* longest user name, in bytes */
 
 /* argon2id cost.  A client refuses a server's parameters outside
  * [MIN, MAX]: below, an impostor server could collect cheaply crackable
  * proofs; above, it could make the client allocate or spin without bound.
  * The minimum is libsodium's INTERACTIVE pass count with an 8 MiB floor. */
-#define AUTH_MIN_OPSLIMIT 2ULL
-#define AUTH_MAX_OPSLIMIT 10ULL
-#define AUTH_MIN_MEMLIMIT (8ULL << 20)
-#define AUTH_MAX_MEMLIMIT (1ULL << 30)
-#define AUTH_DEFAULT_OPSLIMIT \
+#define PROTO_AUTH_MIN_OPSLIMIT 2ULL
+#define PROTO_AUTH_MAX_OPSLIMIT 10ULL
+#define PROTO_AUTH_MIN_MEMLIMIT (8ULL << 20)
+#define PROTO_AUTH_MAX_MEMLIMIT (1ULL << 30)
+#define PROTO_AUTH_DEFAULT_OPSLIMIT \
     ((uint64_t)crypto_pwhash_argon2id_OPSLIMIT_INTERACTIVE)
-#define AUTH_DEFAULT_MEMLIMIT \
+#define PROTO_AUTH_DEFAULT_MEMLIMIT \
     ((uint64_t)crypto_pwhash_argon2id_MEMLIMIT_INTERACTIVE)
 
 /* A challenge (snonce) is good for one auth_proof within this many seconds. */
-#define AUTH_CHALLENGE_TTL_S 30
+#define PROTO_AUTH_CHALLENGE_TTL_S 30
 
 /* What the server stores per user besides StoredKey and ServerKey, and sends
  * in its challenge. */
-typedef struct auth_params {
-    uint8_t salt[AUTH_SALT_BYTES];
+typedef struct proto_auth_params {
+    uint8_t salt[PROTO_AUTH_SALT_BYTES];
     uint64_t opslimit;
     uint64_t memlimit;
-} auth_params;
+} proto_auth_params;
 
 /* The AuthMessage both sides sign.  Layout (docs/protocol.md, "AuthMessage"):
  * "ssftp-scram-v1", then u32-BE-length-prefixed user, cnonce, snonce, salt,
  * then u64 BE opslimit and memlimit. */
-#define AUTH_MESSAGE_MAX                                                      \
-    (14 + 4 + AUTH_USER_MAX + 4 + AUTH_NONCE_BYTES + 4 + AUTH_NONCE_BYTES + \
-     4 + AUTH_SALT_BYTES + 8 + 8)
-typedef struct auth_message {
+#define PROTO_AUTH_MESSAGE_MAX                                                      \
+    (14 + 4 + PROTO_AUTH_USER_MAX + 4 + PROTO_AUTH_NONCE_BYTES + 4 + PROTO_AUTH_NONCE_BYTES + \
+     4 + PROTO_AUTH_SALT_BYTES + 8 + 8)
+typedef struct proto_auth_message {
     size_t len;
-    uint8_t bytes[AUTH_MESSAGE_MAX];
-} auth_message;
+    uint8_t bytes[PROTO_AUTH_MESSAGE_MAX];
+} proto_auth_message;
 
 /* 0 if p's costs are within the client's bounds, else -EPROTO. */
-int auth_params_check(const auth_params *p);
+int proto_auth_params_check(const proto_auth_params *p);
 
 /* Derive ClientKey and ServerKey from a password (client login; admin
  * `user add`, which then stores p, StoredKey and ServerKey).
- * Returns 0; -EPROTO if p fails auth_params_check(); -ENOMEM if argon2id
+ * Returns 0; -EPROTO if p fails proto_auth_params_check(); -ENOMEM if argon2id
  * cannot get its memory. */
-int auth_derive(const char *password, const auth_params *p,
-                uint8_t client_key[AUTH_KEY_BYTES],
-                uint8_t server_key[AUTH_KEY_BYTES]);
+int proto_auth_derive(const char *password, const proto_auth_params *p,
+                uint8_t client_key[PROTO_AUTH_KEY_BYTES],
+                uint8_t server_key[PROTO_AUTH_KEY_BYTES]);
 
 /* StoredKey = SHA-256(ClientKey). */
-void auth_stored_key(const uint8_t client_key[AUTH_KEY_BYTES],
-                     uint8_t stored_key[AUTH_KEY_BYTES]);
+void proto_auth_stored_key(const uint8_t client_key[PROTO_AUTH_KEY_BYTES],
+                     uint8_t stored_key[PROTO_AUTH_KEY_BYTES]);
 
-/* Build the canonical AuthMessage.  user is 1..AUTH_USER_MAX bytes (any
+/* Build the canonical AuthMessage.  user is 1..PROTO_AUTH_USER_MAX bytes (any
  * bytes but NUL).  Returns 0, or -EINVAL for a bad user length. */
-int auth_message_build(auth_message *am, const char *user,
-                       const uint8_t cnonce[AUTH_NONCE_BYTES],
-                       const uint8_t snonce[AUTH_NONCE_BYTES],
-                       const auth_params *p);
+int proto_auth_message_build(proto_auth_message *am, const char *user,
+                       const uint8_t cnonce[PROTO_AUTH_NONCE_BYTES],
+                       const uint8_t snonce[PROTO_AUTH_NONCE_BYTES],
+                       const proto_auth_params *p);
 
 /* ClientProof for am (client side). */
-void auth_client_proof(const uint8_t client_key[AUTH_KEY_BYTES],
-                       const auth_message *am,
-                       uint8_t proof[AUTH_KEY_BYTES]);
+void proto_auth_client_proof(const uint8_t client_key[PROTO_AUTH_KEY_BYTES],
+                       const proto_auth_message *am,
+                       uint8_t proof[PROTO_AUTH_KEY_BYTES]);
 
 /* Check a ClientProof against StoredKey (server side), in constant time.
  * Returns 0 if it proves knowledge of the password, else -EACCES. */
-int auth_server_verify(const uint8_t stored_key[AUTH_KEY_BYTES],
-                       const auth_message *am,
-                       const uint8_t proof[AUTH_KEY_BYTES]);
+int proto_auth_server_verify(const uint8_t stored_key[PROTO_AUTH_KEY_BYTES],
+                       const proto_auth_message *am,
+                       const uint8_t proof[PROTO_AUTH_KEY_BYTES]);
 
 /* ServerSignature for am (server side, sent only after a good proof). */
-void auth_server_signature(const uint8_t server_key[AUTH_KEY_BYTES],
-                           const auth_message *am,
-                           uint8_t sig[AUTH_KEY_BYTES]);
+void proto_auth_server_signature(const uint8_t server_key[PROTO_AUTH_KEY_BYTES],
+                           const proto_auth_message *am,
+                           uint8_t sig[PROTO_AUTH_KEY_BYTES]);
 
 /* Check the server's signature (client side), in constant time.
  * Returns 0 if the server knows ServerKey, else -EACCES. */
-int auth_client_check_server(const uint8_t server_key[AUTH_KEY_BYTES],
-                             const auth_message *am,
-                             const uint8_t sig[AUTH_KEY_BYTES]);
+int proto_auth_client_check_server(const uint8_t server_key[PROTO_AUTH_KEY_BYTES],
+                             const proto_auth_message *am,
+                             const uint8_t sig[PROTO_AUTH_KEY_BYTES]);
 
 /* For a user who does not exist the server answers with a salt and a
  * StoredKey derived from a server secret and the name (keyed BLAKE2b), and
  * runs the full proof check against them.  The same name always gets the same
  * salt, so probing twice reveals nothing, and no password matches. */
-void auth_fake_salt(const uint8_t secret[AUTH_SECRET_BYTES], const char *user,
-                    uint8_t salt[AUTH_SALT_BYTES]);
-void auth_fake_stored_key(const uint8_t secret[AUTH_SECRET_BYTES],
+void proto_auth_fake_salt(const uint8_t secret[PROTO_AUTH_SECRET_BYTES], const char *user,
+                    uint8_t salt[PROTO_AUTH_SALT_BYTES]);
+void proto_auth_fake_stored_key(const uint8_t secret[PROTO_AUTH_SECRET_BYTES],
                           const char *user,
-                          uint8_t stored_key[AUTH_KEY_BYTES]);
+                          uint8_t stored_key[PROTO_AUTH_KEY_BYTES]);
 
 #endif

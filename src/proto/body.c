@@ -162,7 +162,7 @@ static int body_sendfile(proto_io *io, int fd, uint64_t off,
     return r != 0 ? r : r2;
 }
 
-int proto_body_from_file(proto_io *io, int fd, uint64_t off, digest_state *d,
+int proto_body_from_file(proto_io *io, int fd, uint64_t off, proto_digest_state *d,
                          const proto_body_hooks *hooks, int *file_err)
 {
     *file_err = 0;
@@ -218,7 +218,7 @@ static int read_fill(proto_io *io, unsigned char *buf, size_t cap,
     return 0;
 }
 
-int proto_body_to_file(proto_io *io, int fd, uint64_t off, digest_state *d,
+int proto_body_to_file(proto_io *io, int fd, uint64_t off, proto_digest_state *d,
                        const proto_body_hooks *hooks, int *file_err)
 {
     *file_err = 0;

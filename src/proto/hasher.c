@@ -16,7 +16,7 @@ struct hashpipe {
     pthread_cond_t work; /* the helper waits here for a filled slot */
     pthread_cond_t room; /* the I/O thread waits here for a free slot */
     pthread_t thread;
-    digest_state *d;
+    proto_digest_state *d;
     unsigned long filled; /* slots handed over so far */
     unsigned long hashed; /* slots hashed so far (<= filled) */
     bool stop;
@@ -35,7 +35,7 @@ static void *hash_main(void *arg)
             break; /* stopped, and nothing left */
         size_t i = p->hashed % PROTO_HASHER_NBUF;
         pthread_mutex_unlock(&p->mu);
-        digest_update(p->d, p->buf[i], p->len[i]);
+        proto_digest_update(p->d, p->buf[i], p->len[i]);
         pthread_mutex_lock(&p->mu);
         p->hashed++;
         pthread_cond_signal(&p->room);
@@ -53,7 +53,7 @@ static void pipe_free(struct hashpipe *p)
 
 /* The helper, or NULL when memory or a thread is not to be had (the caller
  * then hashes inline, which is slower but just as right). */
-static struct hashpipe *pipe_start(digest_state *d)
+static struct hashpipe *pipe_start(proto_digest_state *d)
 {
     struct hashpipe *p = calloc(1, sizeof *p);
     if (p == NULL)
@@ -122,7 +122,7 @@ static bool helper_slot(void)
     return false;
 }
 
-int proto_hasher_begin(proto_hasher *h, digest_state *d, uint64_t total)
+int proto_hasher_begin(proto_hasher *h, proto_digest_state *d, uint64_t total)
 {
     h->d = d;
     h->pipe = NULL;
@@ -162,7 +162,7 @@ void proto_hasher_put(proto_hasher *h, unsigned char *buf, size_t n)
     struct hashpipe *p = h->pipe;
     if (p == NULL) {
         if (h->d != NULL && n > 0)
-            digest_update(h->d, buf, n);
+            proto_digest_update(h->d, buf, n);
         return;
     }
     if (n == 0)

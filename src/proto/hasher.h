@@ -43,7 +43,7 @@
 struct hashpipe;
 
 typedef struct proto_hasher {
-    digest_state *d;        /* NULL: move bytes, hash nothing */
+    proto_digest_state *d;        /* NULL: move bytes, hash nothing */
     struct hashpipe *pipe;  /* threaded mode, or NULL */
     unsigned char *buf;     /* inline mode's one buffer */
     size_t cap;             /* inline mode's buffer size */
@@ -51,7 +51,7 @@ typedef struct proto_hasher {
 
 /* Prepare to hash a body of total bytes into d (d may be NULL).  Returns 0
  * or -ENOMEM. */
-int proto_hasher_begin(proto_hasher *h, digest_state *d, uint64_t total);
+int proto_hasher_begin(proto_hasher *h, proto_digest_state *d, uint64_t total);
 
 /* An empty buffer of *cap bytes to fill next; in threaded mode this waits
  * until the helper has finished with one. */

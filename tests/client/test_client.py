@@ -27,12 +27,12 @@ import unittest
 
 SSFTP = SSFTPD = None
 PASSWORD = "correct horse"
-# The argon2id costs a client accepts (AUTH_MIN_* and AUTH_MAX_* in
+# The argon2id costs a client accepts (PROTO_AUTH_MIN_* and PROTO_AUTH_MAX_* in
 # src/proto/auth.h).  The test users are made at exactly the minimum.
-AUTH_MIN_OPSLIMIT, AUTH_MAX_OPSLIMIT = 2, 10
-AUTH_MIN_MEMLIMIT, AUTH_MAX_MEMLIMIT = 8 << 20, 1 << 30
-KDF = ["--kdf-ops", str(AUTH_MIN_OPSLIMIT),
-       "--kdf-mem", str(AUTH_MIN_MEMLIMIT)]
+PROTO_AUTH_MIN_OPSLIMIT, PROTO_AUTH_MAX_OPSLIMIT = 2, 10
+PROTO_AUTH_MIN_MEMLIMIT, PROTO_AUTH_MAX_MEMLIMIT = 8 << 20, 1 << 30
+KDF = ["--kdf-ops", str(PROTO_AUTH_MIN_OPSLIMIT),
+       "--kdf-mem", str(PROTO_AUTH_MIN_MEMLIMIT)]
 BIG = 96 << 20  # large enough that a transfer can be caught part-way
 
 
@@ -448,16 +448,16 @@ class ClientTest(unittest.TestCase):
                 self.assertEqual(proxy.cmds(), self.LOGIN_CMDS)
 
     def test_login_refuses_costs_outside_the_accepted_range(self):
-        # The challenge names the argon2id costs.  Below AUTH_MIN_* an
+        # The challenge names the argon2id costs.  Below PROTO_AUTH_MIN_* an
         # impostor would collect proofs that are cheap to crack offline;
-        # above AUTH_MAX_* it could make the client spin or allocate without
+        # above PROTO_AUTH_MAX_* it could make the client spin or allocate without
         # bound.  ssftp must refuse on reading the challenge, before deriving
         # keys, so no auth_proof is ever sent.  (With the explicit check gone
         # the derivation itself would fail, but with another message.)
-        cases = [(AUTH_MIN_OPSLIMIT - 1, AUTH_MIN_MEMLIMIT),
-                 (AUTH_MIN_OPSLIMIT, AUTH_MIN_MEMLIMIT - 1),
-                 (AUTH_MAX_OPSLIMIT + 1, AUTH_MIN_MEMLIMIT),
-                 (AUTH_MIN_OPSLIMIT, AUTH_MAX_MEMLIMIT + 1)]
+        cases = [(PROTO_AUTH_MIN_OPSLIMIT - 1, PROTO_AUTH_MIN_MEMLIMIT),
+                 (PROTO_AUTH_MIN_OPSLIMIT, PROTO_AUTH_MIN_MEMLIMIT - 1),
+                 (PROTO_AUTH_MAX_OPSLIMIT + 1, PROTO_AUTH_MIN_MEMLIMIT),
+                 (PROTO_AUTH_MIN_OPSLIMIT, PROTO_AUTH_MAX_MEMLIMIT + 1)]
         for ops, mem in cases:
             def weaken(cmd, hdr):
                 if cmd == "auth" and "snonce" in hdr:
@@ -475,7 +475,7 @@ class ClientTest(unittest.TestCase):
                 challenge = dict(proxy.replies)["auth"]
                 self.assertEqual(
                     (challenge["opslimit"], challenge["memlimit"]),
-                    (AUTH_MIN_OPSLIMIT, AUTH_MIN_MEMLIMIT))
+                    (PROTO_AUTH_MIN_OPSLIMIT, PROTO_AUTH_MIN_MEMLIMIT))
 
     def test_login_refuses_a_replayed_server_transcript(self):
         # Nothing in the challenge echoes the client's nonce (cnonce and

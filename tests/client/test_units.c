@@ -61,8 +61,8 @@ static void sizes_use_binary_units(void **state)
 static void keycache_derives_once_per_user_password_and_params(void **state)
 {
     (void)state;
-    auth_params p = {.opslimit = AUTH_MIN_OPSLIMIT,
-                     .memlimit = AUTH_MIN_MEMLIMIT};
+    proto_auth_params p = {.opslimit = PROTO_AUTH_MIN_OPSLIMIT,
+                     .memlimit = PROTO_AUTH_MIN_MEMLIMIT};
     memset(p.salt, 7, sizeof p.salt);
     uint8_t ck1[32], sk1[32], ck2[32], sk2[32];
     unsigned before = keycache_misses();
@@ -84,11 +84,11 @@ static void keycache_derives_once_per_user_password_and_params(void **state)
 static void keycache_refuses_costs_below_the_minimum(void **state)
 {
     (void)state;
-    auth_params p = {.opslimit = 1, .memlimit = AUTH_MIN_MEMLIMIT};
+    proto_auth_params p = {.opslimit = 1, .memlimit = PROTO_AUTH_MIN_MEMLIMIT};
     uint8_t ck[32], sk[32];
     assert_int_equal(keycache_derive("alice", "pw", &p, ck, sk), -EPROTO);
-    p.opslimit = AUTH_MIN_OPSLIMIT;
-    p.memlimit = AUTH_MIN_MEMLIMIT / 2;
+    p.opslimit = PROTO_AUTH_MIN_OPSLIMIT;
+    p.memlimit = PROTO_AUTH_MIN_MEMLIMIT / 2;
     assert_int_equal(keycache_derive("alice", "pw", &p, ck, sk), -EPROTO);
 }
 

@@ -293,25 +293,25 @@ static const char *login(struct cli *c, const char *user, const char *pw)
         json_decref(ch);
         return code;
     }
-    auth_params p;
+    proto_auth_params p;
     CHECK(proto_get_b64(ch, "salt", p.salt, 16) == 0);
     CHECK(proto_get_u64(ch, "opslimit", &p.opslimit) == 0);
     CHECK(proto_get_u64(ch, "memlimit", &p.memlimit) == 0);
     CHECK(proto_get_b64(ch, "snonce", snonce, 32) == 0);
     json_decref(ch);
-    CHECK(auth_params_check(&p) == 0);
-    auth_message am;
-    CHECK(auth_message_build(&am, user, cnonce, snonce, &p) == 0);
+    CHECK(proto_auth_params_check(&p) == 0);
+    proto_auth_message am;
+    CHECK(proto_auth_message_build(&am, user, cnonce, snonce, &p) == 0);
     uint8_t ck[32], sk[32], proof[32], sig[32];
-    CHECK(auth_derive(pw, &p, ck, sk) == 0);
-    auth_client_proof(ck, &am, proof);
+    CHECK(proto_auth_derive(pw, &p, ck, sk) == 0);
+    proto_auth_client_proof(ck, &am, proof);
     req = json_pack("{s:s}", "cmd", "auth_proof");
     CHECK(proto_set_b64(req, "proof", proof, 32) == 0);
     json_t *done = call(c, req);
     code = code_of(done);
     if (code == NULL) {
         CHECK(proto_get_b64(done, "server_signature", sig, 32) == 0);
-        CHECK(auth_client_check_server(sk, &am, sig) == 0);
+        CHECK(proto_auth_client_check_server(sk, &am, sig) == 0);
         const char *home;
         CHECK(proto_get_str(done, "home", &home) == 0);
         CHECK(strcmp(home, "/") == 0);
@@ -336,10 +336,10 @@ static const char *simple(struct cli *c, const char *cmd, const char *path)
 
 static void digest_buf(const void *buf, size_t n, uint8_t out[32])
 {
-    digest_state d;
-    digest_init(&d);
-    digest_update(&d, buf, n);
-    digest_final(&d, out);
+    proto_digest_state d;
+    proto_digest_init(&d);
+    proto_digest_update(&d, buf, n);
+    proto_digest_final(&d, out);
 }
 
 /* put of data[0..n); cut_at >= 0 closes the connection after that many

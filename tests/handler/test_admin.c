@@ -88,11 +88,11 @@ static struct userdb_record lookup(const char *name, int want)
 
 static void assert_keys_from(const struct userdb_record *r, const char *pw)
 {
-    uint8_t ck[AUTH_KEY_BYTES], sk[AUTH_KEY_BYTES], stored[AUTH_KEY_BYTES];
-    assert_int_equal(auth_derive(pw, &r->cred.params, ck, sk), 0);
-    auth_stored_key(ck, stored);
-    assert_memory_equal(sk, r->cred.server_key, AUTH_KEY_BYTES);
-    assert_memory_equal(stored, r->cred.stored_key, AUTH_KEY_BYTES);
+    uint8_t ck[PROTO_AUTH_KEY_BYTES], sk[PROTO_AUTH_KEY_BYTES], stored[PROTO_AUTH_KEY_BYTES];
+    assert_int_equal(proto_auth_derive(pw, &r->cred.params, ck, sk), 0);
+    proto_auth_stored_key(ck, stored);
+    assert_memory_equal(sk, r->cred.server_key, PROTO_AUTH_KEY_BYTES);
+    assert_memory_equal(stored, r->cred.stored_key, PROTO_AUTH_KEY_BYTES);
 }
 
 static void test_add_stores_verifiers_of_the_stdin_password(void **state)
@@ -160,7 +160,7 @@ static void test_passwd_changes_salt_and_keys_but_not_quota(void **state)
     assert_int_equal(RUN("new\r\n", "passwd", "alice"), 0);
     struct userdb_record b = lookup("alice", 0);
     assert_memory_not_equal(a.cred.params.salt, b.cred.params.salt,
-                            AUTH_SALT_BYTES);
+                            PROTO_AUTH_SALT_BYTES);
     assert_keys_from(&b, "new");
     assert_int_equal(b.quota, 1024);
     assert_int_equal(RUN("x\n", "passwd", "nobody"), 1);

@@ -27,9 +27,9 @@ struct fx {
 };
 
 /* A digest that is not all zeros and differs per seed. */
-static void fake_digest(uint8_t d[DIGEST_BYTES], uint8_t seed)
+static void fake_digest(uint8_t d[PROTO_DIGEST_BYTES], uint8_t seed)
 {
-    for (int i = 0; i < DIGEST_BYTES; i++)
+    for (int i = 0; i < PROTO_DIGEST_BYTES; i++)
         d[i] = (uint8_t)(seed * 31 + i * 7 + 1);
 }
 
@@ -79,7 +79,7 @@ static void need_user_xattrs(int fd)
     }
     if (errno == ENOTSUP || errno == EOPNOTSUPP) {
         /* The module says so too, and finds nothing. */
-        uint8_t d[DIGEST_BYTES] = {1}, out[DIGEST_BYTES];
+        uint8_t d[PROTO_DIGEST_BYTES] = {1}, out[PROTO_DIGEST_BYTES];
         assert_int_equal(digestcache_store(fd, d, NULL), -ENOTSUP);
         struct stat st;
         assert_int_equal(fstat(fd, &st), 0);
@@ -125,13 +125,13 @@ static int teardown(void **state)
 }
 
 /* Stores d for f->fd as it is now (checking against its fstat). */
-static void store_now(struct fx *f, const uint8_t d[DIGEST_BYTES])
+static void store_now(struct fx *f, const uint8_t d[PROTO_DIGEST_BYTES])
 {
     struct stat st = fstat_ok(f->fd);
     assert_int_equal(digestcache_store(f->fd, d, &st), 0);
 }
 
-static int load_now(int fd, uint8_t out[DIGEST_BYTES])
+static int load_now(int fd, uint8_t out[PROTO_DIGEST_BYTES])
 {
     struct stat st = fstat_ok(fd);
     return digestcache_load(fd, &st, out);
@@ -141,18 +141,18 @@ static void store_then_load_round_trips(void **state)
 {
     struct fx *f = *state;
     need_user_xattrs(f->fd);
-    uint8_t d[DIGEST_BYTES], out[DIGEST_BYTES];
+    uint8_t d[PROTO_DIGEST_BYTES], out[PROTO_DIGEST_BYTES];
     fake_digest(d, 1);
     store_now(f, d);
     memset(out, 0, sizeof out);
     assert_int_equal(load_now(f->fd, out), 0);
-    assert_memory_equal(out, d, DIGEST_BYTES);
+    assert_memory_equal(out, d, PROTO_DIGEST_BYTES);
 
     /* It is on the file, not in this fd: a fresh open sees it too. */
     int fd2 = open_rw(f->dir, "file");
     memset(out, 0, sizeof out);
     assert_int_equal(load_now(fd2, out), 0);
-    assert_memory_equal(out, d, DIGEST_BYTES);
+    assert_memory_equal(out, d, PROTO_DIGEST_BYTES);
     uint8_t raw[RECORD + 16];
     assert_int_equal(raw_get(fd2, raw, sizeof raw), RECORD);
     assert_int_equal(close(fd2), 0);
@@ -162,14 +162,14 @@ static void store_then_load_round_trips(void **state)
     fake_digest(d, 2);
     assert_int_equal(digestcache_store(f->fd, d, NULL), 0);
     assert_int_equal(load_now(f->fd, out), 0);
-    assert_memory_equal(out, d, DIGEST_BYTES);
+    assert_memory_equal(out, d, PROTO_DIGEST_BYTES);
 }
 
 static void load_without_a_record_is_enodata(void **state)
 {
     struct fx *f = *state;
     need_user_xattrs(f->fd);
-    uint8_t out[DIGEST_BYTES];
+    uint8_t out[PROTO_DIGEST_BYTES];
     assert_int_equal(load_now(f->fd, out), -ENODATA);
     /* Another attribute of the file is not a record either. */
     assert_int_equal(fsetxattr(f->fd, "user.other", "abc", 3, 0), 0);
@@ -180,7 +180,7 @@ static void new_content_with_a_new_mtime_is_not_trusted(void **state)
 {
     struct fx *f = *state;
     need_user_xattrs(f->fd);
-    uint8_t d[DIGEST_BYTES], out[DIGEST_BYTES];
+    uint8_t d[PROTO_DIGEST_BYTES], out[PROTO_DIGEST_BYTES];
     fake_digest(d, 3);
     store_now(f, d);
     struct stat before = fstat_ok(f->fd);
@@ -201,14 +201,14 @@ static void new_content_with_a_new_mtime_is_not_trusted(void **state)
      * client's check is what catches that). */
     set_mtime(f->fd, after.st_mtim);
     assert_int_equal(load_now(f->fd, out), 0);
-    assert_memory_equal(out, d, DIGEST_BYTES);
+    assert_memory_equal(out, d, PROTO_DIGEST_BYTES);
 }
 
 static void new_size_is_not_trusted(void **state)
 {
     struct fx *f = *state;
     need_user_xattrs(f->fd);
-    uint8_t d[DIGEST_BYTES], out[DIGEST_BYTES];
+    uint8_t d[PROTO_DIGEST_BYTES], out[PROTO_DIGEST_BYTES];
     fake_digest(d, 4);
     store_now(f, d);
     struct stat before = fstat_ok(f->fd);
@@ -230,7 +230,7 @@ static void another_inode_under_the_name_is_not_trusted(void **state)
 {
     struct fx *f = *state;
     need_user_xattrs(f->fd);
-    uint8_t d[DIGEST_BYTES], out[DIGEST_BYTES];
+    uint8_t d[PROTO_DIGEST_BYTES], out[PROTO_DIGEST_BYTES];
     fake_digest(d, 5);
     store_now(f, d);
     struct stat old = fstat_ok(f->fd);
@@ -258,14 +258,14 @@ static void another_inode_under_the_name_is_not_trusted(void **state)
     assert_int_equal(close(fd), 0);
     /* The original inode (still open) keeps its good record. */
     assert_int_equal(load_now(f->fd, out), 0);
-    assert_memory_equal(out, d, DIGEST_BYTES);
+    assert_memory_equal(out, d, PROTO_DIGEST_BYTES);
 }
 
 static void store_refuses_a_file_that_changed_since_expect(void **state)
 {
     struct fx *f = *state;
     need_user_xattrs(f->fd);
-    uint8_t d[DIGEST_BYTES], out[DIGEST_BYTES], raw[RECORD + 16];
+    uint8_t d[PROTO_DIGEST_BYTES], out[PROTO_DIGEST_BYTES], raw[RECORD + 16];
 
     /* Changed content and mtime after expect was taken: nothing stored. */
     struct stat expect = fstat_ok(f->fd);
@@ -280,7 +280,7 @@ static void store_refuses_a_file_that_changed_since_expect(void **state)
     store_now(f, d);
     uint8_t good[RECORD];
     assert_int_equal(raw_get(f->fd, good, sizeof good), RECORD);
-    uint8_t d2[DIGEST_BYTES];
+    uint8_t d2[PROTO_DIGEST_BYTES];
     fake_digest(d2, 7);
     struct stat cur = fstat_ok(f->fd);
 
@@ -300,14 +300,14 @@ static void store_refuses_a_file_that_changed_since_expect(void **state)
     assert_int_equal(raw_get(f->fd, raw, sizeof raw), RECORD);
     assert_memory_equal(raw, good, RECORD);
     assert_int_equal(load_now(f->fd, out), 0);
-    assert_memory_equal(out, d, DIGEST_BYTES);
+    assert_memory_equal(out, d, PROTO_DIGEST_BYTES);
 }
 
 static void foreign_values_are_not_records(void **state)
 {
     struct fx *f = *state;
     need_user_xattrs(f->fd);
-    uint8_t d[DIGEST_BYTES], out[DIGEST_BYTES];
+    uint8_t d[PROTO_DIGEST_BYTES], out[PROTO_DIGEST_BYTES];
     fake_digest(d, 8);
     store_now(f, d);
     uint8_t good[RECORD];
@@ -344,7 +344,7 @@ static void foreign_values_are_not_records(void **state)
      * about the values, not the file). */
     raw_set(f->fd, good, RECORD);
     assert_int_equal(load_now(f->fd, out), 0);
-    assert_memory_equal(out, d, DIGEST_BYTES);
+    assert_memory_equal(out, d, PROTO_DIGEST_BYTES);
 }
 
 static void no_record_where_xattrs_cannot_be_set(void **state)
@@ -353,7 +353,7 @@ static void no_record_where_xattrs_cannot_be_set(void **state)
     /* User attributes exist only on regular files and directories. */
     int p[2];
     assert_int_equal(pipe(p), 0);
-    uint8_t d[DIGEST_BYTES], out[DIGEST_BYTES];
+    uint8_t d[PROTO_DIGEST_BYTES], out[PROTO_DIGEST_BYTES];
     fake_digest(d, 9);
     int rc = digestcache_store(p[1], d, NULL);
     assert_true(rc < 0);

@@ -61,9 +61,9 @@ static void assert_same_record(const struct userdb_record *a,
 {
     assert_string_equal(a->name, b->name);
     assert_memory_equal(a->cred.params.salt, b->cred.params.salt,
-                        AUTH_SALT_BYTES);
-    assert_memory_equal(a->cred.stored_key, b->cred.stored_key, AUTH_KEY_BYTES);
-    assert_memory_equal(a->cred.server_key, b->cred.server_key, AUTH_KEY_BYTES);
+                        PROTO_AUTH_SALT_BYTES);
+    assert_memory_equal(a->cred.stored_key, b->cred.stored_key, PROTO_AUTH_KEY_BYTES);
+    assert_memory_equal(a->cred.server_key, b->cred.server_key, PROTO_AUTH_KEY_BYTES);
     assert_int_equal(a->cred.params.opslimit, b->cred.params.opslimit);
     assert_int_equal(a->cred.params.memlimit, b->cred.params.memlimit);
     assert_int_equal(a->quota, b->quota);
@@ -220,8 +220,8 @@ static void test_unknown_name_gets_the_costs_of_a_real_user(void **state)
     struct fx *f = *state;
     struct userdb_record got;
     assert_int_equal(userdb_lookup(f->db, "nobody", &got), -ENOENT);
-    assert_int_equal(got.cred.params.opslimit, AUTH_DEFAULT_OPSLIMIT);
-    assert_int_equal(got.cred.params.memlimit, AUTH_DEFAULT_MEMLIMIT);
+    assert_int_equal(got.cred.params.opslimit, PROTO_AUTH_DEFAULT_OPSLIMIT);
+    assert_int_equal(got.cred.params.memlimit, PROTO_AUTH_DEFAULT_MEMLIMIT);
     struct userdb_record a = rec("alice", 1, 0);
     a.cred.params.opslimit = 7;
     a.cred.params.memlimit = 1 << 24;
@@ -355,8 +355,8 @@ static void test_corrupt_file_fails_lookups_and_writes(void **state)
 static void test_secret_is_made_once_and_must_be_private(void **state)
 {
     struct fx *f = *state;
-    uint8_t s1[AUTH_SECRET_BYTES], s2[AUTH_SECRET_BYTES],
-        zero[AUTH_SECRET_BYTES] = {0};
+    uint8_t s1[PROTO_AUTH_SECRET_BYTES], s2[PROTO_AUTH_SECRET_BYTES],
+        zero[PROTO_AUTH_SECRET_BYTES] = {0};
     userdb_secret(f->db, s1);
     assert_memory_not_equal(s1, zero, sizeof s1);
     struct userdb *again;
@@ -368,7 +368,7 @@ static void test_secret_is_made_once_and_must_be_private(void **state)
     const char *path = tmpdir_join(f->root, "secret");
     assert_int_equal(stat(path, &st), 0);
     assert_int_equal(st.st_mode & 0777, 0600);
-    assert_int_equal(st.st_size, AUTH_SECRET_BYTES);
+    assert_int_equal(st.st_size, PROTO_AUTH_SECRET_BYTES);
     assert_int_equal(chmod(path, 0644), 0);
     assert_int_equal(userdb_open(f->root, &again), -EPERM);
 }

@@ -10,68 +10,68 @@
 #include "testutil.h"
 
 /* The cheapest costs a client accepts, so the tests stay fast. */
-static auth_params small_params(uint8_t salt_byte)
+static proto_auth_params small_params(uint8_t salt_byte)
 {
-    auth_params p = {.opslimit = AUTH_MIN_OPSLIMIT,
-                     .memlimit = AUTH_MIN_MEMLIMIT};
+    proto_auth_params p = {.opslimit = PROTO_AUTH_MIN_OPSLIMIT,
+                     .memlimit = PROTO_AUTH_MIN_MEMLIMIT};
     memset(p.salt, salt_byte, sizeof p.salt);
     return p;
 }
 
 /* What `user add` stores for a user. */
 struct account {
-    auth_params p;
-    uint8_t stored_key[AUTH_KEY_BYTES];
-    uint8_t server_key[AUTH_KEY_BYTES];
+    proto_auth_params p;
+    uint8_t stored_key[PROTO_AUTH_KEY_BYTES];
+    uint8_t server_key[PROTO_AUTH_KEY_BYTES];
 };
 
 static struct account make_account(const char *password)
 {
     struct account a = {.p = small_params(0x5a)};
-    uint8_t client_key[AUTH_KEY_BYTES];
-    assert_int_equal(auth_derive(password, &a.p, client_key, a.server_key), 0);
-    auth_stored_key(client_key, a.stored_key);
+    uint8_t client_key[PROTO_AUTH_KEY_BYTES];
+    assert_int_equal(proto_auth_derive(password, &a.p, client_key, a.server_key), 0);
+    proto_auth_stored_key(client_key, a.stored_key);
     return a;
 }
 
-static auth_message message_for(const char *user, const auth_params *p,
+static proto_auth_message message_for(const char *user, const proto_auth_params *p,
                                 uint8_t snonce_byte)
 {
-    uint8_t cnonce[AUTH_NONCE_BYTES], snonce[AUTH_NONCE_BYTES];
+    uint8_t cnonce[PROTO_AUTH_NONCE_BYTES], snonce[PROTO_AUTH_NONCE_BYTES];
     memset(cnonce, 0xc1, sizeof cnonce);
     memset(snonce, snonce_byte, sizeof snonce);
-    auth_message am;
-    assert_int_equal(auth_message_build(&am, user, cnonce, snonce, p), 0);
+    proto_auth_message am;
+    assert_int_equal(proto_auth_message_build(&am, user, cnonce, snonce, p), 0);
     return am;
 }
 
 /* The client's half: derive keys from the password and prove them. */
-static void client_prove(const char *password, const auth_params *p,
-                         const auth_message *am,
-                         uint8_t proof[AUTH_KEY_BYTES],
-                         uint8_t server_key[AUTH_KEY_BYTES])
+static void client_prove(const char *password, const proto_auth_params *p,
+                         const proto_auth_message *am,
+                         uint8_t proof[PROTO_AUTH_KEY_BYTES],
+                         uint8_t server_key[PROTO_AUTH_KEY_BYTES])
 {
-    uint8_t client_key[AUTH_KEY_BYTES];
-    assert_int_equal(auth_derive(password, p, client_key, server_key), 0);
-    auth_client_proof(client_key, am, proof);
+    uint8_t client_key[PROTO_AUTH_KEY_BYTES];
+    assert_int_equal(proto_auth_derive(password, p, client_key, server_key), 0);
+    proto_auth_client_proof(client_key, am, proof);
 }
 
 /* The client proves password over client_am; the server checks the proof
  * against its own view of the exchange, server_am.  Returns the verdict. */
 static int server_verdict(const struct account *a, const char *password,
-                          const auth_message *client_am,
-                          const auth_message *server_am)
+                          const proto_auth_message *client_am,
+                          const proto_auth_message *server_am)
 {
-    uint8_t proof[AUTH_KEY_BYTES], sk[AUTH_KEY_BYTES];
+    uint8_t proof[PROTO_AUTH_KEY_BYTES], sk[PROTO_AUTH_KEY_BYTES];
     client_prove(password, &a->p, client_am, proof, sk);
-    return auth_server_verify(a->stored_key, server_am, proof);
+    return proto_auth_server_verify(a->stored_key, server_am, proof);
 }
 
 static void correct_password_authenticates(void **state)
 {
     (void)state;
     struct account a = make_account("hunter2");
-    auth_message am = message_for("alice", &a.p, 0x51);
+    proto_auth_message am = message_for("alice", &a.p, 0x51);
     assert_int_equal(server_verdict(&a, "hunter2", &am, &am), 0);
 }
 
@@ -79,7 +79,7 @@ static void wrong_password_fails(void **state)
 {
     (void)state;
     struct account a = make_account("hunter2");
-    auth_message am = message_for("alice", &a.p, 0x51);
+    proto_auth_message am = message_for("alice", &a.p, 0x51);
     assert_int_equal(server_verdict(&a, "hunter3", &am, &am), -EACCES);
 }
 
@@ -87,9 +87,9 @@ static void tampered_auth_message_fails(void **state)
 {
     (void)state;
     struct account a = make_account("hunter2");
-    auth_message am = message_for("alice", &a.p, 0x51);
+    proto_auth_message am = message_for("alice", &a.p, 0x51);
     /* Any changed byte -- here the last byte of the memlimit -- breaks it. */
-    auth_message tampered = am;
+    proto_auth_message tampered = am;
     tampered.bytes[tampered.len - 1] ^= 1;
     assert_int_equal(server_verdict(&a, "hunter2", &am, &tampered), -EACCES);
 }
@@ -98,8 +98,8 @@ static void proof_for_another_challenge_fails(void **state)
 {
     (void)state;
     struct account a = make_account("hunter2");
-    auth_message old = message_for("alice", &a.p, 0x51);
-    auth_message fresh = message_for("alice", &a.p, 0x52);
+    proto_auth_message old = message_for("alice", &a.p, 0x51);
+    proto_auth_message fresh = message_for("alice", &a.p, 0x52);
     assert_int_equal(server_verdict(&a, "hunter2", &old, &fresh), -EACCES);
 }
 
@@ -107,53 +107,53 @@ static void client_accepts_only_the_real_server_signature(void **state)
 {
     (void)state;
     struct account a = make_account("hunter2");
-    auth_message am = message_for("alice", &a.p, 0x51);
-    uint8_t proof[AUTH_KEY_BYTES], client_sk[AUTH_KEY_BYTES];
+    proto_auth_message am = message_for("alice", &a.p, 0x51);
+    uint8_t proof[PROTO_AUTH_KEY_BYTES], client_sk[PROTO_AUTH_KEY_BYTES];
     client_prove("hunter2", &a.p, &am, proof, client_sk);
-    uint8_t sig[AUTH_KEY_BYTES];
-    auth_server_signature(a.server_key, &am, sig);
-    assert_int_equal(auth_client_check_server(client_sk, &am, sig), 0);
+    uint8_t sig[PROTO_AUTH_KEY_BYTES];
+    proto_auth_server_signature(a.server_key, &am, sig);
+    assert_int_equal(proto_auth_client_check_server(client_sk, &am, sig), 0);
     /* A server that only saw the proof (or StoredKey) cannot sign. */
-    uint8_t forged[AUTH_KEY_BYTES];
-    auth_server_signature(a.stored_key, &am, forged);
-    assert_int_equal(auth_client_check_server(client_sk, &am, forged),
+    uint8_t forged[PROTO_AUTH_KEY_BYTES];
+    proto_auth_server_signature(a.stored_key, &am, forged);
+    assert_int_equal(proto_auth_client_check_server(client_sk, &am, forged),
                      -EACCES);
 }
 
 static void fake_salt_is_stable_per_name_and_differs_across_names(void **state)
 {
     (void)state;
-    uint8_t secret[AUTH_SECRET_BYTES], other[AUTH_SECRET_BYTES];
+    uint8_t secret[PROTO_AUTH_SECRET_BYTES], other[PROTO_AUTH_SECRET_BYTES];
     memset(secret, 7, sizeof secret);
     memset(other, 8, sizeof other);
-    uint8_t s1[AUTH_SALT_BYTES], s2[AUTH_SALT_BYTES], s3[AUTH_SALT_BYTES];
-    uint8_t s4[AUTH_SALT_BYTES];
-    auth_fake_salt(secret, "mallory", s1);
-    auth_fake_salt(secret, "mallory", s2);
-    auth_fake_salt(secret, "mallorz", s3);
-    auth_fake_salt(other, "mallory", s4);
-    assert_memory_equal(s1, s2, AUTH_SALT_BYTES);
-    assert_memory_not_equal(s1, s3, AUTH_SALT_BYTES);
-    assert_memory_not_equal(s1, s4, AUTH_SALT_BYTES);
+    uint8_t s1[PROTO_AUTH_SALT_BYTES], s2[PROTO_AUTH_SALT_BYTES], s3[PROTO_AUTH_SALT_BYTES];
+    uint8_t s4[PROTO_AUTH_SALT_BYTES];
+    proto_auth_fake_salt(secret, "mallory", s1);
+    proto_auth_fake_salt(secret, "mallory", s2);
+    proto_auth_fake_salt(secret, "mallorz", s3);
+    proto_auth_fake_salt(other, "mallory", s4);
+    assert_memory_equal(s1, s2, PROTO_AUTH_SALT_BYTES);
+    assert_memory_not_equal(s1, s3, PROTO_AUTH_SALT_BYTES);
+    assert_memory_not_equal(s1, s4, PROTO_AUTH_SALT_BYTES);
     /* The stored key is not just a longer salt: the labels separate them. */
-    uint8_t k[AUTH_KEY_BYTES];
-    auth_fake_stored_key(secret, "mallory", k);
-    assert_memory_not_equal(k, s1, AUTH_SALT_BYTES);
+    uint8_t k[PROTO_AUTH_KEY_BYTES];
+    proto_auth_fake_stored_key(secret, "mallory", k);
+    assert_memory_not_equal(k, s1, PROTO_AUTH_SALT_BYTES);
 }
 
 static void unknown_user_fails_the_full_proof_check(void **state)
 {
     (void)state;
-    uint8_t secret[AUTH_SECRET_BYTES];
+    uint8_t secret[PROTO_AUTH_SECRET_BYTES];
     memset(secret, 7, sizeof secret);
-    auth_params p = small_params(0);
-    auth_fake_salt(secret, "mallory", p.salt);
-    uint8_t stored[AUTH_KEY_BYTES];
-    auth_fake_stored_key(secret, "mallory", stored);
-    auth_message am = message_for("mallory", &p, 0x51);
-    uint8_t proof[AUTH_KEY_BYTES], sk[AUTH_KEY_BYTES];
+    proto_auth_params p = small_params(0);
+    proto_auth_fake_salt(secret, "mallory", p.salt);
+    uint8_t stored[PROTO_AUTH_KEY_BYTES];
+    proto_auth_fake_stored_key(secret, "mallory", stored);
+    proto_auth_message am = message_for("mallory", &p, 0x51);
+    uint8_t proof[PROTO_AUTH_KEY_BYTES], sk[PROTO_AUTH_KEY_BYTES];
     client_prove("", &p, &am, proof, sk);
-    assert_int_equal(auth_server_verify(stored, &am, proof), -EACCES);
+    assert_int_equal(proto_auth_server_verify(stored, &am, proof), -EACCES);
 }
 
 static void auth_message_matches_known_answer(void **state)
@@ -166,16 +166,16 @@ static void auth_message_matches_known_answer(void **state)
         "232425262728292a2b2c2d2e2f303132333435363738393a3b3c3d3e3f00000010"
         "404142434445464748494a4b4c4d4e4f00000000000000020000000000800000";
     uint8_t cnonce[32], snonce[32];
-    auth_params p = {.opslimit = 2, .memlimit = 8 << 20};
+    proto_auth_params p = {.opslimit = 2, .memlimit = 8 << 20};
     for (int i = 0; i < 32; i++) {
         cnonce[i] = (uint8_t)i;
         snonce[i] = (uint8_t)(32 + i);
     }
     for (int i = 0; i < 16; i++)
         p.salt[i] = (uint8_t)(64 + i);
-    auth_message am;
-    assert_int_equal(auth_message_build(&am, "alice", cnonce, snonce, &p), 0);
-    char hex[PROTO_HEX_SIZE(AUTH_MESSAGE_MAX)];
+    proto_auth_message am;
+    assert_int_equal(proto_auth_message_build(&am, "alice", cnonce, snonce, &p), 0);
+    char hex[PROTO_HEX_SIZE(PROTO_AUTH_MESSAGE_MAX)];
     assert_int_equal(proto_hex_encode(am.bytes, am.len, hex, sizeof hex), 0);
     assert_string_equal(hex, want);
 }
@@ -186,7 +186,7 @@ static void proof_and_signature_match_known_answer(void **state)
     /* Python: hashlib/hmac over the AuthMessage of the test above, with
      * ClientKey bytes 0xa0.. and ServerKey bytes 0xc0.. */
     uint8_t cnonce[32], snonce[32], ck[32], sk[32];
-    auth_params p = {.opslimit = 2, .memlimit = 8 << 20};
+    proto_auth_params p = {.opslimit = 2, .memlimit = 8 << 20};
     for (int i = 0; i < 32; i++) {
         cnonce[i] = (uint8_t)i;
         snonce[i] = (uint8_t)(32 + i);
@@ -195,19 +195,19 @@ static void proof_and_signature_match_known_answer(void **state)
     }
     for (int i = 0; i < 16; i++)
         p.salt[i] = (uint8_t)(64 + i);
-    auth_message am;
-    assert_int_equal(auth_message_build(&am, "alice", cnonce, snonce, &p), 0);
+    proto_auth_message am;
+    assert_int_equal(proto_auth_message_build(&am, "alice", cnonce, snonce, &p), 0);
     uint8_t stored[32], proof[32], sig[32];
     char hex[PROTO_HEX_SIZE(32)];
-    auth_stored_key(ck, stored);
+    proto_auth_stored_key(ck, stored);
     assert_int_equal(proto_hex_encode(stored, 32, hex, sizeof hex), 0);
     assert_string_equal(hex, "00e988677eecf94c0bb9233371c7c0d6"
                              "f4db8ebdcdecb7c5ebaa666f17249227");
-    auth_client_proof(ck, &am, proof);
+    proto_auth_client_proof(ck, &am, proof);
     assert_int_equal(proto_hex_encode(proof, 32, hex, sizeof hex), 0);
     assert_string_equal(hex, "32e0c8cd5cb4e42b33867e890d9da453"
                              "09f9ea3c3c033d32f9dbac7f5d59a5f0");
-    auth_server_signature(sk, &am, sig);
+    proto_auth_server_signature(sk, &am, sig);
     assert_int_equal(proto_hex_encode(sig, 32, hex, sizeof hex), 0);
     assert_string_equal(hex, "c0036d7ba4b4317a7369140c8d43126d"
                              "dbe1b939aeeb561a9d4cb2a2cf88dd42");
@@ -216,31 +216,31 @@ static void proof_and_signature_match_known_answer(void **state)
 static void derive_refuses_costs_outside_client_bounds(void **state)
 {
     (void)state;
-    const auth_params bad[] = {
-        {.opslimit = AUTH_MIN_OPSLIMIT - 1, .memlimit = AUTH_MIN_MEMLIMIT},
-        {.opslimit = AUTH_MAX_OPSLIMIT + 1, .memlimit = AUTH_MIN_MEMLIMIT},
-        {.opslimit = AUTH_MIN_OPSLIMIT, .memlimit = AUTH_MIN_MEMLIMIT - 1},
-        {.opslimit = AUTH_MIN_OPSLIMIT, .memlimit = AUTH_MAX_MEMLIMIT + 1},
+    const proto_auth_params bad[] = {
+        {.opslimit = PROTO_AUTH_MIN_OPSLIMIT - 1, .memlimit = PROTO_AUTH_MIN_MEMLIMIT},
+        {.opslimit = PROTO_AUTH_MAX_OPSLIMIT + 1, .memlimit = PROTO_AUTH_MIN_MEMLIMIT},
+        {.opslimit = PROTO_AUTH_MIN_OPSLIMIT, .memlimit = PROTO_AUTH_MIN_MEMLIMIT - 1},
+        {.opslimit = PROTO_AUTH_MIN_OPSLIMIT, .memlimit = PROTO_AUTH_MAX_MEMLIMIT + 1},
     };
-    uint8_t ck[AUTH_KEY_BYTES], sk[AUTH_KEY_BYTES];
+    uint8_t ck[PROTO_AUTH_KEY_BYTES], sk[PROTO_AUTH_KEY_BYTES];
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        assert_int_equal(auth_params_check(&bad[i]), -EPROTO);
-        assert_int_equal(auth_derive("pw", &bad[i], ck, sk), -EPROTO);
+        assert_int_equal(proto_auth_params_check(&bad[i]), -EPROTO);
+        assert_int_equal(proto_auth_derive("pw", &bad[i], ck, sk), -EPROTO);
     }
-    const auth_params dflt = {.opslimit = AUTH_DEFAULT_OPSLIMIT,
-                              .memlimit = AUTH_DEFAULT_MEMLIMIT};
-    assert_int_equal(auth_params_check(&dflt), 0);
+    const proto_auth_params dflt = {.opslimit = PROTO_AUTH_DEFAULT_OPSLIMIT,
+                              .memlimit = PROTO_AUTH_DEFAULT_MEMLIMIT};
+    assert_int_equal(proto_auth_params_check(&dflt), 0);
 }
 
 static void derive_depends_on_password_and_salt(void **state)
 {
     (void)state;
-    auth_params p1 = small_params(1), p2 = small_params(2);
+    proto_auth_params p1 = small_params(1), p2 = small_params(2);
     uint8_t a[32], b[32], c[32], d[32], sk[32];
-    assert_int_equal(auth_derive("pw", &p1, a, sk), 0);
-    assert_int_equal(auth_derive("pw", &p1, b, sk), 0);
-    assert_int_equal(auth_derive("pw", &p2, c, sk), 0);
-    assert_int_equal(auth_derive("pW", &p1, d, sk), 0);
+    assert_int_equal(proto_auth_derive("pw", &p1, a, sk), 0);
+    assert_int_equal(proto_auth_derive("pw", &p1, b, sk), 0);
+    assert_int_equal(proto_auth_derive("pw", &p2, c, sk), 0);
+    assert_int_equal(proto_auth_derive("pW", &p1, d, sk), 0);
     assert_memory_equal(a, b, 32);
     assert_memory_not_equal(a, c, 32);
     assert_memory_not_equal(a, d, 32);
@@ -250,18 +250,18 @@ static void derive_depends_on_password_and_salt(void **state)
 static void message_build_refuses_empty_and_overlong_user(void **state)
 {
     (void)state;
-    char longest[AUTH_USER_MAX + 2];
+    char longest[PROTO_AUTH_USER_MAX + 2];
     memset(longest, 'u', sizeof longest);
-    longest[AUTH_USER_MAX] = '\0';
-    auth_params p = small_params(0);
-    uint8_t n[AUTH_NONCE_BYTES] = {0};
-    auth_message am;
-    assert_int_equal(auth_message_build(&am, longest, n, n, &p), 0);
-    assert_int_equal(am.len, AUTH_MESSAGE_MAX);
-    longest[AUTH_USER_MAX] = 'u';
-    longest[AUTH_USER_MAX + 1] = '\0';
-    assert_int_equal(auth_message_build(&am, longest, n, n, &p), -EINVAL);
-    assert_int_equal(auth_message_build(&am, "", n, n, &p), -EINVAL);
+    longest[PROTO_AUTH_USER_MAX] = '\0';
+    proto_auth_params p = small_params(0);
+    uint8_t n[PROTO_AUTH_NONCE_BYTES] = {0};
+    proto_auth_message am;
+    assert_int_equal(proto_auth_message_build(&am, longest, n, n, &p), 0);
+    assert_int_equal(am.len, PROTO_AUTH_MESSAGE_MAX);
+    longest[PROTO_AUTH_USER_MAX] = 'u';
+    longest[PROTO_AUTH_USER_MAX + 1] = '\0';
+    assert_int_equal(proto_auth_message_build(&am, longest, n, n, &p), -EINVAL);
+    assert_int_equal(proto_auth_message_build(&am, "", n, n, &p), -EINVAL);
 }
 
 /* Send a request from one end and return what the other end received. */
@@ -282,7 +282,7 @@ static void login_exchange_over_frames_authenticates(void **state)
     proto_io *cli = &c->a, *srv = &c->b;
     struct account acct = make_account("s3cret");
 
-    uint8_t cnonce[AUTH_NONCE_BYTES];
+    uint8_t cnonce[PROTO_AUTH_NONCE_BYTES];
     randombytes_buf(cnonce, sizeof cnonce);
     json_t *req = json_pack("{s:s, s:s}", "cmd", "auth", "user", "alice");
     assert_int_equal(proto_set_b64(req, "cnonce", cnonce, sizeof cnonce), 0);
@@ -290,12 +290,12 @@ static void login_exchange_over_frames_authenticates(void **state)
 
     /* Server: challenge. */
     const char *user;
-    uint8_t s_cnonce[AUTH_NONCE_BYTES], snonce[AUTH_NONCE_BYTES];
+    uint8_t s_cnonce[PROTO_AUTH_NONCE_BYTES], snonce[PROTO_AUTH_NONCE_BYTES];
     assert_int_equal(proto_get_str(req, "user", &user), 0);
     assert_int_equal(proto_get_b64(req, "cnonce", s_cnonce, 32), 0);
     randombytes_buf(snonce, sizeof snonce);
-    auth_message s_am;
-    assert_int_equal(auth_message_build(&s_am, user, s_cnonce, snonce,
+    proto_auth_message s_am;
+    assert_int_equal(proto_auth_message_build(&s_am, user, s_cnonce, snonce,
                                         &acct.p),
                      0);
     json_decref(req);
@@ -307,16 +307,16 @@ static void login_exchange_over_frames_authenticates(void **state)
     ch = relay(srv, cli, ch);
 
     /* Client: check the costs, derive, prove. */
-    auth_params p;
-    uint8_t c_snonce[AUTH_NONCE_BYTES];
+    proto_auth_params p;
+    uint8_t c_snonce[PROTO_AUTH_NONCE_BYTES];
     assert_int_equal(proto_reply_check(ch, NULL, NULL), 0);
     assert_int_equal(proto_get_b64(ch, "salt", p.salt, 16), 0);
     assert_int_equal(proto_get_u64(ch, "opslimit", &p.opslimit), 0);
     assert_int_equal(proto_get_u64(ch, "memlimit", &p.memlimit), 0);
     assert_int_equal(proto_get_b64(ch, "snonce", c_snonce, 32), 0);
     json_decref(ch);
-    auth_message c_am;
-    assert_int_equal(auth_message_build(&c_am, "alice", cnonce, c_snonce, &p),
+    proto_auth_message c_am;
+    assert_int_equal(proto_auth_message_build(&c_am, "alice", cnonce, c_snonce, &p),
                      0);
     uint8_t proof[32], server_key[32];
     client_prove("s3cret", &p, &c_am, proof, server_key);
@@ -328,8 +328,8 @@ static void login_exchange_over_frames_authenticates(void **state)
     uint8_t s_proof[32], sig[32];
     assert_int_equal(proto_get_b64(pr, "proof", s_proof, 32), 0);
     json_decref(pr);
-    assert_int_equal(auth_server_verify(acct.stored_key, &s_am, s_proof), 0);
-    auth_server_signature(acct.server_key, &s_am, sig);
+    assert_int_equal(proto_auth_server_verify(acct.stored_key, &s_am, s_proof), 0);
+    proto_auth_server_signature(acct.server_key, &s_am, sig);
     json_t *ok = json_pack("{s:s}", "home", "/");
     assert_int_equal(proto_set_b64(ok, "server_signature", sig, 32), 0);
     assert_int_equal(proto_send_ok(srv, ok), 0);
@@ -341,7 +341,7 @@ static void login_exchange_over_frames_authenticates(void **state)
     assert_int_equal(proto_recv(cli, &done), 0);
     assert_int_equal(proto_reply_check(done, NULL, NULL), 0);
     assert_int_equal(proto_get_b64(done, "server_signature", c_sig, 32), 0);
-    assert_int_equal(auth_client_check_server(server_key, &c_am, c_sig), 0);
+    assert_int_equal(proto_auth_client_check_server(server_key, &c_am, c_sig), 0);
     json_decref(done);
 }
 

@@ -39,7 +39,7 @@ struct sender {
     int file;       /* >= 0: send from this file with proto_body_from_file */
     uint64_t n;     /* body length */
     int result;
-    uint8_t digest[DIGEST_BYTES];
+    uint8_t digest[PROTO_DIGEST_BYTES];
 };
 
 static void *send_body(void *arg)
@@ -48,8 +48,8 @@ static void *send_body(void *arg)
     json_t *h = size_hdr(s->n);
     s->result = proto_send(s->io, h);
     json_decref(h);
-    digest_state d;
-    digest_init(&d);
+    proto_digest_state d;
+    proto_digest_init(&d);
     if (s->result == 0 && s->file >= 0) {
         int file_err;
         s->result =
@@ -61,12 +61,12 @@ static void *send_body(void *arg)
             size_t k = s->n - off < sizeof piece ? s->n - off : sizeof piece;
             for (size_t i = 0; i < k; i++)
                 piece[i] = tu_pattern(off + i);
-            digest_update(&d, piece, k);
+            proto_digest_update(&d, piece, k);
             s->result = proto_write_body(s->io, piece, k);
             off += k;
         }
     }
-    digest_final(&d, s->digest);
+    proto_digest_final(&d, s->digest);
     return NULL;
 }
 
@@ -199,19 +199,19 @@ static void body_moves_file_to_file_with_matching_digests(void **state)
     json_t *h = recv_ok(&c->a);
     int dst = memfd_create("dst", 0);
     assert_true(dst >= 0);
-    digest_state d;
-    digest_init(&d);
+    proto_digest_state d;
+    proto_digest_init(&d);
     int file_err = 1;
     /* At an offset, as when a resumed upload appends to a partial. */
     assert_int_equal(proto_body_to_file(&c->a, dst, 5, &d, NULL, &file_err), 0);
     assert_int_equal(file_err, 0);
     finish(t, &s);
 
-    uint8_t got[DIGEST_BYTES], want[DIGEST_BYTES];
-    digest_final(&d, got);
-    assert_int_equal(digest_file_prefix(src, BIG, want), 0);
-    assert_memory_equal(got, want, DIGEST_BYTES);
-    assert_memory_equal(s.digest, want, DIGEST_BYTES);
+    uint8_t got[PROTO_DIGEST_BYTES], want[PROTO_DIGEST_BYTES];
+    proto_digest_final(&d, got);
+    assert_int_equal(tu_file_digest(src, BIG, want), 0);
+    assert_memory_equal(got, want, PROTO_DIGEST_BYTES);
+    assert_memory_equal(s.digest, want, PROTO_DIGEST_BYTES);
     uint8_t *copy = malloc(BIG);
     assert_non_null(copy);
     assert_int_equal(pread(dst, copy, BIG, 5), BIG);

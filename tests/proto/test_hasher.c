@@ -30,12 +30,12 @@ static unsigned char *random_data(size_t n)
 
 /* The one-shot digest every hasher run is compared with. */
 static void reference(const unsigned char *data, size_t n,
-                      uint8_t out[DIGEST_BYTES])
+                      uint8_t out[PROTO_DIGEST_BYTES])
 {
-    digest_state d;
-    digest_init(&d);
-    digest_update(&d, data, n);
-    digest_final(&d, out);
+    proto_digest_state d;
+    proto_digest_init(&d);
+    proto_digest_update(&d, data, n);
+    proto_digest_final(&d, out);
 }
 
 /* Piece sizes for feed(), cycled; 0 is a zero-length put, and anything
@@ -113,22 +113,22 @@ static void inline_mode_digest_matches_and_buffer_fits_body(void **state)
     for (size_t t = 0; t < sizeof totals / sizeof *totals; t++) {
         size_t total = totals[t];
         unsigned char *data = random_data(total);
-        uint8_t want[DIGEST_BYTES], got[DIGEST_BYTES];
+        uint8_t want[PROTO_DIGEST_BYTES], got[PROTO_DIGEST_BYTES];
         reference(data, total, want);
 
-        digest_state d;
-        digest_init(&d);
+        proto_digest_state d;
+        proto_digest_init(&d);
         proto_hasher h;
         assert_int_equal(proto_hasher_begin(&h, &d, total), 0);
         bool threaded = h.pipe != NULL;
         size_t cap = feed(&h, data, total, NULL);
         proto_hasher_end(&h);
-        digest_final(&d, got);
+        proto_digest_final(&d, got);
 
         assert_false(threaded); /* "small files cost no thread" */
         assert_true(cap > 0);
         assert_true(cap <= total);
-        assert_memory_equal(got, want, DIGEST_BYTES);
+        assert_memory_equal(got, want, PROTO_DIGEST_BYTES);
         free(data);
     }
 }
@@ -143,24 +143,24 @@ static void threaded_mode_digest_matches_and_buffers_rotate(void **state)
     (void)state;
     const size_t total = 20 * MIB + 123;
     unsigned char *data = random_data(total);
-    uint8_t want[DIGEST_BYTES], got[DIGEST_BYTES];
+    uint8_t want[PROTO_DIGEST_BYTES], got[PROTO_DIGEST_BYTES];
     reference(data, total, want);
 
-    digest_state d;
-    digest_init(&d);
+    proto_digest_state d;
+    proto_digest_init(&d);
     proto_hasher h;
     assert_int_equal(proto_hasher_begin(&h, &d, total), 0);
     bool threaded = h.pipe != NULL;
     bool ring;
     size_t cap = feed(&h, data, total, &ring);
     proto_hasher_end(&h);
-    digest_final(&d, got);
+    proto_digest_final(&d, got);
 
     /* Without the helper this would quietly test inline mode again. */
     assert_true(threaded);
     assert_int_equal(cap, PROTO_HASHER_BUF);
     assert_true(ring);
-    assert_memory_equal(got, want, DIGEST_BYTES);
+    assert_memory_equal(got, want, PROTO_DIGEST_BYTES);
     free(data);
 }
 
@@ -201,14 +201,14 @@ static void null_digest_moves_bytes_and_hashes_nothing(void **state)
 static void end_with_nothing_put_gives_empty_digest(void **state)
 {
     (void)state;
-    uint8_t empty[DIGEST_BYTES];
+    uint8_t empty[PROTO_DIGEST_BYTES];
     reference((const unsigned char *)"", 0, empty);
     static const uint64_t totals[] = {0, 1, 5000, PROTO_HASHER_THREADED,
                                       20 * MIB};
     for (size_t t = 0; t < sizeof totals / sizeof *totals; t++) {
         for (int how = 0; how < 3; how++) {
-            digest_state d;
-            digest_init(&d);
+            proto_digest_state d;
+            proto_digest_init(&d);
             proto_hasher h;
             assert_int_equal(proto_hasher_begin(&h, &d, totals[t]), 0);
             bool threaded = h.pipe != NULL;
@@ -225,12 +225,12 @@ static void end_with_nothing_put_gives_empty_digest(void **state)
                     proto_hasher_put(&h, buf, 0);
             }
             proto_hasher_end(&h);
-            uint8_t got[DIGEST_BYTES];
-            digest_final(&d, got);
+            uint8_t got[PROTO_DIGEST_BYTES];
+            proto_digest_final(&d, got);
 
             assert_int_equal(threaded, totals[t] >= PROTO_HASHER_THREADED);
             assert_true(bufs_ok);
-            assert_memory_equal(got, empty, DIGEST_BYTES);
+            assert_memory_equal(got, empty, PROTO_DIGEST_BYTES);
         }
     }
 }
@@ -254,11 +254,11 @@ static void helpers_are_capped_and_the_rest_hash_inline(void **state)
     size_t max = cores > 64 ? 128 : 2 * (size_t)cores;
     size_t n = max + 2;
     proto_hasher *h = calloc(n, sizeof *h);
-    digest_state *d = calloc(n, sizeof *d);
+    proto_digest_state *d = calloc(n, sizeof *d);
     assert_non_null(h);
     assert_non_null(d);
     for (size_t i = 0; i < n; i++) {
-        digest_init(&d[i]);
+        proto_digest_init(&d[i]);
         assert_int_equal(proto_hasher_begin(&h[i], &d[i],
                                             PROTO_HASHER_THREADED), 0);
     }
@@ -278,18 +278,18 @@ static void helpers_are_capped_and_the_rest_hash_inline(void **state)
     /* A freed slot is taken by the next large body. */
     proto_hasher_end(&h[0]);
     proto_hasher again;
-    digest_state d2;
-    digest_init(&d2);
+    proto_digest_state d2;
+    proto_digest_init(&d2);
     assert_int_equal(proto_hasher_begin(&again, &d2, PROTO_HASHER_THREADED), 0);
     bool reused = again.pipe != NULL;
     proto_hasher_end(&again);
-    uint8_t want[DIGEST_BYTES], got[DIGEST_BYTES];
+    uint8_t want[PROTO_DIGEST_BYTES], got[PROTO_DIGEST_BYTES];
     reference(msg, sizeof msg, want);
     for (size_t i = 1; i < n; i++)
         proto_hasher_end(&h[i]);
     for (size_t i = 0; i < n; i++) {
-        digest_final(&d[i], got);
-        assert_memory_equal(got, want, DIGEST_BYTES);
+        proto_digest_final(&d[i], got);
+        assert_memory_equal(got, want, PROTO_DIGEST_BYTES);
     }
     free(h);
     free(d);
@@ -315,7 +315,7 @@ struct sender {
     uint64_t off, n;
     int result, file_err;
     struct progress prog;
-    uint8_t digest[DIGEST_BYTES];
+    uint8_t digest[PROTO_DIGEST_BYTES];
 };
 
 static void *send_file(void *arg)
@@ -325,13 +325,13 @@ static void *send_file(void *arg)
                             (json_int_t)s->n);
     s->result = proto_send(s->io, hdr); /* NULL hdr: fails, test sees it */
     json_decref(hdr);
-    digest_state d;
-    digest_init(&d);
+    proto_digest_state d;
+    proto_digest_init(&d);
     proto_body_hooks hooks = {.progress = on_progress, .ctx = &s->prog};
     if (s->result == 0)
         s->result = proto_body_from_file(s->io, s->fd, s->off, &d, &hooks,
                                          &s->file_err);
-    digest_final(&d, s->digest);
+    proto_digest_final(&d, s->digest);
     return NULL;
 }
 
@@ -355,7 +355,7 @@ static void large_body_round_trips_through_files(void **state)
     const size_t n = 12 * MIB + 7;
     const uint64_t src_off = 11, dst_off = 5;
     unsigned char *data = random_data(n);
-    uint8_t want[DIGEST_BYTES], got[DIGEST_BYTES];
+    uint8_t want[PROTO_DIGEST_BYTES], got[PROTO_DIGEST_BYTES];
     reference(data, n, want);
 
     int src = memfd_create("hasher-src", MFD_CLOEXEC);
@@ -377,8 +377,8 @@ static void large_body_round_trips_through_files(void **state)
     json_t *hdr = NULL;
     int rr = proto_recv(&c->a, &hdr);
     uint64_t announced = c->a.body_in;
-    digest_state d;
-    digest_init(&d);
+    proto_digest_state d;
+    proto_digest_init(&d);
     struct progress prog = {.last = dst_off, .increasing = true};
     proto_body_hooks hooks = {.progress = on_progress, .ctx = &prog};
     int file_err = 1;
@@ -395,9 +395,9 @@ static void large_body_round_trips_through_files(void **state)
     assert_int_equal(c->a.body_in, 0);
     assert_int_equal(c->b.body_out, 0);
 
-    digest_final(&d, got);
-    assert_memory_equal(got, want, DIGEST_BYTES);
-    assert_memory_equal(s.digest, want, DIGEST_BYTES);
+    proto_digest_final(&d, got);
+    assert_memory_equal(got, want, PROTO_DIGEST_BYTES);
+    assert_memory_equal(s.digest, want, PROTO_DIGEST_BYTES);
 
     struct stat st;
     assert_int_equal(fstat(dst, &st), 0);

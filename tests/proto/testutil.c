@@ -77,3 +77,13 @@ int tu_file_with_pattern(size_t n)
     free(buf);
     return fd;
 }
+
+int tu_file_digest(int fd, uint64_t len, uint8_t out[PROTO_DIGEST_BYTES])
+{
+    proto_digest_state d;
+    proto_digest_init(&d);
+    int r = proto_digest_update_file(&d, fd, 0, len);
+    if (r == 0)
+        proto_digest_final(&d, out);
+    return r;
+}

@@ -36,4 +36,7 @@ int tu_file_with_pattern(size_t n);
 /* A deterministic, non-repeating-looking byte at position i. */
 uint8_t tu_pattern(uint64_t i);
 
+/* The digest of the first len bytes of fd (proto_digest_update_file()). */
+int tu_file_digest(int fd, uint64_t len, uint8_t out[PROTO_DIGEST_BYTES]);
+
 #endif

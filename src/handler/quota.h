@@ -27,7 +27,8 @@
  * reloads users.json when it changes): the record's, or the registry's
  * default when that is 0.  QUOTA_UNLIMITED means no limit.
  *
- * How a session stores a file (put, docs/protocol.md) of total bytes, n =
+ * files.c follows these steps for every front-end.  How a file of total
+ * bytes is stored (put, docs/protocol.md), n =
  * total - off more from offset off (0, or the partial's length K when the
  * client's prefix digest matched):
  *

@@ -76,7 +76,7 @@ int session_resolve(struct session *s, const json_t *req, const char *key,
                                   "a path is 1..%d bytes", PROTO_PATH_MAX);
         return rc < 0 ? rc : 1;
     }
-    int rc = jail_resolve(s->jail, path, n, out);
+    int rc = files_resolve(s->files, path, n, out);
     if (rc != 0) {
         const char *cmd = "?";
         proto_get_str(req, "cmd", &cmd);
@@ -99,7 +99,7 @@ static int ms_until(double deadline)
 int session_next(struct session *s, json_t **req, bool in_transfer)
 {
     int limit = s->srv->idle_timeout_ms;
-    if (s->jail == NULL) { /* not logged in yet: the login deadline bounds */
+    if (s->files == NULL) { /* not logged in yet: the login deadline bounds */
         int left = ms_until(s->login_deadline);
         if (left == 0)
             return -ETIMEDOUT;
@@ -309,27 +309,17 @@ static void log_account(const struct session *s, const char *user,
                     (unsigned long long)sw->old_partials.bytes);
 }
 
-/* After a good proof: the home, the jail and the quota account. */
+/* After a good proof: the user's file service (home and quota account). */
 static int open_home(struct session *s, const char *user)
 {
-    int fd;
-    int rc = userdb_home_open(s->srv->db, user, &fd);
-    if (rc == 0)
-        rc = jail_open(fd, &s->jail);
     struct quota_opened ev;
-    if (rc == 0) {
-        rc = quota_acquire(s->srv->quotas, user, s->jail, &s->quota, &ev);
-        if (rc != 0) {
-            jail_close(s->jail);
-            s->jail = NULL;
-        }
-    }
+    int rc = files_open(s->srv->db, s->srv->quotas, user, &s->files, &ev);
     if (rc == 0)
         log_account(s, user, &ev);
     return rc;
 }
 
-/* Returns 0 (logged in or not: see s->jail), or negative to end. */
+/* Returns 0 (logged in or not: see s->files), or negative to end. */
 static int do_auth_proof(struct session *s, const json_t *req,
                          struct challenge *ch, int *failures)
 {
@@ -426,7 +416,7 @@ static bool known_cmd(const char *cmd)
 static int dispatch(struct session *s, const json_t *req, const char *cmd,
                     struct challenge *ch, int *failures)
 {
-    bool in = s->jail != NULL;
+    bool in = s->files != NULL;
     if (strcmp(cmd, "quit") == 0) {
         int rc = proto_send_ok(&s->io, NULL);
         return rc < 0 ? rc : 1;
@@ -516,10 +506,7 @@ static int session_handle(ss_request *r)
     session_log(&s, "connect");
     double start = session_now_s();
     int rc = session_run(&s);
-    if (s.quota != NULL)
-        quota_drop(s.quota);
-    if (s.jail != NULL)
-        jail_close(s.jail);
+    files_close(s.files);
     if (srv->isolation == NULL)
         atomic_fetch_sub(srv->sessions, 1);
     session_log(&s, "disconnect after %.1f s%s%s", session_now_s() - start,

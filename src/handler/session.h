@@ -11,6 +11,9 @@
  *     backoff.c       the shared table of failed logins
  *     isolation.c     --isolation process: sessions in forked children
  *
+ * The commands stand on the file service (files.h: the home, its quota,
+ * uploads), which knows nothing of this protocol.
+ *
  * Threads: struct session_server is shared by every session and read-only
  * after start, except the parts with their own locks (userdb, quota
  * registry, backoff table) and the atomic session counter.  A struct session
@@ -27,6 +30,7 @@
 #include <time.h>
 
 #include "backoff.h"
+#include "files.h"
 #include "jail.h"
 #include "proto.h"
 #include "quota.h"
@@ -60,8 +64,7 @@ struct session {
     char peer[80];  /* "1.2.3.4:5678", for logs */
     char host[80];  /* the address alone, for the backoff table */
     char user[PROTO_AUTH_USER_MAX + 1]; /* after login */
-    struct jail *jail;
-    struct quota *quota;
+    struct files *files; /* after login: the user's home and quota */
     double login_deadline; /* session_now_s() time */
 };
 

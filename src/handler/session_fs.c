@@ -23,7 +23,7 @@ int session_reply(struct session *s, const char *cmd, const char *what,
 int session_cmd_pwd(struct session *s, const json_t *req)
 {
     (void)req;
-    json_t *r = json_pack("{s:s}", "cwd", jail_cwd(s->jail));
+    json_t *r = json_pack("{s:s}", "cwd", files_cwd(s->files));
     int rc = session_reply(s, "pwd", "", r == NULL ? -ENOMEM : 0, r);
     json_decref(r);
     return rc;
@@ -38,8 +38,8 @@ int session_cmd_cd(struct session *s, const json_t *req)
         return proto_send_error(&s->io, PROTO_E_BAD_REQUEST,
                                 "\"path\" must be a string of 1..%d bytes",
                                 PROTO_PATH_MAX);
-    int err = jail_cd(s->jail, path, n);
-    json_t *r = err == 0 ? json_pack("{s:s}", "cwd", jail_cwd(s->jail)) : NULL;
+    int err = files_cd(s->files, path, n);
+    json_t *r = err == 0 ? json_pack("{s:s}", "cwd", files_cwd(s->files)) : NULL;
     if (err == 0 && r == NULL)
         err = -ENOMEM;
     int rc = session_reply(s, "cd", path, err, r);
@@ -131,8 +131,8 @@ int session_cmd_ls(struct session *s, const json_t *req)
         if (rc != 0)
             return rc < 0 ? rc : 0;
     } else {
-        const char *cwd = jail_cwd(s->jail);
-        rc = jail_resolve(s->jail, cwd, strlen(cwd), &p);
+        const char *cwd = files_cwd(s->files);
+        rc = files_resolve(s->files, cwd, strlen(cwd), &p);
         if (rc != 0)
             return session_reply(s, "ls", cwd, rc, NULL);
     }
@@ -166,23 +166,8 @@ int session_cmd_ls(struct session *s, const json_t *req)
 
 /* ---- mkdir, rm, rmdir, quota ------------------------------------------- */
 
-/* mkdir, rm and rmdir: one jail operation on one path.  *freed gets what
- * was removed, which leaves the quota even when the operation then fails
- * (rmdir discards partials before it finds the directory not empty). */
-typedef int (*path_op)(const struct jail_path *p, struct jail_count *freed);
-
-/* A new directory is an entry: taken first, so the limit holds for
- * concurrent mkdirs, and given back if none was made. */
-static int op_mkdir(struct quota *q, const struct jail_path *p,
-                    struct jail_count *freed)
-{
-    int rc = quota_take_entry(q);
-    if (rc != 0)
-        return rc;
-    rc = jail_mkdir(p);
-    *freed = (struct jail_count){.entries = rc != 0};
-    return rc;
-}
+/* mkdir, rm and rmdir: one operation of the file service on one path. */
+typedef int (*path_op)(struct files *f, const struct jail_path *p);
 
 static int path_command(struct session *s, const json_t *req,
                         const char *cmd, path_op op)
@@ -191,9 +176,7 @@ static int path_command(struct session *s, const json_t *req,
     int rc = session_resolve(s, req, "path", &p);
     if (rc != 0)
         return rc < 0 ? rc : 0;
-    struct jail_count freed = {0};
-    int err = op != NULL ? op(p, &freed) : op_mkdir(s->quota, p, &freed);
-    (void)quota_free(s->quota, freed);
+    int err = op(s->files, p);
     rc = session_reply(s, cmd, jail_path_user(p), err, NULL);
     jail_path_free(p);
     return rc;
@@ -201,24 +184,24 @@ static int path_command(struct session *s, const json_t *req,
 
 int session_cmd_mkdir(struct session *s, const json_t *req)
 {
-    return path_command(s, req, "mkdir", NULL);
+    return path_command(s, req, "mkdir", files_mkdir);
 }
 
 int session_cmd_rm(struct session *s, const json_t *req)
 {
-    return path_command(s, req, "rm", jail_unlink);
+    return path_command(s, req, "rm", files_remove);
 }
 
 int session_cmd_rmdir(struct session *s, const json_t *req)
 {
-    return path_command(s, req, "rmdir", jail_rmdir);
+    return path_command(s, req, "rmdir", files_rmdir);
 }
 
 int session_cmd_quota(struct session *s, const json_t *req)
 {
     (void)req;
     struct quota_usage u;
-    int err = quota_report(s->quota, &u);
+    int err = files_usage(s->files, &u);
     json_t *r = NULL;
     if (err == 0) {
         r = json_pack("{s:I, s:I}", "used", (json_int_t)u.used, "files",

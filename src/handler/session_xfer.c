@@ -1,5 +1,5 @@
 /* session_xfer.c -- put and get, both resumable (docs/protocol.md, "put",
- * "get"), with the quota steps quota.h lays out. */
+ * "get"), on the file service (files.h). */
 #include "session.h"
 
 #include <errno.h>
@@ -8,9 +8,6 @@
 #include <unistd.h>
 
 #include "digestcache.h"
-
-/* The largest file: what off_t can address. */
-#define MAX_FILE_SIZE ((uint64_t)INT64_MAX)
 
 static void log_transfer(struct session *s, const char *cmd, const char *path,
                          uint64_t total, uint64_t off, uint64_t moved,
@@ -33,28 +30,12 @@ static void log_transfer(struct session *s, const char *cmd, const char *path,
 
 /* An upload between its put and its put_end. */
 struct upload {
-    struct jail_upload *u;
+    struct files_upload *u;
     char path[PROTO_PATH_BUF];
-    uint64_t total;    /* N */
-    uint64_t partial;  /* K, the partial's length offered as prefix */
-    uint64_t reserved; /* quota held for this upload */
+    uint64_t total;          /* N */
+    uint64_t partial;        /* K, the partial's length offered as prefix */
     proto_digest_state d;    /* of the partial's first K bytes, then the body */
 };
-
-/* Ends an upload that did not complete: the partial stays for a resume,
- * unless it is empty (nothing to resume; no litter beside the target). */
-static void upload_leave(struct session *s, struct upload *up)
-{
-    uint64_t size = 0;
-    struct jail_count freed = {0};
-    if (jail_upload_size(up->u, &size) == 0 && size == 0) {
-        if (jail_upload_discard(up->u, &freed) == 0)
-            (void)quota_free(s->quota, freed);
-    } else {
-        jail_upload_close(up->u);
-    }
-    up->u = NULL;
-}
 
 /* Receives put_data into the partial.  Returns 0 with *err the error for
  * put_end (0 if the body is stored whole), or negative when the connection
@@ -71,32 +52,20 @@ static int put_data(struct session *s, struct upload *up, const json_t *req,
         return 0;
     }
     if (off == 0 && up->partial > 0) {
-        /* The client's copy differs from the partial: start over.  The
-         * bytes the partial held come again, so they are reserved first:
-         * should that fail, the partial is kept for another resume. */
-        int rc = quota_reserve(s->quota, up->partial);
-        if (rc != 0) {
-            *err = rc;
+        /* The client's copy differs from the partial: start over (should
+         * that fail, the partial is kept for another resume). */
+        *err = files_upload_restart(up->u);
+        if (*err != 0)
             return 0;
-        }
-        up->reserved += up->partial;
-        uint64_t cut = 0;
-        rc = jail_upload_truncate(up->u, 0, &cut);
-        (void)quota_free(s->quota, (struct jail_count){.bytes = cut});
-        if (rc != 0) {
-            *err = rc;
-            return 0;
-        }
         proto_digest_init(&up->d);
     }
     int file_err = 0;
-    int rc = proto_body_to_file(&s->io, jail_upload_fd(up->u), off, &up->d,
+    int rc = proto_body_to_file(&s->io, files_upload_fd(up->u), off, &up->d,
                                 NULL, &file_err);
     uint64_t end = off;
-    if (jail_upload_size(up->u, &end) != 0 || end < off)
+    if (files_upload_size(up->u, &end) != 0 || end < off)
         end = off;
-    (void)quota_commit(s->quota, up->reserved, end - off);
-    up->reserved = 0;
+    (void)files_upload_written(up->u, off);
     *moved = end - off;
     *err = file_err;
     return rc;
@@ -108,21 +77,16 @@ static int put_end(struct session *s, struct upload *up, const json_t *req,
 {
     uint8_t want[PROTO_DIGEST_BYTES], got[PROTO_DIGEST_BYTES];
     proto_digest_final(&up->d, got);
-    uint64_t end = 0;
     if (err == 0 && proto_get_hex(req, "digest", want, sizeof want) != 0)
         err = -EINVAL;
-    if (err == 0 && (jail_upload_size(up->u, &end) != 0 || end != up->total))
-        err = -EIO;
     if (err != 0) {
-        upload_leave(s, up); /* keeps the partial for a resume */
+        files_upload_leave(up->u); /* keeps the partial for a resume */
         log_transfer(s, "put", up->path, up->total, off, moved, start, NULL,
                      proto_errno_code(err));
         return session_fail(s, err, up->path);
     }
     if (sodium_memcmp(want, got, sizeof got) != 0) {
-        struct jail_count freed = {0};
-        if (jail_upload_discard(up->u, &freed) == 0)
-            (void)quota_free(s->quota, freed);
+        (void)files_upload_discard(up->u);
         log_transfer(s, "put", up->path, up->total, off, moved, start, got,
                      PROTO_E_DIGEST_MISMATCH);
         return proto_send_error(&s->io, PROTO_E_DIGEST_MISMATCH,
@@ -132,15 +96,14 @@ static int put_end(struct session *s, struct upload *up, const json_t *req,
     }
     /* Verified: put the digest on record for gets (before the fsync, so
      * it is as durable as the data). */
-    (void)digestcache_store(jail_upload_fd(up->u), got, NULL);
+    (void)digestcache_store(files_upload_fd(up->u), got, NULL);
     struct jail_commit c;
-    err = jail_upload_commit(up->u, &c);
+    err = files_upload_commit(up->u, &c);
     if (err != 0) {
         log_transfer(s, "put", up->path, up->total, off, moved, start, got,
                      proto_errno_code(err));
         return session_fail(s, err, up->path);
     }
-    (void)quota_free(s->quota, c.replaced);
     if (c.dir_hidden)
         session_log(s, "put %s: a directory that took the name meanwhile "
                        "could not be given it back and is hidden in the same "
@@ -175,8 +138,7 @@ static int put_transfer(struct session *s, struct upload *up)
             if (rc == -EMSGSIZE || rc == -EBADMSG)
                 proto_send_error(&s->io, PROTO_E_BAD_FRAME,
                                  "unreadable frame");
-            (void)quota_release(s->quota, up->reserved);
-            upload_leave(s, up);
+            files_upload_leave(up->u);
             log_transfer(s, "put", up->path, up->total, off, moved, start,
                          NULL, "cut");
             return rc;
@@ -188,13 +150,9 @@ static int put_transfer(struct session *s, struct upload *up)
             proto_get_u64(req, "offset", &off);
             rc = put_data(s, up, req, &moved, &err);
             if (rc != 0) {
-                upload_leave(s, up);
+                files_upload_leave(up->u);
                 log_transfer(s, "put", up->path, up->total, off, moved,
                              start, NULL, "cut");
-            }
-            if (err != 0 || rc != 0) {
-                (void)quota_release(s->quota, up->reserved);
-                up->reserved = 0;
             }
             json_decref(req);
             if (rc != 0)
@@ -207,8 +165,7 @@ static int put_transfer(struct session *s, struct upload *up)
             return rc;
         }
         /* Abandoned: answer the stray request without acting on it. */
-        (void)quota_release(s->quota, up->reserved);
-        upload_leave(s, up);
+        files_upload_leave(up->u);
         log_transfer(s, "put", up->path, up->total, off, moved, start, NULL,
                      "abandoned");
         rc = proto_send_error(&s->io, PROTO_E_BAD_REQUEST,
@@ -231,23 +188,7 @@ int session_cmd_put(struct session *s, const json_t *req)
     if (rc != 0)
         return rc < 0 ? rc : 0;
     snprintf(up.path, sizeof up.path, "%s", jail_path_user(p));
-    /* The partial is an entry: taken before it is made, given back if this
-     * call did not make it.  At the limit, only a partial that is there
-     * already (a resume) may go on; one made all the same is removed, or,
-     * when another session took it over meanwhile, counted. */
-    bool created = false;
-    int err = up.total > MAX_FILE_SIZE ? -EFBIG : quota_take_entry(s->quota);
-    bool took = err == 0;
-    if (err == 0 || err == -EDQUOT)
-        err = jail_upload_begin(p, &up.u, &created);
-    if (!took && created && err == 0) {
-        (void)jail_upload_discard(up.u, NULL);
-        err = -EDQUOT;
-    } else if (!took && created) {
-        (void)quota_count_entry(s->quota);
-    }
-    if (took && !created)
-        (void)quota_free(s->quota, (struct jail_count){.entries = 1});
+    int err = files_upload_begin(s->files, p, up.total, &up.u, &up.partial);
     if (err == -EACCES) {
         /* Neither file nor directory: a symbolic link is bad_path, as for
          * every other command. */
@@ -261,29 +202,12 @@ int session_cmd_put(struct session *s, const json_t *req)
     jail_path_free(p);
     if (err != 0)
         return session_reply(s, "put", up.path, err, NULL);
-    err = jail_upload_size(up.u, &up.partial);
-    /* A partial longer than the file cannot be its prefix: it starts over.
-     * The reservation comes first, so a refusal keeps the partial. */
-    bool restart = err == 0 && up.partial > up.total;
-    if (err == 0)
-        err = quota_reserve(s->quota, up.total - (restart ? 0 : up.partial));
-    if (err == 0)
-        up.reserved = up.total - (restart ? 0 : up.partial);
-    if (err == 0 && restart) {
-        uint64_t cut = 0;
-        err = jail_upload_truncate(up.u, 0, &cut);
-        (void)quota_free(s->quota, (struct jail_count){.bytes = cut});
-        up.partial = 0;
-    }
     proto_digest_init(&up.d);
-    if (err == 0 && up.partial > 0)
-        err = proto_digest_update_file(&up.d, jail_upload_fd(up.u), 0, up.partial);
-    if (err != 0) {
-        (void)quota_release(s->quota, up.reserved);
-        upload_leave(s, &up);
-        return session_reply(s, "put", up.path, err, NULL);
-    }
-    json_t *r = json_pack("{s:I}", "offset", (json_int_t)up.partial);
+    if (up.partial > 0)
+        err = proto_digest_update_file(&up.d, files_upload_fd(up.u), 0,
+                                       up.partial);
+    json_t *r = err != 0 ? NULL
+                         : json_pack("{s:I}", "offset", (json_int_t)up.partial);
     if (r != NULL && up.partial > 0) {
         uint8_t prefix[PROTO_DIGEST_BYTES];
         proto_digest_peek(&up.d, prefix);
@@ -293,17 +217,16 @@ int session_cmd_put(struct session *s, const json_t *req)
         }
     }
     if (r == NULL) {
-        (void)quota_release(s->quota, up.reserved);
-        upload_leave(s, &up);
-        return session_reply(s, "put", up.path, -ENOMEM, NULL);
+        files_upload_leave(up.u);
+        return session_reply(s, "put", up.path, err != 0 ? err : -ENOMEM,
+                             NULL);
     }
     session_log(s, "put %s: total %llu, partial %llu", up.path,
                 (unsigned long long)up.total, (unsigned long long)up.partial);
     rc = proto_send_ok(&s->io, r);
     json_decref(r);
     if (rc != 0) {
-        (void)quota_release(s->quota, up.reserved);
-        upload_leave(s, &up);
+        files_upload_leave(up.u);
         return rc;
     }
     return put_transfer(s, &up);

@@ -63,7 +63,7 @@ static int handle_one(ss_server *s, bool *accepted)
     return s->ops.process_request(s, &conn);
 }
 
-int ss_handle_request_noblock(ss_server *s)
+static int ss_handle_request_noblock(ss_server *s)
 {
     bool accepted;
     return handle_one(s, &accepted);

@@ -95,7 +95,9 @@ int ss_server_serve_forever(ss_server *s, int poll_interval_ms)
     if (s->closed || s->serving) {
         int busy = s->serving;
         pthread_mutex_unlock(&s->mu);
-        return busy ? -EBUSY : -EBADF;
+        /* Not -EBUSY: that is the pool's "request queue full" (one
+         * meaning per code, so ss_strerror can name it). */
+        return busy ? -EALREADY : -EBADF;
     }
     s->serving = true;
     s->serving_thread = pthread_self();

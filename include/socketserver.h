@@ -253,7 +253,9 @@ int ss_server_create(ss_server **out, const ss_config *cfg,
 /* Handles requests until ss_server_shutdown().  poll_interval_ms only sets
  * how often service_actions runs when idle (shutdown is immediate: it wakes
  * the loop through a descriptor).  Call from one thread at a time.
- * Returns 0 after a shutdown, or -errno if the loop could not run. */
+ * Returns 0 after a shutdown, -EALREADY if another call is already serving
+ * this server, -EBADF after ss_server_close(), or -errno if the loop could
+ * not run. */
 int ss_server_serve_forever(ss_server *s, int poll_interval_ms);
 
 /* Handles one request, waiting at most cfg.timeout_ms (then calls
@@ -400,7 +402,11 @@ const void *ss_request_packet(const ss_request *r, size_t *len);
  * change it. */
 int ss_dgram_reply(ss_request *r, const void *buf, size_t n);
 
-/* A short English text for a -errno returned by this library. */
+/* A short English text for a -errno returned by this library.  Each code has
+ * one meaning here: -EUSERS too many connections, -EMLINK too many from one
+ * address, -EBUSY the request queue was full (SS_QUEUE_FULL_REJECT);
+ * any other code reads as strerror() does (e.g. -EALREADY from
+ * ss_server_serve_forever(): already in progress). */
 const char *ss_strerror(int err);
 
 #pragma GCC visibility pop

@@ -44,7 +44,7 @@ void ss__forking_free(ss_server *s)
 }
 
 unsigned ss__forking_children(ss_server *s) { return atomic_load(&s->forking->n); }
-bool ss__forking_has_children(ss_server *s) { return ss__forking_children(s) > 0; }
+static bool has_children(ss_server *s) { return ss__forking_children(s) > 0; }
 
 static void forget(ss_server *s, unsigned i)
 {
@@ -164,7 +164,7 @@ void ss__forking_close(ss_server *s, int drain_ms)
     if (!s->forking || !s->forking->kids)
         return;
     int64_t deadline = ss__now_ms() + (drain_ms > 0 ? drain_ms : 0);
-    while (ss__forking_has_children(s)) {
+    while (has_children(s)) {
         int left = -1;
         if (drain_ms >= 0) {
             int64_t l = deadline - ss__now_ms();

@@ -10,20 +10,38 @@
 #include "socketserver.h"
 
 /* Internal symbols are hidden from the shared library (meson sets
- * -fvisibility=hidden); the SS__ prefix marks them as not public API. */
+ * -fvisibility=hidden); every function declared here carries the ss__
+ * prefix, which marks it as not public API.  A function used by one file
+ * only is static there.  The files call each other one way only (a DAG,
+ * checked by tests/lib/check_server_dag.py):
+ *
+ *     server.c, loop.c          the life cycle and the serving loop
+ *       pool.c, forking.c       the mix-ins
+ *         stream.c, dgram.c     the kinds' steps
+ *           base.c              BaseServer's default steps
+ *             streamio.c        the handler's stream helpers
+ *             request.c         a request's life: instance, report, end
+ *               limits.c        admission
+ *                 sys.c, inet.c system calls, addresses
+ */
 
 struct ss_pool;
 struct ss_forking;
 struct ss_addr_entry;
 
-/* Connection accounting: admitted stream connections, the per-address table
- * and the registry of running requests (so a drain can cut them). */
+/* Connection accounting: admitted stream connections and the per-address
+ * table (limits.c). */
 struct ss_limits {
     pthread_mutex_t mu;
     unsigned active;
     struct ss_addr_entry **buckets; /* NULL unless max_per_address */
-    ss_request *running;            /* doubly linked through ss_request */
-    bool cut;                       /* drain deadline passed: cut new ones */
+};
+
+/* The registry of running requests, so a drain can cut them (request.c). */
+struct ss_running {
+    pthread_mutex_t mu;
+    ss_request *head; /* doubly linked through ss_request */
+    bool cut;         /* drain deadline passed: cut new ones */
 };
 
 struct ss_server {
@@ -64,6 +82,7 @@ struct ss_server {
     int accept_backoff_ms;
 
     struct ss_limits lim;
+    struct ss_running running;
     struct ss_pool *pool;
     struct ss_forking *forking;
 
@@ -90,11 +109,15 @@ struct ss_request {
     char client_str[128];
 };
 
+static inline bool ss__is_stream(const ss_server *s)
+{
+    return s->socktype == SOCK_STREAM;
+}
+
 /* sys.c: checked system call helpers */
 int64_t ss__now_ms(void);
 int ss__poll_one(int fd, short events, int timeout_ms);
 int ss__set_cloexec(int fd);
-int ss__set_nonblock(int fd, bool on);
 void ss__close(int fd);
 void ss__wake(ss_server *s);
 void ss__drain_wake(ss_server *s);
@@ -105,31 +128,25 @@ int ss__eventfd(void);
 int ss__resolve(ss_server *s);
 int ss__open_socket(ss_server *s);
 
-int ss__stream_prepare(ss_server *s, int fd);
-
 /* limits.c */
 int ss__limits_init(ss_server *s);
 void ss__limits_destroy(ss_server *s);
 int ss__admit(ss_server *s, ss_conn *conn);
 void ss__release(ss_server *s, ss_conn *conn);
-void ss__register_running(ss_server *s, ss_request *r);
-void ss__unregister_running(ss_server *s, ss_request *r);
-void ss__cut_running(ss_server *s);
 unsigned ss__active(ss_server *s);
 
-/* loop.c */
-int ss_handle_request_noblock(ss_server *s);
-
-/* base.c: the end of a request's life in this process (shutdown_request
- * then the accounting release), and error reporting with the counter. */
-void ss__end_request(ss_server *s, ss_conn *conn);
+/* request.c: a request's life.  ss__report counts and reports an error;
+ * ss__end_request is the end of an admitted request in the process that
+ * admitted it (shutdown_request, then the accounting release);
+ * ss__cut_running shuts down every running request's socket. */
+int ss__running_init(ss_server *s);
+void ss__running_destroy(ss_server *s);
 void ss__report(ss_server *s, const ss_conn *conn, int err, const char *what);
-bool ss__is_stream(const ss_server *s);
+void ss__end_request(ss_server *s, ss_conn *conn);
+void ss__cut_running(ss_server *s);
 
-/* request.c */
-ss_request *ss__request_new(ss_server *s, const ss_conn *conn);
-void ss__request_finish_dgram(ss_request *r);
-void ss__request_free(ss_request *r);
+/* stream.c */
+int ss__stream_prepare(ss_server *s, int fd);
 
 /* pool.c */
 int ss__pool_create(ss_server *s);
@@ -137,13 +154,11 @@ bool ss__pool_has_room(ss_server *s);
 void ss__pool_close(ss_server *s, int drain_ms);
 void ss__pool_stats(ss_server *s, ss_server_stats *st);
 void ss__pool_free(ss_server *s);
-int ss_threading_process_request_thread(ss_server *s, ss_conn *conn);
 
 /* forking.c */
 int ss__forking_create(ss_server *s);
 void ss__forking_close(ss_server *s, int drain_ms);
 unsigned ss__forking_children(ss_server *s);
-bool ss__forking_has_children(ss_server *s);
 bool ss__forking_has_room(ss_server *s);
 void ss__forking_free(ss_server *s);
 unsigned ss__forking_pollfds(ss_server *s, struct pollfd *p);

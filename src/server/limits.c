@@ -1,4 +1,4 @@
-/* limits.c -- admission control (total and per-address) and the running-request registry. */
+/* limits.c -- admission control: total and per-address connection counts. */
 #include <errno.h>
 #include <netinet/in.h>
 #include <stdlib.h>
@@ -146,45 +146,4 @@ unsigned ss__active(ss_server *s)
     unsigned n = s->lim.active;
     pthread_mutex_unlock(&s->lim.mu);
     return n;
-}
-
-void ss__register_running(ss_server *s, ss_request *r)
-{
-    pthread_mutex_lock(&s->lim.mu);
-    r->prev = NULL;
-    r->next = s->lim.running;
-    if (r->next)
-        r->next->prev = r;
-    s->lim.running = r;
-    /* Registered after the drain deadline: cut at once, as the rest were. */
-    if (s->lim.cut && r->stream)
-        (void)shutdown(r->conn.fd, SHUT_RDWR);
-    pthread_mutex_unlock(&s->lim.mu);
-}
-
-void ss__unregister_running(ss_server *s, ss_request *r)
-{
-    pthread_mutex_lock(&s->lim.mu);
-    if (r->prev)
-        r->prev->next = r->next;
-    else
-        s->lim.running = r->next;
-    if (r->next)
-        r->next->prev = r->prev;
-    r->prev = r->next = NULL;
-    pthread_mutex_unlock(&s->lim.mu);
-}
-
-/* The end of a drain: shut down (not close) every running request's socket.
- * Blocked reads and writes return at once, the handler unwinds through its
- * own error paths, and the descriptor is still closed by its owner, so it
- * can never be reused under a handler's feet. */
-void ss__cut_running(ss_server *s)
-{
-    pthread_mutex_lock(&s->lim.mu);
-    s->lim.cut = true;
-    for (ss_request *r = s->lim.running; r; r = r->next)
-        if (r->stream)
-            (void)shutdown(r->conn.fd, SHUT_RDWR);
-    pthread_mutex_unlock(&s->lim.mu);
 }

@@ -63,7 +63,7 @@ static int handle_one(ss_server *s, bool *accepted)
     return s->ops.process_request(s, &conn);
 }
 
-int ss_handle_request_noblock(ss_server *s)
+static int ss_handle_request_noblock(ss_server *s)
 {
     bool accepted;
     return handle_one(s, &accepted);
@@ -95,7 +95,9 @@ int ss_server_serve_forever(ss_server *s, int poll_interval_ms)
     if (s->closed || s->serving) {
         int busy = s->serving;
         pthread_mutex_unlock(&s->mu);
-        return busy ? -EBUSY : -EBADF;
+        /* Not -EBUSY: that is the pool's "request queue full" (one
+         * meaning per code, so ss_strerror can name it). */
+        return busy ? -EALREADY : -EBADF;
     }
     s->serving = true;
     s->serving_thread = pthread_self();

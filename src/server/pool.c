@@ -89,7 +89,7 @@ int ss__pool_create(ss_server *s)
 
 /* Python's process_request_thread: finish_request, then shutdown_request
  * whatever happened.  Runs on a pool worker. */
-int ss_threading_process_request_thread(ss_server *s, ss_conn *conn)
+static int ss_threading_process_request_thread(ss_server *s, ss_conn *conn)
 {
     int rc = s->ops.finish_request(s, conn);
     ss__end_request(s, conn);

@@ -55,17 +55,6 @@ int ss__set_cloexec(int fd)
     return 0;
 }
 
-int ss__set_nonblock(int fd, bool on)
-{
-    int fl = fcntl(fd, F_GETFL);
-    if (fl < 0)
-        return -errno;
-    fl = on ? (fl | O_NONBLOCK) : (fl & ~O_NONBLOCK);
-    if (fcntl(fd, F_SETFL, fl) < 0)
-        return -errno;
-    return 0;
-}
-
 /* close() on Linux releases the descriptor even when it reports EINTR, so
  * retrying could close someone else's new descriptor.  Never retry. */
 void ss__close(int fd)

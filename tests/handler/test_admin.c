@@ -54,7 +54,9 @@ static int run_argv(const char *input, const char *const *args)
     for (; *args != NULL; args++)
         argv[argc++] = (char *)*args;
 
-    int p[2], in0 = dup(0), out1 = dup(1);
+    /* -1 until pipe() fills them: cmocka's assert_true is not declared
+     * noreturn, so gcc -fanalyzer follows a failed check onwards. */
+    int p[2] = {-1, -1}, in0 = dup(0), out1 = dup(1);
     FILE *cap = tmpfile();
     assert_true(in0 >= 0 && out1 >= 0 && cap != NULL && pipe(p) == 0);
     size_t n = input ? strlen(input) : 0;

@@ -14,9 +14,7 @@
 
 static atomic_int setups, handles, finishes, bad_state, verifies, processes;
 static atomic_int cloexec_seen;
-static err_log errs;
 static ev done;
-static gate release;
 
 static pthread_mutex_t seen_mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_t process_thread, handle_thread;
@@ -33,27 +31,17 @@ static int h_setup(void **state)
     atomic_store(&verifies, 0);
     atomic_store(&processes, 0);
     atomic_store(&cloexec_seen, -1);
-    err_log_init(&errs);
+    held_setup(state);
     ev_init(&done);
-    gate_init(&release);
     nstates = 0;
     return 0;
 }
 
 static int h_teardown(void **state)
 {
-    gate_open(&release);
-    fx_teardown(state);
+    held_teardown(state);
     ev_destroy(&done);
-    gate_destroy(&release);
     return 0;
-}
-
-static void log_error(ss_server *s, const ss_conn *conn, int err,
-                      const char *what)
-{
-    (void)s;
-    err_log_add(&errs, conn, err, what);
 }
 
 static void start(ss_kind kind, ss_concurrency cc, const ss_handler_class *h,
@@ -65,8 +53,6 @@ static void start(ss_kind kind, ss_concurrency cc, const ss_handler_class *h,
     assert_int_equal(ss_server_create(&F.s, &c, h, ops, user), 0);
     runner_start(&F.r, F.s, 50);
 }
-
-static const ss_server_ops logging_ops = {.handle_error = log_error};
 
 /* ---- setup / handle / finish ------------------------------------------------------ */
 
@@ -156,7 +142,7 @@ static void run_one_and_wait_eof(void)
     assert_int_equal(wait_closed(fd, 3000), 1);
     /* The error is reported before or after the close: wait for it. */
     bool ok;
-    WAIT_UNTIL(ok, err_log_total(&errs) >= 1, 2000);
+    WAIT_UNTIL(ok, err_log_total(&H.errs) >= 1, 2000);
 }
 
 static void failing_setup_skips_handle_and_finish(void **st)
@@ -171,7 +157,7 @@ static void failing_setup_skips_handle_and_finish(void **st)
     assert_int_equal(atomic_load(&setups), 1);
     assert_int_equal(atomic_load(&handles), 0);
     assert_int_equal(atomic_load(&finishes), 0);
-    assert_int_equal(err_log_count(&errs, -EPERM, 1), 1);
+    assert_int_equal(err_log_count(&H.errs, -EPERM, 1), 1);
 }
 
 static void failing_handle_still_runs_finish_and_reports_the_error(void **st)
@@ -184,8 +170,8 @@ static void failing_handle_still_runs_finish_and_reports_the_error(void **st)
     run_one_and_wait_eof();
     assert_int_equal(atomic_load(&handles), 1);
     assert_int_equal(atomic_load(&finishes), 1);
-    assert_int_equal(err_log_count(&errs, -EIO, 1), 1);
-    assert_int_equal(err_log_total(&errs), 1);
+    assert_int_equal(err_log_count(&H.errs, -EIO, 1), 1);
+    assert_int_equal(err_log_total(&H.errs), 1);
 }
 
 static void failing_finish_is_reported_to_handle_error(void **st)
@@ -197,7 +183,7 @@ static void failing_finish_is_reported_to_handle_error(void **st)
     start(SS_TCP, SS_SYNC, &h, &logging_ops, NULL);
     run_one_and_wait_eof();
     assert_int_equal(atomic_load(&finishes), 1);
-    assert_int_equal(err_log_count(&errs, -EPROTO, 1), 1);
+    assert_int_equal(err_log_count(&H.errs, -EPROTO, 1), 1);
 }
 
 static void null_callbacks_are_allowed(void **st)
@@ -210,7 +196,7 @@ static void null_callbacks_are_allowed(void **st)
     bool ok;
     WAIT_UNTIL(ok, stats_of(F.s).handled == 1, 2000);
     assert_int_equal(stats_of(F.s).handled, 1);
-    assert_int_equal(err_log_total(&errs), 0);
+    assert_int_equal(err_log_total(&H.errs), 0);
 }
 
 /* ---- per-request state ----------------------------------------------------------- */
@@ -238,7 +224,7 @@ static int z_handle(ss_request *r)
 {
     unsigned char *p = ss_request_state(r);
     ev_post(&done);
-    gate_wait(&release, 10000); /* two requests alive at once */
+    gate_wait(&H.release, 10000); /* two requests alive at once */
     for (size_t i = 0; p && i < STATE_SIZE; i++)
         if (p[i] != 0xAB) {
             atomic_fetch_add(&bad_state, 1); /* someone else wrote it */
@@ -259,7 +245,7 @@ static void state_is_zeroed_and_private_to_each_request(void **st)
     int a = fx_fd(connect_server(F.s));
     int b = fx_fd(connect_server(F.s));
     assert_true(ev_wait(&done, 2, 3000));
-    gate_open(&release);
+    gate_open(&H.release);
     assert_int_equal(wait_closed(a, 3000), 1);
     assert_int_equal(wait_closed(b, 3000), 1);
     /* Then one after another: each starts zeroed again. */

@@ -14,19 +14,15 @@
 #include <netinet/in.h>
 #include <unistd.h>
 
-static ev entered, done;
-static gate release;
-static err_log errs;
+/* held_handler, logging_ops and their record H come from util.c. */
+static ev done;
 static atomic_int read_rc;
 static atomic_llong read_took;
 
 static int lim_setup(void **state)
 {
-    (void)state;
-    ev_init(&entered);
+    held_setup(state);
     ev_init(&done);
-    gate_init(&release);
-    err_log_init(&errs);
     atomic_store(&read_rc, 12345);
     atomic_store(&read_took, -1);
     return 0;
@@ -34,37 +30,10 @@ static int lim_setup(void **state)
 
 static int lim_teardown(void **state)
 {
-    gate_open(&release);
-    fx_teardown(state);
-    gate_destroy(&release);
-    ev_destroy(&entered);
+    held_teardown(state);
     ev_destroy(&done);
     return 0;
 }
-
-static void log_error(ss_server *s, const ss_conn *conn, int err,
-                      const char *what)
-{
-    (void)s;
-    err_log_add(&errs, conn, err, what);
-}
-
-static const ss_server_ops logging_ops = {.handle_error = log_error};
-
-/* Announces itself, waits at the gate, then echoes one line. */
-static int held_handle(ss_request *r)
-{
-    ev_post(&entered);
-    gate_wait(&release, 10000);
-    char out[128] = "echo:";
-    ssize_t n = ss_stream_readline(r, out + 5, sizeof out - 5);
-    if (n <= 0)
-        return (int)n;
-    return ss_stream_write_all(r, out, (size_t)n + 5);
-}
-
-static const ss_handler_class held_handler = {.name = "held",
-                                              .handle = held_handle};
 
 static void start_threading(ss_config *c)
 {
@@ -107,16 +76,16 @@ static void max_connections_closes_the_excess_without_running_the_handler(
     start_threading(&c);
     int a = send_line_from(NULL, "a");
     int b = send_line_from(NULL, "b");
-    assert_true(ev_wait(&entered, 2, 3000));
+    assert_true(ev_wait(&H.entered, 2, 3000));
 
     int x = send_line_from(NULL, "x");
     assert_int_equal(wait_closed(x, 3000), 1);
-    assert_int_equal(ev_count(&entered), 2);
-    assert_int_equal(err_log_count(&errs, -EUSERS, -1), 1);
+    assert_int_equal(ev_count(&H.entered), 2);
+    assert_int_equal(err_log_count(&H.errs, -EUSERS, -1), 1);
     assert_true(stats_of(F.s).rejected >= 1);
     assert_int_equal(stats_of(F.s).active, 2);
 
-    gate_open(&release);
+    gate_open(&H.release);
     expect_echo(a, "a");
     expect_echo(b, "b");
     fx_close(a);
@@ -138,26 +107,26 @@ static void max_per_address_closes_the_excess_from_one_address_only(void **s)
     c.max_per_address = 1;
     start_threading(&c);
     int a = send_line_from("127.0.0.1", "a");
-    assert_true(ev_wait(&entered, 1, 3000));
+    assert_true(ev_wait(&H.entered, 1, 3000));
 
     int x = send_line_from("127.0.0.1", "x");
     assert_int_equal(wait_closed(x, 3000), 1);
-    assert_int_equal(ev_count(&entered), 1);
-    assert_int_equal(err_log_count(&errs, -EMLINK, -1), 1);
+    assert_int_equal(ev_count(&H.entered), 1);
+    assert_int_equal(err_log_count(&H.errs, -EMLINK, -1), 1);
     assert_true(stats_of(F.s).rejected >= 1);
 
     /* Another loopback address has its own allowance. */
     int fd = connect_tcp_from("127.0.0.2", "127.0.0.1", ss_server_port(F.s),
                               2000);
     if (fd < 0) {
-        gate_open(&release);
+        gate_open(&H.release);
         expect_echo(a, "a");
         skip(); /* no 127.0.0.2 in this sandbox */
     }
     fx_fd(fd);
     assert_int_equal(send_str(fd, "z\n"), 0);
-    assert_true(ev_wait(&entered, 2, 3000));
-    gate_open(&release);
+    assert_true(ev_wait(&H.entered, 2, 3000));
+    gate_open(&H.release);
     expect_echo(a, "a");
     expect_echo(fd, "z");
 }

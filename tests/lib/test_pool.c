@@ -11,75 +11,15 @@
 
 /* ---- shared handler state (reset by setup) -------------------------------- */
 
-static ev entered;   /* a handler has read its first line */
-static ev finished;  /* a handler has returned */
-static gate release; /* held handlers wait for this */
-static atomic_int inflight, max_inflight, max_workers_seen;
+/* held_handler, logging_ops and their record H come from util.c. */
 static atomic_int last_read_rc;
-static err_log errs;
-
-static void atomic_max(atomic_int *m, int v)
-{
-    int cur = atomic_load(m);
-    while (v > cur && !atomic_compare_exchange_weak(m, &cur, v)) {
-    }
-}
 
 static int pool_setup(void **state)
 {
-    (void)state;
-    ev_init(&entered);
-    ev_init(&finished);
-    gate_init(&release);
-    atomic_store(&inflight, 0);
-    atomic_store(&max_inflight, 0);
-    atomic_store(&max_workers_seen, 0);
+    held_setup(state);
     atomic_store(&last_read_rc, 12345);
-    err_log_init(&errs);
     return 0;
 }
-
-static int pool_teardown(void **state)
-{
-    gate_open(&release); /* never leave a handler parked */
-    fx_teardown(state);
-    gate_destroy(&release);
-    ev_destroy(&entered);
-    ev_destroy(&finished);
-    return 0;
-}
-
-static void log_error(ss_server *s, const ss_conn *conn, int err,
-                      const char *what)
-{
-    (void)s;
-    err_log_add(&errs, conn, err, what);
-}
-
-static const ss_server_ops logging_ops = {.handle_error = log_error};
-
-/* Reads a line, counts itself in flight, waits at the gate, echoes. */
-static int held_handle(ss_request *r)
-{
-    char out[300] = "echo:";
-    ssize_t n = ss_stream_readline(r, out + 5, sizeof out - 5);
-    if (n <= 0)
-        return (int)n;
-    int now = atomic_fetch_add(&inflight, 1) + 1;
-    atomic_max(&max_inflight, now);
-    ss_server_stats st;
-    ss_server_get_stats(ss_request_server(r), &st);
-    atomic_max(&max_workers_seen, (int)st.workers);
-    ev_post(&entered);
-    gate_wait(&release, 10000);
-    atomic_fetch_sub(&inflight, 1);
-    int rc = ss_stream_write_all(r, out, (size_t)n + 5);
-    ev_post(&finished);
-    return rc;
-}
-
-static const ss_handler_class held_handler = {.name = "held",
-                                              .handle = held_handle};
 
 static void start_pool(ss_config *c, const ss_handler_class *h)
 {
@@ -130,21 +70,21 @@ static void pool_of_8_serves_200_concurrent_clients(void **st)
     }
     /* The first handlers park at the gate: the pool must grow to exactly 8
      * and no further while 192 clients wait. */
-    assert_true(ev_wait(&entered, 8, 5000));
+    assert_true(ev_wait(&H.entered, 8, 5000));
     bool ok;
     WAIT_UNTIL(ok, stats_of(F.s).queued > 0, 2000);
-    assert_int_equal(ev_count(&entered), 8);
+    assert_int_equal(ev_count(&H.entered), 8);
     assert_int_equal(stats_of(F.s).workers, 8);
-    gate_open(&release);
+    gate_open(&H.release);
     for (int i = 0; i < N; i++) {
         snprintf(tag, sizeof tag, "client-%d", i);
         expect_echo(fds[i], tag);
     }
-    assert_true(ev_wait(&finished, N, 5000));
+    assert_true(ev_wait(&H.finished, N, 5000));
     WAIT_UNTIL(ok, stats_of(F.s).handled == N, 2000);
     assert_int_equal(stats_of(F.s).handled, N);
-    assert_int_equal(atomic_load(&max_inflight), 8);
-    assert_in_range(atomic_load(&max_workers_seen), 1, 8);
+    assert_int_equal(atomic_load(&H.max_inflight), 8);
+    assert_in_range(atomic_load(&H.max_workers_seen), 1, 8);
     assert_in_range(stats_of(F.s).workers, 0, 8);
     assert_int_equal(stats_of(F.s).rejected, 0);
 }
@@ -186,7 +126,7 @@ static void a_burst_of_connections_is_accepted_in_one_wakeup(void **st)
     }
     int turns = atomic_load(&burst_turns);
     assert_in_range(turns, 1, 3);
-    assert_int_equal(err_log_total(&errs), 0);
+    assert_int_equal(err_log_total(&H.errs), 0);
 }
 
 /* Two workers held, two requests queued: the pool is full. */
@@ -194,7 +134,7 @@ static void fill_pool(int fds[4])
 {
     fds[0] = client_send("w0");
     fds[1] = client_send("w1");
-    assert_true(ev_wait(&entered, 2, 3000));
+    assert_true(ev_wait(&H.entered, 2, 3000));
     fds[2] = client_send("q0");
     fds[3] = client_send("q1");
     bool ok;
@@ -220,10 +160,10 @@ static void queue_full_reject_closes_excess_connections(void **st)
         assert_int_equal(wait_closed(x, 3000), 1);
     }
     assert_true(stats_of(F.s).rejected >= 3);
-    assert_true(err_log_count(&errs, -EBUSY, -1) >= 3);
-    assert_int_equal(ev_count(&entered), 2);
+    assert_true(err_log_count(&H.errs, -EBUSY, -1) >= 3);
+    assert_int_equal(ev_count(&H.entered), 2);
 
-    gate_open(&release);
+    gate_open(&H.release);
     expect_echo(fds[0], "w0");
     expect_echo(fds[1], "w1");
     expect_echo(fds[2], "q0");
@@ -250,7 +190,7 @@ static void queue_full_block_serves_every_connection_once_workers_free(void **s)
     assert_int_equal(stats_of(F.s).rejected, 0);
     assert_int_equal(stats_of(F.s).queued, 2);
 
-    gate_open(&release);
+    gate_open(&H.release);
     expect_echo(fds[0], "w0");
     expect_echo(fds[1], "w1");
     expect_echo(fds[2], "q0");
@@ -258,7 +198,7 @@ static void queue_full_block_serves_every_connection_once_workers_free(void **s)
     for (int i = 0; i < 3; i++)
         expect_echo(extra[i], "late");
     assert_int_equal(stats_of(F.s).rejected, 0);
-    assert_int_equal(err_log_count(&errs, -EBUSY, -1), 0);
+    assert_int_equal(err_log_count(&H.errs, -EBUSY, -1), 0);
 }
 
 /* Each datagram must be copied out of the server's receive buffer before the
@@ -268,8 +208,8 @@ static int udp_held_handle(ss_request *r)
     size_t n = 0;
     const char *p = ss_request_packet(r, &n);
     if (n == 4 && memcmp(p, "hold", 4) == 0) {
-        ev_post(&entered);
-        gate_wait(&release, 10000);
+        ev_post(&H.entered);
+        gate_wait(&H.release, 10000);
     }
     return ss_dgram_reply(r, p, n);
 }
@@ -288,13 +228,13 @@ static void threading_udp_copies_each_packet_for_its_worker(void **st)
     int b = fx_fd(connect_server(F.s));
     assert_true(a >= 0 && b >= 0);
     assert_int_equal(send_str(a, "hold"), 0);
-    assert_true(ev_wait(&entered, 1, 3000));
+    assert_true(ev_wait(&H.entered, 1, 3000));
     assert_int_equal(send_str(b, "other packet"), 0);
     char buf[64];
     ssize_t n = recv_dgram(b, buf, sizeof buf, 3000);
     assert_int_equal(n, 12);
     assert_memory_equal(buf, "other packet", 12);
-    gate_open(&release);
+    gate_open(&H.release);
     n = recv_dgram(a, buf, sizeof buf, 3000);
     assert_int_equal(n, 4);
     assert_memory_equal(buf, "hold", 4);
@@ -315,9 +255,9 @@ static void server_close_joins_every_worker_and_frees_descriptors(void **st)
     int fds[4];
     for (int i = 0; i < 4; i++)
         fds[i] = client_send("w");
-    assert_true(ev_wait(&entered, 4, 3000));
+    assert_true(ev_wait(&H.entered, 4, 3000));
     assert_int_equal(stats_of(F.s).workers, 4);
-    gate_open(&release);
+    gate_open(&H.release);
     for (int i = 0; i < 4; i++) {
         expect_echo(fds[i], "w");
         fx_close(fds[i]);
@@ -349,9 +289,9 @@ static void idle_workers_retire_down_to_min_workers(void **st)
     int fds[4];
     for (int i = 0; i < 4; i++)
         fds[i] = client_send("w");
-    assert_true(ev_wait(&entered, 4, 3000));
+    assert_true(ev_wait(&H.entered, 4, 3000));
     assert_int_equal(stats_of(F.s).workers, 4);
-    gate_open(&release);
+    gate_open(&H.release);
     for (int i = 0; i < 4; i++)
         expect_echo(fds[i], "w");
 
@@ -410,10 +350,10 @@ static int gated_handle(ss_request *r)
     ssize_t n = ss_stream_readline(r, line, sizeof line);
     if (n <= 0)
         return (int)n;
-    ev_post(&entered);
-    gate_wait(&release, 10000);
+    ev_post(&H.entered);
+    gate_wait(&H.release, 10000);
     int rc = ss_stream_write_all(r, "done\n", 5);
-    ev_post(&finished);
+    ev_post(&H.finished);
     return rc;
 }
 
@@ -429,7 +369,7 @@ static void server_close_drains_an_in_flight_request_to_completion(void **st)
     start_pool(&c, &gated_handler);
     uint16_t port = ss_server_port(F.s);
     int fd = client_send("go");
-    assert_true(ev_wait(&entered, 1, 3000));
+    assert_true(ev_wait(&H.entered, 1, 3000));
     assert_int_equal(runner_stop(&F.r), 0);
 
     closer cl = {.s = F.s};
@@ -439,7 +379,7 @@ static void server_close_drains_an_in_flight_request_to_completion(void **st)
     bool ok;
     WAIT_UNTIL(ok, listener_gone(port), 3000);
     bool returned_early = atomic_load(&cl.returned);
-    gate_open(&release);
+    gate_open(&H.release);
     char buf[16];
     ssize_t n = recv_line(fd, buf, sizeof buf, 5000);
     pthread_join(cl.th, NULL);
@@ -460,10 +400,10 @@ static int blocked_reader_handle(ss_request *r)
     ssize_t n = ss_stream_readline(r, line, sizeof line);
     if (n <= 0)
         return (int)n;
-    ev_post(&entered);
+    ev_post(&H.entered);
     n = ss_stream_readline(r, line, sizeof line);
     atomic_store(&last_read_rc, (int)n);
-    ev_post(&finished);
+    ev_post(&H.finished);
     return n < 0 ? (int)n : 0;
 }
 
@@ -474,13 +414,13 @@ static int64_t close_with_blocked_reader(ss_config *c)
 {
     start_pool(c, &blocked_reader_handler);
     int fd = client_send("hello");
-    assert_true(ev_wait(&entered, 1, 3000));
+    assert_true(ev_wait(&H.entered, 1, 3000));
     assert_int_equal(runner_stop(&F.r), 0);
     int64_t t0 = now_ms();
     assert_int_equal(ss_server_close(F.s), 0);
     int64_t took = now_ms() - t0;
     /* The handler was cut, not left behind. */
-    assert_int_equal(ev_count(&finished), 1);
+    assert_int_equal(ev_count(&H.finished), 1);
     assert_true(atomic_load(&last_read_rc) <= 0);
     assert_int_equal(stats_of(F.s).workers, 0);
     assert_int_equal(wait_closed(fd, 2000), 1);
@@ -565,19 +505,19 @@ static void failing_handler_does_not_disturb_a_concurrent_one(void **st)
     close_reset(cfd);
 
     bool ok;
-    WAIT_UNTIL(ok, err_log_count(&errs, -ECONNRESET, 1) == 1, 3000);
-    assert_int_equal(err_log_count(&errs, -EIO, 1), 1);
-    assert_int_equal(err_log_count(&errs, -ECONNRESET, 1), 1);
+    WAIT_UNTIL(ok, err_log_count(&H.errs, -ECONNRESET, 1) == 1, 3000);
+    assert_int_equal(err_log_count(&H.errs, -EIO, 1), 1);
+    assert_int_equal(err_log_count(&H.errs, -ECONNRESET, 1), 1);
 
     /* A never noticed. */
     assert_int_equal(send_str(a, "a2\n"), 0);
     assert_true(recv_line(a, buf, sizeof buf, 3000) > 0);
     assert_string_equal(buf, "a2\n");
-    assert_int_equal(err_log_total(&errs), 2);
+    assert_int_equal(err_log_total(&H.errs), 2);
     assert_true(stats_of(F.s).errors >= 2);
 }
 
-#define T(f) cmocka_unit_test_setup_teardown(f, pool_setup, pool_teardown)
+#define T(f) cmocka_unit_test_setup_teardown(f, pool_setup, held_teardown)
 
 int main(int argc, char **argv)
 {

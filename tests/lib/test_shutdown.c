@@ -160,6 +160,34 @@ static void serve_forever_runs_again_after_shutdown(void **st)
     assert_in_range(now_ms() - t0, 0, 99);
 }
 
+/* -EBUSY is the pool's "request queue full" (SS_QUEUE_FULL_REJECT); a second
+ * serve_forever() must not borrow it, or ss_strerror() would call a caller's
+ * mistake a full queue. */
+static void serve_forever_while_serving_says_already_in_progress_not_queue_full(
+    void **st)
+{
+    (void)st;
+    start(SS_SYNC, &echo_stream_handler, NULL, LONG_POLL);
+    int rc = ss_server_serve_forever(F.s, LONG_POLL);
+    assert_int_equal(rc, -EALREADY);
+    assert_string_not_equal(ss_strerror(rc), ss_strerror(-EBUSY));
+    assert_string_equal(ss_strerror(-EBUSY), "request queue full");
+    /* The first loop is untouched: it still serves. */
+    assert_int_equal(roundtrip_once(F.s, "still here", false), 0);
+    assert_int_equal(runner_stop(&F.r), 0);
+}
+
+static void serve_forever_after_close_is_a_bad_descriptor(void **st)
+{
+    (void)st;
+    ss_config c;
+    cfg_for(&c, SS_TCP, SS_SYNC);
+    assert_int_equal(
+        ss_server_create(&F.s, &c, &echo_stream_handler, NULL, NULL), 0);
+    assert_int_equal(ss_server_close(F.s), 0);
+    assert_int_equal(ss_server_serve_forever(F.s, LONG_POLL), -EBADF);
+}
+
 /* ---- signals -------------------------------------------------------------- */
 
 static ss_server *signal_target;
@@ -299,6 +327,8 @@ int main(int argc, char **argv)
         T(threading_shutdown_from_a_worker_does_not_deadlock),
         T(shutdown_when_not_serving_returns_at_once),
         T(serve_forever_runs_again_after_shutdown),
+        T(serve_forever_while_serving_says_already_in_progress_not_queue_full),
+        T(serve_forever_after_close_is_a_bad_descriptor),
         T(request_shutdown_in_a_signal_on_the_serving_thread_stops_it),
         T(request_shutdown_in_a_signal_on_another_thread_stops_it),
         T(handle_request_times_out_into_handle_timeout),

@@ -687,6 +687,10 @@ int run_selected(const char *group, const struct CMUnitTest *tests, size_t n,
               int argc, char **argv)
 {
     struct CMUnitTest *sel = calloc(n ? n : 1, sizeof *sel);
+    if (!sel) {
+        fprintf(stderr, "%s: out of memory selecting tests\n", group);
+        return 1;
+    }
     size_t k = 0;
     bool any_include = false;
     for (int a = 1; a < argc; a++)
@@ -705,4 +709,67 @@ int run_selected(const char *group, const struct CMUnitTest *tests, size_t n,
     int rc = _cmocka_run_group_tests(group, sel, k, NULL, NULL);
     free(sel);
     return rc;
+}
+
+/* ---- requests held in flight ------------------------------------------------------ */
+
+held H;
+
+static void atomic_max(_Atomic int *m, int v)
+{
+    int cur = atomic_load(m);
+    while (v > cur && !atomic_compare_exchange_weak(m, &cur, v)) {
+    }
+}
+
+static int held_handle(ss_request *r)
+{
+    char out[300] = "echo:";
+    ssize_t n = ss_stream_readline(r, out + 5, sizeof out - 5);
+    if (n <= 0)
+        return (int)n;
+    int now = atomic_fetch_add(&H.inflight, 1) + 1;
+    atomic_max(&H.max_inflight, now);
+    ss_server_stats st;
+    ss_server_get_stats(ss_request_server(r), &st);
+    atomic_max(&H.max_workers_seen, (int)st.workers);
+    ev_post(&H.entered);
+    gate_wait(&H.release, 10000);
+    atomic_fetch_sub(&H.inflight, 1);
+    int rc = ss_stream_write_all(r, out, (size_t)n + 5);
+    ev_post(&H.finished);
+    return rc;
+}
+
+const ss_handler_class held_handler = {.name = "held", .handle = held_handle};
+
+void log_error(ss_server *s, const ss_conn *conn, int err, const char *what)
+{
+    (void)s;
+    err_log_add(&H.errs, conn, err, what);
+}
+
+const ss_server_ops logging_ops = {.handle_error = log_error};
+
+int held_setup(void **state)
+{
+    (void)state;
+    ev_init(&H.entered);
+    ev_init(&H.finished);
+    gate_init(&H.release);
+    atomic_store(&H.inflight, 0);
+    atomic_store(&H.max_inflight, 0);
+    atomic_store(&H.max_workers_seen, 0);
+    err_log_init(&H.errs);
+    return 0;
+}
+
+int held_teardown(void **state)
+{
+    gate_open(&H.release); /* never leave a handler parked */
+    fx_teardown(state);
+    gate_destroy(&H.release);
+    ev_destroy(&H.entered);
+    ev_destroy(&H.finished);
+    return 0;
 }

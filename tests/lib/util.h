@@ -179,4 +179,27 @@ int fx_teardown(void **state);
 int run_selected(const char *group, const struct CMUnitTest *tests, size_t n,
               int argc, char **argv);
 
+/* ---- requests held in flight (the pool, limits and handler suites) -------- */
+
+/* What held_handler and logging_ops record, reset by held_setup. */
+typedef struct held {
+    ev entered;   /* a held handler has read its line */
+    ev finished;  /* a held handler has returned */
+    gate release; /* held handlers wait for this (10 s at most) */
+    _Atomic int inflight, max_inflight, max_workers_seen;
+    err_log errs; /* every handle_error call of a server using logging_ops */
+} held;
+extern held H;
+/* Stream: reads a line, counts itself in flight (and the pool's workers),
+ * posts H.entered, waits at H.release, echoes "echo:<line>", posts
+ * H.finished. */
+extern const ss_handler_class held_handler;
+/* handle_error records into H.errs instead of printing. */
+void log_error(ss_server *s, const ss_conn *conn, int err, const char *what);
+extern const ss_server_ops logging_ops;
+/* cmocka setup/teardown: resets H; the teardown opens the gate (no handler
+ * is left parked), then fx_teardown(), then frees H's events. */
+int held_setup(void **state);
+int held_teardown(void **state);
+
 #endif

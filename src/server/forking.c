@@ -142,13 +142,16 @@ int ss_forking_process_request(ss_server *s, ss_conn *conn)
             ss__close(s->fd);
         ss__close(s->wake_fd);
         s->wake_fd = -1;
+        /* Nor hold its siblings' pidfds: with a thousand sessions each
+         * child would start with a thousand descriptors it never uses. */
+        for (unsigned i = 0; i < atomic_load(&f->n); i++)
+            ss__close(f->kids[i].pidfd);
+        atomic_store(&f->n, 0);
         int rc = s->ops.finish_request(s, conn);
         s->ops.shutdown_request(s, conn);
         _exit(rc < 0 ? 1 : 0);
     }
-    int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
-    if (pidfd >= 0)
-        (void)ss__set_cloexec(pidfd); /* pidfds are close-on-exec already */
+    int pidfd = (int)syscall(SYS_pidfd_open, pid, 0); /* close-on-exec */
     unsigned n = atomic_load(&f->n);
     f->kids[n] = (struct child){.pid = pid, .pidfd = pidfd, .admit = conn->priv_};
     atomic_store(&f->n, n + 1);

@@ -117,7 +117,6 @@ static inline bool ss__is_stream(const ss_server *s)
 /* sys.c: checked system call helpers */
 int64_t ss__now_ms(void);
 int ss__poll_one(int fd, short events, int timeout_ms);
-int ss__set_cloexec(int fd);
 void ss__close(int fd);
 void ss__wake(ss_server *s);
 void ss__drain_wake(ss_server *s);

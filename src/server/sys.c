@@ -47,14 +47,6 @@ int ss__poll_one(int fd, short events, int timeout_ms)
     }
 }
 
-int ss__set_cloexec(int fd)
-{
-    int fl = fcntl(fd, F_GETFD);
-    if (fl < 0 || fcntl(fd, F_SETFD, fl | FD_CLOEXEC) < 0)
-        return -errno;
-    return 0;
-}
-
 /* close() on Linux releases the descriptor even when it reports EINTR, so
  * retrying could close someone else's new descriptor.  Never retry. */
 void ss__close(int fd)

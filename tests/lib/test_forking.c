@@ -198,6 +198,59 @@ static void a_crashing_child_does_not_disturb_the_server(void **st)
     assert_true(reaped(pid));
 }
 
+/* Counts this process's pidfds (anon inodes named "[pidfd]"). */
+static int count_pidfds(void)
+{
+    int n = 0;
+    for (int fd = 0; fd < 1024; fd++) {
+        char path[64], target[64];
+        snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+        ssize_t k = readlink(path, target, sizeof target - 1);
+        if (k > 0) {
+            target[k] = '\0';
+            n += strstr(target, "pidfd") != NULL;
+        }
+    }
+    return n;
+}
+
+/* Reads one line, replies with how many pidfds the child holds. */
+static int pidfd_count_handle(ss_request *r)
+{
+    char line[64], out[32];
+    ssize_t n = ss_stream_readline(r, line, sizeof line);
+    if (n <= 0)
+        return (int)n;
+    snprintf(out, sizeof out, "%d\n", count_pidfds());
+    return ss_stream_write_all(r, out, strlen(out));
+}
+
+static const ss_handler_class pidfd_count_handler = {
+    .name = "pidfd-count", .handle = pidfd_count_handle};
+
+/* Each child got every sibling's pidfd: with a thousand sessions a child
+ * started with a thousand descriptors (near RLIMIT_NOFILE's 1024). */
+static void a_child_holds_no_pidfd_of_its_siblings(void **st)
+{
+    (void)st;
+    ss_config c;
+    cfg_for(&c, SS_TCP, SS_FORKING);
+    start(&c, &pidfd_count_handler, 20);
+    int held[4];
+    for (int i = 0; i < 4; i++) /* four children, waiting for a line */
+        held[i] = fx_fd(connect_server(F.s));
+    bool ok;
+    WAIT_UNTIL(ok, stats_of(F.s).children == 4, 3000);
+    assert_true(ok);
+    int fd = fx_fd(connect_server(F.s));
+    assert_int_equal(send_str(fd, "how many?\n"), 0);
+    char buf[32];
+    assert_true(recv_line(fd, buf, sizeof buf, 3000) > 0);
+    assert_string_equal(buf, "0\n");
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(send_str(held[i], "bye\n"), 0);
+}
+
 static void server_close_reaps_children_still_running(void **st)
 {
     (void)st;
@@ -252,6 +305,7 @@ int main(int argc, char **argv)
         T(finished_children_are_reaped_with_no_zombie),
         T(max_children_bounds_concurrent_children),
         T(a_crashing_child_does_not_disturb_the_server),
+        T(a_child_holds_no_pidfd_of_its_siblings),
         T(server_close_reaps_children_still_running),
         T(forking_udp_children_are_reaped),
     };

@@ -124,8 +124,13 @@ static void a_burst_of_connections_is_accepted_in_one_wakeup(void **st)
         snprintf(tag, sizeof tag, "burst-%d", i);
         expect_echo(fds[i], tag);
     }
+    /* One accept per wake-up would take N turns; the batch takes one or
+     * two.  Other wake-ups (a worker freeing queue room, a loaded machine
+     * delaying the first accepts) may add a few, never N/2. */
     int turns = atomic_load(&burst_turns);
-    assert_in_range(turns, 1, 3);
+    if (turns > 3)
+        printf("burst of %d took %d turns\n", N, turns);
+    assert_in_range(turns, 1, N / 2);
     assert_int_equal(err_log_total(&H.errs), 0);
 }
 

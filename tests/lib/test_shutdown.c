@@ -68,8 +68,10 @@ static void shutdown_from_thread_is_prompt(ss_concurrency cc)
     int64_t took = now_ms() - t0;
     assert_int_equal(rc, 0);
     assert_in_range(took, 0, 99);
-    /* shutdown() waits until serve_forever() has returned. */
-    assert_true(runner_wait(&F.r, 0));
+    /* shutdown() returns once serve_forever() is on its way out: the
+     * serving thread then only has to return and say so (a moment, which
+     * a loaded machine can stretch; it used to be given none). */
+    assert_true(runner_wait(&F.r, 2000));
     assert_int_equal(runner_join(&F.r), 0);
     assert_true(ss_server_stopping(F.s));
 }

@@ -43,7 +43,7 @@ static int handle_one(ss_server *s, bool *accepted)
     if (ss__is_stream(s)) {
         rc = ss__stream_prepare(s, conn.fd);
         if (rc < 0) {
-            ss__report(s, &conn, rc, "setsockopt SO_RCVTIMEO");
+            ss__report(s, &conn, rc, "setsockopt SO_RCVTIMEO/SO_SNDTIMEO");
             s->ops.shutdown_request(s, &conn);
             return rc;
         }

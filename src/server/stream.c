@@ -45,14 +45,6 @@ int ss_tcp_server_activate(ss_server *s)
     return 0;
 }
 
-/* Running out of descriptors or kernel memory is not the peer's fault and
- * will not go away by retrying at once: the connection stays in the backlog
- * and poll() reports it ready forever.  The loop pauses accepting instead. */
-static bool accept_resource_error(int err)
-{
-    return err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM;
-}
-
 int ss_tcp_get_request(ss_server *s, ss_conn *conn)
 {
     conn->addrlen = sizeof conn->addr;
@@ -67,8 +59,9 @@ int ss_tcp_get_request(ss_server *s, ss_conn *conn)
         if (err == EAGAIN || err == EWOULDBLOCK || err == ECONNABORTED ||
             err == EPROTO || err == EPERM)
             return -EAGAIN;
-        if (accept_resource_error(err))
-            return -err;
+        /* Anything else goes back as it is: EMFILE, ENFILE, ENOBUFS and
+         * ENOMEM are not the peer's fault and do not go away by retrying
+         * at once, so the loop pauses accepting on them (loop.c). */
         return -err;
     }
     conn->fd = fd;

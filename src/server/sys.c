@@ -1,4 +1,5 @@
-/* sys.c -- every system call the library makes that needs care goes here. */
+/* sys.c -- the library's checked system-call helpers (clock, poll, close,
+ * SIGPIPE, the wake-up descriptor), address formatting and ss_strerror. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>

@@ -1,4 +1,5 @@
-/* session.c -- one ssftpd connection: hello, SCRAM login, the command loop.
+/* session.c -- one ssftpd connection: hello, then the command loop (the
+ * login is session_login.c's).
  *
  * docs/protocol.md is the contract; the sections named in comments below are
  * its headings.  Everything here runs on the pool worker that accepted the
@@ -187,202 +188,6 @@ static int do_hello(struct session *s)
     return rc;
 }
 
-/* ---- login ------------------------------------------------------------ */
-
-/* The one outstanding challenge of a session. */
-struct challenge {
-    bool live;
-    bool real; /* the user exists (else the keys are fake) */
-    double issued;
-    char user[PROTO_AUTH_USER_MAX + 1];
-    proto_auth_message am;
-    uint8_t stored_key[PROTO_AUTH_KEY_BYTES];
-    uint8_t server_key[PROTO_AUTH_KEY_BYTES];
-};
-
-/* busy, at once, with the seconds until the budget allows a try. */
-static int refuse_auth(struct session *s, const char *user, unsigned retry)
-{
-    session_log(s, "auth of %s from %s refused: too many failed logins "
-                   "(retry after %u s)",
-                user, s->host, retry);
-    json_t *extra = json_pack("{s:I}", "retry_after", (json_int_t)retry);
-    if (extra == NULL)
-        return proto_send_error(&s->io, PROTO_E_INTERNAL, "out of memory");
-    int rc = proto_send_error_with(&s->io, PROTO_E_BUSY, extra,
-                                   "too many failed logins for this user "
-                                   "name or from this address");
-    json_decref(extra);
-    return rc;
-}
-
-static int do_auth(struct session *s, const json_t *req, struct challenge *ch)
-{
-    const char *user;
-    uint8_t cnonce[PROTO_AUTH_NONCE_BYTES], snonce[PROTO_AUTH_NONCE_BYTES];
-    size_t ulen;
-    if (proto_get_str(req, "user", &user) != 0 ||
-        (ulen = strlen(user)) < 1 || ulen > PROTO_AUTH_USER_MAX)
-        return proto_send_error(&s->io, PROTO_E_BAD_REQUEST,
-                                "\"user\" must be 1..%d bytes", PROTO_AUTH_USER_MAX);
-    if (proto_get_b64(req, "cnonce", cnonce, sizeof cnonce) != 0)
-        return proto_send_error(&s->io, PROTO_E_BAD_REQUEST,
-                                "\"cnonce\" must be %d bytes of base64",
-                                PROTO_AUTH_NONCE_BYTES);
-    sodium_memzero(ch, sizeof *ch);
-    /* The login budget comes first and alone: a refusal costs no lookup and
-     * no key work, and says nothing about whether the name exists. */
-    unsigned retry;
-    int rc = backoff_check(s->srv->backoff, user, s->host, &retry);
-    if (rc == -EBUSY)
-        return refuse_auth(s, user, retry);
-    if (rc != 0) {
-        session_log(s, "login table: %s", strerror(-rc));
-        return proto_send_error(&s->io, PROTO_E_INTERNAL,
-                                "cannot check the login budget");
-    }
-    memcpy(ch->user, user, ulen + 1);
-    struct userdb_record rec;
-    proto_auth_params p;
-    rc = userdb_lookup(s->srv->db, user, &rec);
-    if (rc != 0 && rc != -ENOENT)
-        session_log(s, "user lookup of %s failed: %s", user, strerror(-rc));
-    /* Known and unknown names do the same work: the decoy salt and key are
-     * made for every name, and a real user's replace them.  The costs are
-     * a real user's either way (userdb_lookup's decoy), so a server whose
-     * users share one cost answers every name alike. */
-    uint8_t secret[PROTO_AUTH_SECRET_BYTES], fake_salt[PROTO_AUTH_SALT_BYTES],
-        fake_key[PROTO_AUTH_KEY_BYTES];
-    userdb_secret(s->srv->db, secret);
-    proto_auth_fake_salt(secret, user, fake_salt);
-    proto_auth_fake_stored_key(secret, user, fake_key);
-    sodium_memzero(secret, sizeof secret);
-    p = rec.cred.params;
-    ch->real = rc == 0;
-    if (!ch->real) {
-        memcpy(p.salt, fake_salt, sizeof fake_salt);
-        memcpy(ch->stored_key, fake_key, PROTO_AUTH_KEY_BYTES);
-    } else {
-        memcpy(ch->stored_key, rec.cred.stored_key, PROTO_AUTH_KEY_BYTES);
-        memcpy(ch->server_key, rec.cred.server_key, PROTO_AUTH_KEY_BYTES);
-    }
-    sodium_memzero(fake_key, sizeof fake_key);
-    sodium_memzero(&rec, sizeof rec);
-    randombytes_buf(snonce, sizeof snonce);
-    if (proto_auth_message_build(&ch->am, user, cnonce, snonce, &p) != 0)
-        return proto_send_error(&s->io, PROTO_E_BAD_REQUEST, "bad user name");
-    ch->live = true;
-    ch->issued = session_now_s();
-    json_t *reply = json_pack("{s:I, s:I}", "opslimit", (json_int_t)p.opslimit,
-                              "memlimit", (json_int_t)p.memlimit);
-    if (reply == NULL || proto_set_b64(reply, "salt", p.salt, 16) != 0 ||
-        proto_set_b64(reply, "snonce", snonce, 32) != 0) {
-        json_decref(reply);
-        return proto_send_error(&s->io, PROTO_E_INTERNAL, "out of memory");
-    }
-    rc = proto_send_ok(&s->io, reply);
-    json_decref(reply);
-    return rc;
-}
-
-/* What opening the account did to the home, when it did anything. */
-static void log_account(const struct session *s, const char *user,
-                        const struct quota_opened *ev)
-{
-    const struct jail_sweep *sw = &ev->sweep;
-    if (ev->deferred)
-        session_log(s, "quota of %s in doubt; counted when no other process "
-                       "has it open", user);
-    if (ev->counted && ev->count_err != 0)
-        session_log(s, "counting the home of %s: %s (the rest is counted)",
-                    user, strerror(-ev->count_err));
-    if (sw->commit_leftovers.entries != 0)
-        session_log(s, "swept %llu leftover(s) of cut commits from the home "
-                       "of %s (%llu bytes)",
-                    (unsigned long long)sw->commit_leftovers.entries, user,
-                    (unsigned long long)sw->commit_leftovers.bytes);
-    if (sw->old_partials.entries != 0)
-        session_log(s, "swept %llu partial upload(s) unwritten for %lld s "
-                       "or more from the home of %s (%llu bytes)",
-                    (unsigned long long)sw->old_partials.entries,
-                    (long long)sw->partial_max_age_s, user,
-                    (unsigned long long)sw->old_partials.bytes);
-}
-
-/* After a good proof: the user's file service (home and quota account). */
-static int open_home(struct session *s, const char *user)
-{
-    struct quota_opened ev;
-    int rc = files_open(s->srv->db, s->srv->quotas, user, &s->files, &ev);
-    if (rc == 0)
-        log_account(s, user, &ev);
-    return rc;
-}
-
-/* Returns 0 (logged in or not: see s->files), or negative to end. */
-static int do_auth_proof(struct session *s, const json_t *req,
-                         struct challenge *ch, int *failures)
-{
-    uint8_t proof[PROTO_AUTH_KEY_BYTES];
-    bool have_proof = proto_get_b64(req, "proof", proof, sizeof proof) == 0;
-    bool had = ch->live;
-    ch->live = false; /* one use, whatever the outcome */
-    if (!have_proof) {
-        sodium_memzero(ch, sizeof *ch);
-        return proto_send_error(&s->io, PROTO_E_BAD_REQUEST,
-                                "\"proof\" must be %d bytes of base64",
-                                PROTO_AUTH_KEY_BYTES);
-    }
-    const char *why = NULL;
-    if (!had)
-        why = "no challenge";
-    else if (session_now_s() - ch->issued > PROTO_AUTH_CHALLENGE_TTL_S)
-        why = "challenge expired";
-    else if (proto_auth_server_verify(ch->stored_key, &ch->am, proof) != 0 ||
-             !ch->real)
-        why = ch->real ? "wrong password" : "unknown user";
-    if (why == NULL) {
-        int rc = open_home(s, ch->user);
-        if (rc != 0) {
-            session_log(s, "login of %s: cannot open home: %s", ch->user,
-                        strerror(-rc));
-            sodium_memzero(ch, sizeof *ch);
-            proto_send_error(&s->io, PROTO_E_INTERNAL,
-                             "cannot open your home directory");
-            return rc;
-        }
-        uint8_t sig[PROTO_AUTH_KEY_BYTES];
-        proto_auth_server_signature(ch->server_key, &ch->am, sig);
-        snprintf(s->user, sizeof s->user, "%s", ch->user);
-        sodium_memzero(ch, sizeof *ch);
-        s->io.deadline_ms = 0; /* logged in: the login deadline is over */
-        backoff_success(s->srv->backoff, s->user);
-        session_log(s, "login ok");
-        json_t *reply = json_pack("{s:s}", "home", "/");
-        rc = reply == NULL ? -ENOMEM
-                           : proto_set_b64(reply, "server_signature", sig, 32);
-        if (rc == 0)
-            rc = proto_send_ok(&s->io, reply);
-        json_decref(reply);
-        return rc;
-    }
-    (*failures)++;
-    int delay = backoff_fail(s->srv->backoff, had ? ch->user : "-", s->host);
-    session_log(s, "login failed for %s from %s: %s (failure %d, reply "
-                   "delayed %d ms)",
-                had ? ch->user : "-", s->host, why, *failures, delay);
-    sodium_memzero(ch, sizeof *ch);
-    /* Hold back the reply, not the worker for long: at most BACKOFF_MAX_MS. */
-    struct timespec ts = {.tv_sec = delay / 1000,
-                          .tv_nsec = (long)(delay % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-        ;
-    int rc = proto_send_error(&s->io, PROTO_E_AUTH_FAILED, "login failed");
-    if (rc == 0 && *failures >= PROTO_AUTH_MAX_FAILURES)
-        rc = -EACCES;
-    return rc;
-}
-
 /* ---- the command loop ------------------------------------------------- */
 
 typedef int (*command_fn)(struct session *s, const json_t *req);
@@ -414,7 +219,7 @@ static bool known_cmd(const char *cmd)
 /* One request in the greeted or logged-in state.  Returns 0 to go on,
  * 1 after quit, or negative to end the session. */
 static int dispatch(struct session *s, const json_t *req, const char *cmd,
-                    struct challenge *ch, int *failures)
+                    struct session_login *login)
 {
     bool in = s->files != NULL;
     if (strcmp(cmd, "quit") == 0) {
@@ -426,9 +231,9 @@ static int dispatch(struct session *s, const json_t *req, const char *cmd,
                                 "unknown command \"%s\"", cmd);
     if (!in) {
         if (strcmp(cmd, "auth") == 0)
-            return do_auth(s, req, ch);
+            return session_auth(s, req, login);
         if (strcmp(cmd, "auth_proof") == 0)
-            return do_auth_proof(s, req, ch, failures);
+            return session_auth_proof(s, req, login);
         return proto_send_error(&s->io, PROTO_E_AUTH_REQUIRED,
                                 "log in first");
     }
@@ -446,8 +251,7 @@ static int session_run(struct session *s)
     int rc = do_hello(s);
     if (rc != 0)
         return rc;
-    struct challenge ch = {0};
-    int failures = 0;
+    struct session_login login = {0};
     for (;;) {
         json_t *req;
         rc = session_next(s, &req, false);
@@ -460,12 +264,12 @@ static int session_run(struct session *s)
             rc = proto_send_error(&s->io, PROTO_E_BAD_REQUEST,
                                   "a request needs a string \"cmd\"");
         else
-            rc = dispatch(s, req, cmd, &ch, &failures);
+            rc = dispatch(s, req, cmd, &login);
         json_decref(req);
         if (rc != 0)
             break;
     }
-    sodium_memzero(&ch, sizeof ch);
+    sodium_memzero(&login, sizeof login);
     return rc == 1 || rc == -ENODATA ? 0 : rc;
 }
 

@@ -5,7 +5,8 @@
  * one pool worker, speaking docs/protocol.md through proto_io on the raw
  * request socket.  Files:
  *
- *     session.c       the state machine: hello, login, the command loop, logs
+ *     session.c       the state machine: hello, the command loop, logs
+ *     session_login.c the SCRAM login, its budget and backoff
  *     session_fs.c    pwd, cd, ls, mkdir, rm, rmdir, quota
  *     session_xfer.c  put (resumable, quota-checked) and get (resumable)
  *     backoff.c       the shared table of failed logins
@@ -99,6 +100,34 @@ int session_fail(struct session *s, int err, const char *what);
  * proto_send(). */
 int session_reply(struct session *s, const char *cmd, const char *what,
                   int err, json_t *extra);
+
+/* A session's login in progress (session_login.c): the one outstanding
+ * challenge (wiped with sodium_memzero() once used), and the failed proofs
+ * of the connection so far. */
+struct session_challenge {
+    bool live;
+    bool real; /* the user exists (else the keys are fake) */
+    double issued;
+    char user[PROTO_AUTH_USER_MAX + 1];
+    proto_auth_message am;
+    uint8_t stored_key[PROTO_AUTH_KEY_BYTES];
+    uint8_t server_key[PROTO_AUTH_KEY_BYTES];
+};
+
+struct session_login {
+    struct session_challenge ch;
+    int failures;
+};
+
+/* auth: checks the login budget, answers with the challenge (a real
+ * user's, or a decoy's alike).  Returns as proto_send(). */
+int session_auth(struct session *s, const json_t *req,
+                 struct session_login *l);
+/* auth_proof: checks the proof; on success opens the user's file service
+ * (s->files) and answers with the server's signature.  Returns 0 (logged in
+ * or not: see s->files), or negative to end the session. */
+int session_auth_proof(struct session *s, const json_t *req,
+                       struct session_login *l);
 
 /* The commands of a logged-in session.  Each sends exactly the replies the
  * protocol calls for and returns 0, or a negative errno when the connection

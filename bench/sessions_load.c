@@ -23,13 +23,6 @@
 
 #include "proto.h"
 
-static double now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return t.tv_sec + t.tv_nsec / 1e9;
-}
-
 static uint8_t g_ck[PROTO_AUTH_KEY_BYTES], g_sk[PROTO_AUTH_KEY_BYTES];
 static proto_auth_params g_params;
 static int g_have_keys;
@@ -188,7 +181,7 @@ int main(int argc, char **argv)
         }
         close(fd);
     }
-    double t0 = now();
+    double t0 = proto_mono_s();
     for (int i = 0; i < n; i++) {
         int fd = socket(AF_INET, SOCK_STREAM, 0);
         io[i] = (proto_io){.fd = fd, .timeout_ms = 60000, .body_timeout_ms = 30000};
@@ -204,7 +197,7 @@ int main(int argc, char **argv)
             login_ok++;
         }
     }
-    double t1 = now();
+    double t1 = proto_mono_s();
     uint8_t *data = malloc(bytes + 1), *back = malloc(bytes + 1);
     randombytes_buf(data, bytes);
     for (int i = 0; i < n; i++) {
@@ -216,7 +209,7 @@ int main(int argc, char **argv)
             xfer_ok++;
         }
     }
-    double t2 = now();
+    double t2 = proto_mono_s();
     for (int i = 0; i < n; i++)
         if (io[i].fd >= 0)
             close(io[i].fd);

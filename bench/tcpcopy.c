@@ -9,6 +9,8 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <time.h>
+
+#include "sysutil.h"
 #include <unistd.h>
 
 #define CHUNK (1 << 20)
@@ -40,8 +42,7 @@ int main(int argc, char **argv)
     socklen_t sl = sizeof sa;
     if (bind(lfd, (struct sockaddr *)&sa, sizeof sa) < 0 || listen(lfd, 1) < 0) return 1;
     getsockname(lfd, (struct sockaddr *)&sa, &sl);
-    struct timespec a, b;
-    clock_gettime(CLOCK_MONOTONIC, &a);
+    double a = proto_mono_s();
     pthread_t t;
     pthread_create(&t, NULL, sender, NULL);
     int fd = socket(AF_INET, SOCK_STREAM, 0);
@@ -49,9 +50,9 @@ int main(int argc, char **argv)
     char *buf = malloc(CHUNK);
     size_t got = 0;
     for (ssize_t r; (r = read(fd, buf, CHUNK)) > 0;) got += (size_t)r;
-    clock_gettime(CLOCK_MONOTONIC, &b);
+    double b = proto_mono_s();
     pthread_join(t, NULL);
-    double s = (b.tv_sec - a.tv_sec) + (b.tv_nsec - a.tv_nsec) / 1e9;
+    double s = b - a;
     printf("mb_s=%.1f bytes=%zu\n", got / s / 1e6, got);
     return got == total ? 0 : 1;
 }

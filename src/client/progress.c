@@ -6,16 +6,10 @@
 #include <string.h>
 #include <time.h>
 
+#include "sysutil.h"
 #include "text.h"
 
 #define PROGRESS_REDRAW_MS 100
-
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 void progress_begin(progress *p, bool enabled, const char *name,
                     uint64_t total, uint64_t done)
@@ -36,7 +30,7 @@ void progress_begin(progress *p, bool enabled, const char *name,
     free(safe);
     p->total = total;
     p->start = done;
-    p->t0_ms = now_ms();
+    p->t0_ms = proto_mono_ms();
     p->drawn_ms = -1;
     progress_update(p, done);
 }
@@ -68,7 +62,7 @@ void progress_update(progress *p, uint64_t done)
 {
     if (!p->on)
         return;
-    int64_t now = now_ms();
+    int64_t now = proto_mono_ms();
     if (p->drawn_ms >= 0 && now - p->drawn_ms < PROGRESS_REDRAW_MS)
         return;
     draw(p, done, now);
@@ -79,7 +73,7 @@ void progress_end(progress *p, uint64_t done, bool ok)
     if (!p->on)
         return;
     if (ok)
-        draw(p, done, now_ms());
+        draw(p, done, proto_mono_ms());
     fputs("\n", stderr);
     fflush(stderr);
     p->on = false;

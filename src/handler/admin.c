@@ -76,11 +76,9 @@ static int read_line(int fd, char buf[PASSWORD_MAX])
     size_t n = 0;
     for (;;) {
         char c;
-        ssize_t r = read(fd, &c, 1);
-        if (r < 0 && errno == EINTR)
-            continue;
+        ssize_t r = proto_read_full(fd, &c, 1);
         if (r < 0)
-            return -errno;
+            return (int)r;
         if (r == 0 && n == 0)
             return -ENODATA;
         if (r == 0 || c == '\n')

@@ -11,6 +11,8 @@
 #include <sys/mman.h>
 #include <time.h>
 
+#include "sysutil.h"
+
 /* Key: "u:" + user name (at most 64 bytes) or "a:" + numeric address. */
 #define KEY_MAX 96
 
@@ -33,14 +35,6 @@ struct backoff {
     struct table *t;
     backoff_clock now;
 };
-
-static double monotonic_s(void)
-{
-    struct timespec ts;
-    if (clock_gettime(CLOCK_MONOTONIC, &ts) != 0)
-        abort(); /* cannot fail for CLOCK_MONOTONIC on Linux */
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static int init_lock(pthread_mutex_t *m)
 {
@@ -74,7 +68,7 @@ int backoff_create(struct backoff **out)
         return err;
     }
     b->t = m;
-    b->now = monotonic_s;
+    b->now = proto_mono_s;
     int rc = init_lock(&b->t->lock);
     if (rc != 0) {
         munmap(m, sizeof *b->t);
@@ -97,7 +91,7 @@ void backoff_destroy(struct backoff *b)
 
 void backoff_set_clock(struct backoff *b, backoff_clock now)
 {
-    b->now = now != NULL ? now : monotonic_s;
+    b->now = now != NULL ? now : proto_mono_s;
 }
 
 /* Locks the table.  A process that died holding the lock (a session child

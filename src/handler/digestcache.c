@@ -9,6 +9,8 @@
 #include <string.h>
 #include <sys/xattr.h>
 
+#include "sysutil.h"
+
 #define MAGIC "b2c1"
 #define RECORD 64
 
@@ -42,10 +44,7 @@ static int same_file_state(const struct stat *a, const struct stat *b)
 int digestcache_load(int fd, const struct stat *st, uint8_t out[PROTO_DIGEST_BYTES])
 {
     uint8_t got[RECORD + 1], want[RECORD];
-    ssize_t n;
-    do
-        n = fgetxattr(fd, DIGESTCACHE_XATTR, got, sizeof got);
-    while (n < 0 && errno == EINTR);
+    ssize_t n = proto_fgetxattr(fd, DIGESTCACHE_XATTR, got, sizeof got);
     if (n != RECORD)
         return -ENODATA; /* none, unsupported, or not ours */
     /* Compare the whole record but the digest: the stamp must match. */
@@ -66,9 +65,5 @@ int digestcache_store(int fd, const uint8_t digest[PROTO_DIGEST_BYTES],
         return -ESTALE;
     uint8_t rec[RECORD];
     encode(rec, digest, &now);
-    int r;
-    do
-        r = fsetxattr(fd, DIGESTCACHE_XATTR, rec, sizeof rec, 0);
-    while (r != 0 && errno == EINTR);
-    return r == 0 ? 0 : -errno;
+    return proto_fsetxattr(fd, DIGESTCACHE_XATTR, rec, sizeof rec);
 }

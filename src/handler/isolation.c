@@ -37,21 +37,17 @@ static void *watch_parent(void *arg)
     (void)arg;
     char byte;
     for (;;) { /* nobody writes: this returns at EOF */
-        ssize_t n = read(watched.stop_fd, &byte, 1);
+        ssize_t n = proto_read_full(watched.stop_fd, &byte, 1);
         if (n == 0)
             break;
-        if (n < 0 && errno != EINTR) {
+        if (n < 0) {
             fprintf(stderr, "ssftpd: session process %ld: stop pipe: %s\n",
-                    (long)getpid(), strerror(errno));
+                    (long)getpid(), strerror((int)-n));
             return NULL;
         }
     }
     ss_server_request_shutdown(watched.server);
-    struct timespec ts = {.tv_sec = watched.drain_ms / 1000,
-                          .tv_nsec = (long)(watched.drain_ms % 1000) *
-                                     1000000L};
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-        ;
+    proto_sleep_ms(watched.drain_ms);
     if (shutdown(watched.sock, SHUT_RDWR) != 0 && errno != ENOTCONN)
         fprintf(stderr, "ssftpd: session process %ld: shutdown: %s\n",
                 (long)getpid(), strerror(errno));

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "partname.h"
+#include "sysutil.h"
 
 bool jail__same_file(const struct stat *a, const struct stat *b)
 {
@@ -114,12 +115,9 @@ bool jail__is_commit_name(const char *name)
 int jail__private_name(char name[NAME_MAX + 1])
 {
     uint64_t r;
-    ssize_t n;
-    do
-        n = getrandom(&r, sizeof r, 0);
-    while (n < 0 && errno == EINTR);
-    if (n != (ssize_t)sizeof r)
-        return n < 0 ? -errno : -EIO;
+    int rc = proto_random(&r, sizeof r);
+    if (rc != 0)
+        return rc;
     snprintf(name, NAME_MAX + 1, COMMIT_PREFIX "%016" PRIx64 "%s", r,
              PROTO_PART_SUFFIX);
     return 0;

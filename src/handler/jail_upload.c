@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "partname.h"
+#include "sysutil.h"
 
 int jail_upload_begin(const struct jail_path *p, struct jail_upload **out,
                       bool *created)
@@ -74,9 +75,9 @@ int jail_upload_truncate(struct jail_upload *u, uint64_t len, uint64_t *freed)
         return rc;
     if (len > size)
         return -EINVAL;
-    while (ftruncate(u->fd, (off_t)len) != 0)
-        if (errno != EINTR)
-            return -errno;
+    rc = proto_ftruncate(u->fd, len);
+    if (rc != 0)
+        return rc;
     if (freed != NULL)
         *freed = size - len;
     return 0;

@@ -22,13 +22,6 @@
 /* How often an idle session looks at ss_server_stopping(). */
 #define STOP_POLL_MS 250
 
-double session_now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 void session_log(const struct session *s, const char *fmt, ...)
 {
     char raw[1024], msg[2048], user[4 * PROTO_AUTH_USER_MAX + 8];
@@ -88,10 +81,10 @@ int session_resolve(struct session *s, const json_t *req, const char *key,
     return 0;
 }
 
-/* Milliseconds from now until deadline (session_now_s() time), or 0. */
+/* Milliseconds from now until deadline (proto_mono_s() time), or 0. */
 static int ms_until(double deadline)
 {
-    double ms = (deadline - session_now_s()) * 1000.0;
+    double ms = (deadline - proto_mono_s()) * 1000.0;
     if (ms < 1.0)
         return 0;
     return ms > 1e9 ? 1000000000 : (int)ms;
@@ -107,7 +100,7 @@ int session_next(struct session *s, json_t **req, bool in_transfer)
         if (limit <= 0 || left < limit)
             limit = left;
     }
-    double deadline = session_now_s() + limit / 1000.0;
+    double deadline = proto_mono_s() + limit / 1000.0;
     /* Wait for the first byte in slices, so a stopping server lets idle
      * sessions go at once instead of after the drain timeout. */
     for (;;) {
@@ -117,9 +110,9 @@ int session_next(struct session *s, json_t **req, bool in_transfer)
         if (left == 0)
             return -ETIMEDOUT;
         struct pollfd pfd = {.fd = s->io.fd, .events = POLLIN};
-        int n = poll(&pfd, 1, left < STOP_POLL_MS ? left : STOP_POLL_MS);
-        if (n < 0 && errno != EINTR)
-            return -errno;
+        int n = proto_poll(&pfd, 1, left < STOP_POLL_MS ? left : STOP_POLL_MS);
+        if (n < 0)
+            return n;
         if (n > 0)
             break;
     }
@@ -295,12 +288,9 @@ static int session_handle(ss_request *r)
                .body_min_rate = PROTO_BODY_MIN_RATE,
                .body_window_ms = srv->idle_timeout_ms},
     };
-    s.login_deadline = session_now_s() + srv->login_timeout_s;
+    s.login_deadline = proto_mono_s() + srv->login_timeout_s;
     /* The login deadline bounds everything before login, bodies included. */
-    if (proto_now_ms(&s.io.deadline_ms) == 0)
-        s.io.deadline_ms += (int64_t)srv->login_timeout_s * 1000;
-    else
-        s.io.deadline_ms = 0;
+    s.io.deadline_ms = proto_mono_ms() + (int64_t)srv->login_timeout_s * 1000;
     peer_names(&s);
     /* Requests and replies are small frames sent back to back: without
      * this, Nagle and delayed ACKs add tens of milliseconds to each. */
@@ -308,12 +298,12 @@ static int session_handle(ss_request *r)
     if (srv->isolation == NULL) /* else the parent counts (isolation.h) */
         atomic_fetch_add(srv->sessions, 1);
     session_log(&s, "connect");
-    double start = session_now_s();
+    double start = proto_mono_s();
     int rc = session_run(&s);
     files_close(s.files);
     if (srv->isolation == NULL)
         atomic_fetch_sub(srv->sessions, 1);
-    session_log(&s, "disconnect after %.1f s%s%s", session_now_s() - start,
+    session_log(&s, "disconnect after %.1f s%s%s", proto_mono_s() - start,
                 rc == 0 ? "" : ": ", rc == 0 ? "" : strerror(-rc));
     return 0;
 }

@@ -66,7 +66,7 @@ struct session {
     char host[80];  /* the address alone, for the backoff table */
     char user[PROTO_AUTH_USER_MAX + 1]; /* after login */
     struct files *files; /* after login: the user's home and quota */
-    double login_deadline; /* session_now_s() time */
+    double login_deadline; /* proto_mono_s() time */
 };
 
 /* The handler class main() passes to ss_server_create(); the server's user
@@ -77,9 +77,6 @@ extern const ss_handler_class session_handler_class;
  * (from paths or names a client chose) are shown as '?'. */
 void session_log(const struct session *s, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
-
-/* Seconds since an arbitrary start (CLOCK_MONOTONIC). */
-double session_now_s(void);
 
 /* The length of a request's path if it is 1..PROTO_PATH_MAX bytes, else 0
  * (the protocol's bad_request).  The jail normalizes it (path.h). */

@@ -81,7 +81,7 @@ int session_auth(struct session *s, const json_t *req,
     if (proto_auth_message_build(&ch->am, user, cnonce, snonce, &p) != 0)
         return proto_send_error(&s->io, PROTO_E_BAD_REQUEST, "bad user name");
     ch->live = true;
-    ch->issued = session_now_s();
+    ch->issued = proto_mono_s();
     json_t *reply = json_pack("{s:I, s:I}", "opslimit", (json_int_t)p.opslimit,
                               "memlimit", (json_int_t)p.memlimit);
     if (reply == NULL || proto_set_b64(reply, "salt", p.salt, 16) != 0 ||
@@ -145,7 +145,7 @@ int session_auth_proof(struct session *s, const json_t *req,
     const char *why = NULL;
     if (!had)
         why = "no challenge";
-    else if (session_now_s() - ch->issued > PROTO_AUTH_CHALLENGE_TTL_S)
+    else if (proto_mono_s() - ch->issued > PROTO_AUTH_CHALLENGE_TTL_S)
         why = "challenge expired";
     else if (proto_auth_server_verify(ch->stored_key, &ch->am, proof) != 0 ||
              !ch->real)
@@ -182,10 +182,7 @@ int session_auth_proof(struct session *s, const json_t *req,
                 had ? ch->user : "-", s->host, why, l->failures, delay);
     sodium_memzero(ch, sizeof *ch);
     /* Hold back the reply, not the worker for long: at most BACKOFF_MAX_MS. */
-    struct timespec ts = {.tv_sec = delay / 1000,
-                          .tv_nsec = (long)(delay % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-        ;
+    proto_sleep_ms(delay);
     int rc = proto_send_error(&s->io, PROTO_E_AUTH_FAILED, "login failed");
     if (rc == 0 && l->failures >= PROTO_AUTH_MAX_FAILURES)
         rc = -EACCES;

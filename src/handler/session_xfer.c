@@ -14,7 +14,7 @@ static void log_transfer(struct session *s, const char *cmd, const char *path,
                          double start, const uint8_t digest[PROTO_DIGEST_BYTES],
                          const char *outcome)
 {
-    double secs = session_now_s() - start;
+    double secs = proto_mono_s() - start;
     char hex[PROTO_DIGEST_HEX_SIZE] = "-";
     if (digest != NULL)
         proto_digest_to_hex(digest, hex);
@@ -127,7 +127,7 @@ static int put_end(struct session *s, struct upload *up, const json_t *req,
  * Owns up->u from here on.  Returns 0, or negative to end the session. */
 static int put_transfer(struct session *s, struct upload *up)
 {
-    double start = session_now_s();
+    double start = proto_mono_s();
     uint64_t off = 0, moved = 0;
     int err = 0;
     bool had_data = false;
@@ -258,7 +258,7 @@ int session_cmd_get(struct session *s, const json_t *req)
     jail_path_free(p);
     if (err != 0)
         return session_reply(s, "get", path, err, NULL);
-    double start = session_now_s();
+    double start = proto_mono_s();
     uint64_t total = (uint64_t)st.st_size, off = 0;
     proto_digest_state d;
     proto_digest_init(&d);

@@ -15,6 +15,7 @@
 
 #include "codec.h"
 #include "fileio.h"
+#include "sysutil.h"
 
 #define USERS_FILE "users.json"
 #define LOCK_FILE "users.lock"
@@ -125,12 +126,10 @@ static int lock_take(struct userdb *db)
                     O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (fd < 0)
         return -errno;
-    while (flock(fd, LOCK_EX) != 0) {
-        if (errno != EINTR) {
-            int rc = -errno;
-            close(fd);
-            return rc;
-        }
+    int rc = proto_flock(fd, LOCK_EX);
+    if (rc != 0) {
+        close(fd);
+        return rc;
     }
     return fd;
 }

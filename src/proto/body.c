@@ -22,10 +22,7 @@ static int pace_deadline(proto_io *io, int64_t *deadline)
     if (io->body_min_rate == 0 || io->body_window_ms <= 0 ||
         *deadline == NO_WAIT)
         return 0;
-    int64_t now;
-    int r = proto_now_ms(&now);
-    if (r)
-        return r;
+    int64_t now = proto_mono_ms();
     uint64_t need = (uint64_t)io->body_min_rate *
                     (uint64_t)io->body_window_ms / 1000;
     if (io->pace_start == 0) {
@@ -41,7 +38,7 @@ static int pace_deadline(proto_io *io, int64_t *deadline)
         end = now + io->body_window_ms;
     }
     if (*deadline == PER_WAIT) {
-        r = proto_wire_per_wait(io, deadline);
+        int r = proto_wire_per_wait(io, deadline);
         if (r)
             return r;
     }

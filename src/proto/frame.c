@@ -42,10 +42,7 @@ int proto_send(proto_io *io, json_t *hdr)
     unsigned char *buf = malloc(4 + n);
     if (!buf)
         return -ENOMEM;
-    buf[0] = (unsigned char)(n >> 24);
-    buf[1] = (unsigned char)(n >> 16);
-    buf[2] = (unsigned char)(n >> 8);
-    buf[3] = (unsigned char)n;
+    proto_be32_put(buf, (uint32_t)n);
     int64_t deadline = NO_DEADLINE;
     int r = json_dumpb(hdr, (char *)buf + 4, n, JSON_COMPACT) == n
                 ? proto_wire_deadline_in(io->timeout_ms, &deadline)
@@ -112,8 +109,7 @@ int proto_recv(proto_io *io, json_t **out)
     r = proto_wire_recv_exact(io, len + k, sizeof len - (size_t)k, deadline);
     if (r)
         return r;
-    uint32_t n = (uint32_t)len[0] << 24 | (uint32_t)len[1] << 16 |
-                 (uint32_t)len[2] << 8 | len[3];
+    uint32_t n = proto_be32_get(len);
     /* Refuse before allocating or reading: the length is the peer's word. */
     if (n == 0 || n > PROTO_HEADER_MAX)
         return -EMSGSIZE;

@@ -46,7 +46,7 @@
  * timeout_ms".  A timeout <= 0 (body: < 0) waits forever.  Expiry returns
  * -ETIMEDOUT; the connection is then out of step and must be closed.
  *
- * deadline_ms, when above 0, is an absolute proto_now_ms() time that bounds
+ * deadline_ms, when above 0, is an absolute proto_mono_ms() time that bounds
  * every wait of every call, bodies included (a server sets it to the login
  * deadline until the peer has logged in).
  *
@@ -79,9 +79,6 @@ typedef struct proto_io {
  * valid JSON. */
 bool proto_json_depth_ok(const char *json, size_t n, unsigned max);
 
-/* CLOCK_MONOTONIC milliseconds: the clock of deadline_ms.  Returns 0 or
- * -errno. */
-int proto_now_ms(int64_t *out);
 
 /* Send hdr (a JSON object; the reference is not stolen) as one frame, in one
  * send() where the socket allows.  If hdr has a top-level "size" it must be a

@@ -18,6 +18,7 @@
  *     partname.h  hidden names of resumable-upload partials
  *     path.h    what a user path is: normalize, split, join; UTF-8
  *     fileio.h  positioned file reads and writes (EINTR, short counts)
+ *     sysutil.h every other system call wrapped once; the clock; be32
  *     hasher.h  hashing a body on a second thread while it moves
  *
  * Memory: nothing is allocated per connection except while a call runs (the
@@ -41,6 +42,7 @@
 #include "partname.h"
 #include "path.h"
 #include "reply.h"
+#include "sysutil.h"
 
 /* The protocol version this code speaks (docs/protocol.md, "hello"). */
 #define PROTO_VERSION 1

@@ -5,16 +5,6 @@
 #include <limits.h>
 #include <poll.h>
 #include <sys/socket.h>
-#include <time.h>
-
-int proto_now_ms(int64_t *out)
-{
-    struct timespec ts;
-    if (clock_gettime(CLOCK_MONOTONIC, &ts) != 0)
-        return -errno;
-    *out = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-    return 0;
-}
 
 int proto_wire_deadline_in(int timeout_ms, int64_t *deadline)
 {
@@ -22,10 +12,8 @@ int proto_wire_deadline_in(int timeout_ms, int64_t *deadline)
         *deadline = NO_DEADLINE;
         return 0;
     }
-    int r = proto_now_ms(deadline);
-    if (r == 0)
-        *deadline += timeout_ms;
-    return r;
+    *deadline = proto_mono_ms() + timeout_ms;
+    return 0;
 }
 
 /* PER_WAIT made absolute: the body timeout from now. */
@@ -54,10 +42,7 @@ int proto_wire_wait(const proto_io *io, short events, int64_t deadline)
     for (;;) {
         int wait = -1;
         if (deadline != NO_DEADLINE) {
-            int64_t now = 0;
-            int r = proto_now_ms(&now);
-            if (r)
-                return r;
+            int64_t now = proto_mono_ms();
             if (now >= deadline)
                 return -ETIMEDOUT;
             wait = deadline - now > INT_MAX ? INT_MAX : (int)(deadline - now);

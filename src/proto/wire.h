@@ -13,6 +13,7 @@
 #include <sys/types.h>
 
 #include "frame.h"
+#include "sysutil.h"
 
 /* Deadlines are absolute CLOCK_MONOTONIC milliseconds.  NO_DEADLINE waits
  * forever; PER_WAIT means "the body timeout from the start of each wait" (the

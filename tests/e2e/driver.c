@@ -179,8 +179,7 @@ static void term_server(void)
  * sleeping and hoping the signal has been handled. */
 static void wait_not_accepting(void)
 {
-    struct timespec t0, now;
-    CHECK(clock_gettime(CLOCK_MONOTONIC, &t0) == 0);
+    int64_t t0 = proto_mono_ms();
     for (;;) {
         int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
         CHECK(fd >= 0);
@@ -192,17 +191,9 @@ static void wait_not_accepting(void)
         close(fd);
         if (r != 0 && e == ECONNREFUSED)
             return;
-        CHECK(clock_gettime(CLOCK_MONOTONIC, &now) == 0);
-        CHECK(now.tv_sec - t0.tv_sec < 10);
+        CHECK(proto_mono_ms() - t0 < 10000);
         sched_yield();
     }
-}
-
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    CHECK(clock_gettime(CLOCK_MONOTONIC, &ts) == 0);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* ---- a minimal client ------------------------------------------------ */
@@ -1051,11 +1042,7 @@ static void scenario_fuzz(void)
         size_t n = 1 + randombytes_uniform(sizeof buf);
         randombytes_buf(buf, n);
         if (i % 2 == 0) {
-            uint32_t len = randombytes_uniform(600);
-            buf[0] = (uint8_t)(len >> 24);
-            buf[1] = (uint8_t)(len >> 16);
-            buf[2] = (uint8_t)(len >> 8);
-            buf[3] = (uint8_t)len;
+            proto_be32_put(buf, randombytes_uniform(600));
         }
         send_raw(buf, n, i % 10 == 0);
     }
@@ -1122,9 +1109,9 @@ static void scenario_sigterm(void)
     /* An idle session does not hold the exit up. */
     struct cli idle;
     connect_login(&idle, "ivy", "pw");
-    int64_t t0 = mono_ms();
+    int64_t t0 = proto_mono_ms();
     term_server();
-    long ms = (long)(mono_ms() - t0);
+    long ms = (long)(proto_mono_ms() - t0);
     printf("sigterm: exit with an idle session took %ld ms\n", ms);
     CHECK(ms < 5000); /* not the 10 s drain */
     cli_close(&idle);
@@ -1374,12 +1361,12 @@ static int recv_within(struct cli *c, int max_ms, json_t **out)
 }
 
 /* The server closes c within max_ms without another frame (a clean end of
- * stream: -ENODATA).  Returns when it did, in mono_ms() time. */
+ * stream: -ENODATA).  Returns when it did, in proto_mono_ms() time. */
 static int64_t expect_closed(struct cli *c, int max_ms)
 {
     json_t *r = NULL;
     int rc = recv_within(c, max_ms, &r);
-    int64_t at = mono_ms();
+    int64_t at = proto_mono_ms();
     if (rc != -ENODATA) {
         char *text = rc == 0 ? json_dumps(r, JSON_COMPACT) : NULL;
         fprintf(stderr, "expected a close within %d ms, got %s%s\n", max_ms,
@@ -1395,10 +1382,10 @@ static int64_t expect_closed(struct cli *c, int max_ms)
 static void expect_quiet(struct cli *c, int ms)
 {
     struct pollfd p = {.fd = c->io.fd, .events = POLLIN};
-    int64_t end = mono_ms() + ms;
-    for (int64_t left = ms; left > 0; left = end - mono_ms()) {
-        int n = poll(&p, 1, (int)left);
-        CHECK(n >= 0 || errno == EINTR);
+    int64_t end = proto_mono_ms() + ms;
+    for (int64_t left = ms; left > 0; left = end - proto_mono_ms()) {
+        int n = proto_poll(&p, 1, (int)left);
+        CHECK(n >= 0);
         CHECK(n <= 0);
     }
 }
@@ -1425,7 +1412,7 @@ static void quit_and_wait(struct cli *c)
  * place taken (a sanitizer's child takes a while to exit). */
 static void connect_when_room(struct cli *c, const char *user)
 {
-    int64_t end = mono_ms() + 10000;
+    int64_t end = proto_mono_ms() + 10000;
     useconds_t pause = 10000;
     for (;;) {
         cli_open(c);
@@ -1433,7 +1420,7 @@ static void connect_when_room(struct cli *c, const char *user)
         if (code == NULL)
             break;
         CHECK(isolate_process && strcmp(code, PROTO_E_BUSY) == 0 &&
-              mono_ms() < end);
+              proto_mono_ms() < end);
         cli_close(c);
         usleep(pause);
         if (pause < 320000)
@@ -1495,13 +1482,13 @@ static void limits_per_ip(void)
     /* After a quit, 127.0.0.1 gets a place back.  The server releases it
      * just after closing, so retry (bounded) until a hello is answered. */
     quit_and_wait(&a);
-    int64_t end = mono_ms() + 5000;
+    int64_t end = proto_mono_ms() + 5000;
     for (;;) {
         cli_open(&a);
         const char *code = hello_code(&a);
         if (code == NULL)
             break;
-        CHECK(strcmp(code, "closed") == 0 && mono_ms() < end);
+        CHECK(strcmp(code, "closed") == 0 && proto_mono_ms() < end);
         cli_close(&a);
         usleep(10000);
     }
@@ -1523,17 +1510,17 @@ static void limits_idle(void)
     connect_login(&idle, "lim", "pw");
     /* The server starts idle's wait after answering this pwd, so t0 is
      * before it and the time measured is never short. */
-    int64_t t0 = mono_ms();
+    int64_t t0 = proto_mono_ms();
     CHECK_CODE(simple(&idle, "pwd", NULL), NULL);
     connect_login(&busy, "lim", "pw");
     struct pollfd p = {.fd = idle.io.fd, .events = POLLIN};
     int64_t closed_at = 0;
-    while (mono_ms() - t0 < 2500) {
-        int n = poll(&p, 1, 200);
-        CHECK(n >= 0 || errno == EINTR);
+    while (proto_mono_ms() - t0 < 2500) {
+        int n = proto_poll(&p, 1, 200);
+        CHECK(n >= 0);
         if (n == 1 && closed_at == 0)
             closed_at = expect_closed(&idle, 1);
-        CHECK(closed_at != 0 || mono_ms() - t0 < 5000);
+        CHECK(closed_at != 0 || proto_mono_ms() - t0 < 5000);
         CHECK_CODE(simple(&busy, "pwd", NULL), NULL);
         if (closed_at != 0)
             p.fd = -1; /* poll() ignores it: the loop is busy's clock now */
@@ -1557,7 +1544,7 @@ static void limits_login(void)
     static const char *const args[] = {"--login-timeout", "1", NULL};
     start_server_args(args);
     struct cli silent, greeted, in;
-    int64_t t0 = mono_ms();
+    int64_t t0 = proto_mono_ms();
     cli_open(&silent);
     cli_open(&greeted);
     hello(&greeted);
@@ -1572,7 +1559,7 @@ static void limits_login(void)
     cli_close(&greeted);
     /* Past the login deadline the logged-in session is neither closed nor
      * refused. */
-    int64_t left = t0 + 1500 - mono_ms();
+    int64_t left = t0 + 1500 - proto_mono_ms();
     if (left > 0)
         expect_quiet(&in, (int)left);
     CHECK_CODE(simple(&in, "pwd", NULL), NULL);
@@ -1660,8 +1647,8 @@ static void scenario_limits(void)
 static void expect_refused_then_closed(struct cli *c, const char *json,
                                        size_t n, const char *want)
 {
-    uint8_t len[4] = {(uint8_t)(n >> 24), (uint8_t)(n >> 16),
-                      (uint8_t)(n >> 8), (uint8_t)n};
+    uint8_t len[4];
+    proto_be32_put(len, (uint32_t)n);
     CHECK(write(c->io.fd, len, 4) == 4);
     CHECK(write(c->io.fd, json, n) == (ssize_t)n);
     json_t *r = NULL;
@@ -1728,18 +1715,18 @@ static void attack_body_where_none_belongs(void)
  * ms from the first byte to the close, or -1 if still open after max_ms. */
 static long trickle_until_closed(struct cli *c, int max_ms)
 {
-    int64_t t0 = mono_ms();
-    while (mono_ms() - t0 < max_ms) {
+    int64_t t0 = proto_mono_ms();
+    while (proto_mono_ms() - t0 < max_ms) {
         if (send(c->io.fd, "t", 1, MSG_NOSIGNAL) != 1)
-            return (long)(mono_ms() - t0);
+            return (long)(proto_mono_ms() - t0);
         struct pollfd p = {.fd = c->io.fd, .events = POLLIN};
-        int n = poll(&p, 1, 100);
-        CHECK(n >= 0 || errno == EINTR);
+        int n = proto_poll(&p, 1, 100);
+        CHECK(n >= 0);
         if (n == 1) {
             char b[256];
             ssize_t k = recv(c->io.fd, b, sizeof b, MSG_DONTWAIT);
             if (k <= 0)
-                return (long)(mono_ms() - t0);
+                return (long)(proto_mono_ms() - t0);
         }
     }
     return -1;
@@ -1857,9 +1844,9 @@ static long expect_auth_busy(const char *src, const char *user)
     randombytes_buf(cnonce, sizeof cnonce);
     json_t *req = json_pack("{s:s, s:s}", "cmd", "auth", "user", user);
     CHECK(proto_set_b64(req, "cnonce", cnonce, 32) == 0);
-    int64_t t0 = mono_ms();
+    int64_t t0 = proto_mono_ms();
     json_t *r = call(&c, req);
-    long ms = (long)(mono_ms() - t0);
+    long ms = (long)(proto_mono_ms() - t0);
     CHECK_CODE(code_of(r), PROTO_E_BUSY);
     json_t *retry = json_object_get(r, "retry_after");
     CHECK(json_is_integer(retry));
@@ -1877,9 +1864,9 @@ static long login_from(const char *src, const char *user)
     struct cli c;
     cli_open_from(&c, src);
     hello(&c);
-    int64_t t0 = mono_ms();
+    int64_t t0 = proto_mono_ms();
     CHECK_CODE(login(&c, user, "pw"), NULL);
-    long ms = (long)(mono_ms() - t0);
+    long ms = (long)(proto_mono_ms() - t0);
     CHECK_CODE(simple(&c, "pwd", NULL), NULL);
     cli_close(&c);
     return ms;
@@ -1965,9 +1952,9 @@ static int children_of(pid_t ppid, pid_t *out, int max)
 static pid_t session_pid(void)
 {
     pid_t kids[4];
-    int64_t end = mono_ms() + 5000;
+    int64_t end = proto_mono_ms() + 5000;
     int n;
-    while ((n = children_of(server_pid, kids, 4)) > 1 && mono_ms() < end)
+    while ((n = children_of(server_pid, kids, 4)) > 1 && proto_mono_ms() < end)
         usleep(10000);
     CHECK(n == 1);
     return kids[0];

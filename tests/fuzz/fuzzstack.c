@@ -46,8 +46,8 @@ int fuzz_stream(const uint8_t *data, size_t n, bool framed)
     int sz = 4 * PROTO_HEADER_MAX;
     (void)setsockopt(sv[1], SOL_SOCKET, SO_SNDBUF, &sz, sizeof sz);
     (void)setsockopt(sv[0], SOL_SOCKET, SO_RCVBUF, &sz, sizeof sz);
-    uint8_t len[4] = {(uint8_t)(n >> 24), (uint8_t)(n >> 16),
-                      (uint8_t)(n >> 8), (uint8_t)n};
+    uint8_t len[4];
+    proto_be32_put(len, (uint32_t)n);
     if (framed && write(sv[1], len, 4) != 4)
         abort();
     if (n > 0 && write(sv[1], data, n) != (ssize_t)n)

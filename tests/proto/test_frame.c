@@ -85,7 +85,8 @@ static void recv_rejects_oversize_length_without_reading_payload(void **state)
 {
     struct tu_conn *c = *state;
     uint32_t n = PROTO_HEADER_MAX + 1;
-    unsigned char len[4] = {n >> 24, n >> 16, n >> 8, n};
+    uint8_t len[4];
+    proto_be32_put(len, n);
     tu_write_raw(c->sv[1], len, 4);
     tu_write_raw(c->sv[1], "NEXT", 4);
     expect_recv_error(c, -EMSGSIZE);
@@ -296,9 +297,7 @@ static void announce_1000_byte_body(struct tu_conn *c)
 
 static int64_t ms_now(void)
 {
-    int64_t t;
-    assert_int_equal(proto_now_ms(&t), 0);
-    return t;
+    return proto_mono_ms();
 }
 
 static void hard_deadline_bounds_a_trickled_body(void **state)

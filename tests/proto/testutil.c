@@ -55,7 +55,8 @@ void tu_write_raw(int fd, const void *buf, size_t n)
 
 void tu_write_frame(int fd, const char *json, uint32_t n)
 {
-    unsigned char len[4] = {n >> 24, n >> 16, n >> 8, n};
+    uint8_t len[4];
+    proto_be32_put(len, n);
     tu_write_raw(fd, len, 4);
     tu_write_raw(fd, json, n);
 }

@@ -1,0 +1,155 @@
+/* sysutil.c -- system calls wrapped once: EINTR, short counts (sysutil.h). */
+#include "sysutil.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <sys/file.h>
+#include <sys/random.h>
+#include <sys/xattr.h>
+#include <time.h>
+#include <unistd.h>
+
+int64_t proto_mono_ms(void)
+{
+    struct timespec ts;
+    if (clock_gettime(CLOCK_MONOTONIC, &ts) != 0)
+        abort();
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+double proto_mono_s(void)
+{
+    struct timespec ts;
+    if (clock_gettime(CLOCK_MONOTONIC, &ts) != 0)
+        abort();
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+void proto_sleep_ms(int64_t ms)
+{
+    if (ms <= 0)
+        return;
+    struct timespec ts = {.tv_sec = (time_t)(ms / 1000),
+                          .tv_nsec = (long)(ms % 1000) * 1000000L};
+    /* nanosleep leaves what is left in ts when a signal cuts it short. */
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+        ;
+}
+
+int proto_poll(struct pollfd *fds, nfds_t n, int timeout_ms)
+{
+    int64_t end = timeout_ms < 0 ? -1 : proto_mono_ms() + timeout_ms;
+    for (;;) {
+        int left = -1;
+        if (end >= 0) {
+            int64_t d = end - proto_mono_ms();
+            left = d < 0 ? 0 : d > INT_MAX ? INT_MAX : (int)d;
+        }
+        int r = poll(fds, n, left);
+        if (r >= 0)
+            return r;
+        if (errno != EINTR)
+            return -errno;
+    }
+}
+
+ssize_t proto_read_full(int fd, void *buf, size_t n)
+{
+    size_t got = 0;
+    while (got < n) {
+        ssize_t k = read(fd, (char *)buf + got, n - got);
+        if (k == 0)
+            break;
+        if (k < 0) {
+            if (errno == EINTR)
+                continue;
+            return -errno;
+        }
+        got += (size_t)k;
+    }
+    return (ssize_t)got;
+}
+
+int proto_write_all(int fd, const void *buf, size_t n)
+{
+    size_t done = 0;
+    while (done < n) {
+        ssize_t k = write(fd, (const char *)buf + done, n - done);
+        if (k < 0) {
+            if (errno == EINTR)
+                continue;
+            return -errno;
+        }
+        if (k == 0)
+            return -EIO;
+        done += (size_t)k;
+    }
+    return 0;
+}
+
+int proto_flock(int fd, int op)
+{
+    while (flock(fd, op) != 0)
+        if (errno != EINTR)
+            return errno == EWOULDBLOCK ? -EAGAIN : -errno;
+    return 0;
+}
+
+int proto_ftruncate(int fd, uint64_t len)
+{
+    if (len > (uint64_t)INT64_MAX)
+        return -EFBIG;
+    while (ftruncate(fd, (off_t)len) != 0)
+        if (errno != EINTR)
+            return -errno;
+    return 0;
+}
+
+int proto_random(void *buf, size_t n)
+{
+    size_t got = 0;
+    while (got < n) {
+        ssize_t k = getrandom((char *)buf + got, n - got, 0);
+        if (k < 0) {
+            if (errno == EINTR)
+                continue;
+            return -errno;
+        }
+        got += (size_t)k;
+    }
+    return 0;
+}
+
+ssize_t proto_fgetxattr(int fd, const char *name, void *buf, size_t cap)
+{
+    for (;;) {
+        ssize_t n = fgetxattr(fd, name, buf, cap);
+        if (n >= 0)
+            return n;
+        if (errno != EINTR)
+            return -errno;
+    }
+}
+
+int proto_fsetxattr(int fd, const char *name, const void *val, size_t n)
+{
+    while (fsetxattr(fd, name, val, n, 0) != 0)
+        if (errno != EINTR)
+            return -errno;
+    return 0;
+}
+
+void proto_be32_put(uint8_t out[4], uint32_t v)
+{
+    out[0] = (uint8_t)(v >> 24);
+    out[1] = (uint8_t)(v >> 16);
+    out[2] = (uint8_t)(v >> 8);
+    out[3] = (uint8_t)v;
+}
+
+uint32_t proto_be32_get(const uint8_t in[4])
+{
+    return (uint32_t)in[0] << 24 | (uint32_t)in[1] << 16 |
+           (uint32_t)in[2] << 8 | in[3];
+}

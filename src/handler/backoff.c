@@ -152,20 +152,24 @@ static struct slot *evict(struct table *t, double now,
                           const struct slot *keep)
 {
     struct slot *victim = NULL;
-    double best = -1.0;
+    double best = 0.0;
     for (size_t i = 0; i < BACKOFF_SLOTS; i++) {
         struct slot *sl = &t->slots[i];
         if (sl->hash == 0)
             return sl;
         if (sl == keep)
             continue;
+        /* Tokens go below zero (a debt), so the first slot seen is the
+         * first candidate whatever it holds. */
         double tk = tokens_at(sl, now);
-        if (tk > best || (tk == best && sl->last < victim->last)) {
+        if (victim == NULL || tk > best ||
+            (tk == best && sl->last < victim->last)) {
             best = tk;
             victim = sl;
         }
     }
-    return victim;
+    /* Never NULL: the table has more than one slot, and only one is kept. */
+    return victim != NULL ? victim : &t->slots[keep == &t->slots[0]];
 }
 
 /* The slot of key, made (full, no failures) if absent without taking keep's

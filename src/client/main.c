@@ -35,29 +35,6 @@ static void usage(FILE *out)
     cmd_help(out);
 }
 
-/* Split HOST[:PORT] / [V6]:PORT / bare V6 in place.  *port is left alone
- * when none is given.  Returns 0 or -EINVAL. */
-static int split_host(char *arg, char **host, char **port)
-{
-    if (arg[0] == '[') {
-        char *close = strchr(arg, ']');
-        if (close == NULL || (close[1] != '\0' && close[1] != ':'))
-            return -EINVAL;
-        *close = '\0';
-        *host = arg + 1;
-        if (close[1] == ':')
-            *port = close + 2;
-    } else {
-        *host = arg;
-        char *colon = strchr(arg, ':');
-        if (colon && strchr(colon + 1, ':') == NULL) { /* one colon: a port */
-            *colon = '\0';
-            *port = colon + 1;
-        }
-    }
-    return **host && **port ? 0 : -EINVAL;
-}
-
 /* One line of fp into buf without its newline.  Returns 0 or -errno. */
 static int read_line(FILE *fp, char *buf, size_t cap)
 {
@@ -128,7 +105,7 @@ int main(int argc, char **argv)
         {NULL, 0, NULL, 0},
     };
     const char *user = getenv("USER"), *pwfile = NULL;
-    char *port = DEFAULT_PORT;
+    const char *port = DEFAULT_PORT;
     bool no_progress = false;
     int opt;
     /* '+': options end at HOST, so "ls -x" reaches the command. */
@@ -154,11 +131,15 @@ int main(int argc, char **argv)
             return SSFTP_USAGE;
         }
     }
-    char *host = NULL;
-    if (optind >= argc || split_host(argv[optind], &host, &port) != 0) {
+    char host[256];
+    const char *given = NULL;
+    if (optind >= argc ||
+        proto_hostport_split(argv[optind], host, sizeof host, &given) != 0) {
         fputs("ssftp: expected HOST[:PORT]\n", stderr);
         return SSFTP_USAGE;
     }
+    if (given != NULL)
+        port = given;
     if (user == NULL || *user == '\0') {
         fputs("ssftp: no user name: use -u USER\n", stderr);
         return SSFTP_USAGE;

@@ -94,30 +94,13 @@ static int parse_uint(const char *s, unsigned max, unsigned *out)
     return 0;
 }
 
-/* "HOST:PORT" or "[V6]:PORT". */
+/* --listen: proto_hostport_split(), and the port is not optional. */
 static int parse_listen(const char *s, struct options *o)
 {
-    const char *colon;
-    const char *h = s;
-    size_t hlen;
-    if (s[0] == '[') {
-        const char *close = strchr(s, ']');
-        if (close == NULL || close[1] != ':')
-            return -EINVAL;
-        h = s + 1;
-        hlen = (size_t)(close - h);
-        colon = close + 1;
-    } else {
-        colon = strrchr(s, ':');
-        if (colon == NULL)
-            return -EINVAL;
-        hlen = (size_t)(colon - s);
-    }
-    if (hlen == 0 || hlen >= sizeof o->host)
-        return -EINVAL;
-    memcpy(o->host, h, hlen);
-    o->host[hlen] = '\0';
-    return parse_uint(colon + 1, 65535, &o->port);
+    const char *port;
+    int rc = proto_hostport_split(s, o->host, sizeof o->host, &port);
+    return rc != 0 ? rc : port == NULL ? -EINVAL
+                                       : parse_uint(port, 65535, &o->port);
 }
 
 static int parse_isolation(const char *s, bool *isolate)

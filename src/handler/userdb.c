@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "codec.h"
+#include "field.h"
 #include "fileio.h"
 #include "sysutil.h"
 
@@ -174,41 +175,26 @@ static int secret_ensure(struct userdb *db)
 
 /* ---- users.json <-> records --------------------------------------------- */
 
-static int b64_field(json_t *o, const char *key, uint8_t *bin, size_t len)
-{
-    const char *s = json_string_value(json_object_get(o, key));
-    return s != NULL ? proto_b64_decode(s, bin, len) : -EINVAL;
-}
-
-static int u64_field(json_t *o, const char *key, uint64_t *v)
-{
-    json_t *x = json_object_get(o, key);
-    if (!json_is_integer(x) || json_integer_value(x) < 0)
-        return -EINVAL;
-    *v = (uint64_t)json_integer_value(x);
-    return 0;
-}
-
 static int record_from_json(json_t *o, struct userdb_record *r)
 {
     const char *name = json_string_value(json_object_get(o, "name"));
     if (name == NULL || !userdb_name_valid(name))
         return -EINVAL;
     strcpy(r->name, name);
-    int rc = b64_field(o, "salt", r->cred.params.salt, PROTO_AUTH_SALT_BYTES);
+    int rc = proto_get_b64(o, "salt", r->cred.params.salt, PROTO_AUTH_SALT_BYTES);
     if (rc == 0)
-        rc = b64_field(o, "stored_key", r->cred.stored_key, PROTO_AUTH_KEY_BYTES);
+        rc = proto_get_b64(o, "stored_key", r->cred.stored_key, PROTO_AUTH_KEY_BYTES);
     if (rc == 0)
-        rc = b64_field(o, "server_key", r->cred.server_key, PROTO_AUTH_KEY_BYTES);
+        rc = proto_get_b64(o, "server_key", r->cred.server_key, PROTO_AUTH_KEY_BYTES);
     if (rc == 0)
-        rc = u64_field(o, "opslimit", &r->cred.params.opslimit);
+        rc = proto_get_u64(o, "opslimit", &r->cred.params.opslimit);
     if (rc == 0)
-        rc = u64_field(o, "memlimit", &r->cred.params.memlimit);
+        rc = proto_get_u64(o, "memlimit", &r->cred.params.memlimit);
     if (rc == 0)
-        rc = u64_field(o, "quota", &r->quota);
+        rc = proto_get_u64(o, "quota", &r->quota);
     /* Optional: files written before there was a limit on entries. */
-    if (rc == 0 && json_object_get(o, "max_files") != NULL)
-        rc = u64_field(o, "max_files", &r->max_files);
+    if (rc == 0 && proto_has(o, "max_files"))
+        rc = proto_get_u64(o, "max_files", &r->max_files);
     return rc == 0 ? check_record(r) : rc;
 }
 

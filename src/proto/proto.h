@@ -19,6 +19,7 @@
  *     path.h    what a user path is: normalize, split, join; UTF-8
  *     fileio.h  positioned file reads and writes (EINTR, short counts)
  *     sysutil.h every other system call wrapped once; the clock; be32
+ *     addr.h    HOST:PORT as people type it
  *     hasher.h  hashing a body on a second thread while it moves
  *
  * Memory: nothing is allocated per connection except while a call runs (the
@@ -33,6 +34,7 @@
 #ifndef SSFTP_PROTO_H
 #define SSFTP_PROTO_H
 
+#include "addr.h"
 #include "auth.h"
 #include "body.h"
 #include "codec.h"

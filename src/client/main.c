@@ -35,15 +35,6 @@ static void usage(FILE *out)
     cmd_help(out);
 }
 
-/* One line of fp into buf without its newline.  Returns 0 or -errno. */
-static int read_line(FILE *fp, char *buf, size_t cap)
-{
-    if (fgets(buf, (int)cap, fp) == NULL)
-        return ferror(fp) ? -EIO : -ENODATA;
-    buf[strcspn(buf, "\r\n")] = '\0';
-    return 0;
-}
-
 /* Ask on the terminal with echo off.  Returns 0 or -errno (-ENOTTY when
  * there is no terminal to ask on). */
 static int prompt_password(const char *user, const char *host, char *buf,
@@ -52,25 +43,11 @@ static int prompt_password(const char *user, const char *host, char *buf,
     int fd = open("/dev/tty", O_RDWR | O_CLOEXEC | O_NOCTTY);
     if (fd < 0)
         return -ENOTTY;
-    FILE *tty = fdopen(fd, "r+");
-    if (tty == NULL) {
-        close(fd);
-        return -ENOMEM;
-    }
-    struct termios old, quiet;
-    int r = tcgetattr(fd, &old) == 0 ? 0 : -ENOTTY;
-    if (r == 0) {
-        quiet = old;
-        quiet.c_lflag &= ~(tcflag_t)ECHO;
-        quiet.c_lflag |= ECHONL;
-        fprintf(tty, "%s@%s's password: ", user, host);
-        fflush(tty);
-        tcsetattr(fd, TCSAFLUSH, &quiet);
-        r = read_line(tty, buf, cap);
-        tcsetattr(fd, TCSAFLUSH, &old);
-    }
-    fclose(tty);
-    return r;
+    char prompt[600];
+    snprintf(prompt, sizeof prompt, "%s@%s's password: ", user, host);
+    int r = proto_prompt_secret(fd, fd, prompt, buf, cap);
+    close(fd);
+    return r < 0 ? r : 0;
 }
 
 static int get_password(const char *file, const char *user, const char *host,
@@ -84,12 +61,12 @@ static int get_password(const char *file, const char *user, const char *host,
         return 0;
     }
     if (file != NULL) {
-        FILE *fp = fopen(file, "re");
-        if (fp == NULL)
+        int fd = open(file, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
             return -errno;
-        int r = read_line(fp, buf, cap);
-        fclose(fp);
-        return r;
+        int r = proto_read_secret_line(fd, buf, cap);
+        close(fd);
+        return r < 0 ? r : 0;
     }
     return prompt_password(user, host, buf, cap);
 }

@@ -68,64 +68,19 @@ static int user_fail(const struct admin *a, const char *name, int err)
 
 /* ---- the password ------------------------------------------------------- */
 
-/* One line of fd, byte by byte so nothing past the newline is consumed and
- * no stdio buffer keeps a copy.  The newline (and a '\r' before it) is
- * dropped.  Returns the length, -ENODATA at immediate EOF, -EMSGSIZE. */
-static int read_line(int fd, char buf[PASSWORD_MAX])
-{
-    size_t n = 0;
-    for (;;) {
-        char c;
-        ssize_t r = proto_read_full(fd, &c, 1);
-        if (r < 0)
-            return (int)r;
-        if (r == 0 && n == 0)
-            return -ENODATA;
-        if (r == 0 || c == '\n')
-            break;
-        if (n + 1 == PASSWORD_MAX)
-            return -EMSGSIZE;
-        buf[n++] = c;
-    }
-    if (n > 0 && buf[n - 1] == '\r')
-        n--;
-    buf[n] = '\0';
-    return (int)n;
-}
-
-/* Prompts on stderr and reads a line from the terminal on stdin, echo off.
- * ECHONL still echoes the newline, so the next prompt starts a line. */
-static int prompt_line(const char *prompt, char buf[PASSWORD_MAX])
-{
-    struct termios old, quiet;
-    if (tcgetattr(STDIN_FILENO, &old) != 0)
-        return -errno;
-    quiet = old;
-    quiet.c_lflag &= ~(tcflag_t)ECHO;
-    quiet.c_lflag |= ECHONL;
-    /* Echo goes off before the prompt shows, so nothing typed in answer to
-     * it can be echoed or flushed away. */
-    if (tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet) != 0)
-        return -errno;
-    fputs(prompt, stderr);
-    fflush(stderr);
-    int rc = read_line(STDIN_FILENO, buf);
-    if (tcsetattr(STDIN_FILENO, TCSAFLUSH, &old) != 0 && rc >= 0)
-        rc = -errno;
-    return rc;
-}
-
 /* The new password into pw.  On error a message has been printed. */
 static int read_password(const struct admin *a, char pw[PASSWORD_MAX])
 {
     int rc;
     if (!isatty(STDIN_FILENO)) {
-        rc = read_line(STDIN_FILENO, pw);
+        rc = proto_read_secret_line(STDIN_FILENO, pw, PASSWORD_MAX);
     } else {
         char again[PASSWORD_MAX];
-        rc = prompt_line("New password: ", pw);
+        rc = proto_prompt_secret(STDIN_FILENO, STDERR_FILENO,
+                                 "New password: ", pw, PASSWORD_MAX);
         if (rc > 0)
-            rc = prompt_line("Retype password: ", again);
+            rc = proto_prompt_secret(STDIN_FILENO, STDERR_FILENO,
+                                     "Retype password: ", again, PASSWORD_MAX);
         if (rc > 0 && strcmp(pw, again) != 0) {
             sodium_memzero(again, sizeof again);
             fprintf(stderr, "ssftpd user %s: passwords do not match\n", a->cmd);

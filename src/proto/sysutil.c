@@ -7,6 +7,8 @@
 #include <sys/file.h>
 #include <sys/random.h>
 #include <sys/xattr.h>
+#include <string.h>
+#include <termios.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -138,6 +140,47 @@ int proto_fsetxattr(int fd, const char *name, const void *val, size_t n)
         if (errno != EINTR)
             return -errno;
     return 0;
+}
+
+int proto_read_secret_line(int fd, char *buf, size_t cap)
+{
+    size_t n = 0;
+    for (;;) {
+        char c;
+        ssize_t r = proto_read_full(fd, &c, 1);
+        if (r < 0)
+            return (int)r;
+        if (r == 0 && n == 0)
+            return -ENODATA;
+        if (r == 0 || c == '\n')
+            break;
+        if (n + 1 >= cap)
+            return -EMSGSIZE;
+        buf[n++] = c;
+    }
+    if (n > 0 && buf[n - 1] == '\r')
+        n--;
+    buf[n] = '\0';
+    return (int)n;
+}
+
+int proto_prompt_secret(int in, int out, const char *prompt, char *buf,
+                        size_t cap)
+{
+    struct termios old, quiet;
+    if (tcgetattr(in, &old) != 0)
+        return -ENOTTY;
+    quiet = old;
+    quiet.c_lflag &= ~(tcflag_t)ECHO;
+    quiet.c_lflag |= ECHONL;
+    if (tcsetattr(in, TCSAFLUSH, &quiet) != 0)
+        return -errno;
+    int rc = proto_write_all(out, prompt, strlen(prompt));
+    if (rc == 0)
+        rc = proto_read_secret_line(in, buf, cap);
+    if (tcsetattr(in, TCSAFLUSH, &old) != 0 && rc >= 0)
+        rc = -errno;
+    return rc;
 }
 
 void proto_be32_put(uint8_t out[4], uint32_t v)

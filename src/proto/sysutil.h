@@ -46,6 +46,20 @@ int proto_random(void *buf, size_t n);
 ssize_t proto_fgetxattr(int fd, const char *name, void *buf, size_t cap);
 int proto_fsetxattr(int fd, const char *name, const void *val, size_t n);
 
+/* One line of fd into buf (cap bytes, the NUL included), byte by byte, so
+ * nothing past the newline is consumed and no stdio buffer keeps a copy of
+ * a secret; the newline (and a '\r' before it) is dropped.  Returns the
+ * length, -ENODATA at an immediate end of file, -EMSGSIZE, or -errno. */
+int proto_read_secret_line(int fd, char *buf, size_t cap);
+
+/* Writes prompt to out, then reads a line from the terminal in with echo
+ * off (ECHONL on, so the newline still shows and the next prompt starts a
+ * line), restoring the terminal after.  Echo goes off before the prompt
+ * shows, so nothing typed in answer can be echoed or flushed away.
+ * Returns as proto_read_secret_line(), or -ENOTTY. */
+int proto_prompt_secret(int in, int out, const char *prompt, char *buf,
+                        size_t cap);
+
 /* Big-endian 32-bit integers, as frames carry their length. */
 void proto_be32_put(uint8_t out[4], uint32_t v);
 uint32_t proto_be32_get(const uint8_t in[4]);

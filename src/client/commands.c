@@ -147,11 +147,11 @@ static int cmd_quota(client_conn *c, int argc, char **argv, cmd_opts *o)
     uint64_t used = 0, limit = 0;
     (void)proto_get_u64(rep, "used", &used);
     if (proto_get_u64(rep, "limit", &limit) == 0)
-        printf("used %s of %s (%.1f%%)\n", text_size(used).s,
-               text_size(limit).s,
+        printf("used %s of %s (%.1f%%)\n", proto_size_format(used).s,
+               proto_size_format(limit).s,
                limit ? 100.0 * (double)used / (double)limit : 100.0);
     else
-        printf("used %s (no limit)\n", text_size(used).s);
+        printf("used %s (no limit)\n", proto_size_format(used).s);
     uint64_t files = 0, max_files = 0;
     if (proto_get_u64(rep, "files", &files) == 0) {
         if (proto_get_u64(rep, "max_files", &max_files) == 0)

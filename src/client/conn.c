@@ -338,7 +338,7 @@ int conn_remote_fail(client_conn *c, json_t *reply, const char *what)
         else if (got && proto_get_u64(q, "used", &used) == 0 &&
                  proto_get_u64(q, "limit", &limit) == 0)
             snprintf(quota, sizeof quota, " (used %s of %s)",
-                     text_size(used).s, text_size(limit).s);
+                     proto_size_format(used).s, proto_size_format(limit).s);
         json_decref(q);
         memcpy(c->err, saved, sizeof saved);
         size_t n = strlen(c->err);

@@ -52,8 +52,8 @@ static void draw(progress *p, uint64_t done, int64_t now)
                      (unsigned)(left % 60));
     }
     fprintf(stderr, "\r%s %3u%% %s/%s  %s/s  ETA %s\x1b[K", p->label, pct,
-            text_size(done).s, text_size(p->total).s,
-            text_size((uint64_t)rate).s, eta);
+            proto_size_format(done).s, proto_size_format(p->total).s,
+            proto_size_format((uint64_t)rate).s, eta);
     fflush(stderr);
     p->drawn_ms = now;
 }

@@ -1,4 +1,4 @@
-/* text.c -- terminal-safe spelling of remote names; human byte counts. */
+/* text.c -- terminal-safe spelling of remote names. */
 #include "text.h"
 
 #include <stdbool.h>
@@ -40,21 +40,4 @@ char *text_escape(const char *s)
     }
     out[o] = '\0';
     return out;
-}
-
-text_size_str text_size(uint64_t n)
-{
-    static const char *const unit[] = {"B", "KiB", "MiB", "GiB", "TiB",
-                                       "PiB", "EiB"};
-    text_size_str r;
-    unsigned i = 0;
-    double v = (double)n;
-    /* 1023.95 and up would print as "1024.0": move to the next unit. */
-    while (v >= 1023.95 && i + 1 < sizeof unit / sizeof unit[0]) {
-        v /= 1024.0;
-        i++;
-    }
-    bool exact = i == 0 || (n & ((UINT64_C(1) << (10 * i)) - 1)) == 0;
-    snprintf(r.s, sizeof r.s, exact ? "%.0f %s" : "%.1f %s", v, unit[i]);
-    return r;
 }

@@ -66,9 +66,9 @@ static void report_done(const char *from, const char *to, uint64_t total,
     char resume[64] = "";
     if (resumed)
         snprintf(resume, sizeof resume, ", resumed at %s",
-                 text_size(resumed).s);
+                 proto_size_format(resumed).s);
     printf("%s -> %s: %s%s, verified blake2b:%.16s\n", f ? f : "?",
-           t ? t : "?", text_size(total).s, resume, hex);
+           t ? t : "?", proto_size_format(total).s, resume, hex);
     fflush(stdout);
     free(f);
     free(t);

@@ -14,7 +14,7 @@
 #include "jail.h"
 #include "proto.h"
 #include "quota.h"
-#include "sizes.h"
+#include "size.h"
 #include "userdb.h"
 
 #define DEFAULT_ROOT "./ssftp-data"
@@ -178,7 +178,7 @@ static int recount(struct admin *a, const char *name, struct quota_opened *ev,
 /* --max-files into *n (untouched without it); -EINVAL after a message. */
 static int max_files_option(const struct admin *a, uint64_t *n)
 {
-    if (a->max_files != NULL && sizes_parse(a->max_files, n) != 0) {
+    if (a->max_files != NULL && proto_size_parse(a->max_files, n) != 0) {
         fprintf(stderr, "ssftpd user %s: bad count '%s'\n", a->cmd,
                 a->max_files);
         return -EINVAL;
@@ -189,7 +189,7 @@ static int max_files_option(const struct admin *a, uint64_t *n)
 static int cmd_add(struct admin *a, char **args)
 {
     struct userdb_record r = {.quota = 0};
-    if (a->quota != NULL && sizes_parse(a->quota, &r.quota) != 0) {
+    if (a->quota != NULL && proto_size_parse(a->quota, &r.quota) != 0) {
         fprintf(stderr, "ssftpd user add: bad size '%s'\n", a->quota);
         return usage();
     }
@@ -217,7 +217,7 @@ static int cmd_add(struct admin *a, char **args)
     if (r.max_files != 0)
         snprintf(files, sizeof files, "%" PRIu64, r.max_files);
     fprintf(stderr, "user %s added, quota %s, max files %s, home %s/homes/%s\n",
-            r.name, r.quota ? sizes_format(r.quota).s : "default", files,
+            r.name, r.quota ? proto_size_format(r.quota).s : "default", files,
             a->root, r.name);
     return 0;
 }
@@ -255,7 +255,7 @@ static int cmd_quota(struct admin *a, char **args)
     uint64_t q, files = 0;
     if (args[1] == NULL && a->max_files == NULL)
         return usage();
-    if (args[1] != NULL && sizes_parse(args[1], &q) != 0) {
+    if (args[1] != NULL && proto_size_parse(args[1], &q) != 0) {
         fprintf(stderr, "ssftpd user quota: bad size '%s'\n", args[1]);
         return usage();
     }
@@ -268,7 +268,7 @@ static int cmd_quota(struct admin *a, char **args)
         return user_fail(a, args[0], rc);
     if (args[1] != NULL)
         fprintf(stderr, "quota of %s set to %s\n", args[0],
-                q ? sizes_format(q).s : "the server default");
+                q ? proto_size_format(q).s : "the server default");
     if (a->max_files != NULL && files != 0)
         fprintf(stderr, "max files of %s set to %" PRIu64 "\n", args[0], files);
     else if (a->max_files != NULL)
@@ -290,7 +290,7 @@ static int cmd_rescan(struct admin *a, char **args)
         return fail(a, args[0], rc);
     if (ev.counted) {
         fprintf(stderr, "%s: %" PRIu64 " entries, %s (%" PRIu64 " bytes)\n",
-                args[0], u.entries, sizes_format(u.used).s, u.used);
+                args[0], u.entries, proto_size_format(u.used).s, u.used);
         if (ev.count_err != 0)
             fprintf(stderr, "%s: part of the home could not be counted: %s\n",
                     args[0], strerror(-ev.count_err));
@@ -322,7 +322,7 @@ static int cmd_list(struct admin *a, char **args)
            "FILES", "USED");
     for (size_t i = 0; i < n; i++) {
         struct quota_usage used;
-        sizes_str qs = sizes_format(v[i].quota);
+        proto_size_str qs = proto_size_format(v[i].quota);
         const char *quota = v[i].quota ? qs.s : "default";
         char maxf[24] = "default", files[24];
         if (v[i].max_files != 0)
@@ -331,7 +331,7 @@ static int cmd_list(struct admin *a, char **args)
         if (rc == 0) {
             snprintf(files, sizeof files, "%" PRIu64, used.entries);
             printf("%-32s %-10s %-10s %-10s %s (%" PRIu64 " bytes)\n",
-                   v[i].name, quota, maxf, files, sizes_format(used.used).s,
+                   v[i].name, quota, maxf, files, proto_size_format(used.used).s,
                    used.used);
         } else {
             printf("%-32s %-10s %-10s ?\n", v[i].name, quota, maxf);
@@ -364,10 +364,10 @@ static const char *opt_value(int argc, char **argv, int *i)
     return *i + 1 < argc ? argv[++*i] : NULL;
 }
 
-/* A --kdf-* value: strict decimal (sizes_parse, so "8M" works too). */
+/* A --kdf-* value: strict decimal (proto_size_parse, so "8M" works too). */
 static int kdf_option(const char *s, uint64_t *out)
 {
-    if (s == NULL || sizes_parse(s, out) != 0) {
+    if (s == NULL || proto_size_parse(s, out) != 0) {
         fprintf(stderr, "ssftpd user: bad KDF parameter '%s'\n", s ? s : "");
         return -EINVAL;
     }

@@ -11,7 +11,7 @@
 #include "proto.h"
 #include "quota.h"
 #include "session.h"
-#include "sizes.h"
+#include "size.h"
 #include "socketserver.h"
 #include "userdb.h"
 
@@ -141,11 +141,11 @@ static int parse_args(int argc, char **argv, struct options *o)
         else if (strcmp(a, "--isolation") == 0)
             rc = parse_isolation(v, &o->isolate);
         else if (strcmp(a, "--default-quota") == 0)
-            rc = v == NULL ? -EINVAL : sizes_parse(v, &o->default_quota);
+            rc = v == NULL ? -EINVAL : proto_size_parse(v, &o->default_quota);
         else if (strcmp(a, "--default-max-files") == 0)
-            rc = v == NULL ? -EINVAL : sizes_parse(v, &o->default_max_files);
+            rc = v == NULL ? -EINVAL : proto_size_parse(v, &o->default_max_files);
         else if (strcmp(a, "--partial-max-age") == 0)
-            rc = sizes_parse_duration(v, &o->partial_max_age_s);
+            rc = proto_duration_parse(v, &o->partial_max_age_s);
         else {
             fprintf(stderr, "ssftpd: unknown option %s\n", a);
             return -EINVAL;

@@ -20,6 +20,7 @@
  *     fileio.h  positioned file reads and writes (EINTR, short counts)
  *     sysutil.h every other system call wrapped once; the clock; be32
  *     addr.h    HOST:PORT as people type it
+ *     size.h    byte counts ("10G", "95 MiB") and durations ("7d")
  *     hasher.h  hashing a body on a second thread while it moves
  *
  * Memory: nothing is allocated per connection except while a call runs (the
@@ -44,6 +45,7 @@
 #include "partname.h"
 #include "path.h"
 #include "reply.h"
+#include "size.h"
 #include "sysutil.h"
 
 /* The protocol version this code speaks (docs/protocol.md, "hello"). */

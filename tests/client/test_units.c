@@ -45,19 +45,6 @@ static void escape_shows_invalid_utf8_as_hex(void **state)
     expect_escape("\xe2\x80", "\\xe2\\x80"); /* cut short */
 }
 
-static void sizes_use_binary_units(void **state)
-{
-    (void)state;
-    assert_string_equal(text_size(0).s, "0 B");
-    assert_string_equal(text_size(1023).s, "1023 B");
-    assert_string_equal(text_size(1024).s, "1 KiB");
-    assert_string_equal(text_size(1536).s, "1.5 KiB");
-    assert_string_equal(text_size(100u << 20).s, "100 MiB");
-    assert_string_equal(text_size(95u << 20 | 1).s, "95.0 MiB");
-    assert_string_equal(text_size((1u << 20) - 1).s, "1.0 MiB");
-    assert_string_equal(text_size(UINT64_MAX).s, "16.0 EiB");
-}
-
 static void keycache_derives_once_per_user_password_and_params(void **state)
 {
     (void)state;
@@ -116,7 +103,6 @@ int main(void)
         cmocka_unit_test(escape_shows_control_characters_as_hex),
         cmocka_unit_test(escape_shows_c1_and_bidi_as_code_points),
         cmocka_unit_test(escape_shows_invalid_utf8_as_hex),
-        cmocka_unit_test(sizes_use_binary_units),
         cmocka_unit_test(keycache_derives_once_per_user_password_and_params),
         cmocka_unit_test(keycache_refuses_costs_below_the_minimum),
         cmocka_unit_test(split_handles_quotes_and_backslashes),

@@ -208,7 +208,7 @@ static void test_list_prints_names_quotas_and_bytes_used(void **state)
     assert_non_null(a);
     assert_non_null(b);
     assert_true(a < b); /* sorted */
-    assert_non_null(strstr(a, "1.0 GiB"));
+    assert_non_null(strstr(a, "1 GiB"));
     assert_non_null(strstr(a, "(1234 bytes)"));
     assert_non_null(strstr(b, "default"));
     assert_non_null(strstr(b, "(0 bytes)"));

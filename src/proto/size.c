@@ -1,6 +1,6 @@
-/* sizes.c -- parse "10G" into bytes and "7d" into seconds; format bytes as
+/* size.c -- parse "10G" into bytes and "7d" into seconds; format bytes as
  * "95.0 MiB". */
-#include "sizes.h"
+#include "size.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -26,7 +26,7 @@ static int suffix_shift(char c)
     }
 }
 
-int sizes_parse(const char *s, uint64_t *out)
+int proto_size_parse(const char *s, uint64_t *out)
 {
     if (s == NULL || *s < '0' || *s > '9')
         return -EINVAL;
@@ -50,7 +50,7 @@ int sizes_parse(const char *s, uint64_t *out)
     return 0;
 }
 
-int sizes_parse_duration(const char *s, int64_t *out)
+int proto_duration_parse(const char *s, int64_t *out)
 {
     static const struct {
         char c;
@@ -82,11 +82,11 @@ int sizes_parse_duration(const char *s, int64_t *out)
     return 0;
 }
 
-sizes_str sizes_format(uint64_t n)
+proto_size_str proto_size_format(uint64_t n)
 {
     static const char *const units[] = {"KiB", "MiB", "GiB",
                                         "TiB", "PiB", "EiB"};
-    sizes_str r;
+    proto_size_str r;
     if (n < 1024) {
         snprintf(r.s, sizeof r.s, "%u B", (unsigned)n);
         return r;
@@ -103,8 +103,14 @@ sizes_str sizes_format(uint64_t n)
             tenths = 0;
         }
         if (whole < 1024 || i + 1 == sizeof units / sizeof units[0]) {
-            snprintf(r.s, sizeof r.s, "%u.%u %s", (unsigned)whole,
-                     (unsigned)tenths, units[i]);
+            /* An exact multiple of the unit is shown whole ("100 MiB"); one
+             * that only rounds to it keeps its ".0" ("1.0 MiB" for one byte
+             * less), so a whole number is never a rounded one. */
+            if (n % unit == 0)
+                snprintf(r.s, sizeof r.s, "%u %s", (unsigned)whole, units[i]);
+            else
+                snprintf(r.s, sizeof r.s, "%u.%u %s", (unsigned)whole,
+                         (unsigned)tenths, units[i]);
             return r;
         }
         i++;

@@ -113,18 +113,6 @@ int conn_open(client_conn *c, const char *host, const char *port)
     return SSFTP_OK;
 }
 
-/* The challenge: salt, costs and server nonce.  0 or -EINVAL. */
-static int read_challenge(const json_t *rep, proto_auth_params *p,
-                          uint8_t snonce[PROTO_AUTH_NONCE_BYTES])
-{
-    if (proto_get_b64(rep, "salt", p->salt, sizeof p->salt) ||
-        proto_get_u64(rep, "opslimit", &p->opslimit) ||
-        proto_get_u64(rep, "memlimit", &p->memlimit) ||
-        proto_get_b64(rep, "snonce", snonce, PROTO_AUTH_NONCE_BYTES))
-        return -EINVAL;
-    return 0;
-}
-
 /* The reply to auth failed.  busy there is the server's login budget (too
  * many failed logins for the name or this address): a login failure (exit
  * 4), said with the server's words and when to try again, not the "in use
@@ -150,6 +138,16 @@ static int login_refused(client_conn *c, json_t *rep, const char *what)
     return SSFTP_AUTH;
 }
 
+/* ssftp's keys come from its cache (keycache.h). */
+static int derive_cached(void *ctx, const char *user, const char *password,
+                         const proto_auth_params *p,
+                         uint8_t client_key[PROTO_AUTH_KEY_BYTES],
+                         uint8_t server_key[PROTO_AUTH_KEY_BYTES])
+{
+    (void)ctx;
+    return keycache_derive(user, password, p, client_key, server_key);
+}
+
 int conn_login(client_conn *c, const char *user, const char *password)
 {
     size_t ulen = strlen(user);
@@ -157,87 +155,40 @@ int conn_login(client_conn *c, const char *user, const char *password)
         return conn_fail(c, SSFTP_USAGE, "user name must be 1..%d bytes",
                          PROTO_AUTH_USER_MAX);
     memcpy(c->user, user, ulen + 1);
-
-    uint8_t cnonce[PROTO_AUTH_NONCE_BYTES], snonce[PROTO_AUTH_NONCE_BYTES];
-    randombytes_buf(cnonce, sizeof cnonce);
-    json_t *req = json_pack("{s:s, s:s}", "cmd", "auth", "user", user);
-    if (req && proto_set_b64(req, "cnonce", cnonce, sizeof cnonce)) {
-        json_decref(req);
-        req = NULL;
-    }
+    if (c->dead || c->io.fd < 0)
+        return conn_fail(c, SSFTP_CONN, "not connected");
     char what[PROTO_AUTH_USER_MAX + 16];
     snprintf(what, sizeof what, "login as %s", user);
-    json_t *rep = NULL;
-    int r = conn_call(c, req, &rep);
+    struct proto_login l;
+    int r = proto_login(&c->io, user, password, derive_cached, NULL, &l);
     if (r == -EREMOTEIO)
-        return login_refused(c, rep, what);
-    if (r < 0)
-        return SSFTP_CONN;
-    proto_auth_params p;
-    r = read_challenge(rep, &p, snonce);
-    json_decref(rep);
-    if (r) {
+        return l.stage == PROTO_LOGIN_AUTH ? login_refused(c, l.reply, what)
+                                           : conn_remote_fail(c, l.reply, what);
+    if (r != 0)
         c->dead = true;
-        return conn_fail(c, SSFTP_CONN, "login: malformed challenge from server");
-    }
-    /* Refuse before deriving: a cheap cost would let an impostor server
-     * harvest crackable proofs, a dear one would exhaust this machine. */
-    if (proto_auth_params_check(&p)) {
-        c->dead = true;
+    if (r == -EPROTO)
+        return conn_fail(c, SSFTP_CONN, "login: malformed %s from server",
+                         l.stage == PROTO_LOGIN_AUTH ? "challenge" : "answer");
+    if (r == -ERANGE)
         return conn_fail(c, SSFTP_AUTH,
                          "login: server asks for argon2id costs outside the "
                          "accepted range (opslimit %llu, memlimit %llu)",
-                         (unsigned long long)p.opslimit,
-                         (unsigned long long)p.memlimit);
-    }
-
-    uint8_t client_key[PROTO_AUTH_KEY_BYTES], server_key[PROTO_AUTH_KEY_BYTES];
-    proto_auth_message am;
-    r = keycache_derive(user, password, &p, client_key, server_key);
-    if (r == 0)
-        r = proto_auth_message_build(&am, user, cnonce, snonce, &p);
-    if (r) {
-        sodium_memzero(client_key, sizeof client_key);
-        sodium_memzero(server_key, sizeof server_key);
-        c->dead = true;
-        return conn_fail(c, SSFTP_AUTH, "login: cannot derive keys: %s",
-                         strerror(-r));
-    }
-    uint8_t proof[PROTO_AUTH_KEY_BYTES];
-    proto_auth_client_proof(client_key, &am, proof);
-    sodium_memzero(client_key, sizeof client_key);
-    req = json_pack("{s:s}", "cmd", "auth_proof");
-    if (req && proto_set_b64(req, "proof", proof, sizeof proof)) {
-        json_decref(req);
-        req = NULL;
-    }
-    r = conn_call(c, req, &rep);
-    if (r == -EREMOTEIO) {
-        sodium_memzero(server_key, sizeof server_key);
-        return conn_remote_fail(c, rep, what);
-    }
-    if (r < 0) {
-        sodium_memzero(server_key, sizeof server_key);
-        return SSFTP_CONN;
-    }
-    uint8_t sig[PROTO_AUTH_KEY_BYTES];
-    r = proto_get_b64(rep, "server_signature", sig, sizeof sig);
-    if (r == 0)
-        r = proto_auth_client_check_server(server_key, &am, sig);
-    sodium_memzero(server_key, sizeof server_key);
-    if (r) {
-        /* Nothing more is sent: this peer has not proved it is the server. */
-        json_decref(rep);
-        c->dead = true;
+                         (unsigned long long)l.params.opslimit,
+                         (unsigned long long)l.params.memlimit);
+    if (r == -EBADMSG)
         return conn_fail(c, SSFTP_AUTH,
                          "login: the server's signature does not match; "
                          "it may be an impostor");
-    }
+    if (r != 0 && l.stage == PROTO_LOGIN_DERIVE)
+        return conn_fail(c, SSFTP_AUTH, "login: cannot derive keys: %s",
+                         strerror(-r));
+    if (r != 0)
+        return conn_errno_fail(c, r, c->host);
     const char *home = NULL;
-    if (proto_get_str(rep, "home", &home) == 0 &&
+    if (proto_get_str(l.reply, "home", &home) == 0 &&
         strlen(home) < sizeof c->cwd)
         strcpy(c->cwd, home);
-    json_decref(rep);
+    json_decref(l.reply);
     return SSFTP_OK;
 }
 

@@ -15,6 +15,7 @@
  *     codec.h   strict fixed-length hex and base64
  *     digest.h  BLAKE2b-256 of buffers and file ranges
  *     auth.h    SCRAM with argon2id: keys, proofs, signatures, fake users
+ *     login.h   the client's half of the login, for every client
  *     partname.h  hidden names of resumable-upload partials
  *     path.h    what a user path is: normalize, split, join; UTF-8
  *     fileio.h  positioned file reads and writes (EINTR, short counts)
@@ -42,6 +43,7 @@
 #include "digest.h"
 #include "field.h"
 #include "frame.h"
+#include "login.h"
 #include "partname.h"
 #include "path.h"
 #include "reply.h"

@@ -274,40 +274,16 @@ static void hello(struct cli *c)
 /* The whole SCRAM login; returns NULL on success or the failure code. */
 static const char *login(struct cli *c, const char *user, const char *pw)
 {
-    uint8_t cnonce[32], snonce[32];
-    randombytes_buf(cnonce, sizeof cnonce);
-    json_t *req = json_pack("{s:s, s:s}", "cmd", "auth", "user", user);
-    CHECK(proto_set_b64(req, "cnonce", cnonce, 32) == 0);
-    json_t *ch = call(c, req);
-    const char *code = code_of(ch);
-    if (code != NULL) {
-        json_decref(ch);
-        return code;
-    }
-    proto_auth_params p;
-    CHECK(proto_get_b64(ch, "salt", p.salt, 16) == 0);
-    CHECK(proto_get_u64(ch, "opslimit", &p.opslimit) == 0);
-    CHECK(proto_get_u64(ch, "memlimit", &p.memlimit) == 0);
-    CHECK(proto_get_b64(ch, "snonce", snonce, 32) == 0);
-    json_decref(ch);
-    CHECK(proto_auth_params_check(&p) == 0);
-    proto_auth_message am;
-    CHECK(proto_auth_message_build(&am, user, cnonce, snonce, &p) == 0);
-    uint8_t ck[32], sk[32], proof[32], sig[32];
-    CHECK(proto_auth_derive(pw, &p, ck, sk) == 0);
-    proto_auth_client_proof(ck, &am, proof);
-    req = json_pack("{s:s}", "cmd", "auth_proof");
-    CHECK(proto_set_b64(req, "proof", proof, 32) == 0);
-    json_t *done = call(c, req);
-    code = code_of(done);
-    if (code == NULL) {
-        CHECK(proto_get_b64(done, "server_signature", sig, 32) == 0);
-        CHECK(proto_auth_client_check_server(sk, &am, sig) == 0);
+    struct proto_login l;
+    int r = proto_login(&c->io, user, pw, NULL, NULL, &l);
+    const char *code = r == -EREMOTEIO ? code_of(l.reply) : NULL;
+    CHECK(r == 0 || code != NULL);
+    if (r == 0) {
         const char *home;
-        CHECK(proto_get_str(done, "home", &home) == 0);
+        CHECK(proto_get_str(l.reply, "home", &home) == 0);
         CHECK(strcmp(home, "/") == 0);
     }
-    json_decref(done);
+    json_decref(l.reply);
     return code;
 }
 

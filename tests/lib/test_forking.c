@@ -37,7 +37,7 @@ static int fk_setup(void **state)
 
 static int fk_teardown(void **state)
 {
-    fx_teardown(state);
+    tl_fx_teardown(state);
     munmap(sh, sizeof *sh);
     return 0;
 }
@@ -72,7 +72,7 @@ static void start(ss_config *c, const ss_handler_class *h, int poll_ms)
 {
     atomic_store(&loop_turns, 0);
     assert_int_equal(ss_server_create(&F.s, c, h, &turn_ops, NULL), 0);
-    runner_start(&F.r, F.s, poll_ms);
+    tl_runner_start(&F.r, F.s, poll_ms);
 }
 
 /* A child can answer its client before the parent, back from fork(), has
@@ -112,9 +112,9 @@ static const ss_handler_class pid_handler = {.name = "pid",
 
 static pid_t ask(int fd, const char *line)
 {
-    assert_int_equal(send_str(fd, line), 0);
+    assert_int_equal(tl_send_str(fd, line), 0);
     char buf[96];
-    assert_true(recv_line(fd, buf, sizeof buf, 3000) > 0);
+    assert_true(tl_recv_line(fd, buf, sizeof buf, 3000) > 0);
     char *colon = strchr(buf, ':');
     assert_non_null(colon);
     assert_string_equal(colon + 1, line);
@@ -125,21 +125,21 @@ static void finished_children_are_reaped_with_no_zombie(void **st)
 {
     (void)st;
     ss_config c;
-    cfg_for(&c, SS_TCP, SS_FORKING);
+    tl_cfg_for(&c, SS_TCP, SS_FORKING);
     start(&c, &pid_handler, 20);
     pid_t pids[5];
     for (int i = 0; i < 5; i++) {
-        int fd = fx_fd(connect_server(F.s));
+        int fd = tl_fx_fd(tl_connect_server(F.s));
         pids[i] = ask(fd, "who?\n");
         assert_int_not_equal(pids[i], getpid()); /* really another process */
-        assert_int_equal(wait_closed(fd, 3000), 1);
-        fx_close(fd);
+        assert_int_equal(tl_wait_closed(fd, 3000), 1);
+        tl_fx_close(fd);
     }
     /* service_actions (every 20 ms idle) reaps them. */
     settle();
     bool ok;
-    WAIT_UNTIL(ok, stats_of(F.s).children == 0, 3000);
-    assert_int_equal(stats_of(F.s).children, 0);
+    WAIT_UNTIL(ok, tl_stats_of(F.s).children == 0, 3000);
+    assert_int_equal(tl_stats_of(F.s).children, 0);
     for (int i = 0; i < 5; i++)
         assert_true(reaped(pids[i]));
 }
@@ -148,52 +148,52 @@ static void max_children_bounds_concurrent_children(void **st)
 {
     (void)st;
     ss_config c;
-    cfg_for(&c, SS_TCP, SS_FORKING);
+    tl_cfg_for(&c, SS_TCP, SS_FORKING);
     c.max_children = 2;
     start(&c, &pid_handler, 20);
     int fds[4];
     for (int i = 0; i < 4; i++) {
-        fds[i] = fx_fd(connect_server(F.s));
+        fds[i] = tl_fx_fd(tl_connect_server(F.s));
         assert_true(fds[i] >= 0);
     }
     /* Four clients wait silently; only two children may hold them. */
     bool ok;
     WAIT_UNTIL(ok, atomic_load(&sh->started) >= 2, 3000);
     assert_true(ok);
-    int64_t end = now_ms() + 200;
-    while (now_ms() < end) {
+    int64_t end = tl_now_ms() + 200;
+    while (tl_now_ms() < end) {
         assert_in_range(atomic_load(&sh->started), 2, 2);
-        assert_in_range(stats_of(F.s).children, 0, 2);
-        nap_ms(5);
+        assert_in_range(tl_stats_of(F.s).children, 0, 2);
+        tl_nap_ms(5);
     }
     for (int i = 0; i < 4; i++)
-        assert_int_equal(send_str(fds[i], "go\n"), 0);
+        assert_int_equal(tl_send_str(fds[i], "go\n"), 0);
     char buf[64];
     for (int i = 0; i < 4; i++)
-        assert_true(recv_line(fds[i], buf, sizeof buf, 3000) > 0);
+        assert_true(tl_recv_line(fds[i], buf, sizeof buf, 3000) > 0);
     assert_int_equal(atomic_load(&sh->started), 4);
     assert_int_equal(atomic_load(&sh->max_inflight), 2);
     settle();
-    WAIT_UNTIL(ok, stats_of(F.s).children == 0, 3000);
-    assert_int_equal(stats_of(F.s).children, 0);
+    WAIT_UNTIL(ok, tl_stats_of(F.s).children == 0, 3000);
+    assert_int_equal(tl_stats_of(F.s).children, 0);
 }
 
 static void a_crashing_child_does_not_disturb_the_server(void **st)
 {
     (void)st;
     ss_config c;
-    cfg_for(&c, SS_TCP, SS_FORKING);
+    tl_cfg_for(&c, SS_TCP, SS_FORKING);
     start(&c, &pid_handler, 20);
-    int a = fx_fd(connect_server(F.s));
-    assert_int_equal(send_str(a, "crash\n"), 0);
-    assert_int_equal(wait_closed(a, 3000), 1);
-    int b = fx_fd(connect_server(F.s));
+    int a = tl_fx_fd(tl_connect_server(F.s));
+    assert_int_equal(tl_send_str(a, "crash\n"), 0);
+    assert_int_equal(tl_wait_closed(a, 3000), 1);
+    int b = tl_fx_fd(tl_connect_server(F.s));
     pid_t pid = ask(b, "still there?\n");
     assert_int_not_equal(pid, getpid());
     settle();
     bool ok;
-    WAIT_UNTIL(ok, stats_of(F.s).children == 0, 3000);
-    assert_int_equal(stats_of(F.s).children, 0);
+    WAIT_UNTIL(ok, tl_stats_of(F.s).children == 0, 3000);
+    assert_int_equal(tl_stats_of(F.s).children, 0);
     assert_true(reaped(sh->pids[0]));
     assert_true(reaped(pid));
 }
@@ -234,44 +234,44 @@ static void a_child_holds_no_pidfd_of_its_siblings(void **st)
 {
     (void)st;
     ss_config c;
-    cfg_for(&c, SS_TCP, SS_FORKING);
+    tl_cfg_for(&c, SS_TCP, SS_FORKING);
     start(&c, &pidfd_count_handler, 20);
     int held[4];
     for (int i = 0; i < 4; i++) /* four children, waiting for a line */
-        held[i] = fx_fd(connect_server(F.s));
+        held[i] = tl_fx_fd(tl_connect_server(F.s));
     bool ok;
-    WAIT_UNTIL(ok, stats_of(F.s).children == 4, 3000);
+    WAIT_UNTIL(ok, tl_stats_of(F.s).children == 4, 3000);
     assert_true(ok);
-    int fd = fx_fd(connect_server(F.s));
-    assert_int_equal(send_str(fd, "how many?\n"), 0);
+    int fd = tl_fx_fd(tl_connect_server(F.s));
+    assert_int_equal(tl_send_str(fd, "how many?\n"), 0);
     char buf[32];
-    assert_true(recv_line(fd, buf, sizeof buf, 3000) > 0);
+    assert_true(tl_recv_line(fd, buf, sizeof buf, 3000) > 0);
     assert_string_equal(buf, "0\n");
     for (int i = 0; i < 4; i++)
-        assert_int_equal(send_str(held[i], "bye\n"), 0);
+        assert_int_equal(tl_send_str(held[i], "bye\n"), 0);
 }
 
 static void server_close_reaps_children_still_running(void **st)
 {
     (void)st;
     ss_config c;
-    cfg_for(&c, SS_TCP, SS_FORKING);
+    tl_cfg_for(&c, SS_TCP, SS_FORKING);
     c.drain_timeout_ms = 200;
     start(&c, &pid_handler, 20);
     for (int i = 0; i < 3; i++) /* silent clients: the children block */
-        assert_true(fx_fd(connect_server(F.s)) >= 0);
+        assert_true(tl_fx_fd(tl_connect_server(F.s)) >= 0);
     bool ok;
     WAIT_UNTIL(ok, atomic_load(&sh->started) == 3, 3000);
     assert_true(ok);
     /* A child can start before its parent has counted it. */
-    WAIT_UNTIL(ok, stats_of(F.s).children == 3, 3000);
-    assert_int_equal(stats_of(F.s).children, 3);
-    assert_int_equal(runner_stop(&F.r), 0);
-    int64_t t0 = now_ms();
+    WAIT_UNTIL(ok, tl_stats_of(F.s).children == 3, 3000);
+    assert_int_equal(tl_stats_of(F.s).children, 3);
+    assert_int_equal(tl_runner_stop(&F.r), 0);
+    int64_t t0 = tl_now_ms();
     assert_int_equal(ss_server_close(F.s), 0);
-    int64_t took = now_ms() - t0;
+    int64_t took = tl_now_ms() - t0;
     assert_in_range(took, 0, 200 + 800);
-    assert_int_equal(stats_of(F.s).children, 0);
+    assert_int_equal(tl_stats_of(F.s).children, 0);
     for (int i = 0; i < 3; i++)
         assert_true(reaped(sh->pids[i]));
 }
@@ -281,18 +281,18 @@ static void forking_udp_children_are_reaped(void **st)
 {
     (void)st;
     ss_config c;
-    cfg_for(&c, SS_UDP, SS_FORKING);
-    start(&c, &echo_dgram_handler, 20);
-    int fd = fx_fd(connect_server(F.s));
+    tl_cfg_for(&c, SS_UDP, SS_FORKING);
+    start(&c, &tl_echo_dgram_handler, 20);
+    int fd = tl_fx_fd(tl_connect_server(F.s));
     char buf[32];
     for (int i = 0; i < 3; i++) {
-        assert_int_equal(send_str(fd, "ping"), 0);
-        assert_int_equal(recv_dgram(fd, buf, sizeof buf, 3000), 4);
+        assert_int_equal(tl_send_str(fd, "ping"), 0);
+        assert_int_equal(tl_recv_dgram(fd, buf, sizeof buf, 3000), 4);
     }
     settle();
     bool ok;
-    WAIT_UNTIL(ok, stats_of(F.s).children == 0, 3000);
-    assert_int_equal(stats_of(F.s).children, 0);
+    WAIT_UNTIL(ok, tl_stats_of(F.s).children == 0, 3000);
+    assert_int_equal(tl_stats_of(F.s).children, 0);
     assert_int_equal(waitpid(-1, NULL, WNOHANG), -1);
     assert_int_equal(errno, ECHILD);
 }
@@ -309,6 +309,6 @@ int main(int argc, char **argv)
         T(server_close_reaps_children_still_running),
         T(forking_udp_children_are_reaped),
     };
-    return run_selected("forking", tests, sizeof tests / sizeof tests[0], argc,
+    return tl_run_selected("forking", tests, sizeof tests / sizeof tests[0], argc,
                         argv);
 }

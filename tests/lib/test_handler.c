@@ -14,7 +14,7 @@
 
 static atomic_int setups, handles, finishes, bad_state, verifies, processes;
 static atomic_int cloexec_seen;
-static ev done;
+static tl_ev done;
 
 static pthread_mutex_t seen_mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_t process_thread, handle_thread;
@@ -31,16 +31,16 @@ static int h_setup(void **state)
     atomic_store(&verifies, 0);
     atomic_store(&processes, 0);
     atomic_store(&cloexec_seen, -1);
-    held_setup(state);
-    ev_init(&done);
+    tl_held_setup(state);
+    tl_ev_init(&done);
     nstates = 0;
     return 0;
 }
 
 static int h_teardown(void **state)
 {
-    held_teardown(state);
-    ev_destroy(&done);
+    tl_held_teardown(state);
+    tl_ev_destroy(&done);
     return 0;
 }
 
@@ -48,10 +48,10 @@ static void start(ss_kind kind, ss_concurrency cc, const ss_handler_class *h,
                   const ss_server_ops *ops, void *user)
 {
     ss_config c;
-    cfg_for(&c, kind, cc);
+    tl_cfg_for(&c, kind, cc);
     c.max_workers = 4;
     assert_int_equal(ss_server_create(&F.s, &c, h, ops, user), 0);
-    runner_start(&F.r, F.s, 50);
+    tl_runner_start(&F.r, F.s, 50);
 }
 
 /* ---- setup / handle / finish ------------------------------------------------------ */
@@ -93,10 +93,10 @@ static void setup_handle_finish_run_in_that_order(void **st)
                                        .setup = t_setup,
                                        .handle = t_handle,
                                        .finish = t_finish};
-    start(SS_TCP, SS_SYNC, &h, &logging_ops, NULL);
-    int fd = fx_fd(connect_server(F.s));
+    start(SS_TCP, SS_SYNC, &h, &tl_logging_ops, NULL);
+    int fd = tl_fx_fd(tl_connect_server(F.s));
     char buf[16];
-    assert_int_equal(recv_n(fd, buf, sizeof buf, 3000), 3);
+    assert_int_equal(tl_recv_n(fd, buf, sizeof buf, 3000), 3);
     assert_memory_equal(buf, "SHF", 3);
 }
 
@@ -137,12 +137,12 @@ static int fail_finish(ss_request *r)
 
 static void run_one_and_wait_eof(void)
 {
-    int fd = fx_fd(connect_server(F.s));
+    int fd = tl_fx_fd(tl_connect_server(F.s));
     assert_true(fd >= 0);
-    assert_int_equal(wait_closed(fd, 3000), 1);
+    assert_int_equal(tl_wait_closed(fd, 3000), 1);
     /* The error is reported before or after the close: wait for it. */
     bool ok;
-    WAIT_UNTIL(ok, err_log_total(&H.errs) >= 1, 2000);
+    WAIT_UNTIL(ok, tl_err_log_total(&H.errs) >= 1, 2000);
 }
 
 static void failing_setup_skips_handle_and_finish(void **st)
@@ -152,12 +152,12 @@ static void failing_setup_skips_handle_and_finish(void **st)
                                        .setup = fail_setup,
                                        .handle = count_handle,
                                        .finish = count_finish};
-    start(SS_TCP, SS_SYNC, &h, &logging_ops, NULL);
+    start(SS_TCP, SS_SYNC, &h, &tl_logging_ops, NULL);
     run_one_and_wait_eof();
     assert_int_equal(atomic_load(&setups), 1);
     assert_int_equal(atomic_load(&handles), 0);
     assert_int_equal(atomic_load(&finishes), 0);
-    assert_int_equal(err_log_count(&H.errs, -EPERM, 1), 1);
+    assert_int_equal(tl_err_log_count(&H.errs, -EPERM, 1), 1);
 }
 
 static void failing_handle_still_runs_finish_and_reports_the_error(void **st)
@@ -166,12 +166,12 @@ static void failing_handle_still_runs_finish_and_reports_the_error(void **st)
     static const ss_handler_class h = {.name = "fail-handle",
                                        .handle = fail_handle,
                                        .finish = count_finish};
-    start(SS_TCP, SS_SYNC, &h, &logging_ops, NULL);
+    start(SS_TCP, SS_SYNC, &h, &tl_logging_ops, NULL);
     run_one_and_wait_eof();
     assert_int_equal(atomic_load(&handles), 1);
     assert_int_equal(atomic_load(&finishes), 1);
-    assert_int_equal(err_log_count(&H.errs, -EIO, 1), 1);
-    assert_int_equal(err_log_total(&H.errs), 1);
+    assert_int_equal(tl_err_log_count(&H.errs, -EIO, 1), 1);
+    assert_int_equal(tl_err_log_total(&H.errs), 1);
 }
 
 static void failing_finish_is_reported_to_handle_error(void **st)
@@ -180,23 +180,23 @@ static void failing_finish_is_reported_to_handle_error(void **st)
     static const ss_handler_class h = {.name = "fail-finish",
                                        .handle = count_handle,
                                        .finish = fail_finish};
-    start(SS_TCP, SS_SYNC, &h, &logging_ops, NULL);
+    start(SS_TCP, SS_SYNC, &h, &tl_logging_ops, NULL);
     run_one_and_wait_eof();
     assert_int_equal(atomic_load(&finishes), 1);
-    assert_int_equal(err_log_count(&H.errs, -EPROTO, 1), 1);
+    assert_int_equal(tl_err_log_count(&H.errs, -EPROTO, 1), 1);
 }
 
 static void null_callbacks_are_allowed(void **st)
 {
     (void)st;
     static const ss_handler_class h = {.name = "empty"};
-    start(SS_TCP, SS_SYNC, &h, &logging_ops, NULL);
-    int fd = fx_fd(connect_server(F.s));
-    assert_int_equal(wait_closed(fd, 3000), 1);
+    start(SS_TCP, SS_SYNC, &h, &tl_logging_ops, NULL);
+    int fd = tl_fx_fd(tl_connect_server(F.s));
+    assert_int_equal(tl_wait_closed(fd, 3000), 1);
     bool ok;
-    WAIT_UNTIL(ok, stats_of(F.s).handled == 1, 2000);
-    assert_int_equal(stats_of(F.s).handled, 1);
-    assert_int_equal(err_log_total(&H.errs), 0);
+    WAIT_UNTIL(ok, tl_stats_of(F.s).handled == 1, 2000);
+    assert_int_equal(tl_stats_of(F.s).handled, 1);
+    assert_int_equal(tl_err_log_total(&H.errs), 0);
 }
 
 /* ---- per-request state ----------------------------------------------------------- */
@@ -223,8 +223,8 @@ static int z_setup(ss_request *r)
 static int z_handle(ss_request *r)
 {
     unsigned char *p = ss_request_state(r);
-    ev_post(&done);
-    gate_wait(&H.release, 10000); /* two requests alive at once */
+    tl_ev_post(&done);
+    tl_gate_wait(&H.release, 10000); /* two requests alive at once */
     for (size_t i = 0; p && i < STATE_SIZE; i++)
         if (p[i] != 0xAB) {
             atomic_fetch_add(&bad_state, 1); /* someone else wrote it */
@@ -240,23 +240,23 @@ static void state_is_zeroed_and_private_to_each_request(void **st)
                                        .state_size = STATE_SIZE,
                                        .setup = z_setup,
                                        .handle = z_handle};
-    start(SS_TCP, SS_THREADING, &h, &logging_ops, NULL);
+    start(SS_TCP, SS_THREADING, &h, &tl_logging_ops, NULL);
     /* Two at once: distinct state. */
-    int a = fx_fd(connect_server(F.s));
-    int b = fx_fd(connect_server(F.s));
-    assert_true(ev_wait(&done, 2, 3000));
-    gate_open(&H.release);
-    assert_int_equal(wait_closed(a, 3000), 1);
-    assert_int_equal(wait_closed(b, 3000), 1);
+    int a = tl_fx_fd(tl_connect_server(F.s));
+    int b = tl_fx_fd(tl_connect_server(F.s));
+    assert_true(tl_ev_wait(&done, 2, 3000));
+    tl_gate_open(&H.release);
+    assert_int_equal(tl_wait_closed(a, 3000), 1);
+    assert_int_equal(tl_wait_closed(b, 3000), 1);
     /* Then one after another: each starts zeroed again. */
     for (int i = 0; i < 4; i++) {
-        int fd = fx_fd(connect_server(F.s));
-        assert_int_equal(wait_closed(fd, 3000), 1);
-        fx_close(fd);
+        int fd = tl_fx_fd(tl_connect_server(F.s));
+        assert_int_equal(tl_wait_closed(fd, 3000), 1);
+        tl_fx_close(fd);
     }
     bool ok;
-    WAIT_UNTIL(ok, stats_of(F.s).handled == 6, 2000);
-    assert_int_equal(stats_of(F.s).handled, 6);
+    WAIT_UNTIL(ok, tl_stats_of(F.s).handled == 6, 2000);
+    assert_int_equal(tl_stats_of(F.s).handled, 6);
     assert_int_equal(atomic_load(&bad_state), 0);
     pthread_mutex_lock(&seen_mu);
     bool distinct = nstates >= 2 && state_ptrs[0] != state_ptrs[1];
@@ -268,7 +268,7 @@ static int null_state_handle(ss_request *r)
 {
     if (ss_request_state(r) != NULL)
         atomic_fetch_add(&bad_state, 1);
-    ev_post(&done);
+    tl_ev_post(&done);
     return 0;
 }
 
@@ -277,9 +277,9 @@ static void zero_state_size_gives_null_state(void **st)
     (void)st;
     static const ss_handler_class h = {.name = "stateless",
                                        .handle = null_state_handle};
-    start(SS_TCP, SS_SYNC, &h, &logging_ops, NULL);
-    fx_fd(connect_server(F.s));
-    assert_true(ev_wait(&done, 1, 3000));
+    start(SS_TCP, SS_SYNC, &h, &tl_logging_ops, NULL);
+    tl_fx_fd(tl_connect_server(F.s));
+    assert_true(tl_ev_wait(&done, 1, 3000));
     assert_int_equal(atomic_load(&bad_state), 0);
 }
 
@@ -313,11 +313,11 @@ static void request_attributes_expose_server_user_fd_and_client(void **st,
     (void)st;
     static const ss_handler_class h = {.name = "attrs",
                                        .handle = attrs_handle};
-    start(SS_TCP, cc, &h, &logging_ops, &user_token);
+    start(SS_TCP, cc, &h, &tl_logging_ops, &user_token);
     assert_ptr_equal(ss_server_user(F.s), &user_token);
-    int fd = fx_fd(connect_server(F.s));
+    int fd = tl_fx_fd(tl_connect_server(F.s));
     char buf[160];
-    ssize_t n = recv_n(fd, buf, sizeof buf - 1, 3000);
+    ssize_t n = tl_recv_n(fd, buf, sizeof buf - 1, 3000);
     assert_true(n > 0);
     buf[n] = '\0';
     assert_string_equal(buf, "user=1 server_user=1 fd_is_peer=1 cloexec=1");
@@ -340,10 +340,10 @@ static void server_sockets_are_close_on_exec(void **st)
                                     SS_UNIX_DGRAM};
     for (size_t i = 0; i < 4; i++) {
         ss_config c;
-        cfg_for(&c, kinds[i], SS_SYNC);
+        tl_cfg_for(&c, kinds[i], SS_SYNC);
         ss_server *s = NULL;
         assert_int_equal(
-            ss_server_create(&s, &c, &echo_stream_handler, NULL, NULL), 0);
+            ss_server_create(&s, &c, &tl_echo_stream_handler, NULL, NULL), 0);
         int fl = fcntl(ss_server_fileno(s), F_GETFD);
         ss_server_destroy(s);
         assert_true(fl >= 0 && (fl & FD_CLOEXEC));
@@ -364,23 +364,23 @@ static void verify_request_false_closes_without_running_the_handler(void **st)
 {
     (void)st;
     static const ss_server_ops ops = {.verify_request = refuse,
-                                      .handle_error = log_error};
+                                      .handle_error = tl_log_error};
     static const ss_handler_class h = {.name = "never",
                                        .setup = t_setup,
                                        .handle = count_handle,
                                        .finish = count_finish};
     start(SS_TCP, SS_SYNC, &h, &ops, NULL);
-    int fd = fx_fd(connect_server(F.s));
-    assert_int_equal(send_str(fd, "let me in\n"), 0);
-    assert_int_equal(wait_closed(fd, 3000), 1);
+    int fd = tl_fx_fd(tl_connect_server(F.s));
+    assert_int_equal(tl_send_str(fd, "let me in\n"), 0);
+    assert_int_equal(tl_wait_closed(fd, 3000), 1);
     assert_int_equal(atomic_load(&verifies), 1);
     assert_int_equal(atomic_load(&setups), 0);
     assert_int_equal(atomic_load(&handles), 0);
     assert_int_equal(atomic_load(&finishes), 0);
-    assert_true(stats_of(F.s).rejected >= 1);
+    assert_true(tl_stats_of(F.s).rejected >= 1);
     bool ok;
-    WAIT_UNTIL(ok, stats_of(F.s).active == 0, 2000);
-    assert_int_equal(stats_of(F.s).active, 0);
+    WAIT_UNTIL(ok, tl_stats_of(F.s).active == 0, 2000);
+    assert_int_equal(tl_stats_of(F.s).active, 0);
 }
 
 static bool verify_chained(ss_server *s, const ss_conn *conn)
@@ -413,14 +413,14 @@ static void overrides_chain_to_inherited_ops_and_keep_the_mixin(void **st)
     (void)st;
     static const ss_server_ops ops = {.verify_request = verify_chained,
                                       .process_request = process_chained,
-                                      .handle_error = log_error};
+                                      .handle_error = tl_log_error};
     static const ss_handler_class h = {.name = "thread",
                                        .handle = thread_handle};
     start(SS_TCP, SS_THREADING, &h, &ops, NULL);
-    int fd = fx_fd(connect_server(F.s));
-    assert_int_equal(send_str(fd, "chained\n"), 0);
+    int fd = tl_fx_fd(tl_connect_server(F.s));
+    assert_int_equal(tl_send_str(fd, "chained\n"), 0);
     char buf[32];
-    assert_true(recv_line(fd, buf, sizeof buf, 3000) > 0);
+    assert_true(tl_recv_line(fd, buf, sizeof buf, 3000) > 0);
     assert_string_equal(buf, "chained\n");
     assert_int_equal(atomic_load(&verifies), 1);
     assert_int_equal(atomic_load(&processes), 1);
@@ -437,9 +437,9 @@ static void inherited_ops_are_the_kind_and_mixin_steps(void **st)
     static const ss_server_ops user = {.verify_request = refuse,
                                        .process_request = process_chained};
     ss_config c;
-    cfg_for(&c, SS_TCP, SS_THREADING);
+    tl_cfg_for(&c, SS_TCP, SS_THREADING);
     assert_int_equal(
-        ss_server_create(&F.s, &c, &echo_stream_handler, &user, NULL), 0);
+        ss_server_create(&F.s, &c, &tl_echo_stream_handler, &user, NULL), 0);
     const ss_server_ops *o = ss_server_inherited_ops(F.s);
     assert_non_null(o);
     assert_true(o->server_bind == ss_tcp_server_bind);
@@ -456,9 +456,9 @@ static void inherited_ops_are_the_kind_and_mixin_steps(void **st)
     ss_server_destroy(F.s);
     F.s = NULL;
 
-    cfg_for(&c, SS_UDP, SS_FORKING);
+    tl_cfg_for(&c, SS_UDP, SS_FORKING);
     assert_int_equal(
-        ss_server_create(&F.s, &c, &echo_dgram_handler, NULL, NULL), 0);
+        ss_server_create(&F.s, &c, &tl_echo_dgram_handler, NULL, NULL), 0);
     o = ss_server_inherited_ops(F.s);
     assert_true(o->server_activate == ss_udp_server_activate);
     assert_true(o->get_request == ss_udp_get_request);
@@ -469,9 +469,9 @@ static void inherited_ops_are_the_kind_and_mixin_steps(void **st)
     ss_server_destroy(F.s);
     F.s = NULL;
 
-    cfg_for(&c, SS_UNIX_STREAM, SS_SYNC);
+    tl_cfg_for(&c, SS_UNIX_STREAM, SS_SYNC);
     assert_int_equal(
-        ss_server_create(&F.s, &c, &echo_stream_handler, NULL, NULL), 0);
+        ss_server_create(&F.s, &c, &tl_echo_stream_handler, NULL, NULL), 0);
     o = ss_server_inherited_ops(F.s);
     assert_true(o->get_request == ss_tcp_get_request);
     assert_true(o->process_request == ss_base_process_request);
@@ -516,6 +516,6 @@ int main(int argc, char **argv)
         T(inherited_ops_are_the_kind_and_mixin_steps),
         T(strerror_and_format_address_handle_errors),
     };
-    return run_selected("handler", tests, sizeof tests / sizeof tests[0], argc,
+    return tl_run_selected("handler", tests, sizeof tests / sizeof tests[0], argc,
                         argv);
 }

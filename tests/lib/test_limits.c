@@ -14,15 +14,15 @@
 #include <netinet/in.h>
 #include <unistd.h>
 
-/* held_handler, logging_ops and their record H come from util.c. */
-static ev done;
+/* tl_held_handler, tl_logging_ops and their record H come from util.c. */
+static tl_ev done;
 static atomic_int read_rc;
 static atomic_llong read_took;
 
 static int lim_setup(void **state)
 {
-    held_setup(state);
-    ev_init(&done);
+    tl_held_setup(state);
+    tl_ev_init(&done);
     atomic_store(&read_rc, 12345);
     atomic_store(&read_took, -1);
     return 0;
@@ -30,28 +30,28 @@ static int lim_setup(void **state)
 
 static int lim_teardown(void **state)
 {
-    held_teardown(state);
-    ev_destroy(&done);
+    tl_held_teardown(state);
+    tl_ev_destroy(&done);
     return 0;
 }
 
 static void start_threading(ss_config *c)
 {
-    assert_int_equal(ss_server_create(&F.s, c, &held_handler, &logging_ops,
+    assert_int_equal(ss_server_create(&F.s, c, &tl_held_handler, &tl_logging_ops,
                                       NULL),
                      0);
-    runner_start(&F.r, F.s, 50);
+    tl_runner_start(&F.r, F.s, 50);
 }
 
 static int send_line_from(const char *src, const char *tag)
 {
-    int fd = src ? connect_tcp_from(src, "127.0.0.1", ss_server_port(F.s), 2000)
-                 : connect_server(F.s);
+    int fd = src ? tl_connect_tcp_from(src, "127.0.0.1", ss_server_port(F.s), 2000)
+                 : tl_connect_server(F.s);
     assert_true(fd >= 0);
-    fx_fd(fd);
+    tl_fx_fd(fd);
     char line[64];
     snprintf(line, sizeof line, "%s\n", tag);
-    assert_int_equal(send_str(fd, line), 0);
+    assert_int_equal(tl_send_str(fd, line), 0);
     return fd;
 }
 
@@ -59,7 +59,7 @@ static void expect_echo(int fd, const char *tag)
 {
     char buf[128], want[128];
     snprintf(want, sizeof want, "echo:%s\n", tag);
-    assert_true(recv_line(fd, buf, sizeof buf, 5000) > 0);
+    assert_true(tl_recv_line(fd, buf, sizeof buf, 5000) > 0);
     assert_string_equal(buf, want);
 }
 
@@ -70,30 +70,30 @@ static void max_connections_closes_the_excess_without_running_the_handler(
 {
     (void)st;
     ss_config c;
-    cfg_for(&c, SS_TCP, SS_THREADING);
+    tl_cfg_for(&c, SS_TCP, SS_THREADING);
     c.max_workers = 4;
     c.max_connections = 2;
     start_threading(&c);
     int a = send_line_from(NULL, "a");
     int b = send_line_from(NULL, "b");
-    assert_true(ev_wait(&H.entered, 2, 3000));
+    assert_true(tl_ev_wait(&H.entered, 2, 3000));
 
     int x = send_line_from(NULL, "x");
-    assert_int_equal(wait_closed(x, 3000), 1);
-    assert_int_equal(ev_count(&H.entered), 2);
-    assert_int_equal(err_log_count(&H.errs, -EUSERS, -1), 1);
-    assert_true(stats_of(F.s).rejected >= 1);
-    assert_int_equal(stats_of(F.s).active, 2);
+    assert_int_equal(tl_wait_closed(x, 3000), 1);
+    assert_int_equal(tl_ev_count(&H.entered), 2);
+    assert_int_equal(tl_err_log_count(&H.errs, -EUSERS, -1), 1);
+    assert_true(tl_stats_of(F.s).rejected >= 1);
+    assert_int_equal(tl_stats_of(F.s).active, 2);
 
-    gate_open(&H.release);
+    tl_gate_open(&H.release);
     expect_echo(a, "a");
     expect_echo(b, "b");
-    fx_close(a);
-    fx_close(b);
+    tl_fx_close(a);
+    tl_fx_close(b);
     /* The limit counts live connections: once they are gone, room again. */
     bool ok;
-    WAIT_UNTIL(ok, stats_of(F.s).active == 0, 3000);
-    assert_int_equal(stats_of(F.s).active, 0);
+    WAIT_UNTIL(ok, tl_stats_of(F.s).active == 0, 3000);
+    assert_int_equal(tl_stats_of(F.s).active, 0);
     int y = send_line_from(NULL, "y");
     expect_echo(y, "y");
 }
@@ -102,31 +102,31 @@ static void max_per_address_closes_the_excess_from_one_address_only(void **s)
 {
     (void)s;
     ss_config c;
-    cfg_for(&c, SS_TCP, SS_THREADING);
+    tl_cfg_for(&c, SS_TCP, SS_THREADING);
     c.max_workers = 4;
     c.max_per_address = 1;
     start_threading(&c);
     int a = send_line_from("127.0.0.1", "a");
-    assert_true(ev_wait(&H.entered, 1, 3000));
+    assert_true(tl_ev_wait(&H.entered, 1, 3000));
 
     int x = send_line_from("127.0.0.1", "x");
-    assert_int_equal(wait_closed(x, 3000), 1);
-    assert_int_equal(ev_count(&H.entered), 1);
-    assert_int_equal(err_log_count(&H.errs, -EMLINK, -1), 1);
-    assert_true(stats_of(F.s).rejected >= 1);
+    assert_int_equal(tl_wait_closed(x, 3000), 1);
+    assert_int_equal(tl_ev_count(&H.entered), 1);
+    assert_int_equal(tl_err_log_count(&H.errs, -EMLINK, -1), 1);
+    assert_true(tl_stats_of(F.s).rejected >= 1);
 
     /* Another loopback address has its own allowance. */
-    int fd = connect_tcp_from("127.0.0.2", "127.0.0.1", ss_server_port(F.s),
+    int fd = tl_connect_tcp_from("127.0.0.2", "127.0.0.1", ss_server_port(F.s),
                               2000);
     if (fd < 0) {
-        gate_open(&H.release);
+        tl_gate_open(&H.release);
         expect_echo(a, "a");
         skip(); /* no 127.0.0.2 in this sandbox */
     }
-    fx_fd(fd);
-    assert_int_equal(send_str(fd, "z\n"), 0);
-    assert_true(ev_wait(&H.entered, 2, 3000));
-    gate_open(&H.release);
+    tl_fx_fd(fd);
+    assert_int_equal(tl_send_str(fd, "z\n"), 0);
+    assert_true(tl_ev_wait(&H.entered, 2, 3000));
+    tl_gate_open(&H.release);
     expect_echo(a, "a");
     expect_echo(fd, "z");
 }
@@ -135,12 +135,12 @@ static void max_per_address_closes_the_excess_from_one_address_only(void **s)
 
 static int timed_read_handle(ss_request *r)
 {
-    int64_t t0 = now_ms();
+    int64_t t0 = tl_now_ms();
     char line[64];
     ssize_t n = ss_stream_readline(r, line, sizeof line);
-    atomic_store(&read_took, now_ms() - t0);
+    atomic_store(&read_took, tl_now_ms() - t0);
     atomic_store(&read_rc, (int)n);
-    ev_post(&done);
+    tl_ev_post(&done);
     return 0;
 }
 
@@ -160,13 +160,13 @@ static void silent_client(const ss_handler_class *h, int idle_timeout_ms,
                           int expect_ms)
 {
     ss_config c;
-    cfg_for(&c, SS_TCP, SS_SYNC);
+    tl_cfg_for(&c, SS_TCP, SS_SYNC);
     c.idle_timeout_ms = idle_timeout_ms;
-    assert_int_equal(ss_server_create(&F.s, &c, h, &logging_ops, NULL), 0);
-    runner_start(&F.r, F.s, 50);
-    int fd = fx_fd(connect_server(F.s)); /* and never says a word */
+    assert_int_equal(ss_server_create(&F.s, &c, h, &tl_logging_ops, NULL), 0);
+    tl_runner_start(&F.r, F.s, 50);
+    int fd = tl_fx_fd(tl_connect_server(F.s)); /* and never says a word */
     assert_true(fd >= 0);
-    assert_true(ev_wait(&done, 1, 3000));
+    assert_true(tl_ev_wait(&done, 1, 3000));
     assert_int_equal(atomic_load(&read_rc), -ETIMEDOUT);
     assert_in_range(atomic_load(&read_took), expect_ms * 8 / 10, 1500);
 }
@@ -186,12 +186,12 @@ static void stream_set_timeout_applies_to_its_request(void **st)
 /* A handler that bypasses the helpers and calls recv(2) itself. */
 static int raw_read_handle(ss_request *r)
 {
-    int64_t t0 = now_ms();
+    int64_t t0 = tl_now_ms();
     char c;
     ssize_t n = recv(ss_request_fd(r), &c, 1, 0);
-    atomic_store(&read_took, now_ms() - t0);
+    atomic_store(&read_took, tl_now_ms() - t0);
     atomic_store(&read_rc, n < 0 ? -errno : (int)n);
-    ev_post(&done);
+    tl_ev_post(&done);
     return 0;
 }
 
@@ -202,13 +202,13 @@ static void idle_timeout_also_bounds_a_raw_recv_on_the_socket(void **st)
 {
     (void)st;
     ss_config c;
-    cfg_for(&c, SS_TCP, SS_SYNC);
+    tl_cfg_for(&c, SS_TCP, SS_SYNC);
     c.idle_timeout_ms = 100;
     assert_int_equal(
-        ss_server_create(&F.s, &c, &raw_read_handler, &logging_ops, NULL), 0);
-    runner_start(&F.r, F.s, 50);
-    assert_true(fx_fd(connect_server(F.s)) >= 0);
-    assert_true(ev_wait(&done, 1, 3000));
+        ss_server_create(&F.s, &c, &raw_read_handler, &tl_logging_ops, NULL), 0);
+    tl_runner_start(&F.r, F.s, 50);
+    assert_true(tl_fx_fd(tl_connect_server(F.s)) >= 0);
+    assert_true(tl_ev_wait(&done, 1, 3000));
     assert_int_equal(atomic_load(&read_rc), -EAGAIN); /* SO_RCVTIMEO */
     assert_in_range(atomic_load(&read_took), 80, 1500);
 }
@@ -221,7 +221,7 @@ static int flood_handle(ss_request *r)
     for (int i = 0; i < 4096 && rc == 0; i++) /* at most 256 MiB */
         rc = ss_stream_write_all(r, chunk, sizeof chunk);
     atomic_store(&read_rc, rc);
-    ev_post(&done);
+    tl_ev_post(&done);
     return 0;
 }
 
@@ -232,14 +232,14 @@ static void idle_timeout_fails_a_write_to_a_client_that_never_reads(void **st)
 {
     (void)st;
     ss_config c;
-    cfg_for(&c, SS_TCP, SS_SYNC);
+    tl_cfg_for(&c, SS_TCP, SS_SYNC);
     c.idle_timeout_ms = 100;
     assert_int_equal(
-        ss_server_create(&F.s, &c, &flood_handler, &logging_ops, NULL), 0);
-    runner_start(&F.r, F.s, 50);
-    int fd = fx_fd(connect_server(F.s));
+        ss_server_create(&F.s, &c, &flood_handler, &tl_logging_ops, NULL), 0);
+    tl_runner_start(&F.r, F.s, 50);
+    int fd = tl_fx_fd(tl_connect_server(F.s));
     assert_true(fd >= 0);
-    assert_true(ev_wait(&done, 1, 4000));
+    assert_true(tl_ev_wait(&done, 1, 4000));
     assert_int_equal(atomic_load(&read_rc), -ETIMEDOUT);
 }
 
@@ -288,17 +288,17 @@ static int emfile_child(void)
     static const ss_server_ops ops = {.handle_error = emfile_log,
                                       .service_actions = emfile_actions};
     ss_config c;
-    cfg_for(&c, SS_TCP, SS_SYNC);
+    tl_cfg_for(&c, SS_TCP, SS_SYNC);
     ss_server *s = NULL;
-    CHECK(ss_server_create(&s, &c, &echo_once_handler, &ops, NULL) == 0);
-    runner r;
-    runner_start(&r, s, 20);
-    int fds0 = count_fds();
-    CHECK(roundtrip_once(s, "alive", true) == 0);
+    CHECK(ss_server_create(&s, &c, &tl_echo_once_handler, &ops, NULL) == 0);
+    tl_runner r;
+    tl_runner_start(&r, s, 20);
+    int fds0 = tl_count_fds();
+    CHECK(tl_roundtrip_once(s, "alive", true) == 0);
     /* The server closes its side of that connection a moment after the
      * reply; wait for it, or that descriptor would be free for accept. */
     bool ok;
-    WAIT_UNTIL(ok, count_fds() == fds0, 3000);
+    WAIT_UNTIL(ok, tl_count_fds() == fds0, 3000);
     CHECK(ok);
 
     /* Client sockets made now, while descriptors are still available. */
@@ -321,7 +321,7 @@ static int emfile_child(void)
     CHECK(setrlimit(RLIMIT_NOFILE, &low) == 0);
 
     CHECK(connect(c2, (struct sockaddr *)&sa, sizeof sa) == 0);
-    CHECK(send_str(c2, "c2\n") == 0);
+    CHECK(tl_send_str(c2, "c2\n") == 0);
     WAIT_UNTIL(ok, atomic_load(&emfile_reports) >= 1, 3000);
     CHECK(ok);
 
@@ -329,9 +329,9 @@ static int emfile_child(void)
      * retries accept() at once would run thousands of iterations. */
     int calls0 = atomic_load(&service_calls);
     double cpu0 = cpu_seconds();
-    int64_t t0 = now_ms();
-    while (now_ms() - t0 < 500)
-        nap_ms(10);
+    int64_t t0 = tl_now_ms();
+    while (tl_now_ms() - t0 < 500)
+        tl_nap_ms(10);
     int calls = atomic_load(&service_calls) - calls0;
     double cpu = cpu_seconds() - cpu0;
     fprintf(stderr, "emfile child: %d service_actions, %.3f s CPU in 500 ms\n",
@@ -343,12 +343,12 @@ static int emfile_child(void)
     /* Descriptors free again: the server must pick up new clients. */
     CHECK(setrlimit(RLIMIT_NOFILE, &old) == 0);
     CHECK(connect(c3, (struct sockaddr *)&sa, sizeof sa) == 0);
-    CHECK(send_str(c3, "c3\n") == 0);
+    CHECK(tl_send_str(c3, "c3\n") == 0);
     char buf[64];
-    ssize_t n = recv_line(c3, buf, sizeof buf, 3000);
+    ssize_t n = tl_recv_line(c3, buf, sizeof buf, 3000);
     CHECK(n > 0 && strcmp(buf, "echo:c3\n") == 0);
     CHECK(atomic_load(&emfile_reports) == 1);
-    CHECK(runner_stop(&r) == 0);
+    CHECK(tl_runner_stop(&r) == 0);
     ss_server_destroy(s);
     close(c2);
     close(c3);
@@ -389,6 +389,6 @@ int main(int argc, char **argv)
         T(idle_timeout_also_bounds_a_raw_recv_on_the_socket),
         T(emfile_while_accepting_neither_spins_nor_floods_and_recovers),
     };
-    return run_selected("limits", tests, sizeof tests / sizeof tests[0], argc,
+    return tl_run_selected("limits", tests, sizeof tests / sizeof tests[0], argc,
                         argv);
 }

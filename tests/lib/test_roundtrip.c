@@ -40,8 +40,8 @@ static bool is_stream(ss_kind k)
 static int client_for(const rt_param *p)
 {
     if (p->addr == A_DUAL)
-        return connect_tcp("127.0.0.1", ss_server_port(F.s), 2000);
-    return connect_server(F.s);
+        return tl_connect_tcp("127.0.0.1", ss_server_port(F.s), 2000);
+    return tl_connect_server(F.s);
 }
 
 static void start_server(const rt_param *p)
@@ -49,18 +49,18 @@ static void start_server(const rt_param *p)
     if ((p->addr == A_IPV6 || p->addr == A_DUAL) && !have_ipv6())
         skip();
     ss_config c;
-    cfg_for(&c, p->kind, p->cc);
+    tl_cfg_for(&c, p->kind, p->cc);
     if (p->addr == A_IPV6)
         c.host = "::1";
     if (p->addr == A_DUAL)
         c.host = "::";
     if (p->addr == A_UNIX_FILE)
-        c.path = unix_path(false);
+        c.path = tl_unix_path(false);
     const ss_handler_class *h =
-        is_stream(p->kind) ? &echo_stream_handler : &echo_dgram_handler;
+        is_stream(p->kind) ? &tl_echo_stream_handler : &tl_echo_dgram_handler;
     assert_int_equal(ss_server_create(&F.s, &c, h, NULL, NULL), 0);
     assert_non_null(F.s);
-    runner_start(&F.r, F.s, 50);
+    tl_runner_start(&F.r, F.s, 50);
 }
 
 /* Sequential clients, two messages each, then (unless SS_SYNC, which serves
@@ -73,15 +73,15 @@ static void round_trips_data(void **state)
     char buf[256], want[256];
 
     for (int i = 0; i < 3; i++) {
-        int fd = fx_fd(client_for(p));
+        int fd = tl_fx_fd(client_for(p));
         assert_true(fd >= 0);
         for (int j = 0; j < 2; j++) {
             snprintf(want, sizeof want, "client %d message %d%s", i, j,
                      is_stream(p->kind) ? "\n" : "");
-            assert_int_equal(send_str(fd, want), 0);
+            assert_int_equal(tl_send_str(fd, want), 0);
             ssize_t n = is_stream(p->kind)
-                            ? recv_line(fd, buf, sizeof buf, 3000)
-                            : recv_dgram(fd, buf, sizeof buf - 1, 3000);
+                            ? tl_recv_line(fd, buf, sizeof buf, 3000)
+                            : tl_recv_dgram(fd, buf, sizeof buf - 1, 3000);
             assert_int_equal(n, (ssize_t)strlen(want));
             buf[n] = '\0';
             assert_string_equal(buf, want);
@@ -90,30 +90,30 @@ static void round_trips_data(void **state)
             /* shutdown, not just close: a forked child may hold a copy of
              * this client socket, and only shutdown() sends the FIN. */
             shutdown(fd, SHUT_WR);
-            assert_int_equal(wait_closed(fd, 3000), 1);
+            assert_int_equal(tl_wait_closed(fd, 3000), 1);
         }
-        fx_close(fd);
+        tl_fx_close(fd);
     }
 
     if (p->cc != SS_SYNC && is_stream(p->kind)) {
-        int a = fx_fd(client_for(p));
-        int b = fx_fd(client_for(p));
+        int a = tl_fx_fd(client_for(p));
+        int b = tl_fx_fd(client_for(p));
         assert_true(a >= 0 && b >= 0);
-        assert_int_equal(send_str(a, "first\n"), 0);
-        assert_true(recv_line(a, buf, sizeof buf, 3000) > 0);
+        assert_int_equal(tl_send_str(a, "first\n"), 0);
+        assert_true(tl_recv_line(a, buf, sizeof buf, 3000) > 0);
         assert_string_equal(buf, "first\n");
         /* a stays open and idle; b must still be served. */
-        assert_int_equal(send_str(b, "second\n"), 0);
-        assert_true(recv_line(b, buf, sizeof buf, 3000) > 0);
+        assert_int_equal(tl_send_str(b, "second\n"), 0);
+        assert_true(tl_recv_line(b, buf, sizeof buf, 3000) > 0);
         assert_string_equal(buf, "second\n");
         shutdown(a, SHUT_WR);
         shutdown(b, SHUT_WR);
-        assert_int_equal(wait_closed(a, 3000), 1);
-        assert_int_equal(wait_closed(b, 3000), 1);
-        fx_close(a);
-        fx_close(b);
+        assert_int_equal(tl_wait_closed(a, 3000), 1);
+        assert_int_equal(tl_wait_closed(b, 3000), 1);
+        tl_fx_close(a);
+        tl_fx_close(b);
     }
-    assert_int_equal(runner_stop(&F.r), 0);
+    assert_int_equal(tl_runner_stop(&F.r), 0);
 }
 
 /* ---- server_address ---------------------------------------------------- */
@@ -121,10 +121,10 @@ static void round_trips_data(void **state)
 static void check_ip_address(const char *host, int family)
 {
     ss_config c;
-    cfg_for(&c, SS_TCP, SS_SYNC);
+    tl_cfg_for(&c, SS_TCP, SS_SYNC);
     c.host = host;
     assert_int_equal(
-        ss_server_create(&F.s, &c, &echo_stream_handler, NULL, NULL), 0);
+        ss_server_create(&F.s, &c, &tl_echo_stream_handler, NULL, NULL), 0);
     uint16_t port = ss_server_port(F.s);
     assert_int_not_equal(port, 0);
 
@@ -172,9 +172,9 @@ static void udp_server_address_has_the_bound_port(void **st)
 {
     (void)st;
     ss_config c;
-    cfg_for(&c, SS_UDP, SS_SYNC);
+    tl_cfg_for(&c, SS_UDP, SS_SYNC);
     assert_int_equal(
-        ss_server_create(&F.s, &c, &echo_dgram_handler, NULL, NULL), 0);
+        ss_server_create(&F.s, &c, &tl_echo_dgram_handler, NULL, NULL), 0);
     struct sockaddr_in real;
     socklen_t rlen = sizeof real;
     assert_int_equal(
@@ -191,11 +191,11 @@ static void unix_server_address_is_the_path(void **st)
 {
     (void)st;
     ss_config c;
-    cfg_for(&c, SS_UNIX_STREAM, SS_SYNC);
-    const char *path = unix_path(false);
+    tl_cfg_for(&c, SS_UNIX_STREAM, SS_SYNC);
+    const char *path = tl_unix_path(false);
     c.path = path;
     assert_int_equal(
-        ss_server_create(&F.s, &c, &echo_stream_handler, NULL, NULL), 0);
+        ss_server_create(&F.s, &c, &tl_echo_stream_handler, NULL, NULL), 0);
     assert_int_equal(ss_server_port(F.s), 0);
     socklen_t len = 0;
     const struct sockaddr_un *un =
@@ -213,10 +213,10 @@ static void unix_abstract_address_keeps_the_leading_nul(void **st)
 {
     (void)st;
     ss_config c;
-    cfg_for(&c, SS_UNIX_STREAM, SS_SYNC);
+    tl_cfg_for(&c, SS_UNIX_STREAM, SS_SYNC);
     const char *path = c.path; /* "@..." */
     assert_int_equal(
-        ss_server_create(&F.s, &c, &echo_stream_handler, NULL, NULL), 0);
+        ss_server_create(&F.s, &c, &tl_echo_stream_handler, NULL, NULL), 0);
     socklen_t len = 0;
     const struct sockaddr_un *un =
         (const struct sockaddr_un *)ss_server_address(F.s, &len);
@@ -230,11 +230,11 @@ static void unix_socket_file_is_removed_by_server_close(void **st)
 {
     (void)st;
     ss_config c;
-    cfg_for(&c, SS_UNIX_STREAM, SS_SYNC);
-    const char *path = unix_path(false);
+    tl_cfg_for(&c, SS_UNIX_STREAM, SS_SYNC);
+    const char *path = tl_unix_path(false);
     c.path = path;
     assert_int_equal(
-        ss_server_create(&F.s, &c, &echo_stream_handler, NULL, NULL), 0);
+        ss_server_create(&F.s, &c, &tl_echo_stream_handler, NULL, NULL), 0);
     struct stat sb;
     assert_int_equal(stat(path, &sb), 0);
     assert_true(S_ISSOCK(sb.st_mode));
@@ -271,19 +271,19 @@ static void dual_stack_reports_ipv4_client_as_mapped_address(void **st)
     if (!have_ipv6())
         skip();
     ss_config c;
-    cfg_for(&c, SS_TCP, SS_SYNC);
+    tl_cfg_for(&c, SS_TCP, SS_SYNC);
     c.host = "::";
     assert_int_equal(
         ss_server_create(&F.s, &c, &record_client_handler, NULL, NULL), 0);
-    runner_start(&F.r, F.s, 50);
-    int fd = fx_fd(connect_tcp("127.0.0.1", ss_server_port(F.s), 2000));
+    tl_runner_start(&F.r, F.s, 50);
+    int fd = tl_fx_fd(tl_connect_tcp("127.0.0.1", ss_server_port(F.s), 2000));
     assert_true(fd >= 0);
     struct sockaddr_in me;
     socklen_t ml = sizeof me;
     assert_int_equal(getsockname(fd, (struct sockaddr *)&me, &ml), 0);
-    assert_int_equal(send_str(fd, "v4 on v6\n"), 0);
+    assert_int_equal(tl_send_str(fd, "v4 on v6\n"), 0);
     char buf[64];
-    assert_true(recv_line(fd, buf, sizeof buf, 3000) > 0);
+    assert_true(tl_recv_line(fd, buf, sizeof buf, 3000) > 0);
     assert_string_equal(buf, "v4 on v6\n");
 
     char want[80];
@@ -301,18 +301,18 @@ static void ipv4_client_str_is_address_colon_port(void **st)
 {
     (void)st;
     ss_config c;
-    cfg_for(&c, SS_TCP, SS_SYNC);
+    tl_cfg_for(&c, SS_TCP, SS_SYNC);
     assert_int_equal(
         ss_server_create(&F.s, &c, &record_client_handler, NULL, NULL), 0);
-    runner_start(&F.r, F.s, 50);
-    int fd = fx_fd(connect_server(F.s));
+    tl_runner_start(&F.r, F.s, 50);
+    int fd = tl_fx_fd(tl_connect_server(F.s));
     assert_true(fd >= 0);
     struct sockaddr_in me;
     socklen_t ml = sizeof me;
     assert_int_equal(getsockname(fd, (struct sockaddr *)&me, &ml), 0);
-    assert_int_equal(send_str(fd, "x\n"), 0);
+    assert_int_equal(tl_send_str(fd, "x\n"), 0);
     char buf[64];
-    assert_true(recv_line(fd, buf, sizeof buf, 3000) > 0);
+    assert_true(tl_recv_line(fd, buf, sizeof buf, 3000) > 0);
     char want[80];
     snprintf(want, sizeof want, "127.0.0.1:%u", ntohs(me.sin_port));
     pthread_mutex_lock(&seen_mu);
@@ -328,14 +328,14 @@ static void create_on_a_busy_port_fails_with_eaddrinuse_and_null(void **st)
 {
     (void)st;
     ss_config c;
-    cfg_for(&c, SS_TCP, SS_SYNC);
+    tl_cfg_for(&c, SS_TCP, SS_SYNC);
     assert_int_equal(
-        ss_server_create(&F.s, &c, &echo_stream_handler, NULL, NULL), 0);
+        ss_server_create(&F.s, &c, &tl_echo_stream_handler, NULL, NULL), 0);
     c.port = ss_server_port(F.s);
     static char dummy;
     ss_server *second = (ss_server *)&dummy; /* must be overwritten */
     assert_int_equal(
-        ss_server_create(&second, &c, &echo_stream_handler, NULL, NULL),
+        ss_server_create(&second, &c, &tl_echo_stream_handler, NULL, NULL),
         -EADDRINUSE);
     assert_null(second);
 }
@@ -344,10 +344,10 @@ static void without_bind_and_activate_the_inherited_steps_bind_later(void **st)
 {
     (void)st;
     ss_config c;
-    cfg_for(&c, SS_TCP, SS_SYNC);
+    tl_cfg_for(&c, SS_TCP, SS_SYNC);
     c.bind_and_activate = false;
     assert_int_equal(
-        ss_server_create(&F.s, &c, &echo_stream_handler, NULL, NULL), 0);
+        ss_server_create(&F.s, &c, &tl_echo_stream_handler, NULL, NULL), 0);
     assert_int_equal(ss_server_port(F.s), 0);
     const ss_server_ops *super = ss_server_inherited_ops(F.s);
     assert_non_null(super->server_bind);
@@ -355,14 +355,14 @@ static void without_bind_and_activate_the_inherited_steps_bind_later(void **st)
     assert_int_equal(super->server_bind(F.s), 0);
     assert_int_equal(super->server_activate(F.s), 0);
     assert_int_not_equal(ss_server_port(F.s), 0);
-    runner_start(&F.r, F.s, 50);
-    assert_int_equal(roundtrip_once(F.s, "late bind", false), 0);
+    tl_runner_start(&F.r, F.s, 50);
+    assert_int_equal(tl_roundtrip_once(F.s, "late bind", false), 0);
 }
 
 /* ---- the matrix ----------------------------------------------------------- */
 
 #define RT(cc, kind, addr, name)                                               \
-    {name "_round_trips_data", round_trips_data, NULL, fx_teardown,            \
+    {name "_round_trips_data", round_trips_data, NULL, tl_fx_teardown,            \
      &(rt_param){kind, SS_##cc, addr}}
 
 #define MATRIX(cc, ccname)                                                     \
@@ -375,7 +375,7 @@ static void without_bind_and_activate_the_inherited_steps_bind_later(void **st)
         RT(cc, SS_UNIX_STREAM, A_UNIX_ABSTRACT, ccname "unix_stream_abstract"), \
         RT(cc, SS_UNIX_DGRAM, A_UNIX_ABSTRACT, ccname "unix_dgram")
 
-#define T(f) cmocka_unit_test_teardown(f, fx_teardown)
+#define T(f) cmocka_unit_test_teardown(f, tl_fx_teardown)
 
 int main(int argc, char **argv)
 {
@@ -394,6 +394,6 @@ int main(int argc, char **argv)
         T(create_on_a_busy_port_fails_with_eaddrinuse_and_null),
         T(without_bind_and_activate_the_inherited_steps_bind_later),
     };
-    return run_selected("roundtrip", tests, sizeof tests / sizeof tests[0], argc,
+    return tl_run_selected("roundtrip", tests, sizeof tests / sizeof tests[0], argc,
                      argv);
 }

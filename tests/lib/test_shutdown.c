@@ -14,7 +14,7 @@
 static atomic_int timeouts, actions;
 static atomic_llong shutdown_called_at, shutdown_took;
 static atomic_int shutdown_rc;
-static ev actions_ev;
+static tl_ev actions_ev;
 
 static int sd_setup(void **state)
 {
@@ -24,14 +24,14 @@ static int sd_setup(void **state)
     atomic_store(&shutdown_called_at, 0);
     atomic_store(&shutdown_took, -1);
     atomic_store(&shutdown_rc, 12345);
-    ev_init(&actions_ev);
+    tl_ev_init(&actions_ev);
     return 0;
 }
 
 static int sd_teardown(void **state)
 {
-    fx_teardown(state);
-    ev_destroy(&actions_ev);
+    tl_fx_teardown(state);
+    tl_ev_destroy(&actions_ev);
     return 0;
 }
 
@@ -40,7 +40,7 @@ static int sd_teardown(void **state)
 static void wait_loop_idle(uint64_t handled)
 {
     bool ok;
-    WAIT_UNTIL(ok, stats_of(F.s).handled >= handled && runner_sleeping(&F.r),
+    WAIT_UNTIL(ok, tl_stats_of(F.s).handled >= handled && tl_runner_sleeping(&F.r),
                3000);
     assert_true(ok);
 }
@@ -49,30 +49,30 @@ static void start(ss_concurrency cc, const ss_handler_class *h,
                   const ss_server_ops *ops, int poll_ms)
 {
     ss_config c;
-    cfg_for(&c, SS_TCP, cc);
+    tl_cfg_for(&c, SS_TCP, cc);
     assert_int_equal(ss_server_create(&F.s, &c, h, ops, NULL), 0);
-    runner_start(&F.r, F.s, poll_ms);
+    tl_runner_start(&F.r, F.s, poll_ms);
     /* A full round trip proves serve_forever() is inside its loop. */
-    if (h == &echo_stream_handler) {
-        assert_int_equal(roundtrip_once(F.s, "ready?", false), 0);
+    if (h == &tl_echo_stream_handler) {
+        assert_int_equal(tl_roundtrip_once(F.s, "ready?", false), 0);
         wait_loop_idle(1);
     }
 }
 
 static void shutdown_from_thread_is_prompt(ss_concurrency cc)
 {
-    start(cc, &echo_stream_handler, NULL, LONG_POLL);
+    start(cc, &tl_echo_stream_handler, NULL, LONG_POLL);
     assert_false(ss_server_stopping(F.s));
-    int64_t t0 = now_ms();
+    int64_t t0 = tl_now_ms();
     int rc = ss_server_shutdown(F.s);
-    int64_t took = now_ms() - t0;
+    int64_t took = tl_now_ms() - t0;
     assert_int_equal(rc, 0);
     assert_in_range(took, 0, 99);
     /* shutdown() returns once serve_forever() is on its way out: the
      * serving thread then only has to return and say so (a moment, which
      * a loaded machine can stretch; it used to be given none). */
-    assert_true(runner_wait(&F.r, 2000));
-    assert_int_equal(runner_join(&F.r), 0);
+    assert_true(tl_runner_wait(&F.r, 2000));
+    assert_int_equal(tl_runner_join(&F.r), 0);
     assert_true(ss_server_stopping(F.s));
 }
 
@@ -96,9 +96,9 @@ static int shutdown_self_handle(ss_request *r)
     ssize_t n = ss_stream_readline(r, line, sizeof line);
     if (n <= 0)
         return (int)n;
-    int64_t t0 = now_ms();
+    int64_t t0 = tl_now_ms();
     int rc = ss_server_shutdown(ss_request_server(r));
-    int64_t t1 = now_ms();
+    int64_t t1 = tl_now_ms();
     atomic_store(&shutdown_rc, rc);
     atomic_store(&shutdown_took, t1 - t0);
     atomic_store(&shutdown_called_at, t1);
@@ -111,13 +111,13 @@ static const ss_handler_class shutdown_self_handler = {
 static void shutdown_from_handler(ss_concurrency cc)
 {
     start(cc, &shutdown_self_handler, NULL, LONG_POLL);
-    int fd = fx_fd(connect_server(F.s));
-    assert_int_equal(send_str(fd, "stop\n"), 0);
+    int fd = tl_fx_fd(tl_connect_server(F.s));
+    assert_int_equal(tl_send_str(fd, "stop\n"), 0);
     char buf[16];
-    assert_int_equal(recv_line(fd, buf, sizeof buf, 3000), 5);
-    assert_true(runner_wait(&F.r, 2000));
-    int64_t done = now_ms();
-    assert_int_equal(runner_join(&F.r), 0);
+    assert_int_equal(tl_recv_line(fd, buf, sizeof buf, 3000), 5);
+    assert_true(tl_runner_wait(&F.r, 2000));
+    int64_t done = tl_now_ms();
+    assert_int_equal(tl_runner_join(&F.r), 0);
     assert_int_equal(atomic_load(&shutdown_rc), 0);
     assert_in_range(atomic_load(&shutdown_took), 0, 99);
     assert_in_range(done - atomic_load(&shutdown_called_at), 0, 99);
@@ -139,27 +139,27 @@ static void shutdown_when_not_serving_returns_at_once(void **st)
 {
     (void)st;
     ss_config c;
-    cfg_for(&c, SS_TCP, SS_SYNC);
+    tl_cfg_for(&c, SS_TCP, SS_SYNC);
     assert_int_equal(
-        ss_server_create(&F.s, &c, &echo_stream_handler, NULL, NULL), 0);
-    int64_t t0 = now_ms();
+        ss_server_create(&F.s, &c, &tl_echo_stream_handler, NULL, NULL), 0);
+    int64_t t0 = tl_now_ms();
     ss_server_shutdown(F.s);
-    assert_in_range(now_ms() - t0, 0, 99);
+    assert_in_range(tl_now_ms() - t0, 0, 99);
 }
 
 static void serve_forever_runs_again_after_shutdown(void **st)
 {
     (void)st;
-    start(SS_SYNC, &echo_stream_handler, NULL, LONG_POLL);
-    assert_int_equal(runner_stop(&F.r), 0);
-    runner_start(&F.r, F.s, LONG_POLL);
-    assert_int_equal(roundtrip_once(F.s, "second life", false), 0);
+    start(SS_SYNC, &tl_echo_stream_handler, NULL, LONG_POLL);
+    assert_int_equal(tl_runner_stop(&F.r), 0);
+    tl_runner_start(&F.r, F.s, LONG_POLL);
+    assert_int_equal(tl_roundtrip_once(F.s, "second life", false), 0);
     /* A new serve_forever() is not stopping any more. */
     assert_false(ss_server_stopping(F.s));
     wait_loop_idle(2);
-    int64_t t0 = now_ms();
-    assert_int_equal(runner_stop(&F.r), 0);
-    assert_in_range(now_ms() - t0, 0, 99);
+    int64_t t0 = tl_now_ms();
+    assert_int_equal(tl_runner_stop(&F.r), 0);
+    assert_in_range(tl_now_ms() - t0, 0, 99);
 }
 
 /* -EBUSY is the pool's "request queue full" (SS_QUEUE_FULL_REJECT); a second
@@ -169,23 +169,23 @@ static void serve_forever_while_serving_says_already_in_progress_not_queue_full(
     void **st)
 {
     (void)st;
-    start(SS_SYNC, &echo_stream_handler, NULL, LONG_POLL);
+    start(SS_SYNC, &tl_echo_stream_handler, NULL, LONG_POLL);
     int rc = ss_server_serve_forever(F.s, LONG_POLL);
     assert_int_equal(rc, -EALREADY);
     assert_string_not_equal(ss_strerror(rc), ss_strerror(-EBUSY));
     assert_string_equal(ss_strerror(-EBUSY), "request queue full");
     /* The first loop is untouched: it still serves. */
-    assert_int_equal(roundtrip_once(F.s, "still here", false), 0);
-    assert_int_equal(runner_stop(&F.r), 0);
+    assert_int_equal(tl_roundtrip_once(F.s, "still here", false), 0);
+    assert_int_equal(tl_runner_stop(&F.r), 0);
 }
 
 static void serve_forever_after_close_is_a_bad_descriptor(void **st)
 {
     (void)st;
     ss_config c;
-    cfg_for(&c, SS_TCP, SS_SYNC);
+    tl_cfg_for(&c, SS_TCP, SS_SYNC);
     assert_int_equal(
-        ss_server_create(&F.s, &c, &echo_stream_handler, NULL, NULL), 0);
+        ss_server_create(&F.s, &c, &tl_echo_stream_handler, NULL, NULL), 0);
     assert_int_equal(ss_server_close(F.s), 0);
     assert_int_equal(ss_server_serve_forever(F.s, LONG_POLL), -EBADF);
 }
@@ -203,9 +203,9 @@ static void on_sigusr1(int sig)
 static void request_shutdown_via_signal(bool to_serving_thread)
 {
     ss_config c;
-    cfg_for(&c, SS_TCP, SS_SYNC);
+    tl_cfg_for(&c, SS_TCP, SS_SYNC);
     assert_int_equal(
-        ss_server_create(&F.s, &c, &echo_stream_handler, NULL, NULL), 0);
+        ss_server_create(&F.s, &c, &tl_echo_stream_handler, NULL, NULL), 0);
     signal_target = F.s; /* before the serving thread exists */
     struct sigaction sa, old;
     memset(&sa, 0, sizeof sa);
@@ -213,20 +213,20 @@ static void request_shutdown_via_signal(bool to_serving_thread)
     sigemptyset(&sa.sa_mask);
     sa.sa_flags = 0; /* no SA_RESTART: poll() sees EINTR */
     assert_int_equal(sigaction(SIGUSR1, &sa, &old), 0);
-    runner_start(&F.r, F.s, LONG_POLL);
-    assert_int_equal(roundtrip_once(F.s, "ready?", false), 0);
+    tl_runner_start(&F.r, F.s, LONG_POLL);
+    assert_int_equal(tl_roundtrip_once(F.s, "ready?", false), 0);
     wait_loop_idle(1);
 
-    int64_t t0 = now_ms();
+    int64_t t0 = tl_now_ms();
     if (to_serving_thread)
         pthread_kill(F.r.th, SIGUSR1);
     else
         raise(SIGUSR1);
-    bool stopped = runner_wait(&F.r, 2000);
-    int64_t took = now_ms() - t0;
+    bool stopped = tl_runner_wait(&F.r, 2000);
+    int64_t took = tl_now_ms() - t0;
     sigaction(SIGUSR1, &old, NULL);
     assert_true(stopped);
-    assert_int_equal(runner_join(&F.r), 0);
+    assert_int_equal(tl_runner_join(&F.r), 0);
     assert_in_range(took, 0, 99);
 }
 
@@ -257,14 +257,14 @@ static void handle_request_times_out_into_handle_timeout(void **st)
 {
     (void)st;
     ss_config c;
-    cfg_for(&c, SS_TCP, SS_SYNC);
+    tl_cfg_for(&c, SS_TCP, SS_SYNC);
     c.timeout_ms = 50;
-    assert_int_equal(ss_server_create(&F.s, &c, &echo_once_handler,
+    assert_int_equal(ss_server_create(&F.s, &c, &tl_echo_once_handler,
                                       &timeout_ops, NULL),
                      0);
-    int64_t t0 = now_ms();
+    int64_t t0 = tl_now_ms();
     int rc = ss_server_handle_request(F.s);
-    int64_t took = now_ms() - t0;
+    int64_t took = tl_now_ms() - t0;
     assert_int_equal(rc, -ETIMEDOUT);
     assert_int_equal(atomic_load(&timeouts), 1);
     assert_in_range(took, 45, 1000);
@@ -274,23 +274,23 @@ static void handle_request_serves_one_pending_request_without_timeout(void **s)
 {
     (void)s;
     ss_config c;
-    cfg_for(&c, SS_TCP, SS_SYNC);
+    tl_cfg_for(&c, SS_TCP, SS_SYNC);
     c.timeout_ms = 2000;
-    assert_int_equal(ss_server_create(&F.s, &c, &echo_once_handler,
+    assert_int_equal(ss_server_create(&F.s, &c, &tl_echo_once_handler,
                                       &timeout_ops, NULL),
                      0);
-    int a = fx_fd(connect_server(F.s));
-    int b = fx_fd(connect_server(F.s));
-    assert_int_equal(send_str(a, "one\n"), 0);
-    assert_int_equal(send_str(b, "two\n"), 0);
+    int a = tl_fx_fd(tl_connect_server(F.s));
+    int b = tl_fx_fd(tl_connect_server(F.s));
+    assert_int_equal(tl_send_str(a, "one\n"), 0);
+    assert_int_equal(tl_send_str(b, "two\n"), 0);
     assert_int_equal(ss_server_handle_request(F.s), 0);
     char buf[32];
-    assert_true(recv_line(a, buf, sizeof buf, 2000) > 0);
+    assert_true(tl_recv_line(a, buf, sizeof buf, 2000) > 0);
     assert_string_equal(buf, "echo:one\n");
     /* Exactly one: b is still waiting. */
-    assert_int_equal(recv_line(b, buf, sizeof buf, 50), -ETIMEDOUT);
+    assert_int_equal(tl_recv_line(b, buf, sizeof buf, 50), -ETIMEDOUT);
     assert_int_equal(ss_server_handle_request(F.s), 0);
-    assert_true(recv_line(b, buf, sizeof buf, 2000) > 0);
+    assert_true(tl_recv_line(b, buf, sizeof buf, 2000) > 0);
     assert_string_equal(buf, "echo:two\n");
     assert_int_equal(atomic_load(&timeouts), 0);
 }
@@ -298,7 +298,7 @@ static void handle_request_serves_one_pending_request_without_timeout(void **s)
 static void count_action(ss_server *s)
 {
     atomic_fetch_add(&actions, 1);
-    ev_post(&actions_ev);
+    tl_ev_post(&actions_ev);
     ss_server_inherited_ops(s)->service_actions(s);
 }
 
@@ -307,13 +307,13 @@ static void service_actions_runs_every_poll_interval_while_idle(void **st)
     (void)st;
     static const ss_server_ops ops = {.service_actions = count_action};
     ss_config c;
-    cfg_for(&c, SS_TCP, SS_SYNC);
+    tl_cfg_for(&c, SS_TCP, SS_SYNC);
     assert_int_equal(
-        ss_server_create(&F.s, &c, &echo_stream_handler, &ops, NULL), 0);
-    int64_t t0 = now_ms();
-    runner_start(&F.r, F.s, 20);
-    assert_true(ev_wait(&actions_ev, 5, 2000));
-    int64_t took = now_ms() - t0;
+        ss_server_create(&F.s, &c, &tl_echo_stream_handler, &ops, NULL), 0);
+    int64_t t0 = tl_now_ms();
+    tl_runner_start(&F.r, F.s, 20);
+    assert_true(tl_ev_wait(&actions_ev, 5, 2000));
+    int64_t took = tl_now_ms() - t0;
     /* 5 calls at a 20 ms interval: not a busy loop, not stuck. */
     assert_in_range(took, 60, 1500);
 }
@@ -337,6 +337,6 @@ int main(int argc, char **argv)
         T(handle_request_serves_one_pending_request_without_timeout),
         T(service_actions_runs_every_poll_interval_while_idle),
     };
-    return run_selected("shutdown", tests, sizeof tests / sizeof tests[0],
+    return tl_run_selected("shutdown", tests, sizeof tests / sizeof tests[0],
                         argc, argv);
 }

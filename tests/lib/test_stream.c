@@ -13,33 +13,33 @@
 #include <string.h>
 #include <unistd.h>
 
-static ev done;
+static tl_ev done;
 static atomic_int result;
 
 static int st_setup(void **state)
 {
     (void)state;
-    ev_init(&done);
+    tl_ev_init(&done);
     atomic_store(&result, 12345);
     return 0;
 }
 
 static int st_teardown(void **state)
 {
-    fx_teardown(state);
-    ev_destroy(&done);
+    tl_fx_teardown(state);
+    tl_ev_destroy(&done);
     return 0;
 }
 
 static int start(ss_kind kind, const ss_handler_class *h, size_t max_packet)
 {
     ss_config c;
-    cfg_for(&c, kind, SS_SYNC);
+    tl_cfg_for(&c, kind, SS_SYNC);
     if (max_packet)
         c.max_packet_size = max_packet;
     assert_int_equal(ss_server_create(&F.s, &c, h, NULL, NULL), 0);
-    runner_start(&F.r, F.s, 50);
-    int fd = fx_fd(connect_server(F.s));
+    tl_runner_start(&F.r, F.s, 50);
+    int fd = tl_fx_fd(tl_connect_server(F.s));
     assert_true(fd >= 0);
     return fd;
 }
@@ -47,7 +47,7 @@ static int start(ss_kind kind, const ss_handler_class *h, size_t max_packet)
 /* Reads the whole reply up to EOF into buf (NUL-terminated). */
 static void recv_to_eof(int fd, char *buf, size_t cap)
 {
-    ssize_t n = recv_n(fd, buf, cap - 1, 3000);
+    ssize_t n = tl_recv_n(fd, buf, cap - 1, 3000);
     assert_true(n >= 0);
     buf[n] = '\0';
 }
@@ -80,7 +80,7 @@ static void readline_returns_each_line_with_its_newline(void **st)
 {
     (void)st;
     int fd = start(SS_TCP, &transcript_handler, 0);
-    assert_int_equal(send_str(fd, "abc\nde\nlast"), 0);
+    assert_int_equal(tl_send_str(fd, "abc\nde\nlast"), 0);
     shutdown(fd, SHUT_WR);
     char buf[512];
     recv_to_eof(fd, buf, sizeof buf);
@@ -93,7 +93,7 @@ static void readline_fills_cap_minus_1_and_rejects_longer_with_emsgsize(
     (void)st;
     int fd = start(SS_TCP, &transcript_handler, 0);
     /* cap 8: 7 bytes with the newline fit; a 16-byte line does not. */
-    assert_int_equal(send_str(fd, "123456\n0123456789abcde\n"), 0);
+    assert_int_equal(tl_send_str(fd, "123456\n0123456789abcde\n"), 0);
     shutdown(fd, SHUT_WR);
     char buf[512], want[64];
     recv_to_eof(fd, buf, sizeof buf);
@@ -105,7 +105,7 @@ static void readline_works_on_unix_streams(void **st)
 {
     (void)st;
     int fd = start(SS_UNIX_STREAM, &transcript_handler, 0);
-    assert_int_equal(send_str(fd, "u1\nu2\n"), 0);
+    assert_int_equal(tl_send_str(fd, "u1\nu2\n"), 0);
     shutdown(fd, SHUT_WR);
     char buf[512];
     recv_to_eof(fd, buf, sizeof buf);
@@ -151,7 +151,7 @@ static void read_exact_reassembles_a_message_sent_in_pieces(void **st)
         msg[i] = pattern(i);
     for (size_t off = 0; off < BIG; off += 997) {
         size_t n = BIG - off < 997 ? BIG - off : 997;
-        assert_int_equal(send_all(fd, msg + off, n), 0);
+        assert_int_equal(tl_send_all(fd, msg + off, n), 0);
     }
     free(msg);
     char buf[64];
@@ -163,7 +163,7 @@ static void read_exact_fails_with_econnreset_if_the_peer_closes_first(void **s)
 {
     (void)s;
     int fd = start(SS_TCP, &exact_handler, 0);
-    assert_int_equal(send_str(fd, "short"), 0);
+    assert_int_equal(tl_send_str(fd, "short"), 0);
     shutdown(fd, SHUT_WR);
     char buf[64], want[64];
     recv_to_eof(fd, buf, sizeof buf);
@@ -197,7 +197,7 @@ static void readline_buffer_is_shared_with_read_exact_and_read(void **st)
     (void)st;
     int fd = start(SS_TCP, &mixed_handler, 0);
     /* One segment, so readline's first recv() takes it all. */
-    assert_int_equal(send_str(fd, "LEN 5\nhelloEXTRA"), 0);
+    assert_int_equal(tl_send_str(fd, "LEN 5\nhelloEXTRA"), 0);
     shutdown(fd, SHUT_WR);
     char buf[128];
     recv_to_eof(fd, buf, sizeof buf);
@@ -236,7 +236,7 @@ static void write_all_sends_a_megabyte_intact(void **st)
     int fd = start(SS_TCP, &big_write_handler, 0);
     unsigned char *buf = malloc(N + 1);
     assert_non_null(buf);
-    ssize_t n = recv_n(fd, buf, N + 1, 5000);
+    ssize_t n = tl_recv_n(fd, buf, N + 1, 5000);
     size_t bad = 0;
     for (size_t i = 0; i < (size_t)(n > 0 ? n : 0) && i < N; i++)
         bad += buf[i] != pattern(i);
@@ -255,7 +255,7 @@ static int write_to_gone_peer_handle(ss_request *r)
     for (int i = 0; i < 1000 && rc == 0; i++)
         rc = ss_stream_write_all(r, chunk, sizeof chunk);
     atomic_store(&result, n == 0 ? rc : 777);
-    ev_post(&done);
+    tl_ev_post(&done);
     return 0;
 }
 
@@ -270,8 +270,8 @@ static void write_all_to_a_closed_peer_returns_epipe_without_sigpipe(void **s)
     /* After create: the library may ignore SIGPIPE process-wide there, but
      * the helpers themselves must not depend on it. */
     void (*old)(int) = signal(SIGPIPE, SIG_DFL);
-    fx_close(fd);
-    bool ok = ev_wait(&done, 1, 3000);
+    tl_fx_close(fd);
+    bool ok = tl_ev_wait(&done, 1, 3000);
     signal(SIGPIPE, old);
     assert_true(ok);
     assert_int_equal(atomic_load(&result), -EPIPE);
@@ -284,8 +284,8 @@ static void unix_write_all_to_a_closed_peer_returns_epipe(void **st)
     /* After create: the library may ignore SIGPIPE process-wide there, but
      * the helpers themselves must not depend on it. */
     void (*old)(int) = signal(SIGPIPE, SIG_DFL);
-    fx_close(fd);
-    bool ok = ev_wait(&done, 1, 3000);
+    tl_fx_close(fd);
+    bool ok = tl_ev_wait(&done, 1, 3000);
     signal(SIGPIPE, old);
     assert_true(ok);
     assert_int_equal(atomic_load(&result), -EPIPE);
@@ -359,16 +359,16 @@ static void dgram_reply_buffer_is_sent_once_after_finish(void **st)
     assert_int_equal(getsockname(fd, (struct sockaddr *)&me, &ml), 0);
     char pkt[1000];
     memset(pkt, 'p', sizeof pkt);
-    assert_int_equal(send_all(fd, pkt, sizeof pkt), 0);
+    assert_int_equal(tl_send_all(fd, pkt, sizeof pkt), 0);
     char buf[256], want[128];
-    ssize_t n = recv_dgram(fd, buf, sizeof buf - 1, 3000);
+    ssize_t n = tl_recv_dgram(fd, buf, sizeof buf - 1, 3000);
     assert_true(n > 0);
     buf[n] = '\0';
     snprintf(want, sizeof want, "len=1000 port=%u:pppppppp!",
              ntohs(me.sin_port));
     assert_string_equal(buf, want);
     /* One datagram per request, not one per ss_dgram_reply(). */
-    assert_int_equal(recv_dgram(fd, buf, sizeof buf, 100), -ETIMEDOUT);
+    assert_int_equal(tl_recv_dgram(fd, buf, sizeof buf, 100), -ETIMEDOUT);
 }
 
 static int dg_limit_handle(ss_request *r)
@@ -388,9 +388,9 @@ static void dgram_reply_past_max_packet_size_fails_with_emsgsize(void **st)
 {
     (void)st;
     int fd = start(SS_UDP, &dg_limit_handler, 64);
-    assert_int_equal(send_str(fd, "go"), 0);
+    assert_int_equal(tl_send_str(fd, "go"), 0);
     char buf[256];
-    ssize_t n = recv_dgram(fd, buf, sizeof buf, 3000);
+    ssize_t n = tl_recv_dgram(fd, buf, sizeof buf, 3000);
     assert_int_equal(atomic_load(&result), -EMSGSIZE);
     assert_int_equal(n, 60); /* what fitted is still sent */
 }
@@ -399,9 +399,9 @@ static void unix_dgram_reply_reaches_the_autobound_client(void **st)
 {
     (void)st;
     int fd = start(SS_UNIX_DGRAM, &dg_handler, 0);
-    assert_int_equal(send_str(fd, "hello unix"), 0);
+    assert_int_equal(tl_send_str(fd, "hello unix"), 0);
     char buf[256];
-    ssize_t n = recv_dgram(fd, buf, sizeof buf - 1, 3000);
+    ssize_t n = tl_recv_dgram(fd, buf, sizeof buf - 1, 3000);
     assert_true(n > 0);
     buf[n] = '\0';
     assert_string_equal(buf, "len=10 port=0:hello un!");
@@ -427,6 +427,6 @@ int main(int argc, char **argv)
         T(dgram_reply_past_max_packet_size_fails_with_emsgsize),
         T(unix_dgram_reply_reaches_the_autobound_client),
     };
-    return run_selected("stream", tests, sizeof tests / sizeof tests[0], argc,
+    return tl_run_selected("stream", tests, sizeof tests / sizeof tests[0], argc,
                         argv);
 }

@@ -16,14 +16,14 @@
 #include <time.h>
 #include <unistd.h>
 
-int64_t now_ms(void)
+int64_t tl_now_ms(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-void nap_ms(int ms)
+void tl_nap_ms(int ms)
 {
     struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
     while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
@@ -55,20 +55,20 @@ static void cond_init_monotonic(pthread_cond_t *cv)
 
 /* ---- ev / gate ------------------------------------------------------------ */
 
-void ev_init(ev *e)
+void tl_ev_init(tl_ev *e)
 {
     pthread_mutex_init(&e->mu, NULL);
     cond_init_monotonic(&e->cv);
     e->count = 0;
 }
 
-void ev_destroy(ev *e)
+void tl_ev_destroy(tl_ev *e)
 {
     pthread_cond_destroy(&e->cv);
     pthread_mutex_destroy(&e->mu);
 }
 
-void ev_post(ev *e)
+void tl_ev_post(tl_ev *e)
 {
     pthread_mutex_lock(&e->mu);
     e->count++;
@@ -76,7 +76,7 @@ void ev_post(ev *e)
     pthread_mutex_unlock(&e->mu);
 }
 
-unsigned ev_count(ev *e)
+unsigned tl_ev_count(tl_ev *e)
 {
     pthread_mutex_lock(&e->mu);
     unsigned n = e->count;
@@ -84,7 +84,7 @@ unsigned ev_count(ev *e)
     return n;
 }
 
-bool ev_wait(ev *e, unsigned n, int timeout_ms)
+bool tl_ev_wait(tl_ev *e, unsigned n, int timeout_ms)
 {
     struct timespec dl = deadline_in(timeout_ms);
     pthread_mutex_lock(&e->mu);
@@ -96,20 +96,20 @@ bool ev_wait(ev *e, unsigned n, int timeout_ms)
     return ok;
 }
 
-void gate_init(gate *g)
+void tl_gate_init(tl_gate *g)
 {
     pthread_mutex_init(&g->mu, NULL);
     cond_init_monotonic(&g->cv);
     g->open = false;
 }
 
-void gate_destroy(gate *g)
+void tl_gate_destroy(tl_gate *g)
 {
     pthread_cond_destroy(&g->cv);
     pthread_mutex_destroy(&g->mu);
 }
 
-void gate_open(gate *g)
+void tl_gate_open(tl_gate *g)
 {
     pthread_mutex_lock(&g->mu);
     g->open = true;
@@ -117,7 +117,7 @@ void gate_open(gate *g)
     pthread_mutex_unlock(&g->mu);
 }
 
-bool gate_wait(gate *g, int timeout_ms)
+bool tl_gate_wait(tl_gate *g, int timeout_ms)
 {
     struct timespec dl = deadline_in(timeout_ms);
     pthread_mutex_lock(&g->mu);
@@ -133,32 +133,32 @@ bool gate_wait(gate *g, int timeout_ms)
 
 static void *runner_main(void *arg)
 {
-    runner *r = arg;
+    tl_runner *r = arg;
     atomic_store(&r->tid, (int)gettid());
     int rc = ss_server_serve_forever(r->s, r->poll_ms);
     pthread_mutex_lock(&r->done.mu);
     r->rc = rc;
     pthread_mutex_unlock(&r->done.mu);
-    ev_post(&r->done);
+    tl_ev_post(&r->done);
     return NULL;
 }
 
-void runner_start(runner *r, ss_server *s, int poll_ms)
+void tl_runner_start(tl_runner *r, ss_server *s, int poll_ms)
 {
     r->s = s;
     r->poll_ms = poll_ms;
     r->rc = 1;
     atomic_store(&r->tid, 0);
-    ev_init(&r->done);
+    tl_ev_init(&r->done);
     r->started = pthread_create(&r->th, NULL, runner_main, r) == 0;
 }
 
-bool runner_wait(runner *r, int timeout_ms)
+bool tl_runner_wait(tl_runner *r, int timeout_ms)
 {
-    return ev_wait(&r->done, 1, timeout_ms);
+    return tl_ev_wait(&r->done, 1, timeout_ms);
 }
 
-int runner_join(runner *r)
+int tl_runner_join(tl_runner *r)
 {
     if (!r->started)
         return -ESRCH;
@@ -167,11 +167,11 @@ int runner_join(runner *r)
     pthread_mutex_lock(&r->done.mu);
     int rc = r->rc;
     pthread_mutex_unlock(&r->done.mu);
-    ev_destroy(&r->done);
+    tl_ev_destroy(&r->done);
     return rc;
 }
 
-bool runner_sleeping(runner *r)
+bool tl_runner_sleeping(tl_runner *r)
 {
     int tid = atomic_load(&r->tid);
     if (tid <= 0)
@@ -188,17 +188,17 @@ bool runner_sleeping(runner *r)
     return close_paren && close_paren[1] == ' ' && close_paren[2] == 'S';
 }
 
-int runner_stop(runner *r)
+int tl_runner_stop(tl_runner *r)
 {
     if (!r->started)
         return -ESRCH;
     ss_server_shutdown(r->s);
-    return runner_join(r);
+    return tl_runner_join(r);
 }
 
 /* ---- servers --------------------------------------------------------------- */
 
-ss_server_stats stats_of(ss_server *s)
+ss_server_stats tl_stats_of(ss_server *s)
 {
     ss_server_stats st;
     memset(&st, 0, sizeof st);
@@ -214,7 +214,7 @@ static void remove_tmpdir(void)
         rmdir(tmpdir_);
 }
 
-const char *unix_path(bool abstract)
+const char *tl_unix_path(bool abstract)
 {
     static char paths[64][108];
     static unsigned n;
@@ -234,7 +234,7 @@ const char *unix_path(bool abstract)
     return p;
 }
 
-void cfg_for(ss_config *c, ss_kind kind, ss_concurrency cc)
+void tl_cfg_for(ss_config *c, ss_kind kind, ss_concurrency cc)
 {
     ss_config_init(c, kind);
     c->concurrency = cc;
@@ -242,7 +242,7 @@ void cfg_for(ss_config *c, ss_kind kind, ss_concurrency cc)
         c->host = "127.0.0.1";
         c->port = 0;
     } else {
-        c->path = unix_path(true);
+        c->path = tl_unix_path(true);
     }
 }
 
@@ -281,9 +281,9 @@ static int connect_addr(int type, const struct sockaddr *sa, socklen_t len,
         if (errno != EINPROGRESS)
             goto fail;
         struct pollfd p = {.fd = fd, .events = POLLOUT};
-        int64_t end = now_ms() + timeout_ms;
+        int64_t end = tl_now_ms() + timeout_ms;
         for (;;) {
-            int left = (int)(end - now_ms());
+            int left = (int)(end - tl_now_ms());
             if (left < 0) {
                 errno = ETIMEDOUT;
                 goto fail;
@@ -331,7 +331,7 @@ static int fill_ip(const char *host, uint16_t port, struct sockaddr_storage *ss,
     return -EINVAL;
 }
 
-int connect_tcp(const char *host, uint16_t port, int timeout_ms)
+int tl_connect_tcp(const char *host, uint16_t port, int timeout_ms)
 {
     struct sockaddr_storage ss;
     socklen_t len;
@@ -341,7 +341,7 @@ int connect_tcp(const char *host, uint16_t port, int timeout_ms)
                         timeout_ms);
 }
 
-int connect_tcp_from(const char *src, const char *host, uint16_t port,
+int tl_connect_tcp_from(const char *src, const char *host, uint16_t port,
                      int timeout_ms)
 {
     struct sockaddr_storage ss, from;
@@ -352,7 +352,7 @@ int connect_tcp_from(const char *src, const char *host, uint16_t port,
                         (struct sockaddr *)&from, flen, timeout_ms);
 }
 
-int connect_unix(const char *path, int type)
+int tl_connect_unix(const char *path, int type)
 {
     struct sockaddr_un un = {.sun_family = AF_UNIX};
     size_t n = strlen(path);
@@ -367,7 +367,7 @@ int connect_unix(const char *path, int type)
     return connect_addr(type, (struct sockaddr *)&un, len, NULL, 0, 2000);
 }
 
-int connect_server(ss_server *s)
+int tl_connect_server(ss_server *s)
 {
     socklen_t len = 0;
     const struct sockaddr *sa = ss_server_address(s, &len);
@@ -390,7 +390,7 @@ int connect_server(ss_server *s)
     return connect_addr(type, (struct sockaddr *)&ss, len, NULL, 0, 2000);
 }
 
-int send_all(int fd, const void *buf, size_t n)
+int tl_send_all(int fd, const void *buf, size_t n)
 {
     const char *p = buf;
     while (n > 0) {
@@ -406,16 +406,16 @@ int send_all(int fd, const void *buf, size_t n)
     return 0;
 }
 
-int send_str(int fd, const char *s)
+int tl_send_str(int fd, const char *s)
 {
-    return send_all(fd, s, strlen(s));
+    return tl_send_all(fd, s, strlen(s));
 }
 
 /* Waits for fd readable until end; 0 ready, -ETIMEDOUT, or -errno. */
 static int wait_readable(int fd, int64_t end)
 {
     for (;;) {
-        int left = (int)(end - now_ms());
+        int left = (int)(end - tl_now_ms());
         if (left < 0)
             return -ETIMEDOUT;
         struct pollfd p = {.fd = fd, .events = POLLIN};
@@ -427,9 +427,9 @@ static int wait_readable(int fd, int64_t end)
     }
 }
 
-ssize_t recv_n(int fd, void *buf, size_t n, int timeout_ms)
+ssize_t tl_recv_n(int fd, void *buf, size_t n, int timeout_ms)
 {
-    int64_t end = now_ms() + timeout_ms;
+    int64_t end = tl_now_ms() + timeout_ms;
     size_t got = 0;
     while (got < n) {
         int rc = wait_readable(fd, end);
@@ -448,9 +448,9 @@ ssize_t recv_n(int fd, void *buf, size_t n, int timeout_ms)
     return (ssize_t)got;
 }
 
-ssize_t recv_line(int fd, char *buf, size_t cap, int timeout_ms)
+ssize_t tl_recv_line(int fd, char *buf, size_t cap, int timeout_ms)
 {
-    int64_t end = now_ms() + timeout_ms;
+    int64_t end = tl_now_ms() + timeout_ms;
     size_t got = 0;
     while (got + 1 < cap) {
         int rc = wait_readable(fd, end);
@@ -471,9 +471,9 @@ ssize_t recv_line(int fd, char *buf, size_t cap, int timeout_ms)
     return (ssize_t)got;
 }
 
-int wait_closed(int fd, int timeout_ms)
+int tl_wait_closed(int fd, int timeout_ms)
 {
-    int rc = wait_readable(fd, now_ms() + timeout_ms);
+    int rc = wait_readable(fd, tl_now_ms() + timeout_ms);
     if (rc == -ETIMEDOUT)
         return 0;
     char c;
@@ -483,16 +483,16 @@ int wait_closed(int fd, int timeout_ms)
     return -1;
 }
 
-ssize_t recv_dgram(int fd, void *buf, size_t cap, int timeout_ms)
+ssize_t tl_recv_dgram(int fd, void *buf, size_t cap, int timeout_ms)
 {
-    int rc = wait_readable(fd, now_ms() + timeout_ms);
+    int rc = wait_readable(fd, tl_now_ms() + timeout_ms);
     if (rc)
         return rc;
     ssize_t k = recv(fd, buf, cap, MSG_DONTWAIT);
     return k < 0 ? -errno : k;
 }
 
-void close_reset(int fd)
+void tl_close_reset(int fd)
 {
     struct linger l = {.l_onoff = 1, .l_linger = 0};
     setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof l);
@@ -501,7 +501,7 @@ void close_reset(int fd)
 
 /* ---- process accounting ----------------------------------------------------- */
 
-int count_threads(void)
+int tl_count_threads(void)
 {
     FILE *f = fopen("/proc/self/status", "re");
     if (!f)
@@ -515,7 +515,7 @@ int count_threads(void)
     return n;
 }
 
-int count_fds(void)
+int tl_count_fds(void)
 {
     DIR *d = opendir("/proc/self/fd");
     if (!d)
@@ -544,7 +544,7 @@ static int echo_stream_handle(ss_request *r)
     }
 }
 
-const ss_handler_class echo_stream_handler = {
+const ss_handler_class tl_echo_stream_handler = {
     .name = "echo-stream", .handle = echo_stream_handle};
 
 static int echo_once_handle(ss_request *r)
@@ -556,7 +556,7 @@ static int echo_once_handle(ss_request *r)
     return ss_stream_write_all(r, out, (size_t)n + 5);
 }
 
-const ss_handler_class echo_once_handler = {
+const ss_handler_class tl_echo_once_handler = {
     .name = "echo-once", .handle = echo_once_handle};
 
 static int echo_dgram_handle(ss_request *r)
@@ -568,14 +568,14 @@ static int echo_dgram_handle(ss_request *r)
     return ss_dgram_reply(r, p, n);
 }
 
-const ss_handler_class echo_dgram_handler = {
+const ss_handler_class tl_echo_dgram_handler = {
     .name = "echo-dgram", .handle = echo_dgram_handle};
 
-int roundtrip_once(ss_server *s, const char *msg, bool once_handler)
+int tl_roundtrip_once(ss_server *s, const char *msg, bool once_handler)
 {
     ss_kind k = ss_server_config(s)->kind;
     bool stream = k == SS_TCP || k == SS_UNIX_STREAM;
-    int fd = connect_server(s);
+    int fd = tl_connect_server(s);
     if (fd < 0)
         return -1;
     char want[512], got[512];
@@ -584,16 +584,16 @@ int roundtrip_once(ss_server *s, const char *msg, bool once_handler)
         snprintf(want, sizeof want, "%s%s\n", once_handler ? "echo:" : "", msg);
         char line[512];
         snprintf(line, sizeof line, "%s\n", msg);
-        if (send_str(fd, line) != 0)
+        if (tl_send_str(fd, line) != 0)
             rc = -2;
-        else if (recv_line(fd, got, sizeof got, 3000) <= 0)
+        else if (tl_recv_line(fd, got, sizeof got, 3000) <= 0)
             rc = -3;
     } else {
         snprintf(want, sizeof want, "%s", msg);
-        if (send_str(fd, msg) != 0)
+        if (tl_send_str(fd, msg) != 0)
             rc = -2;
         else {
-            ssize_t n = recv_dgram(fd, got, sizeof got - 1, 3000);
+            ssize_t n = tl_recv_dgram(fd, got, sizeof got - 1, 3000);
             if (n < 0)
                 rc = -3;
             else
@@ -611,13 +611,13 @@ int roundtrip_once(ss_server *s, const char *msg, bool once_handler)
 
 /* ---- err_log ---------------------------------------------------------------------- */
 
-void err_log_init(err_log *l)
+void tl_err_log_init(tl_err_log *l)
 {
     memset(l, 0, sizeof *l);
     pthread_mutex_init(&l->mu, NULL);
 }
 
-void err_log_add(err_log *l, const ss_conn *conn, int err, const char *what)
+void tl_err_log_add(tl_err_log *l, const ss_conn *conn, int err, const char *what)
 {
     pthread_mutex_lock(&l->mu);
     if (l->n < 64) {
@@ -629,7 +629,7 @@ void err_log_add(err_log *l, const ss_conn *conn, int err, const char *what)
     pthread_mutex_unlock(&l->mu);
 }
 
-unsigned err_log_count(err_log *l, int err, int conn_must)
+unsigned tl_err_log_count(tl_err_log *l, int err, int conn_must)
 {
     pthread_mutex_lock(&l->mu);
     unsigned c = 0;
@@ -641,7 +641,7 @@ unsigned err_log_count(err_log *l, int err, int conn_must)
     return c;
 }
 
-unsigned err_log_total(err_log *l)
+unsigned tl_err_log_total(tl_err_log *l)
 {
     pthread_mutex_lock(&l->mu);
     unsigned n = l->n;
@@ -651,16 +651,16 @@ unsigned err_log_total(err_log *l)
 
 /* ---- fixture ----------------------------------------------------------------------- */
 
-fixture F;
+tl_fixture F;
 
-int fx_fd(int fd)
+int tl_fx_fd(int fd)
 {
     if (fd >= 0 && F.nfds < (int)(sizeof F.fds / sizeof F.fds[0]))
         F.fds[F.nfds++] = fd;
     return fd;
 }
 
-void fx_close(int fd)
+void tl_fx_close(int fd)
 {
     for (int i = 0; i < F.nfds; i++)
         if (F.fds[i] == fd) {
@@ -670,11 +670,11 @@ void fx_close(int fd)
     close(fd);
 }
 
-int fx_teardown(void **state)
+int tl_fx_teardown(void **state)
 {
     (void)state;
     if (F.r.started)
-        runner_stop(&F.r);
+        tl_runner_stop(&F.r);
     for (int i = 0; i < F.nfds; i++)
         close(F.fds[i]);
     F.nfds = 0;
@@ -683,7 +683,7 @@ int fx_teardown(void **state)
     return 0;
 }
 
-int run_selected(const char *group, const struct CMUnitTest *tests, size_t n,
+int tl_run_selected(const char *group, const struct CMUnitTest *tests, size_t n,
               int argc, char **argv)
 {
     struct CMUnitTest *sel = calloc(n ? n : 1, sizeof *sel);
@@ -713,7 +713,7 @@ int run_selected(const char *group, const struct CMUnitTest *tests, size_t n,
 
 /* ---- requests held in flight ------------------------------------------------------ */
 
-held H;
+tl_held H;
 
 static void atomic_max(_Atomic int *m, int v)
 {
@@ -733,43 +733,43 @@ static int held_handle(ss_request *r)
     ss_server_stats st;
     ss_server_get_stats(ss_request_server(r), &st);
     atomic_max(&H.max_workers_seen, (int)st.workers);
-    ev_post(&H.entered);
-    gate_wait(&H.release, 10000);
+    tl_ev_post(&H.entered);
+    tl_gate_wait(&H.release, 10000);
     atomic_fetch_sub(&H.inflight, 1);
     int rc = ss_stream_write_all(r, out, (size_t)n + 5);
-    ev_post(&H.finished);
+    tl_ev_post(&H.finished);
     return rc;
 }
 
-const ss_handler_class held_handler = {.name = "held", .handle = held_handle};
+const ss_handler_class tl_held_handler = {.name = "held", .handle = held_handle};
 
-void log_error(ss_server *s, const ss_conn *conn, int err, const char *what)
+void tl_log_error(ss_server *s, const ss_conn *conn, int err, const char *what)
 {
     (void)s;
-    err_log_add(&H.errs, conn, err, what);
+    tl_err_log_add(&H.errs, conn, err, what);
 }
 
-const ss_server_ops logging_ops = {.handle_error = log_error};
+const ss_server_ops tl_logging_ops = {.handle_error = tl_log_error};
 
-int held_setup(void **state)
+int tl_held_setup(void **state)
 {
     (void)state;
-    ev_init(&H.entered);
-    ev_init(&H.finished);
-    gate_init(&H.release);
+    tl_ev_init(&H.entered);
+    tl_ev_init(&H.finished);
+    tl_gate_init(&H.release);
     atomic_store(&H.inflight, 0);
     atomic_store(&H.max_inflight, 0);
     atomic_store(&H.max_workers_seen, 0);
-    err_log_init(&H.errs);
+    tl_err_log_init(&H.errs);
     return 0;
 }
 
-int held_teardown(void **state)
+int tl_held_teardown(void **state)
 {
-    gate_open(&H.release); /* never leave a handler parked */
-    fx_teardown(state);
-    gate_destroy(&H.release);
-    ev_destroy(&H.entered);
-    ev_destroy(&H.finished);
+    tl_gate_open(&H.release); /* never leave a handler parked */
+    tl_fx_teardown(state);
+    tl_gate_destroy(&H.release);
+    tl_ev_destroy(&H.entered);
+    tl_ev_destroy(&H.finished);
     return 0;
 }

@@ -48,7 +48,8 @@ struct worker {
     uint32_t *lat_us; /* one per completed round trip */
     size_t nlat, caplat;
     uint64_t errors;
-    uint64_t err_by_errno[134]; /* index 0: wrong or short reply; 133: timeout */
+    uint64_t
+        err_by_errno[134]; /* index 0: wrong or short reply; 133: timeout */
 };
 
 static struct sockaddr_in g_addr;
@@ -154,8 +155,8 @@ static void start(struct worker *w, struct conn *c)
     /* One registration per round trip; close() removes it.  Edge
      * triggered: OUT once the connect completes, IN when the reply or the
      * FIN arrives. */
-    struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET,
-                             .data.ptr = c};
+    struct epoll_event ev = {
+        .events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET, .data.ptr = c};
     if (epoll_ctl(w->ep, EPOLL_CTL_ADD, c->fd, &ev) == -1) {
         fail(w, c, errno);
         return;
@@ -197,7 +198,8 @@ static void *run(void *arg)
             uint32_t e = evs[i].events;
             if (c->st == CONNECTING && (e & (EPOLLOUT | EPOLLERR | EPOLLHUP)))
                 on_writable(w, c);
-            if (c->st == READING && (e & (EPOLLIN | EPOLLRDHUP | EPOLLERR | EPOLLHUP)))
+            if (c->st == READING &&
+                (e & (EPOLLIN | EPOLLRDHUP | EPOLLERR | EPOLLHUP)))
                 on_readable(w, c);
             if (c->st == IDLE && now_ns() < g_end_ns)
                 start(w, c);
@@ -217,21 +219,26 @@ static int cmp_u32(const void *a, const void *b)
 
 static void usage(const char *argv0)
 {
-    fprintf(stderr,
-            "usage: %s --port N [--host IPV4] [--conns N] [--duration SECONDS]\n"
-            "          [--threads N] [--timeout-ms MS] [--message TEXT]\n"
-            "prints: rt_s=... p50_us=... p99_us=... errors=... completed=...\n",
-            argv0);
+    fprintf(
+        stderr,
+        "usage: %s --port N [--host IPV4] [--conns N] [--duration SECONDS]\n"
+        "          [--threads N] [--timeout-ms MS] [--message TEXT]\n"
+        "prints: rt_s=... p50_us=... p99_us=... errors=... completed=...\n",
+        argv0);
     exit(2);
 }
 
 int main(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"host", required_argument, NULL, 'h'},    {"port", required_argument, NULL, 'p'},
-        {"conns", required_argument, NULL, 'c'},   {"duration", required_argument, NULL, 'd'},
-        {"threads", required_argument, NULL, 'j'}, {"timeout-ms", required_argument, NULL, 't'},
-        {"message", required_argument, NULL, 'm'}, {NULL, 0, NULL, 0},
+        {"host", required_argument, NULL, 'h'},
+        {"port", required_argument, NULL, 'p'},
+        {"conns", required_argument, NULL, 'c'},
+        {"duration", required_argument, NULL, 'd'},
+        {"threads", required_argument, NULL, 'j'},
+        {"timeout-ms", required_argument, NULL, 't'},
+        {"message", required_argument, NULL, 'm'},
+        {NULL, 0, NULL, 0},
     };
     const char *host = "127.0.0.1";
     long port = -1, conns = 1, threads = 1, timeout_ms = 5000;
@@ -240,20 +247,36 @@ int main(int argc, char **argv)
     while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         char *end = NULL;
         switch (o) {
-        case 'h': host = optarg; break;
-        case 'p': port = strtol(optarg, &end, 10); break;
-        case 'c': conns = strtol(optarg, &end, 10); break;
-        case 'j': threads = strtol(optarg, &end, 10); break;
-        case 't': timeout_ms = strtol(optarg, &end, 10); break;
-        case 'd': duration = strtod(optarg, &end); break;
-        case 'm': g_msg = optarg; break;
-        default: usage(argv[0]);
+        case 'h':
+            host = optarg;
+            break;
+        case 'p':
+            port = strtol(optarg, &end, 10);
+            break;
+        case 'c':
+            conns = strtol(optarg, &end, 10);
+            break;
+        case 'j':
+            threads = strtol(optarg, &end, 10);
+            break;
+        case 't':
+            timeout_ms = strtol(optarg, &end, 10);
+            break;
+        case 'd':
+            duration = strtod(optarg, &end);
+            break;
+        case 'm':
+            g_msg = optarg;
+            break;
+        default:
+            usage(argv[0]);
         }
         if (end != NULL && (*end != '\0' || end == optarg))
             usage(argv[0]);
     }
-    if (optind != argc || port < 1 || port > 65535 || conns < 1 || conns > 100000 ||
-        threads < 1 || threads > conns || timeout_ms < 1 || !(duration > 0))
+    if (optind != argc || port < 1 || port > 65535 || conns < 1 ||
+        conns > 100000 || threads < 1 || threads > conns || timeout_ms < 1 ||
+        !(duration > 0))
         usage(argv[0]);
     g_addr.sin_family = AF_INET;
     g_addr.sin_port = htons((uint16_t)port);
@@ -269,22 +292,26 @@ int main(int argc, char **argv)
         s++;
         len--;
     }
-    while (len > 0 && (s[len - 1] == ' ' || (s[len - 1] >= '\t' && s[len - 1] <= '\r')))
+    while (len > 0 &&
+           (s[len - 1] == ' ' || (s[len - 1] >= '\t' && s[len - 1] <= '\r')))
         len--;
     if (len >= sizeof g_expect || g_msglen > 1024) {
         fprintf(stderr, "--message: too long\n");
         return 2;
     }
     for (size_t i = 0; i < len; i++)
-        g_expect[i] = (s[i] >= 'a' && s[i] <= 'z') ? (char)(s[i] - 'a' + 'A') : s[i];
+        g_expect[i] =
+            (s[i] >= 'a' && s[i] <= 'z') ? (char)(s[i] - 'a' + 'A') : s[i];
     g_expectlen = len;
     g_timeout_ns = (uint64_t)timeout_ms * 1000000ull;
 
     /* One descriptor per connection plus epoll and stdio. */
     struct rlimit rl;
-    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < (rlim_t)conns + 64) {
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 &&
+        rl.rlim_cur < (rlim_t)conns + 64) {
         rl.rlim_cur = rl.rlim_max;
-        if (setrlimit(RLIMIT_NOFILE, &rl) == -1 || rl.rlim_cur < (rlim_t)conns + 64)
+        if (setrlimit(RLIMIT_NOFILE, &rl) == -1 ||
+            rl.rlim_cur < (rlim_t)conns + 64)
             fprintf(stderr, "RLIMIT_NOFILE %llu < %ld connections\n",
                     (unsigned long long)rl.rlim_cur, conns);
     }
@@ -336,11 +363,15 @@ int main(int argc, char **argv)
     qsort(all, total, sizeof *all, cmp_u32);
     uint32_t p50 = total ? all[(total - 1) * 50 / 100] : 0;
     uint32_t p99 = total ? all[(total - 1) * 99 / 100] : 0;
-    printf("rt_s=%.1f p50_us=%u p99_us=%u errors=%llu completed=%zu seconds=%.3f\n",
-           (double)total / secs, p50, p99, (unsigned long long)errors, total, secs);
+    printf("rt_s=%.1f p50_us=%u p99_us=%u errors=%llu completed=%zu "
+           "seconds=%.3f\n",
+           (double)total / secs, p50, p99, (unsigned long long)errors, total,
+           secs);
     for (int k = 0; k < 134; k++)
         if (by[k] != 0)
             fprintf(stderr, "errors: %llu x %s\n", (unsigned long long)by[k],
-                    k == 0 ? "wrong reply" : k == 133 ? "timeout" : strerror(k));
+                    k == 0     ? "wrong reply"
+                    : k == 133 ? "timeout"
+                               : strerror(k));
     return 0;
 }

@@ -79,6 +79,8 @@ int main(int argc, char **argv)
         return 1;
     return example_serve(s);
 usage:
-    fprintf(stderr, "usage: %s [--host HOST] [--port N] [--workers N] [--queue N]\n", argv[0]);
+    fprintf(stderr,
+            "usage: %s [--host HOST] [--port N] [--workers N] [--queue N]\n",
+            argv[0]);
     return 2;
 }

@@ -53,11 +53,14 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     int lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     int one = 1;
-    struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    struct sockaddr_in sin = {.sin_family = AF_INET,
+                              .sin_port = htons((uint16_t)port)};
     sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     socklen_t sl = sizeof sin;
-    if (lfd == -1 || setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) == -1 ||
-        bind(lfd, (struct sockaddr *)&sin, sizeof sin) == -1 || listen(lfd, SOMAXCONN) == -1 ||
+    if (lfd == -1 ||
+        setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) == -1 ||
+        bind(lfd, (struct sockaddr *)&sin, sizeof sin) == -1 ||
+        listen(lfd, SOMAXCONN) == -1 ||
         getsockname(lfd, (struct sockaddr *)&sin, &sl) == -1) {
         perror("socket/bind/listen");
         return 1;

@@ -80,8 +80,10 @@ static int derive_once(void *ctx, const char *user, const char *password,
 static int login(proto_io *io, const char *user, const char *pw)
 {
     json_t *r = NULL;
-    if (rpc(io, json_pack("{s:s,s:i,s:s}", "cmd", "hello", "version", 1,
-                          "client", "sessions_load/1"), &r) < 0)
+    if (rpc(io,
+            json_pack("{s:s,s:i,s:s}", "cmd", "hello", "version", 1, "client",
+                      "sessions_load/1"),
+            &r) < 0)
         return -1;
     json_decref(r);
     struct proto_login l;
@@ -99,8 +101,10 @@ static int put_get(proto_io *io, int i, const uint8_t *data, size_t n,
     crypto_generichash(d, sizeof d, data, n, NULL, 0);
     proto_digest_to_hex(d, hex);
     json_t *r = NULL;
-    if (rpc(io, json_pack("{s:s,s:s,s:I}", "cmd", "put", "path", path,
-                          "total", (json_int_t)n), &r) < 0)
+    if (rpc(io,
+            json_pack("{s:s,s:s,s:I}", "cmd", "put", "path", path, "total",
+                      (json_int_t)n),
+            &r) < 0)
         return -1;
     json_decref(r);
     json_t *q = json_pack("{s:s,s:i,s:I}", "cmd", "put_data", "offset", 0,
@@ -109,11 +113,13 @@ static int put_get(proto_io *io, int i, const uint8_t *data, size_t n,
     json_decref(q);
     if (rc < 0 || proto_write_body(io, data, n) < 0)
         return -1;
-    if (rpc(io, json_pack("{s:s,s:s}", "cmd", "put_end", "digest", hex), &r) < 0)
+    if (rpc(io, json_pack("{s:s,s:s}", "cmd", "put_end", "digest", hex), &r) <
+        0)
         return -1;
     json_decref(r);
-    if (rpc(io, json_pack("{s:s,s:s,s:i}", "cmd", "get", "path", path,
-                          "offset", 0), &r) < 0)
+    if (rpc(io,
+            json_pack("{s:s,s:s,s:i}", "cmd", "get", "path", path, "offset", 0),
+            &r) < 0)
         return -1;
     uint64_t sz = proto_body_size(r);
     json_decref(r);
@@ -137,14 +143,20 @@ int main(int argc, char **argv)
     size_t bytes = 4096;
     const char *user = "bench", *pw = NULL;
     for (int i = 1; i + 1 < argc; i += 2) {
-        if (!strcmp(argv[i], "--port")) port = atoi(argv[i + 1]);
-        else if (!strcmp(argv[i], "--sessions")) n = atoi(argv[i + 1]);
-        else if (!strcmp(argv[i], "--bytes")) bytes = strtoul(argv[i + 1], NULL, 10);
-        else if (!strcmp(argv[i], "--user")) user = argv[i + 1];
-        else if (!strcmp(argv[i], "--password")) pw = argv[i + 1];
+        if (!strcmp(argv[i], "--port"))
+            port = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--sessions"))
+            n = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--bytes"))
+            bytes = strtoul(argv[i + 1], NULL, 10);
+        else if (!strcmp(argv[i], "--user"))
+            user = argv[i + 1];
+        else if (!strcmp(argv[i], "--password"))
+            pw = argv[i + 1];
     }
     if (!port || !pw || n < 1) {
-        fprintf(stderr, "usage: sessions_load --port P --password PW [--user U] [--sessions N] [--bytes B]\n");
+        fprintf(stderr, "usage: sessions_load --port P --password PW [--user "
+                        "U] [--sessions N] [--bytes B]\n");
         return 2;
     }
     if (proto_init() < 0)
@@ -162,7 +174,8 @@ int main(int argc, char **argv)
     {
         int fd = socket(AF_INET, SOCK_STREAM, 0);
         proto_io w = {.fd = fd, .timeout_ms = 60000, .body_timeout_ms = 30000};
-        if (connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0 || login(&w, user, pw) < 0) {
+        if (connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0 ||
+            login(&w, user, pw) < 0) {
             fprintf(stderr, "warm-up login failed\n");
             return 1;
         }
@@ -171,14 +184,17 @@ int main(int argc, char **argv)
     double t0 = proto_mono_s();
     for (int i = 0; i < n; i++) {
         int fd = socket(AF_INET, SOCK_STREAM, 0);
-        io[i] = (proto_io){.fd = fd, .timeout_ms = 60000, .body_timeout_ms = 30000};
+        io[i] =
+            (proto_io){.fd = fd, .timeout_ms = 60000, .body_timeout_ms = 30000};
         int one = 1;
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
         if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0 ||
             login(&io[i], user, pw) < 0) {
-            fprintf(stderr, "session %d: connect/login failed (%s)\n", i, strerror(errno));
+            fprintf(stderr, "session %d: connect/login failed (%s)\n", i,
+                    strerror(errno));
             errors++;
-            if (fd >= 0) close(fd);
+            if (fd >= 0)
+                close(fd);
             io[i].fd = -1;
         } else {
             login_ok++;
@@ -200,7 +216,8 @@ int main(int argc, char **argv)
     for (int i = 0; i < n; i++)
         if (io[i].fd >= 0)
             close(io[i].fd);
-    printf("sessions=%d login_ok=%d xfer_ok=%d errors=%d login_s=%.3f xfer_s=%.3f total_s=%.3f\n",
+    printf("sessions=%d login_ok=%d xfer_ok=%d errors=%d login_s=%.3f "
+           "xfer_s=%.3f total_s=%.3f\n",
            n, login_ok, xfer_ok, errors, t1 - t0, t2 - t1, t2 - t0);
     return errors ? 1 : 0;
 }

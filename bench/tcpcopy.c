@@ -24,7 +24,8 @@ static void *sender(void *arg)
     char *buf = calloc(1, CHUNK);
     for (size_t sent = 0; sent < total;) {
         ssize_t w = write(fd, buf, CHUNK);
-        if (w <= 0) break;
+        if (w <= 0)
+            break;
         sent += (size_t)w;
     }
     close(fd);
@@ -34,22 +35,27 @@ static void *sender(void *arg)
 
 int main(int argc, char **argv)
 {
-    size_t mib = (argc > 2 && !strcmp(argv[1], "--mib")) ? strtoul(argv[2], NULL, 10) : 1024;
+    size_t mib = (argc > 2 && !strcmp(argv[1], "--mib"))
+                     ? strtoul(argv[2], NULL, 10)
+                     : 1024;
     total = mib << 20;
     lfd = socket(AF_INET, SOCK_STREAM, 0);
     struct sockaddr_in sa = {.sin_family = AF_INET};
     inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
     socklen_t sl = sizeof sa;
-    if (bind(lfd, (struct sockaddr *)&sa, sizeof sa) < 0 || listen(lfd, 1) < 0) return 1;
+    if (bind(lfd, (struct sockaddr *)&sa, sizeof sa) < 0 || listen(lfd, 1) < 0)
+        return 1;
     getsockname(lfd, (struct sockaddr *)&sa, &sl);
     double a = proto_mono_s();
     pthread_t t;
     pthread_create(&t, NULL, sender, NULL);
     int fd = socket(AF_INET, SOCK_STREAM, 0);
-    if (connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0) return 1;
+    if (connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0)
+        return 1;
     char *buf = malloc(CHUNK);
     size_t got = 0;
-    for (ssize_t r; (r = read(fd, buf, CHUNK)) > 0;) got += (size_t)r;
+    for (ssize_t r; (r = read(fd, buf, CHUNK)) > 0;)
+        got += (size_t)r;
     double b = proto_mono_s();
     pthread_join(t, NULL);
     double s = b - a;

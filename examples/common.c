@@ -17,7 +17,10 @@
  * may read it (C17 7.14.1.1). */
 static _Atomic(ss_server *) g_server;
 
-static bool is_unix(ss_kind k) { return k == SS_UNIX_STREAM || k == SS_UNIX_DGRAM; }
+static bool is_unix(ss_kind k)
+{
+    return k == SS_UNIX_STREAM || k == SS_UNIX_DGRAM;
+}
 
 int example_parse_args(int argc, char **argv, ss_config *cfg)
 {
@@ -51,8 +54,9 @@ int example_parse_args(int argc, char **argv, ss_config *cfg)
     if (optind == argc)
         return 0;
 usage:
-    fprintf(stderr, is_unix(cfg->kind) ? "usage: %s [--path PATH]\n"
-                                       : "usage: %s [--host HOST] [--port N]\n",
+    fprintf(stderr,
+            is_unix(cfg->kind) ? "usage: %s [--path PATH]\n"
+                               : "usage: %s [--host HOST] [--port N]\n",
             argv[0]);
     return -1;
 }
@@ -63,7 +67,8 @@ ss_server *example_create(const ss_config *cfg, const ss_handler_class *h)
     int rc = ss_server_create(&s, cfg, h, NULL, NULL);
     if (rc < 0) {
         if (is_unix(cfg->kind))
-            fprintf(stderr, "ss_server_create %s: %s\n", cfg->path, ss_strerror(rc));
+            fprintf(stderr, "ss_server_create %s: %s\n", cfg->path,
+                    ss_strerror(rc));
         else
             fprintf(stderr, "ss_server_create %s:%u: %s\n", cfg->host,
                     (unsigned)cfg->port, ss_strerror(rc));
@@ -96,13 +101,14 @@ int example_serve(ss_server *s)
     atomic_store(&g_server, s);
     struct sigaction act = {.sa_handler = on_signal, .sa_flags = SA_RESTART};
     sigemptyset(&act.sa_mask);
-    if (sigaction(SIGINT, &act, NULL) == -1 || sigaction(SIGTERM, &act, NULL) == -1) {
+    if (sigaction(SIGINT, &act, NULL) == -1 ||
+        sigaction(SIGTERM, &act, NULL) == -1) {
         perror("sigaction");
         goto out;
     }
     /* Line buffered even into a pipe, so a supervisor sees each line now. */
-    if (setvbuf(stdout, NULL, _IOLBF, 0) != 0 || printf("listening on %s\n", addr) < 0 ||
-        fflush(stdout) == EOF) {
+    if (setvbuf(stdout, NULL, _IOLBF, 0) != 0 ||
+        printf("listening on %s\n", addr) < 0 || fflush(stdout) == EOF) {
         perror("stdout");
         goto out;
     }
@@ -123,7 +129,10 @@ out:
     return status;
 }
 
-static bool is_space(unsigned char c) { return c == ' ' || (c >= '\t' && c <= '\r'); }
+static bool is_space(unsigned char c)
+{
+    return c == ' ' || (c >= '\t' && c <= '\r');
+}
 
 const char *example_strip(const char *buf, size_t *n)
 {
@@ -141,7 +150,8 @@ const char *example_strip(const char *buf, size_t *n)
 void example_upper(char *dst, const char *src, size_t n)
 {
     for (size_t i = 0; i < n; i++)
-        dst[i] = (src[i] >= 'a' && src[i] <= 'z') ? (char)(src[i] - 'a' + 'A') : src[i];
+        dst[i] = (src[i] >= 'a' && src[i] <= 'z') ? (char)(src[i] - 'a' + 'A')
+                                                  : src[i];
 }
 
 void example_print_wrote(const ss_request *r, const void *data, size_t n)
@@ -149,14 +159,16 @@ void example_print_wrote(const ss_request *r, const void *data, size_t n)
     char host[NI_MAXHOST] = "";
     socklen_t len;
     const struct sockaddr *sa = ss_request_client_address(r, &len);
-    if (sa == NULL || getnameinfo(sa, len, host, sizeof host, NULL, 0, NI_NUMERICHOST) != 0)
+    if (sa == NULL ||
+        getnameinfo(sa, len, host, sizeof host, NULL, 0, NI_NUMERICHOST) != 0)
         snprintf(host, sizeof host, "%s",
                  ss_request_client_str(r) ? ss_request_client_str(r) : "");
     const unsigned char *p = data;
     flockfile(stdout);
     printf("%s wrote:\n", host);
     for (size_t i = 0; i < n; i++)
-        printf(p[i] >= ' ' && p[i] < 0x7f && p[i] != '\\' ? "%c" : "\\x%02x", p[i]);
+        printf(p[i] >= ' ' && p[i] < 0x7f && p[i] != '\\' ? "%c" : "\\x%02x",
+               p[i]);
     if (printf("\n") < 0 || fflush(stdout) == EOF)
         perror("stdout");
     funlockfile(stdout);
@@ -167,7 +179,8 @@ ssize_t example_join(int argc, char **argv, int first, char *buf, size_t cap)
     size_t len = 0;
     buf[0] = '\0';
     for (int i = first; i < argc; i++) {
-        int n = snprintf(buf + len, cap - len, "%s%s", i > first ? " " : "", argv[i]);
+        int n = snprintf(buf + len, cap - len, "%s%s", i > first ? " " : "",
+                         argv[i]);
         if (n < 0 || (size_t)n >= cap - len)
             return -1;
         len += (size_t)n;
@@ -181,12 +194,14 @@ int example_connect(const char *host, const char *port, int socktype)
     struct addrinfo *res;
     int rc = getaddrinfo(host, port, &hints, &res);
     if (rc != 0) {
-        fprintf(stderr, "getaddrinfo %s:%s: %s\n", host, port, gai_strerror(rc));
+        fprintf(stderr, "getaddrinfo %s:%s: %s\n", host, port,
+                gai_strerror(rc));
         return -1;
     }
     int fd = -1, err = 0;
     for (struct addrinfo *ai = res; ai != NULL && fd == -1; ai = ai->ai_next) {
-        fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
+        fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC,
+                    ai->ai_protocol);
         if (fd == -1) {
             err = errno;
             continue;

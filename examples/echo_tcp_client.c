@@ -9,7 +9,8 @@
 int main(int argc, char **argv)
 {
     char data[4096]; /* data = " ".join(sys.argv[3:]) */
-    ssize_t len = argc < 3 ? -1 : example_join(argc, argv, 3, data, sizeof data - 1);
+    ssize_t len =
+        argc < 3 ? -1 : example_join(argc, argv, 3, data, sizeof data - 1);
     if (len < 0) {
         fprintf(stderr, "usage: %s HOST PORT WORDS...\n", argv[0]);
         return 2;

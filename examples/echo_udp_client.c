@@ -9,7 +9,8 @@
 int main(int argc, char **argv)
 {
     char data[4096]; /* data = " ".join(sys.argv[3:]) */
-    ssize_t len = argc < 3 ? -1 : example_join(argc, argv, 3, data, sizeof data - 1);
+    ssize_t len =
+        argc < 3 ? -1 : example_join(argc, argv, 3, data, sizeof data - 1);
     if (len < 0) {
         fprintf(stderr, "usage: %s HOST PORT WORDS...\n", argv[0]);
         return 2;
@@ -18,7 +19,8 @@ int main(int argc, char **argv)
     int fd = example_connect(argv[1], argv[2], SOCK_DGRAM);
     if (fd == -1)
         return 1;
-    data[len] = '\n'; /* sock.sendto(bytes(data + "\n", "utf-8"), (HOST, PORT)) */
+    data[len] =
+        '\n'; /* sock.sendto(bytes(data + "\n", "utf-8"), (HOST, PORT)) */
     ssize_t n;
     do
         n = send(fd, data, (size_t)len + 1, 0);
@@ -27,7 +29,8 @@ int main(int argc, char **argv)
         perror("send");
         return 1;
     }
-    char reply[1024]; /* received = sock.recv(1024) (5 s timeout: UDP may lose it) */
+    char reply
+        [1024]; /* received = sock.recv(1024) (5 s timeout: UDP may lose it) */
     do
         n = recv(fd, reply, sizeof reply, 0);
     while (n == -1 && errno == EINTR);

@@ -31,9 +31,9 @@ static const ss_handler_class my_udp_handler = {
 int main(int argc, char **argv)
 {
     ss_config cfg;
-    ss_config_init(&cfg, SS_UDP);      /* UDPServer */
-    cfg.concurrency = SS_THREADING;    /* + ThreadingMixIn, as a bounded pool */
-    cfg.max_packet_size = 8192;        /* Python's default */
+    ss_config_init(&cfg, SS_UDP);   /* UDPServer */
+    cfg.concurrency = SS_THREADING; /* + ThreadingMixIn, as a bounded pool */
+    cfg.max_packet_size = 8192;     /* Python's default */
     if (example_parse_args(argc, argv, &cfg) < 0)
         return 2;
     ss_server *s = example_create(&cfg, &my_udp_handler);

@@ -9,7 +9,8 @@
 static int handle(ss_request *r)
 {
     char buf[1024];
-    ssize_t n = ss_stream_read(r, buf, sizeof buf); /* one recv(1024), EINTR-safe */
+    ssize_t n =
+        ss_stream_read(r, buf, sizeof buf); /* one recv(1024), EINTR-safe */
     if (n < 0)
         return (int)n;
     size_t len = (size_t)n;
@@ -28,9 +29,9 @@ static const ss_handler_class my_tcp_handler = {
 int main(int argc, char **argv)
 {
     ss_config cfg;
-    ss_config_init(&cfg, SS_TCP);     /* TCPServer */
-    cfg.concurrency = SS_FORKING;     /* + ForkingMixIn: a child per request */
-    cfg.max_children = 40;            /* Python's default, reaped via pidfds */
+    ss_config_init(&cfg, SS_TCP); /* TCPServer */
+    cfg.concurrency = SS_FORKING; /* + ForkingMixIn: a child per request */
+    cfg.max_children = 40;        /* Python's default, reaped via pidfds */
     if (example_parse_args(argc, argv, &cfg) < 0)
         return 2;
     ss_server *s = example_create(&cfg, &my_tcp_handler);

@@ -9,7 +9,8 @@
 static int handle(ss_request *r)
 {
     char buf[1024];
-    ssize_t n = ss_stream_read(r, buf, sizeof buf); /* one recv(1024), EINTR-safe */
+    ssize_t n =
+        ss_stream_read(r, buf, sizeof buf); /* one recv(1024), EINTR-safe */
     if (n < 0)
         return (int)n;
     size_t len = (size_t)n;
@@ -29,7 +30,7 @@ int main(int argc, char **argv)
 {
     ss_config cfg;
     ss_config_init(&cfg, SS_UNIX_STREAM); /* UnixStreamServer, at --path P */
-    cfg.concurrency = SS_SYNC;            /* one request at a time (the default) */
+    cfg.concurrency = SS_SYNC; /* one request at a time (the default) */
     if (example_parse_args(argc, argv, &cfg) < 0)
         return 2;
     ss_server *s = example_create(&cfg, &my_stream_handler);

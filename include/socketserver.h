@@ -133,7 +133,8 @@ typedef struct ss_config {
     bool allow_reuse_address; /* SO_REUSEADDR; default true */
     bool allow_reuse_port;    /* SO_REUSEPORT, IP sockets only; default false */
     int request_queue_size;   /* listen() backlog; default SOMAXCONN */
-    bool bind_and_activate;   /* bind+listen in ss_server_create(); default true */
+    bool
+        bind_and_activate; /* bind+listen in ss_server_create(); default true */
 
     /* handle_request(): milliseconds to wait for a request before calling
      * handle_timeout; -1 (default) waits forever (Python's timeout=None). */
@@ -157,12 +158,12 @@ typedef struct ss_config {
 
     /* SS_THREADING.  Workers are started on demand up to max_workers and
      * retire after idle_worker_ms without work, down to min_workers. */
-    unsigned min_workers;       /* default 0 */
-    unsigned max_workers;       /* default 16 */
-    unsigned queue_capacity;    /* accepted requests waiting; default 64 */
+    unsigned min_workers;    /* default 0 */
+    unsigned max_workers;    /* default 16 */
+    unsigned queue_capacity; /* accepted requests waiting; default 64 */
     ss_queue_full_policy queue_full_policy; /* default BLOCK */
-    int idle_worker_ms;         /* default 10000 */
-    size_t worker_stack_size;   /* bytes; 0 = 256 KiB */
+    int idle_worker_ms;                     /* default 10000 */
+    size_t worker_stack_size;               /* bytes; 0 = 256 KiB */
 
     /* server_close(): with block_on_close (default true) and not
      * daemon_threads (default false), requests in flight get up to
@@ -307,14 +308,14 @@ bool ss_server_stopping(const ss_server *s);
 
 /* Live counters, for tests and monitoring. */
 typedef struct ss_server_stats {
-    unsigned workers;        /* pool threads alive */
-    unsigned idle_workers;   /* of which waiting for work */
-    unsigned queued;         /* requests waiting in the pool queue */
-    unsigned active;         /* admitted connections not yet closed */
-    unsigned children;       /* forked children not yet reaped */
-    uint64_t handled;        /* requests whose handler has finished */
-    uint64_t rejected;       /* refused by verify, limits or a full queue */
-    uint64_t errors;         /* handle_error calls */
+    unsigned workers;      /* pool threads alive */
+    unsigned idle_workers; /* of which waiting for work */
+    unsigned queued;       /* requests waiting in the pool queue */
+    unsigned active;       /* admitted connections not yet closed */
+    unsigned children;     /* forked children not yet reaped */
+    uint64_t handled;      /* requests whose handler has finished */
+    uint64_t rejected;     /* refused by verify, limits or a full queue */
+    uint64_t errors;       /* handle_error calls */
 } ss_server_stats;
 void ss_server_get_stats(ss_server *s, ss_server_stats *st);
 

@@ -33,9 +33,9 @@ static int simple(client_conn *c, int argc, char **argv, json_t **keep)
 {
     char what[PROTO_PATH_MAX + 16];
     what_of(what, sizeof what, argc, argv);
-    json_t *req = argc > 1 ? json_pack("{s:s, s:s}", "cmd", argv[0], "path",
-                                       argv[1])
-                           : json_pack("{s:s}", "cmd", argv[0]);
+    json_t *req = argc > 1
+                      ? json_pack("{s:s, s:s}", "cmd", argv[0], "path", argv[1])
+                      : json_pack("{s:s}", "cmd", argv[0]);
     json_t *rep = NULL;
     int r = conn_call(c, req, &rep);
     if (r == -EREMOTEIO)
@@ -86,7 +86,7 @@ static void ls_print(const json_t *e)
     struct tm tm;
     if (localtime_r(&t, &tm))
         strftime(when, sizeof when, "%Y-%m-%d %H:%M", &tm);
-    char kind = strcmp(type, "dir") == 0 ? 'd'
+    char kind = strcmp(type, "dir") == 0    ? 'd'
                 : strcmp(type, "file") == 0 ? '-'
                                             : '?';
     printf("%c %12llu %s  ", kind, (unsigned long long)size, when);
@@ -122,7 +122,8 @@ static int cmd_ls(client_conn *c, int argc, char **argv, cmd_opts *o)
         size_t i;
         json_t *e;
         const char *last = NULL;
-        json_array_foreach(entries, i, e) {
+        json_array_foreach(entries, i, e)
+        {
             ls_print(e);
             (void)proto_get_str(e, "name", &last);
         }

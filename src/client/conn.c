@@ -91,9 +91,9 @@ int conn_open(client_conn *c, const char *host, const char *port)
                          host, v6 ? "]" : "", port, strerror(err));
 
     json_t *rep = NULL;
-    int r = conn_call(c, json_pack("{s:s, s:i, s:s}", "cmd", "hello",
-                                   "version", PROTO_VERSION, "client",
-                                   "ssftp/1.0"),
+    int r = conn_call(c,
+                      json_pack("{s:s, s:i, s:s}", "cmd", "hello", "version",
+                                PROTO_VERSION, "client", "ssftp/1.0"),
                       &rep);
     if (r == -EREMOTEIO) {
         conn_remote_fail(c, rep, host);
@@ -197,8 +197,9 @@ int conn_call(client_conn *c, json_t *req, json_t **reply)
     *reply = NULL;
     if (req == NULL) {
         /* json_pack refuses names that are not UTF-8, or memory ran out */
-        conn_fail(c, SSFTP_FAIL, "cannot encode the request (names must be "
-                              "valid UTF-8)");
+        conn_fail(c, SSFTP_FAIL,
+                  "cannot encode the request (names must be "
+                  "valid UTF-8)");
         return -EINVAL;
     }
     if (c->dead || c->io.fd < 0) {
@@ -261,7 +262,8 @@ int conn_remote_fail(client_conn *c, json_t *reply, const char *what)
     char *safe_what = text_escape(what);
     char *safe_err = text_escape(error);
     const char *w = safe_what ? safe_what : "?";
-    int status = strcmp(code, PROTO_E_AUTH_FAILED) == 0 ? SSFTP_AUTH : SSFTP_FAIL;
+    int status =
+        strcmp(code, PROTO_E_AUTH_FAILED) == 0 ? SSFTP_AUTH : SSFTP_FAIL;
     char quota[96] = "";
     bool is_quota = strcmp(code, PROTO_E_QUOTA_EXCEEDED) == 0;
     if (phrase == NULL) {

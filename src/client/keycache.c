@@ -43,7 +43,8 @@ static void entry_id(const char *user, const char *password,
 }
 
 int keycache_derive(const char *user, const char *password,
-                    const proto_auth_params *p, uint8_t client_key[PROTO_AUTH_KEY_BYTES],
+                    const proto_auth_params *p,
+                    uint8_t client_key[PROTO_AUTH_KEY_BYTES],
                     uint8_t server_key[PROTO_AUTH_KEY_BYTES])
 {
     int r = proto_auth_params_check(p);

@@ -18,7 +18,8 @@
  * proto_auth_derive() (then cached).  Returns 0, or proto_auth_derive()'s negative errno
  * (-EPROTO for costs outside proto_auth_params_check(), -ENOMEM). */
 int keycache_derive(const char *user, const char *password,
-                    const proto_auth_params *p, uint8_t client_key[PROTO_AUTH_KEY_BYTES],
+                    const proto_auth_params *p,
+                    uint8_t client_key[PROTO_AUTH_KEY_BYTES],
                     uint8_t server_key[PROTO_AUTH_KEY_BYTES]);
 
 /* How many derivations ran proto_auth_derive() (for tests and benchmarks). */

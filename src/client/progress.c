@@ -11,8 +11,8 @@
 
 #define PROGRESS_REDRAW_MS 100
 
-void progress_begin(progress *p, bool enabled, const char *name,
-                    uint64_t total, uint64_t done)
+void progress_begin(progress *p, bool enabled, const char *name, uint64_t total,
+                    uint64_t done)
 {
     memset(p, 0, sizeof *p);
     p->on = enabled;
@@ -37,8 +37,7 @@ void progress_begin(progress *p, bool enabled, const char *name,
 
 static void draw(progress *p, uint64_t done, int64_t now)
 {
-    unsigned pct = p->total ? (unsigned)(done * 100.0 / (double)p->total)
-                            : 100;
+    unsigned pct = p->total ? (unsigned)(done * 100.0 / (double)p->total) : 100;
     double secs = (double)(now - p->t0_ms) / 1000.0;
     double rate = secs > 0.05 ? (double)(done - p->start) / secs : 0.0;
     char eta[32] = "--:--";

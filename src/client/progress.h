@@ -24,8 +24,8 @@ typedef struct progress {
 
 /* Start a bar for name (a remote or local name; escaped here) of total
  * bytes of which done are already transferred (a resume). */
-void progress_begin(progress *p, bool enabled, const char *name,
-                    uint64_t total, uint64_t done);
+void progress_begin(progress *p, bool enabled, const char *name, uint64_t total,
+                    uint64_t done);
 
 /* done bytes so far; redraws if the last redraw is 100 ms old. */
 void progress_update(progress *p, uint64_t done);

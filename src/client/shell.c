@@ -27,8 +27,8 @@ int shell_split(char *line, char **argv, int max)
             return -EINVAL;
         argv[n++] = w;
         char quote = 0;
-        while (*r && (quote || (*r != ' ' && *r != '\t' && *r != '\r' &&
-                                *r != '\n'))) {
+        while (*r && (quote ||
+                      (*r != ' ' && *r != '\t' && *r != '\r' && *r != '\n'))) {
             if (quote && *r == quote) {
                 quote = 0;
                 r++;
@@ -55,7 +55,8 @@ static int run_line(client_conn *c, char *line, cmd_opts *o)
     char *argv[SHELL_MAX_WORDS];
     int argc = shell_split(line, argv, SHELL_MAX_WORDS);
     if (argc < 0)
-        return conn_fail(c, SSFTP_USAGE, "unterminated quote or too many words");
+        return conn_fail(c, SSFTP_USAGE,
+                         "unterminated quote or too many words");
     if (argc == 0 || argv[0][0] == '#')
         return SSFTP_OK;
     return cmd_run(c, argc, argv, o);
@@ -97,8 +98,8 @@ static int shell_loop(client_conn *c, cmd_opts *o)
         char *u = text_escape(c->user), *h = text_escape(c->host),
              *d = text_escape(c->cwd);
         char prompt[PROTO_PATH_MAX + 512];
-        snprintf(prompt, sizeof prompt, "%s@%s:%s> ", u ? u : "?",
-                 h ? h : "?", d ? d : "?");
+        snprintf(prompt, sizeof prompt, "%s@%s:%s> ", u ? u : "?", h ? h : "?",
+                 d ? d : "?");
         free(u);
         free(h);
         free(d);

@@ -58,7 +58,8 @@ static void xfer_end(struct xfer *x, uint64_t total, bool ok)
 
 /* "verified blake2b:<first 16 hex>" -- enough to compare by eye. */
 static void report_done(const char *from, const char *to, uint64_t total,
-                        uint64_t resumed, const uint8_t digest[PROTO_DIGEST_BYTES])
+                        uint64_t resumed,
+                        const uint8_t digest[PROTO_DIGEST_BYTES])
 {
     char hex[PROTO_DIGEST_HEX_SIZE];
     proto_digest_to_hex(digest, hex);
@@ -67,8 +68,8 @@ static void report_done(const char *from, const char *to, uint64_t total,
     if (resumed)
         snprintf(resume, sizeof resume, ", resumed at %s",
                  proto_size_format(resumed).s);
-    printf("%s -> %s: %s%s, verified blake2b:%.16s\n", f ? f : "?",
-           t ? t : "?", proto_size_format(total).s, resume, hex);
+    printf("%s -> %s: %s%s, verified blake2b:%.16s\n", f ? f : "?", t ? t : "?",
+           proto_size_format(total).s, resume, hex);
     fflush(stdout);
     free(f);
     free(t);
@@ -116,7 +117,7 @@ static int put_body(client_conn *c, int fd, uint64_t off, proto_digest_state *d,
      * (docs/protocol.md, "Framing"). */
     c->dead = true;
     return conn_fail(c, SSFTP_FAIL, "%s: %s", what,
-                     file_err == -ENODATA ? "file shrank while being sent"
+                     file_err == -ENODATA  ? "file shrank while being sent"
                      : file_err == -ENOMEM ? "out of memory"
                                            : strerror(-file_err));
 }
@@ -145,8 +146,9 @@ static int put_file(client_conn *c, int fd, uint64_t total, const char *local,
                     const char *remote, bool show_progress, const char *what)
 {
     json_t *rep = NULL;
-    int r = conn_call(c, json_pack("{s:s, s:s, s:I}", "cmd", "put", "path",
-                                   remote, "total", (json_int_t)total),
+    int r = conn_call(c,
+                      json_pack("{s:s, s:s, s:I}", "cmd", "put", "path", remote,
+                                "total", (json_int_t)total),
                       &rep);
     if (r == -EREMOTEIO)
         return conn_remote_fail(c, rep, what);
@@ -187,8 +189,10 @@ static int put_file(client_conn *c, int fd, uint64_t total, const char *local,
         r = proto_get_u64(rep, "bytes", &bytes);
     json_decref(rep);
     if (r || bytes != total || sodium_memcmp(ours, theirs, sizeof ours))
-        return conn_fail(c, SSFTP_FAIL, "%s: the server stored different bytes "
-                         "(digest mismatch)", what);
+        return conn_fail(c, SSFTP_FAIL,
+                         "%s: the server stored different bytes "
+                         "(digest mismatch)",
+                         what);
     report_done(local, remote, total, k2, ours);
     return SSFTP_OK;
 }
@@ -245,8 +249,7 @@ static int get_paths(const char *remote, const char *local, char *target,
     else if (stat(local, &st) == 0 && S_ISDIR(st.st_mode))
         r = proto_path_join(target, cap, local, name);
     else
-        r = snprintf(target, cap, "%s", local) >= (int)cap ? -ENAMETOOLONG
-                                                             : 0;
+        r = snprintf(target, cap, "%s", local) >= (int)cap ? -ENAMETOOLONG : 0;
     if (r)
         return r;
     char base[PROTO_NAME_MAX + 1], pname[PROTO_NAME_MAX + 1];
@@ -331,7 +334,8 @@ static int get_file(client_conn *c, int fd, const char *remote,
     json_decref(rep);
     if (r || (k2 != 0 && k2 != k) || k2 > total || body != total - k2) {
         c->dead = true;
-        return conn_fail(c, SSFTP_CONN, "%s: malformed reply from server", what);
+        return conn_fail(c, SSFTP_CONN, "%s: malformed reply from server",
+                         what);
     }
     if (k2 != k) { /* the server did not recognise our prefix: start over */
         if (ftruncate(fd, 0) < 0)

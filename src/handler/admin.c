@@ -25,26 +25,26 @@ struct admin {
     const char *root;
     const char *quota;     /* --quota, add only */
     const char *max_files; /* --max-files, add and quota */
-    proto_auth_params kdf;   /* costs for new keys; the salt is made per password */
+    proto_auth_params
+        kdf; /* costs for new keys; the salt is made per password */
     struct userdb *db;
 };
 
 static int usage(void)
 {
-    fputs(
-        "usage: ssftpd user add NAME [--quota SIZE] [--max-files N] "
-        "[--root DIR]\n"
-        "       ssftpd user passwd NAME [--root DIR]\n"
-        "       ssftpd user del NAME [--root DIR]\n"
-        "       ssftpd user quota NAME [SIZE] [--max-files N] [--root DIR]\n"
-        "       ssftpd user rescan NAME [--root DIR]\n"
-        "       ssftpd user list [--root DIR]\n"
-        "SIZE is bytes, or a number with K, M, G or T (powers of 1024);\n"
-        "a quota of 0 means the server default.  --max-files limits the\n"
-        "files, directories and partial uploads a user has; 0 means the\n"
-        "server default.  rescan counts a home again after changes made\n"
-        "outside the server.  DIR defaults to " DEFAULT_ROOT ".\n",
-        stderr);
+    fputs("usage: ssftpd user add NAME [--quota SIZE] [--max-files N] "
+          "[--root DIR]\n"
+          "       ssftpd user passwd NAME [--root DIR]\n"
+          "       ssftpd user del NAME [--root DIR]\n"
+          "       ssftpd user quota NAME [SIZE] [--max-files N] [--root DIR]\n"
+          "       ssftpd user rescan NAME [--root DIR]\n"
+          "       ssftpd user list [--root DIR]\n"
+          "SIZE is bytes, or a number with K, M, G or T (powers of 1024);\n"
+          "a quota of 0 means the server default.  --max-files limits the\n"
+          "files, directories and partial uploads a user has; 0 means the\n"
+          "server default.  rescan counts a home again after changes made\n"
+          "outside the server.  DIR defaults to " DEFAULT_ROOT ".\n",
+          stderr);
     return 2;
 }
 
@@ -272,8 +272,7 @@ static int cmd_quota(struct admin *a, char **args)
     if (a->max_files != NULL && files != 0)
         fprintf(stderr, "max files of %s set to %" PRIu64 "\n", args[0], files);
     else if (a->max_files != NULL)
-        fprintf(stderr, "max files of %s set to the server default\n",
-                args[0]);
+        fprintf(stderr, "max files of %s set to the server default\n", args[0]);
     return 0;
 }
 
@@ -331,8 +330,8 @@ static int cmd_list(struct admin *a, char **args)
         if (rc == 0) {
             snprintf(files, sizeof files, "%" PRIu64, used.entries);
             printf("%-32s %-10s %-10s %-10s %s (%" PRIu64 " bytes)\n",
-                   v[i].name, quota, maxf, files, proto_size_format(used.used).s,
-                   used.used);
+                   v[i].name, quota, maxf, files,
+                   proto_size_format(used.used).s, used.used);
         } else {
             printf("%-32s %-10s %-10s ?\n", v[i].name, quota, maxf);
             status = fail(a, v[i].name, rc);
@@ -349,7 +348,7 @@ static int cmd_list(struct admin *a, char **args)
 
 static const struct command {
     const char *name;
-    int nargs; /* positional arguments after the command name */
+    int nargs;    /* positional arguments after the command name */
     int optional; /* of which the last this many may be left out */
     int (*run)(struct admin *a, char **args);
 } commands[] = {
@@ -419,16 +418,15 @@ int admin_main(int argc, char **argv)
         fprintf(stderr,
                 "ssftpd user: KDF costs outside %llu..%llu passes, "
                 "%llu..%llu bytes\n",
-                PROTO_AUTH_MIN_OPSLIMIT, PROTO_AUTH_MAX_OPSLIMIT, PROTO_AUTH_MIN_MEMLIMIT,
-                PROTO_AUTH_MAX_MEMLIMIT);
+                PROTO_AUTH_MIN_OPSLIMIT, PROTO_AUTH_MAX_OPSLIMIT,
+                PROTO_AUTH_MIN_MEMLIMIT, PROTO_AUTH_MAX_MEMLIMIT);
         return 2;
     }
     const struct command *c = NULL;
     for (size_t k = 0; npos > 0 && k < sizeof commands / sizeof *commands; k++)
         if (strcmp(pos[0], commands[k].name) == 0)
             c = &commands[k];
-    if (c == NULL || npos - 1 > c->nargs ||
-        npos - 1 < c->nargs - c->optional ||
+    if (c == NULL || npos - 1 > c->nargs || npos - 1 < c->nargs - c->optional ||
         (a.quota != NULL && c->run != cmd_add) ||
         (a.max_files != NULL && c->run != cmd_add && c->run != cmd_quota))
         return usage();

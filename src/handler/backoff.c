@@ -148,8 +148,7 @@ static struct slot *find(struct table *t, const char *key, uint64_t h)
  * only when the whole table is as empty -- and keeping the table so costs
  * the attacker a failure per slot per BACKOFF_REFILL_S, each paid from his
  * own budgets, which is the guessing rate the budget allows anyway. */
-static struct slot *evict(struct table *t, double now,
-                          const struct slot *keep)
+static struct slot *evict(struct table *t, double now, const struct slot *keep)
 {
     struct slot *victim = NULL;
     double best = 0.0;

@@ -35,8 +35,8 @@
 #ifndef SSFTP_BACKOFF_H
 #define SSFTP_BACKOFF_H
 
-#define BACKOFF_BURST 10    /* failed logins a quiet key may have at once */
-#define BACKOFF_REFILL_S 6  /* then one more per this many seconds */
+#define BACKOFF_BURST 10   /* failed logins a quiet key may have at once */
+#define BACKOFF_REFILL_S 6 /* then one more per this many seconds */
 #define BACKOFF_MAX_MS 1500
 #define BACKOFF_FORGET_S 900
 #define BACKOFF_SLOTS 4096

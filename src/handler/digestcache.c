@@ -41,7 +41,8 @@ static int same_file_state(const struct stat *a, const struct stat *b)
            a->st_mtim.tv_nsec == b->st_mtim.tv_nsec;
 }
 
-int digestcache_load(int fd, const struct stat *st, uint8_t out[PROTO_DIGEST_BYTES])
+int digestcache_load(int fd, const struct stat *st,
+                     uint8_t out[PROTO_DIGEST_BYTES])
 {
     uint8_t got[RECORD + 1], want[RECORD];
     ssize_t n = proto_fgetxattr(fd, DIGESTCACHE_XATTR, got, sizeof got);

@@ -153,8 +153,8 @@ int isolation_create(struct isolation **out, struct session_server *srv,
     iso->drain_ms = drain_ms;
     cfg->concurrency = SS_FORKING;
     /* A child per admitted connection: the hard cap bounds them already. */
-    cfg->max_children = cfg->max_connections != 0 ? cfg->max_connections
-                                                  : cfg->max_children;
+    cfg->max_children =
+        cfg->max_connections != 0 ? cfg->max_connections : cfg->max_children;
     cfg->drain_timeout_ms = drain_ms + ISOLATION_CUT_GRACE_MS;
     srv->sessions = iso->count;
     srv->isolation = iso;

@@ -92,7 +92,8 @@ int jail_resolve(const struct jail *j, const char *path, size_t len,
         memcpy(parent, p->user + 1, dir - 2);
         parent[dir - 2] = '\0';
     }
-    p->dirfd = jail__open_beneath(j->homefd, parent, O_PATH | O_DIRECTORY | O_CLOEXEC, 0);
+    p->dirfd = jail__open_beneath(j->homefd, parent,
+                                  O_PATH | O_DIRECTORY | O_CLOEXEC, 0);
     if (p->dirfd < 0) {
         rc = p->dirfd;
         free(p);
@@ -121,7 +122,8 @@ int jail_cd(struct jail *j, const char *path, size_t len)
     int rc = jail_resolve(j, path, len, &p);
     if (rc != 0)
         return rc;
-    int fd = jail__open_beneath(p->dirfd, p->leaf, O_PATH | O_DIRECTORY | O_CLOEXEC, 0);
+    int fd = jail__open_beneath(p->dirfd, p->leaf,
+                                O_PATH | O_DIRECTORY | O_CLOEXEC, 0);
     if (fd >= 0) {
         close(fd);
         strcpy(j->cwd, p->user);
@@ -146,8 +148,8 @@ static void fill_entry(const char *name, const struct stat *st,
 int jail_open_read(const struct jail_path *p, int *fd, struct stat *st)
 {
     /* O_NONBLOCK so a fifo cannot hang the open; it is refused just below. */
-    int f =
-        jail__open_beneath(p->dirfd, p->leaf, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC, 0);
+    int f = jail__open_beneath(p->dirfd, p->leaf,
+                               O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC, 0);
     if (f < 0)
         return f;
     struct stat s;
@@ -185,7 +187,8 @@ int jail_dir_open(const struct jail_path *p, struct jail_dir **out)
     struct jail_dir *jd = malloc(sizeof *jd);
     if (jd == NULL)
         return -ENOMEM;
-    int fd = jail__open_beneath(p->dirfd, p->leaf, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+    int fd = jail__open_beneath(p->dirfd, p->leaf,
+                                O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
     if (fd < 0) {
         free(jd);
         return fd;
@@ -335,7 +338,8 @@ int jail_rmdir(const struct jail_path *p, struct jail_count *freed)
 {
     if (p->home)
         return -EACCES;
-    int fd = jail__open_beneath(p->dirfd, p->leaf, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+    int fd = jail__open_beneath(p->dirfd, p->leaf,
+                                O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
     struct jail_count sum = {0};
     int rc = fd < 0 ? fd : discard_all_partials(fd, &sum);
     if (rc == 0 && unlinkat(p->dirfd, p->leaf, AT_REMOVEDIR) != 0)

@@ -51,8 +51,7 @@ void jail__count_add(struct jail_count *c, const struct stat *st);
 /* Opens (or with create, makes: *created says whether) the partial
  * dirfd/name and takes its flock.  Returns the locked fd, -EAGAIN if an
  * upload in another session holds it, or -ENOENT. */
-int jail__partial_lock(int dirfd, const char *name, bool create,
-                       bool *created);
+int jail__partial_lock(int dirfd, const char *name, bool create, bool *created);
 /* Removes the partial whose locked fd we hold, adding it to *sum; closes
  * fd. */
 int jail__partial_remove(int dirfd, const char *name, int fd,

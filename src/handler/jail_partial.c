@@ -27,8 +27,7 @@ bool jail__same_file(const struct stat *a, const struct stat *b)
  * deleted one.  *created says whether this call made the file, also when it
  * then fails: the entry exists (or was removed by whoever took it), and
  * the caller's count must say so.  It is made at most once per call. */
-int jail__partial_lock(int dirfd, const char *name, bool create,
-                       bool *created)
+int jail__partial_lock(int dirfd, const char *name, bool create, bool *created)
 {
     *created = false;
     for (int tries = 0; tries < 100; tries++) {
@@ -36,8 +35,8 @@ int jail__partial_lock(int dirfd, const char *name, bool create,
          * openat2 refuses a mode without O_CREAT. */
         int fd = -EEXIST;
         if (create && !*created) {
-            fd = jail__open_beneath(dirfd, name,
-                           O_RDWR | O_CLOEXEC | O_CREAT | O_EXCL, 0644);
+            fd = jail__open_beneath(
+                dirfd, name, O_RDWR | O_CLOEXEC | O_CREAT | O_EXCL, 0644);
             *created = fd >= 0;
         }
         if (fd == -EEXIST)
@@ -82,7 +81,7 @@ void jail__count_add(struct jail_count *c, const struct stat *st)
 /* Removes the partial dirfd/name whose locked fd we hold, adding it to
  * *sum; closes fd. */
 int jail__partial_remove(int dirfd, const char *name, int fd,
-                          struct jail_count *sum)
+                         struct jail_count *sum)
 {
     struct stat st;
     int rc = fstat(fd, &st) != 0 ? -errno : 0;

@@ -34,7 +34,8 @@ int jail_upload_begin(const struct jail_path *p, struct jail_upload **out,
     strcpy(u->leaf, p->leaf);
     u->fd = -1;
     /* A readable fd of the parent, not the O_PATH one: commit fsyncs it. */
-    u->dirfd = jail__open_beneath(p->dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+    u->dirfd = jail__open_beneath(p->dirfd, ".",
+                                  O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
     int rc = u->dirfd < 0 ? u->dirfd
                           : proto_part_name(p->leaf, u->part, sizeof u->part);
     if (rc == 0) {
@@ -90,8 +91,7 @@ static int exchange(int dirfd, const char *a, const char *b)
     for (int tries = 0;; tries++) {
         if (renameat2(dirfd, a, dirfd, b, RENAME_EXCHANGE) == 0)
             return 0;
-        if ((errno != EINTR && errno != ENOMEM && errno != EBUSY) ||
-            tries == 8)
+        if ((errno != EINTR && errno != ENOMEM && errno != EBUSY) || tries == 8)
             return -errno;
     }
 }
@@ -143,8 +143,7 @@ static int upload_place(struct jail_upload *u, const char *tmp,
         if (errno != ENOENT)
             return -errno;
         /* No target: a plain rename, unless one appears meanwhile. */
-        if (renameat2(u->dirfd, tmp, u->dirfd, u->leaf, RENAME_NOREPLACE) ==
-            0)
+        if (renameat2(u->dirfd, tmp, u->dirfd, u->leaf, RENAME_NOREPLACE) == 0)
             return 0;
         if (errno != EEXIST)
             return -errno;

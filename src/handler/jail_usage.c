@@ -73,8 +73,8 @@ static int walk(int fd, unsigned depth, struct jail_count *sum,
             if (depth + 1 > PROTO_PATH_DEPTH_MAX) {
                 rc = -ENAMETOOLONG;
             } else {
-                int sub =
-                    jail__open_beneath(dirfd(d), n, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+                int sub = jail__open_beneath(
+                    dirfd(d), n, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
                 /* Gone, or swapped for a symlink since the stat, or another
                  * mount: none of it is this user's data. */
                 if (sub == -ENOENT || sub == -ELOOP || sub == -ENOTDIR ||
@@ -100,7 +100,8 @@ int jail_usage(const struct jail *j, struct jail_count *total,
         sweep->commit_leftovers = (struct jail_count){0};
         sweep->old_partials = (struct jail_count){0};
     }
-    int fd = jail__open_beneath(j->homefd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+    int fd = jail__open_beneath(j->homefd, ".",
+                                O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
     if (fd < 0)
         return fd;
     return walk(fd, 0, total, sweep);

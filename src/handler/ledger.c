@@ -22,17 +22,23 @@
 /* Header fields.  H_RESERVED is informative (for someone reading the file
  * with od): the promises are the sum of the slots, so a process that dies
  * between two writes cannot leave a total that disagrees with them. */
-enum { H_BYTES = 8, H_ENTRIES = 16, H_RESERVED = 24, H_COUNTED = 32,
-       H_FLAGS = 40, H_NSLOTS = 48 };
+enum {
+    H_BYTES = 8,
+    H_ENTRIES = 16,
+    H_RESERVED = 24,
+    H_COUNTED = 32,
+    H_FLAGS = 40,
+    H_NSLOTS = 48
+};
 /* Slots read at a time. */
 #define SLOT_BATCH 64
 #define FLAG_DIRTY 1u
 
 struct ledger {
     int fd;
-    uint32_t slot;          /* ours */
-    uint64_t nslots;        /* slots in the file, as of the last read */
-    uint64_t mine;          /* the bytes our slot has promised */
+    uint32_t slot;           /* ours */
+    uint64_t nslots;         /* slots in the file, as of the last read */
+    uint64_t mine;           /* the bytes our slot has promised */
     uint64_t begin_reserved; /* st->reserved as ledger_begin() read it */
 };
 
@@ -58,8 +64,8 @@ static uint64_t slot_at(uint64_t i)
 /* F_OFD_SETLKW / F_OFD_SETLK / F_OFD_GETLK on one byte. */
 static int lock_byte(int fd, int cmd, short type, off_t at, short *held)
 {
-    struct flock fl = {.l_type = type, .l_whence = SEEK_SET, .l_start = at,
-                       .l_len = 1};
+    struct flock fl = {
+        .l_type = type, .l_whence = SEEK_SET, .l_start = at, .l_len = 1};
     int rc;
     do
         rc = fcntl(fd, cmd, &fl);
@@ -128,16 +134,16 @@ static int write_slot(struct ledger *l, uint64_t i, bool used, uint64_t res)
 /* Calls fn for each slot in use (i, promised bytes), in batches; a slot
  * past the end of the file reads as free.  Stops at fn's first nonzero. */
 static int each_used_slot(struct ledger *l,
-                          int (*fn)(struct ledger *l, uint64_t i,
-                                    uint64_t res, void *ctx),
+                          int (*fn)(struct ledger *l, uint64_t i, uint64_t res,
+                                    void *ctx),
                           void *ctx)
 {
     unsigned char b[SLOT_BATCH * SLOT_BYTES];
     for (uint64_t first = 0; first < l->nslots; first += SLOT_BATCH) {
-        uint64_t k = l->nslots - first < SLOT_BATCH ? l->nslots - first
-                                                    : SLOT_BATCH;
-        ssize_t n = proto_pread_full(l->fd, b, (size_t)k * SLOT_BYTES,
-                                     slot_at(first));
+        uint64_t k =
+            l->nslots - first < SLOT_BATCH ? l->nslots - first : SLOT_BATCH;
+        ssize_t n =
+            proto_pread_full(l->fd, b, (size_t)k * SLOT_BYTES, slot_at(first));
         if (n < 0)
             return (int)n;
         for (uint64_t j = 0; j < k && (j + 1) * SLOT_BYTES <= (size_t)n; j++) {
@@ -180,8 +186,8 @@ static int reap_one(struct ledger *l, uint64_t i, uint64_t res, void *ctx)
     if (i == l->slot)
         return 0;
     short held;
-    int rc = lock_byte(l->fd, F_OFD_GETLK, F_WRLCK, LOCK_SLOTS + (off_t)i,
-                       &held);
+    int rc =
+        lock_byte(l->fd, F_OFD_GETLK, F_WRLCK, LOCK_SLOTS + (off_t)i, &held);
     if (rc != 0)
         return rc;
     if (held != F_UNLCK) {
@@ -265,8 +271,8 @@ static int take_slot(struct ledger *l)
             continue;
         /* Free in the file; its byte may still be held for a moment by a
          * process between giving the slot back and closing the file. */
-        int rc = lock_byte(l->fd, F_OFD_SETLK, F_WRLCK, LOCK_SLOTS + (off_t)i,
-                           NULL);
+        int rc =
+            lock_byte(l->fd, F_OFD_SETLK, F_WRLCK, LOCK_SLOTS + (off_t)i, NULL);
         if (rc == -EAGAIN)
             continue;
         if (rc != 0)

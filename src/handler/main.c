@@ -43,20 +43,23 @@ struct options {
 
 static void usage(FILE *f)
 {
-    fprintf(f,
+    fprintf(
+        f,
         "usage: ssftpd [--root DIR] [--listen HOST:PORT] [--workers N]\n"
         "              [--max-clients N] [--max-per-ip N]\n"
         "              [--idle-timeout SECONDS] [--login-timeout SECONDS]\n"
         "              [--default-quota SIZE] [--default-max-files N]\n"
         "              [--partial-max-age AGE] [--isolation thread|process]\n"
-        "       ssftpd user add|passwd|del|quota|list ... (ssftpd user --help)\n"
+        "       ssftpd user add|passwd|del|quota|list ... (ssftpd user "
+        "--help)\n"
         "\n"
         "  --root DIR            data root (users.json, homes/); default %s,\n"
         "                        created if missing\n"
         "  --listen HOST:PORT    default %s:%d; [::1]:PORT for IPv6; port 0\n"
         "                        picks a free port (printed on stdout)\n"
         "  --workers N           pool threads, one per session; default\n"
-        "                        max-clients + 16 (the extra ones say \"busy\")\n"
+        "                        max-clients + 16 (the extra ones say "
+        "\"busy\")\n"
         "  --max-clients N       sessions at once; default %d\n"
         "  --max-per-ip N        connections from one address (0: no\n"
         "                        limit); default %d\n"
@@ -99,8 +102,9 @@ static int parse_listen(const char *s, struct options *o)
 {
     const char *port;
     int rc = proto_hostport_split(s, o->host, sizeof o->host, &port);
-    return rc != 0 ? rc : port == NULL ? -EINVAL
-                                       : parse_uint(port, 65535, &o->port);
+    return rc != 0        ? rc
+           : port == NULL ? -EINVAL
+                          : parse_uint(port, 65535, &o->port);
 }
 
 static int parse_isolation(const char *s, bool *isolate)
@@ -143,7 +147,8 @@ static int parse_args(int argc, char **argv, struct options *o)
         else if (strcmp(a, "--default-quota") == 0)
             rc = v == NULL ? -EINVAL : proto_size_parse(v, &o->default_quota);
         else if (strcmp(a, "--default-max-files") == 0)
-            rc = v == NULL ? -EINVAL : proto_size_parse(v, &o->default_max_files);
+            rc = v == NULL ? -EINVAL
+                           : proto_size_parse(v, &o->default_max_files);
         else if (strcmp(a, "--partial-max-age") == 0)
             rc = proto_duration_parse(v, &o->partial_max_age_s);
         else {
@@ -269,8 +274,8 @@ int main(int argc, char **argv)
     ss_server *server;
     rc = ss_server_create(&server, &cfg, handler, ops, &srv);
     if (rc != 0) {
-        fprintf(stderr, "ssftpd: cannot listen on %s:%u: %s\n", o.host,
-                o.port, ss_strerror(rc));
+        fprintf(stderr, "ssftpd: cannot listen on %s:%u: %s\n", o.host, o.port,
+                ss_strerror(rc));
         return 1;
     }
     srv.server = server;

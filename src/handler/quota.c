@@ -128,8 +128,8 @@ static int64_t now_s(void)
 static void count_home(struct quota *q, const struct jail *j,
                        struct ledger_state *st, struct quota_opened *ev)
 {
-    ev->sweep = (struct jail_sweep){
-        .partial_max_age_s = q->reg->cfg.partial_max_age_s};
+    ev->sweep =
+        (struct jail_sweep){.partial_max_age_s = q->reg->cfg.partial_max_age_s};
     struct jail_count total;
     ev->count_err = jail_usage(j, &total, &ev->sweep);
     ev->counted = true;
@@ -269,8 +269,7 @@ static int limits_of(struct quota *q, uint64_t *bytes, uint64_t *entries)
     if (rc != 0)
         return rc == -ENOENT ? -EACCES : rc;
     *bytes = rec.quota != 0 ? rec.quota : q->reg->cfg.default_bytes;
-    *entries = rec.max_files != 0 ? rec.max_files
-                                  : q->reg->cfg.default_entries;
+    *entries = rec.max_files != 0 ? rec.max_files : q->reg->cfg.default_entries;
     return 0;
 }
 

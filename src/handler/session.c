@@ -172,8 +172,8 @@ static int do_hello(struct session *s)
                     s->srv->max_clients);
         rc = -EUSERS;
     } else {
-        json_t *ok = json_pack("{s:i, s:s}", "version", PROTO_VERSION,
-                               "server", "ssftpd/1.0");
+        json_t *ok = json_pack("{s:i, s:s}", "version", PROTO_VERSION, "server",
+                               "ssftpd/1.0");
         rc = ok == NULL ? -ENOMEM : proto_send_ok(&s->io, ok);
         json_decref(ok);
     }
@@ -198,7 +198,7 @@ static const struct command {
 
 static bool known_cmd(const char *cmd)
 {
-    static const char *const others[] = {"hello", "auth", "auth_proof",
+    static const char *const others[] = {"hello", "auth",     "auth_proof",
                                          "quit",  "put_data", "put_end"};
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         if (strcmp(cmd, commands[i].name) == 0)
@@ -227,8 +227,7 @@ static int dispatch(struct session *s, const json_t *req, const char *cmd,
             return session_auth(s, req, login);
         if (strcmp(cmd, "auth_proof") == 0)
             return session_auth_proof(s, req, login);
-        return proto_send_error(&s->io, PROTO_E_AUTH_REQUIRED,
-                                "log in first");
+        return proto_send_error(&s->io, PROTO_E_AUTH_REQUIRED, "log in first");
     }
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         if (strcmp(cmd, commands[i].name) == 0)

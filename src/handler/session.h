@@ -62,10 +62,10 @@ struct session {
     struct session_server *srv;
     ss_request *req;
     proto_io io;
-    char peer[80];  /* "1.2.3.4:5678", for logs */
-    char host[80];  /* the address alone, for the backoff table */
+    char peer[80]; /* "1.2.3.4:5678", for logs */
+    char host[80]; /* the address alone, for the backoff table */
     char user[PROTO_AUTH_USER_MAX + 1]; /* after login */
-    struct files *files; /* after login: the user's home and quota */
+    struct files *files;   /* after login: the user's home and quota */
     double login_deadline; /* proto_mono_s() time */
 };
 
@@ -95,8 +95,8 @@ int session_fail(struct session *s, int err, const char *what);
 /* Ends a command: logs "cmd what: ok|code" and sends {"ok":true} plus extra
  * (may be NULL) when err is 0, else the error reply for err.  Returns as
  * proto_send(). */
-int session_reply(struct session *s, const char *cmd, const char *what,
-                  int err, json_t *extra);
+int session_reply(struct session *s, const char *cmd, const char *what, int err,
+                  json_t *extra);
 
 /* A session's login in progress (session_login.c): the one outstanding
  * challenge (wiped with sodium_memzero() once used), and the failed proofs
@@ -118,8 +118,7 @@ struct session_login {
 
 /* auth: checks the login budget, answers with the challenge (a real
  * user's, or a decoy's alike).  Returns as proto_send(). */
-int session_auth(struct session *s, const json_t *req,
-                 struct session_login *l);
+int session_auth(struct session *s, const json_t *req, struct session_login *l);
 /* auth_proof: checks the proof; on success opens the user's file service
  * (s->files) and answers with the server's signature.  Returns 0 (logged in
  * or not: see s->files), or negative to end the session. */

@@ -6,8 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-int session_reply(struct session *s, const char *cmd, const char *what,
-                  int err, json_t *extra)
+int session_reply(struct session *s, const char *cmd, const char *what, int err,
+                  json_t *extra)
 {
     /* The code is what the client sees; the reason is what an admin needs
      * (an "internal" could be EIO, ENOMEM or a full ledger). */
@@ -16,8 +16,7 @@ int session_reply(struct session *s, const char *cmd, const char *what,
     else
         session_log(s, "%s %s: %s (%s)", cmd, what, proto_errno_code(err),
                     strerror(-err));
-    return err == 0 ? proto_send_ok(&s->io, extra)
-                    : session_fail(s, err, what);
+    return err == 0 ? proto_send_ok(&s->io, extra) : session_fail(s, err, what);
 }
 
 int session_cmd_pwd(struct session *s, const json_t *req)
@@ -39,7 +38,8 @@ int session_cmd_cd(struct session *s, const json_t *req)
                                 "\"path\" must be a string of 1..%d bytes",
                                 PROTO_PATH_MAX);
     int err = files_cd(s->files, path, n);
-    json_t *r = err == 0 ? json_pack("{s:s}", "cwd", files_cwd(s->files)) : NULL;
+    json_t *r =
+        err == 0 ? json_pack("{s:s}", "cwd", files_cwd(s->files)) : NULL;
     if (err == 0 && r == NULL)
         err = -ENOMEM;
     int rc = session_reply(s, "cd", path, err, r);
@@ -100,9 +100,8 @@ static int page_reply(struct page *pg, json_t *reply, size_t *shown)
     for (i = 0; i < pg->n && i < PROTO_LS_PAGE_ENTRIES; i++) {
         const struct jail_entry *e = &pg->e[i];
         json_t *o = json_pack("{s:s, s:s, s:I, s:I}", "name", e->name, "type",
-                              type_name(e->type), "size",
-                              (json_int_t)e->size, "mtime",
-                              (json_int_t)e->mtime);
+                              type_name(e->type), "size", (json_int_t)e->size,
+                              "mtime", (json_int_t)e->mtime);
         if (o == NULL)
             return -ENOMEM;
         size_t len = json_dumpb(o, NULL, 0, JSON_COMPACT) + 1;
@@ -169,8 +168,8 @@ int session_cmd_ls(struct session *s, const json_t *req)
 /* mkdir, rm and rmdir: one operation of the file service on one path. */
 typedef int (*path_op)(struct files *f, const struct jail_path *p);
 
-static int path_command(struct session *s, const json_t *req,
-                        const char *cmd, path_op op)
+static int path_command(struct session *s, const json_t *req, const char *cmd,
+                        path_op op)
 {
     struct jail_path *p;
     int rc = session_resolve(s, req, "path", &p);

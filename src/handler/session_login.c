@@ -10,8 +10,9 @@
 /* busy, at once, with the seconds until the budget allows a try. */
 static int refuse_auth(struct session *s, const char *user, unsigned retry)
 {
-    session_log(s, "auth of %s from %s refused: too many failed logins "
-                   "(retry after %u s)",
+    session_log(s,
+                "auth of %s from %s refused: too many failed logins "
+                "(retry after %u s)",
                 user, s->host, retry);
     json_t *extra = json_pack("{s:I}", "retry_after", (json_int_t)retry);
     if (extra == NULL)
@@ -23,17 +24,17 @@ static int refuse_auth(struct session *s, const char *user, unsigned retry)
     return rc;
 }
 
-int session_auth(struct session *s, const json_t *req,
-                 struct session_login *l)
+int session_auth(struct session *s, const json_t *req, struct session_login *l)
 {
     struct session_challenge *ch = &l->ch;
     const char *user;
     uint8_t cnonce[PROTO_AUTH_NONCE_BYTES], snonce[PROTO_AUTH_NONCE_BYTES];
     size_t ulen;
-    if (proto_get_str(req, "user", &user) != 0 ||
-        (ulen = strlen(user)) < 1 || ulen > PROTO_AUTH_USER_MAX)
+    if (proto_get_str(req, "user", &user) != 0 || (ulen = strlen(user)) < 1 ||
+        ulen > PROTO_AUTH_USER_MAX)
         return proto_send_error(&s->io, PROTO_E_BAD_REQUEST,
-                                "\"user\" must be 1..%d bytes", PROTO_AUTH_USER_MAX);
+                                "\"user\" must be 1..%d bytes",
+                                PROTO_AUTH_USER_MAX);
     if (proto_get_b64(req, "cnonce", cnonce, sizeof cnonce) != 0)
         return proto_send_error(&s->io, PROTO_E_BAD_REQUEST,
                                 "\"cnonce\" must be %d bytes of base64",
@@ -100,19 +101,23 @@ static void log_account(const struct session *s, const char *user,
 {
     const struct jail_sweep *sw = &ev->sweep;
     if (ev->deferred)
-        session_log(s, "quota of %s in doubt; counted when no other process "
-                       "has it open", user);
+        session_log(s,
+                    "quota of %s in doubt; counted when no other process "
+                    "has it open",
+                    user);
     if (ev->counted && ev->count_err != 0)
         session_log(s, "counting the home of %s: %s (the rest is counted)",
                     user, strerror(-ev->count_err));
     if (sw->commit_leftovers.entries != 0)
-        session_log(s, "swept %llu leftover(s) of cut commits from the home "
-                       "of %s (%llu bytes)",
+        session_log(s,
+                    "swept %llu leftover(s) of cut commits from the home "
+                    "of %s (%llu bytes)",
                     (unsigned long long)sw->commit_leftovers.entries, user,
                     (unsigned long long)sw->commit_leftovers.bytes);
     if (sw->old_partials.entries != 0)
-        session_log(s, "swept %llu partial upload(s) unwritten for %lld s "
-                       "or more from the home of %s (%llu bytes)",
+        session_log(s,
+                    "swept %llu partial upload(s) unwritten for %lld s "
+                    "or more from the home of %s (%llu bytes)",
                     (unsigned long long)sw->old_partials.entries,
                     (long long)sw->partial_max_age_s, user,
                     (unsigned long long)sw->old_partials.bytes);
@@ -177,8 +182,9 @@ int session_auth_proof(struct session *s, const json_t *req,
     }
     l->failures++;
     int delay = backoff_fail(s->srv->backoff, had ? ch->user : "-", s->host);
-    session_log(s, "login failed for %s from %s: %s (failure %d, reply "
-                   "delayed %d ms)",
+    session_log(s,
+                "login failed for %s from %s: %s (failure %d, reply "
+                "delayed %d ms)",
                 had ? ch->user : "-", s->host, why, l->failures, delay);
     sodium_memzero(ch, sizeof *ch);
     /* Hold back the reply, not the worker for long: at most BACKOFF_MAX_MS. */

@@ -32,9 +32,9 @@ static void log_transfer(struct session *s, const char *cmd, const char *path,
 struct upload {
     struct files_upload *u;
     char path[PROTO_PATH_BUF];
-    uint64_t total;          /* N */
-    uint64_t partial;        /* K, the partial's length offered as prefix */
-    proto_digest_state d;    /* of the partial's first K bytes, then the body */
+    uint64_t total;       /* N */
+    uint64_t partial;     /* K, the partial's length offered as prefix */
+    proto_digest_state d; /* of the partial's first K bytes, then the body */
 };
 
 /* Receives put_data into the partial.  Returns 0 with *err the error for
@@ -105,9 +105,10 @@ static int put_end(struct session *s, struct upload *up, const json_t *req,
         return session_fail(s, err, up->path);
     }
     if (c.dir_hidden)
-        session_log(s, "put %s: a directory that took the name meanwhile "
-                       "could not be given it back and is hidden in the same "
-                       "directory under a .commit-* name; restore it by hand",
+        session_log(s,
+                    "put %s: a directory that took the name meanwhile "
+                    "could not be given it back and is hidden in the same "
+                    "directory under a .commit-* name; restore it by hand",
                     up->path);
     if (c.sync_err != 0)
         session_log(s, "put %s: in place, but the directory fsync failed: %s",
@@ -136,11 +137,10 @@ static int put_transfer(struct session *s, struct upload *up)
         int rc = session_next(s, &req, true);
         if (rc != 0) {
             if (rc == -EMSGSIZE || rc == -EBADMSG)
-                proto_send_error(&s->io, PROTO_E_BAD_FRAME,
-                                 "unreadable frame");
+                proto_send_error(&s->io, PROTO_E_BAD_FRAME, "unreadable frame");
             files_upload_leave(up->u);
-            log_transfer(s, "put", up->path, up->total, off, moved, start,
-                         NULL, "cut");
+            log_transfer(s, "put", up->path, up->total, off, moved, start, NULL,
+                         "cut");
             return rc;
         }
         const char *cmd = "";
@@ -151,8 +151,8 @@ static int put_transfer(struct session *s, struct upload *up)
             rc = put_data(s, up, req, &moved, &err);
             if (rc != 0) {
                 files_upload_leave(up->u);
-                log_transfer(s, "put", up->path, up->total, off, moved,
-                             start, NULL, "cut");
+                log_transfer(s, "put", up->path, up->total, off, moved, start,
+                             NULL, "cut");
             }
             json_decref(req);
             if (rc != 0)
@@ -206,8 +206,8 @@ int session_cmd_put(struct session *s, const json_t *req)
     if (up.partial > 0)
         err = proto_digest_update_file(&up.d, files_upload_fd(up.u), 0,
                                        up.partial);
-    json_t *r = err != 0 ? NULL
-                         : json_pack("{s:I}", "offset", (json_int_t)up.partial);
+    json_t *r =
+        err != 0 ? NULL : json_pack("{s:I}", "offset", (json_int_t)up.partial);
     if (r != NULL && up.partial > 0) {
         uint8_t prefix[PROTO_DIGEST_BYTES];
         proto_digest_peek(&up.d, prefix);
@@ -218,8 +218,7 @@ int session_cmd_put(struct session *s, const json_t *req)
     }
     if (r == NULL) {
         files_upload_leave(up.u);
-        return session_reply(s, "put", up.path, err != 0 ? err : -ENOMEM,
-                             NULL);
+        return session_reply(s, "put", up.path, err != 0 ? err : -ENOMEM, NULL);
     }
     session_log(s, "put %s: total %llu, partial %llu", up.path,
                 (unsigned long long)up.total, (unsigned long long)up.partial);
@@ -280,9 +279,9 @@ int session_cmd_get(struct session *s, const json_t *req)
      * sendfile and is not hashed here; the client still checks it. */
     uint8_t sum[PROTO_DIGEST_BYTES];
     bool known = digestcache_load(fd, &st, sum) == 0;
-    json_t *r = json_pack("{s:I, s:I, s:I}", "total", (json_int_t)total,
-                          "offset", (json_int_t)off, "size",
-                          (json_int_t)(total - off));
+    json_t *r =
+        json_pack("{s:I, s:I, s:I}", "total", (json_int_t)total, "offset",
+                  (json_int_t)off, "size", (json_int_t)(total - off));
     rc = r == NULL ? proto_send_error(&s->io, PROTO_E_INTERNAL, "no memory")
                    : proto_send_ok(&s->io, r);
     json_decref(r);

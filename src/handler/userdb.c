@@ -142,7 +142,8 @@ static int secret_read(struct userdb *db)
         return -errno;
     struct stat st;
     int rc = fstat(fd, &st) != 0 ? -errno : 0;
-    if (rc == 0 && (!S_ISREG(st.st_mode) || st.st_size != PROTO_AUTH_SECRET_BYTES))
+    if (rc == 0 &&
+        (!S_ISREG(st.st_mode) || st.st_size != PROTO_AUTH_SECRET_BYTES))
         rc = -EINVAL;
     else if (rc == 0 && (st.st_mode & 077) != 0)
         rc = -EPERM; /* like ssh with a private key: refuse, do not fix */
@@ -181,11 +182,14 @@ static int record_from_json(json_t *o, struct userdb_record *r)
     if (name == NULL || !userdb_name_valid(name))
         return -EINVAL;
     strcpy(r->name, name);
-    int rc = proto_get_b64(o, "salt", r->cred.params.salt, PROTO_AUTH_SALT_BYTES);
+    int rc =
+        proto_get_b64(o, "salt", r->cred.params.salt, PROTO_AUTH_SALT_BYTES);
     if (rc == 0)
-        rc = proto_get_b64(o, "stored_key", r->cred.stored_key, PROTO_AUTH_KEY_BYTES);
+        rc = proto_get_b64(o, "stored_key", r->cred.stored_key,
+                           PROTO_AUTH_KEY_BYTES);
     if (rc == 0)
-        rc = proto_get_b64(o, "server_key", r->cred.server_key, PROTO_AUTH_KEY_BYTES);
+        rc = proto_get_b64(o, "server_key", r->cred.server_key,
+                           PROTO_AUTH_KEY_BYTES);
     if (rc == 0)
         rc = proto_get_u64(o, "opslimit", &r->cred.params.opslimit);
     if (rc == 0)
@@ -492,8 +496,9 @@ int userdb_set_max_files(struct userdb *db, const char *name,
 {
     if (max_files > INT64_MAX)
         return -ERANGE;
-    return edit(db, &(struct edit){.op = EDIT_MAX_FILES, .name = name,
-                                   .quota = max_files});
+    return edit(
+        db,
+        &(struct edit){.op = EDIT_MAX_FILES, .name = name, .quota = max_files});
 }
 
 int userdb_remove(struct userdb *db, const char *name)
@@ -533,7 +538,8 @@ int userdb_ledger_open(struct userdb *db, const char *name, int *fd)
     return rc;
 }
 
-void userdb_secret(const struct userdb *db, uint8_t out[PROTO_AUTH_SECRET_BYTES])
+void userdb_secret(const struct userdb *db,
+                   uint8_t out[PROTO_AUTH_SECRET_BYTES])
 {
     memcpy(out, db->secret, PROTO_AUTH_SECRET_BYTES);
 }

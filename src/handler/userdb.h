@@ -65,7 +65,8 @@ void userdb_close(struct userdb *db);
 
 /* The server secret (for what must be stable per server but unguessable,
  * e.g. proto_auth_fake_salt() for unknown users). */
-void userdb_secret(const struct userdb *db, uint8_t out[PROTO_AUTH_SECRET_BYTES]);
+void userdb_secret(const struct userdb *db,
+                   uint8_t out[PROTO_AUTH_SECRET_BYTES]);
 
 /* Copies the record of name into *out: 0, -ENOENT, or a reload error.
  * With -ENOENT, out->cred.params holds the argon2id costs of some real user

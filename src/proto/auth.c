@@ -8,8 +8,10 @@
 
 int proto_auth_params_check(const proto_auth_params *p)
 {
-    if (p->opslimit < PROTO_AUTH_MIN_OPSLIMIT || p->opslimit > PROTO_AUTH_MAX_OPSLIMIT ||
-        p->memlimit < PROTO_AUTH_MIN_MEMLIMIT || p->memlimit > PROTO_AUTH_MAX_MEMLIMIT)
+    if (p->opslimit < PROTO_AUTH_MIN_OPSLIMIT ||
+        p->opslimit > PROTO_AUTH_MAX_OPSLIMIT ||
+        p->memlimit < PROTO_AUTH_MIN_MEMLIMIT ||
+        p->memlimit > PROTO_AUTH_MAX_MEMLIMIT)
         return -EPROTO;
     return 0;
 }
@@ -22,8 +24,8 @@ static void hmac(const uint8_t key[PROTO_AUTH_KEY_BYTES], const void *msg,
 }
 
 int proto_auth_derive(const char *password, const proto_auth_params *p,
-                uint8_t client_key[PROTO_AUTH_KEY_BYTES],
-                uint8_t server_key[PROTO_AUTH_KEY_BYTES])
+                      uint8_t client_key[PROTO_AUTH_KEY_BYTES],
+                      uint8_t server_key[PROTO_AUTH_KEY_BYTES])
 {
     int r = proto_auth_params_check(p);
     if (r)
@@ -42,7 +44,7 @@ int proto_auth_derive(const char *password, const proto_auth_params *p,
 }
 
 void proto_auth_stored_key(const uint8_t client_key[PROTO_AUTH_KEY_BYTES],
-                     uint8_t stored_key[PROTO_AUTH_KEY_BYTES])
+                           uint8_t stored_key[PROTO_AUTH_KEY_BYTES])
 {
     (void)crypto_hash_sha256(stored_key, client_key, PROTO_AUTH_KEY_BYTES);
 }
@@ -62,9 +64,9 @@ static uint8_t *put_field(uint8_t *p, const void *v, size_t n)
 }
 
 int proto_auth_message_build(proto_auth_message *am, const char *user,
-                       const uint8_t cnonce[PROTO_AUTH_NONCE_BYTES],
-                       const uint8_t snonce[PROTO_AUTH_NONCE_BYTES],
-                       const proto_auth_params *p)
+                             const uint8_t cnonce[PROTO_AUTH_NONCE_BYTES],
+                             const uint8_t snonce[PROTO_AUTH_NONCE_BYTES],
+                             const proto_auth_params *p)
 {
     /* strnlen: user may come straight off the wire, so do not walk past the
      * longest name we would accept. */
@@ -87,14 +89,16 @@ int proto_auth_message_build(proto_auth_message *am, const char *user,
 }
 
 static void xor32(const uint8_t a[PROTO_AUTH_KEY_BYTES],
-                  const uint8_t b[PROTO_AUTH_KEY_BYTES], uint8_t out[PROTO_AUTH_KEY_BYTES])
+                  const uint8_t b[PROTO_AUTH_KEY_BYTES],
+                  uint8_t out[PROTO_AUTH_KEY_BYTES])
 {
     for (size_t i = 0; i < PROTO_AUTH_KEY_BYTES; i++)
         out[i] = a[i] ^ b[i];
 }
 
 void proto_auth_client_proof(const uint8_t client_key[PROTO_AUTH_KEY_BYTES],
-                       const proto_auth_message *am, uint8_t proof[PROTO_AUTH_KEY_BYTES])
+                             const proto_auth_message *am,
+                             uint8_t proof[PROTO_AUTH_KEY_BYTES])
 {
     uint8_t stored[PROTO_AUTH_KEY_BYTES], sig[PROTO_AUTH_KEY_BYTES];
     proto_auth_stored_key(client_key, stored);
@@ -104,30 +108,31 @@ void proto_auth_client_proof(const uint8_t client_key[PROTO_AUTH_KEY_BYTES],
 }
 
 int proto_auth_server_verify(const uint8_t stored_key[PROTO_AUTH_KEY_BYTES],
-                       const proto_auth_message *am,
-                       const uint8_t proof[PROTO_AUTH_KEY_BYTES])
+                             const proto_auth_message *am,
+                             const uint8_t proof[PROTO_AUTH_KEY_BYTES])
 {
     uint8_t sig[PROTO_AUTH_KEY_BYTES], client_key[PROTO_AUTH_KEY_BYTES];
     uint8_t check[PROTO_AUTH_KEY_BYTES];
     hmac(stored_key, am->bytes, am->len, sig);
     xor32(proof, sig, client_key);
     proto_auth_stored_key(client_key, check);
-    int r = sodium_memcmp(check, stored_key, PROTO_AUTH_KEY_BYTES) == 0 ? 0
-                                                                  : -EACCES;
+    int r = sodium_memcmp(check, stored_key, PROTO_AUTH_KEY_BYTES) == 0
+                ? 0
+                : -EACCES;
     sodium_memzero(client_key, sizeof client_key);
     return r;
 }
 
 void proto_auth_server_signature(const uint8_t server_key[PROTO_AUTH_KEY_BYTES],
-                           const proto_auth_message *am,
-                           uint8_t sig[PROTO_AUTH_KEY_BYTES])
+                                 const proto_auth_message *am,
+                                 uint8_t sig[PROTO_AUTH_KEY_BYTES])
 {
     hmac(server_key, am->bytes, am->len, sig);
 }
 
-int proto_auth_client_check_server(const uint8_t server_key[PROTO_AUTH_KEY_BYTES],
-                             const proto_auth_message *am,
-                             const uint8_t sig[PROTO_AUTH_KEY_BYTES])
+int proto_auth_client_check_server(
+    const uint8_t server_key[PROTO_AUTH_KEY_BYTES],
+    const proto_auth_message *am, const uint8_t sig[PROTO_AUTH_KEY_BYTES])
 {
     uint8_t want[PROTO_AUTH_KEY_BYTES];
     proto_auth_server_signature(server_key, am, want);
@@ -148,14 +153,16 @@ static void keyed_name_hash(const uint8_t secret[PROTO_AUTH_SECRET_BYTES],
     (void)crypto_generichash_final(&st, out, n);
 }
 
-void proto_auth_fake_salt(const uint8_t secret[PROTO_AUTH_SECRET_BYTES], const char *user,
-                    uint8_t salt[PROTO_AUTH_SALT_BYTES])
+void proto_auth_fake_salt(const uint8_t secret[PROTO_AUTH_SECRET_BYTES],
+                          const char *user, uint8_t salt[PROTO_AUTH_SALT_BYTES])
 {
-    keyed_name_hash(secret, "ssftp-fake-salt", user, salt, PROTO_AUTH_SALT_BYTES);
+    keyed_name_hash(secret, "ssftp-fake-salt", user, salt,
+                    PROTO_AUTH_SALT_BYTES);
 }
 
 void proto_auth_fake_stored_key(const uint8_t secret[PROTO_AUTH_SECRET_BYTES],
-                          const char *user, uint8_t stored_key[PROTO_AUTH_KEY_BYTES])
+                                const char *user,
+                                uint8_t stored_key[PROTO_AUTH_KEY_BYTES])
 {
     keyed_name_hash(secret, "ssftp-fake-stored-key", user, stored_key,
                     PROTO_AUTH_KEY_BYTES);

@@ -41,9 +41,9 @@
 #define PROTO_AUTH_MAX_OPSLIMIT 10ULL
 #define PROTO_AUTH_MIN_MEMLIMIT (8ULL << 20)
 #define PROTO_AUTH_MAX_MEMLIMIT (1ULL << 30)
-#define PROTO_AUTH_DEFAULT_OPSLIMIT \
+#define PROTO_AUTH_DEFAULT_OPSLIMIT                                            \
     ((uint64_t)crypto_pwhash_argon2id_OPSLIMIT_INTERACTIVE)
-#define PROTO_AUTH_DEFAULT_MEMLIMIT \
+#define PROTO_AUTH_DEFAULT_MEMLIMIT                                            \
     ((uint64_t)crypto_pwhash_argon2id_MEMLIMIT_INTERACTIVE)
 
 /* A challenge (snonce) is good for one auth_proof within this many seconds. */
@@ -60,9 +60,9 @@ typedef struct proto_auth_params {
 /* The AuthMessage both sides sign.  Layout (docs/protocol.md, "AuthMessage"):
  * "ssftp-scram-v1", then u32-BE-length-prefixed user, cnonce, snonce, salt,
  * then u64 BE opslimit and memlimit. */
-#define PROTO_AUTH_MESSAGE_MAX                                                      \
-    (14 + 4 + PROTO_AUTH_USER_MAX + 4 + PROTO_AUTH_NONCE_BYTES + 4 + PROTO_AUTH_NONCE_BYTES + \
-     4 + PROTO_AUTH_SALT_BYTES + 8 + 8)
+#define PROTO_AUTH_MESSAGE_MAX                                                 \
+    (14 + 4 + PROTO_AUTH_USER_MAX + 4 + PROTO_AUTH_NONCE_BYTES + 4 +           \
+     PROTO_AUTH_NONCE_BYTES + 4 + PROTO_AUTH_SALT_BYTES + 8 + 8)
 typedef struct proto_auth_message {
     size_t len;
     uint8_t bytes[PROTO_AUTH_MESSAGE_MAX];
@@ -76,50 +76,51 @@ int proto_auth_params_check(const proto_auth_params *p);
  * Returns 0; -EPROTO if p fails proto_auth_params_check(); -ENOMEM if argon2id
  * cannot get its memory. */
 int proto_auth_derive(const char *password, const proto_auth_params *p,
-                uint8_t client_key[PROTO_AUTH_KEY_BYTES],
-                uint8_t server_key[PROTO_AUTH_KEY_BYTES]);
+                      uint8_t client_key[PROTO_AUTH_KEY_BYTES],
+                      uint8_t server_key[PROTO_AUTH_KEY_BYTES]);
 
 /* StoredKey = SHA-256(ClientKey). */
 void proto_auth_stored_key(const uint8_t client_key[PROTO_AUTH_KEY_BYTES],
-                     uint8_t stored_key[PROTO_AUTH_KEY_BYTES]);
+                           uint8_t stored_key[PROTO_AUTH_KEY_BYTES]);
 
 /* Build the canonical AuthMessage.  user is 1..PROTO_AUTH_USER_MAX bytes (any
  * bytes but NUL).  Returns 0, or -EINVAL for a bad user length. */
 int proto_auth_message_build(proto_auth_message *am, const char *user,
-                       const uint8_t cnonce[PROTO_AUTH_NONCE_BYTES],
-                       const uint8_t snonce[PROTO_AUTH_NONCE_BYTES],
-                       const proto_auth_params *p);
+                             const uint8_t cnonce[PROTO_AUTH_NONCE_BYTES],
+                             const uint8_t snonce[PROTO_AUTH_NONCE_BYTES],
+                             const proto_auth_params *p);
 
 /* ClientProof for am (client side). */
 void proto_auth_client_proof(const uint8_t client_key[PROTO_AUTH_KEY_BYTES],
-                       const proto_auth_message *am,
-                       uint8_t proof[PROTO_AUTH_KEY_BYTES]);
+                             const proto_auth_message *am,
+                             uint8_t proof[PROTO_AUTH_KEY_BYTES]);
 
 /* Check a ClientProof against StoredKey (server side), in constant time.
  * Returns 0 if it proves knowledge of the password, else -EACCES. */
 int proto_auth_server_verify(const uint8_t stored_key[PROTO_AUTH_KEY_BYTES],
-                       const proto_auth_message *am,
-                       const uint8_t proof[PROTO_AUTH_KEY_BYTES]);
+                             const proto_auth_message *am,
+                             const uint8_t proof[PROTO_AUTH_KEY_BYTES]);
 
 /* ServerSignature for am (server side, sent only after a good proof). */
 void proto_auth_server_signature(const uint8_t server_key[PROTO_AUTH_KEY_BYTES],
-                           const proto_auth_message *am,
-                           uint8_t sig[PROTO_AUTH_KEY_BYTES]);
+                                 const proto_auth_message *am,
+                                 uint8_t sig[PROTO_AUTH_KEY_BYTES]);
 
 /* Check the server's signature (client side), in constant time.
  * Returns 0 if the server knows ServerKey, else -EACCES. */
-int proto_auth_client_check_server(const uint8_t server_key[PROTO_AUTH_KEY_BYTES],
-                             const proto_auth_message *am,
-                             const uint8_t sig[PROTO_AUTH_KEY_BYTES]);
+int proto_auth_client_check_server(
+    const uint8_t server_key[PROTO_AUTH_KEY_BYTES],
+    const proto_auth_message *am, const uint8_t sig[PROTO_AUTH_KEY_BYTES]);
 
 /* For a user who does not exist the server answers with a salt and a
  * StoredKey derived from a server secret and the name (keyed BLAKE2b), and
  * runs the full proof check against them.  The same name always gets the same
  * salt, so probing twice reveals nothing, and no password matches. */
-void proto_auth_fake_salt(const uint8_t secret[PROTO_AUTH_SECRET_BYTES], const char *user,
-                    uint8_t salt[PROTO_AUTH_SALT_BYTES]);
-void proto_auth_fake_stored_key(const uint8_t secret[PROTO_AUTH_SECRET_BYTES],
+void proto_auth_fake_salt(const uint8_t secret[PROTO_AUTH_SECRET_BYTES],
                           const char *user,
-                          uint8_t stored_key[PROTO_AUTH_KEY_BYTES]);
+                          uint8_t salt[PROTO_AUTH_SALT_BYTES]);
+void proto_auth_fake_stored_key(const uint8_t secret[PROTO_AUTH_SECRET_BYTES],
+                                const char *user,
+                                uint8_t stored_key[PROTO_AUTH_KEY_BYTES]);
 
 #endif

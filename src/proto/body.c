@@ -23,8 +23,8 @@ static int pace_deadline(proto_io *io, int64_t *deadline)
         *deadline == NO_WAIT)
         return 0;
     int64_t now = proto_mono_ms();
-    uint64_t need = (uint64_t)io->body_min_rate *
-                    (uint64_t)io->body_window_ms / 1000;
+    uint64_t need =
+        (uint64_t)io->body_min_rate * (uint64_t)io->body_window_ms / 1000;
     if (io->pace_start == 0) {
         io->pace_start = now;
         io->pace_bytes = 0;
@@ -129,8 +129,8 @@ static int body_sendfile(proto_io *io, int fd, uint64_t off,
         return r;
     const uint64_t start = io->body_out;
     while (r == 0 && io->body_out > 0) {
-        size_t want = io->body_out < (8u << 20) ? (size_t)io->body_out
-                                                 : (8u << 20);
+        size_t want =
+            io->body_out < (8u << 20) ? (size_t)io->body_out : (8u << 20);
         if (off > (uint64_t)INT64_MAX - want) {
             r = *file_err = -EFBIG;
             break;
@@ -159,8 +159,9 @@ static int body_sendfile(proto_io *io, int fd, uint64_t off,
     return r != 0 ? r : r2;
 }
 
-int proto_body_from_file(proto_io *io, int fd, uint64_t off, proto_digest_state *d,
-                         const proto_body_hooks *hooks, int *file_err)
+int proto_body_from_file(proto_io *io, int fd, uint64_t off,
+                         proto_digest_state *d, const proto_body_hooks *hooks,
+                         int *file_err)
 {
     *file_err = 0;
     if (d == NULL && hooks != NULL && hooks->zero_copy) {
@@ -194,8 +195,7 @@ int proto_body_from_file(proto_io *io, int fd, uint64_t off, proto_digest_state 
 /* Fill buf with up to cap body bytes: waits for the first, then takes what
  * has already arrived.  *got counts what arrived, also when the socket then
  * fails. */
-static int read_fill(proto_io *io, unsigned char *buf, size_t cap,
-                     size_t *got)
+static int read_fill(proto_io *io, unsigned char *buf, size_t cap, size_t *got)
 {
     *got = 0;
     if (cap > io->body_in)
@@ -215,8 +215,9 @@ static int read_fill(proto_io *io, unsigned char *buf, size_t cap,
     return 0;
 }
 
-int proto_body_to_file(proto_io *io, int fd, uint64_t off, proto_digest_state *d,
-                       const proto_body_hooks *hooks, int *file_err)
+int proto_body_to_file(proto_io *io, int fd, uint64_t off,
+                       proto_digest_state *d, const proto_body_hooks *hooks,
+                       int *file_err)
 {
     *file_err = 0;
     if (io->body_in == 0)

@@ -59,8 +59,9 @@ typedef struct proto_body_hooks {
  * to the same value -- from the file (-ENODATA if it ends early).  Any error
  * leaves the connection unusable: the peer is owed bytes that cannot be
  * produced, so the caller must close it. */
-int proto_body_from_file(proto_io *io, int fd, uint64_t off, proto_digest_state *d,
-                         const proto_body_hooks *hooks, int *file_err);
+int proto_body_from_file(proto_io *io, int fd, uint64_t off,
+                         proto_digest_state *d, const proto_body_hooks *hooks,
+                         int *file_err);
 
 /* Receive the whole current incoming body (io->body_in bytes) into file fd at
  * offset off, adding the bytes to d when d is not NULL.  hooks may be NULL.
@@ -71,7 +72,8 @@ int proto_body_from_file(proto_io *io, int fd, uint64_t off, proto_digest_state 
  * error when stop_on_file_error gave up; or a negative errno from the socket
  * (the connection is then unusable).  Bytes received before a socket error
  * are written first, so a cut upload keeps all it got. */
-int proto_body_to_file(proto_io *io, int fd, uint64_t off, proto_digest_state *d,
-                       const proto_body_hooks *hooks, int *file_err);
+int proto_body_to_file(proto_io *io, int fd, uint64_t off,
+                       proto_digest_state *d, const proto_body_hooks *hooks,
+                       int *file_err);
 
 #endif

@@ -31,7 +31,8 @@ void proto_digest_final(proto_digest_state *d, uint8_t out[PROTO_DIGEST_BYTES])
     (void)crypto_generichash_final(state(d), out, PROTO_DIGEST_BYTES);
 }
 
-void proto_digest_peek(const proto_digest_state *d, uint8_t out[PROTO_DIGEST_BYTES])
+void proto_digest_peek(const proto_digest_state *d,
+                       uint8_t out[PROTO_DIGEST_BYTES])
 {
     crypto_generichash_state copy; /* the compiler aligns a local */
     memcpy(&copy, state(d), sizeof copy);
@@ -44,12 +45,14 @@ static int add_chunk(void *d, const void *buf, size_t n)
     return 0;
 }
 
-int proto_digest_update_file(proto_digest_state *d, int fd, uint64_t off, uint64_t len)
+int proto_digest_update_file(proto_digest_state *d, int fd, uint64_t off,
+                             uint64_t len)
 {
     return proto_pread_chunks(fd, off, len, add_chunk, d);
 }
 
-void proto_digest_to_hex(const uint8_t d[PROTO_DIGEST_BYTES], char hex[PROTO_DIGEST_HEX_SIZE])
+void proto_digest_to_hex(const uint8_t d[PROTO_DIGEST_BYTES],
+                         char hex[PROTO_DIGEST_HEX_SIZE])
 {
     (void)proto_hex_encode(d, PROTO_DIGEST_BYTES, hex, PROTO_DIGEST_HEX_SIZE);
 }

@@ -27,15 +27,18 @@ void proto_digest_update(proto_digest_state *d, const void *buf, size_t n);
 /* The digest of everything added since proto_digest_init(); d is then spent. */
 void proto_digest_final(proto_digest_state *d, uint8_t out[PROTO_DIGEST_BYTES]);
 /* The digest of everything added so far; d carries on unchanged. */
-void proto_digest_peek(const proto_digest_state *d, uint8_t out[PROTO_DIGEST_BYTES]);
+void proto_digest_peek(const proto_digest_state *d,
+                       uint8_t out[PROTO_DIGEST_BYTES]);
 
 /* Add len bytes of file fd starting at offset off (pread; the file offset is
  * untouched).  Uses a heap buffer of up to 256 KiB, freed before return.
  * Returns 0; -ENODATA if the file ends before off + len; -ENOMEM; or a
  * negative errno from pread(). */
-int proto_digest_update_file(proto_digest_state *d, int fd, uint64_t off, uint64_t len);
+int proto_digest_update_file(proto_digest_state *d, int fd, uint64_t off,
+                             uint64_t len);
 
 /* Lowercase hex of a digest, NUL terminated. */
-void proto_digest_to_hex(const uint8_t d[PROTO_DIGEST_BYTES], char hex[PROTO_DIGEST_HEX_SIZE]);
+void proto_digest_to_hex(const uint8_t d[PROTO_DIGEST_BYTES],
+                         char hex[PROTO_DIGEST_HEX_SIZE]);
 
 #endif

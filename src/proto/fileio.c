@@ -40,8 +40,8 @@ int proto_pwrite_all(int fd, const void *buf, size_t n, uint64_t off)
         return -EFBIG;
     size_t done = 0;
     while (done < n) {
-        ssize_t k = pwrite(fd, (const char *)buf + done, n - done,
-                           (off_t)(off + done));
+        ssize_t k =
+            pwrite(fd, (const char *)buf + done, n - done, (off_t)(off + done));
         if (k < 0) {
             if (errno == EINTR)
                 continue;

@@ -28,7 +28,6 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-
 /* Largest header, in bytes of JSON.  A length of 0 or above this is refused
  * before any of it is read. */
 #define PROTO_HEADER_MAX (64 * 1024)
@@ -63,8 +62,8 @@ typedef struct proto_io {
     int64_t deadline_ms;
     uint32_t body_min_rate;
     int body_window_ms;
-    uint64_t body_in;  /* bytes of the current incoming body not yet read */
-    uint64_t body_out; /* bytes of the announced outgoing body not yet sent */
+    uint64_t body_in;    /* bytes of the current incoming body not yet read */
+    uint64_t body_out;   /* bytes of the announced outgoing body not yet sent */
     int64_t pace_start;  /* private: the current pacing window's start */
     uint64_t pace_bytes; /* private: body bytes read in it */
 } proto_io;
@@ -78,7 +77,6 @@ typedef struct proto_io {
  * (brackets inside strings do not count).  A scan only: the text need not be
  * valid JSON. */
 bool proto_json_depth_ok(const char *json, size_t n, unsigned max);
-
 
 /* Send hdr (a JSON object; the reference is not stolen) as one frame, in one
  * send() where the socket allows.  If hdr has a top-level "size" it must be a

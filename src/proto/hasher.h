@@ -43,10 +43,10 @@
 struct hashpipe;
 
 typedef struct proto_hasher {
-    proto_digest_state *d;        /* NULL: move bytes, hash nothing */
-    struct hashpipe *pipe;  /* threaded mode, or NULL */
-    unsigned char *buf;     /* inline mode's one buffer */
-    size_t cap;             /* inline mode's buffer size */
+    proto_digest_state *d; /* NULL: move bytes, hash nothing */
+    struct hashpipe *pipe; /* threaded mode, or NULL */
+    unsigned char *buf;    /* inline mode's one buffer */
+    size_t cap;            /* inline mode's buffer size */
 } proto_hasher;
 
 /* Prepare to hash a body of total bytes into d (d may be NULL).  Returns 0

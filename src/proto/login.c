@@ -61,8 +61,8 @@ int proto_login(proto_io *io, const char *user, const char *password,
     uint8_t cnonce[PROTO_AUTH_NONCE_BYTES], snonce[PROTO_AUTH_NONCE_BYTES];
     randombytes_buf(cnonce, sizeof cnonce);
     json_t *rep;
-    int r = call(io, request("auth", user, "cnonce", cnonce, sizeof cnonce),
-                 &rep);
+    int r =
+        call(io, request("auth", user, "cnonce", cnonce, sizeof cnonce), &rep);
     if (r != 0) {
         out->reply = rep;
         return r;

@@ -107,8 +107,7 @@ static int upath_walk(struct upath *u, const char *p, size_t len)
         int rc = proto_path_component_ok(c, cn);
         if (rc != 0)
             return rc;
-        if (u->depth == PROTO_PATH_DEPTH_MAX ||
-            u->n + 1 + cn >= PROTO_PATH_BUF)
+        if (u->depth == PROTO_PATH_DEPTH_MAX || u->n + 1 + cn >= PROTO_PATH_BUF)
             return -ENAMETOOLONG;
         u->s[u->n++] = '/';
         memcpy(u->s + u->n, c, cn);

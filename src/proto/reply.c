@@ -10,8 +10,8 @@
 int proto_send_ok(proto_io *io, json_t *extra)
 {
     json_t *hdr = extra ? json_incref(extra) : json_object();
-    int r = hdr && json_object_set_new(hdr, "ok", json_true()) == 0 ? 0
-                                                                    : -ENOMEM;
+    int r =
+        hdr && json_object_set_new(hdr, "ok", json_true()) == 0 ? 0 : -ENOMEM;
     if (r == 0)
         r = proto_send(io, hdr);
     json_decref(hdr);
@@ -37,8 +37,8 @@ static int send_error_v(proto_io *io, const char *code, json_t *extra,
     if (!msg)
         return -ENOMEM;
     /* "o" hands msg to the new object, and jansson frees it on failure. */
-    json_t *hdr = json_pack("{s:b, s:s, s:o}", "ok", 0, "code", code,
-                            "error", msg);
+    json_t *hdr =
+        json_pack("{s:b, s:s, s:o}", "ok", 0, "code", code, "error", msg);
     int r = hdr ? 0 : -ENOMEM;
     /* Only keys not set yet are added: the three above always win. */
     if (r == 0 && extra != NULL && json_object_update_missing(hdr, extra) != 0)

@@ -88,7 +88,8 @@ int proto_wire_recv_exact(const proto_io *io, void *buf, size_t n,
 {
     size_t got = 0;
     while (got < n) {
-        ssize_t k = proto_wire_recv_some(io, (char *)buf + got, n - got, deadline);
+        ssize_t k =
+            proto_wire_recv_some(io, (char *)buf + got, n - got, deadline);
         if (k < 0)
             return (int)k;
         if (k == 0)

@@ -62,5 +62,11 @@ void ss_base_handle_error(ss_server *s, const ss_conn *conn, int err,
             ss_strerror(err));
 }
 
-void ss_base_handle_timeout(ss_server *s) { (void)s; }
-void ss_base_service_actions(ss_server *s) { (void)s; }
+void ss_base_handle_timeout(ss_server *s)
+{
+    (void)s;
+}
+void ss_base_service_actions(ss_server *s)
+{
+    (void)s;
+}

@@ -43,8 +43,14 @@ void ss__forking_free(ss_server *s)
     s->forking = NULL;
 }
 
-unsigned ss__forking_children(ss_server *s) { return atomic_load(&s->forking->n); }
-static bool has_children(ss_server *s) { return ss__forking_children(s) > 0; }
+unsigned ss__forking_children(ss_server *s)
+{
+    return atomic_load(&s->forking->n);
+}
+static bool has_children(ss_server *s)
+{
+    return ss__forking_children(s) > 0;
+}
 
 static void forget(ss_server *s, unsigned i)
 {
@@ -153,7 +159,8 @@ int ss_forking_process_request(ss_server *s, ss_conn *conn)
     }
     int pidfd = (int)syscall(SYS_pidfd_open, pid, 0); /* close-on-exec */
     unsigned n = atomic_load(&f->n);
-    f->kids[n] = (struct child){.pid = pid, .pidfd = pidfd, .admit = conn->priv_};
+    f->kids[n] =
+        (struct child){.pid = pid, .pidfd = pidfd, .admit = conn->priv_};
     atomic_store(&f->n, n + 1);
     conn->priv_ = NULL; /* released when the child is reaped */
     s->ops.close_request(s, conn);

@@ -46,7 +46,7 @@ struct ss_running {
 
 struct ss_server {
     ss_config cfg;
-    char *host;  /* owned copies of cfg.host / cfg.path */
+    char *host; /* owned copies of cfg.host / cfg.path */
     char *path;
     const ss_handler_class *handler;
     ss_server_ops ops;       /* in force: base <- kind <- mix-in <- user */
@@ -72,7 +72,7 @@ struct ss_server {
     pthread_t serving_thread;
     bool closed;
 
-    unsigned char *pkt; /* datagram receive buffer (max_packet_size) */
+    unsigned char *pkt;  /* datagram receive buffer (max_packet_size) */
     struct pollfd *pfds; /* forking: wake + listen + one per child */
 
     /* EMFILE/ENFILE: accepting paused until resume_ms (or a release). */

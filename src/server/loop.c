@@ -143,8 +143,8 @@ int ss_server_serve_forever(ss_server *s, int poll_interval_ms)
             bool more = true;
             for (int i = 0; more && i < ACCEPT_BATCH; i++) {
                 (void)handle_one(s, &more);
-                more = more && !atomic_load(&s->shutdown_request) &&
-                       can_accept(s);
+                more =
+                    more && !atomic_load(&s->shutdown_request) && can_accept(s);
             }
         }
         s->ops.service_actions(s);

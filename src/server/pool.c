@@ -72,8 +72,8 @@ int ss__pool_create(ss_server *s)
     if (rc == 0)
         rc = pthread_attr_init(&p->attr);
     if (rc == 0) {
-        size_t stack = c->worker_stack_size ? c->worker_stack_size
-                                            : DEFAULT_STACK;
+        size_t stack =
+            c->worker_stack_size ? c->worker_stack_size : DEFAULT_STACK;
         if (stack < (size_t)PTHREAD_STACK_MIN)
             stack = (size_t)PTHREAD_STACK_MIN;
         rc = pthread_attr_setstacksize(&p->attr, stack);

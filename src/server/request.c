@@ -37,11 +37,26 @@ static void request_free(ss_request *r)
     free(r);
 }
 
-int ss_request_fd(const ss_request *r) { return r->conn.fd; }
-ss_server *ss_request_server(const ss_request *r) { return r->server; }
-void *ss_request_state(const ss_request *r) { return r->state; }
-void *ss_request_user(const ss_request *r) { return r->server->user; }
-const char *ss_request_client_str(const ss_request *r) { return r->client_str; }
+int ss_request_fd(const ss_request *r)
+{
+    return r->conn.fd;
+}
+ss_server *ss_request_server(const ss_request *r)
+{
+    return r->server;
+}
+void *ss_request_state(const ss_request *r)
+{
+    return r->state;
+}
+void *ss_request_user(const ss_request *r)
+{
+    return r->server->user;
+}
+const char *ss_request_client_str(const ss_request *r)
+{
+    return r->client_str;
+}
 
 const struct sockaddr *ss_request_client_address(const ss_request *r,
                                                  socklen_t *len)

@@ -39,9 +39,9 @@ void ss_config_init(ss_config *cfg, ss_kind kind)
 
 static void overlay(ss_server_ops *dst, const ss_server_ops *src)
 {
-#define OV(f)          \
-    if (src->f)        \
-        dst->f = src->f
+#define OV(f)                                                                  \
+    if (src->f)                                                                \
+    dst->f = src->f
     OV(server_bind);
     OV(server_activate);
     OV(get_request);
@@ -269,7 +269,10 @@ void ss_server_destroy(ss_server *s)
 
 /* ---- attributes ---------------------------------------------------------- */
 
-int ss_server_fileno(const ss_server *s) { return s ? s->fd : -EINVAL; }
+int ss_server_fileno(const ss_server *s)
+{
+    return s ? s->fd : -EINVAL;
+}
 
 const struct sockaddr *ss_server_address(const ss_server *s, socklen_t *len)
 {
@@ -287,8 +290,14 @@ uint16_t ss_server_port(const ss_server *s)
     return 0;
 }
 
-const ss_config *ss_server_config(const ss_server *s) { return &s->cfg; }
-void *ss_server_user(const ss_server *s) { return s->user; }
+const ss_config *ss_server_config(const ss_server *s)
+{
+    return &s->cfg;
+}
+void *ss_server_user(const ss_server *s)
+{
+    return s->user;
+}
 const ss_server_ops *ss_server_inherited_ops(const ss_server *s)
 {
     return &s->inherited;

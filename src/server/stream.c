@@ -38,8 +38,8 @@ int ss_tcp_server_bind(ss_server *s)
 
 int ss_tcp_server_activate(ss_server *s)
 {
-    int backlog = s->cfg.request_queue_size > 0 ? s->cfg.request_queue_size
-                                                : SOMAXCONN;
+    int backlog =
+        s->cfg.request_queue_size > 0 ? s->cfg.request_queue_size : SOMAXCONN;
     if (listen(s->fd, backlog) < 0)
         return -errno;
     return 0;

@@ -67,7 +67,10 @@ static int fill(ss_request *r)
     return (int)n;
 }
 
-size_t ss_stream_buffered(const ss_request *r) { return r->rlen - r->rpos; }
+size_t ss_stream_buffered(const ss_request *r)
+{
+    return r->rlen - r->rpos;
+}
 
 ssize_t ss_stream_readline(ss_request *r, char *buf, size_t cap)
 {

@@ -32,7 +32,7 @@ static void escape_shows_control_characters_as_hex(void **state)
 static void escape_shows_c1_and_bidi_as_code_points(void **state)
 {
     (void)state;
-    expect_escape("x\xc2\x9by", "x\\u009by");         /* CSI */
+    expect_escape("x\xc2\x9by", "x\\u009by");             /* CSI */
     expect_escape("rtl\xe2\x80\xaetxt", "rtl\\u202etxt"); /* RLO */
     expect_escape("caf\xc3\xa9 \xe6\x97\xa5", "caf\xc3\xa9 \xe6\x97\xa5");
 }
@@ -40,7 +40,9 @@ static void escape_shows_c1_and_bidi_as_code_points(void **state)
 static void escape_shows_invalid_utf8_as_hex(void **state)
 {
     (void)state;
-    expect_escape("a\xff" "b", "a\\xffb");
+    expect_escape("a\xff"
+                  "b",
+                  "a\\xffb");
     expect_escape("\xc0\xaf", "\\xc0\\xaf"); /* overlong '/' */
     expect_escape("\xe2\x80", "\\xe2\\x80"); /* cut short */
 }
@@ -49,7 +51,7 @@ static void keycache_derives_once_per_user_password_and_params(void **state)
 {
     (void)state;
     proto_auth_params p = {.opslimit = PROTO_AUTH_MIN_OPSLIMIT,
-                     .memlimit = PROTO_AUTH_MIN_MEMLIMIT};
+                           .memlimit = PROTO_AUTH_MIN_MEMLIMIT};
     memset(p.salt, 7, sizeof p.salt);
     uint8_t ck1[32], sk1[32], ck2[32], sk2[32];
     unsigned before = keycache_misses();

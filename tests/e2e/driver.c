@@ -37,26 +37,26 @@
 
 #include "proto.h"
 
-#define CHECK(cond)                                                         \
-    do {                                                                    \
-        if (!(cond)) {                                                      \
-            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__,          \
-                    __LINE__, #cond);                                       \
-            stop_server();                                                  \
-            exit(1);                                                        \
-        }                                                                   \
+#define CHECK(cond)                                                            \
+    do {                                                                       \
+        if (!(cond)) {                                                         \
+            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__,   \
+                    #cond);                                                    \
+            stop_server();                                                     \
+            exit(1);                                                           \
+        }                                                                      \
     } while (0)
 
-#define CHECK_CODE(got, want)                                               \
-    do {                                                                    \
-        const char *g_ = (got), *w_ = (want);                               \
-        if ((g_ == NULL) != (w_ == NULL) ||                                 \
-            (g_ != NULL && strcmp(g_, w_) != 0)) {                          \
-            fprintf(stderr, "%s:%d: got %s, want %s\n", __FILE__,           \
-                    __LINE__, g_ ? g_ : "ok", w_ ? w_ : "ok");              \
-            stop_server();                                                  \
-            exit(1);                                                        \
-        }                                                                   \
+#define CHECK_CODE(got, want)                                                  \
+    do {                                                                       \
+        const char *g_ = (got), *w_ = (want);                                  \
+        if ((g_ == NULL) != (w_ == NULL) ||                                    \
+            (g_ != NULL && strcmp(g_, w_) != 0)) {                             \
+            fprintf(stderr, "%s:%d: got %s, want %s\n", __FILE__, __LINE__,    \
+                    g_ ? g_ : "ok", w_ ? w_ : "ok");                           \
+            stop_server();                                                     \
+            exit(1);                                                           \
+        }                                                                      \
     } while (0)
 
 static const char *ssftpd;
@@ -76,8 +76,7 @@ static void stop_server(void)
     }
 }
 
-static void add_user(const char *name, const char *password,
-                     const char *quota)
+static void add_user(const char *name, const char *password, const char *quota)
 {
     int in[2];
     CHECK(pipe(in) == 0);
@@ -87,8 +86,9 @@ static void add_user(const char *name, const char *password,
         dup2(in[0], 0);
         close(in[0]);
         close(in[1]);
-        const char *argv[16] = {ssftpd, "user", "add", name, "--root", root,
-                                "--kdf-ops", "2", "--kdf-mem", "8388608"};
+        const char *argv[16] = {ssftpd,      "user",   "add",       name,
+                                "--root",    root,     "--kdf-ops", "2",
+                                "--kdf-mem", "8388608"};
         int n = 10;
         if (quota != NULL) {
             argv[n++] = "--quota";
@@ -110,8 +110,7 @@ static void add_user(const char *name, const char *password,
  * or a NULL-terminated list) after the usual ones. */
 static void start_server_args(const char *const *extra)
 {
-    const char *argv[32] = {ssftpd, "--root", root, "--listen",
-                            "127.0.0.1:0"};
+    const char *argv[32] = {ssftpd, "--root", root, "--listen", "127.0.0.1:0"};
     size_t argc = 5;
     if (isolate_process) {
         argv[argc++] = "--isolation";
@@ -183,8 +182,7 @@ static void wait_not_accepting(void)
     for (;;) {
         int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
         CHECK(fd >= 0);
-        struct sockaddr_in a = {.sin_family = AF_INET,
-                                .sin_port = htons(port)};
+        struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port)};
         a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
         int r = connect(fd, (struct sockaddr *)&a, sizeof a);
         int e = errno;
@@ -216,8 +214,8 @@ static int tcp_connect(void)
 
 static void cli_open(struct cli *c)
 {
-    c->io = (proto_io){.fd = tcp_connect(), .timeout_ms = 60000,
-                       .body_timeout_ms = 30000};
+    c->io = (proto_io){
+        .fd = tcp_connect(), .timeout_ms = 60000, .body_timeout_ms = 30000};
 }
 
 static void cli_close(struct cli *c)
@@ -263,8 +261,8 @@ static const char *call_code(struct cli *c, json_t *req)
 
 static void hello(struct cli *c)
 {
-    json_t *r = call(c, json_pack("{s:s, s:i, s:s}", "cmd", "hello",
-                                  "version", 1, "client", "e2e"));
+    json_t *r = call(c, json_pack("{s:s, s:i, s:s}", "cmd", "hello", "version",
+                                  1, "client", "e2e"));
     CHECK_CODE(code_of(r), NULL);
     json_int_t v = json_integer_value(json_object_get(r, "version"));
     CHECK(v == 1);
@@ -296,8 +294,7 @@ static void connect_login(struct cli *c, const char *user, const char *pw)
 
 static const char *simple(struct cli *c, const char *cmd, const char *path)
 {
-    return call_code(c, path ? json_pack("{s:s, s:s}", "cmd", cmd, "path",
-                                         path)
+    return call_code(c, path ? json_pack("{s:s, s:s}", "cmd", cmd, "path", path)
                              : json_pack("{s:s}", "cmd", cmd));
 }
 
@@ -316,8 +313,8 @@ static void digest_buf(const void *buf, size_t n, uint8_t out[32])
 static const char *put_ex(struct cli *c, const char *path, const uint8_t *data,
                           size_t n, long cut_at, uint64_t *resumed_from)
 {
-    json_t *r = call(c, json_pack("{s:s, s:s, s:I}", "cmd", "put", "path",
-                                  path, "total", (json_int_t)n));
+    json_t *r = call(c, json_pack("{s:s, s:s, s:I}", "cmd", "put", "path", path,
+                                  "total", (json_int_t)n));
     const char *code = code_of(r);
     if (code != NULL) {
         json_decref(r);
@@ -492,9 +489,9 @@ static void scenario_login(void)
     cli_close(&c);
     /* A version the server does not speak. */
     cli_open(&c);
-    CHECK_CODE(call_code(&c, json_pack("{s:s, s:i}", "cmd", "hello",
-                                       "version", 2)),
-               PROTO_E_VERSION);
+    CHECK_CODE(
+        call_code(&c, json_pack("{s:s, s:i}", "cmd", "hello", "version", 2)),
+        PROTO_E_VERSION);
     cli_close(&c);
 
     cli_open(&c);
@@ -518,9 +515,9 @@ static void scenario_login(void)
     CHECK_CODE(login(&c, "nobody-here", "x"), PROTO_E_AUTH_FAILED);
     CHECK_CODE(login(&c, "alice", "right horse"), NULL);
     CHECK_CODE(simple(&c, "pwd", NULL), NULL);
-    CHECK_CODE(call_code(&c, json_pack("{s:s, s:i}", "cmd", "hello",
-                                       "version", 1)),
-               PROTO_E_BAD_REQUEST);
+    CHECK_CODE(
+        call_code(&c, json_pack("{s:s, s:i}", "cmd", "hello", "version", 1)),
+        PROTO_E_BAD_REQUEST);
     CHECK_CODE(simple(&c, "quit", NULL), NULL);
     cli_close(&c);
     term_server();
@@ -568,14 +565,14 @@ static void scenario_commands(void)
     CHECK_CODE(code_of(r), NULL);
     json_t *e = json_object_get(r, "entries");
     CHECK(json_array_size(e) == 2);
-    CHECK(strcmp(json_string_value(json_object_get(json_array_get(e, 0),
-                                                   "name")),
-                 "a.txt") == 0);
+    CHECK(
+        strcmp(json_string_value(json_object_get(json_array_get(e, 0), "name")),
+               "a.txt") == 0);
     CHECK(json_integer_value(json_object_get(json_array_get(e, 0), "size")) ==
           1000);
-    CHECK(strcmp(json_string_value(json_object_get(json_array_get(e, 1),
-                                                   "type")),
-                 "dir") == 0);
+    CHECK(
+        strcmp(json_string_value(json_object_get(json_array_get(e, 1), "type")),
+               "dir") == 0);
     CHECK(json_is_false(json_object_get(r, "more")));
     json_decref(r);
     r = call(&c, json_pack("{s:s, s:s, s:s}", "cmd", "ls", "path", "/docs",
@@ -604,8 +601,8 @@ static void scenario_commands(void)
         for (size_t i = 0; i < json_array_size(e); i++) {
             char want[64];
             snprintf(want, sizeof want, "d%04d", seen++);
-            CHECK(strcmp(json_string_value(json_object_get(
-                             json_array_get(e, i), "name")),
+            CHECK(strcmp(json_string_value(
+                             json_object_get(json_array_get(e, i), "name")),
                          want) == 0);
         }
         pages++;
@@ -688,8 +685,8 @@ static void scenario_put_get(void)
     CHECK_CODE(simple(&c, "mkdir", "dir"), NULL);
     CHECK_CODE(get(&c, "dir", &back, &n), PROTO_E_IS_A_DIRECTORY);
     CHECK_CODE(put(&c, "dir", (const uint8_t *)"x", 1), PROTO_E_IS_A_DIRECTORY);
-    CHECK_CODE(call_code(&c, json_pack("{s:s, s:s, s:i}", "cmd", "get",
-                                       "path", "one", "offset", 3)),
+    CHECK_CODE(call_code(&c, json_pack("{s:s, s:s, s:i}", "cmd", "get", "path",
+                                       "one", "offset", 3)),
                PROTO_E_BAD_REQUEST);
     cli_close(&c);
     term_server();
@@ -719,8 +716,7 @@ static void scenario_escapes(void)
     CHECK_CODE(get(&c, "../../outside/secret.txt", &back, &n),
                PROTO_E_NOT_FOUND);
     CHECK_CODE(get(&c, "/../secret.txt", &back, &n), PROTO_E_NOT_FOUND);
-    CHECK_CODE(put(&c, "../../outside/secret.txt", data, 4),
-               PROTO_E_NOT_FOUND);
+    CHECK_CODE(put(&c, "../../outside/secret.txt", data, 4), PROTO_E_NOT_FOUND);
     /* Through or at a symlink: bad_path. */
     CHECK_CODE(get(&c, "link/secret.txt", &back, &n), PROTO_E_BAD_PATH);
     CHECK_CODE(get(&c, "flink", &back, &n), PROTO_E_BAD_PATH);
@@ -1036,8 +1032,7 @@ static void scenario_fuzz(void)
                             "cnonce", "AAAA");
             break;
         case 2:
-            req = json_pack("{s:s, s:s}", "cmd", "auth_proof", "proof",
-                            "!!!");
+            req = json_pack("{s:s, s:s}", "cmd", "auth_proof", "proof", "!!!");
             break;
         case 3:
             req = json_pack("{s:s, s:i}", "cmd", "put_data", "size", 10);
@@ -1067,8 +1062,8 @@ static void scenario_fuzz(void)
 static void put_half(struct cli *c, const char *path, const uint8_t *d,
                      size_t n)
 {
-    json_t *r = call(c, json_pack("{s:s, s:s, s:I}", "cmd", "put", "path",
-                                  path, "total", (json_int_t)n));
+    json_t *r = call(c, json_pack("{s:s, s:s, s:I}", "cmd", "put", "path", path,
+                                  "total", (json_int_t)n));
     CHECK_CODE(code_of(r), NULL);
     json_decref(r);
     json_t *h = json_pack("{s:s, s:i, s:I}", "cmd", "put_data", "offset", 0,
@@ -1165,7 +1160,7 @@ static void dc_check_record(const char *path, const uint8_t *data, size_t n)
  * copy in memory too) in place -- same size, same inode -- then set its
  * mtime to *mtime, or to 7 s after the old one when mtime is NULL. */
 static void dc_tamper(const char *path, uint8_t *data, size_t n,
-                             const struct timespec *mtime)
+                      const struct timespec *mtime)
 {
     int fd = open(path, O_WRONLY | O_CLOEXEC);
     CHECK(fd >= 0);
@@ -1321,8 +1316,7 @@ static void cli_open_from(struct cli *c, const char *src)
     CHECK(connect(fd, (struct sockaddr *)&a, sizeof a) == 0);
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    c->io = (proto_io){.fd = fd, .timeout_ms = 60000,
-                       .body_timeout_ms = 30000};
+    c->io = (proto_io){.fd = fd, .timeout_ms = 60000, .body_timeout_ms = 30000};
 }
 
 /* The next frame from the server within max_ms: proto_recv()'s result,
@@ -1368,8 +1362,8 @@ static void expect_quiet(struct cli *c, int ms)
 
 static const char *hello_code(struct cli *c)
 {
-    return call_code(c, json_pack("{s:s, s:i, s:s}", "cmd", "hello",
-                                  "version", 1, "client", "e2e"));
+    return call_code(c, json_pack("{s:s, s:i, s:s}", "cmd", "hello", "version",
+                                  1, "client", "e2e"));
 }
 
 /* Quits c and waits until the server has ended that session. */
@@ -1787,8 +1781,8 @@ static void wrong_proofs(int n, int src0, int src_step,
         hello(&c[i]);
         uint8_t cnonce[32];
         randombytes_buf(cnonce, sizeof cnonce);
-        json_t *req = json_pack("{s:s, s:s}", "cmd", "auth", "user",
-                                users[i % nusers]);
+        json_t *req =
+            json_pack("{s:s, s:s}", "cmd", "auth", "user", users[i % nusers]);
         CHECK(proto_set_b64(req, "cnonce", cnonce, 32) == 0);
         CHECK_CODE(call_code(&c[i], req), NULL);
     }
@@ -1960,8 +1954,7 @@ static void crash_one_session(int sig)
     cli_close(&fresh);
     cli_close(&other);
     free(d);
-    printf("isolation: signal %d ended one session; the others went on\n",
-           sig);
+    printf("isolation: signal %d ended one session; the others went on\n", sig);
 }
 
 /* Sessions in turn on four connections at once, each its own process. */

@@ -19,7 +19,8 @@ static void probe_fields(const json_t *h)
 {
     const char *key;
     json_t *v;
-    json_object_foreach((json_t *)h, key, v) {
+    json_object_foreach((json_t *)h, key, v)
+    {
         const char *s;
         int64_t i;
         uint64_t u;

@@ -23,7 +23,8 @@ static void one(const uint8_t *data, size_t size)
         if (rc == -EREMOTEIO && (code == NULL || error == NULL))
             abort(); /* the header promises both on a failure */
         proto_auth_params p;
-        uint8_t snonce[PROTO_AUTH_NONCE_BYTES], sig[PROTO_AUTH_KEY_BYTES], dg[32];
+        uint8_t snonce[PROTO_AUTH_NONCE_BYTES], sig[PROTO_AUTH_KEY_BYTES],
+            dg[32];
         uint64_t u;
         (void)proto_get_b64(r, "salt", p.salt, sizeof p.salt);
         (void)proto_get_u64(r, "opslimit", &p.opslimit);

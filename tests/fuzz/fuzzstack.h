@@ -25,17 +25,17 @@ int fuzz_stream(const uint8_t *data, size_t n, bool framed);
 
 /* The libFuzzer entry points of a harness whose body is fn: proto_init()
  * once, then each input through fuzz_on_worker_stack(). */
-#define FUZZ_HARNESS(fn)                                                    \
-    int LLVMFuzzerInitialize(int *argc, char ***argv)                      \
-    {                                                                      \
-        (void)argc;                                                        \
-        (void)argv;                                                        \
-        return proto_init() == 0 && fuzz_setup() == 0 ? 0 : -1;            \
-    }                                                                      \
-    int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)           \
-    {                                                                      \
-        fuzz_on_worker_stack(fn, data, size);                              \
-        return 0;                                                          \
+#define FUZZ_HARNESS(fn)                                                       \
+    int LLVMFuzzerInitialize(int *argc, char ***argv)                          \
+    {                                                                          \
+        (void)argc;                                                            \
+        (void)argv;                                                            \
+        return proto_init() == 0 && fuzz_setup() == 0 ? 0 : -1;                \
+    }                                                                          \
+    int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)               \
+    {                                                                          \
+        fuzz_on_worker_stack(fn, data, size);                                  \
+        return 0;                                                              \
     }
 
 /* Each harness defines its one-time setup (0, or -1 to give up). */

@@ -90,7 +90,8 @@ static struct userdb_record lookup(const char *name, int want)
 
 static void assert_keys_from(const struct userdb_record *r, const char *pw)
 {
-    uint8_t ck[PROTO_AUTH_KEY_BYTES], sk[PROTO_AUTH_KEY_BYTES], stored[PROTO_AUTH_KEY_BYTES];
+    uint8_t ck[PROTO_AUTH_KEY_BYTES], sk[PROTO_AUTH_KEY_BYTES],
+        stored[PROTO_AUTH_KEY_BYTES];
     assert_int_equal(proto_auth_derive(pw, &r->cred.params, ck, sk), 0);
     proto_auth_stored_key(ck, stored);
     assert_memory_equal(sk, r->cred.server_key, PROTO_AUTH_KEY_BYTES);

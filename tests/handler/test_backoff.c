@@ -16,7 +16,10 @@
 /* The test clock: seconds, moved by hand. */
 static double now_s = 1000.0;
 
-static double test_clock(void) { return now_s; }
+static double test_clock(void)
+{
+    return now_s;
+}
 
 static int setup(void **state)
 {
@@ -167,7 +170,7 @@ static void test_a_good_login_does_not_refill_the_budget(void **st)
 static void test_the_reply_delay_doubles_and_is_capped(void **st)
 {
     struct backoff *b = *st;
-    static const int want[] = {100, 200, 400, 800, BACKOFF_MAX_MS,
+    static const int want[] = {100,           200, 400, 800, BACKOFF_MAX_MS,
                                BACKOFF_MAX_MS};
     for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
         assert_int_equal(backoff_fail(b, "alice", "10.0.0.1"), want[i]);

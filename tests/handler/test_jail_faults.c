@@ -106,8 +106,8 @@ static void read_file(struct fx *f, const char *name, char *buf, size_t cap)
 
 /* The directory fsync after the rename failing used to report a completed
  * put as failed, and the displaced file's bytes were never freed. */
-static void test_directory_fsync_failure_after_the_rename_is_not_a_failure(
-    void **state)
+static void
+test_directory_fsync_failure_after_the_rename_is_not_a_failure(void **state)
 {
     struct fx *f = *state;
     char buf[32];

@@ -26,14 +26,17 @@ static void test_printable_text_and_utf8_pass_through(void **state)
 static void test_c0_controls_and_del_are_escaped(void **state)
 {
     (void)state;
-    expect("a\nforged line\r\x1b[2J\x7f", "a\\x0aforged line\\x0d\\x1b[2J\\x7f");
+    expect("a\nforged line\r\x1b[2J\x7f",
+           "a\\x0aforged line\\x0d\\x1b[2J\\x7f");
 }
 
 static void test_c1_controls_are_escaped(void **state)
 {
     (void)state;
     /* U+009B is CSI: some terminals act on it like ESC [. */
-    expect("x\xc2\x9b" "2Jy\xc2\x85", "x\\u{009b}2Jy\\u{0085}");
+    expect("x\xc2\x9b"
+           "2Jy\xc2\x85",
+           "x\\u{009b}2Jy\\u{0085}");
 }
 
 static void test_bidi_overrides_are_escaped(void **state)

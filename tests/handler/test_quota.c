@@ -23,10 +23,9 @@
 #define DEFAULT_LIMIT 5000
 #define DEFAULT_ENTRIES 50
 
-static const struct quota_config config = {
-    .default_bytes = DEFAULT_LIMIT,
-    .default_entries = DEFAULT_ENTRIES,
-    .partial_max_age_s = -1};
+static const struct quota_config config = {.default_bytes = DEFAULT_LIMIT,
+                                           .default_entries = DEFAULT_ENTRIES,
+                                           .partial_max_age_s = -1};
 
 struct fx {
     char *root;
@@ -272,7 +271,8 @@ static void test_removed_user_cannot_reserve(void **state)
     quota_drop(q);
 }
 
-static void test_entries_stop_at_the_limit_and_come_back_when_freed(void **state)
+static void
+test_entries_stop_at_the_limit_and_come_back_when_freed(void **state)
 {
     struct fx *f = *state;
     assert_int_equal(userdb_set_max_files(f->db, "alice", 3), 0);
@@ -381,8 +381,8 @@ static void test_concurrent_processes_never_overshoot(void **state)
  * upload counts its bytes at its end), so it counts as used, the safe
  * side, until the home is counted again, at the next open with nobody
  * else on the account. */
-static void test_a_dead_process_promise_counts_as_used_until_recounted(
-    void **state)
+static void
+test_a_dead_process_promise_counts_as_used_until_recounted(void **state)
 {
     struct fx *f = *state;
     int go[2];
@@ -524,8 +524,8 @@ static void test_logins_churning_on_two_processes_never_fail(void **state)
     struct quota_registry *other;
     assert_int_equal(quota_registry_create(f->db, &config, &other), 0);
     struct jail *j2 = home_jail(f->db, "alice");
-    struct churn c[4] = {{f->reg, f->j, 0}, {f->reg, f->j, 0},
-                         {other, j2, 0},    {other, j2, 0}};
+    struct churn c[4] = {
+        {f->reg, f->j, 0}, {f->reg, f->j, 0}, {other, j2, 0}, {other, j2, 0}};
     pthread_t t[4];
     for (int i = 0; i < 4; i++)
         assert_int_equal(pthread_create(&t[i], NULL, acquire_drop, &c[i]), 0);

@@ -62,8 +62,10 @@ static void assert_same_record(const struct userdb_record *a,
     assert_string_equal(a->name, b->name);
     assert_memory_equal(a->cred.params.salt, b->cred.params.salt,
                         PROTO_AUTH_SALT_BYTES);
-    assert_memory_equal(a->cred.stored_key, b->cred.stored_key, PROTO_AUTH_KEY_BYTES);
-    assert_memory_equal(a->cred.server_key, b->cred.server_key, PROTO_AUTH_KEY_BYTES);
+    assert_memory_equal(a->cred.stored_key, b->cred.stored_key,
+                        PROTO_AUTH_KEY_BYTES);
+    assert_memory_equal(a->cred.server_key, b->cred.server_key,
+                        PROTO_AUTH_KEY_BYTES);
     assert_int_equal(a->cred.params.opslimit, b->cred.params.opslimit);
     assert_int_equal(a->cred.params.memlimit, b->cred.params.memlimit);
     assert_int_equal(a->quota, b->quota);
@@ -257,10 +259,11 @@ static void test_unknown_and_known_lookups_take_the_same_time(void **state)
     assert_non_null(io);
     fprintf(io, "{\"version\": 1, \"users\": [");
     for (int i = 0; i < USERS; i++)
-        fprintf(io, "%s{\"name\": \"u%05d\", \"salt\": \"%s\", "
-                    "\"opslimit\": 2, \"memlimit\": 65536, "
-                    "\"stored_key\": \"%s\", \"server_key\": \"%s\", "
-                    "\"quota\": 0}",
+        fprintf(io,
+                "%s{\"name\": \"u%05d\", \"salt\": \"%s\", "
+                "\"opslimit\": 2, \"memlimit\": 65536, "
+                "\"stored_key\": \"%s\", \"server_key\": \"%s\", "
+                "\"quota\": 0}",
                 i ? ", " : "", i, "AAAAAAAAAAAAAAAAAAAAAA==",
                 "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
                 "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=");

@@ -309,6 +309,6 @@ int main(int argc, char **argv)
         T(server_close_reaps_children_still_running),
         T(forking_udp_children_are_reaped),
     };
-    return tl_run_selected("forking", tests, sizeof tests / sizeof tests[0], argc,
-                        argv);
+    return tl_run_selected("forking", tests, sizeof tests / sizeof tests[0],
+                           argc, argv);
 }

@@ -163,9 +163,8 @@ static void failing_setup_skips_handle_and_finish(void **st)
 static void failing_handle_still_runs_finish_and_reports_the_error(void **st)
 {
     (void)st;
-    static const ss_handler_class h = {.name = "fail-handle",
-                                       .handle = fail_handle,
-                                       .finish = count_finish};
+    static const ss_handler_class h = {
+        .name = "fail-handle", .handle = fail_handle, .finish = count_finish};
     start(SS_TCP, SS_SYNC, &h, &tl_logging_ops, NULL);
     run_one_and_wait_eof();
     assert_int_equal(atomic_load(&handles), 1);
@@ -177,9 +176,8 @@ static void failing_handle_still_runs_finish_and_reports_the_error(void **st)
 static void failing_finish_is_reported_to_handle_error(void **st)
 {
     (void)st;
-    static const ss_handler_class h = {.name = "fail-finish",
-                                       .handle = count_handle,
-                                       .finish = fail_finish};
+    static const ss_handler_class h = {
+        .name = "fail-finish", .handle = count_handle, .finish = fail_finish};
     start(SS_TCP, SS_SYNC, &h, &tl_logging_ops, NULL);
     run_one_and_wait_eof();
     assert_int_equal(atomic_load(&finishes), 1);
@@ -307,12 +305,12 @@ static int attrs_handle(ss_request *r)
     return ss_stream_write_all(r, out, strlen(out));
 }
 
-static void request_attributes_expose_server_user_fd_and_client(void **st,
-                                                                ss_concurrency cc)
+static void
+request_attributes_expose_server_user_fd_and_client(void **st,
+                                                    ss_concurrency cc)
 {
     (void)st;
-    static const ss_handler_class h = {.name = "attrs",
-                                       .handle = attrs_handle};
+    static const ss_handler_class h = {.name = "attrs", .handle = attrs_handle};
     start(SS_TCP, cc, &h, &tl_logging_ops, &user_token);
     assert_ptr_equal(ss_server_user(F.s), &user_token);
     int fd = tl_fx_fd(tl_connect_server(F.s));
@@ -485,7 +483,8 @@ static void strerror_and_format_address_handle_errors(void **st)
     const char *m = ss_strerror(-ETIMEDOUT);
     assert_non_null(m);
     assert_true(strlen(m) > 0);
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(8080),
+    struct sockaddr_in sa = {.sin_family = AF_INET,
+                             .sin_port = htons(8080),
                              .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     char small[6];
     assert_true(ss_format_address((struct sockaddr *)&sa, sizeof sa, small,
@@ -516,6 +515,6 @@ int main(int argc, char **argv)
         T(inherited_ops_are_the_kind_and_mixin_steps),
         T(strerror_and_format_address_handle_errors),
     };
-    return tl_run_selected("handler", tests, sizeof tests / sizeof tests[0], argc,
-                        argv);
+    return tl_run_selected("handler", tests, sizeof tests / sizeof tests[0],
+                           argc, argv);
 }

@@ -37,16 +37,16 @@ static int lim_teardown(void **state)
 
 static void start_threading(ss_config *c)
 {
-    assert_int_equal(ss_server_create(&F.s, c, &tl_held_handler, &tl_logging_ops,
-                                      NULL),
-                     0);
+    assert_int_equal(
+        ss_server_create(&F.s, c, &tl_held_handler, &tl_logging_ops, NULL), 0);
     tl_runner_start(&F.r, F.s, 50);
 }
 
 static int send_line_from(const char *src, const char *tag)
 {
-    int fd = src ? tl_connect_tcp_from(src, "127.0.0.1", ss_server_port(F.s), 2000)
-                 : tl_connect_server(F.s);
+    int fd =
+        src ? tl_connect_tcp_from(src, "127.0.0.1", ss_server_port(F.s), 2000)
+            : tl_connect_server(F.s);
     assert_true(fd >= 0);
     tl_fx_fd(fd);
     char line[64];
@@ -65,8 +65,8 @@ static void expect_echo(int fd, const char *tag)
 
 /* ---- admission control ------------------------------------------------------ */
 
-static void max_connections_closes_the_excess_without_running_the_handler(
-    void **st)
+static void
+max_connections_closes_the_excess_without_running_the_handler(void **st)
 {
     (void)st;
     ss_config c;
@@ -117,7 +117,7 @@ static void max_per_address_closes_the_excess_from_one_address_only(void **s)
 
     /* Another loopback address has its own allowance. */
     int fd = tl_connect_tcp_from("127.0.0.2", "127.0.0.1", ss_server_port(F.s),
-                              2000);
+                                 2000);
     if (fd < 0) {
         tl_gate_open(&H.release);
         expect_echo(a, "a");
@@ -205,7 +205,8 @@ static void idle_timeout_also_bounds_a_raw_recv_on_the_socket(void **st)
     tl_cfg_for(&c, SS_TCP, SS_SYNC);
     c.idle_timeout_ms = 100;
     assert_int_equal(
-        ss_server_create(&F.s, &c, &raw_read_handler, &tl_logging_ops, NULL), 0);
+        ss_server_create(&F.s, &c, &raw_read_handler, &tl_logging_ops, NULL),
+        0);
     tl_runner_start(&F.r, F.s, 50);
     assert_true(tl_fx_fd(tl_connect_server(F.s)) >= 0);
     assert_true(tl_ev_wait(&done, 1, 3000));
@@ -355,8 +356,8 @@ static int emfile_child(void)
     return 0;
 }
 
-static void emfile_while_accepting_neither_spins_nor_floods_and_recovers(
-    void **st)
+static void
+emfile_while_accepting_neither_spins_nor_floods_and_recovers(void **st)
 {
     (void)st;
     fflush(NULL);
@@ -389,6 +390,6 @@ int main(int argc, char **argv)
         T(idle_timeout_also_bounds_a_raw_recv_on_the_socket),
         T(emfile_while_accepting_neither_spins_nor_floods_and_recovers),
     };
-    return tl_run_selected("limits", tests, sizeof tests / sizeof tests[0], argc,
-                        argv);
+    return tl_run_selected("limits", tests, sizeof tests / sizeof tests[0],
+                           argc, argv);
 }

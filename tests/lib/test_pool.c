@@ -109,8 +109,8 @@ static void a_burst_of_connections_is_accepted_in_one_wakeup(void **st)
     ss_config c;
     tl_cfg_for(&c, SS_TCP, SS_THREADING);
     atomic_store(&burst_turns, 0);
-    assert_int_equal(ss_server_create(&F.s, &c, &tl_echo_once_handler, &ops,
-                                      NULL), 0);
+    assert_int_equal(
+        ss_server_create(&F.s, &c, &tl_echo_once_handler, &ops, NULL), 0);
     /* All N are in the listen backlog before the loop starts. */
     int fds[N];
     char tag[32];
@@ -362,8 +362,8 @@ static int gated_handle(ss_request *r)
     return rc;
 }
 
-static const ss_handler_class gated_handler = {
-    .name = "gated", .handle = gated_handle};
+static const ss_handler_class gated_handler = {.name = "gated",
+                                               .handle = gated_handle};
 
 static void server_close_drains_an_in_flight_request_to_completion(void **st)
 {
@@ -541,5 +541,5 @@ int main(int argc, char **argv)
         T(failing_handler_does_not_disturb_a_concurrent_one),
     };
     return tl_run_selected("pool", tests, sizeof tests / sizeof tests[0], argc,
-                        argv);
+                           argv);
 }

@@ -362,8 +362,13 @@ static void without_bind_and_activate_the_inherited_steps_bind_later(void **st)
 /* ---- the matrix ----------------------------------------------------------- */
 
 #define RT(cc, kind, addr, name)                                               \
-    {name "_round_trips_data", round_trips_data, NULL, tl_fx_teardown,            \
-     &(rt_param){kind, SS_##cc, addr}}
+    {                                                                          \
+        name "_round_trips_data", round_trips_data, NULL, tl_fx_teardown,      \
+            &(rt_param)                                                        \
+        {                                                                      \
+            kind, SS_##cc, addr                                                \
+        }                                                                      \
+    }
 
 #define MATRIX(cc, ccname)                                                     \
     RT(cc, SS_TCP, A_IPV4, ccname "tcp_ipv4"),                                 \
@@ -372,7 +377,8 @@ static void without_bind_and_activate_the_inherited_steps_bind_later(void **st)
         RT(cc, SS_UDP, A_IPV4, ccname "udp_ipv4"),                             \
         RT(cc, SS_UDP, A_IPV6, ccname "udp_ipv6"),                             \
         RT(cc, SS_UNIX_STREAM, A_UNIX_FILE, ccname "unix_stream_file"),        \
-        RT(cc, SS_UNIX_STREAM, A_UNIX_ABSTRACT, ccname "unix_stream_abstract"), \
+        RT(cc, SS_UNIX_STREAM, A_UNIX_ABSTRACT,                                \
+           ccname "unix_stream_abstract"),                                     \
         RT(cc, SS_UNIX_DGRAM, A_UNIX_ABSTRACT, ccname "unix_dgram")
 
 #define T(f) cmocka_unit_test_teardown(f, tl_fx_teardown)
@@ -394,6 +400,6 @@ int main(int argc, char **argv)
         T(create_on_a_busy_port_fails_with_eaddrinuse_and_null),
         T(without_bind_and_activate_the_inherited_steps_bind_later),
     };
-    return tl_run_selected("roundtrip", tests, sizeof tests / sizeof tests[0], argc,
-                     argv);
+    return tl_run_selected("roundtrip", tests, sizeof tests / sizeof tests[0],
+                           argc, argv);
 }

@@ -40,7 +40,8 @@ static int sd_teardown(void **state)
 static void wait_loop_idle(uint64_t handled)
 {
     bool ok;
-    WAIT_UNTIL(ok, tl_stats_of(F.s).handled >= handled && tl_runner_sleeping(&F.r),
+    WAIT_UNTIL(ok,
+               tl_stats_of(F.s).handled >= handled && tl_runner_sleeping(&F.r),
                3000);
     assert_true(ok);
 }
@@ -82,8 +83,8 @@ static void sync_shutdown_from_another_thread_returns_within_100ms(void **st)
     shutdown_from_thread_is_prompt(SS_SYNC);
 }
 
-static void threading_shutdown_from_another_thread_returns_within_100ms(
-    void **st)
+static void
+threading_shutdown_from_another_thread_returns_within_100ms(void **st)
 {
     (void)st;
     shutdown_from_thread_is_prompt(SS_THREADING);
@@ -165,8 +166,8 @@ static void serve_forever_runs_again_after_shutdown(void **st)
 /* -EBUSY is the pool's "request queue full" (SS_QUEUE_FULL_REJECT); a second
  * serve_forever() must not borrow it, or ss_strerror() would call a caller's
  * mistake a full queue. */
-static void serve_forever_while_serving_says_already_in_progress_not_queue_full(
-    void **st)
+static void
+serve_forever_while_serving_says_already_in_progress_not_queue_full(void **st)
 {
     (void)st;
     start(SS_SYNC, &tl_echo_stream_handler, NULL, LONG_POLL);
@@ -230,8 +231,8 @@ static void request_shutdown_via_signal(bool to_serving_thread)
     assert_in_range(took, 0, 99);
 }
 
-static void request_shutdown_in_a_signal_on_the_serving_thread_stops_it(
-    void **st)
+static void
+request_shutdown_in_a_signal_on_the_serving_thread_stops_it(void **st)
 {
     (void)st;
     request_shutdown_via_signal(true);
@@ -259,9 +260,9 @@ static void handle_request_times_out_into_handle_timeout(void **st)
     ss_config c;
     tl_cfg_for(&c, SS_TCP, SS_SYNC);
     c.timeout_ms = 50;
-    assert_int_equal(ss_server_create(&F.s, &c, &tl_echo_once_handler,
-                                      &timeout_ops, NULL),
-                     0);
+    assert_int_equal(
+        ss_server_create(&F.s, &c, &tl_echo_once_handler, &timeout_ops, NULL),
+        0);
     int64_t t0 = tl_now_ms();
     int rc = ss_server_handle_request(F.s);
     int64_t took = tl_now_ms() - t0;
@@ -276,9 +277,9 @@ static void handle_request_serves_one_pending_request_without_timeout(void **s)
     ss_config c;
     tl_cfg_for(&c, SS_TCP, SS_SYNC);
     c.timeout_ms = 2000;
-    assert_int_equal(ss_server_create(&F.s, &c, &tl_echo_once_handler,
-                                      &timeout_ops, NULL),
-                     0);
+    assert_int_equal(
+        ss_server_create(&F.s, &c, &tl_echo_once_handler, &timeout_ops, NULL),
+        0);
     int a = tl_fx_fd(tl_connect_server(F.s));
     int b = tl_fx_fd(tl_connect_server(F.s));
     assert_int_equal(tl_send_str(a, "one\n"), 0);
@@ -338,5 +339,5 @@ int main(int argc, char **argv)
         T(service_actions_runs_every_poll_interval_while_idle),
     };
     return tl_run_selected("shutdown", tests, sizeof tests / sizeof tests[0],
-                        argc, argv);
+                           argc, argv);
 }

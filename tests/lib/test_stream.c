@@ -87,8 +87,8 @@ static void readline_returns_each_line_with_its_newline(void **st)
     assert_string_equal(buf, "4|abc\n|3|de\n|4|last|0||");
 }
 
-static void readline_fills_cap_minus_1_and_rejects_longer_with_emsgsize(
-    void **st)
+static void
+readline_fills_cap_minus_1_and_rejects_longer_with_emsgsize(void **st)
 {
     (void)st;
     int fd = start(SS_TCP, &transcript_handler, 0);
@@ -427,6 +427,6 @@ int main(int argc, char **argv)
         T(dgram_reply_past_max_packet_size_fails_with_emsgsize),
         T(unix_dgram_reply_reaches_the_autobound_client),
     };
-    return tl_run_selected("stream", tests, sizeof tests / sizeof tests[0], argc,
-                        argv);
+    return tl_run_selected("stream", tests, sizeof tests / sizeof tests[0],
+                           argc, argv);
 }

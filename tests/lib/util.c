@@ -342,7 +342,7 @@ int tl_connect_tcp(const char *host, uint16_t port, int timeout_ms)
 }
 
 int tl_connect_tcp_from(const char *src, const char *host, uint16_t port,
-                     int timeout_ms)
+                        int timeout_ms)
 {
     struct sockaddr_storage ss, from;
     socklen_t len, flen;
@@ -544,8 +544,8 @@ static int echo_stream_handle(ss_request *r)
     }
 }
 
-const ss_handler_class tl_echo_stream_handler = {
-    .name = "echo-stream", .handle = echo_stream_handle};
+const ss_handler_class tl_echo_stream_handler = {.name = "echo-stream",
+                                                 .handle = echo_stream_handle};
 
 static int echo_once_handle(ss_request *r)
 {
@@ -556,8 +556,8 @@ static int echo_once_handle(ss_request *r)
     return ss_stream_write_all(r, out, (size_t)n + 5);
 }
 
-const ss_handler_class tl_echo_once_handler = {
-    .name = "echo-once", .handle = echo_once_handle};
+const ss_handler_class tl_echo_once_handler = {.name = "echo-once",
+                                               .handle = echo_once_handle};
 
 static int echo_dgram_handle(ss_request *r)
 {
@@ -568,8 +568,8 @@ static int echo_dgram_handle(ss_request *r)
     return ss_dgram_reply(r, p, n);
 }
 
-const ss_handler_class tl_echo_dgram_handler = {
-    .name = "echo-dgram", .handle = echo_dgram_handle};
+const ss_handler_class tl_echo_dgram_handler = {.name = "echo-dgram",
+                                                .handle = echo_dgram_handle};
 
 int tl_roundtrip_once(ss_server *s, const char *msg, bool once_handler)
 {
@@ -617,7 +617,8 @@ void tl_err_log_init(tl_err_log *l)
     pthread_mutex_init(&l->mu, NULL);
 }
 
-void tl_err_log_add(tl_err_log *l, const ss_conn *conn, int err, const char *what)
+void tl_err_log_add(tl_err_log *l, const ss_conn *conn, int err,
+                    const char *what)
 {
     pthread_mutex_lock(&l->mu);
     if (l->n < 64) {
@@ -684,7 +685,7 @@ int tl_fx_teardown(void **state)
 }
 
 int tl_run_selected(const char *group, const struct CMUnitTest *tests, size_t n,
-              int argc, char **argv)
+                    int argc, char **argv)
 {
     struct CMUnitTest *sel = calloc(n ? n : 1, sizeof *sel);
     if (!sel) {
@@ -741,7 +742,8 @@ static int held_handle(ss_request *r)
     return rc;
 }
 
-const ss_handler_class tl_held_handler = {.name = "held", .handle = held_handle};
+const ss_handler_class tl_held_handler = {.name = "held",
+                                          .handle = held_handle};
 
 void tl_log_error(ss_server *s, const ss_conn *conn, int err, const char *what)
 {

@@ -37,9 +37,9 @@ int64_t tl_now_ms(void);
  * state that has no event to wait on (server stats, /proc counters). */
 #define WAIT_UNTIL(ok, cond, timeout_ms)                                       \
     do {                                                                       \
-        int64_t wu_end_ = tl_now_ms() + (timeout_ms);                             \
-        while (!((ok) = (cond)) && tl_now_ms() < wu_end_)                         \
-            tl_nap_ms(1);                                                         \
+        int64_t wu_end_ = tl_now_ms() + (timeout_ms);                          \
+        while (!((ok) = (cond)) && tl_now_ms() < wu_end_)                      \
+            tl_nap_ms(1);                                                      \
     } while (0)
 void tl_nap_ms(int ms);
 
@@ -77,9 +77,9 @@ typedef struct tl_runner {
     int poll_ms;
     pthread_t th;
     bool started;
-    tl_ev done; /* posted when serve_forever() has returned */
+    tl_ev done;      /* posted when serve_forever() has returned */
     _Atomic int tid; /* the serving thread's kernel id */
-    int rc;  /* its return value (read after tl_runner_wait/stop) */
+    int rc;          /* its return value (read after tl_runner_wait/stop) */
 } tl_runner;
 void tl_runner_start(tl_runner *r, ss_server *s, int poll_ms);
 /* True if serve_forever() returned within timeout_ms. */
@@ -111,7 +111,7 @@ int tl_connect_server(ss_server *s);
 int tl_connect_tcp(const char *host, uint16_t port, int timeout_ms);
 /* Same, from a given local IPv4 source address. */
 int tl_connect_tcp_from(const char *src, const char *host, uint16_t port,
-                     int timeout_ms);
+                        int timeout_ms);
 int tl_connect_unix(const char *path, int type);
 
 /* Writes all of buf (MSG_NOSIGNAL).  0 or -errno. */
@@ -158,7 +158,8 @@ typedef struct tl_err_log {
     char what[64][32];
 } tl_err_log;
 void tl_err_log_init(tl_err_log *l);
-void tl_err_log_add(tl_err_log *l, const ss_conn *conn, int err, const char *what);
+void tl_err_log_add(tl_err_log *l, const ss_conn *conn, int err,
+                    const char *what);
 /* How many calls had this err (and, if conn_must >= 0, that conn-ness). */
 unsigned tl_err_log_count(tl_err_log *l, int err, int conn_must);
 unsigned tl_err_log_total(tl_err_log *l);
@@ -183,7 +184,7 @@ int tl_fx_teardown(void **state);
 /* Runs the tests of one file.  argv[1..] are optional name prefixes: with
  * any plain prefix only tests starting with one run; "!prefix" excludes. */
 int tl_run_selected(const char *group, const struct CMUnitTest *tests, size_t n,
-              int argc, char **argv);
+                    int argc, char **argv);
 
 /* ---- requests held in flight (the pool, limits and handler suites) -------- */
 
@@ -193,7 +194,8 @@ typedef struct tl_held {
     tl_ev finished;  /* a held handler has returned */
     tl_gate release; /* held handlers wait for this (10 s at most) */
     _Atomic int inflight, max_inflight, max_workers_seen;
-    tl_err_log errs; /* every handle_error call of a server using tl_logging_ops */
+    tl_err_log
+        errs; /* every handle_error call of a server using tl_logging_ops */
 } tl_held;
 extern tl_held H;
 /* Stream: reads a line, counts itself in flight (and the pool's workers),

@@ -38,8 +38,8 @@ static void test_malformed_addresses_are_refused(void **state)
     (void)state;
     char h[8];
     const char *p;
-    const char *bad[] = {"", ":2121", "host:", "[::1", "[::1]x", "[]:1",
-                         "[::1]:"};
+    const char *bad[] = {"",       ":2121", "host:", "[::1",
+                         "[::1]x", "[]:1",  "[::1]:"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         assert_int_equal(proto_hostport_split(bad[i], h, sizeof h, &p),
                          -EINVAL);

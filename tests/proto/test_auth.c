@@ -13,7 +13,7 @@
 static proto_auth_params small_params(uint8_t salt_byte)
 {
     proto_auth_params p = {.opslimit = PROTO_AUTH_MIN_OPSLIMIT,
-                     .memlimit = PROTO_AUTH_MIN_MEMLIMIT};
+                           .memlimit = PROTO_AUTH_MIN_MEMLIMIT};
     memset(p.salt, salt_byte, sizeof p.salt);
     return p;
 }
@@ -29,13 +29,14 @@ static struct account make_account(const char *password)
 {
     struct account a = {.p = small_params(0x5a)};
     uint8_t client_key[PROTO_AUTH_KEY_BYTES];
-    assert_int_equal(proto_auth_derive(password, &a.p, client_key, a.server_key), 0);
+    assert_int_equal(
+        proto_auth_derive(password, &a.p, client_key, a.server_key), 0);
     proto_auth_stored_key(client_key, a.stored_key);
     return a;
 }
 
-static proto_auth_message message_for(const char *user, const proto_auth_params *p,
-                                uint8_t snonce_byte)
+static proto_auth_message
+message_for(const char *user, const proto_auth_params *p, uint8_t snonce_byte)
 {
     uint8_t cnonce[PROTO_AUTH_NONCE_BYTES], snonce[PROTO_AUTH_NONCE_BYTES];
     memset(cnonce, 0xc1, sizeof cnonce);
@@ -126,7 +127,8 @@ static void fake_salt_is_stable_per_name_and_differs_across_names(void **state)
     uint8_t secret[PROTO_AUTH_SECRET_BYTES], other[PROTO_AUTH_SECRET_BYTES];
     memset(secret, 7, sizeof secret);
     memset(other, 8, sizeof other);
-    uint8_t s1[PROTO_AUTH_SALT_BYTES], s2[PROTO_AUTH_SALT_BYTES], s3[PROTO_AUTH_SALT_BYTES];
+    uint8_t s1[PROTO_AUTH_SALT_BYTES], s2[PROTO_AUTH_SALT_BYTES],
+        s3[PROTO_AUTH_SALT_BYTES];
     uint8_t s4[PROTO_AUTH_SALT_BYTES];
     proto_auth_fake_salt(secret, "mallory", s1);
     proto_auth_fake_salt(secret, "mallory", s2);
@@ -174,7 +176,8 @@ static void auth_message_matches_known_answer(void **state)
     for (int i = 0; i < 16; i++)
         p.salt[i] = (uint8_t)(64 + i);
     proto_auth_message am;
-    assert_int_equal(proto_auth_message_build(&am, "alice", cnonce, snonce, &p), 0);
+    assert_int_equal(proto_auth_message_build(&am, "alice", cnonce, snonce, &p),
+                     0);
     char hex[PROTO_HEX_SIZE(PROTO_AUTH_MESSAGE_MAX)];
     assert_int_equal(proto_hex_encode(am.bytes, am.len, hex, sizeof hex), 0);
     assert_string_equal(hex, want);
@@ -196,7 +199,8 @@ static void proof_and_signature_match_known_answer(void **state)
     for (int i = 0; i < 16; i++)
         p.salt[i] = (uint8_t)(64 + i);
     proto_auth_message am;
-    assert_int_equal(proto_auth_message_build(&am, "alice", cnonce, snonce, &p), 0);
+    assert_int_equal(proto_auth_message_build(&am, "alice", cnonce, snonce, &p),
+                     0);
     uint8_t stored[32], proof[32], sig[32];
     char hex[PROTO_HEX_SIZE(32)];
     proto_auth_stored_key(ck, stored);
@@ -217,10 +221,14 @@ static void derive_refuses_costs_outside_client_bounds(void **state)
 {
     (void)state;
     const proto_auth_params bad[] = {
-        {.opslimit = PROTO_AUTH_MIN_OPSLIMIT - 1, .memlimit = PROTO_AUTH_MIN_MEMLIMIT},
-        {.opslimit = PROTO_AUTH_MAX_OPSLIMIT + 1, .memlimit = PROTO_AUTH_MIN_MEMLIMIT},
-        {.opslimit = PROTO_AUTH_MIN_OPSLIMIT, .memlimit = PROTO_AUTH_MIN_MEMLIMIT - 1},
-        {.opslimit = PROTO_AUTH_MIN_OPSLIMIT, .memlimit = PROTO_AUTH_MAX_MEMLIMIT + 1},
+        {.opslimit = PROTO_AUTH_MIN_OPSLIMIT - 1,
+         .memlimit = PROTO_AUTH_MIN_MEMLIMIT},
+        {.opslimit = PROTO_AUTH_MAX_OPSLIMIT + 1,
+         .memlimit = PROTO_AUTH_MIN_MEMLIMIT},
+        {.opslimit = PROTO_AUTH_MIN_OPSLIMIT,
+         .memlimit = PROTO_AUTH_MIN_MEMLIMIT - 1},
+        {.opslimit = PROTO_AUTH_MIN_OPSLIMIT,
+         .memlimit = PROTO_AUTH_MAX_MEMLIMIT + 1},
     };
     uint8_t ck[PROTO_AUTH_KEY_BYTES], sk[PROTO_AUTH_KEY_BYTES];
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
@@ -228,7 +236,7 @@ static void derive_refuses_costs_outside_client_bounds(void **state)
         assert_int_equal(proto_auth_derive("pw", &bad[i], ck, sk), -EPROTO);
     }
     const proto_auth_params dflt = {.opslimit = PROTO_AUTH_DEFAULT_OPSLIMIT,
-                              .memlimit = PROTO_AUTH_DEFAULT_MEMLIMIT};
+                                    .memlimit = PROTO_AUTH_DEFAULT_MEMLIMIT};
     assert_int_equal(proto_auth_params_check(&dflt), 0);
 }
 
@@ -295,9 +303,8 @@ static void login_exchange_over_frames_authenticates(void **state)
     assert_int_equal(proto_get_b64(req, "cnonce", s_cnonce, 32), 0);
     randombytes_buf(snonce, sizeof snonce);
     proto_auth_message s_am;
-    assert_int_equal(proto_auth_message_build(&s_am, user, s_cnonce, snonce,
-                                        &acct.p),
-                     0);
+    assert_int_equal(
+        proto_auth_message_build(&s_am, user, s_cnonce, snonce, &acct.p), 0);
     json_decref(req);
     json_t *ch = json_pack("{s:b, s:I, s:I}", "ok", 1, "opslimit",
                            (json_int_t)acct.p.opslimit, "memlimit",
@@ -316,8 +323,8 @@ static void login_exchange_over_frames_authenticates(void **state)
     assert_int_equal(proto_get_b64(ch, "snonce", c_snonce, 32), 0);
     json_decref(ch);
     proto_auth_message c_am;
-    assert_int_equal(proto_auth_message_build(&c_am, "alice", cnonce, c_snonce, &p),
-                     0);
+    assert_int_equal(
+        proto_auth_message_build(&c_am, "alice", cnonce, c_snonce, &p), 0);
     uint8_t proof[32], server_key[32];
     client_prove("s3cret", &p, &c_am, proof, server_key);
     json_t *pr = json_pack("{s:s}", "cmd", "auth_proof");
@@ -328,7 +335,8 @@ static void login_exchange_over_frames_authenticates(void **state)
     uint8_t s_proof[32], sig[32];
     assert_int_equal(proto_get_b64(pr, "proof", s_proof, 32), 0);
     json_decref(pr);
-    assert_int_equal(proto_auth_server_verify(acct.stored_key, &s_am, s_proof), 0);
+    assert_int_equal(proto_auth_server_verify(acct.stored_key, &s_am, s_proof),
+                     0);
     proto_auth_server_signature(acct.server_key, &s_am, sig);
     json_t *ok = json_pack("{s:s}", "home", "/");
     assert_int_equal(proto_set_b64(ok, "server_signature", sig, 32), 0);
@@ -341,7 +349,8 @@ static void login_exchange_over_frames_authenticates(void **state)
     assert_int_equal(proto_recv(cli, &done), 0);
     assert_int_equal(proto_reply_check(done, NULL, NULL), 0);
     assert_int_equal(proto_get_b64(done, "server_signature", c_sig, 32), 0);
-    assert_int_equal(proto_auth_client_check_server(server_key, &c_am, c_sig), 0);
+    assert_int_equal(proto_auth_client_check_server(server_key, &c_am, c_sig),
+                     0);
     json_decref(done);
 }
 

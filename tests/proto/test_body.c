@@ -36,8 +36,8 @@ static json_t *size_hdr(uint64_t n)
  * fit in the socket buffer. */
 struct sender {
     proto_io *io;
-    int file;       /* >= 0: send from this file with proto_body_from_file */
-    uint64_t n;     /* body length */
+    int file;   /* >= 0: send from this file with proto_body_from_file */
+    uint64_t n; /* body length */
     int result;
     uint8_t digest[PROTO_DIGEST_BYTES];
 };
@@ -230,8 +230,8 @@ static void body_from_file_fails_when_file_is_shorter(void **state)
     json_t *h = size_hdr(101);
     int file_err = 0;
     assert_int_equal(proto_send(&c->b, h), 0);
-    assert_int_equal(
-        proto_body_from_file(&c->b, src, 0, NULL, NULL, &file_err), -ENODATA);
+    assert_int_equal(proto_body_from_file(&c->b, src, 0, NULL, NULL, &file_err),
+                     -ENODATA);
     assert_int_equal(file_err, -ENODATA);
     close(src);
     json_decref(h);
@@ -247,7 +247,8 @@ static void body_to_file_drains_body_when_disk_is_full(void **state)
     int full = open("/dev/full", O_WRONLY | O_CLOEXEC);
     assert_true(full >= 0);
     int file_err = 0;
-    assert_int_equal(proto_body_to_file(&c->a, full, 0, NULL, NULL, &file_err), 0);
+    assert_int_equal(proto_body_to_file(&c->a, full, 0, NULL, NULL, &file_err),
+                     0);
     assert_int_equal(file_err, -ENOSPC);
     assert_int_equal(c->a.body_in, 0);
     finish(t, &s);
@@ -281,8 +282,8 @@ static void set_nonblocking(int fd, bool on)
 {
     int fl = fcntl(fd, F_GETFL);
     assert_true(fl >= 0);
-    assert_int_equal(fcntl(fd, F_SETFL, on ? fl | O_NONBLOCK
-                                           : fl & ~O_NONBLOCK), 0);
+    assert_int_equal(
+        fcntl(fd, F_SETFL, on ? fl | O_NONBLOCK : fl & ~O_NONBLOCK), 0);
     assert_true(is_nonblocking(fd) == on);
 }
 
@@ -295,10 +296,10 @@ struct zc_sender {
     int result, file_err;
     /* progress hook */
     size_t calls;
-    uint64_t last;       /* the last offset reported */
-    bool increasing;     /* every offset above the one before (and off) */
-    bool in_range;       /* every offset <= off + n */
-    bool nonblock_seen;  /* the socket was O_NONBLOCK at every call */
+    uint64_t last;      /* the last offset reported */
+    bool increasing;    /* every offset above the one before (and off) */
+    bool in_range;      /* every offset <= off + n */
+    bool nonblock_seen; /* the socket was O_NONBLOCK at every call */
 };
 
 static void zc_progress(void *ctx, uint64_t off)
@@ -318,8 +319,8 @@ static void zc_progress(void *ctx, uint64_t off)
 /* Send the body of s with zero copy; the header must be out already. */
 static void zc_body(struct zc_sender *s)
 {
-    proto_body_hooks hooks = {.progress = zc_progress, .ctx = s,
-                              .zero_copy = true};
+    proto_body_hooks hooks = {
+        .progress = zc_progress, .ctx = s, .zero_copy = true};
     s->last = s->off;
     s->increasing = s->in_range = s->nonblock_seen = true;
     s->file_err = 12345;
@@ -342,8 +343,8 @@ static void zc_round_trip(struct tu_conn *c, bool nonblocking)
 {
     set_nonblocking(c->sv[1], nonblocking);
     int src = tu_file_with_pattern(ZC_OFF + ZC_SIZE);
-    struct zc_sender s = {.io = &c->b, .file = src, .off = ZC_OFF,
-                          .n = ZC_SIZE};
+    struct zc_sender s = {
+        .io = &c->b, .file = src, .off = ZC_OFF, .n = ZC_SIZE};
     pthread_t t;
     assert_int_equal(pthread_create(&t, NULL, zc_send, &s), 0);
     json_t *h = recv_ok(&c->a);

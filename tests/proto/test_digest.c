@@ -12,9 +12,9 @@
 #include "testutil.h"
 
 /* From Python's hashlib.blake2b(data, digest_size=32). */
-#define ABC_HEX                                                          \
+#define ABC_HEX                                                                \
     "bddd813c634239723171ef3fee98579b94964e3bb1cb3e427262c8c068d52319"
-#define EMPTY_HEX                                                        \
+#define EMPTY_HEX                                                              \
     "0e5751c026e543b2e8ab2eb06099daa1d1e5df47778f7787faab45cdf12fe3a8"
 
 static void hex_of(proto_digest_state *d, char hex[PROTO_DIGEST_HEX_SIZE])

@@ -220,7 +220,8 @@ static char *nested(size_t n)
     return json;
 }
 
-static void recv_refuses_nesting_deeper_than_the_limit_before_parsing(void **state)
+static void
+recv_refuses_nesting_deeper_than_the_limit_before_parsing(void **state)
 {
     struct tu_conn *c = *state;
     char *ok = nested(PROTO_DEPTH_MAX - 1), *deep = nested(PROTO_DEPTH_MAX);
@@ -369,8 +370,8 @@ static void body_above_the_minimum_rate_completes_across_windows(void **state)
     c->a.body_window_ms = 100;
     announce_1000_byte_body(c);
     /* 50 bytes each 20 ms: 2500 bytes/s, over 400 ms, four windows. */
-    struct trickle tr = {.fd = c->sv[1], .bytes = 20, .chunk = 50,
-                         .every_ms = 20};
+    struct trickle tr = {
+        .fd = c->sv[1], .bytes = 20, .chunk = 50, .every_ms = 20};
     pthread_t t;
     assert_int_equal(pthread_create(&t, NULL, trickler, &tr), 0);
     char buf[1000];

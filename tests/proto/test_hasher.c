@@ -107,8 +107,7 @@ static void inline_mode_digest_matches_and_buffer_fits_body(void **state)
 {
     (void)state;
     static const size_t totals[] = {
-        1, 100, 4096 + 3, MIB - 1, MIB, 3 * MIB + 17,
-        PROTO_HASHER_THREADED - 1,
+        1, 100, 4096 + 3, MIB - 1, MIB, 3 * MIB + 17, PROTO_HASHER_THREADED - 1,
     };
     for (size_t t = 0; t < sizeof totals / sizeof *totals; t++) {
         size_t total = totals[t];
@@ -259,8 +258,8 @@ static void helpers_are_capped_and_the_rest_hash_inline(void **state)
     assert_non_null(d);
     for (size_t i = 0; i < n; i++) {
         proto_digest_init(&d[i]);
-        assert_int_equal(proto_hasher_begin(&h[i], &d[i],
-                                            PROTO_HASHER_THREADED), 0);
+        assert_int_equal(
+            proto_hasher_begin(&h[i], &d[i], PROTO_HASHER_THREADED), 0);
     }
     size_t threaded = 0;
     for (size_t i = 0; i < n; i++)
@@ -321,8 +320,8 @@ struct sender {
 static void *send_file(void *arg)
 {
     struct sender *s = arg;
-    json_t *hdr = json_pack("{s:s, s:I}", "cmd", "put_data", "size",
-                            (json_int_t)s->n);
+    json_t *hdr =
+        json_pack("{s:s, s:I}", "cmd", "put_data", "size", (json_int_t)s->n);
     s->result = proto_send(s->io, hdr); /* NULL hdr: fails, test sees it */
     json_decref(hdr);
     proto_digest_state d;
@@ -366,7 +365,10 @@ static void large_body_round_trips_through_files(void **state)
     assert_true(dst >= 0);
 
     struct sender s = {
-        .io = &c->b, .fd = src, .off = src_off, .n = n,
+        .io = &c->b,
+        .fd = src,
+        .off = src_off,
+        .n = n,
         .prog = {.last = src_off, .increasing = true},
     };
     pthread_t t;

@@ -111,24 +111,23 @@ static void test_hidden_partial_names_are_refused(void **state)
     norm_is("/", ".profile", "/.profile");
 }
 
-
 static void test_utf8_decoder_takes_valid_sequences_only(void **state)
 {
     (void)state;
     uint32_t cp = 0;
     assert_int_equal(proto_utf8_next((const unsigned char *)"a", 1, &cp), 1);
     assert_int_equal(cp, 'a');
-    assert_int_equal(
-        proto_utf8_next((const unsigned char *)"\xc3\xa9", 2, &cp), 2);
+    assert_int_equal(proto_utf8_next((const unsigned char *)"\xc3\xa9", 2, &cp),
+                     2);
     assert_int_equal(cp, 0xe9);
     assert_int_equal(
         proto_utf8_next((const unsigned char *)"\xf0\x9f\x98\x80", 4, &cp), 4);
     assert_int_equal(cp, 0x1f600);
     /* truncated by the length, overlong, surrogate, above U+10FFFF */
-    assert_int_equal(
-        proto_utf8_next((const unsigned char *)"\xc3\xa9", 1, &cp), 0);
-    assert_int_equal(
-        proto_utf8_next((const unsigned char *)"\xc0\xaf", 2, &cp), 0);
+    assert_int_equal(proto_utf8_next((const unsigned char *)"\xc3\xa9", 1, &cp),
+                     0);
+    assert_int_equal(proto_utf8_next((const unsigned char *)"\xc0\xaf", 2, &cp),
+                     0);
     assert_int_equal(
         proto_utf8_next((const unsigned char *)"\xed\xa0\x80", 3, &cp), 0);
     assert_int_equal(

@@ -44,9 +44,8 @@ static void send_ok_without_extra_is_bare_ok(void **state)
 static void send_error_carries_code_and_formatted_text(void **state)
 {
     struct tu_conn *c = *state;
-    assert_int_equal(proto_send_error(&c->b, PROTO_E_NOT_FOUND, "no %s (%d)",
-                                      "/a", 2),
-                     0);
+    assert_int_equal(
+        proto_send_error(&c->b, PROTO_E_NOT_FOUND, "no %s (%d)", "/a", 2), 0);
     json_t *in = recv_ok(&c->a);
     const char *code, *error;
     assert_int_equal(proto_reply_check(in, &code, &error), -EREMOTEIO);
@@ -59,9 +58,8 @@ static void send_error_carries_code_and_formatted_text(void **state)
 static void send_error_replaces_invalid_utf8(void **state)
 {
     struct tu_conn *c = *state;
-    assert_int_equal(proto_send_error(&c->b, PROTO_E_INTERNAL, "name %s",
-                                      "caf\xe9"),
-                     0);
+    assert_int_equal(
+        proto_send_error(&c->b, PROTO_E_INTERNAL, "name %s", "caf\xe9"), 0);
     json_t *in = recv_ok(&c->a);
     assert_string_equal(json_string_value(json_object_get(in, "error")),
                         "name caf?");
@@ -74,8 +72,7 @@ static void send_error_cuts_long_text_to_the_limit(void **state)
     char long_text[PROTO_ERROR_MAX * 2];
     memset(long_text, 'x', sizeof long_text - 1);
     long_text[sizeof long_text - 1] = '\0';
-    assert_int_equal(proto_send_error(&c->b, PROTO_E_BAD_PATH, "%s",
-                                      long_text),
+    assert_int_equal(proto_send_error(&c->b, PROTO_E_BAD_PATH, "%s", long_text),
                      0);
     json_t *in = recv_ok(&c->a);
     assert_int_equal(json_string_length(json_object_get(in, "error")),
@@ -90,17 +87,28 @@ static void errno_code_maps_file_system_errors(void **state)
         int err;
         const char *code;
     } table[] = {
-        {-ENOENT, "not_found"},         {-EEXIST, "exists"},
-        {-ENOTDIR, "not_a_directory"},  {-EISDIR, "is_a_directory"},
-        {-ENOTEMPTY, "not_empty"},      {-EACCES, "permission_denied"},
-        {-EPERM, "permission_denied"},  {-EROFS, "permission_denied"},
-        {-ENAMETOOLONG, "bad_path"},    {-ELOOP, "bad_path"},
-        {-EXDEV, "bad_path"},           {-EDQUOT, "quota_exceeded"},
-        {-ENOSPC, "no_space"},          {-EFBIG, "too_large"},
-        {-EBUSY, "busy"},               {-EWOULDBLOCK, "busy"},
-        {-EINVAL, "bad_request"},       {-EBADMSG, "bad_frame"},
-        {-EMSGSIZE, "bad_frame"},       {-EIO, "internal"},
-        {-ENOMEM, "internal"},          {ENOENT, "not_found"},
+        {-ENOENT, "not_found"},
+        {-EEXIST, "exists"},
+        {-ENOTDIR, "not_a_directory"},
+        {-EISDIR, "is_a_directory"},
+        {-ENOTEMPTY, "not_empty"},
+        {-EACCES, "permission_denied"},
+        {-EPERM, "permission_denied"},
+        {-EROFS, "permission_denied"},
+        {-ENAMETOOLONG, "bad_path"},
+        {-ELOOP, "bad_path"},
+        {-EXDEV, "bad_path"},
+        {-EDQUOT, "quota_exceeded"},
+        {-ENOSPC, "no_space"},
+        {-EFBIG, "too_large"},
+        {-EBUSY, "busy"},
+        {-EWOULDBLOCK, "busy"},
+        {-EINVAL, "bad_request"},
+        {-EBADMSG, "bad_frame"},
+        {-EMSGSIZE, "bad_frame"},
+        {-EIO, "internal"},
+        {-ENOMEM, "internal"},
+        {ENOENT, "not_found"},
     };
     for (size_t i = 0; i < sizeof table / sizeof table[0]; i++)
         assert_string_equal(proto_errno_code(table[i].err), table[i].code);
@@ -110,10 +118,10 @@ static void reply_check_refuses_malformed_replies(void **state)
 {
     (void)state;
     const char *bad[] = {
-        "{}",                          /* no ok */
-        "{\"ok\":1}",                  /* ok not boolean */
-        "{\"ok\":false}",              /* failure without code */
-        "{\"ok\":false,\"code\":7}",   /* code not a string */
+        "{}",                        /* no ok */
+        "{\"ok\":1}",                /* ok not boolean */
+        "{\"ok\":false}",            /* failure without code */
+        "{\"ok\":false,\"code\":7}", /* code not a string */
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         json_t *r = json_loads(bad[i], 0, NULL);

@@ -48,8 +48,8 @@ static void *poke(void *arg)
     return NULL;
 }
 
-static void test_a_read_cut_by_signals_still_returns_the_whole_buffer(
-    void **state)
+static void
+test_a_read_cut_by_signals_still_returns_the_whole_buffer(void **state)
 {
     (void)state;
     no_restart_handler();
@@ -125,7 +125,8 @@ static void test_write_all_and_ftruncate_report_errors(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_a_read_cut_by_signals_still_returns_the_whole_buffer),
+        cmocka_unit_test(
+            test_a_read_cut_by_signals_still_returns_the_whole_buffer),
         cmocka_unit_test(test_a_poll_cut_by_signals_waits_out_its_timeout),
         cmocka_unit_test(test_a_sleep_cut_by_signals_sleeps_it_all),
         cmocka_unit_test(test_be32_is_big_endian_and_round_trips),

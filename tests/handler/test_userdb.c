@@ -241,6 +241,8 @@ static int cmp_ns(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
+/* Nanoseconds: the lookups timed here take a few microseconds, below what
+ * proto_mono_ms() can tell apart. */
 static int64_t ns_now(void)
 {
     struct timespec ts;

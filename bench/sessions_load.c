@@ -168,6 +168,10 @@ int main(int argc, char **argv)
 
     /* Derive the keys before the clock starts: that is the cached part. */
     proto_io *io = calloc(n, sizeof *io);
+    if (io == NULL) {
+        fprintf(stderr, "out of memory\n");
+        return 1;
+    }
     struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(port)};
     inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
     int errors = 0, login_ok = 0, xfer_ok = 0;
@@ -202,6 +206,10 @@ int main(int argc, char **argv)
     }
     double t1 = proto_mono_s();
     uint8_t *data = malloc(bytes + 1), *back = malloc(bytes + 1);
+    if (data == NULL || back == NULL) {
+        fprintf(stderr, "out of memory\n");
+        return 1;
+    }
     randombytes_buf(data, bytes);
     for (int i = 0; i < n; i++) {
         if (io[i].fd < 0)

@@ -177,11 +177,6 @@ int files_upload_fd(const struct files_upload *u)
     return jail_upload_fd(u->u);
 }
 
-int files_upload_size(const struct files_upload *u, uint64_t *size)
-{
-    return jail_upload_size(u->u, size);
-}
-
 int files_upload_restart(struct files_upload *u)
 {
     if (u->partial == 0)
@@ -198,12 +193,13 @@ int files_upload_restart(struct files_upload *u)
     return rc;
 }
 
-int files_upload_written(struct files_upload *u, uint64_t off)
+int files_upload_written(struct files_upload *u, uint64_t off, uint64_t *stored)
 {
     uint64_t end = off;
     if (jail_upload_size(u->u, &end) != 0 || end < off)
         end = off;
-    int rc = quota_commit(u->f->quota, u->reserved, end - off);
+    *stored = end - off;
+    int rc = quota_commit(u->f->quota, u->reserved, *stored);
     u->reserved = 0;
     return rc;
 }

@@ -20,7 +20,7 @@
  *         partial: bytes an earlier attempt left, to offer for a resume
  *     [files_upload_restart(u)]   the client's copy differs: start at 0
  *     write bytes partial (or 0)..total-1 at their offsets on
- *         files_upload_fd(u), then files_upload_written(u, off)
+ *         files_upload_fd(u), then files_upload_written(u, off, &stored)
  *     files_upload_commit(u, &c)  publish (the partial must be total bytes)
  *     or files_upload_leave(u)    keep the partial for a later resume
  *     or files_upload_discard(u)  throw it away
@@ -82,14 +82,13 @@ int files_upload_begin(struct files *f, const struct jail_path *p,
                        uint64_t *partial);
 /* The partial, O_RDWR: write at offsets with pwrite. */
 int files_upload_fd(const struct files_upload *u);
-/* The bytes the partial holds now. */
-int files_upload_size(const struct files_upload *u, uint64_t *size);
 /* Starts over at 0: the partial's bytes come again, so they are reserved
  * first (-EDQUOT leaves the partial as it was), then the partial is cut. */
 int files_upload_restart(struct files_upload *u);
 /* The body from offset off has been written (whole or not): the bytes that
- * reached the partial are counted and the reservation ends. */
-int files_upload_written(struct files_upload *u, uint64_t off);
+ * reached the partial, *stored, are counted and the reservation ends. */
+int files_upload_written(struct files_upload *u, uint64_t off,
+                         uint64_t *stored);
 /* Publishes the partial under the target name (jail_upload_commit()) once
  * it holds exactly the total (-EIO otherwise, and the partial is kept).  *c
  * says what was replaced; close c->displaced_fd (when >= 0) after telling

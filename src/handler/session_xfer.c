@@ -62,11 +62,7 @@ static int put_data(struct session *s, struct upload *up, const json_t *req,
     int file_err = 0;
     int rc = proto_body_to_file(&s->io, files_upload_fd(up->u), off, &up->d,
                                 NULL, &file_err);
-    uint64_t end = off;
-    if (files_upload_size(up->u, &end) != 0 || end < off)
-        end = off;
-    (void)files_upload_written(up->u, off);
-    *moved = end - off;
+    (void)files_upload_written(up->u, off, moved);
     *err = file_err;
     return rc;
 }

@@ -72,7 +72,9 @@ static void send_body(struct files_upload *u, const char *text, uint64_t off)
     size_t n = strlen(text);
     assert_int_equal(pwrite(files_upload_fd(u), text, n, (off_t)off),
                      (ssize_t)n);
-    assert_int_equal(files_upload_written(u, off), 0);
+    uint64_t stored = 0;
+    assert_int_equal(files_upload_written(u, off, &stored), 0);
+    assert_int_equal(stored, n);
 }
 
 static struct files_upload *begin(struct fx *x, const char *path,

@@ -257,7 +257,8 @@ int ledger_end(struct ledger *l, const struct ledger_state *st)
     return rc != 0 ? rc : un;
 }
 
-/* Under the ledger lock: the first free slot, taken and locked. */
+/* Under the ledger lock, after a reap: the first free slot, taken and
+ * locked. */
 static int take_slot(struct ledger *l)
 {
     for (uint64_t i = 0; i < LEDGER_SLOTS; i++) {
@@ -285,7 +286,7 @@ static int take_slot(struct ledger *l)
     return -EUSERS;
 }
 
-int ledger_open(int fd, struct ledger **out, unsigned *others)
+int ledger_open(int fd, struct ledger **out)
 {
     struct ledger *l = calloc(1, sizeof *l);
     if (l == NULL) {
@@ -294,23 +295,13 @@ int ledger_open(int fd, struct ledger **out, unsigned *others)
     }
     l->fd = fd;
     l->slot = UINT32_MAX; /* none yet: ledger_reap() looks at every slot */
-    struct ledger_state st;
-    int rc = ledger_begin(l, &st);
-    if (rc == 0) {
-        rc = ledger_reap(l, &st, others);
-        if (rc == 0)
-            rc = take_slot(l);
-        int end = ledger_end(l, rc == 0 ? &st : NULL);
-        if (rc == 0)
-            rc = end;
-    }
-    if (rc != 0) {
-        close(fd);
-        free(l);
-        return rc;
-    }
     *out = l;
     return 0;
+}
+
+int ledger_claim(struct ledger *l)
+{
+    return l->slot != UINT32_MAX ? 0 : take_slot(l);
 }
 
 void ledger_close(struct ledger *l)
@@ -318,7 +309,7 @@ void ledger_close(struct ledger *l)
     if (l == NULL)
         return;
     struct ledger_state st;
-    if (ledger_begin(l, &st) == 0) {
+    if (l->slot != UINT32_MAX && ledger_begin(l, &st) == 0) {
         st.reserved = minus(st.reserved, l->mine);
         if (write_slot(l, l->slot, false, 0) == 0)
             (void)write_header(l, &st);

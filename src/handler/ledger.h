@@ -53,12 +53,12 @@ struct ledger_state {
     bool dirty;        /* the counts may be wrong: count the home again */
 };
 
-/* Takes over fd (the ledger file, O_RDWR; closed on failure too), takes a
- * slot, and takes back the slots of dead processes.  *others gets how many
- * other processes have the account open.  A new, empty or unreadable file
- * starts dirty, with zero counts. */
-int ledger_open(int fd, struct ledger **out, unsigned *others);
-/* Gives the slot back (its promises with it) and closes. */
+/* Takes over fd (the ledger file, O_RDWR; closed on failure too).  No I/O:
+ * the first ledger_begin() reads it, and ledger_claim() takes a slot.  A
+ * new, empty or unreadable file reads as dirty, with zero counts. */
+int ledger_open(int fd, struct ledger **out);
+/* Gives the slot back (its promises with it), if one was claimed, and
+ * closes. */
 void ledger_close(struct ledger *l);
 
 /* Locks the ledger and reads it into *st.  Every ledger_begin() is paired
@@ -71,5 +71,9 @@ int ledger_end(struct ledger *l, const struct ledger_state *st);
 /* Between begin and end: takes back the slots of dead processes (into *st)
  * and counts the live ones of other processes into *others. */
 int ledger_reap(struct ledger *l, struct ledger_state *st, unsigned *others);
+/* Between begin and end, after ledger_reap() (so dead processes' slots are
+ * free again): takes this process's slot, once; 0 if it has one already,
+ * -EUSERS when LEDGER_SLOTS processes hold the account. */
+int ledger_claim(struct ledger *l);
 
 #endif

@@ -135,7 +135,6 @@ static void count_home(struct quota *q, const struct jail *j,
     ev->counted = true;
     st->bytes = total.bytes;
     st->entries = total.entries;
-    st->reserved = 0; /* nobody else is open, and we promised nothing yet */
     st->counted = now_s();
     /* An error is logged by the caller; counting again at every login would
      * not mend it (a tree deeper than any user path, say).  "ssftpd user
@@ -185,24 +184,31 @@ static int account_open(struct quota *q, const struct jail *j, bool force,
 {
     unsigned others = 0;
     int rc = 0;
+    if (q->open && !force)
+        return 0;
     if (!q->open) {
         int fd;
         rc = userdb_ledger_open(q->reg->db, q->name, &fd);
         if (rc == 0)
-            rc = ledger_open(fd, &q->ledger, &others);
+            rc = ledger_open(fd, &q->ledger);
         if (rc != 0)
             return rc;
-        q->open = true;
-    } else if (!force) {
-        return 0;
     }
     struct ledger_state st;
     rc = q_begin(q, &st);
     if (rc != 0)
-        return rc;
-    /* Who else is on the account now, under this lock: a process that
-     * opened it since ledger_open() may be uploading already. */
+        goto unopened;
+    /* One locked section: who else is on the account is known exactly when
+     * our slot is taken and the home perhaps counted (a process that came
+     * between two sections might be uploading already). */
     rc = ledger_reap(q->ledger, &st, &others);
+    if (rc == 0)
+        rc = ledger_claim(q->ledger);
+    if (rc != 0 && !q->open) {
+        (void)q_end(q, &st, true); /* what the reap took back */
+        goto unopened;
+    }
+    q->open = true;
     if (force)
         st.dirty = true;
     if (rc == 0 && (st.dirty || sweep_due(q->reg, &st))) {
@@ -216,6 +222,12 @@ static int account_open(struct quota *q, const struct jail *j, bool force,
     /* The reap may have changed the counts even when rc is an error. */
     int end = q_end(q, &st, true);
     return rc != 0 ? rc : end;
+unopened:
+    if (!q->open) { /* a later session of the user tries afresh */
+        ledger_close(q->ledger);
+        q->ledger = NULL;
+    }
+    return rc;
 }
 
 int quota_acquire(struct quota_registry *r, const char *name,

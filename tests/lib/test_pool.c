@@ -124,6 +124,10 @@ static void a_burst_of_connections_is_accepted_in_one_wakeup(void **st)
         snprintf(tag, sizeof tag, "burst-%d", i);
         expect_echo(fds[i], tag);
     }
+    /* A turn is counted when it ends, after its accepts: the replies can
+     * arrive before the first one is. */
+    bool ok;
+    WAIT_UNTIL(ok, atomic_load(&burst_turns) >= 1, 3000);
     /* One accept per wake-up would take N turns; the batch takes one or
      * two.  Other wake-ups (a worker freeing queue room, a loaded machine
      * delaying the first accepts) may add a few, never N/2. */

@@ -157,9 +157,17 @@ typedef struct ss_config {
     int idle_timeout_ms;
 
     /* SS_THREADING.  Workers are started on demand up to max_workers and
-     * retire after idle_worker_ms without work, down to min_workers. */
+     * retire after idle_worker_ms without work, down to min_workers.  A
+     * handler that loops until the peer closes (Python's usual program)
+     * holds a worker per connection, as Python's ThreadingMixIn holds a
+     * thread: the default max_workers, 1024, serves that many such clients
+     * at once.  Past it a request waits in the queue for a worker, and the
+     * wait is reported once per episode through handle_error (-EAGAIN,
+     * "all workers busy"): never a silent starvation.  A handler returning
+     * SS_KEEP holds a worker only while it runs; 2 x cores workers then
+     * serve thousands of connections. */
     unsigned min_workers;    /* default 0 */
-    unsigned max_workers;    /* default 16 */
+    unsigned max_workers;    /* default 1024 */
     unsigned queue_capacity; /* accepted requests waiting; default 64 */
     ss_queue_full_policy queue_full_policy; /* default BLOCK */
     int idle_worker_ms;                     /* default 10000 */
@@ -227,7 +235,31 @@ typedef struct ss_server_ops {
  * finish() (finish() runs even if handle() failed, like Python's
  * try/finally).  A negative return is passed to handle_error.  Any callback
  * may be NULL.  With SS_THREADING the callbacks run on pool workers, so
- * shared state needs locking. */
+ * shared state needs locking.
+ *
+ * Parked connections (stream kinds).  A handler written as Python's usual
+ * loop -- read a message, answer, repeat until EOF -- holds a thread for
+ * the connection's whole life, idle or not.  Instead, handle() may serve
+ * what has arrived and return SS_KEEP: "this connection waits for its next
+ * message".  The library then parks it (epoll) at the cost of the
+ * ss_request and the handler's state -- no thread, no read buffer -- and
+ * calls handle() again, on any worker, once the socket is readable (data,
+ * EOF or an error: handle() finds out by reading), or at once if the
+ * stream helpers still hold buffered input or the handler said it holds
+ * some (ss_request_set_pending()).  setup() runs once before the first
+ * handle(), finish() once after the last; the state lives across calls.
+ * A parked wait ends the connection (finish(), then the close) when:
+ *   - the request's timeout passes (ss_stream_set_timeout(), by default
+ *     idle_timeout_ms; 0 = none), or its deadline (ss_request_set_deadline())
+ *     -- ss_request_status() is then -ETIMEDOUT;
+ *   - the server closes -- status -ESHUTDOWN.  A connection the server is
+ *     still admitting (max_connections, max_per_address) stays counted
+ *     while parked.
+ * Where the library cannot park -- serve_forever() is not running (e.g.
+ * ss_server_handle_request()), or SS_FORKING, whose child serves its one
+ * connection -- SS_KEEP waits for input in place, with the same timeouts;
+ * once the server is stopping it ends the connection instead.  On datagram
+ * kinds SS_KEEP reads as 0. */
 typedef struct ss_handler_class {
     const char *name;
     size_t state_size;
@@ -235,6 +267,9 @@ typedef struct ss_handler_class {
     int (*handle)(ss_request *r);
     int (*finish)(ss_request *r);
 } ss_handler_class;
+
+/* handle()'s "park this connection until its next message" (see above). */
+#define SS_KEEP 1
 
 /* ---- configuration and life cycle ------------------------------------- */
 
@@ -318,6 +353,8 @@ typedef struct ss_server_stats {
     uint64_t errors;       /* handle_error calls */
 } ss_server_stats;
 void ss_server_get_stats(ss_server *s, ss_server_stats *st);
+/* Connections parked now (SS_KEEP), waiting for their next message. */
+unsigned ss_server_parked(ss_server *s);
 
 /* Formats a socket address as "1.2.3.4:80", "[::1]:80" or a Unix path. */
 int ss_format_address(const struct sockaddr *sa, socklen_t len, char *buf,
@@ -365,6 +402,19 @@ const char *ss_request_client_str(const ss_request *r);
 void *ss_request_state(const ss_request *r);
 /* The server's user context. */
 void *ss_request_user(const ss_request *r);
+/* Parking: tells the library that the handler holds input of its own (a
+ * TLS layer's decrypted records, say), so that after SS_KEEP handle() is
+ * called again at once instead of after the socket turns readable.  Cleared
+ * by every call of handle(). */
+void ss_request_set_pending(ss_request *r, bool pending);
+/* A deadline for the connection's parked waits, ms from now (a login's
+ * time limit, say): whatever its idle timeout, a wait ends by then with
+ * -ETIMEDOUT.  0 clears it.  Returns 0 or -EINVAL for a negative ms. */
+int ss_request_set_deadline(ss_request *r, int ms);
+/* Why the request ended, for finish(): 0 (handle() returned 0), handle()'s
+ * negative return, -ETIMEDOUT (a parked wait's timeout or deadline passed)
+ * or -ESHUTDOWN (the server closed while it was parked or waiting). */
+int ss_request_status(const ss_request *r);
 
 /* ---- StreamRequestHandler helpers ----------------------------------------
  * Buffered I/O on the request socket.  Reads and writes retry on EINTR,

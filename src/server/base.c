@@ -42,10 +42,13 @@ bool ss_base_verify_request(ss_server *s, const ss_conn *conn)
     return true;
 }
 
-/* SS_SYNC: the request runs to completion on the serving thread. */
+/* SS_SYNC: the request runs to completion on the serving thread (or until
+ * it is parked: then the connection is the park's). */
 int ss_base_process_request(ss_server *s, ss_conn *conn)
 {
     int rc = s->ops.finish_request(s, conn);
+    if (rc == SS_KEEP)
+        return 0;
     ss__end_request(s, conn);
     return rc;
 }

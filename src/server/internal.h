@@ -21,6 +21,7 @@
  *           base.c              BaseServer's default steps
  *             streamio.c        the handler's stream helpers
  *             request.c         a request's life: instance, report, end
+ *               park.c          parked connections: epoll, idle deadlines
  *               limits.c        admission
  *                 sys.c, inet.c system calls, addresses
  */
@@ -28,6 +29,7 @@
 struct ss_pool;
 struct ss_forking;
 struct ss_addr_entry;
+struct ss_park;
 
 /* Connection accounting: admitted stream connections and the per-address
  * table (limits.c). */
@@ -65,6 +67,7 @@ struct ss_server {
 
     atomic_bool shutdown_request; /* Python's __shutdown_request */
     atomic_bool stopping;         /* shutdown or close has begun */
+    atomic_bool parking;          /* serve_forever runs: it watches the park */
 
     pthread_mutex_t mu; /* guards serving/serving_thread/closed */
     pthread_cond_t shut_cv;
@@ -85,6 +88,7 @@ struct ss_server {
     struct ss_running running;
     struct ss_pool *pool;
     struct ss_forking *forking;
+    struct ss_park *park; /* stream kinds under SS_SYNC or SS_THREADING */
 
     atomic_uint_least64_t handled;
     atomic_uint_least64_t rejected;
@@ -106,6 +110,18 @@ struct ss_request {
     bool replied;
     /* registry of running requests */
     ss_request *prev, *next;
+    /* parking (park.c; guarded by the park's lock while parked) */
+    int status;          /* what ended it: ss_request_status() */
+    bool pending;        /* the handler holds input: call again at once */
+    bool in_epoll;       /* added to the park's epoll set once */
+    bool parked;         /* in the park (epoll armed, maybe in the heap) */
+    bool expired;        /* taken out of the park by its deadline */
+    size_t heap_i;       /* index in the park's heap, or SIZE_MAX */
+    int64_t due_ms;      /* when a parked wait ends (0: never) */
+    int64_t deadline_ms; /* ss_request_set_deadline(): 0 none */
+    ss_request *pprev, *pnext; /* the park's list of parked requests */
+    ss_request *qnext;         /* the pool's queue of ready requests */
+    int64_t queued_ms;         /* when it was queued there */
     char client_str[128];
 };
 
@@ -144,11 +160,45 @@ void ss__report(ss_server *s, const ss_conn *conn, int err, const char *what);
 void ss__end_request(ss_server *s, ss_conn *conn);
 void ss__cut_running(ss_server *s);
 
+/* park.c: connections that wait for their next message.  The park owns
+ * an epoll set (one-shot registrations) and a heap of deadlines; it never
+ * calls a handler: it hands ready or expired requests back to its callers
+ * (loop.c, pool.c), which resume them through request.c. */
+int ss__park_create(ss_server *s);
+void ss__park_free(ss_server *s);
+int ss__park_fd(ss_server *s);
+/* Parks r (epoll armed for input, its deadline in the heap).  -ESHUTDOWN
+ * once ss__park_close() has run; -errno from epoll_ctl. */
+int ss__park_add(ss_server *s, ss_request *r);
+/* Up to cap requests whose input arrived, taken out of the park (no wait). */
+int ss__park_ready(ss_server *s, ss_request **out, int cap);
+/* Up to cap requests whose deadline has passed, taken out and marked
+ * expired. */
+int ss__park_expired(ss_server *s, int64_t now, ss_request **out, int cap);
+/* The loop's poll() timeout: timeout_ms (-1: none) or less, to wake for the
+ * first deadline; records it, so that a deadline parked meanwhile that
+ * comes sooner wakes the loop. */
+int ss__park_sleep_ms(ss_server *s, int64_t now, int timeout_ms);
+/* Refuses new parks and takes every parked request out, into *out (a list
+ * through qnext). */
+ss_request *ss__park_close(ss_server *s);
+unsigned ss__park_count(ss_server *s);
+
+/* request.c (parking): runs handle() again for a request taken from the
+ * park, and on to its end.  Returns SS_KEEP if it was parked again. */
+int ss__request_resume(ss_server *s, ss_request *r);
+/* Ends a request taken from the park without running handle(): status,
+ * finish(), the connection's end. */
+void ss__request_abort(ss_server *s, ss_request *r, int status);
+
 /* stream.c */
 int ss__stream_prepare(ss_server *s, int fd);
 
 /* pool.c */
 int ss__pool_create(ss_server *s);
+/* Queues requests taken from the park for the workers. */
+void ss__pool_push_ready(ss_server *s, ss_request **rs, int n);
+int ss__pool_watch(ss_server *s, int64_t now, int timeout_ms);
 bool ss__pool_has_room(ss_server *s);
 void ss__pool_close(ss_server *s, int drain_ms);
 void ss__pool_stats(ss_server *s, ss_server_stats *st);

@@ -80,6 +80,34 @@ static bool can_accept(ss_server *s)
     return true;
 }
 
+/* Requests the park hands back (input arrived, or a deadline passed) run
+ * on the serving thread under SS_SYNC and on the workers under
+ * SS_THREADING. */
+static void dispatch_parked(ss_server *s, ss_request **rs, int n)
+{
+    if (s->pool) {
+        ss__pool_push_ready(s, rs, n);
+        return;
+    }
+    for (int i = 0; i < n; i++)
+        (void)ss__request_resume(s, rs[i]);
+}
+
+static void service_park(ss_server *s, bool readable)
+{
+    ss_request *rs[64];
+    int n;
+    if (readable) {
+        n = ss__park_ready(s, rs, 64);
+        if (n < 0)
+            ss__report(s, NULL, n, "epoll_wait");
+        else
+            dispatch_parked(s, rs, n);
+    }
+    while ((n = ss__park_expired(s, ss__now_ms(), rs, 64)) > 0)
+        dispatch_parked(s, rs, n);
+}
+
 static int min_timeout(int a, int64_t b)
 {
     if (b < 0)
@@ -108,9 +136,10 @@ int ss_server_serve_forever(ss_server *s, int poll_interval_ms)
     int rc = 0;
     /* A shutdown requested before we got here (say, SIGTERM at start-up)
      * still counts: the flag is only consumed when the loop ends. */
+    atomic_store(&s->parking, s->park != NULL);
     while (!atomic_load(&s->shutdown_request)) {
-        struct pollfd one[2];
-        struct pollfd *p = s->forking ? s->pfds : one;
+        struct pollfd some[3];
+        struct pollfd *p = s->forking ? s->pfds : some;
         bool accept = can_accept(s);
         p[0] = (struct pollfd){.fd = s->wake_fd, .events = POLLIN};
         /* When not accepting, the slot is ignored (fd -1). */
@@ -118,9 +147,15 @@ int ss_server_serve_forever(ss_server *s, int poll_interval_ms)
         nfds_t nfd = 2;
         if (s->forking) /* a child's exit wakes us: reap it at once */
             nfd += ss__forking_pollfds(s, p + 2);
+        if (s->park) /* parked connections with input */
+            p[nfd++] = (struct pollfd){.fd = ss__park_fd(s), .events = POLLIN};
         int timeout = poll_interval_ms;
         if (s->accept_paused)
             timeout = min_timeout(timeout, s->accept_resume_ms - ss__now_ms());
+        if (s->park)
+            timeout = ss__park_sleep_ms(s, ss__now_ms(), timeout);
+        if (s->pool)
+            timeout = ss__pool_watch(s, ss__now_ms(), timeout);
         int n = poll(p, nfd, timeout);
         if (n < 0) {
             if (errno == EINTR)
@@ -147,9 +182,12 @@ int ss_server_serve_forever(ss_server *s, int poll_interval_ms)
                     more && !atomic_load(&s->shutdown_request) && can_accept(s);
             }
         }
+        if (s->park)
+            service_park(s, p[nfd - 1].revents != 0);
         s->ops.service_actions(s);
     }
 
+    atomic_store(&s->parking, false);
     pthread_mutex_lock(&s->mu);
     atomic_store(&s->shutdown_request, false);
     s->serving = false;

@@ -1,6 +1,7 @@
 /* pool.c -- ThreadingMixIn as a bounded pool: min/max workers, a bounded queue, drain on close. */
 #include <errno.h>
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -8,6 +9,8 @@
 #include "internal.h"
 
 #define DEFAULT_STACK (256u * 1024u)
+/* A request waiting this long for a worker, every worker busy, is said. */
+#define STARVE_MS 1000
 
 enum slot_state { SLOT_FREE = 0, SLOT_RUNNING, SLOT_EXITED };
 
@@ -23,7 +26,12 @@ struct ss_pool {
     pthread_cond_t room_cv; /* handle_request under BLOCK: a slot freed */
     pthread_cond_t done_cv; /* close: a request finished or a worker left */
     ss_conn *q;             /* ring of queue_capacity accepted requests */
+    int64_t *qt;            /* when each was queued */
     unsigned cap, head, count;
+    ss_request *rq, *rq_tail; /* ready, from the park, through qnext */
+    unsigned nready;
+    bool ready_turn;    /* alternate: no queue starves the other */
+    bool busy_reported; /* "all workers busy" said for this episode */
     unsigned nthreads, nidle, busy;
     bool stop;
     bool loop_waiting; /* the loop stopped accepting until there is room */
@@ -51,9 +59,10 @@ int ss__pool_create(ss_server *s)
         return -ENOMEM;
     p->cap = c->queue_capacity;
     p->q = calloc(p->cap, sizeof *p->q);
+    p->qt = calloc(p->cap, sizeof *p->qt);
     p->slots = calloc(c->max_workers, sizeof *p->slots);
     pthread_condattr_t ca;
-    int rc = (!p->q || !p->slots) ? ENOMEM : 0;
+    int rc = (!p->q || !p->qt || !p->slots) ? ENOMEM : 0;
     if (rc == 0)
         rc = pthread_condattr_init(&ca);
     if (rc == 0) {
@@ -88,11 +97,13 @@ int ss__pool_create(ss_server *s)
 }
 
 /* Python's process_request_thread: finish_request, then shutdown_request
- * whatever happened.  Runs on a pool worker. */
+ * whatever happened -- unless the request was parked.  Runs on a pool
+ * worker. */
 static int ss_threading_process_request_thread(ss_server *s, ss_conn *conn)
 {
     int rc = s->ops.finish_request(s, conn);
-    ss__end_request(s, conn);
+    if (rc != SS_KEEP)
+        ss__end_request(s, conn);
     if (!ss__is_stream(s))
         free((void *)conn->data); /* the pool's copy of the packet */
     return rc;
@@ -109,32 +120,48 @@ static void *worker_main(void *arg)
         if (s->cfg.idle_worker_ms > 0)
             deadline_after(&until, s->cfg.idle_worker_ms);
         bool retire = false;
-        while (p->count == 0 && !p->stop && !retire) {
+        while (p->count == 0 && p->nready == 0 && !p->stop && !retire) {
             int rc;
             p->nidle++;
+            p->busy_reported = false; /* a worker is free: episode over */
             if (s->cfg.idle_worker_ms > 0)
                 rc = pthread_cond_timedwait(&p->work_cv, &p->mu, &until);
             else
                 rc = pthread_cond_wait(&p->work_cv, &p->mu);
             p->nidle--;
-            if (rc == ETIMEDOUT && p->count == 0 &&
+            if (rc == ETIMEDOUT && p->count == 0 && p->nready == 0 &&
                 p->nthreads > s->cfg.min_workers)
                 retire = true;
         }
-        if (p->count == 0)
+        if (p->count == 0 && p->nready == 0)
             break; /* retiring, or stopping with nothing left to do */
-        ss_conn c = p->q[p->head];
-        p->head = (p->head + 1) % p->cap;
-        p->count--;
-        if (p->loop_waiting) {
-            p->loop_waiting = false;
-            ss__wake(s); /* BLOCK policy: the loop may accept again */
+        bool take_ready = p->nready > 0 && (p->count == 0 || p->ready_turn);
+        p->ready_turn = !take_ready;
+        ss_request *r = NULL;
+        ss_conn c;
+        if (take_ready) {
+            r = p->rq;
+            p->rq = r->qnext;
+            if (!p->rq)
+                p->rq_tail = NULL;
+            p->nready--;
+        } else {
+            c = p->q[p->head];
+            p->head = (p->head + 1) % p->cap;
+            p->count--;
+            if (p->loop_waiting) {
+                p->loop_waiting = false;
+                ss__wake(s); /* BLOCK policy: the loop may accept again */
+            }
+            pthread_cond_signal(&p->room_cv);
         }
-        pthread_cond_signal(&p->room_cv);
         p->busy++;
         pthread_mutex_unlock(&p->mu);
 
-        ss_threading_process_request_thread(s, &c);
+        if (r)
+            (void)ss__request_resume(s, r);
+        else
+            ss_threading_process_request_thread(s, &c);
 
         pthread_mutex_lock(&p->mu);
         p->busy--;
@@ -167,6 +194,85 @@ static int spawn_locked(ss_server *s, struct ss_pool *p)
         return 0;
     }
     return -EAGAIN;
+}
+
+/* Called with p->mu held after queueing n requests: wakes idle workers and
+ * starts new ones for the work no idle worker covers, up to max_workers.
+ * Returns 0 or a failed start's error. */
+static int wake_workers_locked(ss_server *s, struct ss_pool *p, unsigned n)
+{
+    unsigned work = p->count + p->nready;
+    unsigned cover = p->nthreads - p->busy; /* idle, or starting */
+    for (unsigned i = 0; i < n; i++) {
+        if (work > cover && p->nthreads < s->cfg.max_workers) {
+            int rc = spawn_locked(s, p);
+            if (rc < 0)
+                return rc;
+            cover++;
+        } else {
+            pthread_cond_signal(&p->work_cv);
+        }
+    }
+    return 0;
+}
+
+/* The serving loop's watch, once per turn: a request that has waited
+ * STARVE_MS for a worker while every one of max_workers is busy is said
+ * once per episode (until a worker finds the queue empty).  Short waits
+ * behind busy workers are normal (SS_KEEP handlers, bursts) and not
+ * reported.  Returns the loop's poll timeout, shortened to wake for the
+ * next check. */
+int ss__pool_watch(ss_server *s, int64_t now, int timeout_ms)
+{
+    struct ss_pool *p = s->pool;
+    bool report = false;
+    pthread_mutex_lock(&p->mu);
+    int64_t oldest = INT64_MAX;
+    if (p->count > 0)
+        oldest = p->qt[p->head];
+    if (p->rq && p->rq->queued_ms < oldest)
+        oldest = p->rq->queued_ms;
+    if (oldest != INT64_MAX && !p->busy_reported) {
+        int64_t left = oldest + STARVE_MS - now;
+        if (left <= 0 && p->nthreads >= s->cfg.max_workers) {
+            p->busy_reported = true;
+            report = true;
+        } else if (left > 0 && (timeout_ms < 0 || left < timeout_ms)) {
+            timeout_ms = (int)left;
+        }
+    }
+    pthread_mutex_unlock(&p->mu);
+    if (report) {
+        char what[96];
+        snprintf(what, sizeof what,
+                 "all %u workers busy (max_workers): requests wait",
+                 s->cfg.max_workers);
+        ss__report(s, NULL, -EAGAIN, what);
+    }
+    return timeout_ms;
+}
+
+void ss__pool_push_ready(ss_server *s, ss_request **rs, int n)
+{
+    struct ss_pool *p = s->pool;
+    if (n <= 0)
+        return;
+    int64_t now = ss__now_ms();
+    pthread_mutex_lock(&p->mu);
+    for (int i = 0; i < n; i++) {
+        rs[i]->qnext = NULL;
+        rs[i]->queued_ms = now;
+        if (p->rq_tail)
+            p->rq_tail->qnext = rs[i];
+        else
+            p->rq = rs[i];
+        p->rq_tail = rs[i];
+        p->nready++;
+    }
+    int err = wake_workers_locked(s, p, (unsigned)n);
+    pthread_mutex_unlock(&p->mu);
+    if (err < 0)
+        ss__report(s, NULL, err, "start a worker");
 }
 
 bool ss__pool_has_room(ss_server *s)
@@ -213,17 +319,15 @@ int ss_threading_process_request(ss_server *s, ss_conn *conn)
     }
     int err = p->stop ? -ECANCELED : (p->count == p->cap ? -EBUSY : 0);
     if (err == 0) {
-        p->q[(p->head + p->count) % p->cap] = *conn;
+        unsigned at = (p->head + p->count) % p->cap;
+        p->q[at] = *conn;
+        p->qt[at] = ss__now_ms();
         p->count++;
-        if (p->count > p->nidle && p->nthreads < s->cfg.max_workers) {
-            int rc = spawn_locked(s, p);
-            if (rc < 0 && p->nthreads == 0) {
-                /* Nobody would ever run it: take it back. */
-                p->count--;
-                err = rc;
-            }
-        } else {
-            pthread_cond_signal(&p->work_cv);
+        int rc = wake_workers_locked(s, p, 1);
+        if (rc < 0 && p->nthreads == 0) {
+            /* Nobody would ever run it: take it back. */
+            p->count--;
+            err = rc;
         }
     }
     pthread_mutex_unlock(&p->mu);
@@ -244,14 +348,14 @@ static bool wait_drained(struct ss_pool *p, int drain_ms)
     struct timespec until;
     if (drain_ms > 0)
         deadline_after(&until, drain_ms);
-    while (p->count > 0 || p->busy > 0) {
+    while (p->count > 0 || p->nready > 0 || p->busy > 0) {
         if (drain_ms == 0)
             return false;
         if (drain_ms < 0) {
             pthread_cond_wait(&p->done_cv, &p->mu);
         } else if (pthread_cond_timedwait(&p->done_cv, &p->mu, &until) ==
                    ETIMEDOUT) {
-            return p->count == 0 && p->busy == 0;
+            return p->count == 0 && p->nready == 0 && p->busy == 0;
         }
     }
     return true;
@@ -280,6 +384,15 @@ void ss__pool_close(ss_server *s, int drain_ms)
                 free((void *)c.data);
             pthread_mutex_lock(&p->mu);
         }
+        while (p->rq) { /* parked, then ready, never resumed */
+            ss_request *r = p->rq;
+            p->rq = r->qnext;
+            p->nready--;
+            pthread_mutex_unlock(&p->mu);
+            ss__request_abort(s, r, -ESHUTDOWN);
+            pthread_mutex_lock(&p->mu);
+        }
+        p->rq_tail = NULL;
         pthread_mutex_unlock(&p->mu);
         ss__cut_running(s); /* blocked handlers return with an error */
         pthread_mutex_lock(&p->mu);
@@ -303,8 +416,10 @@ void ss__pool_close(ss_server *s, int drain_ms)
     pthread_cond_destroy(&p->done_cv);
     pthread_mutex_destroy(&p->mu);
     free(p->q);
+    free(p->qt);
     free(p->slots);
     p->q = NULL;
+    p->qt = NULL;
     p->slots = NULL;
 }
 
@@ -312,6 +427,7 @@ void ss__pool_free(ss_server *s)
 {
     if (s->pool && !s->pool->ready) {
         free(s->pool->q);
+        free(s->pool->qt);
         free(s->pool->slots);
     }
     free(s->pool);

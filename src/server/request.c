@@ -24,6 +24,7 @@ static ss_request *request_new(ss_server *s, const ss_conn *conn)
     r->state = state ? (char *)r + head : NULL;
     r->timeout_ms = s->cfg.idle_timeout_ms;
     r->stream = ss__is_stream(s);
+    r->heap_i = SIZE_MAX;
     if (ss_format_address((const struct sockaddr *)&conn->addr, conn->addrlen,
                           r->client_str, sizeof r->client_str) < 0)
         strcpy(r->client_str, "?");
@@ -52,6 +53,21 @@ void *ss_request_state(const ss_request *r)
 void *ss_request_user(const ss_request *r)
 {
     return r->server->user;
+}
+void ss_request_set_pending(ss_request *r, bool pending)
+{
+    r->pending = pending;
+}
+int ss_request_set_deadline(ss_request *r, int ms)
+{
+    if (ms < 0)
+        return -EINVAL;
+    r->deadline_ms = ms > 0 ? ss__now_ms() + ms : 0;
+    return 0;
+}
+int ss_request_status(const ss_request *r)
+{
+    return r->status;
 }
 const char *ss_request_client_str(const ss_request *r)
 {
@@ -177,12 +193,120 @@ void ss__cut_running(ss_server *s)
     pthread_mutex_unlock(&s->running.mu);
 }
 
-/* ---- finish_request ------------------------------------------------------ */
+/* ---- finish_request, and the parked life ---------------------------------- */
+
+/* The end of a handler instance: finish(), the datagram reply, and free.
+ * hrc is handle()'s result (reported when negative), status why it ended.
+ * Returns what finish_request returns. */
+static int request_done(ss_server *s, ss_request *r, int hrc, int status)
+{
+    const ss_handler_class *h = s->handler;
+    if (hrc < 0) {
+        status = hrc;
+        ss__report(s, &r->conn, hrc, "handle");
+    }
+    r->status = status;
+    int frc = h->finish ? h->finish(r) : 0;
+    if (frc < 0)
+        ss__report(s, &r->conn, frc, "finish");
+    if (!r->stream)
+        request_finish_dgram(r);
+    unregister_running(s, r);
+    request_free(r);
+    atomic_fetch_add(&s->handled, 1);
+    return hrc < 0 ? hrc : frc;
+}
+
+/* SS_KEEP where nothing can park it: wait for input here, in slices so a
+ * stopping server is noticed.  0 when readable, else the status to end
+ * with. */
+static int wait_in_place(ss_server *s, ss_request *r)
+{
+    int64_t due = r->timeout_ms > 0 ? ss__now_ms() + r->timeout_ms : 0;
+    if (r->deadline_ms > 0 && (due == 0 || r->deadline_ms < due))
+        due = r->deadline_ms;
+    for (;;) {
+        if (atomic_load(&s->stopping))
+            return -ESHUTDOWN;
+        int slice = 250;
+        if (due > 0) {
+            int64_t left = due - ss__now_ms();
+            if (left <= 0)
+                return -ETIMEDOUT;
+            if (left < slice)
+                slice = (int)left;
+        }
+        int rc = ss__poll_one(r->conn.fd, POLLIN, slice);
+        if (rc != -ETIMEDOUT)
+            return rc;
+    }
+}
+
+/* After handle() said SS_KEEP: 1 if r is parked (it may already be running
+ * elsewhere: do not touch it), 0 if input is there to handle now, or the
+ * (negative) status to end it with. */
+static int wait_for_input(ss_server *s, ss_request *r)
+{
+    if (r->pending || r->rpos < r->rlen)
+        return 0;
+    if (atomic_load(&s->stopping))
+        return -ESHUTDOWN;
+    if (s->park && atomic_load(&s->parking)) {
+        if (r->rbuf) { /* empty: an idle connection costs no buffer */
+            free(r->rbuf);
+            r->rbuf = NULL;
+            r->rpos = r->rlen = 0;
+        }
+        int rc = ss__park_add(s, r);
+        if (rc == 0 || rc == -ESHUTDOWN)
+            return rc == 0 ? 1 : rc;
+        ss__report(s, &r->conn, rc, "park (waiting in place)");
+    }
+    return wait_in_place(s, r);
+}
+
+/* handle() until it returns something else than SS_KEEP, or the request
+ * is parked (SS_KEEP). */
+static int request_run(ss_server *s, ss_request *r)
+{
+    const ss_handler_class *h = s->handler;
+    for (;;) {
+        r->pending = false;
+        int hrc = h->handle ? h->handle(r) : 0;
+        if (hrc != SS_KEEP)
+            return request_done(s, r, hrc, 0);
+        if (!r->stream)
+            return request_done(s, r, 0, 0);
+        int w = wait_for_input(s, r);
+        if (w == 1)
+            return SS_KEEP;
+        if (w < 0)
+            return request_done(s, r, 0, w);
+    }
+}
+
+int ss__request_resume(ss_server *s, ss_request *r)
+{
+    ss_conn conn = r->conn; /* r is freed at its end */
+    int rc = r->expired ? request_done(s, r, 0, -ETIMEDOUT) : request_run(s, r);
+    if (rc != SS_KEEP)
+        ss__end_request(s, &conn);
+    return rc;
+}
+
+void ss__request_abort(ss_server *s, ss_request *r, int status)
+{
+    ss_conn conn = r->conn;
+    (void)request_done(s, r, 0, status);
+    ss__end_request(s, &conn);
+}
 
 /* Python's finish_request: self.RequestHandlerClass(request, client_address,
  * self).  The "instance" is an ss_request with the class's state; like
  * BaseRequestHandler.__init__, a failed setup skips handle and finish, and
- * finish runs even when handle failed (try/finally). */
+ * finish runs even when handle failed (try/finally).  Returns SS_KEEP when
+ * the request was parked: the connection is the library's from then on,
+ * and the caller must not end it. */
 int ss_base_finish_request(ss_server *s, ss_conn *conn)
 {
     ss_request *r = request_new(s, conn);
@@ -193,19 +317,10 @@ int ss_base_finish_request(ss_server *s, ss_conn *conn)
     int rc = h->setup ? h->setup(r) : 0;
     if (rc < 0) {
         ss__report(s, conn, rc, "setup");
-    } else {
-        int hrc = h->handle ? h->handle(r) : 0;
-        if (hrc < 0)
-            ss__report(s, conn, hrc, "handle");
-        int frc = h->finish ? h->finish(r) : 0;
-        if (frc < 0)
-            ss__report(s, conn, frc, "finish");
-        if (!ss__is_stream(s))
-            request_finish_dgram(r);
-        rc = hrc < 0 ? hrc : frc;
+        unregister_running(s, r);
+        request_free(r);
+        atomic_fetch_add(&s->handled, 1);
+        return rc;
     }
-    unregister_running(s, r);
-    request_free(r);
-    atomic_fetch_add(&s->handled, 1);
-    return rc;
+    return request_run(s, r);
 }

@@ -24,7 +24,7 @@ void ss_config_init(ss_config *cfg, ss_kind kind)
     cfg->timeout_ms = -1;
     cfg->max_packet_size = 8192;
     cfg->min_workers = 0;
-    cfg->max_workers = 16;
+    cfg->max_workers = 1024;
     cfg->queue_capacity = 64;
     cfg->queue_full_policy = SS_QUEUE_FULL_BLOCK;
     cfg->idle_worker_ms = 10000;
@@ -197,6 +197,8 @@ int ss_server_create(ss_server **out, const ss_config *cfg,
     }
     if (rc == 0)
         rc = ss__open_socket(s);
+    if (rc == 0 && ss__is_stream(s) && cfg->concurrency != SS_FORKING)
+        rc = ss__park_create(s);
     if (rc == 0 && cfg->concurrency == SS_THREADING)
         rc = ss__pool_create(s);
     if (rc == 0 && cfg->concurrency == SS_FORKING)
@@ -239,6 +241,14 @@ int ss_server_close(ss_server *s)
             (void)unlink(s->path);
     }
 
+    /* Parked connections wait for a message the server will not serve:
+     * they end now (finish() sees -ESHUTDOWN); the drain is for work in
+     * progress.  No request can park after this. */
+    for (ss_request *r = ss__park_close(s), *next; r; r = next) {
+        next = r->qnext;
+        ss__request_abort(s, r, -ESHUTDOWN);
+    }
+
     int drain = s->cfg.drain_timeout_ms;
     if (s->cfg.daemon_threads || !s->cfg.block_on_close)
         drain = 0;
@@ -258,6 +268,7 @@ void ss_server_destroy(ss_server *s)
     ss__limits_destroy(s);
     ss__running_destroy(s);
     ss__pool_free(s);
+    ss__park_free(s);
     ss__forking_free(s);
     free(s->pkt);
     free(s->host);
@@ -305,6 +316,11 @@ const ss_server_ops *ss_server_inherited_ops(const ss_server *s)
 bool ss_server_stopping(const ss_server *s)
 {
     return atomic_load(&((ss_server *)s)->stopping);
+}
+
+unsigned ss_server_parked(ss_server *s)
+{
+    return ss__park_count(s);
 }
 
 void ss_server_get_stats(ss_server *s, ss_server_stats *st)

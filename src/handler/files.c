@@ -3,6 +3,7 @@
 #include "files.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 /* The largest file: what off_t can address. */
@@ -11,6 +12,8 @@
 struct files {
     struct jail *jail;
     struct quota *quota;
+    struct userdb *db; /* to open the home again after files_rest() */
+    char user[USERDB_NAME_MAX + 1];
 };
 
 struct files_upload {
@@ -28,6 +31,8 @@ int files_open(struct userdb *db, struct quota_registry *quotas,
     if (f == NULL)
         return -ENOMEM;
     int fd;
+    f->db = db;
+    snprintf(f->user, sizeof f->user, "%s", user);
     int rc = userdb_home_open(db, user, &fd);
     if (rc == 0)
         rc = jail_open(fd, &f->jail);
@@ -48,6 +53,20 @@ void files_close(struct files *f)
     quota_drop(f->quota);
     jail_close(f->jail);
     free(f);
+}
+
+void files_rest(struct files *f)
+{
+    jail_rest(f->jail);
+}
+
+int files_wake(struct files *f)
+{
+    if (!jail_resting(f->jail))
+        return 0;
+    int fd;
+    int rc = userdb_home_open(f->db, f->user, &fd);
+    return rc != 0 ? rc : jail_wake(f->jail, fd);
 }
 
 const char *files_cwd(const struct files *f)

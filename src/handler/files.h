@@ -49,6 +49,15 @@ int files_open(struct userdb *db, struct quota_registry *quotas,
                const char *user, struct files **out, struct quota_opened *ev);
 void files_close(struct files *f);
 
+/* Between a session's requests: files_rest() lets go of the home's
+ * descriptor (an idle session holds only its socket), files_wake() opens
+ * the home again by name, beneath the data root as at login, before the
+ * next operation (no-op when awake).  Errors: userdb_home_open()'s (the
+ * user's home is gone), jail_wake()'s -ESTALE (replaced since login),
+ * -EMFILE and the like when the server is out of descriptors. */
+void files_rest(struct files *f);
+int files_wake(struct files *f);
+
 /* The current directory, and changing it (jail.h). */
 const char *files_cwd(const struct files *f);
 int files_cd(struct files *f, const char *path, size_t len);

@@ -77,19 +77,17 @@ static int child_setup(ss_request *r)
     if (rc != 0)
         fprintf(stderr, "ssftpd: session process %ld: watcher: %s\n",
                 (long)getpid(), strerror(rc));
-    return 0;
+    return session_handler_class.setup(r);
 }
 
-static int child_handle(ss_request *r)
-{
-    return session_handler_class.handle(r);
-}
-
+/* The session's own handle and finish: in a child, SS_KEEP waits for the
+ * next request in place (the library parks only in the serving process). */
 static const ss_handler_class child_class = {
     .name = "ssftp-session-process",
-    .state_size = 0,
+    .state_size = sizeof(struct session),
     .setup = child_setup,
-    .handle = child_handle,
+    .handle = session_handle,
+    .finish = session_finish,
 };
 
 /* ---- in the parent ----------------------------------------------------- */

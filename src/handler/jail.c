@@ -47,12 +47,16 @@ int jail_open(int homefd, struct jail **out)
         return rc;
     }
     struct jail *j = S_ISDIR(st.st_mode) ? malloc(sizeof *j) : NULL;
-    if (j == NULL) {
+    char *cwd = j != NULL ? strdup("/") : NULL;
+    if (cwd == NULL) {
+        free(j);
         close(homefd);
         return S_ISDIR(st.st_mode) ? -ENOMEM : -ENOTDIR;
     }
     j->homefd = homefd;
-    strcpy(j->cwd, "/");
+    j->dev = st.st_dev;
+    j->ino = st.st_ino;
+    j->cwd = cwd;
     *out = j;
     return 0;
 }
@@ -61,8 +65,38 @@ void jail_close(struct jail *j)
 {
     if (j == NULL)
         return;
-    close(j->homefd);
+    if (j->homefd >= 0)
+        close(j->homefd);
+    free(j->cwd);
     free(j);
+}
+
+void jail_rest(struct jail *j)
+{
+    if (j->homefd >= 0)
+        close(j->homefd);
+    j->homefd = -1;
+}
+
+int jail_wake(struct jail *j, int homefd)
+{
+    struct stat st;
+    int rc = fstat(homefd, &st) != 0 ? -errno : 0;
+    if (rc == 0 && (st.st_dev != j->dev || st.st_ino != j->ino))
+        rc = -ESTALE; /* replaced since login: not the home we jailed */
+    if (rc != 0) {
+        close(homefd);
+        return rc;
+    }
+    if (j->homefd >= 0)
+        close(j->homefd);
+    j->homefd = homefd;
+    return 0;
+}
+
+bool jail_resting(const struct jail *j)
+{
+    return j->homefd < 0;
 }
 
 const char *jail_cwd(const struct jail *j)
@@ -126,7 +160,13 @@ int jail_cd(struct jail *j, const char *path, size_t len)
                                 O_PATH | O_DIRECTORY | O_CLOEXEC, 0);
     if (fd >= 0) {
         close(fd);
-        strcpy(j->cwd, p->user);
+        char *cwd = strdup(p->user);
+        if (cwd == NULL) {
+            fd = -ENOMEM;
+        } else {
+            free(j->cwd);
+            j->cwd = cwd;
+        }
     }
     jail_path_free(p);
     return fd < 0 ? fd : 0;

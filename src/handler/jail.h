@@ -76,6 +76,15 @@ struct jail_count {
 int jail_open(int homefd, struct jail **out);
 void jail_close(struct jail *j);
 
+/* An idle session holds no descriptor but its socket: jail_rest() closes
+ * the home's, and jail_wake() takes a new one (opened afresh by name, as at
+ * login) before the next operation.  -ESTALE (homefd closed) if it is not
+ * the same directory as the jail's (the home was replaced meanwhile).  No
+ * other function may be called on a resting jail. */
+void jail_rest(struct jail *j);
+int jail_wake(struct jail *j, int homefd);
+bool jail_resting(const struct jail *j);
+
 /* The session's current directory, a normalized user path.  Valid until the
  * next jail_cd() or jail_close(). */
 const char *jail_cwd(const struct jail *j);

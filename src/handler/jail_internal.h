@@ -17,8 +17,10 @@
 #define COMMIT_PREFIX ".commit-"
 
 struct jail {
-    int homefd;
-    char cwd[PROTO_PATH_BUF];
+    int homefd; /* -1 while resting (jail_rest()) */
+    dev_t dev;  /* the home's identity, checked by jail_wake() */
+    ino_t ino;
+    char *cwd; /* sized to fit: an idle session's jail is small */
 };
 
 struct jail_path {

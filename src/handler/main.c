@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "admin.h"
 #include "backoff.h"
@@ -186,6 +187,22 @@ static void on_signal(int sig)
         ss_server_request_shutdown(s);
 }
 
+/* An idle session costs one descriptor (its socket): let the server have
+ * as many as the hard limit allows, not the soft default of 1024. */
+static void raise_nofile(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0) {
+        perror("ssftpd: getrlimit(RLIMIT_NOFILE)");
+        return;
+    }
+    if (rl.rlim_cur >= rl.rlim_max)
+        return;
+    rl.rlim_cur = rl.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+        perror("ssftpd: setrlimit(RLIMIT_NOFILE)");
+}
+
 static void say_how_to_add_users(struct userdb *db, const char *root)
 {
     struct userdb_record *all;
@@ -247,13 +264,19 @@ int main(int argc, char **argv)
         return 1;
     }
 
+    raise_nofile();
     ss_config cfg;
     ss_config_init(&cfg, SS_TCP);
     cfg.concurrency = SS_THREADING;
     cfg.host = o.host;
     cfg.port = (uint16_t)o.port;
     cfg.min_workers = 0;
+    /* Sessions are parked between requests: a worker is busy only while a
+     * command or a transfer runs, so the pool stays small; the bound is
+     * for the worst case, every session transferring at once.  Workers
+     * left idle after a burst (a wave of logins) go after 2 s. */
     cfg.max_workers = o.workers != 0 ? o.workers : o.max_clients + 16;
+    cfg.idle_worker_ms = 2000;
     cfg.queue_capacity = 256;
     cfg.worker_stack_size = PROTO_WORKER_STACK;
     /* The hard cap sits above max-clients so that the first few over it get

@@ -2,8 +2,8 @@
  * login is session_login.c's).
  *
  * docs/protocol.md is the contract; the sections named in comments below are
- * its headings.  Everything here runs on the pool worker that accepted the
- * connection, for the connection's whole life.
+ * its headings.  Each request runs on whichever pool worker the library
+ * gives it; between requests the session is parked (SS_KEEP).
  */
 #include "session.h"
 
@@ -238,31 +238,45 @@ static int dispatch(struct session *s, const json_t *req, const char *cmd,
                             "\"%s\" is not allowed now", cmd);
 }
 
-static int session_run(struct session *s)
+/* One request, then back to the library: 0 to wait for the next (the
+ * connection is parked meanwhile), 1 after quit, negative to end. */
+static int session_step(struct session *s)
 {
-    int rc = do_hello(s);
+    if (!s->greeted) {
+        int rc = do_hello(s);
+        s->greeted = rc == 0;
+        return rc;
+    }
+    if (s->files != NULL) {
+        int rc = files_wake(s->files);
+        if (rc != 0) {
+            session_log(s, "cannot open the home again: %s", strerror(-rc));
+            session_fail(s, rc, "cannot open your home directory");
+            return rc;
+        }
+    }
+    json_t *req;
+    int rc = session_next(s, &req, false);
+    if (rc == -EMSGSIZE || rc == -EBADMSG)
+        proto_send_error(&s->io, PROTO_E_BAD_FRAME, "unreadable frame");
     if (rc != 0)
         return rc;
-    struct session_login login = {0};
-    for (;;) {
-        json_t *req;
-        rc = session_next(s, &req, false);
-        if (rc == -EMSGSIZE || rc == -EBADMSG)
-            proto_send_error(&s->io, PROTO_E_BAD_FRAME, "unreadable frame");
-        if (rc != 0)
-            break;
-        const char *cmd;
-        if (proto_get_str(req, "cmd", &cmd) != 0)
-            rc = proto_send_error(&s->io, PROTO_E_BAD_REQUEST,
-                                  "a request needs a string \"cmd\"");
-        else
-            rc = dispatch(s, req, cmd, &login);
-        json_decref(req);
-        if (rc != 0)
-            break;
+    const char *cmd;
+    if (proto_get_str(req, "cmd", &cmd) != 0)
+        rc = proto_send_error(&s->io, PROTO_E_BAD_REQUEST,
+                              "a request needs a string \"cmd\"");
+    else
+        rc = dispatch(s, req, cmd, s->login);
+    json_decref(req);
+    if (rc == 0 && s->files != NULL) {
+        files_rest(s->files);   /* idle: the socket is all it holds */
+        if (s->login != NULL) { /* logged in: the login state goes */
+            sodium_memzero(s->login, sizeof *s->login);
+            free(s->login);
+            s->login = NULL;
+        }
     }
-    sodium_memzero(&login, sizeof login);
-    return rc == 1 || rc == -ENODATA ? 0 : rc;
+    return rc;
 }
 
 static void peer_names(struct session *s)
@@ -275,10 +289,13 @@ static void peer_names(struct session *s)
         snprintf(s->host, sizeof s->host, "%s", s->peer);
 }
 
-static int session_handle(ss_request *r)
+/* setup: the session's state lives in the request (state_size), across
+ * the calls of handle(), one per request. */
+int session_setup(ss_request *r)
 {
     struct session_server *srv = ss_request_user(r);
-    struct session s = {
+    struct session *s = ss_request_state(r);
+    *s = (struct session){
         .srv = srv,
         .req = r,
         .io = {.fd = ss_request_fd(r),
@@ -287,28 +304,67 @@ static int session_handle(ss_request *r)
                .body_min_rate = PROTO_BODY_MIN_RATE,
                .body_window_ms = srv->idle_timeout_ms},
     };
-    s.login_deadline = proto_mono_s() + srv->login_timeout_s;
-    /* The login deadline bounds everything before login, bodies included. */
-    s.io.deadline_ms = proto_mono_ms() + (int64_t)srv->login_timeout_s * 1000;
-    peer_names(&s);
+    s->login = calloc(1, sizeof *s->login);
+    if (s->login == NULL)
+        return -ENOMEM;
+    s->started = proto_mono_s();
+    s->login_deadline = s->started + srv->login_timeout_s;
+    /* The login deadline bounds everything before login, bodies included:
+     * the frames' reads (proto_io) and the waits between them (the
+     * library's, while the connection is parked). */
+    s->io.deadline_ms = proto_mono_ms() + (int64_t)srv->login_timeout_s * 1000;
+    int rc = ss_request_set_deadline(r, (int)srv->login_timeout_s * 1000);
+    if (rc == 0)
+        rc = ss_stream_set_timeout(r, srv->idle_timeout_ms);
+    if (rc != 0) {
+        free(s->login);
+        return rc;
+    }
+    peer_names(s);
     /* Requests and replies are small frames sent back to back: without
      * this, Nagle and delayed ACKs add tens of milliseconds to each. */
     ss_stream_disable_nagle(r);
     if (srv->isolation == NULL) /* else the parent counts (isolation.h) */
         atomic_fetch_add(srv->sessions, 1);
-    session_log(&s, "connect");
-    double start = proto_mono_s();
-    int rc = session_run(&s);
-    files_close(s.files);
+    session_log(s, "connect");
+    return 0;
+}
+
+/* handle: one request per call; between requests the session is parked
+ * (SS_KEEP) and holds no worker.  A transfer is one request. */
+int session_handle(ss_request *r)
+{
+    struct session *s = ss_request_state(r);
+    int rc = session_step(s);
+    if (rc == 0)
+        return SS_KEEP;
+    s->end = rc == 1 || rc == -ENODATA ? 0 : rc;
+    return 0;
+}
+
+int session_finish(ss_request *r)
+{
+    struct session *s = ss_request_state(r);
+    struct session_server *srv = s->srv;
+    int why = s->end != 0 ? s->end : ss_request_status(r);
+    if (s->login != NULL) {
+        sodium_memzero(s->login, sizeof *s->login);
+        free(s->login);
+        s->login = NULL;
+    }
+    files_close(s->files);
+    s->files = NULL;
     if (srv->isolation == NULL)
         atomic_fetch_sub(srv->sessions, 1);
-    session_log(&s, "disconnect after %.1f s%s%s", proto_mono_s() - start,
-                rc == 0 ? "" : ": ", rc == 0 ? "" : strerror(-rc));
+    session_log(s, "disconnect after %.1f s%s%s", proto_mono_s() - s->started,
+                why == 0 ? "" : ": ", why == 0 ? "" : strerror(-why));
     return 0;
 }
 
 const ss_handler_class session_handler_class = {
     .name = "ssftp-session",
-    .state_size = 0,
+    .state_size = sizeof(struct session),
+    .setup = session_setup,
     .handle = session_handle,
+    .finish = session_finish,
 };

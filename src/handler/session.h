@@ -1,9 +1,9 @@
 /* session.h -- one ssftpd connection: hello, SCRAM login, then commands.
  *
  * The server (main.c) hosts sessions on libsocketserver (SS_TCP +
- * SS_THREADING); session_handler_class's handle() runs a whole session on
- * one pool worker, speaking docs/protocol.md through proto_io on the raw
- * request socket.  Files:
+ * SS_THREADING); session_handler_class's handle() serves one request on a
+ * pool worker and parks the session until the next (SS_KEEP), speaking
+ * docs/protocol.md through proto_io on the raw request socket.  Files:
  *
  *     session.c       the state machine: hello, the command loop, logs
  *     session_login.c the SCRAM login, its budget and backoff
@@ -65,13 +65,23 @@ struct session {
     char peer[80]; /* "1.2.3.4:5678", for logs */
     char host[80]; /* the address alone, for the backoff table */
     char user[PROTO_AUTH_USER_MAX + 1]; /* after login */
-    struct files *files;   /* after login: the user's home and quota */
-    double login_deadline; /* proto_mono_s() time */
+    struct files *files;         /* after login: the user's home and quota */
+    double login_deadline;       /* proto_mono_s() time */
+    double started;              /* proto_mono_s() time of the connect */
+    bool greeted;                /* hello done */
+    int end;                     /* why the session ended (0: quit or EOF) */
+    struct session_login *login; /* until logged in */
 };
 
 /* The handler class main() passes to ss_server_create(); the server's user
- * pointer must be a struct session_server. */
+ * pointer must be a struct session_server.  Its state is a struct session;
+ * handle() serves one request per call and returns SS_KEEP in between, so
+ * an idle session is parked: no worker, no descriptor but its socket. */
 extern const ss_handler_class session_handler_class;
+/* Its steps, for isolation.c's class (a forked child per session). */
+int session_setup(ss_request *r);
+int session_handle(ss_request *r);
+int session_finish(ss_request *r);
 
 /* One line on stderr: time, peer, user, then the message.  Control bytes
  * (from paths or names a client chose) are shown as '?'. */

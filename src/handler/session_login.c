@@ -161,8 +161,7 @@ int session_auth_proof(struct session *s, const json_t *req,
             session_log(s, "login of %s: cannot open home: %s", ch->user,
                         strerror(-rc));
             sodium_memzero(ch, sizeof *ch);
-            proto_send_error(&s->io, PROTO_E_INTERNAL,
-                             "cannot open your home directory");
+            session_fail(s, rc, "cannot open your home directory");
             return rc;
         }
         uint8_t sig[PROTO_AUTH_KEY_BYTES];
@@ -170,6 +169,7 @@ int session_auth_proof(struct session *s, const json_t *req,
         snprintf(s->user, sizeof s->user, "%s", ch->user);
         sodium_memzero(ch, sizeof *ch);
         s->io.deadline_ms = 0; /* logged in: the login deadline is over */
+        (void)ss_request_set_deadline(s->req, 0);
         backoff_success(s->srv->backoff, s->user);
         session_log(s, "login ok");
         json_t *reply = json_pack("{s:s}", "home", "/");

@@ -97,6 +97,12 @@ const char *proto_errno_code(int err)
         return PROTO_E_TOO_LARGE;
     case EBUSY:
     case EAGAIN: /* a non-blocking lock held by another session */
+    /* The server's resources, not a fault: the client may try later. */
+    case EMFILE:
+    case ENFILE:
+    case ENOMEM:
+    case ENOBUFS:
+    case EUSERS:
         return PROTO_E_BUSY;
     case EINVAL:
         return PROTO_E_BAD_REQUEST;

@@ -2004,6 +2004,78 @@ static void max_clients_survives_a_kill(void)
     term_server();
 }
 
+/* The server's threads ("Threads:" of /proc/PID/status) and descriptors. */
+static int server_threads(void)
+{
+    char path[64], line[256];
+    snprintf(path, sizeof path, "/proc/%ld/status", (long)server_pid);
+    FILE *f = fopen(path, "r");
+    CHECK(f != NULL);
+    int n = -1;
+    while (fgets(line, sizeof line, f) != NULL)
+        if (sscanf(line, "Threads: %d", &n) == 1)
+            break;
+    fclose(f);
+    return n;
+}
+
+static int server_fds(void)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%ld/fd", (long)server_pid);
+    DIR *d = opendir(path);
+    CHECK(d != NULL);
+    int n = 0;
+    for (struct dirent *e; (e = readdir(d)) != NULL;)
+        n += e->d_name[0] != '.';
+    closedir(d);
+    return n;
+}
+
+/* Idle logged-in sessions are parked: no thread and no descriptor but the
+ * socket each (the home is opened again per request), and a transfer of
+ * another user while they sit there works; each is still served. */
+static void scenario_parked(void)
+{
+    enum { N = 150 };
+    add_user("idle", "pw", NULL);
+    add_user("active", "pw", NULL);
+    start_server();
+    int fds0 = server_fds();
+    struct cli *c = calloc(N, sizeof *c);
+    CHECK(c != NULL);
+    for (int i = 0; i < N; i++) {
+        connect_login(&c[i], "idle", "pw");
+        CHECK_CODE(simple(&c[i], "pwd", NULL), NULL);
+    }
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    int limit = 2 * (int)(cores > 0 ? cores : 1) + 4;
+    /* Workers left from the logins retire after 2 s of nothing to do. */
+    int64_t t0 = proto_mono_ms();
+    int threads;
+    while ((threads = server_threads()) > limit &&
+           proto_mono_ms() - t0 < 10000) {
+        struct pollfd none = {.fd = -1};
+        (void)proto_poll(&none, 1, 100);
+    }
+    int fds = server_fds();
+    printf("parked: %d idle sessions: %d server threads (limit %d), %d "
+           "descriptors (%d before)\n",
+           N, threads, limit, fds, fds0);
+    CHECK(threads <= limit);
+    CHECK(fds <= fds0 + N + 2);
+    struct cli a;
+    connect_login(&a, "active", "pw");
+    round_trip(&a, "/one-mib", 1u << 20);
+    cli_close(&a);
+    for (int i = 0; i < N; i++) {
+        CHECK_CODE(simple(&c[i], "pwd", NULL), NULL);
+        cli_close(&c[i]);
+    }
+    free(c);
+    term_server();
+}
+
 static void scenario_isolation(void)
 {
     isolate_process = true;
@@ -2036,6 +2108,7 @@ static const struct {
     {"attacks", scenario_attacks},
     {"login_budget", scenario_login_budget},
     {"isolation", scenario_isolation},
+    {"parked", scenario_parked},
 };
 
 static void rm_tree(const char *dir)

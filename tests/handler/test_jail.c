@@ -273,6 +273,36 @@ static void test_symlink_raced_in_is_never_followed(void **state)
 
 /* ---- operations --------------------------------------------------------- */
 
+/* A resting jail holds no descriptor; waking it takes the home back, with
+ * the cwd kept, but only the same directory: a home replaced meanwhile
+ * (renamed away, a new one made in its place) is refused. */
+static void
+test_rest_and_wake_keep_the_cwd_and_refuse_a_replaced_home(void **state)
+{
+    struct fx *f = *state;
+    assert_int_equal(mkdir(tmpdir_join(f->home, "d"), 0755), 0);
+    assert_int_equal(jail_cd(f->j, "/d", 2), 0);
+    jail_rest(f->j);
+    assert_true(jail_resting(f->j));
+    int fd = open(f->home, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    assert_true(fd >= 0);
+    assert_int_equal(jail_wake(f->j, fd), 0);
+    assert_false(jail_resting(f->j));
+    assert_string_equal(jail_cwd(f->j), "/d");
+    jail_rest(f->j);
+    char moved[600];
+    snprintf(moved, sizeof moved, "%s/home-old", f->tmp);
+    assert_int_equal(rename(f->home, moved), 0);
+    assert_int_equal(mkdir(f->home, 0755), 0);
+    fd = open(f->home, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    assert_true(fd >= 0);
+    assert_int_equal(jail_wake(f->j, fd), -ESTALE);
+    assert_true(jail_resting(f->j));
+    fd = open(moved, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    assert_true(fd >= 0);
+    assert_int_equal(jail_wake(f->j, fd), 0);
+}
+
 static void test_mkdir_reports_eexist_and_enoent(void **state)
 {
     struct fx *f = *state;
@@ -803,6 +833,7 @@ int main(void)
 {
 #define T(name) cmocka_unit_test_setup_teardown(test_##name, setup, teardown)
     const struct CMUnitTest tests[] = {
+        T(rest_and_wake_keep_the_cwd_and_refuse_a_replaced_home),
         T(absolute_paths_map_to_home),
         T(dotdot_at_root_stays_in_the_home),
         T(symlink_to_outside_is_not_followed_by_open),

@@ -107,7 +107,10 @@ static void errno_code_maps_file_system_errors(void **state)
         {-EBADMSG, "bad_frame"},
         {-EMSGSIZE, "bad_frame"},
         {-EIO, "internal"},
-        {-ENOMEM, "internal"},
+        {-ENOMEM, "busy"}, /* the server's resources: try later */
+        {-EMFILE, "busy"},
+        {-ENFILE, "busy"},
+        {-EUSERS, "busy"},
         {ENOENT, "not_found"},
     };
     for (size_t i = 0; i < sizeof table / sizeof table[0]; i++)

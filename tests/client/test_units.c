@@ -9,6 +9,15 @@
 
 #include <cmocka.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "conn.h"
 #include "keycache.h"
 #include "shell.h"
 #include "text.h"
@@ -97,6 +106,58 @@ static void split_handles_quotes_and_backslashes(void **state)
     assert_int_equal(shell_split(blank, argv, 8), 0);
 }
 
+/* ---- the connection ------------------------------------------------------ */
+
+/* A server that answers hello, then waits for the client to go. */
+static void *hello_server(void *arg)
+{
+    int lfd = *(int *)arg;
+    int fd = accept(lfd, NULL, NULL);
+    if (fd < 0)
+        return NULL;
+    proto_io io = {.fd = fd, .timeout_ms = 5000};
+    json_t *req = NULL;
+    if (proto_recv(&io, &req) == 0) {
+        json_t *ok = json_pack("{s:i}", "version", PROTO_VERSION);
+        (void)proto_send_ok(&io, ok);
+        json_decref(ok);
+        char sink[64];
+        while (read(fd, sink, sizeof sink) > 0)
+            ;
+    }
+    json_decref(req);
+    close(fd);
+    return NULL;
+}
+
+/* Small frames back to back (a put_data header, then its body; one small
+ * file after another) must not wait on Nagle and the peer's delayed ACK. */
+static void connection_disables_nagle(void **state)
+{
+    (void)state;
+    int lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    assert_true(lfd >= 0);
+    struct sockaddr_in a = {.sin_family = AF_INET,
+                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof a;
+    assert_int_equal(bind(lfd, (struct sockaddr *)&a, sizeof a), 0);
+    assert_int_equal(listen(lfd, 1), 0);
+    assert_int_equal(getsockname(lfd, (struct sockaddr *)&a, &len), 0);
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, hello_server, &lfd), 0);
+    char port[16];
+    snprintf(port, sizeof port, "%u", ntohs(a.sin_port));
+    client_conn c;
+    assert_int_equal(conn_open(&c, "127.0.0.1", port), 0);
+    int v = 0;
+    socklen_t vl = sizeof v;
+    assert_int_equal(getsockopt(c.io.fd, IPPROTO_TCP, TCP_NODELAY, &v, &vl), 0);
+    assert_int_not_equal(v, 0);
+    conn_close(&c);
+    assert_int_equal(pthread_join(t, NULL), 0);
+    close(lfd);
+}
+
 int main(void)
 {
     if (proto_init() != 0)
@@ -108,6 +169,7 @@ int main(void)
         cmocka_unit_test(keycache_derives_once_per_user_password_and_params),
         cmocka_unit_test(keycache_refuses_costs_below_the_minimum),
         cmocka_unit_test(split_handles_quotes_and_backslashes),
+        cmocka_unit_test(connection_disables_nagle),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -6,23 +6,49 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-/* examples/echo_tcp_server.c's handle() minus example_print_wrote(): a
- * flushed stdout line per request would measure the pipe, not the server,
- * and the Python and thread-per-connection servers skip it too. */
-static int handle(ss_request *r)
+/* One read, its upper-case echo.  examples/echo_tcp_server.c's handle()
+ * minus example_print_wrote(): a flushed stdout line per request would
+ * measure the pipe, not the server, and the other servers skip it too.
+ * Returns the bytes echoed, 0 at EOF, or -errno. */
+static ssize_t echo_once(ss_request *r)
 {
     char buf[1024];
     ssize_t n = ss_stream_read(r, buf, sizeof buf);
-    if (n < 0)
-        return (int)n;
+    if (n <= 0)
+        return n;
     size_t len = (size_t)n;
     const char *data = example_strip(buf, &len);
     char upper[sizeof buf];
     example_upper(upper, data, len);
-    return ss_stream_write_all(r, upper, len);
+    int rc = ss_stream_write_all(r, upper, len);
+    return rc < 0 ? rc : n;
 }
 
-static const ss_handler_class my_tcp_handler = {
+/* The docs' handler: one message, then the connection closes. */
+static int handle(ss_request *r)
+{
+    ssize_t n = echo_once(r);
+    return n < 0 ? (int)n : 0;
+}
+
+/* --loop: the course's handler, a communication loop until EOF (holds a
+ * worker for the connection's life, as Python's holds a thread). */
+static int handle_loop(ss_request *r)
+{
+    ssize_t n;
+    while ((n = echo_once(r)) > 0)
+        ;
+    return (int)n;
+}
+
+/* --keep: the same loop written the parked way, one message per call. */
+static int handle_keep(ss_request *r)
+{
+    ssize_t n = echo_once(r);
+    return n > 0 ? SS_KEEP : (int)n;
+}
+
+static ss_handler_class my_tcp_handler = {
     .name = "MyTCPHandler",
     .handle = handle,
 };
@@ -45,6 +71,9 @@ int main(int argc, char **argv)
         {"port", required_argument, NULL, 'p'},
         {"workers", required_argument, NULL, 'w'},
         {"queue", required_argument, NULL, 'q'},
+        {"loop", no_argument, NULL, 'l'},
+        {"keep", no_argument, NULL, 'k'},
+        {"sync", no_argument, NULL, 's'},
         {NULL, 0, NULL, 0},
     };
     ss_config cfg;
@@ -52,10 +81,9 @@ int main(int argc, char **argv)
     cfg.concurrency = SS_THREADING;
     cfg.host = "127.0.0.1";
     cfg.port = 0;
-    /* The library's default pool (max_workers 16): for short requests more
-     * workers only add threads taking turns on the same cores (64 measured
-     * ~15% slower at 100 connections).  A queue deep enough that 500
-     * clients wait in it, not in SYN retries. */
+    /* The library's default pool (max_workers 1024, started on demand) unless
+     * --workers.  A queue deep enough that 500 clients wait in it, not in
+     * SYN retries. */
     cfg.queue_capacity = 1024;
     int c;
     unsigned long v;
@@ -68,6 +96,12 @@ int main(int argc, char **argv)
             cfg.max_workers = (unsigned)v;
         } else if (c == 'q' && parse_uint(optarg, 1000000, &v) == 0 && v > 0) {
             cfg.queue_capacity = (unsigned)v;
+        } else if (c == 'l') {
+            my_tcp_handler.handle = handle_loop;
+        } else if (c == 'k') {
+            my_tcp_handler.handle = handle_keep;
+        } else if (c == 's') {
+            cfg.concurrency = SS_SYNC; /* with --keep: one thread, parked */
         } else {
             goto usage;
         }
@@ -80,7 +114,8 @@ int main(int argc, char **argv)
     return example_serve(s);
 usage:
     fprintf(stderr,
-            "usage: %s [--host HOST] [--port N] [--workers N] [--queue N]\n",
+            "usage: %s [--host HOST] [--port N] [--workers N] [--queue N] "
+            "[--loop | --keep] [--sync]\n",
             argv[0]);
     return 2;
 }

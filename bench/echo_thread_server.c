@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -15,22 +16,29 @@
 
 /* What Python's ThreadingTCPServer does with daemon_threads, minus the
  * library: no bound on threads, no queue, no drain on exit. */
+/* --loop: the course's handler, a communication loop until EOF. */
+static bool loop_mode;
+
 static void *serve_one(void *arg)
 {
     int fd = (int)(intptr_t)arg;
     char buf[1024];
     ssize_t n;
-    do
-        n = recv(fd, buf, sizeof buf, 0); /* one recv(1024) */
-    while (n == -1 && errno == EINTR);
-    if (n > 0) {
-        size_t len = (size_t)n;
-        const char *data = example_strip(buf, &len);
-        char upper[sizeof buf];
-        example_upper(upper, data, len);
-        if (example_send_all(fd, upper, len) == -1)
-            perror("send");
-    }
+    do {
+        do
+            n = recv(fd, buf, sizeof buf, 0); /* one recv(1024) */
+        while (n == -1 && errno == EINTR);
+        if (n > 0) {
+            size_t len = (size_t)n;
+            const char *data = example_strip(buf, &len);
+            char upper[sizeof buf];
+            example_upper(upper, data, len);
+            if (example_send_all(fd, upper, len) == -1) {
+                perror("send");
+                break;
+            }
+        }
+    } while (loop_mode && n > 0);
     /* Same close as the library's shutdown_request: FIN first, then close. */
     shutdown(fd, SHUT_WR);
     close(fd);
@@ -40,15 +48,17 @@ static void *serve_one(void *arg)
 int main(int argc, char **argv)
 {
     unsigned long port = 0;
-    if (argc == 3 && strcmp(argv[1], "--port") == 0) {
-        char *end;
-        port = strtoul(argv[2], &end, 10);
-        if (*end != '\0' || port > 65535)
-            argc = 0;
-    }
-    if (argc != 1 && argc != 3) {
-        fprintf(stderr, "usage: %s [--port N]\n", argv[0]);
-        return 2;
+    for (int i = 1; i < argc; i++) {
+        char *end = NULL;
+        if (strcmp(argv[i], "--loop") == 0) {
+            loop_mode = true;
+        } else if (strcmp(argv[i], "--port") == 0 && i + 1 < argc) {
+            port = strtoul(argv[++i], &end, 10);
+            if (*end != '\0' || port > 65535)
+                goto usage;
+        } else {
+            goto usage;
+        }
     }
     signal(SIGPIPE, SIG_IGN);
     int lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -87,4 +97,7 @@ int main(int argc, char **argv)
             close(fd);
         }
     }
+usage:
+    fprintf(stderr, "usage: %s [--port N] [--loop]\n", argv[0]);
+    return 2;
 }

@@ -170,8 +170,9 @@ int ss__park_fd(ss_server *s);
 /* Parks r (epoll armed for input, its deadline in the heap).  -ESHUTDOWN
  * once ss__park_close() has run; -errno from epoll_ctl. */
 int ss__park_add(ss_server *s, ss_request *r);
-/* Up to cap requests whose input arrived, taken out of the park (no wait). */
-int ss__park_ready(ss_server *s, ss_request **out, int cap);
+/* Up to cap requests whose input arrived, taken out of the park (no wait
+ * for input).  wait: wait for another thread taking them, else return 0. */
+int ss__park_ready(ss_server *s, ss_request **out, int cap, bool wait);
 /* Up to cap requests whose deadline has passed, taken out and marked
  * expired. */
 int ss__park_expired(ss_server *s, int64_t now, ss_request **out, int cap);
@@ -199,6 +200,9 @@ int ss__pool_create(ss_server *s);
 /* Queues requests taken from the park for the workers. */
 void ss__pool_push_ready(ss_server *s, ss_request **rs, int n);
 int ss__pool_watch(ss_server *s, int64_t now, int timeout_ms);
+/* Every worker is running a request (they take from the park as they
+ * finish). */
+bool ss__pool_all_busy(ss_server *s);
 bool ss__pool_has_room(ss_server *s);
 void ss__pool_close(ss_server *s, int drain_ms);
 void ss__pool_stats(ss_server *s, ss_server_stats *st);

@@ -6,6 +6,8 @@
 
 /* Connections serve_forever accepts per wake-up at most. */
 #define ACCEPT_BATCH 32
+/* How often the loop looks at the park while the workers take from it. */
+#define HARVEST_MS 5
 
 /* Python's _handle_request_noblock: called when fileno() is readable.
  * get_request -> verify_request -> admission -> process_request.  From the
@@ -98,7 +100,7 @@ static void service_park(ss_server *s, bool readable)
     ss_request *rs[64];
     int n;
     if (readable) {
-        n = ss__park_ready(s, rs, 64);
+        n = ss__park_ready(s, rs, 64, true);
         if (n < 0)
             ss__report(s, NULL, n, "epoll_wait");
         else
@@ -147,9 +149,17 @@ int ss_server_serve_forever(ss_server *s, int poll_interval_ms)
         nfds_t nfd = 2;
         if (s->forking) /* a child's exit wakes us: reap it at once */
             nfd += ss__forking_pollfds(s, p + 2);
-        if (s->park) /* parked connections with input */
-            p[nfd++] = (struct pollfd){.fd = ss__park_fd(s), .events = POLLIN};
+        /* Parked connections with input.  While every worker is busy they
+         * take those themselves as they finish (no hand-off through this
+         * thread); we look only every HARVEST_MS, in case they are all on
+         * long requests and a new worker is needed. */
+        bool harvest = s->park && s->pool && ss__pool_all_busy(s);
+        if (s->park)
+            p[nfd++] = (struct pollfd){.fd = harvest ? -1 : ss__park_fd(s),
+                                       .events = POLLIN};
         int timeout = poll_interval_ms;
+        if (harvest)
+            timeout = min_timeout(timeout, HARVEST_MS);
         if (s->accept_paused)
             timeout = min_timeout(timeout, s->accept_resume_ms - ss__now_ms());
         if (s->park)
@@ -183,7 +193,7 @@ int ss_server_serve_forever(ss_server *s, int poll_interval_ms)
             }
         }
         if (s->park)
-            service_park(s, p[nfd - 1].revents != 0);
+            service_park(s, harvest || p[nfd - 1].revents != 0);
         s->ops.service_actions(s);
     }
 

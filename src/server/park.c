@@ -13,9 +13,16 @@
  * Registrations are EPOLLONESHOT: an event disarms the connection until it
  * is parked again, so exactly one thread ever runs it, and a request that
  * is running cannot be reported ready a second time.  Everything else is
- * under mu: which requests are parked, the heap and the list. */
+ * under mu: which requests are parked, the heap and the list.
+ *
+ * Taking requests out (ready, expired, close) is one consumer at a time,
+ * under cmu: an event names its request by pointer, and between epoll_wait
+ * returning it and mu being taken nobody else may take that request out
+ * (and let it end and be freed).  The serving loop waits for cmu; a worker
+ * out of work only tries it. */
 struct ss_park {
     int epfd;
+    pthread_mutex_t cmu; /* the one consumer */
     pthread_mutex_t mu;
     ss_request **heap; /* min-heap by due_ms: parked requests with one */
     size_t n, cap;
@@ -41,6 +48,12 @@ int ss__park_create(ss_server *s)
         free(p);
         return -ENOMEM;
     }
+    if (pthread_mutex_init(&p->cmu, NULL) != 0) {
+        pthread_mutex_destroy(&p->mu);
+        ss__close(p->epfd);
+        free(p);
+        return -ENOMEM;
+    }
     s->park = p;
     return 0;
 }
@@ -52,6 +65,7 @@ void ss__park_free(ss_server *s)
         return;
     if (p->epfd >= 0)
         ss__close(p->epfd);
+    pthread_mutex_destroy(&p->cmu);
     pthread_mutex_destroy(&p->mu);
     free(p->heap);
     free(p);
@@ -213,37 +227,44 @@ int ss__park_add(ss_server *s, ss_request *r)
     return rc;
 }
 
-int ss__park_ready(ss_server *s, ss_request **out, int cap)
+int ss__park_ready(ss_server *s, ss_request **out, int cap, bool wait)
 {
     struct ss_park *p = s->park;
     struct epoll_event ev[64];
     if (cap > 64)
         cap = 64;
-    int n;
-    do {
-        n = epoll_wait(p->epfd, ev, cap, 0);
-    } while (n < 0 && errno == EINTR);
-    if (n < 0)
-        return -errno;
-    int got = 0;
+    if (wait)
+        pthread_mutex_lock(&p->cmu);
+    else if (pthread_mutex_trylock(&p->cmu) != 0)
+        return 0; /* another thread is taking them */
+    int n = -EBADF, got = 0;
+    if (p->epfd >= 0) {
+        do {
+            n = epoll_wait(p->epfd, ev, cap, 0);
+        } while (n < 0 && errno == EINTR);
+        if (n < 0)
+            n = -errno;
+    }
     pthread_mutex_lock(&p->mu);
     for (int i = 0; i < n; i++) {
         ss_request *r = ev[i].data.ptr;
-        /* One-shot: an event is only ever reported for a parked request;
-         * the check guards the invariant, it does not paper over a race. */
+        /* One-shot, one consumer: an event is only ever reported for a
+         * parked request; the check guards that invariant. */
         if (!r->parked)
             continue;
         take_out(p, r);
         out[got++] = r;
     }
     pthread_mutex_unlock(&p->mu);
-    return got;
+    pthread_mutex_unlock(&p->cmu);
+    return n < 0 ? n : got;
 }
 
 int ss__park_expired(ss_server *s, int64_t now, ss_request **out, int cap)
 {
     struct ss_park *p = s->park;
     int got = 0;
+    pthread_mutex_lock(&p->cmu);
     pthread_mutex_lock(&p->mu);
     while (got < cap && p->n > 0 && p->heap[0]->due_ms <= now) {
         ss_request *r = p->heap[0];
@@ -256,6 +277,7 @@ int ss__park_expired(ss_server *s, int64_t now, ss_request **out, int cap)
         out[got++] = r;
     }
     pthread_mutex_unlock(&p->mu);
+    pthread_mutex_unlock(&p->cmu);
     return got;
 }
 
@@ -281,6 +303,7 @@ ss_request *ss__park_close(ss_server *s)
     ss_request *all = NULL;
     if (!p)
         return NULL;
+    pthread_mutex_lock(&p->cmu);
     pthread_mutex_lock(&p->mu);
     p->closed = true;
     while (p->list) {
@@ -291,9 +314,11 @@ ss_request *ss__park_close(ss_server *s)
         all = r;
     }
     /* Nothing can be parked any more: the set goes with the server's
-     * other descriptors (only the wake-up eventfd outlives close). */
+     * other descriptors (only the wake-up eventfd outlives close).  Every
+     * consumer checks epfd under cmu. */
     ss__close(p->epfd);
     p->epfd = -1;
     pthread_mutex_unlock(&p->mu);
+    pthread_mutex_unlock(&p->cmu);
     return all;
 }

@@ -9,6 +9,8 @@
 #include "internal.h"
 
 #define DEFAULT_STACK (256u * 1024u)
+/* Requests a worker takes from the park at once, when out of work. */
+#define READY_BATCH 16
 /* A request waiting this long for a worker, every worker busy, is said. */
 #define STARVE_MS 1000
 
@@ -30,8 +32,10 @@ struct ss_pool {
     unsigned cap, head, count;
     ss_request *rq, *rq_tail; /* ready, from the park, through qnext */
     unsigned nready;
-    bool ready_turn;    /* alternate: no queue starves the other */
-    bool busy_reported; /* "all workers busy" said for this episode */
+    bool ready_turn;     /* alternate: no queue starves the other */
+    bool busy_reported;  /* "all workers busy" said for this episode */
+    bool spawn_reported; /* a failed worker start, said once */
+    int spawn_err;       /* to report, outside the lock */
     unsigned nthreads, nidle, busy;
     bool stop;
     bool loop_waiting; /* the loop stopped accepting until there is room */
@@ -109,6 +113,9 @@ static int ss_threading_process_request_thread(ss_server *s, ss_conn *conn)
     return rc;
 }
 
+static void queue_ready_locked(ss_server *s, struct ss_pool *p, ss_request **rs,
+                               int n, int64_t now);
+
 static void *worker_main(void *arg)
 {
     struct worker *w = arg;
@@ -163,8 +170,20 @@ static void *worker_main(void *arg)
         else
             ss_threading_process_request_thread(s, &c);
 
+        /* Out of work, take what the park has ready before sleeping: under
+         * load the workers serve parked connections without a hand-off
+         * through the serving loop (it still takes them when they idle). */
+        ss_request *rs[READY_BATCH];
+        int n = 0;
+        pthread_mutex_lock(&p->mu);
+        bool idle = p->count == 0 && p->nready == 0 && !p->stop;
+        pthread_mutex_unlock(&p->mu);
+        if (s->park && idle)
+            n = ss__park_ready(s, rs, READY_BATCH, false);
         pthread_mutex_lock(&p->mu);
         p->busy--;
+        if (n > 0)
+            queue_ready_locked(s, p, rs, n, ss__now_ms());
         pthread_cond_broadcast(&p->done_cv);
     }
     p->nthreads--;
@@ -252,13 +271,10 @@ int ss__pool_watch(ss_server *s, int64_t now, int timeout_ms)
     return timeout_ms;
 }
 
-void ss__pool_push_ready(ss_server *s, ss_request **rs, int n)
+/* With p->mu held: queues requests from the park and wakes workers. */
+static void queue_ready_locked(ss_server *s, struct ss_pool *p, ss_request **rs,
+                               int n, int64_t now)
 {
-    struct ss_pool *p = s->pool;
-    if (n <= 0)
-        return;
-    int64_t now = ss__now_ms();
-    pthread_mutex_lock(&p->mu);
     for (int i = 0; i < n; i++) {
         rs[i]->qnext = NULL;
         rs[i]->queued_ms = now;
@@ -270,9 +286,34 @@ void ss__pool_push_ready(ss_server *s, ss_request **rs, int n)
         p->nready++;
     }
     int err = wake_workers_locked(s, p, (unsigned)n);
+    if (err < 0 && !p->spawn_reported) {
+        p->spawn_reported = true; /* the workers there are will serve them */
+        p->spawn_err = err;
+    }
+}
+
+void ss__pool_push_ready(ss_server *s, ss_request **rs, int n)
+{
+    struct ss_pool *p = s->pool;
+    if (n <= 0)
+        return;
+    int64_t now = ss__now_ms();
+    pthread_mutex_lock(&p->mu);
+    queue_ready_locked(s, p, rs, n, now);
+    int err = p->spawn_err;
+    p->spawn_err = 0;
     pthread_mutex_unlock(&p->mu);
     if (err < 0)
         ss__report(s, NULL, err, "start a worker");
+}
+
+bool ss__pool_all_busy(ss_server *s)
+{
+    struct ss_pool *p = s->pool;
+    pthread_mutex_lock(&p->mu);
+    bool all = p->busy > 0 && p->nidle == 0;
+    pthread_mutex_unlock(&p->mu);
+    return all;
 }
 
 bool ss__pool_has_room(ss_server *s)

@@ -114,7 +114,7 @@ static int ss_threading_process_request_thread(ss_server *s, ss_conn *conn)
 }
 
 static void queue_ready_locked(ss_server *s, struct ss_pool *p, ss_request **rs,
-                               int n, int64_t now);
+                               int n, int64_t now, unsigned wake);
 
 static void *worker_main(void *arg)
 {
@@ -152,6 +152,11 @@ static void *worker_main(void *arg)
             if (!p->rq)
                 p->rq_tail = NULL;
             p->nready--;
+            /* Workers wake one another in a chain: one more while work
+             * waits, rather than one per request (they would only take
+             * turns on the same cores). */
+            if (p->nready > 0 && p->nidle > 0)
+                pthread_cond_signal(&p->work_cv);
         } else {
             c = p->q[p->head];
             p->head = (p->head + 1) % p->cap;
@@ -183,7 +188,7 @@ static void *worker_main(void *arg)
         pthread_mutex_lock(&p->mu);
         p->busy--;
         if (n > 0)
-            queue_ready_locked(s, p, rs, n, ss__now_ms());
+            queue_ready_locked(s, p, rs, n, ss__now_ms(), 1);
         pthread_cond_broadcast(&p->done_cv);
     }
     p->nthreads--;
@@ -271,9 +276,10 @@ int ss__pool_watch(ss_server *s, int64_t now, int timeout_ms)
     return timeout_ms;
 }
 
-/* With p->mu held: queues requests from the park and wakes workers. */
+/* With p->mu held: queues n requests from the park and wakes (or starts)
+ * up to `wake` workers for them. */
 static void queue_ready_locked(ss_server *s, struct ss_pool *p, ss_request **rs,
-                               int n, int64_t now)
+                               int n, int64_t now, unsigned wake)
 {
     for (int i = 0; i < n; i++) {
         rs[i]->qnext = NULL;
@@ -285,7 +291,7 @@ static void queue_ready_locked(ss_server *s, struct ss_pool *p, ss_request **rs,
         p->rq_tail = rs[i];
         p->nready++;
     }
-    int err = wake_workers_locked(s, p, (unsigned)n);
+    int err = wake_workers_locked(s, p, wake);
     if (err < 0 && !p->spawn_reported) {
         p->spawn_reported = true; /* the workers there are will serve them */
         p->spawn_err = err;
@@ -299,7 +305,7 @@ void ss__pool_push_ready(ss_server *s, ss_request **rs, int n)
         return;
     int64_t now = ss__now_ms();
     pthread_mutex_lock(&p->mu);
-    queue_ready_locked(s, p, rs, n, now);
+    queue_ready_locked(s, p, rs, n, now, (unsigned)n);
     int err = p->spawn_err;
     p->spawn_err = 0;
     pthread_mutex_unlock(&p->mu);

@@ -156,13 +156,7 @@ void example_upper(char *dst, const char *src, size_t n)
 
 void example_print_wrote(const ss_request *r, const void *data, size_t n)
 {
-    char host[NI_MAXHOST] = "";
-    socklen_t len;
-    const struct sockaddr *sa = ss_request_client_address(r, &len);
-    if (sa == NULL ||
-        getnameinfo(sa, len, host, sizeof host, NULL, 0, NI_NUMERICHOST) != 0)
-        snprintf(host, sizeof host, "%s",
-                 ss_request_client_str(r) ? ss_request_client_str(r) : "");
+    const char *host = ss_request_client_host(r); /* client_address[0] */
     const unsigned char *p = data;
     flockfile(stdout);
     printf("%s wrote:\n", host);

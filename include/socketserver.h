@@ -56,10 +56,27 @@
  * non-negative count) on success and a negative errno on failure.  Objects are
  * created and destroyed by the library.  Unless a comment says otherwise, a
  * function may be called from any thread.
+ *
+ * Platform: Linux only.  The library stands on eventfd (the loop's wake-up),
+ * accept4, epoll (parked connections), pidfd_open (SS_FORKING's children)
+ * and SO_RCVTIMEO/SO_SNDTIMEO semantics as Linux has them.
+ *
+ * Where it differs from Python on purpose:
+ *   - SS_THREADING is a bounded pool (max_workers, queue_capacity), not a
+ *     thread per request; its default bound is high enough for Python's
+ *     loop-until-EOF handlers (see max_workers), and handlers that return
+ *     SS_KEEP need no thread while they wait.
+ *   - A datagram longer than max_packet_size is dropped and reported
+ *     (handle_error, -EMSGSIZE), never silently truncated to the buffer.
+ *   - allow_reuse_address defaults to true (Python: False for TCPServer),
+ *     so a restarted server binds while old connections sit in TIME_WAIT.
+ *   - Admission limits (max_connections, max_per_address), idle timeouts and
+ *     a drain deadline at server_close exist; Python has none of them.
  */
 #ifndef SOCKETSERVER_H
 #define SOCKETSERVER_H
 
+#include <errno.h> /* the -E* codes every function returns */
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -398,6 +415,11 @@ const struct sockaddr *ss_request_client_address(const ss_request *r,
                                                  socklen_t *len);
 /* The client address as text ("127.0.0.1:5000"); valid for the request. */
 const char *ss_request_client_str(const ss_request *r);
+/* Python's client_address[0]: the client's host alone, "127.0.0.1" or
+ * "::1" (IPv4 clients of a dual-stack socket read "::ffff:127.0.0.1"), a
+ * Unix peer's path ("@name" if abstract) or "" for an unnamed one.  Valid
+ * for the request. */
+const char *ss_request_client_host(const ss_request *r);
 /* The handler's per-request state (state_size zeroed bytes, or NULL). */
 void *ss_request_state(const ss_request *r);
 /* The server's user context. */

@@ -8,7 +8,6 @@
 #include "session.h"
 
 #include <errno.h>
-#include <netdb.h>
 #include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -282,11 +281,7 @@ static int session_step(struct session *s)
 static void peer_names(struct session *s)
 {
     snprintf(s->peer, sizeof s->peer, "%s", ss_request_client_str(s->req));
-    socklen_t len;
-    const struct sockaddr *sa = ss_request_client_address(s->req, &len);
-    if (getnameinfo(sa, len, s->host, sizeof s->host, NULL, 0,
-                    NI_NUMERICHOST) != 0)
-        snprintf(s->host, sizeof s->host, "%s", s->peer);
+    snprintf(s->host, sizeof s->host, "%s", ss_request_client_host(s->req));
 }
 
 /* setup: the session's state lives in the request (state_size), across

@@ -123,6 +123,7 @@ struct ss_request {
     ss_request *qnext;         /* the pool's queue of ready requests */
     int64_t queued_ms;         /* when it was queued there */
     char client_str[128];
+    char client_host[108]; /* ss_request_client_host() */
 };
 
 static inline bool ss__is_stream(const ss_server *s)

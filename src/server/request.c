@@ -3,9 +3,34 @@
 #include <stdalign.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <stddef.h>
+#include <stdio.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 
 #include "internal.h"
+
+/* Python's client_address[0]: the address without the port; for a Unix
+ * peer its path as client_str shows it, or "" when unnamed. */
+static void client_host(ss_request *r)
+{
+    const struct sockaddr *sa = (const struct sockaddr *)&r->conn.addr;
+    const void *a = NULL;
+    if (sa->sa_family == AF_INET)
+        a = &((const struct sockaddr_in *)sa)->sin_addr;
+    else if (sa->sa_family == AF_INET6)
+        a = &((const struct sockaddr_in6 *)sa)->sin6_addr;
+    if (a != NULL) {
+        if (inet_ntop(sa->sa_family, a, r->client_host,
+                      sizeof r->client_host) == NULL)
+            strcpy(r->client_host, "?");
+    } else if (sa->sa_family == AF_UNIX &&
+               r->conn.addrlen > offsetof(struct sockaddr_un, sun_path)) {
+        snprintf(r->client_host, sizeof r->client_host, "%.*s",
+                 (int)sizeof r->client_host - 1, r->client_str);
+    }
+}
 
 /* One allocation holds the request and the handler's state, the way a
  * Python handler instance holds its attributes. */
@@ -28,6 +53,7 @@ static ss_request *request_new(ss_server *s, const ss_conn *conn)
     if (ss_format_address((const struct sockaddr *)&conn->addr, conn->addrlen,
                           r->client_str, sizeof r->client_str) < 0)
         strcpy(r->client_str, "?");
+    client_host(r);
     return r;
 }
 
@@ -72,6 +98,11 @@ int ss_request_status(const ss_request *r)
 const char *ss_request_client_str(const ss_request *r)
 {
     return r->client_str;
+}
+
+const char *ss_request_client_host(const ss_request *r)
+{
+    return r->client_host;
 }
 
 const struct sockaddr *ss_request_client_address(const ss_request *r,

@@ -217,6 +217,22 @@ int ss_server_create(ss_server **out, const ss_config *cfg,
     return 0;
 }
 
+/* Closes the listening or datagram socket, and removes a Unix socket's
+ * file if it is still the one we made.  Idempotent. */
+static void close_socket(ss_server *s)
+{
+    if (s->fd < 0)
+        return;
+    ss__close(s->fd);
+    s->fd = -1;
+    if (s->unlink_on_close && s->path) {
+        struct stat st;
+        if (lstat(s->path, &st) == 0 && st.st_dev == s->path_dev &&
+            st.st_ino == s->path_ino)
+            (void)unlink(s->path);
+    }
+}
+
 int ss_server_close(ss_server *s)
 {
     if (!s)
@@ -229,17 +245,13 @@ int ss_server_close(ss_server *s)
         return 0;
     atomic_store(&s->stopping, true);
 
-    /* Stop accepting first, so the drain only has to wait for what is
-     * already in. */
-    ss__close(s->fd);
-    s->fd = -1;
-    if (s->unlink_on_close && s->path) {
-        struct stat st;
-        /* Only remove the file if it is still the socket we made. */
-        if (lstat(s->path, &st) == 0 && st.st_dev == s->path_dev &&
-            st.st_ino == s->path_ino)
-            (void)unlink(s->path);
-    }
+    /* A stream server stops accepting first, so the drain only has to wait
+     * for what is already in.  A datagram server's socket is also every
+     * in-flight request's (replies go out on it): it closes after the
+     * drain, or a late reply would fail with EBADF -- or, the number being
+     * reused meanwhile, go out on someone else's descriptor. */
+    if (ss__is_stream(s))
+        close_socket(s);
 
     /* Parked connections wait for a message the server will not serve:
      * they end now (finish() sees -ESHUTDOWN); the drain is for work in
@@ -256,6 +268,7 @@ int ss_server_close(ss_server *s)
         ss__pool_close(s, drain);
     if (s->forking)
         ss__forking_close(s, drain);
+    close_socket(s);
     return 0;
 }
 

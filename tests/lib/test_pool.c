@@ -3,6 +3,7 @@
 #include "util.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -247,6 +248,42 @@ static void threading_udp_copies_each_packet_for_its_worker(void **st)
     n = tl_recv_dgram(a, buf, sizeof buf, 3000);
     assert_int_equal(n, 4);
     assert_memory_equal(buf, "hold", 4);
+}
+
+/* server_close on a datagram server: the socket is the in-flight
+ * handlers' too, so it is closed after they drain, and a late reply still
+ * goes out.  The releaser lets the handler go once close has begun, and
+ * after the socket is closed if close does that first (the old order). */
+static void *release_when_closing(void *arg)
+{
+    int fd = *(int *)arg;
+    bool ok;
+    WAIT_UNTIL(ok, ss_server_stopping(F.s), 5000);
+    WAIT_UNTIL(ok, fcntl(fd, F_GETFD) < 0, 300);
+    tl_gate_open(&H.release);
+    return NULL;
+}
+
+static void udp_close_drains_handlers_before_closing_the_socket(void **st)
+{
+    (void)st;
+    ss_config c;
+    tl_cfg_for(&c, SS_UDP, SS_THREADING);
+    c.max_workers = 2;
+    start_pool(&c, &udp_held_handler);
+    int a = tl_fx_fd(tl_connect_server(F.s));
+    assert_int_equal(tl_send_str(a, "hold"), 0);
+    assert_true(tl_ev_wait(&H.entered, 1, 3000));
+    assert_int_equal(tl_runner_stop(&F.r), 0);
+    int sfd = ss_server_fileno(F.s);
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, release_when_closing, &sfd), 0);
+    assert_int_equal(ss_server_close(F.s), 0);
+    assert_int_equal(pthread_join(t, NULL), 0);
+    char buf[16];
+    assert_int_equal(tl_recv_dgram(a, buf, sizeof buf, 3000), 4);
+    assert_memory_equal(buf, "hold", 4);
+    assert_int_equal(tl_err_log_total(&H.errs), 0);
 }
 
 /* ---- worker life cycle ------------------------------------------------------- */
@@ -536,6 +573,7 @@ int main(int argc, char **argv)
         T(queue_full_reject_closes_excess_connections),
         T(queue_full_block_serves_every_connection_once_workers_free),
         T(threading_udp_copies_each_packet_for_its_worker),
+        T(udp_close_drains_handlers_before_closing_the_socket),
         T(server_close_joins_every_worker_and_frees_descriptors),
         T(idle_workers_retire_down_to_min_workers),
         T(server_close_drains_an_in_flight_request_to_completion),

@@ -246,6 +246,7 @@ static void unix_socket_file_is_removed_by_server_close(void **st)
 /* Records what the handler saw of its client, then echoes one line. */
 static pthread_mutex_t seen_mu = PTHREAD_MUTEX_INITIALIZER;
 static char seen_client[128];
+static char seen_host[128];
 static int seen_family;
 
 static int record_client_handle(ss_request *r)
@@ -256,6 +257,7 @@ static int record_client_handle(ss_request *r)
     pthread_mutex_lock(&seen_mu);
     seen_family = sa ? sa->sa_family : -1;
     snprintf(seen_client, sizeof seen_client, "%s", str ? str : "(null)");
+    snprintf(seen_host, sizeof seen_host, "%s", ss_request_client_host(r));
     pthread_mutex_unlock(&seen_mu);
     char line[128];
     ssize_t n = ss_stream_readline(r, line, sizeof line);
@@ -295,6 +297,9 @@ static void dual_stack_reports_ipv4_client_as_mapped_address(void **st)
     pthread_mutex_unlock(&seen_mu);
     assert_int_equal(fam, AF_INET6);
     assert_string_equal(got, want);
+    pthread_mutex_lock(&seen_mu);
+    assert_string_equal(seen_host, "::ffff:127.0.0.1");
+    pthread_mutex_unlock(&seen_mu);
 }
 
 static void ipv4_client_str_is_address_colon_port(void **st)
@@ -322,6 +327,29 @@ static void ipv4_client_str_is_address_colon_port(void **st)
     pthread_mutex_unlock(&seen_mu);
     assert_int_equal(fam, AF_INET);
     assert_string_equal(got, want);
+    pthread_mutex_lock(&seen_mu);
+    assert_string_equal(seen_host, "127.0.0.1"); /* client_address[0] */
+    pthread_mutex_unlock(&seen_mu);
+}
+
+/* An unnamed Unix peer (every connect() without bind()): Python's
+ * client_address is '' there, and so is the host. */
+static void unix_unnamed_client_host_is_empty(void **st)
+{
+    (void)st;
+    ss_config c;
+    tl_cfg_for(&c, SS_UNIX_STREAM, SS_SYNC);
+    assert_int_equal(
+        ss_server_create(&F.s, &c, &record_client_handler, NULL, NULL), 0);
+    tl_runner_start(&F.r, F.s, 50);
+    int fd = tl_fx_fd(tl_connect_server(F.s));
+    assert_true(fd >= 0);
+    assert_int_equal(tl_send_str(fd, "u\n"), 0);
+    char buf[64];
+    assert_true(tl_recv_line(fd, buf, sizeof buf, 3000) > 0);
+    pthread_mutex_lock(&seen_mu);
+    assert_string_equal(seen_host, "");
+    pthread_mutex_unlock(&seen_mu);
 }
 
 static void create_on_a_busy_port_fails_with_eaddrinuse_and_null(void **st)
@@ -397,6 +425,7 @@ int main(int argc, char **argv)
         T(unix_socket_file_is_removed_by_server_close),
         T(dual_stack_reports_ipv4_client_as_mapped_address),
         T(ipv4_client_str_is_address_colon_port),
+        T(unix_unnamed_client_host_is_empty),
         T(create_on_a_busy_port_fails_with_eaddrinuse_and_null),
         T(without_bind_and_activate_the_inherited_steps_bind_later),
     };

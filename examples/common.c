@@ -4,18 +4,12 @@
 #include <errno.h>
 #include <getopt.h>
 #include <netdb.h>
-#include <signal.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <unistd.h>
-
-/* The server the signal handlers stop.  A lock-free atomic, so the handler
- * may read it (C17 7.14.1.1). */
-static _Atomic(ss_server *) g_server;
 
 static bool is_unix(ss_kind k)
 {
@@ -77,16 +71,6 @@ ss_server *example_create(const ss_config *cfg, const ss_handler_class *h)
     return s;
 }
 
-static void on_signal(int sig)
-{
-    (void)sig;
-    int saved = errno;
-    ss_server *s = atomic_load(&g_server);
-    if (s != NULL)
-        ss_server_request_shutdown(s); /* async-signal-safe */
-    errno = saved;
-}
-
 int example_serve(ss_server *s)
 {
     char addr[256];
@@ -98,12 +82,9 @@ int example_serve(ss_server *s)
         fprintf(stderr, "ss_format_address: %s\n", ss_strerror(rc));
         goto out;
     }
-    atomic_store(&g_server, s);
-    struct sigaction act = {.sa_handler = on_signal, .sa_flags = SA_RESTART};
-    sigemptyset(&act.sa_mask);
-    if (sigaction(SIGINT, &act, NULL) == -1 ||
-        sigaction(SIGTERM, &act, NULL) == -1) {
-        perror("sigaction");
+    rc = ss_server_shutdown_on_signals(s); /* Ctrl-C, SIGTERM: stop */
+    if (rc < 0) {
+        fprintf(stderr, "ss_server_shutdown_on_signals: %s\n", ss_strerror(rc));
         goto out;
     }
     /* Line buffered even into a pipe, so a supervisor sees each line now. */
@@ -123,8 +104,6 @@ out:
         fprintf(stderr, "ss_server_close: %s\n", ss_strerror(rc));
         status = 1;
     }
-    /* No library thread outlives close, so no handler can be using s now. */
-    atomic_store(&g_server, NULL);
     ss_server_destroy(s);
     return status;
 }

@@ -326,6 +326,16 @@ int ss_server_shutdown(ss_server *s);
  * Use this from SIGINT/SIGTERM handlers. */
 void ss_server_request_shutdown(ss_server *s);
 
+/* The documented way to stop on Ctrl-C or a service manager's stop:
+ * installs SIGINT and SIGTERM handlers (sigaction, SA_RESTART) that call
+ * ss_server_request_shutdown() on s -- and on every other server given to
+ * this function in the process, up to 8.  serve_forever() then returns 0;
+ * the program goes on to ss_server_close(), which drains as configured.
+ * ss_server_destroy() takes s off the list.  Handlers the program had for
+ * those signals are replaced.  Returns 0, -ENOSPC past 8 servers, or
+ * sigaction's -errno. */
+int ss_server_shutdown_on_signals(ss_server *s);
+
 /* Closes the listening socket and drains/joins/reaps per the config (see
  * block_on_close).  Idempotent.  Must not be called from a handler. */
 int ss_server_close(ss_server *s);

@@ -1,6 +1,5 @@
 /* main.c -- ssftpd: the ssftp file server, and "ssftpd user ..." admin. */
 #include <errno.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -177,16 +176,6 @@ static int parse_args(int argc, char **argv, struct options *o)
     return 0;
 }
 
-static ss_server *volatile g_server;
-
-static void on_signal(int sig)
-{
-    (void)sig;
-    ss_server *s = g_server;
-    if (s != NULL)
-        ss_server_request_shutdown(s);
-}
-
 /* An idle session costs one descriptor (its socket): let the server have
  * as many as the hard limit allows, not the soft default of 1024. */
 static void raise_nofile(void)
@@ -302,11 +291,10 @@ int main(int argc, char **argv)
         return 1;
     }
     srv.server = server;
-    g_server = server;
-    struct sigaction sa = {.sa_handler = on_signal};
-    sigemptyset(&sa.sa_mask);
-    if (sigaction(SIGINT, &sa, NULL) < 0 || sigaction(SIGTERM, &sa, NULL) < 0) {
-        perror("ssftpd: sigaction");
+    /* SIGINT/SIGTERM stop the loop; close then drains (DRAIN_MS). */
+    rc = ss_server_shutdown_on_signals(server);
+    if (rc != 0) {
+        fprintf(stderr, "ssftpd: cannot handle signals: %s\n", ss_strerror(rc));
         ss_server_destroy(server);
         return 1;
     }
@@ -324,7 +312,6 @@ int main(int argc, char **argv)
     fprintf(stderr, "ssftpd: shutting down; waiting for transfers\n");
     isolation_stop(iso);
     ss_server_close(server);
-    g_server = NULL;
     ss_server_destroy(server);
     isolation_destroy(iso);
     quota_registry_destroy(srv.quotas);

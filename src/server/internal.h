@@ -193,6 +193,9 @@ int ss__request_resume(ss_server *s, ss_request *r);
  * finish(), the connection's end. */
 void ss__request_abort(ss_server *s, ss_request *r, int status);
 
+/* loop.c: ss_server_destroy() takes s off the signal handler's list. */
+void ss__signals_forget(ss_server *s);
+
 /* stream.c */
 int ss__stream_prepare(ss_server *s, int fd);
 

@@ -1,6 +1,7 @@
 /* loop.c -- serve_forever, handle_request and shutdown: the serving loop. */
 #include <errno.h>
 #include <poll.h>
+#include <signal.h>
 
 #include "internal.h"
 
@@ -260,4 +261,60 @@ int ss_server_shutdown(ss_server *s)
     }
     pthread_mutex_unlock(&s->mu);
     return 0;
+}
+
+/* ---- stopping on SIGINT/SIGTERM ------------------------------------------ */
+
+/* The servers the handler stops: lock-free atomics, so the handler may run
+ * at any instant, on any thread. */
+#define SIGNAL_SERVERS 8
+static _Atomic(ss_server *) signal_servers[SIGNAL_SERVERS];
+
+static void on_stop_signal(int sig)
+{
+    (void)sig;
+    int saved = errno;
+    for (int i = 0; i < SIGNAL_SERVERS; i++) {
+        ss_server *s = atomic_load(&signal_servers[i]);
+        if (s != NULL)
+            ss_server_request_shutdown(s); /* async-signal-safe */
+    }
+    errno = saved;
+}
+
+int ss_server_shutdown_on_signals(ss_server *s)
+{
+    if (!s)
+        return -EINVAL;
+    int slot = -1;
+    for (int i = 0; i < SIGNAL_SERVERS && slot < 0; i++)
+        if (atomic_load(&signal_servers[i]) == s)
+            slot = i;
+    for (int i = 0; i < SIGNAL_SERVERS && slot < 0; i++) {
+        ss_server *none = NULL;
+        if (atomic_compare_exchange_strong(&signal_servers[i], &none, s))
+            slot = i;
+    }
+    if (slot < 0)
+        return -ENOSPC;
+    /* SA_RESTART: other threads' reads and writes go on; serve_forever's
+     * poll() still returns at once, through the wake-up descriptor. */
+    struct sigaction act = {.sa_handler = on_stop_signal,
+                            .sa_flags = SA_RESTART};
+    sigemptyset(&act.sa_mask);
+    if (sigaction(SIGINT, &act, NULL) < 0 ||
+        sigaction(SIGTERM, &act, NULL) < 0) {
+        int err = -errno;
+        atomic_store(&signal_servers[slot], NULL);
+        return err;
+    }
+    return 0;
+}
+
+void ss__signals_forget(ss_server *s)
+{
+    for (int i = 0; i < SIGNAL_SERVERS; i++) {
+        ss_server *mine = s;
+        (void)atomic_compare_exchange_strong(&signal_servers[i], &mine, NULL);
+    }
 }

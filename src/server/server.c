@@ -277,6 +277,7 @@ void ss_server_destroy(ss_server *s)
     if (!s)
         return;
     ss_server_close(s);
+    ss__signals_forget(s); /* before the wake-up descriptor goes */
     ss__close(s->wake_fd);
     ss__limits_destroy(s);
     ss__running_destroy(s);

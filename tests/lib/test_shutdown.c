@@ -319,12 +319,39 @@ static void service_actions_runs_every_poll_interval_while_idle(void **st)
     assert_in_range(took, 60, 1500);
 }
 
+/* ss_server_shutdown_on_signals: SIGTERM (or SIGINT) makes serve_forever
+ * return 0; once the server is destroyed a signal touches nothing. */
+static void signals_stop_serve_forever_and_forget_a_destroyed_server(void **st)
+{
+    (void)st;
+    ss_config c;
+    tl_cfg_for(&c, SS_TCP, SS_THREADING);
+    assert_int_equal(
+        ss_server_create(&F.s, &c, &tl_echo_once_handler, NULL, NULL), 0);
+    assert_int_equal(ss_server_shutdown_on_signals(F.s), 0);
+    assert_int_equal(ss_server_shutdown_on_signals(F.s), 0); /* once */
+    tl_runner_start(&F.r, F.s, 60000);
+    assert_int_equal(tl_roundtrip_once(F.s, "before", true), 0);
+    assert_int_equal(kill(getpid(), SIGTERM), 0);
+    assert_true(tl_runner_wait(&F.r, 3000));
+    assert_int_equal(tl_runner_join(&F.r), 0);
+    ss_server_destroy(F.s);
+    F.s = NULL;
+    /* Still our handler, with nobody on its list: a no-op, not a crash. */
+    assert_int_equal(kill(getpid(), SIGINT), 0);
+    struct sigaction dfl = {.sa_handler = SIG_DFL};
+    sigemptyset(&dfl.sa_mask);
+    assert_int_equal(sigaction(SIGINT, &dfl, NULL), 0);
+    assert_int_equal(sigaction(SIGTERM, &dfl, NULL), 0);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, sd_setup, sd_teardown)
 
 int main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
         T(sync_shutdown_from_another_thread_returns_within_100ms),
+        T(signals_stop_serve_forever_and_forget_a_destroyed_server),
         T(threading_shutdown_from_another_thread_returns_within_100ms),
         T(sync_shutdown_from_a_handler_does_not_deadlock),
         T(threading_shutdown_from_a_worker_does_not_deadlock),

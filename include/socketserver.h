@@ -92,7 +92,7 @@ extern "C" {
 #pragma GCC visibility push(default)
 
 #define SS_VERSION_MAJOR 1
-#define SS_VERSION_MINOR 0
+#define SS_VERSION_MINOR 1
 #define SS_VERSION_PATCH 0
 
 /* A server.  Created by ss_server_create(), freed by ss_server_destroy(). */
@@ -207,6 +207,17 @@ typedef struct ss_config {
     /* SS_FORKING: at most this many children at once; at the limit the
      * server waits for one of *its own* children to exit.  Default 40. */
     unsigned max_children;
+
+    /* ---- since 1.1 (see "ABI" below) ---- */
+
+    /* An already-bound socket to serve instead of making one: a listening
+     * stream socket (systemd socket activation passes fd 3, LISTEN_FDS=1)
+     * or a bound datagram socket, of cfg.kind's family and type (-EINVAL
+     * otherwise).  The server takes it over (closed by server_close) and
+     * skips server_bind and server_activate; host, port and path are not
+     * used and ss_server_address() reads the socket's own.  If create
+     * fails the descriptor stays the caller's.  Default -1: none. */
+    int listen_fd;
 } ss_config;
 
 /* A request as get_request() returns it: Python's (request, client_address).
@@ -244,6 +255,14 @@ typedef struct ss_server_ops {
     void (*handle_timeout)(ss_server *s);
     /* Called once per serve_forever() loop iteration. */
     void (*service_actions)(ss_server *s);
+
+    /* ---- since 1.1 ---- */
+
+    /* Python's server_close, run once by ss_server_close(): closes the
+     * socket and drains, joins or reaps the requests in flight (see
+     * block_on_close).  An override chains to ss_base_server_close() (or
+     * ss_server_inherited_ops()->server_close) to keep that. */
+    void (*server_close)(ss_server *s);
 } ss_server_ops;
 
 /* A request handler "class" (Python's BaseRequestHandler subclass).  For
@@ -288,20 +307,54 @@ typedef struct ss_handler_class {
 /* handle()'s "park this connection until its next message" (see above). */
 #define SS_KEEP 1
 
+/* ---- ABI -------------------------------------------------------------------
+ * The soname stays 1 as long as programs built against any 1.x header keep
+ * working with a newer 1.y library.  ss_config, ss_server_ops and
+ * ss_handler_class are allocated by the program, so:
+ *   - new fields are only ever appended (under a "since 1.y" line), never
+ *     inserted, resized or removed;
+ *   - the program tells the library how big its structs are: the macros
+ *     ss_config_init() and ss_server_create() below pass sizeof of each,
+ *     and the library reads (and ss_config_init writes) only that much;
+ *     fields a program's header did not have take their defaults;
+ *   - the plain functions ss_config_init and ss_server_create remain for
+ *     programs built against 1.0, which had no sizes: they stand for the
+ *     1.0 layouts.
+ * tests/lib/test_abi.c builds a program against the 1.0 header and runs it
+ * on this library. */
+
 /* ---- configuration and life cycle ------------------------------------- */
 
+/* Fills *cfg (size bytes: sizeof(ss_config) of the caller's header) with
+ * the defaults for kind (SS_SYNC concurrency).  Use ss_config_init(). */
+void ss_config_init_sized(ss_config *cfg, ss_kind kind, size_t size);
+/* The 1.0 entry point (the 1.0 layout of ss_config). */
+void(ss_config_init)(ss_config *cfg, ss_kind kind);
 /* Fills *cfg with the defaults for kind (SS_SYNC concurrency). */
-void ss_config_init(ss_config *cfg, ss_kind kind);
+#define ss_config_init(cfg, kind)                                              \
+    ss_config_init_sized((cfg), (kind), sizeof(ss_config))
 
-/* Creates a server.  cfg and handler are copied/referenced: handler must
- * outlive the server.  If SIGPIPE still has its default action, it is set
+/* ss_server_create() with the sizes of the caller's structs (its header's
+ * sizeof); -EINVAL below the 1.0 sizes.  Use ss_server_create(). */
+int ss_server_create_sized(ss_server **out, const ss_config *cfg,
+                           size_t cfg_size, const ss_handler_class *handler,
+                           size_t handler_size, const ss_server_ops *ops,
+                           size_t ops_size, void *user);
+/* The 1.0 entry point (the 1.0 layouts). */
+int(ss_server_create)(ss_server **out, const ss_config *cfg,
+                      const ss_handler_class *handler, const ss_server_ops *ops,
+                      void *user);
+
+/* Creates a server.  cfg, ops and handler are copied: they need not outlive
+ * the call.  If SIGPIPE still has its default action, it is set
  * to SIG_IGN for the whole process (a peer that goes away must cost one
  * request, never the process); a handler the program installed is kept.  ops may be NULL; user is the context every request
  * sees through ss_request_user().  With cfg->bind_and_activate the socket is
  * bound and listening on return.  On failure *out is NULL. */
-int ss_server_create(ss_server **out, const ss_config *cfg,
-                     const ss_handler_class *handler, const ss_server_ops *ops,
-                     void *user);
+#define ss_server_create(out, cfg, handler, ops, user)                         \
+    ss_server_create_sized((out), (cfg), sizeof(ss_config), (handler),         \
+                           sizeof(ss_handler_class), (ops),                    \
+                           sizeof(ss_server_ops), (user))
 
 /* Handles requests until ss_server_shutdown().  poll_interval_ms only sets
  * how often service_actions runs when idle (shutdown is immediate: it wakes
@@ -389,6 +442,7 @@ int ss_format_address(const struct sockaddr *sa, socklen_t len, char *buf,
 
 /* ---- the default steps ("super" by name) ------------------------------- */
 /* BaseServer */
+void ss_base_server_close(ss_server *s);
 int ss_base_server_bind(ss_server *s);
 int ss_base_server_activate(ss_server *s);
 bool ss_base_verify_request(ss_server *s, const ss_conn *conn);

@@ -1,5 +1,6 @@
 /* inet.c -- turns the configured address into a socket of the right family. */
 #include <errno.h>
+#include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -89,5 +90,41 @@ int ss__open_socket(ss_server *s)
     if (fd < 0)
         return -errno;
     s->fd = fd;
+    return 0;
+}
+
+int ss__adopt_socket(ss_server *s, int fd)
+{
+    bool stream = s->cfg.kind == SS_TCP || s->cfg.kind == SS_UNIX_STREAM;
+    bool unix_kind =
+        s->cfg.kind == SS_UNIX_STREAM || s->cfg.kind == SS_UNIX_DGRAM;
+    int type, domain, listening = 0;
+    socklen_t len = sizeof type;
+    if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) < 0)
+        return errno == ENOTSOCK ? -EINVAL : -errno;
+    len = sizeof domain;
+    if (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &len) < 0)
+        return -errno;
+    len = sizeof listening;
+    if (stream &&
+        getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) < 0)
+        return -errno;
+    bool family_ok = unix_kind ? domain == AF_UNIX
+                               : (domain == AF_INET || domain == AF_INET6);
+    if (type != (stream ? SOCK_STREAM : SOCK_DGRAM) || !family_ok ||
+        (stream && !listening))
+        return -EINVAL;
+    /* Non-blocking like a socket of our own (ss__open_socket), and not
+     * inherited by programs a handler runs. */
+    int fl = fcntl(fd, F_GETFL);
+    if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0 ||
+        fcntl(fd, F_SETFD, FD_CLOEXEC) < 0)
+        return -errno;
+    s->addrlen = sizeof s->addr;
+    if (getsockname(fd, (struct sockaddr *)&s->addr, &s->addrlen) < 0)
+        return -errno;
+    s->family = domain;
+    s->socktype = type;
+    s->fd = fd; /* ours from here: closed by server_close */
     return 0;
 }

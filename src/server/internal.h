@@ -50,7 +50,8 @@ struct ss_server {
     ss_config cfg;
     char *host; /* owned copies of cfg.host / cfg.path */
     char *path;
-    const ss_handler_class *handler;
+    const ss_handler_class *handler; /* &handler_copy */
+    ss_handler_class handler_copy;
     ss_server_ops ops;       /* in force: base <- kind <- mix-in <- user */
     ss_server_ops inherited; /* the same without the user's overrides */
     void *user;
@@ -142,6 +143,9 @@ int ss__eventfd(void);
 
 /* inet.c: address resolution and socket creation */
 int ss__resolve(ss_server *s);
+/* cfg.listen_fd: checks the socket against cfg.kind, takes it over and
+ * reads its address. */
+int ss__adopt_socket(ss_server *s, int fd);
 int ss__open_socket(ss_server *s);
 
 /* limits.c */

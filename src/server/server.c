@@ -8,7 +8,12 @@
 
 #include "internal.h"
 
-void ss_config_init(ss_config *cfg, ss_kind kind)
+/* The 1.0 layouts: what a program built against the 1.0 header has. */
+#define CONFIG_SIZE_1_0 offsetof(ss_config, listen_fd)
+#define OPS_SIZE_1_0 offsetof(ss_server_ops, server_close)
+#define HANDLER_SIZE_1_0 sizeof(ss_handler_class)
+
+static void config_defaults(ss_config *cfg, ss_kind kind)
 {
     memset(cfg, 0, sizeof *cfg);
     cfg->kind = kind;
@@ -33,6 +38,19 @@ void ss_config_init(ss_config *cfg, ss_kind kind)
     cfg->daemon_threads = false;
     cfg->drain_timeout_ms = 5000;
     cfg->max_children = 40;
+    cfg->listen_fd = -1;
+}
+
+void ss_config_init_sized(ss_config *cfg, ss_kind kind, size_t size)
+{
+    ss_config c;
+    config_defaults(&c, kind);
+    memcpy(cfg, &c, size < sizeof c ? size : sizeof c);
+}
+
+void(ss_config_init)(ss_config *cfg, ss_kind kind)
+{
+    ss_config_init_sized(cfg, kind, CONFIG_SIZE_1_0);
 }
 
 /* ---- the vtable: base <- kind <- mix-in <- user ---------------------- */
@@ -53,10 +71,12 @@ static void overlay(ss_server_ops *dst, const ss_server_ops *src)
     OV(handle_error);
     OV(handle_timeout);
     OV(service_actions);
+    OV(server_close);
 #undef OV
 }
 
 static const ss_server_ops base_ops = {
+    .server_close = ss_base_server_close,
     .server_bind = ss_base_server_bind,
     .server_activate = ss_base_server_activate,
     .verify_request = ss_base_verify_request,
@@ -135,15 +155,29 @@ static char *dup_opt(const char *p, int *err)
     return d;
 }
 
-int ss_server_create(ss_server **out, const ss_config *cfg,
-                     const ss_handler_class *handler, const ss_server_ops *ops,
-                     void *user)
+int ss_server_create_sized(ss_server **out, const ss_config *ucfg,
+                           size_t cfg_size, const ss_handler_class *uhandler,
+                           size_t handler_size, const ss_server_ops *uops,
+                           size_t ops_size, void *user)
 {
     if (!out)
         return -EINVAL;
     *out = NULL;
-    if (!cfg || !handler)
+    if (!ucfg || !uhandler || cfg_size < CONFIG_SIZE_1_0 ||
+        handler_size < HANDLER_SIZE_1_0 || (uops && ops_size < OPS_SIZE_1_0))
         return -EINVAL;
+    /* What the caller's header had, over the defaults for the rest. */
+    ss_config cfgv;
+    config_defaults(&cfgv, ucfg->kind);
+    memcpy(&cfgv, ucfg, cfg_size < sizeof cfgv ? cfg_size : sizeof cfgv);
+    ss_handler_class handler = {0};
+    memcpy(&handler, uhandler,
+           handler_size < sizeof handler ? handler_size : sizeof handler);
+    ss_server_ops opsv = {0};
+    if (uops)
+        memcpy(&opsv, uops, ops_size < sizeof opsv ? ops_size : sizeof opsv);
+    const ss_config *cfg = &cfgv;
+    const ss_server_ops *ops = uops ? &opsv : NULL;
     int rc = check_config(cfg);
     if (rc < 0)
         return rc;
@@ -154,7 +188,8 @@ int ss_server_create(ss_server **out, const ss_config *cfg,
     s->cfg = *cfg;
     s->fd = -1;
     s->wake_fd = -1;
-    s->handler = handler;
+    s->handler_copy = handler;
+    s->handler = &s->handler_copy;
     s->user = user;
     s->accept_backoff_ms = 10;
     atomic_init(&s->shutdown_request, false);
@@ -180,8 +215,9 @@ int ss_server_create(ss_server **out, const ss_config *cfg,
         rc = ss__limits_init(s);
     if (rc == 0)
         rc = ss__running_init(s);
+    bool adopt = cfg->listen_fd >= 0;
     if (rc == 0)
-        rc = ss__resolve(s);
+        rc = adopt ? ss__adopt_socket(s, cfg->listen_fd) : ss__resolve(s);
     if (rc == 0) {
         compose_ops(s, ops);
         int w = ss__eventfd();
@@ -195,7 +231,7 @@ int ss_server_create(ss_server **out, const ss_config *cfg,
         if (!s->pkt)
             rc = -ENOMEM;
     }
-    if (rc == 0)
+    if (rc == 0 && !adopt)
         rc = ss__open_socket(s);
     if (rc == 0 && ss__is_stream(s) && cfg->concurrency != SS_FORKING)
         rc = ss__park_create(s);
@@ -203,7 +239,7 @@ int ss_server_create(ss_server **out, const ss_config *cfg,
         rc = ss__pool_create(s);
     if (rc == 0 && cfg->concurrency == SS_FORKING)
         rc = ss__forking_create(s);
-    if (rc == 0 && cfg->bind_and_activate) {
+    if (rc == 0 && cfg->bind_and_activate && !adopt) {
         rc = s->ops.server_bind(s);
         if (rc == 0)
             rc = s->ops.server_activate(s);
@@ -215,6 +251,14 @@ int ss_server_create(ss_server **out, const ss_config *cfg,
     ss__ignore_sigpipe();
     *out = s;
     return 0;
+}
+
+int(ss_server_create)(ss_server **out, const ss_config *cfg,
+                      const ss_handler_class *handler, const ss_server_ops *ops,
+                      void *user)
+{
+    return ss_server_create_sized(out, cfg, CONFIG_SIZE_1_0, handler,
+                                  HANDLER_SIZE_1_0, ops, OPS_SIZE_1_0, user);
 }
 
 /* Closes the listening or datagram socket, and removes a Unix socket's
@@ -241,8 +285,20 @@ int ss_server_close(ss_server *s)
     bool was_closed = s->closed;
     s->closed = true;
     pthread_mutex_unlock(&s->mu);
-    if (was_closed)
-        return 0;
+    if (!was_closed) {
+        /* A create that failed early has no vtable yet: the base step. */
+        if (s->ops.server_close)
+            s->ops.server_close(s);
+        else
+            ss_base_server_close(s);
+    }
+    return 0;
+}
+
+/* Python's BaseServer.server_close and the mix-ins' (join the threads,
+ * reap the children), in one step. */
+void ss_base_server_close(ss_server *s)
+{
     atomic_store(&s->stopping, true);
 
     /* A stream server stops accepting first, so the drain only has to wait
@@ -269,7 +325,6 @@ int ss_server_close(ss_server *s)
     if (s->forking)
         ss__forking_close(s, drain);
     close_socket(s);
-    return 0;
 }
 
 void ss_server_destroy(ss_server *s)

@@ -4,6 +4,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
@@ -352,6 +353,71 @@ static void unix_unnamed_client_host_is_empty(void **st)
     pthread_mutex_unlock(&seen_mu);
 }
 
+/* cfg.listen_fd: a socket bound and listening already (systemd socket
+ * activation, a parent's) is served as it is; bind and listen are skipped. */
+static int listening_socket(int type, uint16_t *port)
+{
+    int fd = socket(AF_INET, type | SOCK_CLOEXEC, 0);
+    assert_true(fd >= 0);
+    struct sockaddr_in a = {.sin_family = AF_INET,
+                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof a;
+    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
+    if (type == SOCK_STREAM)
+        assert_int_equal(listen(fd, 16), 0);
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+    *port = ntohs(a.sin_port);
+    return fd;
+}
+
+static void adopted_listening_socket_is_served(void **st)
+{
+    (void)st;
+    uint16_t port;
+    int fd = listening_socket(SOCK_STREAM, &port);
+    ss_config c;
+    tl_cfg_for(&c, SS_TCP, SS_THREADING);
+    c.host = NULL;
+    c.listen_fd = fd;
+    assert_int_equal(
+        ss_server_create(&F.s, &c, &tl_echo_once_handler, NULL, NULL), 0);
+    assert_int_equal(ss_server_fileno(F.s), fd);
+    assert_int_equal(ss_server_port(F.s), port);
+    tl_runner_start(&F.r, F.s, 50);
+    assert_int_equal(tl_roundtrip_once(F.s, "adopted", true), 0);
+    assert_int_equal(tl_runner_stop(&F.r), 0);
+    assert_int_equal(ss_server_close(F.s), 0);
+    assert_true(fcntl(fd, F_GETFD) < 0); /* taken over: closed with it */
+}
+
+static void adopting_a_socket_of_another_kind_is_refused(void **st)
+{
+    (void)st;
+    uint16_t port;
+    ss_config c;
+    tl_cfg_for(&c, SS_TCP, SS_SYNC);
+    int udp = listening_socket(SOCK_DGRAM, &port);
+    c.listen_fd = udp;
+    assert_int_equal(
+        ss_server_create(&F.s, &c, &tl_echo_once_handler, NULL, NULL), -EINVAL);
+    assert_null(F.s);
+    assert_true(fcntl(udp, F_GETFD) >= 0); /* refused: still the caller's */
+    close(udp);
+    int quiet = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0); /* no listen */
+    assert_true(quiet >= 0);
+    c.listen_fd = quiet;
+    assert_int_equal(
+        ss_server_create(&F.s, &c, &tl_echo_once_handler, NULL, NULL), -EINVAL);
+    close(quiet);
+    tl_cfg_for(&c, SS_UDP, SS_SYNC);
+    int tcp = listening_socket(SOCK_STREAM, &port);
+    c.listen_fd = tcp;
+    assert_int_equal(
+        ss_server_create(&F.s, &c, &tl_echo_dgram_handler, NULL, NULL),
+        -EINVAL);
+    close(tcp);
+}
+
 static void create_on_a_busy_port_fails_with_eaddrinuse_and_null(void **st)
 {
     (void)st;
@@ -426,6 +492,8 @@ int main(int argc, char **argv)
         T(dual_stack_reports_ipv4_client_as_mapped_address),
         T(ipv4_client_str_is_address_colon_port),
         T(unix_unnamed_client_host_is_empty),
+        T(adopted_listening_socket_is_served),
+        T(adopting_a_socket_of_another_kind_is_refused),
         T(create_on_a_busy_port_fails_with_eaddrinuse_and_null),
         T(without_bind_and_activate_the_inherited_steps_bind_later),
     };

@@ -3,6 +3,7 @@
 #include "util.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -345,6 +346,36 @@ static void signals_stop_serve_forever_and_forget_a_destroyed_server(void **st)
     assert_int_equal(sigaction(SIGTERM, &dfl, NULL), 0);
 }
 
+/* server_close is an overridable step, as in Python; the override chains
+ * to the base step, and ss_server_close() runs it once. */
+static atomic_int closes;
+
+static void counting_close(ss_server *s)
+{
+    atomic_fetch_add(&closes, 1);
+    ss_server_inherited_ops(s)->server_close(s);
+}
+
+static void server_close_override_runs_once_and_chains_to_super(void **st)
+{
+    (void)st;
+    atomic_store(&closes, 0);
+    static const ss_server_ops ops = {.server_close = counting_close};
+    ss_config c;
+    tl_cfg_for(&c, SS_TCP, SS_THREADING);
+    assert_int_equal(
+        ss_server_create(&F.s, &c, &tl_echo_once_handler, &ops, NULL), 0);
+    int fd = ss_server_fileno(F.s);
+    tl_runner_start(&F.r, F.s, 50);
+    assert_int_equal(tl_roundtrip_once(F.s, "x", true), 0);
+    assert_int_equal(tl_runner_stop(&F.r), 0);
+    assert_int_equal(ss_server_close(F.s), 0);
+    assert_int_equal(ss_server_close(F.s), 0);
+    assert_int_equal(atomic_load(&closes), 1);
+    assert_true(fcntl(fd, F_GETFD) < 0); /* super closed the socket */
+    assert_int_equal(tl_stats_of(F.s).workers, 0);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, sd_setup, sd_teardown)
 
 int main(int argc, char **argv)
@@ -352,6 +383,7 @@ int main(int argc, char **argv)
     const struct CMUnitTest tests[] = {
         T(sync_shutdown_from_another_thread_returns_within_100ms),
         T(signals_stop_serve_forever_and_forget_a_destroyed_server),
+        T(server_close_override_runs_once_and_chains_to_super),
         T(threading_shutdown_from_another_thread_returns_within_100ms),
         T(sync_shutdown_from_a_handler_does_not_deadlock),
         T(threading_shutdown_from_a_worker_does_not_deadlock),

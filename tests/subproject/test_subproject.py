@@ -111,7 +111,7 @@ def main(argv):
         for need in ("usr/include/socketserver.h",
                      "usr/lib/pkgconfig/socketserver.pc",
                      "usr/lib/libsocketserver.a",
-                     "usr/lib/libsocketserver.so.1.0.0"):
+                     "usr/lib/libsocketserver.so.1.1.0"):
             if need not in installed:
                 problems.append(f"not installed: {need}")
         for path in installed:

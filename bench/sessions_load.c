@@ -8,7 +8,13 @@
  * signature) on all N sockets, all held open.  Phase 2: on each session, put
  * a B-byte file "/sN" then get it back and check the trailer digest and the
  * bytes.  Prints key=value: sessions, login_ok, xfer_ok, errors, login_s,
- * total_s.  Single-threaded on purpose: it measures the server, not us. */
+ * total_s.  Single-threaded on purpose: it measures the server, not us.
+ *
+ *   --hold: after phase 1, print "ready login_ok=.. errors=.. login_s=.." and
+ *   wait for a line (or EOF) on stdin with every session idle, then close
+ *   them all (no phase 2): the idle sessions of bench/sessions.py.
+ *   --latency R: phase 2 is R put+get rounds on the first session, printed
+ *   as lat_ms=a,b,... (the extra user's transfer beside the idle ones). */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -142,8 +148,18 @@ int main(int argc, char **argv)
     int port = 0, n = 1000;
     size_t bytes = 4096;
     const char *user = "bench", *pw = NULL;
+    int hold = 0, latency = 0;
+    for (int i = 1; i < argc; i++)
+        if (!strcmp(argv[i], "--hold")) {
+            hold = 1;
+            memmove(argv + i, argv + i + 1, (size_t)(argc - i) * sizeof *argv);
+            argc--;
+            break;
+        }
     for (int i = 1; i + 1 < argc; i += 2) {
-        if (!strcmp(argv[i], "--port"))
+        if (!strcmp(argv[i], "--latency"))
+            latency = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--port"))
             port = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--sessions"))
             n = atoi(argv[i + 1]);
@@ -205,12 +221,36 @@ int main(int argc, char **argv)
         }
     }
     double t1 = proto_mono_s();
+    if (hold) {
+        printf("ready login_ok=%d errors=%d login_s=%.3f\n", login_ok, errors,
+               t1 - t0);
+        fflush(stdout);
+        char line[16];
+        if (fgets(line, sizeof line, stdin) == NULL && ferror(stdin))
+            perror("stdin"); /* a line, EOF or an error: done all the same */
+        for (int i = 0; i < n; i++)
+            if (io[i].fd >= 0)
+                close(io[i].fd);
+        return 0;
+    }
     uint8_t *data = malloc(bytes + 1), *back = malloc(bytes + 1);
     if (data == NULL || back == NULL) {
         fprintf(stderr, "out of memory\n");
         return 1;
     }
     randombytes_buf(data, bytes);
+    if (latency > 0 && io[0].fd >= 0) {
+        printf("lat_ms=");
+        for (int k = 0; k < latency; k++) {
+            double a = proto_mono_s();
+            if (put_get(&io[0], 0, data, bytes, back) < 0)
+                errors++;
+            printf("%s%.3f", k ? "," : "", (proto_mono_s() - a) * 1000.0);
+        }
+        printf(" errors=%d\n", errors);
+        close(io[0].fd);
+        return errors ? 1 : 0;
+    }
     for (int i = 0; i < n; i++) {
         if (io[i].fd < 0)
             continue;

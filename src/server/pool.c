@@ -9,6 +9,8 @@
 #include "internal.h"
 
 #define DEFAULT_STACK (256u * 1024u)
+/* A request that waits this long for a worker gets one more woken. */
+#define NUDGE_MS 2
 /* Requests a worker takes from the park at once, when out of work. */
 #define READY_BATCH 16
 /* A request waiting this long for a worker, every worker busy, is said. */
@@ -152,10 +154,9 @@ static void *worker_main(void *arg)
             if (!p->rq)
                 p->rq_tail = NULL;
             p->nready--;
-            /* Workers wake one another in a chain: one more while work
-             * waits, rather than one per request (they would only take
-             * turns on the same cores). */
-            if (p->nready > 0 && p->nidle > 0)
+            /* More than a batch waiting: one more worker, and that one
+             * wakes the next if it is still so (a chain, not a herd). */
+            if (p->nready > READY_BATCH && p->nidle > 0)
                 pthread_cond_signal(&p->work_cv);
         } else {
             c = p->q[p->head];
@@ -188,7 +189,7 @@ static void *worker_main(void *arg)
         pthread_mutex_lock(&p->mu);
         p->busy--;
         if (n > 0)
-            queue_ready_locked(s, p, rs, n, ss__now_ms(), 1);
+            queue_ready_locked(s, p, rs, n, ss__now_ms(), 0);
         pthread_cond_broadcast(&p->done_cv);
     }
     p->nthreads--;
@@ -256,6 +257,17 @@ int ss__pool_watch(ss_server *s, int64_t now, int timeout_ms)
         oldest = p->qt[p->head];
     if (p->rq && p->rq->queued_ms < oldest)
         oldest = p->rq->queued_ms;
+    /* A worker that took a batch from the park serves it alone (on a
+     * small machine a second worker would only take turns with it); if
+     * its requests wait NUDGE_MS -- it is on a long one -- one more worker
+     * comes, started if need be.  The loop wakes to look. */
+    if (oldest != INT64_MAX) {
+        int64_t left = oldest + NUDGE_MS - now;
+        if (left <= 0)
+            (void)wake_workers_locked(s, p, 1);
+        else if (timeout_ms < 0 || left < timeout_ms)
+            timeout_ms = (int)left;
+    }
     if (oldest != INT64_MAX && !p->busy_reported) {
         int64_t left = oldest + STARVE_MS - now;
         if (left <= 0 && p->nthreads >= s->cfg.max_workers) {
@@ -305,7 +317,7 @@ void ss__pool_push_ready(ss_server *s, ss_request **rs, int n)
         return;
     int64_t now = ss__now_ms();
     pthread_mutex_lock(&p->mu);
-    queue_ready_locked(s, p, rs, n, now, (unsigned)n);
+    queue_ready_locked(s, p, rs, n, now, 1);
     int err = p->spawn_err;
     p->spawn_err = 0;
     pthread_mutex_unlock(&p->mu);

@@ -114,8 +114,10 @@ struct ss_request {
     /* parking (park.c; guarded by the park's lock while parked) */
     int status;          /* what ended it: ss_request_status() */
     bool pending;        /* the handler holds input: call again at once */
-    bool in_epoll;       /* added to the park's epoll set once */
-    bool parked;         /* in the park (epoll armed, maybe in the heap) */
+    bool in_epoll;       /* in the park's epoll set (edge-triggered) */
+    bool parked;         /* in the park, waiting (maybe in the heap) */
+    bool again;          /* input arrived while not parked */
+    bool drained;        /* this handle()'s last read emptied the socket */
     bool expired;        /* taken out of the park by its deadline */
     size_t heap_i;       /* index in the park's heap, or SIZE_MAX */
     int64_t due_ms;      /* when a parked wait ends (0: never) */
@@ -172,9 +174,13 @@ void ss__cut_running(ss_server *s);
 int ss__park_create(ss_server *s);
 void ss__park_free(ss_server *s);
 int ss__park_fd(ss_server *s);
-/* Parks r (epoll armed for input, its deadline in the heap).  -ESHUTDOWN
- * once ss__park_close() has run; -errno from epoll_ctl. */
+/* Parks r (registered for input, its deadline in the heap): 0.  1 if input
+ * is there already (run handle() again now).  -ESHUTDOWN once
+ * ss__park_close() has run; -errno from epoll_ctl. */
 int ss__park_add(ss_server *s, ss_request *r);
+/* Before r ends: takes it out of the epoll set, so that no consumer can
+ * hold an event for it once it is freed.  Not under the consumer lock. */
+void ss__park_forget(ss_server *s, ss_request *r);
 /* Up to cap requests whose input arrived, taken out of the park (no wait
  * for input).  wait: wait for another thread taking them, else return 0. */
 int ss__park_ready(ss_server *s, ss_request **out, int cap, bool wait);

@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <sys/epoll.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "internal.h"
@@ -10,16 +11,21 @@
  * epoll registration and, when it has a deadline, one heap slot: no thread,
  * no buffer (streamio.c frees an empty read buffer before parking).
  *
- * Registrations are EPOLLONESHOT: an event disarms the connection until it
- * is parked again, so exactly one thread ever runs it, and a request that
- * is running cannot be reported ready a second time.  Everything else is
- * under mu: which requests are parked, the heap and the list.
+ * Registrations are edge-triggered and stay for the connection's life, so
+ * parking again costs no system call: an edge is new input.  An edge for a
+ * request that is not parked (it is queued or running) only marks it
+ * `again`; exactly one thread runs a request, the one that took it out.
+ * Input that came before a park, with no edge to tell, is caught at the
+ * park: the handler's last read was short (the socket was empty then, and
+ * anything later makes an edge), or a peek finds it.  Everything else is
+ * under mu: which requests are parked, the flags, the heap and the list.
  *
  * Taking requests out (ready, expired, close) is one consumer at a time,
  * under cmu: an event names its request by pointer, and between epoll_wait
- * returning it and mu being taken nobody else may take that request out
- * (and let it end and be freed).  The serving loop waits for cmu; a worker
- * out of work only tries it. */
+ * returning it and mu being taken nobody else may take that request out,
+ * nor end it: a request leaves the set under cmu (ss__park_forget) before
+ * it is freed.  The serving loop waits for cmu; a worker out of work only
+ * tries it. */
 struct ss_park {
     int epfd;
     pthread_mutex_t cmu; /* the one consumer */
@@ -180,17 +186,39 @@ static int64_t due_of(const ss_request *r, int64_t now)
     return due;
 }
 
+/* Whether input (or EOF, or an error) is waiting on r's socket. */
+static bool input_waiting(const ss_request *r)
+{
+    char c;
+    ssize_t n;
+    do {
+        n = recv(r->conn.fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+    } while (n < 0 && errno == EINTR);
+    return !(n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK));
+}
+
 int ss__park_add(ss_server *s, ss_request *r)
 {
     struct ss_park *p = s->park;
+    bool drained = r->drained;
+    for (;;) {
+        /* Outside the lock: an edge meanwhile marks r `again`. */
+        if (!drained && r->in_epoll && input_waiting(r))
+            return 1;
+        pthread_mutex_lock(&p->mu);
+        if (p->closed) {
+            pthread_mutex_unlock(&p->mu);
+            return -ESHUTDOWN;
+        }
+        if (!r->again)
+            break;        /* holding mu */
+        r->again = false; /* an edge since: look again */
+        drained = false;
+        pthread_mutex_unlock(&p->mu);
+    }
     int64_t now = ss__now_ms();
     bool wake = false;
     int rc = 0;
-    pthread_mutex_lock(&p->mu);
-    if (p->closed) {
-        pthread_mutex_unlock(&p->mu);
-        return -ESHUTDOWN;
-    }
     r->expired = false;
     r->heap_i = SIZE_MAX;
     r->due_ms = due_of(r, now);
@@ -200,11 +228,11 @@ int ss__park_add(ss_server *s, ss_request *r)
         wake = rc == 0 && r->heap_i == 0 && p->loop_due > 0 &&
                r->due_ms < p->loop_due;
     }
-    if (rc == 0) {
-        struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP | EPOLLONESHOT,
+    if (rc == 0 && !r->in_epoll) {
+        /* Input already there makes an event at once. */
+        struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP | EPOLLET,
                                  .data.ptr = r};
-        int op = r->in_epoll ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
-        if (epoll_ctl(p->epfd, op, r->conn.fd, &ev) < 0) {
+        if (epoll_ctl(p->epfd, EPOLL_CTL_ADD, r->conn.fd, &ev) < 0) {
             rc = -errno;
             heap_remove(p, r);
             wake = false;
@@ -225,6 +253,18 @@ int ss__park_add(ss_server *s, ss_request *r)
     if (wake)
         ss__wake(s);
     return rc;
+}
+
+void ss__park_forget(ss_server *s, ss_request *r)
+{
+    struct ss_park *p = s->park;
+    pthread_mutex_lock(&p->cmu);
+    pthread_mutex_lock(&p->mu);
+    if (r->in_epoll && p->epfd >= 0)
+        (void)epoll_ctl(p->epfd, EPOLL_CTL_DEL, r->conn.fd, NULL);
+    r->in_epoll = false;
+    pthread_mutex_unlock(&p->mu);
+    pthread_mutex_unlock(&p->cmu);
 }
 
 int ss__park_ready(ss_server *s, ss_request **out, int cap, bool wait)
@@ -248,10 +288,10 @@ int ss__park_ready(ss_server *s, ss_request **out, int cap, bool wait)
     pthread_mutex_lock(&p->mu);
     for (int i = 0; i < n; i++) {
         ss_request *r = ev[i].data.ptr;
-        /* One-shot, one consumer: an event is only ever reported for a
-         * parked request; the check guards that invariant. */
-        if (!r->parked)
+        if (!r->parked) { /* queued or running: it looks before it parks */
+            r->again = true;
             continue;
+        }
         take_out(p, r);
         out[got++] = r;
     }

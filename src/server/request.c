@@ -232,6 +232,8 @@ void ss__cut_running(ss_server *s)
 static int request_done(ss_server *s, ss_request *r, int hrc, int status)
 {
     const ss_handler_class *h = s->handler;
+    if (r->in_epoll)
+        ss__park_forget(s, r);
     if (hrc < 0) {
         status = hrc;
         ss__report(s, &r->conn, hrc, "handle");
@@ -289,6 +291,8 @@ static int wait_for_input(ss_server *s, ss_request *r)
             r->rpos = r->rlen = 0;
         }
         int rc = ss__park_add(s, r);
+        if (rc == 1)
+            return 0; /* input came meanwhile: handle it now */
         if (rc == 0 || rc == -ESHUTDOWN)
             return rc == 0 ? 1 : rc;
         ss__report(s, &r->conn, rc, "park (waiting in place)");
@@ -303,6 +307,7 @@ static int request_run(ss_server *s, ss_request *r)
     const ss_handler_class *h = s->handler;
     for (;;) {
         r->pending = false;
+        r->drained = false; /* until a read of this call empties it */
         int hrc = h->handle ? h->handle(r) : 0;
         if (hrc != SS_KEEP)
             return request_done(s, r, hrc, 0);

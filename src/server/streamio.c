@@ -40,8 +40,12 @@ static ssize_t recv_some(ss_request *r, void *buf, size_t cap)
 {
     for (;;) {
         ssize_t n = recv(r->conn.fd, buf, cap, MSG_DONTWAIT);
-        if (n >= 0)
+        if (n >= 0) {
+            /* A short read took all there was: parking needs no look at
+             * the socket (park.c).  EOF is not "empty": it must be seen. */
+            r->drained = n > 0 && (size_t)n < cap;
             return n;
+        }
         if (errno == EINTR)
             continue;
         if (errno != EAGAIN && errno != EWOULDBLOCK)

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 /* ---- a handler that answers one line per call ------------------------------ */
@@ -183,6 +184,42 @@ static void buffered_input_is_handled_without_waiting_for_the_socket(void **st)
     assert_string_equal(got, "1:x\n");
     assert_true(tl_recv_line(fd, got, sizeof got, 3000) > 0);
     assert_string_equal(got, "2:y\n");
+}
+
+/* A handler that reads one byte per call, straight from the socket: the
+ * rest of "abc" is in the socket, not in any buffer, and no new input
+ * will come to wake it -- the park must see it is there. */
+static int one_byte_handle(ss_request *r)
+{
+    char c;
+    ssize_t n;
+    do {
+        n = recv(ss_request_fd(r), &c, 1, 0);
+    } while (n < 0 && errno == EINTR);
+    if (n <= 0)
+        return n == 0 ? 0 : -errno;
+    char out[2] = {c, '.'};
+    int rc = ss_stream_write_all(r, out, 2);
+    return rc < 0 ? rc : SS_KEEP;
+}
+
+static const ss_handler_class one_byte_handler = {.name = "one-byte",
+                                                  .handle = one_byte_handle};
+
+static void input_left_in_the_socket_is_handled_without_new_input(void **st)
+{
+    (void)st;
+    ss_config c;
+    tl_cfg_for(&c, SS_TCP, SS_THREADING);
+    c.max_workers = 2;
+    start(&c, &one_byte_handler);
+    int fd = tl_fx_fd(tl_connect_server(F.s));
+    for (int round = 0; round < 20; round++) {
+        assert_int_equal(tl_send_str(fd, "abc"), 0);
+        char got[8] = {0};
+        assert_int_equal(tl_recv_n(fd, got, 6, 3000), 6);
+        assert_string_equal(got, "a.b.c.");
+    }
 }
 
 static void pending_input_of_the_handler_calls_it_again_at_once(void **st)
@@ -417,6 +454,7 @@ int main(int argc, char **argv)
         T(sync_serving_thread_serves_100_parked_connections),
         T(buffered_input_is_handled_without_waiting_for_the_socket),
         T(pending_input_of_the_handler_calls_it_again_at_once),
+        T(input_left_in_the_socket_is_handled_without_new_input),
         T(idle_timeout_ends_a_parked_connection),
         T(deadline_ends_a_busy_connection),
         T(server_close_ends_parked_connections),

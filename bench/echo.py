@@ -73,7 +73,7 @@ def main():
     ap.add_argument("--duration", type=float, default=3.0, help="seconds per cell")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--workers", type=int,
-                    help="pool size for ours (default: the library's, 16)")
+                    help="pool size for ours (default: the library's, 1024, started on demand)")
     a = ap.parse_args()
     bd = os.path.join(a.build_dir, "bench")
     load = a.load or os.path.join(bd, "echo_load")

@@ -237,6 +237,16 @@ static int dispatch(struct session *s, const json_t *req, const char *cmd,
                             "\"%s\" is not allowed now", cmd);
 }
 
+/* Wipes and frees the login state (its challenge and keys), if any. */
+static void drop_login(struct session *s)
+{
+    if (s->login == NULL)
+        return;
+    sodium_memzero(s->login, sizeof *s->login);
+    free(s->login);
+    s->login = NULL;
+}
+
 /* One request, then back to the library: 0 to wait for the next (the
  * connection is parked meanwhile), 1 after quit, negative to end. */
 static int session_step(struct session *s)
@@ -268,12 +278,8 @@ static int session_step(struct session *s)
         rc = dispatch(s, req, cmd, s->login);
     json_decref(req);
     if (rc == 0 && s->files != NULL) {
-        files_rest(s->files);   /* idle: the socket is all it holds */
-        if (s->login != NULL) { /* logged in: the login state goes */
-            sodium_memzero(s->login, sizeof *s->login);
-            free(s->login);
-            s->login = NULL;
-        }
+        files_rest(s->files); /* idle: the socket is all it holds */
+        drop_login(s);        /* logged in: the login state goes */
     }
     return rc;
 }
@@ -342,11 +348,7 @@ int session_finish(ss_request *r)
     struct session *s = ss_request_state(r);
     struct session_server *srv = s->srv;
     int why = s->end != 0 ? s->end : ss_request_status(r);
-    if (s->login != NULL) {
-        sodium_memzero(s->login, sizeof *s->login);
-        free(s->login);
-        s->login = NULL;
-    }
+    drop_login(s);
     files_close(s->files);
     s->files = NULL;
     if (srv->isolation == NULL)

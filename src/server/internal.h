@@ -171,6 +171,9 @@ void ss__cut_running(ss_server *s);
  * an epoll set (one-shot registrations) and a heap of deadlines; it never
  * calls a handler: it hands ready or expired requests back to its callers
  * (loop.c, pool.c), which resume them through request.c. */
+/* When a wait for r's next input ends, parked or in place: its timeout
+ * from now or its deadline, whichever is first (0: never). */
+int64_t ss__request_due(const ss_request *r, int64_t now);
 int ss__park_create(ss_server *s);
 void ss__park_free(ss_server *s);
 int ss__park_fd(ss_server *s);

@@ -178,7 +178,7 @@ static void take_out(struct ss_park *p, ss_request *r)
     p->count--;
 }
 
-static int64_t due_of(const ss_request *r, int64_t now)
+int64_t ss__request_due(const ss_request *r, int64_t now)
 {
     int64_t due = r->timeout_ms > 0 ? now + r->timeout_ms : 0;
     if (r->deadline_ms > 0 && (due == 0 || r->deadline_ms < due))
@@ -221,7 +221,7 @@ int ss__park_add(ss_server *s, ss_request *r)
     int rc = 0;
     r->expired = false;
     r->heap_i = SIZE_MAX;
-    r->due_ms = due_of(r, now);
+    r->due_ms = ss__request_due(r, now);
     if (r->due_ms > 0) {
         rc = heap_push(p, r);
         /* The loop sleeps until loop_due: wake it for an earlier one. */

@@ -255,9 +255,7 @@ static int request_done(ss_server *s, ss_request *r, int hrc, int status)
  * with. */
 static int wait_in_place(ss_server *s, ss_request *r)
 {
-    int64_t due = r->timeout_ms > 0 ? ss__now_ms() + r->timeout_ms : 0;
-    if (r->deadline_ms > 0 && (due == 0 || r->deadline_ms < due))
-        due = r->deadline_ms;
+    int64_t due = ss__request_due(r, ss__now_ms());
     for (;;) {
         if (atomic_load(&s->stopping))
             return -ESHUTDOWN;

@@ -1,15 +1,23 @@
 #!/usr/bin/env python3
-"""check_docs.py -- fails if the docs name a file or an ss_* identifier that the tree does not have.
+"""check_docs.py -- fails if the docs name a file or an ss_* identifier that the tree does not have, or quote C that is not in it.
 
     check_docs.py ROOT              check README.md and docs/*.md under ROOT
     check_docs.py ROOT FILE.md...   check just these files
-    check_docs.py --self-test ROOT  prove the checker catches misspellings
+    check_docs.py --excerpts ROOT   check that docs/*.md quote the code as it is
+    check_docs.py --self-test ROOT  prove the checker catches misspellings and drifted quotes
 
 Identifiers: every `ss_[a-z0-9_]+` must be defined in include/ or src/ (a
 function definition or declaration, a typedef, a struct/enum/union tag, or a
 macro); a name ending in `_` followed by `*` (as in `ss_tcp_*`) must prefix
 one.  Paths: every `src/...`, `include/...`, `examples/...`, `tests/...` or
-`docs/...` path must exist.  Stdlib only.
+`docs/...` path must exist.
+
+Excerpts: every ```c block in docs/*.md is a quote of a .c or .h file under
+examples/, src/, include/ or tests/.  Whitespace is ignored (clang-format may
+rewrap a line) and a line holding only `...` skips any amount of code; the
+rest must be there, in order, in one file.  A sketch that quotes nothing says
+so on the line before its fence: `<!-- sketch -->`.  README.md is not held to
+this: its blocks are programs for the reader to write.  Stdlib only.
 """
 import os
 import re
@@ -51,16 +59,29 @@ def strip_c(text):
     return "".join(out)
 
 
+def c_sources(root, tops):
+    """Yields (path relative to root, text) for each .c and .h under tops."""
+    for top in tops:
+        for dirpath, _, files in os.walk(os.path.join(root, top)):
+            for f in sorted(files):
+                if f.endswith((".c", ".h")):
+                    path = os.path.join(dirpath, f)
+                    with open(path, encoding="utf-8", errors="replace") as fh:
+                        yield os.path.relpath(path, root), fh.read()
+
+
+def md_lines(root, md):
+    """(md's path relative to root, its lines)."""
+    with open(md, encoding="utf-8") as fh:
+        return os.path.relpath(md, root), fh.read().split("\n")
+
+
 def defined_names(root):
     names = set()
-    for top in ("include", "src"):
-        for dirpath, _, files in os.walk(os.path.join(root, top)):
-            for f in files:
-                if f.endswith((".c", ".h")):
-                    with open(os.path.join(dirpath, f), encoding="utf-8", errors="replace") as fh:
-                        text = strip_c(fh.read())
-                    for rx in DEFINITIONS:
-                        names.update(rx.findall(text))
+    for _, text in c_sources(root, ("include", "src")):
+        text = strip_c(text)
+        for rx in DEFINITIONS:
+            names.update(rx.findall(text))
     return names
 
 
@@ -70,9 +91,7 @@ def check_files(root, md_files, names=None):
         names = defined_names(root)
     problems = []
     for md in md_files:
-        rel = os.path.relpath(md, root)
-        with open(md, encoding="utf-8") as fh:
-            lines = fh.read().split("\n")
+        rel, lines = md_lines(root, md)
         for no, line in enumerate(lines, 1):
             for m in IDENT.finditer(line):
                 name, star = m.group(0).rstrip("*"), m.group(1)
@@ -88,6 +107,71 @@ def check_files(root, md_files, names=None):
                 if not os.path.exists(os.path.join(root, m.group(1))):
                     problems.append("%s:%d: no such file: %s" % (rel, no, m.group(1)))
     return problems
+
+
+SKETCH = "<!-- sketch -->"
+
+
+def c_blocks(lines):
+    """Yields (line number of the fence, code lines) for each ```c block not
+    marked as a sketch."""
+    start, body = None, []
+    for no, line in enumerate(lines, 1):
+        if start is None and line.strip() == "```c":
+            sketch = no > 1 and lines[no - 2].strip() == SKETCH
+            start, body = no, []
+        elif start is not None and line.strip() == "```":
+            if not sketch:
+                yield start, body
+            start = None
+        elif start is not None:
+            body.append(line)
+
+
+def squeeze(text):
+    return re.sub(r"\s+", "", text)
+
+
+def source_texts(root):
+    """The C the docs may quote, whitespace squeezed out, one string a file."""
+    return [squeeze(text)
+            for _, text in c_sources(root, ("examples", "src", "include", "tests"))]
+
+
+def quoted_in(segments, text):
+    pos = 0
+    for seg in segments:
+        pos = text.find(seg, pos)
+        if pos < 0:
+            return False
+        pos += len(seg)
+    return True
+
+
+def check_excerpts(root, md_files):
+    """Returns 'file:line: problem' strings for ```c blocks found in no file."""
+    texts = source_texts(root)
+    problems = []
+    for md in md_files:
+        rel, lines = md_lines(root, md)
+        for no, body in c_blocks(lines):
+            segments, cur = [], []
+            for line in body + ["..."]:
+                if line.strip() == "...":
+                    if squeeze("".join(cur)):
+                        segments.append(squeeze("".join(cur)))
+                    cur = []
+                else:
+                    cur.append(line)
+            if segments and not any(quoted_in(segments, t) for t in texts):
+                first = next((l.strip() for l in body if l.strip()), "")
+                problems.append("%s:%d: C excerpt quotes no file (it begins %r)" % (rel, no, first))
+    return problems
+
+
+def excerpt_files(root):
+    docs = os.path.join(root, "docs")
+    return [os.path.join(docs, f) for f in sorted(os.listdir(docs)) if f.endswith(".md")]
 
 
 def doc_files(root):
@@ -148,6 +232,30 @@ def self_test(root):
                         "bad.md:2: no such file: examples/echo_tcp_servr.c"):
             if culprit not in got:
                 failures.append("bad input: %r not reported (got %r)" % (culprit, got))
+
+        # 3. Excerpts: a quote passes however it is wrapped and with gaps; a
+        # drifted one, a gap out of order and a quote of nothing are named;
+        # a marked sketch is not checked.
+        os.makedirs(os.path.join(tmp, "examples"))
+        with open(os.path.join(tmp, "examples", "e.c"), "w") as fh:
+            fh.write("static int handle(ss_request *r)\n{\n    ssize_t n =\n"
+                     "        ss_stream_read(r, buf, sizeof buf); /* recv */\n"
+                     "    if (n < 0)\n        return (int)n;\n    return 0;\n}\n")
+        ex = os.path.join(tmp, "ex.md")
+        with open(ex, "w") as fh:
+            fh.write("```c\nstatic int handle(ss_request *r)\n{\n"
+                     "    ssize_t n = ss_stream_read(r, buf, sizeof buf); /* recv */\n"
+                     "    ...\n    return 0;\n}\n```\n"
+                     "```c\n    ssize_t n = ss_stream_read(r, buf, 1024);\n```\n"
+                     "```c\n    return 0;\n    ...\n    if (n < 0)\n```\n"
+                     "```c\nnothing_like_it();\n```\n"
+                     "<!-- sketch -->\n```c\nan_illustration();\n```\n")
+        got = check_excerpts(tmp, [ex])
+        want = ["ex.md:9: C excerpt quotes no file (it begins 'ssize_t n = ss_stream_read(r, buf, 1024);')",
+                "ex.md:12: C excerpt quotes no file (it begins 'return 0;')",
+                "ex.md:17: C excerpt quotes no file (it begins 'nothing_like_it();')"]
+        if got != want:
+            failures.append("excerpts: got %r, want %r" % (got, want))
     for f in failures:
         print("FAIL: " + f, file=sys.stderr)
     print("self-test: %s" % ("ok" if not failures else "%d failure(s)" % len(failures)))
@@ -160,6 +268,16 @@ def main(argv):
     if len(argv) < 2:
         print(__doc__, file=sys.stderr)
         return 2
+    if argv[1] == "--excerpts":
+        if len(argv) < 3:
+            print(__doc__, file=sys.stderr)
+            return 2
+        files = argv[3:] or excerpt_files(argv[2])
+        problems = check_excerpts(argv[2], files)
+        for p in problems:
+            print(p, file=sys.stderr)
+        print("%d file(s) checked for excerpts, %d problem(s)" % (len(files), len(problems)))
+        return 1 if problems else 0
     root = argv[1]
     files = argv[2:] or doc_files(root)
     missing = [f for f in files if not os.path.exists(f)]

@@ -12,45 +12,25 @@ errors.
 """
 import argparse
 import os
-import re
-import signal
 import statistics
 import subprocess
 import sys
 import time
 
+from benchproc import start, stop
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
-def start_server(argv):
-    p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    line = p.stdout.readline()
-    m = re.match(r"listening on (\S+):(\d+)$", line.strip())
-    if not m:
-        p.kill()
-        p.wait()
-        sys.exit(f"{argv[0]}: no listening line (got {line!r})")
-    return p, int(m.group(2))
-
-
-def stop_server(p):
-    p.send_signal(signal.SIGTERM)
-    try:
-        p.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        p.kill()
-        p.wait()
-    p.stdout.close()
-
-
 def run_cell(load, server_argv, conns, duration):
-    p, port = start_server(server_argv)
+    p, port = start(server_argv)
     try:
         out = subprocess.run(
             [load, "--port", str(port), "--conns", str(conns), "--duration", str(duration)],
             capture_output=True, text=True, timeout=duration + 30, check=True)
     finally:
-        stop_server(p)
+        stop(p)
+        p.stdout.close()
     r = dict(kv.split("=") for kv in out.stdout.split())
     if out.stderr.strip():
         print(f"  [{os.path.basename(server_argv[-1])} c={conns}] {out.stderr.strip()}",

@@ -14,95 +14,130 @@
 #include <unistd.h>
 
 /* The same reply as the other echo servers (strip, upper-case), for
- * persistent connections: level-triggered EPOLLIN; a reply the socket
- * cannot take at once waits in the connection's buffer under EPOLLOUT. */
+ * persistent connections: level-triggered EPOLLIN, one read of up to 64 KiB
+ * per event into the one shared buffer.  A connection costs its struct; a
+ * reply the socket cannot take at once is copied to a buffer of its own and
+ * waits under EPOLLOUT (EPOLLIN is off meanwhile: a client that does not
+ * read its replies is not read either). */
 struct conn {
     int fd;
-    size_t pending, off;
-    char out[1024];
+    char *pending; /* malloc'd unsent tail of a reply, or NULL */
+    size_t len, off;
 };
 
-static int ep_mod(int ep, int op, struct conn *c, uint32_t events)
+static char buf[64 * 1024];
+static unsigned long closed; /* connections dropped so far */
+
+static int ep_ctl(int ep, int op, struct conn *c, uint32_t events)
 {
     struct epoll_event ev = {.events = events, .data.ptr = c};
-    return epoll_ctl(ep, op, c->fd, &ev);
+    if (epoll_ctl(ep, op, c->fd, &ev) == 0)
+        return 0;
+    perror("epoll_ctl");
+    return -1;
 }
 
 static void drop(struct conn *c)
 {
-    close(c->fd); /* also leaves the epoll set */
+    /* close also takes it out of the epoll set (no dup of the fd exists). */
+    if (close(c->fd) == -1)
+        perror("close");
+    free(c->pending);
     free(c);
+    closed++;
 }
 
-/* Sends what is pending.  0: all sent; 1: the rest waits for EPOLLOUT;
- * -1: the connection is broken. */
-static int flush(struct conn *c)
+/* Sends data[0..n).  Returns the bytes sent (n, or fewer when the socket
+ * is full), or -1 when the connection is broken. */
+static ssize_t send_some(int fd, const char *data, size_t n)
 {
-    while (c->off < c->pending) {
-        ssize_t n = send(c->fd, c->out + c->off, c->pending - c->off,
-                         MSG_NOSIGNAL | MSG_DONTWAIT);
-        if (n > 0) {
-            c->off += (size_t)n;
-        } else if (n < 0 && errno == EINTR) {
-            continue;
-        } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-            return 1;
-        } else {
+    size_t off = 0;
+    while (off < n) {
+        ssize_t w = send(fd, data + off, n - off, MSG_NOSIGNAL);
+        if (w >= 0)
+            off += (size_t)w;
+        else if (errno == EAGAIN || errno == EWOULDBLOCK)
+            break;
+        else if (errno != EINTR)
             return -1;
-        }
     }
-    c->pending = c->off = 0;
-    return 0;
+    return (ssize_t)off;
 }
 
 static void on_readable(int ep, struct conn *c)
 {
-    char buf[1024];
-    ssize_t n = recv(c->fd, buf, sizeof buf, MSG_DONTWAIT);
-    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
-        return;
+    ssize_t n = recv(c->fd, buf, sizeof buf, 0);
+    if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+        return; /* level-triggered: asked again */
     if (n <= 0) {
+        if (n == -1 && errno != ECONNRESET)
+            perror("recv");
         drop(c);
         return;
     }
     size_t len = (size_t)n;
-    const char *data = example_strip(buf, &len);
-    example_upper(c->out, data, len);
-    c->pending = len;
+    char *data = buf + (example_strip(buf, &len) - buf);
+    example_upper(data, data, len);
+    ssize_t sent = send_some(c->fd, data, len);
+    if (sent < 0) {
+        drop(c);
+        return;
+    }
+    if ((size_t)sent == len)
+        return;
+    c->len = len - (size_t)sent;
     c->off = 0;
-    int rc = flush(c);
-    if (rc < 0 || (rc == 1 && ep_mod(ep, EPOLL_CTL_MOD, c, EPOLLOUT) < 0))
+    c->pending = malloc(c->len);
+    if (c->pending == NULL) {
+        perror("malloc");
+        drop(c);
+        return;
+    }
+    memcpy(c->pending, data + sent, c->len);
+    if (ep_ctl(ep, EPOLL_CTL_MOD, c, EPOLLOUT) == -1)
         drop(c);
 }
 
 static void on_writable(int ep, struct conn *c)
 {
-    int rc = flush(c);
-    if (rc < 0 || (rc == 0 && ep_mod(ep, EPOLL_CTL_MOD, c, EPOLLIN) < 0))
+    ssize_t sent = send_some(c->fd, c->pending + c->off, c->len - c->off);
+    if (sent < 0) {
+        drop(c);
+        return;
+    }
+    c->off += (size_t)sent;
+    if (c->off < c->len)
+        return;
+    free(c->pending);
+    c->pending = NULL;
+    if (ep_ctl(ep, EPOLL_CTL_MOD, c, EPOLLIN) == -1)
         drop(c);
 }
 
-static void accept_all(int ep, int lfd)
+/* Accepts until the backlog is empty.  Returns -1 only when the process is
+ * out of descriptors. */
+static int accept_all(int ep, int lfd)
 {
     for (;;) {
         int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-        if (fd < 0) {
+        if (fd == -1) {
             if (errno == EINTR || errno == ECONNABORTED)
                 continue;
-            if (errno != EAGAIN && errno != EWOULDBLOCK)
-                perror("accept4");
-            return;
+            if (errno == EAGAIN || errno == EWOULDBLOCK)
+                return 0;
+            perror("accept4");
+            return errno == EMFILE || errno == ENFILE ? -1 : 0;
         }
         struct conn *c = calloc(1, sizeof *c);
         if (c == NULL) {
-            close(fd);
+            perror("calloc");
+            if (close(fd) == -1)
+                perror("close");
             continue;
         }
         c->fd = fd;
-        if (ep_mod(ep, EPOLL_CTL_ADD, c, EPOLLIN) < 0) {
-            perror("epoll_ctl");
+        if (ep_ctl(ep, EPOLL_CTL_ADD, c, EPOLLIN) == -1)
             drop(c);
-        }
     }
 }
 
@@ -111,8 +146,9 @@ int main(int argc, char **argv)
     unsigned long port = 0;
     if (argc == 3 && strcmp(argv[1], "--port") == 0) {
         char *end;
+        errno = 0;
         port = strtoul(argv[2], &end, 10);
-        if (*end != '\0' || port > 65535)
+        if (errno != 0 || end == argv[2] || *end != '\0' || port > 65535)
             argc = 0;
     }
     if (argc != 1 && argc != 3) {
@@ -139,29 +175,52 @@ int main(int argc, char **argv)
     }
     int ep = epoll_create1(EPOLL_CLOEXEC);
     struct epoll_event lev = {.events = EPOLLIN, .data.ptr = NULL};
-    if (ep < 0 || epoll_ctl(ep, EPOLL_CTL_ADD, lfd, &lev) < 0) {
+    if (ep == -1 || epoll_ctl(ep, EPOLL_CTL_ADD, lfd, &lev) == -1) {
         perror("epoll");
         return 1;
     }
-    setvbuf(stdout, NULL, _IOLBF, 0);
-    printf("listening on 127.0.0.1:%u\n", (unsigned)ntohs(sin.sin_port));
+    if (setvbuf(stdout, NULL, _IOLBF, 0) != 0 ||
+        printf("listening on 127.0.0.1:%u\n", (unsigned)ntohs(sin.sin_port)) <
+            0) {
+        perror("stdout");
+        return 1;
+    }
     struct epoll_event ev[256];
+    /* Out of descriptors, the listener leaves the set until one is closed
+     * (or 100 ms pass): level-triggered, it would spin otherwise. */
+    int paused = 0;
+    unsigned long closed_at_pause = 0;
     for (;;) { /* until SIGTERM's default action */
-        int n = epoll_wait(ep, ev, 256, -1);
-        if (n < 0) {
+        int n = epoll_wait(ep, ev, 256, paused ? 100 : -1);
+        if (n == -1) {
             if (errno == EINTR)
                 continue;
             perror("epoll_wait");
             return 1;
         }
+        if (paused && (n == 0 || closed != closed_at_pause)) {
+            if (epoll_ctl(ep, EPOLL_CTL_ADD, lfd, &lev) == -1) {
+                perror("epoll_ctl");
+                return 1;
+            }
+            paused = 0;
+        }
         for (int i = 0; i < n; i++) {
             struct conn *c = ev[i].data.ptr;
-            if (c == NULL)
-                accept_all(ep, lfd);
-            else if (ev[i].events & EPOLLOUT)
+            if (c == NULL) {
+                if (accept_all(ep, lfd) == -1) {
+                    if (epoll_ctl(ep, EPOLL_CTL_DEL, lfd, NULL) == -1) {
+                        perror("epoll_ctl");
+                        return 1;
+                    }
+                    paused = 1;
+                    closed_at_pause = closed;
+                }
+            } else if (c->pending != NULL) {
                 on_writable(ep, c);
-            else
+            } else {
                 on_readable(ep, c);
+            }
         }
     }
 }

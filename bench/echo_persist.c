@@ -20,7 +20,9 @@
  * with exactly one message in flight per connection.  Prints
  *   rt_s=R served=S conns=N min=M errors=E
  * where served counts connections that got at least one reply (a starved
- * client gets none) and min is the fewest round trips any connection did. */
+ * client gets none) and min is the fewest round trips any connection did.
+ * With --hold the connections stay open after that line until stdin ends,
+ * so that the caller can measure the server with all of them open. */
 
 struct conn {
     int fd;
@@ -31,8 +33,26 @@ struct conn {
 static double now_s(void)
 {
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    if (clock_gettime(CLOCK_MONOTONIC, &ts) == -1) {
+        perror("clock_gettime");
+        exit(1);
+    }
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Reads stdin until EOF (the caller is done measuring). */
+static int wait_stdin_eof(void)
+{
+    char b[64];
+    for (;;) {
+        ssize_t n = read(STDIN_FILENO, b, sizeof b);
+        if (n == 0)
+            return 0;
+        if (n == -1 && errno != EINTR) {
+            perror("read stdin");
+            return -1;
+        }
+    }
 }
 
 static int send_msg(int fd, const char *msg, size_t n)
@@ -56,11 +76,12 @@ int main(int argc, char **argv)
         {"conns", required_argument, NULL, 'c'},
         {"duration", required_argument, NULL, 'd'},
         {"size", required_argument, NULL, 's'},
+        {"hold", no_argument, NULL, 'H'},
         {NULL, 0, NULL, 0},
     };
     long port = -1, nconns = 100, size = 64;
     double duration = 2.0;
-    int o;
+    int o, hold = 0;
     while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         if (o == 'p')
             port = strtol(optarg, NULL, 10);
@@ -70,6 +91,8 @@ int main(int argc, char **argv)
             duration = strtod(optarg, NULL);
         else if (o == 's')
             size = strtol(optarg, NULL, 10);
+        else if (o == 'H')
+            hold = 1;
         else
             goto usage;
     }
@@ -137,7 +160,10 @@ int main(int argc, char **argv)
                 continue;
             if (r <= 0) {
                 errors++;
-                (void)epoll_ctl(ep, EPOLL_CTL_DEL, c->fd, NULL);
+                if (epoll_ctl(ep, EPOLL_CTL_DEL, c->fd, NULL) == -1) {
+                    perror("epoll_ctl");
+                    return 1;
+                }
                 continue;
             }
             c->got += (size_t)r;
@@ -157,17 +183,25 @@ int main(int argc, char **argv)
         served += cs[i].done > 0;
         if (cs[i].done < min)
             min = cs[i].done;
-        close(cs[i].fd);
     }
-    printf("rt_s=%.1f served=%ld conns=%ld min=%llu errors=%llu\n",
-           (double)total / el, served, nconns, (unsigned long long)min,
-           (unsigned long long)errors);
+    if (printf("rt_s=%.1f served=%ld conns=%ld min=%llu errors=%llu\n",
+               (double)total / el, served, nconns, (unsigned long long)min,
+               (unsigned long long)errors) < 0 ||
+        fflush(stdout) == EOF) {
+        perror("stdout");
+        return 1;
+    }
+    if (hold && wait_stdin_eof() == -1)
+        return 1;
+    for (long i = 0; i < nconns; i++)
+        if (close(cs[i].fd) == -1)
+            perror("close");
     free(cs);
     return 0;
 usage:
     fprintf(stderr,
             "usage: %s --port N [--conns N] [--duration S] "
-            "[--size BYTES]\n",
+            "[--size BYTES] [--hold]\n",
             argv[0]);
     return 2;
 }

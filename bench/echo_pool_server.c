@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -74,6 +75,7 @@ int main(int argc, char **argv)
         {"loop", no_argument, NULL, 'l'},
         {"keep", no_argument, NULL, 'k'},
         {"sync", no_argument, NULL, 's'},
+        {"defaults", no_argument, NULL, 'd'},
         {NULL, 0, NULL, 0},
     };
     ss_config cfg;
@@ -81,12 +83,9 @@ int main(int argc, char **argv)
     cfg.concurrency = SS_THREADING;
     cfg.host = "127.0.0.1";
     cfg.port = 0;
-    /* The library's default pool (max_workers 1024, started on demand) unless
-     * --workers.  A queue deep enough that 500 clients wait in it, not in
-     * SYN retries. */
-    cfg.queue_capacity = 1024;
     int c;
     unsigned long v;
+    bool sized = false, queue_set = false, defaults = false;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         if (c == 'h') {
             cfg.host = optarg;
@@ -94,20 +93,30 @@ int main(int argc, char **argv)
             cfg.port = (uint16_t)v;
         } else if (c == 'w' && parse_uint(optarg, 100000, &v) == 0 && v > 0) {
             cfg.max_workers = (unsigned)v;
+            sized = true;
         } else if (c == 'q' && parse_uint(optarg, 1000000, &v) == 0 && v > 0) {
             cfg.queue_capacity = (unsigned)v;
+            sized = queue_set = true;
         } else if (c == 'l') {
             my_tcp_handler.handle = handle_loop;
         } else if (c == 'k') {
             my_tcp_handler.handle = handle_keep;
         } else if (c == 's') {
             cfg.concurrency = SS_SYNC; /* with --keep: one thread, parked */
+        } else if (c == 'd') {
+            defaults = true;
         } else {
             goto usage;
         }
     }
-    if (optind != argc)
+    if (optind != argc || (defaults && sized))
         goto usage;
+    /* The library's default pool (max_workers 1024, started on demand) unless
+     * --workers.  A queue deep enough that 500 clients wait in it, not in
+     * SYN retries, unless --queue -- or --defaults: Python's program as a
+     * user writes it, on the pool ss_config_init gives. */
+    if (!defaults && !queue_set)
+        cfg.queue_capacity = 1024;
     ss_server *s = example_create(&cfg, &my_tcp_handler);
     if (s == NULL)
         return 1;
@@ -115,7 +124,7 @@ int main(int argc, char **argv)
 usage:
     fprintf(stderr,
             "usage: %s [--host HOST] [--port N] [--workers N] [--queue N] "
-            "[--loop | --keep] [--sync]\n",
+            "[--loop | --keep] [--sync] [--defaults]\n",
             argv[0]);
     return 2;
 }

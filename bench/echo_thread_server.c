@@ -39,9 +39,12 @@ static void *serve_one(void *arg)
             }
         }
     } while (loop_mode && n > 0);
-    /* Same close as the library's shutdown_request: FIN first, then close. */
-    shutdown(fd, SHUT_WR);
-    close(fd);
+    /* Same close as the library's shutdown_request: FIN first, then close.
+     * ENOTCONN: the peer went first (a reset). */
+    if (shutdown(fd, SHUT_WR) == -1 && errno != ENOTCONN)
+        perror("shutdown");
+    if (close(fd) == -1)
+        perror("close");
     return NULL;
 }
 
@@ -60,7 +63,10 @@ int main(int argc, char **argv)
             goto usage;
         }
     }
-    signal(SIGPIPE, SIG_IGN);
+    if (signal(SIGPIPE, SIG_IGN) == SIG_ERR) {
+        perror("signal");
+        return 1;
+    }
     int lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     int one = 1;
     struct sockaddr_in sin = {.sin_family = AF_INET,
@@ -75,26 +81,38 @@ int main(int argc, char **argv)
         perror("socket/bind/listen");
         return 1;
     }
-    setvbuf(stdout, NULL, _IOLBF, 0);
-    printf("listening on 127.0.0.1:%u\n", (unsigned)ntohs(sin.sin_port));
+    if (setvbuf(stdout, NULL, _IOLBF, 0) != 0 ||
+        printf("listening on 127.0.0.1:%u\n", (unsigned)ntohs(sin.sin_port)) <
+            0) {
+        perror("stdout");
+        return 1;
+    }
     pthread_attr_t attr;
-    pthread_attr_init(&attr);
-    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-    pthread_attr_setstacksize(&attr, 256 * 1024); /* the pool's default stack */
+    int arc = pthread_attr_init(&attr);
+    if (arc == 0)
+        arc = pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    if (arc == 0) /* the pool's default stack */
+        arc = pthread_attr_setstacksize(&attr, 256 * 1024);
+    if (arc != 0) {
+        fprintf(stderr, "pthread_attr: %s\n", strerror(arc));
+        return 1;
+    }
     for (;;) { /* until SIGTERM's default action */
         int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
         if (fd == -1) {
             if (errno != EINTR && errno != ECONNABORTED)
                 perror("accept");
-            if (errno == EMFILE || errno == ENFILE)
-                usleep(1000);
+            if ((errno == EMFILE || errno == ENFILE) && usleep(1000) == -1 &&
+                errno != EINTR)
+                perror("usleep");
             continue;
         }
         pthread_t t;
         int rc = pthread_create(&t, &attr, serve_one, (void *)(intptr_t)fd);
         if (rc != 0) {
             fprintf(stderr, "pthread_create: %s\n", strerror(rc));
-            close(fd);
+            if (close(fd) == -1)
+                perror("close");
         }
     }
 usage:

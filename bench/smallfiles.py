@@ -12,14 +12,14 @@ Prints files/s, median (min-max), and the ratio ssftp/lftp.
 """
 import argparse
 import os
-import re
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+
+from benchproc import start, stop
 
 PW = "bench-pass"
 PYFTPD = r'''
@@ -36,26 +36,6 @@ srv = FTPServer(("127.0.0.1", 0), FTPHandler)
 print("listening on 127.0.0.1:%d" % srv.address[1], flush=True)
 srv.serve_forever()
 '''
-
-
-def start(argv, **kw):
-    p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                         text=True, **kw)
-    line = p.stdout.readline()
-    m = re.match(r"listening on (\S+):(\d+)$", line.strip())
-    if not m:
-        p.kill()
-        sys.exit(f"{argv[0]}: no listening line (got {line!r})")
-    return p, m.group(2)
-
-
-def stop(p):
-    p.send_signal(signal.SIGTERM)
-    try:
-        p.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        p.kill()
-        p.wait()
 
 
 def timed(argv, cwd, stdin=None, env=None):
@@ -119,7 +99,7 @@ def main():
             return timed([ssftp, "-u", "bench", f"127.0.0.1:{sport}"], out, batch, env)
 
         def lftp_run(script, cwd):
-            return timed([lftp, "-u", f"bench,{PW}", "-p", fport, "127.0.0.1",
+            return timed([lftp, "-u", f"bench,{PW}", "-p", str(fport), "127.0.0.1",
                           "-e", "set ftp:passive-mode on; set net:max-retries 1; "
                           "set cmd:fail-exit yes; " + script + "; bye"], cwd)
 

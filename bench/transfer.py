@@ -17,15 +17,15 @@ Prints a Markdown table of MB/s (MB = 10^6 bytes) and the ratios.
 import argparse
 import hashlib
 import os
-import re
 import shutil
-import signal
 import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+
+from benchproc import start, stop
 
 PW = "bench-pass"
 
@@ -50,15 +50,6 @@ def free_port():
     port = s.getsockname()[1]
     s.close()
     return port
-
-
-def stop(p):
-    p.send_signal(signal.SIGTERM)
-    try:
-        p.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        p.kill()
-        p.wait()
 
 
 def ftp_python():
@@ -115,16 +106,10 @@ class Ours:
                         "--kdf-ops", "2", "--kdf-mem", "8388608"],
                        input=PW + "\n" + PW + "\n", text=True, check=True,
                        capture_output=True)
-        self.p = subprocess.Popen([self.ssftpd, "--root", self.root,
-                                   "--listen", "127.0.0.1:0"],
-                                  stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                                  text=True)
-        m = re.match(r"listening on (\S+):(\d+)$", self.p.stdout.readline().strip())
-        if not m:
-            stop(self.p)
-            sys.exit("ssftpd: no listening line")
+        self.p, port = start([self.ssftpd, "--root", self.root,
+                              "--listen", "127.0.0.1:0"])
         self.env = dict(os.environ, SSFTP_PASSWORD=PW)
-        self.cli = [self.ssftp, "-u", "bench", "--no-progress", f"127.0.0.1:{m.group(2)}"]
+        self.cli = [self.ssftp, "-u", "bench", "--no-progress", f"127.0.0.1:{port}"]
 
     def round(self, src, mb, want, res):
         prime(self.work, round(mb * 1e6))

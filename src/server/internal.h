@@ -218,7 +218,8 @@ int ss__pool_create(ss_server *s);
 void ss__pool_push_ready(ss_server *s, ss_request **rs, int n);
 int ss__pool_watch(ss_server *s, int64_t now, int timeout_ms);
 /* Every worker is running a request (they take from the park as they
- * finish). */
+ * finish).  Called by the loop, which then stops watching the park: the
+ * first worker to run out of work wakes it. */
 bool ss__pool_all_busy(ss_server *s);
 bool ss__pool_has_room(ss_server *s);
 void ss__pool_close(ss_server *s, int drain_ms);

@@ -41,6 +41,7 @@ struct ss_pool {
     unsigned nthreads, nidle, busy;
     bool stop;
     bool loop_waiting; /* the loop stopped accepting until there is room */
+    bool loop_blind;   /* the loop does not watch the park: all were busy */
     bool ready;        /* fully initialised: close has work to undo */
     pthread_attr_t attr;
     struct worker *slots; /* max_workers of them */
@@ -190,7 +191,15 @@ static void *worker_main(void *arg)
         p->busy--;
         if (n > 0)
             queue_ready_locked(s, p, rs, n, ss__now_ms(), 0);
+        /* This worker is about to idle while the loop, which saw every
+         * worker busy, looks at the park only every HARVEST_MS: it is told
+         * now, or input that comes meanwhile would wait for that tick. */
+        bool tell_loop = p->loop_blind && p->count == 0 && p->nready == 0;
+        if (tell_loop)
+            p->loop_blind = false;
         pthread_cond_broadcast(&p->done_cv);
+        if (tell_loop)
+            ss__wake(s);
     }
     p->nthreads--;
     w->state = SLOT_EXITED; /* joined by the next spawn or by close */
@@ -330,6 +339,7 @@ bool ss__pool_all_busy(ss_server *s)
     struct ss_pool *p = s->pool;
     pthread_mutex_lock(&p->mu);
     bool all = p->busy > 0 && p->nidle == 0;
+    p->loop_blind = all;
     pthread_mutex_unlock(&p->mu);
     return all;
 }

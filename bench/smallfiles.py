@@ -3,8 +3,9 @@
 
 --files files of --size bytes (default 1000 x 4 KiB), uploaded in one
 session and downloaded in one session, each way timed as the client's
-whole run (connect, login, every file, quit).  ssftp runs a batch on stdin
-(put/get lines); lftp runs mput/mget against pyftpdlib (Debian's lftp and
+whole run (connect, login, every file, quit).  ssftp runs mput/mget (a
+pattern: the client expands it, listing the remote directory for mget); lftp
+runs mput/mget with the names against pyftpdlib (Debian's lftp and
 python3-pyftpdlib; a missing one is said and skipped).  One untimed round
 primes the page cache and both servers; then --rounds rounds, the four runs
 alternated within each round, each round in a fresh remote directory.
@@ -89,13 +90,13 @@ def main():
             procs.append(q)
 
         def ssftp_put(d):
-            batch = f"mkdir {d}\ncd {d}\n" + "".join(f"put {n}\n" for n in names)
+            batch = f"mkdir {d}\ncd {d}\nmput f*\n"
             return timed([ssftp, "-u", "bench", f"127.0.0.1:{sport}"], src, batch, env)
 
         def ssftp_get(d):
             out = os.path.join(work, "got-ssftp-" + d)
             os.mkdir(out)
-            batch = f"cd {d}\n" + "".join(f"get {n}\n" for n in names)
+            batch = f"cd {d}\nmget f*\n"
             return timed([ssftp, "-u", "bench", f"127.0.0.1:{sport}"], out, batch, env)
 
         def lftp_run(script, cwd):

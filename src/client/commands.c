@@ -3,7 +3,10 @@
 #include "commands.h"
 
 #include <errno.h>
+#include <fnmatch.h>
+#include <glob.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -71,8 +74,9 @@ static int cmd_cwd(client_conn *c, int argc, char **argv, cmd_opts *o)
     return SSFTP_OK;
 }
 
-static void ls_print(const json_t *e)
+static void ls_print(const json_t *e, void *ctx)
 {
+    (void)ctx;
     const char *name = NULL, *type = "other";
     uint64_t size = 0;
     int64_t mtime = 0;
@@ -93,17 +97,17 @@ static void ls_print(const json_t *e)
     print_escaped(name, strcmp(type, "dir") == 0 ? "/\n" : "\n");
 }
 
-static int cmd_ls(client_conn *c, int argc, char **argv, cmd_opts *o)
+/* Lists path (NULL: the current directory), calling each() for every
+ * entry.  Returns an SSFTP_* status. */
+static int ls_walk(client_conn *c, const char *path, const char *what,
+                   void (*each)(const json_t *e, void *ctx), void *ctx)
 {
-    (void)o;
-    char what[PROTO_PATH_MAX + 16];
-    what_of(what, sizeof what, argc, argv);
     char *after = NULL;
     int status = SSFTP_OK;
     for (;;) { /* one request per page; docs/protocol.md, "ls" */
         json_t *req = json_pack("{s:s}", "cmd", "ls");
-        if (req && argc > 1)
-            json_object_set_new(req, "path", json_string(argv[1]));
+        if (req && path)
+            json_object_set_new(req, "path", json_string(path));
         if (req && after)
             json_object_set_new(req, "after", json_string(after));
         json_t *rep = NULL;
@@ -124,7 +128,7 @@ static int cmd_ls(client_conn *c, int argc, char **argv, cmd_opts *o)
         const char *last = NULL;
         json_array_foreach(entries, i, e)
         {
-            ls_print(e);
+            each(e, ctx);
             (void)proto_get_str(e, "name", &last);
         }
         free(after);
@@ -135,6 +139,160 @@ static int cmd_ls(client_conn *c, int argc, char **argv, cmd_opts *o)
     }
     free(after);
     fflush(stdout);
+    return status;
+}
+
+static int cmd_ls(client_conn *c, int argc, char **argv, cmd_opts *o)
+{
+    (void)o;
+    char what[PROTO_PATH_MAX + 16];
+    what_of(what, sizeof what, argc, argv);
+    return ls_walk(c, argc > 1 ? argv[1] : NULL, what, ls_print, NULL);
+}
+
+static void print_unmatched(const char *pattern)
+{
+    char *e = text_escape(pattern);
+    fprintf(stderr, "ssftp: %s: no match\n", e ? e : "?");
+    free(e);
+}
+
+/* ---- mput, mget: names and patterns -------------------------------------
+ * Local patterns are expanded here with glob(3); remote ones (a pattern in
+ * the last component only) by listing the directory and matching its files
+ * with fnmatch(3), as lftp does.  A leading '.' is matched only by a '.'. */
+
+struct names {
+    char **v;
+    unsigned n, cap;
+    bool nomem;
+    const char *dir; /* remote: the pattern's directory, with its '/' */
+    size_t dir_len;
+    const char *pattern;
+};
+
+static void names_add(struct names *l, const char *dir, size_t dir_len,
+                      const char *name)
+{
+    if (l->n == l->cap) {
+        unsigned cap = l->cap ? l->cap * 2 : 64;
+        char **v = realloc(l->v, cap * sizeof *v);
+        if (v == NULL) {
+            l->nomem = true;
+            return;
+        }
+        l->v = v;
+        l->cap = cap;
+    }
+    size_t n = strlen(name);
+    char *s = malloc(dir_len + n + 1);
+    if (s == NULL) {
+        l->nomem = true;
+        return;
+    }
+    memcpy(s, dir, dir_len);
+    memcpy(s + dir_len, name, n + 1);
+    l->v[l->n++] = s;
+}
+
+static void names_free(struct names *l)
+{
+    for (unsigned i = 0; i < l->n; i++)
+        free(l->v[i]);
+    free(l->v);
+}
+
+static bool has_pattern(const char *s)
+{
+    return strpbrk(s, "*?[") != NULL;
+}
+
+static void match_remote(const json_t *e, void *ctx)
+{
+    struct names *l = ctx;
+    const char *name = NULL, *type = "";
+    if (proto_get_str(e, "name", &name) != 0)
+        return;
+    (void)proto_get_str(e, "type", &type);
+    if (strcmp(type, "file") == 0 && fnmatch(l->pattern, name, FNM_PERIOD) == 0)
+        names_add(l, l->dir, l->dir_len, name);
+}
+
+/* Runs mput/mget over the names; patterns that matched nothing count as
+ * failures (they were said as they were found). */
+static int many_names(client_conn *c, const char *cmd, struct names *l,
+                      unsigned unmatched, const cmd_opts *o,
+                      int (*run)(client_conn *, char **, unsigned, bool))
+{
+    if (l->nomem)
+        return conn_fail(c, SSFTP_FAIL, "%s: out of memory", cmd);
+    int status = l->n > 0 ? run(c, l->v, l->n, o->progress) : SSFTP_OK;
+    if (status == SSFTP_OK && unmatched > 0)
+        status = conn_fail(c, SSFTP_FAIL, "%s: %u pattern%s matched nothing",
+                           cmd, unmatched, unmatched == 1 ? "" : "s");
+    return status;
+}
+
+static int cmd_mput(client_conn *c, int argc, char **argv, cmd_opts *o)
+{
+    struct names l = {0};
+    unsigned unmatched = 0;
+    for (int i = 1; i < argc; i++) {
+        if (!has_pattern(argv[i])) {
+            names_add(&l, "", 0, argv[i]);
+            continue;
+        }
+        glob_t g;
+        int r = glob(argv[i], 0, NULL, &g);
+        if (r == 0)
+            for (size_t k = 0; k < g.gl_pathc; k++)
+                names_add(&l, "", 0, g.gl_pathv[k]);
+        else if (r == GLOB_NOMATCH)
+            unmatched++, print_unmatched(argv[i]);
+        else
+            l.nomem = true;
+        if (r == 0 || r == GLOB_NOMATCH)
+            globfree(&g);
+    }
+    int status = many_names(c, "mput", &l, unmatched, o, transfer_mput);
+    names_free(&l);
+    return status;
+}
+
+static int cmd_mget(client_conn *c, int argc, char **argv, cmd_opts *o)
+{
+    struct names l = {0};
+    unsigned unmatched = 0;
+    for (int i = 1; i < argc && !c->dead; i++) {
+        size_t dl = proto_path_dir_len(argv[i]);
+        if (!has_pattern(argv[i] + dl)) {
+            names_add(&l, "", 0, argv[i]);
+            continue;
+        }
+        if (has_pattern(argv[i]) && strpbrk(argv[i], "*?[") < argv[i] + dl) {
+            conn_fail(c, SSFTP_USAGE,
+                      "mget: a pattern may only be in the last component");
+            names_free(&l);
+            return SSFTP_USAGE;
+        }
+        char dir[PROTO_PATH_MAX + 1];
+        snprintf(dir, sizeof dir, "%.*s", (int)dl, argv[i]);
+        l.dir = argv[i];
+        l.dir_len = dl;
+        l.pattern = argv[i] + dl;
+        unsigned before = l.n;
+        char what[PROTO_PATH_MAX + 8];
+        snprintf(what, sizeof what, "mget %s", argv[i]);
+        int s = ls_walk(c, dl ? dir : NULL, what, match_remote, &l);
+        if (s != SSFTP_OK) {
+            names_free(&l);
+            return s;
+        }
+        if (l.n == before)
+            unmatched++, print_unmatched(argv[i]);
+    }
+    int status = many_names(c, "mget", &l, unmatched, o, transfer_mget);
+    names_free(&l);
     return status;
 }
 
@@ -203,6 +361,12 @@ static const struct command {
      cmd_put},
     {"get", "REMOTE [LOCAL]", "download (resumes an interrupted download)", 1,
      2, cmd_get},
+    /* No upper bound: a one-shot `ssftp HOST mput *.jpg` gets the names
+     * from the shell (a line of the shell holds a few, with patterns). */
+    {"mput", "LOCAL...", "upload files (patterns: *.txt) here", 1, INT_MAX,
+     cmd_mput},
+    {"mget", "REMOTE...", "download files (patterns: dir/*.txt) here", 1,
+     INT_MAX, cmd_mget},
     {"quota", "", "show space used and the limit", 0, 0, cmd_quota},
     {"help", "", "this list", 0, 0, cmd_helpcmd},
     {"quit", "", "end the session", 0, 0, cmd_quit},

@@ -262,7 +262,10 @@ static const char *code_phrase(const char *code)
     return NULL;
 }
 
-int conn_remote_fail(client_conn *c, json_t *reply, const char *what)
+/* c->err from a failed reply, which it decrefs; *quota tells whether it
+ * was quota_exceeded.  Returns SSFTP_FAIL or SSFTP_AUTH. */
+static int remote_text(client_conn *c, json_t *reply, const char *what,
+                       bool *quota)
 {
     const char *code = "", *error = "";
     if (proto_reply_check(reply, &code, &error) != -EREMOTEIO)
@@ -273,8 +276,7 @@ int conn_remote_fail(client_conn *c, json_t *reply, const char *what)
     const char *w = safe_what ? safe_what : "?";
     int status =
         strcmp(code, PROTO_E_AUTH_FAILED) == 0 ? SSFTP_AUTH : SSFTP_FAIL;
-    char quota[96] = "";
-    bool is_quota = strcmp(code, PROTO_E_QUOTA_EXCEEDED) == 0;
+    *quota = strcmp(code, PROTO_E_QUOTA_EXCEEDED) == 0;
     if (phrase == NULL) {
         char *safe_code = text_escape(code);
         conn_fail(c, status, "%s: server error (%s): %s", w,
@@ -284,6 +286,22 @@ int conn_remote_fail(client_conn *c, json_t *reply, const char *what)
         conn_fail(c, status, "%s: %s", w, phrase);
     }
     json_decref(reply);
+    free(safe_what);
+    free(safe_err);
+    return status;
+}
+
+int conn_remote_note(client_conn *c, json_t *reply, const char *what)
+{
+    bool quota;
+    return remote_text(c, reply, what, &quota);
+}
+
+int conn_remote_fail(client_conn *c, json_t *reply, const char *what)
+{
+    bool is_quota;
+    int status = remote_text(c, reply, what, &is_quota);
+    char quota[96] = "";
     if (is_quota && !c->dead) {
         /* The figures make the message actionable; a failure here keeps the
          * plain message. */
@@ -306,8 +324,6 @@ int conn_remote_fail(client_conn *c, json_t *reply, const char *what)
         size_t n = strlen(c->err);
         snprintf(c->err + n, sizeof c->err - n, "%s", quota);
     }
-    free(safe_what);
-    free(safe_err);
     return status;
 }
 

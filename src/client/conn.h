@@ -55,6 +55,10 @@ int conn_call(client_conn *c, json_t *req, json_t **reply);
  * SSFTP_AUTH for auth_failed). */
 int conn_remote_fail(client_conn *c, json_t *reply, const char *what);
 
+/* The same, without asking for the quota figures: for replies to requests
+ * sent back to back, where no other request may go in between. */
+int conn_remote_note(client_conn *c, json_t *reply, const char *what);
+
 /* c->err = "what: <strerror(-err)>" (the connection is marked dead when
  * err is a network error).  Returns SSFTP_CONN or SSFTP_FAIL accordingly. */
 int conn_errno_fail(client_conn *c, int err, const char *what);

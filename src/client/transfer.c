@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -288,44 +289,73 @@ static int get_body(client_conn *c, int fd, uint64_t off, proto_digest_state *d,
     return status;
 }
 
-/* Send get with our partial's prefix; on success *rep is the reply (body
- * follows). */
-static int get_request(client_conn *c, const char *remote, uint64_t k,
-                       proto_digest_state *d, json_t **rep)
+/* One download: its partial, the prefix offered, and the outcome. */
+struct get_one {
+    const char *remote, *what;
+    const char *target, *part;
+    int fd;               /* the partial, open read-write */
+    uint64_t k;           /* its length when the get was sent */
+    proto_digest_state d; /* of its first k bytes, then of the body */
+    uint64_t total, k2;   /* from the reply */
+    uint8_t ours[PROTO_DIGEST_BYTES];
+    bool back_to_back; /* one of several gets sent without waiting */
+};
+
+/* Sends get with the partial's prefix (g->fd, g->remote). */
+static int get_send(client_conn *c, struct get_one *g)
 {
-    json_t *req = json_pack("{s:s, s:s, s:I}", "cmd", "get", "path", remote,
-                            "offset", (json_int_t)k);
-    if (req && k > 0) {
+    struct stat st;
+    if (fstat(g->fd, &st) < 0)
+        return conn_fail(c, SSFTP_FAIL, "%s: %s", g->what, strerror(errno));
+    g->k = (uint64_t)st.st_size;
+    proto_digest_init(&g->d);
+    if (g->k > 0 && proto_digest_update_file(&g->d, g->fd, 0, g->k) != 0) {
+        proto_digest_init(&g->d);
+        g->k = 0;
+    }
+    json_t *req = json_pack("{s:s, s:s, s:I}", "cmd", "get", "path", g->remote,
+                            "offset", (json_int_t)g->k);
+    if (req && g->k > 0) {
         uint8_t prefix[PROTO_DIGEST_BYTES];
-        proto_digest_peek(d, prefix);
+        proto_digest_peek(&g->d, prefix);
         if (proto_set_hex(req, "prefix", prefix, sizeof prefix)) {
             json_decref(req);
             req = NULL;
         }
     }
-    return conn_call(c, req, rep);
+    if (req == NULL)
+        return conn_fail(c, SSFTP_FAIL,
+                         "%s: cannot encode the request (names must be "
+                         "valid UTF-8)",
+                         g->what);
+    int r = proto_send(&c->io, req);
+    json_decref(req);
+    return r == 0 ? SSFTP_OK : conn_errno_fail(c, r, g->what);
 }
 
-static int get_file(client_conn *c, int fd, const char *remote,
-                    const char *target, const char *part, bool show_progress,
-                    const char *what)
+/* Receives the reply to get_send(), the body into the partial and the
+ * trailer, and checks the digest; publishing is the caller's. */
+static int get_receive(client_conn *c, struct get_one *g, bool show_progress)
 {
-    struct stat st;
-    if (fstat(fd, &st) < 0)
-        return conn_fail(c, SSFTP_FAIL, "%s: %s", what, strerror(errno));
-    uint64_t k = (uint64_t)st.st_size;
-    proto_digest_state d;
-    proto_digest_init(&d);
-    if (k > 0 && proto_digest_update_file(&d, fd, 0, k) != 0) {
-        proto_digest_init(&d);
-        k = 0;
-    }
+    const char *what = g->what, *part = g->part, *remote = g->remote;
+    int fd = g->fd;
+    uint64_t k = g->k;
     json_t *rep = NULL;
-    int r = get_request(c, remote, k, &d, &rep);
-    if (r == -EREMOTEIO)
-        return conn_remote_fail(c, rep, what);
+    int r = proto_recv(&c->io, &rep);
+    if (r == 0) {
+        r = proto_reply_check(rep, NULL, NULL);
+        if (r == -EREMOTEIO)
+            return g->back_to_back ? conn_remote_note(c, rep, what)
+                                   : conn_remote_fail(c, rep, what);
+        if (r != 0) {
+            json_decref(rep);
+            c->dead = true;
+            return conn_fail(c, SSFTP_CONN, "%s: malformed reply from server",
+                             what);
+        }
+    }
     if (r < 0)
-        return c->dead ? SSFTP_CONN : SSFTP_FAIL;
+        return conn_errno_fail(c, r, what);
     uint64_t total = 0, k2 = 0;
     uint64_t body = c->io.body_in;
     r = proto_get_u64(rep, "total", &total);
@@ -338,19 +368,23 @@ static int get_file(client_conn *c, int fd, const char *remote,
                          what);
     }
     if (k2 != k) { /* the server did not recognise our prefix: start over */
-        if (ftruncate(fd, 0) < 0)
+        if (ftruncate(fd, 0) < 0) {
+            c->dead = true; /* the body is on its way */
             return conn_fail(c, SSFTP_FAIL, "%s: %s", what, strerror(errno));
-        proto_digest_init(&d);
+        }
+        proto_digest_init(&g->d);
     }
+    g->total = total;
+    g->k2 = k2;
     struct xfer x;
     xfer_begin(&x, show_progress, remote, total, k2);
-    int status = get_body(c, fd, k2, &d, &x.bar, what, part);
+    int status = get_body(c, fd, k2, &g->d, &x.bar, what, part);
     xfer_end(&x, total, status == SSFTP_OK);
     if (status != SSFTP_OK)
         return status;
 
-    uint8_t ours[PROTO_DIGEST_BYTES], theirs[PROTO_DIGEST_BYTES];
-    proto_digest_final(&d, ours);
+    uint8_t *ours = g->ours, theirs[PROTO_DIGEST_BYTES];
+    proto_digest_final(&g->d, ours);
     json_t *trailer = NULL;
     r = proto_recv(&c->io, &trailer);
     if (r)
@@ -365,15 +399,42 @@ static int get_file(client_conn *c, int fd, const char *remote,
         return conn_fail(c, SSFTP_CONN, "%s: malformed trailer from server",
                          what);
     }
-    if (sodium_memcmp(ours, theirs, sizeof ours) != 0) {
+    if (sodium_memcmp(ours, theirs, PROTO_DIGEST_BYTES) != 0) {
         unlink(part);
         return conn_fail(c, SSFTP_FAIL,
                          "%s: digest mismatch, download discarded", what);
     }
-    if (fsync(fd) < 0 || rename(part, target) < 0)
-        return conn_fail(c, SSFTP_FAIL, "%s: %s", what, strerror(errno));
+    return SSFTP_OK;
+}
+
+/* Verified: the partial becomes the target (its data on disk first, so a
+ * crash never leaves a short file under the target's name).  The
+ * directory's fsync is the caller's. */
+static int get_publish(client_conn *c, const struct get_one *g)
+{
+    if (fsync(g->fd) < 0 || rename(g->part, g->target) < 0)
+        return conn_fail(c, SSFTP_FAIL, "%s: %s", g->what, strerror(errno));
+    return SSFTP_OK;
+}
+
+static int get_file(client_conn *c, int fd, const char *remote,
+                    const char *target, const char *part, bool show_progress,
+                    const char *what)
+{
+    struct get_one g = {.remote = remote,
+                        .what = what,
+                        .target = target,
+                        .part = part,
+                        .fd = fd};
+    int status = get_send(c, &g);
+    if (status == SSFTP_OK)
+        status = get_receive(c, &g, show_progress);
+    if (status == SSFTP_OK)
+        status = get_publish(c, &g);
+    if (status != SSFTP_OK)
+        return status;
     sync_parent(target);
-    report_done(remote, target, total, k2, ours);
+    report_done(remote, target, g.total, g.k2, g.ours);
     return SSFTP_OK;
 }
 
@@ -403,4 +464,334 @@ int transfer_get(client_conn *c, const char *remote, const char *local,
         unlink(part);
     close(fd);
     return status;
+}
+
+/* ---- many files, back to back -------------------------------------------
+ * mput and mget send their requests without waiting for each reply, a
+ * window at a time, and make the files durable a window at a time: with
+ * small files the round trips and the fsyncs, not the bytes, are the cost
+ * (bench/smallfiles.py). */
+
+/* Files up to this size are put whole, without waiting for the server
+ * (docs/protocol.md, "put"): sending one again costs less than the round
+ * trip a resume needs.  Larger ones go one at a time, resumable. */
+#define WHOLE_MAX (256 * 1024)
+/* Requests in flight, and bytes of whole puts in flight, at most (twice
+ * the server's group of commits, so that one group is sent while the one
+ * before is published). */
+#define WINDOW_FILES 64
+#define WINDOW_BYTES (4u << 20)
+
+/* A per-file failure in mput/mget: said at once, and the command goes on
+ * (the connection permitting). */
+static void say_failed(client_conn *c, unsigned *failed)
+{
+    fprintf(stderr, "ssftp: %s\n", c->err);
+    (*failed)++;
+}
+
+/* The command's status once every file has had its turn. */
+static int many_status(client_conn *c, const char *cmd, unsigned failed,
+                       unsigned n)
+{
+    if (c->dead)
+        return SSFTP_CONN;
+    if (failed == 0)
+        return SSFTP_OK;
+    return conn_fail(c, SSFTP_FAIL, "%s: %u of %u files failed", cmd, failed,
+                     n);
+}
+
+struct put_flight {
+    const char *local;
+    char remote[PROTO_NAME_MAX + 1];
+    uint64_t total;
+    uint8_t digest[PROTO_DIGEST_BYTES];
+};
+
+/* put (whole), put_data and put_end for fd, without waiting. */
+static int put_whole_send(client_conn *c, int fd, struct put_flight *f,
+                          const char *what)
+{
+    json_t *req =
+        json_pack("{s:s, s:s, s:I, s:b}", "cmd", "put", "path", f->remote,
+                  "total", (json_int_t)f->total, "whole", 1);
+    if (req == NULL)
+        return conn_fail(c, SSFTP_FAIL,
+                         "%s: cannot encode the request (names must be "
+                         "valid UTF-8)",
+                         what);
+    int r = proto_send(&c->io, req);
+    json_decref(req);
+    if (r == 0) {
+        json_t *data = json_pack("{s:s, s:I, s:I}", "cmd", "put_data", "offset",
+                                 (json_int_t)0, "size", (json_int_t)f->total);
+        r = data ? proto_send(&c->io, data) : -ENOMEM;
+        json_decref(data);
+    }
+    if (r != 0) {
+        c->dead = true; /* the put went out; what follows cannot */
+        return conn_errno_fail(c, r, what);
+    }
+    proto_digest_state d;
+    proto_digest_init(&d);
+    progress quiet;
+    progress_begin(&quiet, false, f->local, f->total, 0);
+    int status = put_body(c, fd, 0, &d, &quiet, what);
+    if (status != SSFTP_OK)
+        return status;
+    proto_digest_final(&d, f->digest);
+    json_t *end = json_pack("{s:s}", "cmd", "put_end");
+    r = end ? proto_set_hex(end, "digest", f->digest, sizeof f->digest)
+            : -ENOMEM;
+    if (r == 0)
+        r = proto_send(&c->io, end);
+    json_decref(end);
+    if (r != 0) {
+        c->dead = true;
+        return conn_errno_fail(c, r, what);
+    }
+    return SSFTP_OK;
+}
+
+/* The reply to one whole put. */
+static int put_reply(client_conn *c, const struct put_flight *f)
+{
+    char what[PROTO_PATH_MAX + 8];
+    snprintf(what, sizeof what, "put %s", f->local);
+    json_t *rep = NULL;
+    int r = proto_recv(&c->io, &rep);
+    if (r != 0) {
+        c->dead = true;
+        return conn_errno_fail(c, r, what);
+    }
+    r = proto_reply_check(rep, NULL, NULL);
+    if (r == -EREMOTEIO)
+        return conn_remote_note(c, rep, what);
+    uint8_t theirs[PROTO_DIGEST_BYTES];
+    uint64_t bytes = 0;
+    if (r == 0)
+        r = proto_get_hex(rep, "digest", theirs, sizeof theirs);
+    if (r == 0)
+        r = proto_get_u64(rep, "bytes", &bytes);
+    json_decref(rep);
+    if (r != 0) {
+        c->dead = true;
+        return conn_fail(c, SSFTP_CONN, "%s: malformed reply from server",
+                         what);
+    }
+    if (bytes != f->total || sodium_memcmp(f->digest, theirs, sizeof theirs))
+        return conn_fail(c, SSFTP_FAIL,
+                         "%s: the server stored different bytes "
+                         "(digest mismatch)",
+                         what);
+    report_done(f->local, f->remote, f->total, 0, f->digest);
+    return SSFTP_OK;
+}
+
+/* The whole puts in flight, oldest first (a ring of WINDOW_FILES). */
+struct put_window {
+    struct put_flight f[WINDOW_FILES];
+    unsigned head, n;
+    uint64_t bytes;
+    unsigned failed;
+};
+
+/* Collects the oldest reply. */
+static void put_collect_one(client_conn *c, struct put_window *w)
+{
+    struct put_flight *f = &w->f[w->head];
+    w->head = (w->head + 1) % WINDOW_FILES;
+    w->n--;
+    w->bytes -= f->total;
+    if (c->dead) /* the broken connection was said once */
+        w->failed++;
+    else if (put_reply(c, f) != SSFTP_OK)
+        say_failed(c, &w->failed);
+}
+
+/* Collects replies: all of them (all), or until there is room for a file
+ * of size bytes, then those already here without waiting -- so that the
+ * client reads replies while the server publishes, and sends while it
+ * does. */
+static void put_collect(client_conn *c, struct put_window *w, bool all,
+                        uint64_t size)
+{
+    while (w->n > 0 &&
+           (all || w->n == WINDOW_FILES || w->bytes + size > WINDOW_BYTES))
+        put_collect_one(c, w);
+    while (w->n > 0 && !c->dead) {
+        struct pollfd p = {.fd = c->io.fd, .events = POLLIN};
+        if (proto_poll(&p, 1, 0) <= 0)
+            break;
+        put_collect_one(c, w);
+    }
+}
+
+int transfer_mput(client_conn *c, char **locals, unsigned n, bool show_progress)
+{
+    struct put_window *w = calloc(1, sizeof *w);
+    if (w == NULL)
+        return conn_fail(c, SSFTP_FAIL, "mput: out of memory");
+    for (unsigned i = 0; i < n && !c->dead; i++) {
+        char what[PROTO_PATH_MAX + 8];
+        snprintf(what, sizeof what, "put %s", locals[i]);
+        int fd = open(locals[i], O_RDONLY | O_CLOEXEC);
+        struct stat st;
+        if (fd < 0 || fstat(fd, &st) != 0) {
+            conn_fail(c, SSFTP_FAIL, "%s: %s", what, strerror(errno));
+            if (fd >= 0)
+                close(fd);
+            say_failed(c, &w->failed);
+            continue;
+        }
+        uint64_t size = (uint64_t)st.st_size;
+        char name[PROTO_NAME_MAX + 1];
+        bool whole = S_ISREG(st.st_mode) && size <= WHOLE_MAX &&
+                     proto_path_base(locals[i], name, sizeof name) == 0 &&
+                     name[0] != '\0';
+        /* A large file goes alone, resumable, after every reply is in. */
+        put_collect(c, w, !whole, size);
+        int status = SSFTP_OK;
+        if (c->dead) {
+            status = SSFTP_CONN;
+        } else if (whole) {
+            struct put_flight *f = &w->f[(w->head + w->n) % WINDOW_FILES];
+            memcpy(f->remote, name, sizeof name);
+            f->local = locals[i];
+            f->total = size;
+            status = put_whole_send(c, fd, f, what);
+            if (status == SSFTP_OK) {
+                w->n++;
+                w->bytes += size;
+            }
+        } else {
+            status = transfer_put(c, locals[i], NULL, show_progress);
+        }
+        close(fd);
+        if (status != SSFTP_OK)
+            say_failed(c, &w->failed);
+    }
+    put_collect(c, w, true, 0);
+    unsigned failed = w->failed;
+    free(w);
+    return many_status(c, "mput", failed, n);
+}
+
+/* Where and how each get of a window stands. */
+struct get_flight {
+    struct get_one g;
+    char what[PROTO_PATH_MAX + 8];
+    char target[PROTO_PATH_MAX + 1], part[PROTO_PATH_MAX + 1];
+    bool existed; /* the partial was there before us */
+    int status;
+};
+
+static void get_flight_close(struct get_flight *f)
+{
+    struct stat st;
+    /* A refused get must not leave an empty partial we just made. */
+    if (f->status != SSFTP_OK && !f->existed && fstat(f->g.fd, &st) == 0 &&
+        st.st_size == 0)
+        unlink(f->part);
+    close(f->g.fd);
+    f->g.fd = -1;
+}
+
+/* Receives a window of gets in order, then publishes the verified ones:
+ * each file fsynced and renamed, then each directory fsynced once. */
+static void get_drain(client_conn *c, struct get_flight *fl, unsigned nf,
+                      bool show_progress, unsigned *failed)
+{
+    for (unsigned i = 0; i < nf; i++) {
+        struct get_flight *f = &fl[i];
+        if (c->dead) { /* the broken connection was said once */
+            f->status = SSFTP_CONN;
+            (*failed)++;
+            continue;
+        }
+        f->status = get_receive(c, &f->g, show_progress);
+        if (f->status == SSFTP_OK) /* its data heads for the disk */
+            (void)sync_file_range(f->g.fd, 0, 0, SYNC_FILE_RANGE_WRITE);
+        else
+            say_failed(c, failed);
+    }
+    for (unsigned i = 0; i < nf; i++) {
+        if (fl[i].status != SSFTP_OK)
+            continue;
+        fl[i].status = get_publish(c, &fl[i].g);
+        if (fl[i].status != SSFTP_OK)
+            say_failed(c, failed);
+    }
+    for (unsigned i = 0; i < nf; i++) {
+        struct get_flight *f = &fl[i];
+        if (f->status != SSFTP_OK) {
+            get_flight_close(f);
+            continue;
+        }
+        size_t dl = proto_path_dir_len(f->target);
+        bool same_next = false;
+        for (unsigned j = i + 1; j < nf && !same_next; j++)
+            same_next = fl[j].status == SSFTP_OK &&
+                        proto_path_dir_len(fl[j].target) == dl &&
+                        memcmp(fl[j].target, f->target, dl) == 0;
+        if (!same_next)
+            sync_parent(f->target);
+        get_flight_close(f);
+    }
+    for (unsigned i = 0; i < nf; i++)
+        if (fl[i].status == SSFTP_OK)
+            report_done(fl[i].g.remote, fl[i].target, fl[i].g.total, fl[i].g.k2,
+                        fl[i].g.ours);
+}
+
+int transfer_mget(client_conn *c, char **remotes, unsigned n,
+                  bool show_progress)
+{
+    struct get_flight *fl =
+        aligned_alloc(64, (WINDOW_FILES * sizeof *fl + 63) / 64 * 64);
+    if (fl == NULL)
+        return conn_fail(c, SSFTP_FAIL, "mget: out of memory");
+    unsigned nf = 0, failed = 0;
+    for (unsigned i = 0; i < n && !c->dead; i++) {
+        struct get_flight *f = &fl[nf];
+        memset(f, 0, sizeof *f);
+        snprintf(f->what, sizeof f->what, "get %s", remotes[i]);
+        f->g = (struct get_one){.remote = remotes[i],
+                                .what = f->what,
+                                .target = f->target,
+                                .part = f->part,
+                                .fd = -1,
+                                .back_to_back = true};
+        int r =
+            get_paths(remotes[i], NULL, f->target, f->part, sizeof f->target);
+        if (r != 0) {
+            conn_fail(c, SSFTP_FAIL, "%s: %s", f->what, strerror(-r));
+            say_failed(c, &failed);
+            continue;
+        }
+        f->existed = access(f->part, F_OK) == 0;
+        f->g.fd = open(f->part, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+        if (f->g.fd < 0) {
+            char *p = text_escape(f->part);
+            conn_fail(c, SSFTP_FAIL, "%s: %s: %s", f->what, p ? p : "?",
+                      strerror(errno));
+            free(p);
+            say_failed(c, &failed);
+            continue;
+        }
+        f->status = get_send(c, &f->g);
+        if (f->status != SSFTP_OK) {
+            say_failed(c, &failed);
+            get_flight_close(f);
+            continue;
+        }
+        if (++nf == WINDOW_FILES) {
+            get_drain(c, fl, nf, show_progress, &failed);
+            nf = 0;
+        }
+    }
+    get_drain(c, fl, nf, show_progress, &failed);
+    free(fl);
+    return many_status(c, "mget", failed, n);
 }

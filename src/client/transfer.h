@@ -32,4 +32,16 @@ int transfer_put(client_conn *c, const char *local, const char *remote,
 int transfer_get(client_conn *c, const char *remote, const char *local,
                  bool show_progress);
 
+/* Upload several local files into the current remote directory, each under
+ * its own name (mput), or download several remote files into the current
+ * local directory (mget).  Requests go out a window at a time without
+ * waiting for each reply (small files whole, docs/protocol.md "put"), and
+ * the files are made durable a window at a time.  A file that fails is
+ * said on stderr and the rest go on; the status is SSFTP_FAIL if any failed
+ * (c->err counts them), SSFTP_CONN if the connection broke. */
+int transfer_mput(client_conn *c, char **locals, unsigned n,
+                  bool show_progress);
+int transfer_mget(client_conn *c, char **remotes, unsigned n,
+                  bool show_progress);
+
 #endif

@@ -223,19 +223,25 @@ int files_upload_written(struct files_upload *u, uint64_t off, uint64_t *stored)
     return rc;
 }
 
-int files_upload_commit(struct files_upload *u, struct jail_commit *c)
+void files_upload_flush_start(const struct files_upload *u)
+{
+    jail_upload_flush_start(u->u);
+}
+
+int files_upload_commit(struct files_upload *u, struct jail_commit *c,
+                        bool sync_dir)
 {
     uint64_t end = 0;
     int rc = jail_upload_size(u->u, &end);
     if (rc == 0 && end != u->total)
         rc = -EIO;
     if (rc != 0) {
-        *c = (struct jail_commit){.displaced_fd = -1};
+        *c = (struct jail_commit){.displaced_fd = -1, .dir_fd = -1};
         files_upload_leave(u);
         return rc;
     }
     (void)quota_release(u->f->quota, u->reserved);
-    rc = jail_upload_commit(u->u, c);
+    rc = jail_upload_commit(u->u, c, sync_dir);
     if (rc == 0)
         (void)quota_free(u->f->quota, c->replaced);
     free(u);

@@ -168,8 +168,10 @@ int jail_rename(const struct jail_path *from, const struct jail_path *to);
  * Ends, each of which frees u whatever it returns:
  *   commit:  fsyncs, atomically puts the file in place of the target
  *            (readers see the old or the new file, never neither), fsyncs
- *            the directory; see struct jail_commit.  On failure nothing is
- *            published and the partial is kept for a resume.
+ *            the directory (or, when asked, hands its fd over so that the
+ *            caller fsyncs it once for several commits); see struct
+ *            jail_commit.  On failure nothing is published and the partial
+ *            is kept for a resume.
  *   close:   keeps the partial for a later resume.
  *   discard: removes the partial; *freed (may be NULL) gets it (one entry
  *            and its size). */
@@ -181,6 +183,9 @@ int jail_upload_size(const struct jail_upload *u, uint64_t *size);
 /* Cuts the partial to len bytes (-EINVAL if it is shorter than len: no
  * holes); *freed (may be NULL) gets the bytes cut. */
 int jail_upload_truncate(struct jail_upload *u, uint64_t len, uint64_t *freed);
+/* Starts writing the partial's data to disk without waiting, so that the
+ * fsync of a later commit has less to wait for (best effort). */
+void jail_upload_flush_start(const struct jail_upload *u);
 
 /* What a commit did.  Once the new file is under the target name the commit
  * has happened and jail_upload_commit() returns 0, whatever fails after:
@@ -199,12 +204,17 @@ struct jail_commit {
     /* 0, or the -errno of the directory fsync that failed after the file
      * was in place: published, but not known to survive a power cut. */
     int sync_err;
+    /* -1; or, when the commit was asked to leave the directory's fsync to
+     * the caller and the file is in place, an open fd of the directory:
+     * fsync it (that is when the commit is durable), then close it. */
+    int dir_fd;
     /* A directory took the target's name during the commit and could not
      * be given its name back (the kernel refused the second exchange): it
      * is whole, under a private name, and the log must say so. */
     bool dir_hidden;
 };
-int jail_upload_commit(struct jail_upload *u, struct jail_commit *c);
+int jail_upload_commit(struct jail_upload *u, struct jail_commit *c,
+                       bool sync_dir);
 void jail_upload_close(struct jail_upload *u);
 int jail_upload_discard(struct jail_upload *u, struct jail_count *freed);
 

@@ -155,13 +155,20 @@ static void upload_free(struct jail_upload *u)
 {
     if (u->fd >= 0)
         close(u->fd); /* releases the flock */
-    close(u->dirfd);
+    if (u->dirfd >= 0)
+        close(u->dirfd);
     free(u);
 }
 
-int jail_upload_commit(struct jail_upload *u, struct jail_commit *c)
+void jail_upload_flush_start(const struct jail_upload *u)
 {
-    *c = (struct jail_commit){.displaced_fd = -1};
+    (void)sync_file_range(u->fd, 0, 0, SYNC_FILE_RANGE_WRITE);
+}
+
+int jail_upload_commit(struct jail_upload *u, struct jail_commit *c,
+                       bool sync_dir)
+{
+    *c = (struct jail_commit){.displaced_fd = -1, .dir_fd = -1};
     /* fsync before the rename: after a crash the name must not point at a
      * file whose data never reached the disk. */
     int rc = fsync(u->fd) != 0 ? -errno : 0;
@@ -181,10 +188,14 @@ int jail_upload_commit(struct jail_upload *u, struct jail_commit *c)
         rc = upload_place(u, tmp, c);
         /* Failed: put the partial back, so it can be resumed or discarded;
          * if even that fails it stays hidden, and counted, under tmp. */
-        if (rc != 0)
+        if (rc != 0) {
             (void)renameat2(u->dirfd, tmp, u->dirfd, u->part, RENAME_NOREPLACE);
-        else if (fsync(u->dirfd) != 0)
+        } else if (!sync_dir) {
+            c->dir_fd = u->dirfd; /* the caller's fsync, and close */
+            u->dirfd = -1;
+        } else if (fsync(u->dirfd) != 0) {
             c->sync_err = -errno;
+        }
     }
     upload_free(u);
     return rc;

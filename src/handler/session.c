@@ -266,17 +266,24 @@ static int session_step(struct session *s)
     }
     json_t *req;
     int rc = session_next(s, &req, false);
-    if (rc == -EMSGSIZE || rc == -EBADMSG)
+    if ((rc == -EMSGSIZE || rc == -EBADMSG) && session_put_flush(s) == 0)
         proto_send_error(&s->io, PROTO_E_BAD_FRAME, "unreadable frame");
     if (rc != 0)
         return rc;
-    const char *cmd;
-    if (proto_get_str(req, "cmd", &cmd) != 0)
+    const char *cmd = "";
+    (void)proto_get_str(req, "cmd", &cmd);
+    /* Held uploads are answered before anything else (put sees to that
+     * itself: a whole put is held in turn). */
+    if (strcmp(cmd, "put") != 0)
+        rc = session_put_flush(s);
+    if (rc == 0 && !json_is_string(json_object_get(req, "cmd")))
         rc = proto_send_error(&s->io, PROTO_E_BAD_REQUEST,
                               "a request needs a string \"cmd\"");
-    else
+    else if (rc == 0)
         rc = dispatch(s, req, cmd, s->login);
     json_decref(req);
+    if (rc == 0)
+        rc = session_put_settle(s);
     if (rc == 0 && s->files != NULL) {
         files_rest(s->files); /* idle: the socket is all it holds */
         drop_login(s);        /* logged in: the login state goes */
@@ -348,6 +355,7 @@ int session_finish(ss_request *r)
     struct session *s = ss_request_state(r);
     struct session_server *srv = s->srv;
     int why = s->end != 0 ? s->end : ss_request_status(r);
+    (void)session_put_flush(s); /* verified uploads are published */
     drop_login(s);
     files_close(s->files);
     s->files = NULL;

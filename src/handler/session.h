@@ -39,6 +39,7 @@
 #include "userdb.h"
 
 struct isolation;
+struct put_batch;
 
 /* What every session shares: built by main(), borrowed by sessions. */
 struct session_server {
@@ -71,6 +72,7 @@ struct session {
     bool greeted;                /* hello done */
     int end;                     /* why the session ended (0: quit or EOF) */
     struct session_login *login; /* until logged in */
+    struct put_batch *held;      /* verified uploads to publish together */
 };
 
 /* The handler class main() passes to ss_server_create(); the server's user
@@ -147,6 +149,15 @@ int session_cmd_rmdir(struct session *s, const json_t *req);
 int session_cmd_quota(struct session *s, const json_t *req);
 int session_cmd_put(struct session *s, const json_t *req);
 int session_cmd_get(struct session *s, const json_t *req);
+
+/* Group commit (session_xfer.c): uploads verified while the client had
+ * already sent more are held, published together, then answered in order.
+ * flush publishes and answers what is held (call it before any other reply
+ * goes out, and when the session ends); settle does so only when the client
+ * has sent nothing more (a held upload must not wait on an idle client).
+ * Both return 0, or negative when a reply could not be sent. */
+int session_put_flush(struct session *s);
+int session_put_settle(struct session *s);
 
 /* Waits for and reads the next request (the idle wait polls
  * ss_server_stopping() unless in_transfer).  Returns as proto_recv(), or

@@ -4,7 +4,10 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "digestcache.h"
@@ -30,12 +33,185 @@ static void log_transfer(struct session *s, const char *cmd, const char *path,
 
 /* An upload between its put and its put_end. */
 struct upload {
-    struct files_upload *u;
+    struct files_upload *u; /* NULL: a whole put that was refused */
     char path[PROTO_PATH_BUF];
     uint64_t total;       /* N */
     uint64_t partial;     /* K, the partial's length offered as prefix */
     proto_digest_state d; /* of the partial's first K bytes, then the body */
+    bool whole;           /* no reply to put: put_data follows at offset 0 */
+    int refused;          /* a whole put's refusal, told at put_end */
 };
+
+/* ---- group commit --------------------------------------------------------
+ * A verified upload is published (fsync, rename, directory fsync) before
+ * its reply.  When the client has already sent more (puts back to back,
+ * docs/protocol.md "put", "whole"), up to PUT_BATCH_MAX verified uploads are
+ * held and published together -- each file fsynced and renamed, then each
+ * directory fsynced once -- and their replies then go out in order.  No
+ * reply says ok before its file is durable; nothing is held while the
+ * connection waits for input. */
+
+#define PUT_BATCH_MAX 32
+
+struct held_put {
+    struct files_upload *u;
+    char path[PROTO_PATH_BUF];
+    uint64_t total, off, moved;
+    double start;
+    uint8_t digest[PROTO_DIGEST_BYTES];
+};
+
+struct put_batch {
+    unsigned n;
+    struct held_put h[PUT_BATCH_MAX];
+};
+
+/* Whether the client has sent more already (a peek, never a wait). */
+static bool input_waiting(const struct session *s)
+{
+    char b;
+    return recv(s->io.fd, &b, 1, MSG_PEEK | MSG_DONTWAIT) > 0;
+}
+
+/* The reply to one published (or failed) upload. */
+static int put_reply(struct session *s, const struct held_put *h, int err,
+                     const struct jail_commit *c)
+{
+    if (err != 0) {
+        log_transfer(s, "put", h->path, h->total, h->off, h->moved, h->start,
+                     h->digest, proto_errno_code(err));
+        return session_fail(s, err, h->path);
+    }
+    if (c->dir_hidden)
+        session_log(s,
+                    "put %s: a directory that took the name meanwhile "
+                    "could not be given it back and is hidden in the same "
+                    "directory under a .commit-* name; restore it by hand",
+                    h->path);
+    if (c->sync_err != 0)
+        session_log(s, "put %s: in place, but the directory fsync failed: %s",
+                    h->path, strerror(-c->sync_err));
+    log_transfer(s, "put", h->path, h->total, h->off, h->moved, h->start,
+                 h->digest, "ok");
+    json_t *r = json_pack("{s:I}", "bytes", (json_int_t)h->total);
+    int rc = r == NULL
+                 ? -ENOMEM
+                 : proto_set_hex(r, "digest", h->digest, PROTO_DIGEST_BYTES);
+    rc = rc == 0 ? proto_send_ok(&s->io, r)
+                 : proto_send_error(&s->io, PROTO_E_INTERNAL, "out of memory");
+    json_decref(r);
+    return rc;
+}
+
+/* fsyncs the directories the commits left to us, each once (the last
+ * commit in a directory does it for all before it), and closes them. */
+static void sync_dirs(struct jail_commit *c, unsigned n)
+{
+    struct synced {
+        dev_t dev;
+        ino_t ino;
+        int err;
+    } done[PUT_BATCH_MAX];
+    unsigned nd = 0;
+    for (unsigned i = n; i-- > 0;) {
+        if (c[i].dir_fd < 0)
+            continue;
+        struct stat st;
+        bool known = fstat(c[i].dir_fd, &st) == 0;
+        unsigned k = 0;
+        while (known && k < nd &&
+               (done[k].dev != st.st_dev || done[k].ino != st.st_ino))
+            k++;
+        if (known && k < nd) {
+            c[i].sync_err = done[k].err;
+        } else {
+            c[i].sync_err = fsync(c[i].dir_fd) != 0 ? -errno : 0;
+            if (known)
+                done[nd++] =
+                    (struct synced){st.st_dev, st.st_ino, c[i].sync_err};
+        }
+        close(c[i].dir_fd);
+        c[i].dir_fd = -1;
+    }
+}
+
+int session_put_flush(struct session *s)
+{
+    struct put_batch *b = s->held;
+    if (b == NULL)
+        return 0;
+    s->held = NULL;
+    struct jail_commit c[PUT_BATCH_MAX];
+    int err[PUT_BATCH_MAX];
+    for (unsigned i = 0; i < b->n; i++)
+        err[i] = files_upload_commit(b->h[i].u, &c[i], false);
+    sync_dirs(c, b->n);
+    int rc = 0;
+    for (unsigned i = 0; i < b->n; i++) {
+        int sent = rc == 0 ? put_reply(s, &b->h[i], err[i], &c[i]) : rc;
+        if (rc == 0)
+            rc = sent;
+        if (c[i].displaced_fd >= 0)
+            close(c[i].displaced_fd); /* frees the old file, after the reply */
+    }
+    free(b);
+    return rc;
+}
+
+/* A verified upload: held for a group commit while the client has sent
+ * more, else published with those held before it. */
+static int put_publish(struct session *s, struct upload *up, uint64_t off,
+                       uint64_t moved, double start,
+                       const uint8_t digest[PROTO_DIGEST_BYTES])
+{
+    if (s->held != NULL && s->held->n == PUT_BATCH_MAX) {
+        int rc = session_put_flush(s);
+        if (rc != 0) {
+            files_upload_leave(up->u);
+            return rc;
+        }
+    }
+    if (s->held == NULL) {
+        s->held = malloc(sizeof *s->held);
+        if (s->held != NULL)
+            s->held->n = 0;
+    }
+    if (s->held == NULL) { /* published alone, at once */
+        struct held_put h = {
+            .total = up->total, .off = off, .moved = moved, .start = start};
+        memcpy(h.path, up->path, sizeof h.path);
+        memcpy(h.digest, digest, sizeof h.digest);
+        struct jail_commit c;
+        int err = files_upload_commit(up->u, &c, true);
+        int rc = put_reply(s, &h, err, &c);
+        if (c.displaced_fd >= 0)
+            close(c.displaced_fd);
+        return rc;
+    }
+    struct held_put *h = &s->held->h[s->held->n++];
+    *h = (struct held_put){.u = up->u,
+                           .total = up->total,
+                           .off = off,
+                           .moved = moved,
+                           .start = start};
+    memcpy(h->path, up->path, sizeof h->path);
+    memcpy(h->digest, digest, sizeof h->digest);
+    if (s->held->n < PUT_BATCH_MAX && input_waiting(s)) {
+        files_upload_flush_start(up->u); /* the data heads for the disk */
+        return 0;
+    }
+    return session_put_flush(s);
+}
+
+bool session_put_held(const struct session *s)
+{
+    return s->held != NULL;
+}
+
+int session_put_settle(struct session *s)
+{
+    return s->held != NULL && !input_waiting(s) ? session_put_flush(s) : 0;
+}
 
 /* Receives put_data into the partial.  Returns 0 with *err the error for
  * put_end (0 if the body is stored whole), or negative when the connection
@@ -44,10 +220,12 @@ static int put_data(struct session *s, struct upload *up, const json_t *req,
                     uint64_t *moved, int *err)
 {
     uint64_t off, size = proto_body_size(req);
-    *err = 0;
+    *err = up->refused;
+    if (up->u == NULL)
+        return 0; /* a refused whole put: the body is dropped */
     if (proto_get_u64(req, "offset", &off) != 0 ||
-        (off != 0 && off != up->partial) || !proto_has(req, "size") ||
-        size != up->total - off) {
+        (off != 0 && (up->whole || off != up->partial)) ||
+        !proto_has(req, "size") || size != up->total - off) {
         *err = -EINVAL; /* the body is dropped by the next proto_recv() */
         return 0;
     }
@@ -75,13 +253,21 @@ static int put_end(struct session *s, struct upload *up, const json_t *req,
     proto_digest_final(&up->d, got);
     if (err == 0 && proto_get_hex(req, "digest", want, sizeof want) != 0)
         err = -EINVAL;
+    bool match = err == 0 && sodium_memcmp(want, got, sizeof got) == 0;
+    if (!match) { /* a reply now: those held before it go first */
+        int rc = session_put_flush(s);
+        if (rc != 0) {
+            files_upload_leave(up->u);
+            return rc;
+        }
+    }
     if (err != 0) {
         files_upload_leave(up->u); /* keeps the partial for a resume */
         log_transfer(s, "put", up->path, up->total, off, moved, start, NULL,
                      proto_errno_code(err));
         return session_fail(s, err, up->path);
     }
-    if (sodium_memcmp(want, got, sizeof got) != 0) {
+    if (!match) {
         (void)files_upload_discard(up->u);
         log_transfer(s, "put", up->path, up->total, off, moved, start, got,
                      PROTO_E_DIGEST_MISMATCH);
@@ -93,31 +279,7 @@ static int put_end(struct session *s, struct upload *up, const json_t *req,
     /* Verified: put the digest on record for gets (before the fsync, so
      * it is as durable as the data). */
     (void)digestcache_store(files_upload_fd(up->u), got, NULL);
-    struct jail_commit c;
-    err = files_upload_commit(up->u, &c);
-    if (err != 0) {
-        log_transfer(s, "put", up->path, up->total, off, moved, start, got,
-                     proto_errno_code(err));
-        return session_fail(s, err, up->path);
-    }
-    if (c.dir_hidden)
-        session_log(s,
-                    "put %s: a directory that took the name meanwhile "
-                    "could not be given it back and is hidden in the same "
-                    "directory under a .commit-* name; restore it by hand",
-                    up->path);
-    if (c.sync_err != 0)
-        session_log(s, "put %s: in place, but the directory fsync failed: %s",
-                    up->path, strerror(-c.sync_err));
-    log_transfer(s, "put", up->path, up->total, off, moved, start, got, "ok");
-    json_t *r = json_pack("{s:I}", "bytes", (json_int_t)up->total);
-    int rc = r == NULL ? -ENOMEM : proto_set_hex(r, "digest", got, sizeof got);
-    rc = rc == 0 ? proto_send_ok(&s->io, r)
-                 : proto_send_error(&s->io, PROTO_E_INTERNAL, "out of memory");
-    json_decref(r);
-    if (c.displaced_fd >= 0)
-        close(c.displaced_fd); /* frees the old file, after the client heard */
-    return rc;
+    return put_publish(s, up, off, moved, start, got);
 }
 
 /* After the put reply: put_data, then put_end; anything else abandons.
@@ -132,7 +294,8 @@ static int put_transfer(struct session *s, struct upload *up)
         json_t *req;
         int rc = session_next(s, &req, true);
         if (rc != 0) {
-            if (rc == -EMSGSIZE || rc == -EBADMSG)
+            if ((rc == -EMSGSIZE || rc == -EBADMSG) &&
+                session_put_flush(s) == 0)
                 proto_send_error(&s->io, PROTO_E_BAD_FRAME, "unreadable frame");
             files_upload_leave(up->u);
             log_transfer(s, "put", up->path, up->total, off, moved, start, NULL,
@@ -160,31 +323,28 @@ static int put_transfer(struct session *s, struct upload *up)
             json_decref(req);
             return rc;
         }
-        /* Abandoned: answer the stray request without acting on it. */
+        /* Abandoned: answer the stray request without acting on it (and a
+         * whole put, not answered yet, first). */
         files_upload_leave(up->u);
         log_transfer(s, "put", up->path, up->total, off, moved, start, NULL,
                      "abandoned");
-        rc = proto_send_error(&s->io, PROTO_E_BAD_REQUEST,
-                              "\"%s\" during an upload: the upload is "
-                              "abandoned",
-                              cmd);
+        rc = session_put_flush(s);
+        for (int k = up->whole ? 2 : 1; rc == 0 && k > 0; k--)
+            rc = proto_send_error(&s->io, PROTO_E_BAD_REQUEST,
+                                  "\"%s\" during an upload: the upload is "
+                                  "abandoned",
+                                  cmd);
         json_decref(req);
         return rc;
     }
 }
 
-int session_cmd_put(struct session *s, const json_t *req)
+/* Takes the upload of p (up->total bytes) into up->u. */
+static int upload_begin(struct session *s, struct jail_path *p,
+                        struct upload *up)
 {
-    struct upload up = {0};
-    if (proto_get_u64(req, "total", &up.total) != 0)
-        return proto_send_error(&s->io, PROTO_E_BAD_REQUEST,
-                                "\"total\" must be an integer >= 0");
-    struct jail_path *p;
-    int rc = session_resolve(s, req, "path", &p);
-    if (rc != 0)
-        return rc < 0 ? rc : 0;
-    snprintf(up.path, sizeof up.path, "%s", jail_path_user(p));
-    int err = files_upload_begin(s->files, p, up.total, &up.u, &up.partial);
+    snprintf(up->path, sizeof up->path, "%s", jail_path_user(p));
+    int err = files_upload_begin(s->files, p, up->total, &up->u, &up->partial);
     if (err == -EACCES) {
         /* Neither file nor directory: a symbolic link is bad_path, as for
          * every other command. */
@@ -196,6 +356,59 @@ int session_cmd_put(struct session *s, const json_t *req)
             err = probe;
     }
     jail_path_free(p);
+    return err;
+}
+
+/* A whole put: the client sent put_data (offset 0, the whole file) and
+ * put_end without waiting, so the one reply -- a refusal too -- comes after
+ * put_end, and an old partial is simply overwritten. */
+static int put_whole(struct session *s, const json_t *req, struct upload *up)
+{
+    const char *path = "?";
+    size_t n = 0;
+    int err = proto_get_u64(req, "total", &up->total) != 0 ||
+                      proto_get_str(req, "path", &path) != 0 ||
+                      (n = session_path_len(path)) == 0
+                  ? -EINVAL
+                  : 0;
+    snprintf(up->path, sizeof up->path, "%s", path);
+    struct jail_path *p;
+    if (err == 0)
+        err = files_resolve(s->files, path, n, &p);
+    if (err == 0)
+        err = upload_begin(s, p, up);
+    up->refused = err;
+    proto_digest_init(&up->d);
+    if (err == 0)
+        session_log(s, "put %s: total %llu, whole", up->path,
+                    (unsigned long long)up->total);
+    else
+        session_log(s, "put %s: %s", up->path, proto_errno_code(err));
+    return put_transfer(s, up);
+}
+
+int session_cmd_put(struct session *s, const json_t *req)
+{
+    struct upload up = {0};
+    const json_t *whole = json_object_get(req, "whole");
+    if (json_is_true(whole)) {
+        up.whole = true;
+        return put_whole(s, req, &up);
+    }
+    int rc = session_put_flush(s); /* this put replies now */
+    if (rc != 0)
+        return rc;
+    if (whole != NULL)
+        return proto_send_error(&s->io, PROTO_E_BAD_REQUEST,
+                                "\"whole\" is true or absent");
+    if (proto_get_u64(req, "total", &up.total) != 0)
+        return proto_send_error(&s->io, PROTO_E_BAD_REQUEST,
+                                "\"total\" must be an integer >= 0");
+    struct jail_path *p;
+    rc = session_resolve(s, req, "path", &p);
+    if (rc != 0)
+        return rc < 0 ? rc : 0;
+    int err = upload_begin(s, p, &up);
     if (err != 0)
         return session_reply(s, "put", up.path, err, NULL);
     proto_digest_init(&up.d);

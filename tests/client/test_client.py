@@ -319,6 +319,64 @@ class ClientTest(unittest.TestCase):
         self.assertNotIn("stop2", listing)
         self.ok("rmdir", "stop1")
 
+    # ---- many files: mput, mget ----------------------------------------
+    def test_mput_and_mget_move_many_files_verified(self):
+        src = self.local("src")
+        os.mkdir(src)
+        sizes = {f"s{i:03d}.dat": (i * 613) % 5000 for i in range(150)}
+        sizes["big.dat"] = 700 * 1024  # above the whole-put size: resumable
+        sizes["x.txt"] = 10
+        for name, size in sizes.items():
+            write_random(os.path.join(src, name), size)
+        self.ok("mkdir", "many")
+        out = self.ok(stdin="cd many\nmput src/*.dat src/x.txt\n")
+        self.assertEqual(len(out.splitlines()), len(sizes))
+        home = SRV.home("alice")
+        for name in sizes:
+            self.assertEqual(blake(os.path.join(src, name)),
+                             blake(os.path.join(home, "many", name)), name)
+        dst = self.local("dst")
+        os.mkdir(dst)
+        r = subprocess.run(self.args("alice"), cwd=dst, env=self.env,
+                           input="mget many/s*.dat many/big.dat many/x.txt\n",
+                           text=True, capture_output=True, timeout=60)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(sorted(os.listdir(dst)), sorted(sizes))
+        for name in sizes:
+            self.assertEqual(blake(os.path.join(src, name)),
+                             blake(os.path.join(dst, name)), name)
+            self.assertIn(f"{name}: ", r.stdout)
+        shutil.rmtree(os.path.join(home, "many"))
+
+    def test_mput_goes_on_past_a_failed_file_and_says_so(self):
+        for i in range(5):
+            write_random(self.local(f"q{i}.bin"), 300 * 1024)
+        write_random(self.local("a.txt"), 100)
+        # bob's quota is 1 MiB: three of the five fit, two do not.
+        r = self.run_cli(user="bob", stdin="mput q*.bin a.txt nope.bin z*\n")
+        self.assertEqual(r.returncode, 1, r.stderr)
+        err = r.stderr.splitlines()
+        self.assertEqual(sum("quota exceeded" in e for e in err), 2, err)
+        self.assertIn("ssftp: put nope.bin: No such file or directory", err)
+        self.assertIn("ssftp: z*: no match", err)
+        self.assertRegex(err[-1], r"^ssftp: line 1: mput: 3 of 7 files failed$")
+        self.assertEqual(len(r.stdout.splitlines()), 4)  # three q, and a.txt
+        home = SRV.home("bob")
+        stored = sorted(n for n in os.listdir(home) if n.startswith("q"))
+        self.assertEqual(len(stored), 3, stored)
+        for n in stored + ["a.txt"]:
+            self.assertEqual(blake(self.local(n)), blake(os.path.join(home, n)))
+            os.unlink(os.path.join(home, n))
+
+    def test_mget_of_a_pattern_that_matches_nothing_fails(self):
+        r = self.run_cli(stdin="mget nothing-here*\nmkdir never\n")
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertEqual(r.stderr.splitlines(), [
+            "ssftp: nothing-here*: no match",
+            "ssftp: line 1: mget: 1 pattern matched nothing"])
+        self.assertEqual(os.listdir(self.work), [])
+        self.assertNotIn("never", self.ok("ls"))
+
     # ---- failures: exit code and one line ------------------------------
     def test_wrong_password_exits_4_with_one_line(self):
         env = dict(self.env, SSFTP_PASSWORD="wrong")

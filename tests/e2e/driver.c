@@ -475,6 +475,164 @@ static char *home_file(const char *user, const char *rel)
     return p;
 }
 
+/* Sends a whole put (put, put_data at offset 0, put_end) without reading
+ * anything; bad_digest sends a wrong digest, and off is put_data's
+ * offset. */
+static void send_whole(struct cli *c, const char *path, const uint8_t *data,
+                       size_t n, bool bad_digest, uint64_t off)
+{
+    json_t *req = json_pack("{s:s, s:s, s:I, s:b}", "cmd", "put", "path", path,
+                            "total", (json_int_t)n, "whole", 1);
+    CHECK(proto_send(&c->io, req) == 0);
+    json_decref(req);
+    json_t *hdr = json_pack("{s:s, s:I, s:I}", "cmd", "put_data", "offset",
+                            (json_int_t)off, "size", (json_int_t)(n - off));
+    CHECK(proto_send(&c->io, hdr) == 0);
+    json_decref(hdr);
+    CHECK(proto_write_body(&c->io, data + off, n - off) == 0);
+    uint8_t sum[32];
+    digest_buf(data, n, sum);
+    sum[0] ^= bad_digest;
+    json_t *end = json_pack("{s:s}", "cmd", "put_end");
+    CHECK(proto_set_hex(end, "digest", sum, 32) == 0);
+    CHECK(proto_send(&c->io, end) == 0);
+    json_decref(end);
+}
+
+/* The next reply's code (NULL: ok); on ok its bytes and digest are n and
+ * data's. */
+static const char *whole_reply(struct cli *c, const uint8_t *data, size_t n)
+{
+    json_t *r = NULL;
+    CHECK(proto_recv(&c->io, &r) == 0);
+    const char *code = code_of(r);
+    if (code == NULL && data != NULL) {
+        uint8_t got[32], sum[32];
+        uint64_t bytes;
+        digest_buf(data, n, sum);
+        CHECK(proto_get_hex(r, "digest", got, 32) == 0);
+        CHECK(memcmp(got, sum, 32) == 0);
+        CHECK(proto_get_u64(r, "bytes", &bytes) == 0 && bytes == n);
+    }
+    json_decref(r);
+    return code;
+}
+
+static void check_home_file(const char *user, const char *rel,
+                            const uint8_t *data, size_t n)
+{
+    int fd = open(home_file(user, rel), O_RDONLY);
+    CHECK(fd >= 0);
+    uint8_t *back = malloc(n + 1);
+    CHECK(back != NULL);
+    CHECK(read(fd, back, n + 1) == (ssize_t)n);
+    CHECK(memcmp(back, data, n) == 0);
+    free(back);
+    close(fd);
+}
+
+#define WHOLE_FILES 80
+
+static void wait_partial_of(const char *user, const char *rel, size_t len);
+
+/* Whole puts sent back to back: every one answered, in order, each exactly
+ * as if alone (a refusal, a bad digest, a bad offset among them), replies
+ * to other requests after theirs; an old partial is simply overwritten; a
+ * stray request abandons the put with two answers; uploads verified before
+ * the client vanished are published. */
+static void scenario_whole(void)
+{
+    add_user("wes", "pw", NULL);
+    start_server();
+    struct cli c;
+    connect_login(&c, "wes", "pw");
+    CHECK_CODE(simple(&c, "mkdir", "w"), NULL);
+    uint8_t *d[WHOLE_FILES];
+    size_t len[WHOLE_FILES];
+    char name[WHOLE_FILES][32];
+    for (int i = 0; i < WHOLE_FILES; i++) {
+        len[i] = (size_t)(i * 997) % 9000;
+        d[i] = random_data(len[i]);
+        snprintf(name[i], sizeof name[i], "w/f%02d", i);
+    }
+    for (int i = 0; i < WHOLE_FILES; i++) {
+        if (i == 7) /* no such directory */
+            send_whole(&c, "nodir/x", d[i], len[i], false, 0);
+        else if (i == 21) /* a digest that does not match */
+            send_whole(&c, name[i], d[i], len[i], true, 0);
+        else if (i == 33) /* whole means from offset 0 */
+            send_whole(&c, name[i], d[i], len[i], false, 1);
+        else
+            send_whole(&c, name[i], d[i], len[i], false, 0);
+    }
+    json_t *ls = json_pack("{s:s, s:s}", "cmd", "ls", "path", "w");
+    CHECK(proto_send(&c.io, ls) == 0);
+    json_decref(ls);
+    for (int i = 0; i < WHOLE_FILES; i++) {
+        const char *want = i == 7    ? "not_found"
+                           : i == 21 ? "digest_mismatch"
+                           : i == 33 ? "bad_request"
+                                     : NULL;
+        CHECK_CODE(whole_reply(&c, d[i], len[i]), want);
+    }
+    json_t *r = NULL;
+    CHECK(proto_recv(&c.io, &r) == 0);
+    CHECK_CODE(code_of(r), NULL);
+    size_t listed = json_array_size(json_object_get(r, "entries"));
+    json_decref(r);
+    /* 7 went nowhere, 21 was discarded, 33 is kept as a partial (which
+     * ls does not show). */
+    CHECK(listed == WHOLE_FILES - 3);
+    for (int i = 0; i < WHOLE_FILES; i++)
+        if (i != 7 && i != 21 && i != 33)
+            check_home_file("wes", name[i], d[i], len[i]);
+
+    /* A whole put over a partial a cut upload left: overwritten. */
+    uint8_t *big = random_data(300000), *other = random_data(300000);
+    CHECK_CODE(put_ex(&c, "w/cut", big, 300000, 100000, NULL), "cut");
+    wait_partial_of("wes", "w/.cut.ssftp-part", 100000);
+    connect_login(&c, "wes", "pw");
+    send_whole(&c, "w/cut", other, 300000, false, 0);
+    CHECK_CODE(whole_reply(&c, other, 300000), NULL);
+    check_home_file("wes", "w/cut", other, 300000);
+
+    /* A request where put_data is due: the put and the request are both
+     * answered bad_request, and the session goes on. */
+    json_t *req = json_pack("{s:s, s:s, s:I, s:b}", "cmd", "put", "path",
+                            "w/stray", "total", (json_int_t)5, "whole", 1);
+    CHECK(proto_send(&c.io, req) == 0);
+    json_decref(req);
+    CHECK_CODE(simple(&c, "pwd", NULL), "bad_request");
+    CHECK_CODE(whole_reply(&c, NULL, 0), "bad_request");
+    CHECK_CODE(simple(&c, "pwd", NULL), NULL);
+    CHECK_CODE(
+        call_code(&c, json_pack("{s:s, s:s, s:I, s:b}", "cmd", "put", "path",
+                                "w/x", "total", (json_int_t)1, "whole", 0)),
+        "bad_request");
+
+    /* Sent, then gone without reading a reply: the verified uploads are
+     * published all the same. */
+    for (int i = 0; i < 10; i++) {
+        char n2[32];
+        snprintf(n2, sizeof n2, "w/gone%d", i);
+        send_whole(&c, n2, d[i + 40], len[i + 40], false, 0);
+    }
+    cli_close(&c);
+    for (int i = 0; i < 10; i++) {
+        char n2[32];
+        snprintf(n2, sizeof n2, "w/gone%d", i);
+        struct stat st;
+        for (int k = 0; k < 1000 && stat(home_file("wes", n2), &st) != 0; k++)
+            usleep(10000);
+        check_home_file("wes", n2, d[i + 40], len[i + 40]);
+    }
+    for (int i = 0; i < WHOLE_FILES; i++)
+        free(d[i]);
+    free(big);
+    free(other);
+    stop_server();
+}
+
 /* ---- scenarios ------------------------------------------------------- */
 
 static void scenario_login(void)
@@ -770,10 +928,11 @@ static void scenario_quota(void)
 /* After a cut put: waits until the server has written all the body it got
  * to fred's partial (writes go in order, so the full length means the last
  * is done) and the cut session has let go of it (its flock is released). */
-static void wait_partial(const char *name, size_t len)
+/* Waits until user's partial (rel) has len bytes and no upload holds it. */
+static void wait_partial_of(const char *user, const char *rel, size_t len)
 {
     char path[1024];
-    snprintf(path, sizeof path, "%s", home_file("fred", name));
+    snprintf(path, sizeof path, "%s", home_file(user, rel));
     struct stat st = {0};
     for (int i = 0; i < 1000; i++) {
         if (stat(path, &st) == 0 && (size_t)st.st_size == len)
@@ -789,6 +948,11 @@ static void wait_partial(const char *name, size_t len)
     CHECK(i < 1000);
     flock(fd, LOCK_UN);
     close(fd);
+}
+
+static void wait_partial(const char *name, size_t len)
+{
+    wait_partial_of("fred", name, len);
 }
 
 static void scenario_resume(void)
@@ -2109,6 +2273,7 @@ static const struct {
     {"login_budget", scenario_login_budget},
     {"isolation", scenario_isolation},
     {"parked", scenario_parked},
+    {"whole", scenario_whole},
 };
 
 static void rm_tree(const char *dir)

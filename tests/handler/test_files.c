@@ -108,7 +108,7 @@ static void test_a_second_front_end_needs_nothing_but_this_api(void **state)
     assert_int_equal(partial, 5);
     send_body(u, " world", 5);
     struct jail_commit c;
-    assert_int_equal(files_upload_commit(u, &c), 0);
+    assert_int_equal(files_upload_commit(u, &c, true), 0);
     assert_int_equal(c.displaced_fd, -1);
     /* SIZE and RETR from offset 6 */
     p = at(x, "a.txt");
@@ -187,7 +187,7 @@ static void test_an_incomplete_upload_is_not_published(void **state)
     struct files_upload *u = begin(x, "f", 10, &partial);
     send_body(u, "12345", 0);
     struct jail_commit c;
-    assert_int_equal(files_upload_commit(u, &c), -EIO);
+    assert_int_equal(files_upload_commit(u, &c, true), -EIO);
     struct jail_path *p = at(x, "f");
     struct jail_entry e;
     assert_int_equal(jail_stat(p, &e), -ENOENT);
@@ -220,7 +220,7 @@ static void test_at_the_entry_limit_only_a_resume_goes_on(void **state)
     assert_int_equal(partial, 2);
     send_body(u, "cd", 2);
     struct jail_commit c;
-    assert_int_equal(files_upload_commit(u, &c), 0);
+    assert_int_equal(files_upload_commit(u, &c, true), 0);
     assert_int_equal(usage(x).entries, 5);
     assert_int_equal(usage(x).used, 4);
     assert_false(tmpdir_has_suffix(tmpdir_join(x->root, "homes/ftpuser"),

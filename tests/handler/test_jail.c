@@ -475,7 +475,7 @@ test_upload_commit_replaces_target_and_reports_old_size(void **state)
     assert_string_equal(buf, "xxxxxxxxxx");
     assert_int_equal(tmpdir_has_suffix(f->home, PROTO_PART_SUFFIX), 1);
     struct jail_commit c;
-    assert_int_equal(jail_upload_commit(u, &c), 0);
+    assert_int_equal(jail_upload_commit(u, &c, true), 0);
     assert_int_equal(c.replaced.bytes, 10);
     assert_int_equal(c.replaced.entries, 1);
     assert_int_equal(c.sync_err, 0);
@@ -488,9 +488,28 @@ test_upload_commit_replaces_target_and_reports_old_size(void **state)
     u = upload(f, "new", &rc);
     assert_int_equal(rc, 0);
     put(u, "n", 0);
-    assert_int_equal(jail_upload_commit(u, &c), 0);
+    assert_int_equal(jail_upload_commit(u, &c, true), 0);
     assert_int_equal(c.replaced.bytes, 0);
     assert_int_equal(c.replaced.entries, 0);
+    assert_int_equal(c.dir_fd, -1);
+
+    /* Grouped commits: the file is in place, the directory's fsync is
+     * handed over with its fd (the same directory as the file's). */
+    u = upload(f, "grouped", &rc);
+    assert_int_equal(rc, 0);
+    put(u, "g", 0);
+    jail_upload_flush_start(u);
+    assert_int_equal(jail_upload_commit(u, &c, false), 0);
+    assert_true(c.dir_fd >= 0);
+    assert_int_equal(c.sync_err, 0);
+    struct stat a, b;
+    assert_int_equal(fstat(c.dir_fd, &a), 0);
+    assert_int_equal(stat(f->home, &b), 0);
+    assert_true(a.st_ino == b.st_ino && a.st_dev == b.st_dev);
+    assert_int_equal(fsync(c.dir_fd), 0);
+    close(c.dir_fd);
+    assert_int_equal(read_at(f, "grouped", buf, sizeof buf), 0);
+    assert_string_equal(buf, "g");
 }
 
 /* ---- rm racing a commit ---------------------------------------------- */
@@ -556,7 +575,7 @@ static void test_rm_racing_commits_frees_exactly_what_it_removed(void **state)
         put(u, text, 0);
         ledger_add(&r, (int64_t)strlen(text));
         struct jail_commit c;
-        assert_int_equal(jail_upload_commit(u, &c), 0);
+        assert_int_equal(jail_upload_commit(u, &c, true), 0);
         if (c.displaced_fd >= 0)
             close(c.displaced_fd);
         ledger_add(&r, -(int64_t)c.replaced.bytes);
@@ -587,7 +606,7 @@ static void test_upload_commit_hands_back_the_displaced_file(void **state)
     assert_int_equal(rc, 0);
     put(u, "newer", 0);
     struct jail_commit c;
-    assert_int_equal(jail_upload_commit(u, &c), 0);
+    assert_int_equal(jail_upload_commit(u, &c, true), 0);
     assert_int_equal(c.replaced.bytes, 7);
     int old = c.displaced_fd;
     assert_true(old >= 0);
@@ -604,7 +623,7 @@ static void test_upload_commit_hands_back_the_displaced_file(void **state)
     u = upload(f, "k2", &rc);
     assert_int_equal(rc, 0);
     put(u, "x", 0);
-    assert_int_equal(jail_upload_commit(u, &c), 0);
+    assert_int_equal(jail_upload_commit(u, &c, true), 0);
     assert_int_equal(c.replaced.bytes, 0);
     assert_int_equal(c.displaced_fd, -1);
 }
@@ -628,7 +647,7 @@ static void test_upload_partial_survives_close_for_resume(void **state)
     assert_int_equal(cut, 1);
     put(u, "def", 3);
     struct jail_commit c;
-    assert_int_equal(jail_upload_commit(u, &c), 0);
+    assert_int_equal(jail_upload_commit(u, &c, true), 0);
     assert_int_equal(read_at(f, "r", buf, sizeof buf), 0);
     assert_string_equal(buf, "abcdef");
 }

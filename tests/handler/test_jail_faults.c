@@ -115,7 +115,7 @@ test_directory_fsync_failure_after_the_rename_is_not_a_failure(void **state)
     struct jail_upload *u = upload(f, "t", "fresh");
     fsync_fail_at = 2; /* the partial's fsync passes, the directory's fails */
     struct jail_commit c;
-    assert_int_equal(jail_upload_commit(u, &c), 0);
+    assert_int_equal(jail_upload_commit(u, &c, true), 0);
     assert_int_equal(c.sync_err, -EIO);
     assert_int_equal(c.replaced.bytes, 10);
     assert_int_equal(c.replaced.entries, 1);
@@ -136,7 +136,7 @@ static void test_partial_fsync_failure_publishes_nothing(void **state)
     struct jail_upload *u = upload(f, "t", "fresh");
     fsync_fail_at = 1;
     struct jail_commit c;
-    assert_int_equal(jail_upload_commit(u, &c), -EIO);
+    assert_int_equal(jail_upload_commit(u, &c, true), -EIO);
     assert_int_equal(c.displaced_fd, -1);
     read_file(f, "t", buf, sizeof buf);
     assert_string_equal(buf, "old");
@@ -157,7 +157,7 @@ static void test_stat_failure_after_the_exchange_keeps_the_commit(void **state)
     struct jail_upload *u = upload(f, "t", "fresh");
     stat_commit_fails = true;
     struct jail_commit c;
-    assert_int_equal(jail_upload_commit(u, &c), 0);
+    assert_int_equal(jail_upload_commit(u, &c, true), 0);
     stat_commit_fails = false;
     assert_int_equal(c.replaced.bytes, 0); /* not measured, not freed */
     assert_int_equal(c.replaced.entries, 0);

@@ -565,7 +565,7 @@ static void *put_names(void *arg)
             if (!created)
                 quota_free(p->q, (struct jail_count){.entries = 1});
             struct jail_commit c;
-            if (rc == 0 && jail_upload_commit(u, &c) == 0) {
+            if (rc == 0 && jail_upload_commit(u, &c, true) == 0) {
                 quota_free(p->q, c.replaced);
                 if (c.displaced_fd >= 0)
                     close(c.displaced_fd);

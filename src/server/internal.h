@@ -217,10 +217,14 @@ int ss__pool_create(ss_server *s);
 /* Queues requests taken from the park for the workers. */
 void ss__pool_push_ready(ss_server *s, ss_request **rs, int n);
 int ss__pool_watch(ss_server *s, int64_t now, int timeout_ms);
-/* Every worker is running a request (they take from the park as they
- * finish).  Called by the loop, which then stops watching the park: the
- * first worker to run out of work wakes it. */
-bool ss__pool_all_busy(ss_server *s);
+/* Who watches the parked connections, asked by the loop once per turn:
+ * SS__PARK_LEADER, an idle worker does (and serves what comes itself);
+ * SS__PARK_TICK, every worker is busy (they take from the park as they
+ * finish) and the loop looks only every few ms, in case they are all on
+ * long requests; SS__PARK_WATCH, the loop watches and hands over.  A leader
+ * that goes to work with no idle worker to follow wakes the loop. */
+enum { SS__PARK_WATCH, SS__PARK_TICK, SS__PARK_LEADER };
+int ss__pool_park_watch(ss_server *s);
 bool ss__pool_has_room(ss_server *s);
 void ss__pool_close(ss_server *s, int drain_ms);
 void ss__pool_stats(ss_server *s, ss_server_stats *st);

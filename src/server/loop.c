@@ -150,14 +150,18 @@ int ss_server_serve_forever(ss_server *s, int poll_interval_ms)
         nfds_t nfd = 2;
         if (s->forking) /* a child's exit wakes us: reap it at once */
             nfd += ss__forking_pollfds(s, p + 2);
-        /* Parked connections with input.  While every worker is busy they
-         * take those themselves as they finish (no hand-off through this
-         * thread); we look only every HARVEST_MS, in case they are all on
-         * long requests and a new worker is needed. */
-        bool harvest = s->park && s->pool && ss__pool_all_busy(s);
+        /* Parked connections with input.  An idle worker may be watching
+         * them itself (the leader); while every worker is busy they take
+         * them as they finish (no hand-off through this thread), and we
+         * look only every HARVEST_MS, in case they are all on long
+         * requests and a new worker is needed. */
+        int watch =
+            s->park && s->pool ? ss__pool_park_watch(s) : SS__PARK_WATCH;
+        bool harvest = watch == SS__PARK_TICK;
         if (s->park)
-            p[nfd++] = (struct pollfd){.fd = harvest ? -1 : ss__park_fd(s),
-                                       .events = POLLIN};
+            p[nfd++] = (struct pollfd){
+                .fd = watch == SS__PARK_WATCH ? ss__park_fd(s) : -1,
+                .events = POLLIN};
         int timeout = poll_interval_ms;
         if (harvest)
             timeout = min_timeout(timeout, HARVEST_MS);

@@ -80,7 +80,13 @@ void ss__park_free(ss_server *s)
 
 int ss__park_fd(ss_server *s)
 {
-    return s->park ? s->park->epfd : -1;
+    struct ss_park *p = s->park;
+    if (p == NULL)
+        return -1;
+    pthread_mutex_lock(&p->mu);
+    int fd = p->epfd; /* closed under mu (ss__park_close) */
+    pthread_mutex_unlock(&p->mu);
+    return fd;
 }
 
 unsigned ss__park_count(ss_server *s)

@@ -4,7 +4,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "internal.h"
 
@@ -41,8 +43,16 @@ struct ss_pool {
     unsigned nthreads, nidle, busy;
     bool stop;
     bool loop_waiting; /* the loop stopped accepting until there is room */
-    bool loop_blind;   /* the loop does not watch the park: all were busy */
-    bool ready;        /* fully initialised: close has work to undo */
+    bool loop_blind;   /* the loop does not watch the park (see the loop) */
+    /* Leader and followers: one idle worker at a time (the leader) waits
+     * on the park itself, in poll(), and serves what comes without a
+     * hand-off; the other idle workers wait on work_cv.  lwake wakes the
+     * leader for work queued while no one waits on work_cv, or stop. */
+    bool leader;
+    bool want_leader; /* the leader went to work: the next woken leads */
+    unsigned ncv;     /* idle workers waiting on work_cv */
+    int lwake;        /* eventfd */
+    bool ready;       /* fully initialised: close has work to undo */
     pthread_attr_t attr;
     struct worker *slots; /* max_workers of them */
 };
@@ -64,6 +74,12 @@ int ss__pool_create(ss_server *s)
     struct ss_pool *p = calloc(1, sizeof *p);
     if (!p)
         return -ENOMEM;
+    p->lwake = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (p->lwake < 0) {
+        int err = -errno;
+        free(p);
+        return err;
+    }
     p->cap = c->queue_capacity;
     p->q = calloc(p->cap, sizeof *p->q);
     p->qt = calloc(p->cap, sizeof *p->qt);
@@ -119,6 +135,62 @@ static int ss_threading_process_request_thread(ss_server *s, ss_conn *conn)
 static void queue_ready_locked(ss_server *s, struct ss_pool *p, ss_request **rs,
                                int n, int64_t now, unsigned wake);
 
+static void poke_leader(struct ss_pool *p)
+{
+    uint64_t one = 1;
+    (void)!write(p->lwake, &one, sizeof one);
+}
+
+/* With p->mu held: one idle worker to the queue. */
+static void wake_one_locked(struct ss_pool *p)
+{
+    if (p->ncv > 0)
+        pthread_cond_signal(&p->work_cv);
+    else if (p->leader)
+        poke_leader(p);
+}
+
+/* With p->mu held, a worker with nothing to do and no leader: it waits on
+ * the park (and lwake) itself, up to its idle time, and queues what it
+ * takes -- for itself, first.  Returns false when it waited the whole idle
+ * time for nothing. */
+static bool lead(ss_server *s, struct ss_pool *p)
+{
+    p->leader = true;
+    p->nidle++;
+    p->busy_reported = false;
+    pthread_mutex_unlock(&p->mu);
+    struct pollfd f[2] = {{.fd = ss__park_fd(s), .events = POLLIN},
+                          {.fd = p->lwake, .events = POLLIN}};
+    int ms = s->cfg.idle_worker_ms > 0 ? s->cfg.idle_worker_ms : -1;
+    int n = poll(f, 2, ms);
+    ss_request *rs[READY_BATCH];
+    int got = 0;
+    if (n > 0 && (f[1].revents & POLLIN)) {
+        uint64_t v;
+        (void)!read(p->lwake, &v, sizeof v);
+    }
+    if (n > 0 && (f[0].revents & POLLIN))
+        got = ss__park_ready(s, rs, READY_BATCH, true);
+    pthread_mutex_lock(&p->mu);
+    p->leader = false;
+    p->nidle--;
+    if (got > 0)
+        queue_ready_locked(s, p, rs, got, ss__now_ms(), 0);
+    /* Off to work, with the batch to itself (on a small machine a second
+     * worker would only take turns with it): the next idle worker leads;
+     * with none, a loop that counted on a leader must watch the park
+     * again. */
+    if (got > 0 && p->ncv > 0) {
+        p->want_leader = true;
+        pthread_cond_signal(&p->work_cv);
+    } else if (got > 0 && p->loop_blind) {
+        p->loop_blind = false;
+        ss__wake(s);
+    }
+    return n != 0;
+}
+
 static void *worker_main(void *arg)
 {
     struct worker *w = arg;
@@ -130,15 +202,28 @@ static void *worker_main(void *arg)
         if (s->cfg.idle_worker_ms > 0)
             deadline_after(&until, s->cfg.idle_worker_ms);
         bool retire = false;
-        while (p->count == 0 && p->nready == 0 && !p->stop && !retire) {
+        while (!p->stop && !retire) {
+            bool none = p->count == 0 && p->nready == 0;
+            if (s->park && !p->leader && (none || p->want_leader) &&
+                atomic_load(&s->parking)) {
+                p->want_leader = false;
+                if (!lead(s, p) && p->count == 0 && p->nready == 0 &&
+                    p->nthreads > s->cfg.min_workers)
+                    retire = true;
+                continue;
+            }
+            if (!none)
+                break;
             int rc;
             p->nidle++;
+            p->ncv++;
             p->busy_reported = false; /* a worker is free: episode over */
             if (s->cfg.idle_worker_ms > 0)
                 rc = pthread_cond_timedwait(&p->work_cv, &p->mu, &until);
             else
                 rc = pthread_cond_wait(&p->work_cv, &p->mu);
             p->nidle--;
+            p->ncv--;
             if (rc == ETIMEDOUT && p->count == 0 && p->nready == 0 &&
                 p->nthreads > s->cfg.min_workers)
                 retire = true;
@@ -158,7 +243,7 @@ static void *worker_main(void *arg)
             /* More than a batch waiting: one more worker, and that one
              * wakes the next if it is still so (a chain, not a herd). */
             if (p->nready > READY_BATCH && p->nidle > 0)
-                pthread_cond_signal(&p->work_cv);
+                wake_one_locked(p);
         } else {
             c = p->q[p->head];
             p->head = (p->head + 1) % p->cap;
@@ -191,15 +276,10 @@ static void *worker_main(void *arg)
         p->busy--;
         if (n > 0)
             queue_ready_locked(s, p, rs, n, ss__now_ms(), 0);
-        /* This worker is about to idle while the loop, which saw every
-         * worker busy, looks at the park only every HARVEST_MS: it is told
-         * now, or input that comes meanwhile would wait for that tick. */
-        bool tell_loop = p->loop_blind && p->count == 0 && p->nready == 0;
-        if (tell_loop)
-            p->loop_blind = false;
+        /* With nothing left, this worker leads next (or a leader is
+         * already watching the park), so a loop that looks at the park
+         * only every HARVEST_MS need not be told. */
         pthread_cond_broadcast(&p->done_cv);
-        if (tell_loop)
-            ss__wake(s);
     }
     p->nthreads--;
     w->state = SLOT_EXITED; /* joined by the next spawn or by close */
@@ -244,7 +324,7 @@ static int wake_workers_locked(ss_server *s, struct ss_pool *p, unsigned n)
                 return rc;
             cover++;
         } else {
-            pthread_cond_signal(&p->work_cv);
+            wake_one_locked(p);
         }
     }
     return 0;
@@ -334,14 +414,16 @@ void ss__pool_push_ready(ss_server *s, ss_request **rs, int n)
         ss__report(s, NULL, err, "start a worker");
 }
 
-bool ss__pool_all_busy(ss_server *s)
+int ss__pool_park_watch(ss_server *s)
 {
     struct ss_pool *p = s->pool;
     pthread_mutex_lock(&p->mu);
-    bool all = p->busy > 0 && p->nidle == 0;
-    p->loop_blind = all;
+    int w = p->leader                      ? SS__PARK_LEADER
+            : p->busy > 0 && p->nidle == 0 ? SS__PARK_TICK
+                                           : SS__PARK_WATCH;
+    p->loop_blind = w != SS__PARK_WATCH;
     pthread_mutex_unlock(&p->mu);
-    return all;
+    return w;
 }
 
 bool ss__pool_has_room(ss_server *s)
@@ -440,6 +522,7 @@ void ss__pool_close(ss_server *s, int drain_ms)
     p->stop = true;
     pthread_cond_broadcast(&p->work_cv);
     pthread_cond_broadcast(&p->room_cv);
+    poke_leader(p);
     if (!wait_drained(p, drain_ms)) {
         /* Deadline: what is still queued never started; drop it. */
         while (p->count > 0) {
@@ -484,6 +567,8 @@ void ss__pool_close(ss_server *s, int drain_ms)
     pthread_cond_destroy(&p->room_cv);
     pthread_cond_destroy(&p->done_cv);
     pthread_mutex_destroy(&p->mu);
+    close(p->lwake);
+    p->lwake = -1;
     free(p->q);
     free(p->qt);
     free(p->slots);
@@ -495,6 +580,8 @@ void ss__pool_close(ss_server *s, int drain_ms)
 void ss__pool_free(ss_server *s)
 {
     if (s->pool && !s->pool->ready) {
+        if (s->pool->lwake >= 0)
+            close(s->pool->lwake);
         free(s->pool->q);
         free(s->pool->qt);
         free(s->pool->slots);

@@ -445,6 +445,56 @@ static void waiting_for_a_worker_is_reported_once(void **st)
     assert_int_equal(tl_err_log_count(&H.errs, -EAGAIN, 0), 1);
 }
 
+/* ---- leader and followers ---------------------------------------------------- */
+
+static tl_gate loop_gate;
+static atomic_bool block_loop, loop_blocked;
+
+/* The serving loop's per-turn step, held up once, for as long as the test
+ * says (10 s at most). */
+static void held_up_actions(ss_server *s)
+{
+    ss_base_service_actions(s);
+    if (atomic_load(&block_loop) && !atomic_exchange(&loop_blocked, true))
+        (void)tl_gate_wait(&loop_gate, 10000);
+}
+
+static void parked_connections_are_served_while_the_loop_is_held_up(void **st)
+{
+    (void)st;
+    static ss_server_ops ops;
+    ops = tl_logging_ops;
+    ops.service_actions = held_up_actions;
+    tl_gate_init(&loop_gate);
+    atomic_store(&block_loop, false);
+    atomic_store(&loop_blocked, false);
+    ss_config c;
+    tl_cfg_for(&c, SS_TCP, SS_THREADING);
+    c.max_workers = 2;
+    assert_int_equal(ss_server_create(&F.s, &c, &keep_handler, &ops, NULL), 0);
+    tl_runner_start(&F.r, F.s, 50);
+    int fd = tl_fx_fd(tl_connect_server(F.s));
+    assert_true(fd >= 0);
+    roundtrip(fd, 1, "first");
+    bool ok;
+    WAIT_UNTIL(ok, ss_server_parked(F.s) == 1, 3000);
+    /* The loop stops in its next turn; an idle worker watches the park
+     * itself (the leader) and serves the connection without it. */
+    atomic_store(&block_loop, true);
+    WAIT_UNTIL(ok, atomic_load(&loop_blocked), 3000);
+    assert_true(ok);
+    char msg[32];
+    for (int k = 2; k <= 20; k++) {
+        snprintf(msg, sizeof msg, "m%d", k);
+        roundtrip(fd, k, msg);
+    }
+    tl_gate_open(&loop_gate);
+    tl_fx_close(fd);
+    WAIT_UNTIL(ok, atomic_load(&K.finishes) == 1, 5000);
+    assert_int_equal(atomic_load(&K.finishes), 1);
+    tl_gate_destroy(&loop_gate);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, park_setup, tl_held_teardown)
 
 int main(int argc, char **argv)
@@ -463,6 +513,7 @@ int main(int argc, char **argv)
         T(forking_child_waits_in_place),
         T(loop_handler_on_defaults_serves_300_concurrent_clients),
         T(waiting_for_a_worker_is_reported_once),
+        T(parked_connections_are_served_while_the_loop_is_held_up),
     };
     return tl_run_selected("park", tests, sizeof tests / sizeof tests[0], argc,
                            argv);

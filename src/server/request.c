@@ -13,35 +13,42 @@
 
 /* Python's client_address[0]: the address without the port; for a Unix
  * peer its path as client_str shows it, or "" when unnamed. */
-static void client_host(ss_request *r)
+static void client_host(const ss_conn *c, const char *str, char *out,
+                        size_t cap)
 {
-    const struct sockaddr *sa = (const struct sockaddr *)&r->conn.addr;
+    const struct sockaddr *sa = (const struct sockaddr *)&c->addr;
     const void *a = NULL;
+    out[0] = '\0';
     if (sa->sa_family == AF_INET)
         a = &((const struct sockaddr_in *)sa)->sin_addr;
     else if (sa->sa_family == AF_INET6)
         a = &((const struct sockaddr_in6 *)sa)->sin6_addr;
     if (a != NULL) {
-        if (inet_ntop(sa->sa_family, a, r->client_host,
-                      sizeof r->client_host) == NULL)
-            strcpy(r->client_host, "?");
+        if (inet_ntop(sa->sa_family, a, out, (socklen_t)cap) == NULL)
+            strcpy(out, "?");
     } else if (sa->sa_family == AF_UNIX &&
-               r->conn.addrlen > offsetof(struct sockaddr_un, sun_path)) {
-        snprintf(r->client_host, sizeof r->client_host, "%.*s",
-                 (int)sizeof r->client_host - 1, r->client_str);
+               c->addrlen > offsetof(struct sockaddr_un, sun_path)) {
+        snprintf(out, cap, "%s", str);
     }
 }
 
-/* One allocation holds the request and the handler's state, the way a
- * Python handler instance holds its attributes. */
+/* One allocation holds the request, the handler's state (the way a Python
+ * handler instance holds its attributes) and the client's address as
+ * text. */
 static ss_request *request_new(ss_server *s, const ss_conn *conn)
 {
+    char str[128], host[128];
+    if (ss_format_address((const struct sockaddr *)&conn->addr, conn->addrlen,
+                          str, sizeof str) < 0)
+        strcpy(str, "?");
+    client_host(conn, str, host, sizeof host);
     size_t head = (sizeof(ss_request) + alignof(max_align_t) - 1) &
                   ~(alignof(max_align_t) - 1);
     size_t state = s->handler->state_size;
-    if (state > SIZE_MAX - head)
+    size_t ls = strlen(str) + 1, lh = strlen(host) + 1;
+    if (state > SIZE_MAX - head - ls - lh)
         return NULL;
-    ss_request *r = calloc(1, head + state);
+    ss_request *r = calloc(1, head + state + ls + lh);
     if (!r)
         return NULL;
     r->server = s;
@@ -50,10 +57,9 @@ static ss_request *request_new(ss_server *s, const ss_conn *conn)
     r->timeout_ms = s->cfg.idle_timeout_ms;
     r->stream = ss__is_stream(s);
     r->heap_i = SIZE_MAX;
-    if (ss_format_address((const struct sockaddr *)&conn->addr, conn->addrlen,
-                          r->client_str, sizeof r->client_str) < 0)
-        strcpy(r->client_str, "?");
-    client_host(r);
+    char *names = (char *)r + head + state;
+    r->client_str = memcpy(names, str, ls);
+    r->client_host = memcpy(names + ls, host, lh);
     return r;
 }
 

@@ -221,12 +221,15 @@ void ss__pool_push_ready(ss_server *s, ss_request **rs, int n);
 int ss__pool_watch(ss_server *s, int64_t now, int timeout_ms);
 /* Who watches the parked connections, asked by the loop once per turn:
  * SS__PARK_LEADER, an idle worker does (and serves what comes itself);
- * SS__PARK_TICK, every worker is busy (they take from the park as they
- * finish) and the loop looks only every few ms, in case they are all on
- * long requests; SS__PARK_WATCH, the loop watches and hands over.  A leader
- * that goes to work with no idle worker to follow wakes the loop. */
-enum { SS__PARK_WATCH, SS__PARK_TICK, SS__PARK_LEADER };
-int ss__pool_park_watch(ss_server *s);
+ * SS__PARK_TICK, workers are at work, none leads, and one finished a
+ * request less than stall_ms ago: they take from the park as they finish,
+ * and the loop only looks again in stall_ms; SS__PARK_STALLED, the same but
+ * nothing finished for stall_ms (the work is long): the loop takes what
+ * waits and hands it to another worker; SS__PARK_WATCH, no worker is at
+ * work or leads: the loop watches and hands over.  A leader that goes to
+ * work wakes the loop. */
+enum { SS__PARK_WATCH, SS__PARK_TICK, SS__PARK_STALLED, SS__PARK_LEADER };
+int ss__pool_park_watch(ss_server *s, int stall_ms);
 bool ss__pool_has_room(ss_server *s);
 void ss__pool_close(ss_server *s, int drain_ms);
 void ss__pool_stats(ss_server *s, ss_server_stats *st);

@@ -8,7 +8,7 @@
 /* Connections serve_forever accepts per wake-up at most. */
 #define ACCEPT_BATCH 32
 /* How often the loop looks at the park while the workers take from it. */
-#define HARVEST_MS 5
+#define HARVEST_MS 2
 
 /* Python's _handle_request_noblock: called when fileno() is readable.
  * get_request -> verify_request -> admission -> process_request.  From the
@@ -151,19 +151,20 @@ int ss_server_serve_forever(ss_server *s, int poll_interval_ms)
         if (s->forking) /* a child's exit wakes us: reap it at once */
             nfd += ss__forking_pollfds(s, p + 2);
         /* Parked connections with input.  An idle worker may be watching
-         * them itself (the leader); while every worker is busy they take
-         * them as they finish (no hand-off through this thread), and we
-         * look only every HARVEST_MS, in case they are all on long
-         * requests and a new worker is needed. */
-        int watch =
-            s->park && s->pool ? ss__pool_park_watch(s) : SS__PARK_WATCH;
-        bool harvest = watch == SS__PARK_TICK;
+         * them itself (the leader, which serves what comes); while workers
+         * are at work and none leads, they take them as they finish (no
+         * hand-off through this thread), and we look only every
+         * HARVEST_MS, in case the work is long and another worker must
+         * come. */
+        int watch = s->park && s->pool ? ss__pool_park_watch(s, HARVEST_MS)
+                                       : SS__PARK_WATCH;
+        bool harvest = watch == SS__PARK_STALLED;
         if (s->park)
             p[nfd++] = (struct pollfd){
                 .fd = watch == SS__PARK_WATCH ? ss__park_fd(s) : -1,
                 .events = POLLIN};
         int timeout = poll_interval_ms;
-        if (harvest)
+        if (watch == SS__PARK_TICK || harvest)
             timeout = min_timeout(timeout, HARVEST_MS);
         if (s->accept_paused)
             timeout = min_timeout(timeout, s->accept_resume_ms - ss__now_ms());
@@ -197,6 +198,9 @@ int ss_server_serve_forever(ss_server *s, int poll_interval_ms)
                     more && !atomic_load(&s->shutdown_request) && can_accept(s);
             }
         }
+        /* Waited a tick while workers were at work: still nothing done? */
+        if (watch == SS__PARK_TICK)
+            harvest = ss__pool_park_watch(s, HARVEST_MS) == SS__PARK_STALLED;
         if (s->park)
             service_park(s, harvest || p[nfd - 1].revents != 0);
         s->ops.service_actions(s);

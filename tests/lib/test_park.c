@@ -17,7 +17,9 @@
 static struct {
     atomic_int setups, finishes, calls;
     atomic_int status_timeout, status_shutdown, status_zero;
-    int deadline_ms;   /* set in setup when > 0 */
+    int deadline_ms; /* set in setup when > 0 */
+    tl_gate gate;    /* a "block" line waits for it */
+    atomic_bool blocked;
     bool pending_once; /* the first call asks to be called again at once */
 } K;
 
@@ -48,6 +50,10 @@ static int k_handle(ss_request *r)
     ssize_t n = ss_stream_readline(r, line, sizeof line);
     if (n <= 0)
         return (int)n;
+    if (strcmp(line, "block\n") == 0) { /* a long request */
+        atomic_store(&K.blocked, true);
+        (void)tl_gate_wait(&K.gate, 10000);
+    }
     st->msgs++;
     int m = snprintf(out, sizeof out, "%d:%s", st->msgs, line);
     int rc = ss_stream_write_all(r, out, (size_t)m);
@@ -459,6 +465,43 @@ static void held_up_actions(ss_server *s)
         (void)tl_gate_wait(&loop_gate, 10000);
 }
 
+/* The leader takes a long request: the others' input is taken from the park
+ * and served by another worker all the same. */
+static void a_long_request_does_not_hold_up_the_other_connections(void **st)
+{
+    (void)st;
+    tl_gate_init(&K.gate);
+    ss_config c;
+    tl_cfg_for(&c, SS_TCP, SS_THREADING);
+    c.max_workers = 2;
+    start(&c, &keep_handler);
+    int fd[2];
+    for (int i = 0; i < 2; i++) {
+        fd[i] = tl_fx_fd(tl_connect_server(F.s));
+        assert_true(fd[i] >= 0);
+        roundtrip(fd[i], 1, i ? "b" : "a");
+    }
+    int a = fd[0], b = fd[1];
+    assert_int_equal(tl_send_str(a, "block\n"), 0);
+    bool ok;
+    WAIT_UNTIL(ok, atomic_load(&K.blocked), 3000);
+    assert_true(ok);
+    char msg[32];
+    for (int k = 2; k <= 10; k++) {
+        snprintf(msg, sizeof msg, "b%d", k);
+        roundtrip(b, k, msg);
+    }
+    tl_gate_open(&K.gate);
+    char got[64];
+    assert_true(tl_recv_line(a, got, sizeof got, 5000) > 0);
+    assert_string_equal(got, "2:block\n");
+    tl_fx_close(a);
+    tl_fx_close(b);
+    WAIT_UNTIL(ok, atomic_load(&K.finishes) == 2, 5000);
+    assert_int_equal(atomic_load(&K.finishes), 2);
+    tl_gate_destroy(&K.gate);
+}
+
 static void parked_connections_are_served_while_the_loop_is_held_up(void **st)
 {
     (void)st;
@@ -514,6 +557,7 @@ int main(int argc, char **argv)
         T(loop_handler_on_defaults_serves_300_concurrent_clients),
         T(waiting_for_a_worker_is_reported_once),
         T(parked_connections_are_served_while_the_loop_is_held_up),
+        T(a_long_request_does_not_hold_up_the_other_connections),
     };
     return tl_run_selected("park", tests, sizeof tests / sizeof tests[0], argc,
                            argv);

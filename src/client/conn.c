@@ -13,6 +13,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "hostkey.h"
 #include "keycache.h"
 #include "text.h"
 
@@ -56,7 +57,39 @@ int conn_errno_fail(client_conn *c, int err, const char *what)
     return conn_fail(c, SSFTP_FAIL, "%s: %s", what, why);
 }
 
-int conn_open(client_conn *c, const char *host, const char *port)
+/* TLS on the connected c->io.fd, and the server's key checked. */
+static int tls_open(client_conn *c, const char *host, const char *port,
+                    const hostkey_opts *hk)
+{
+    int r = proto_tls_client_ctx(&c->tls);
+    if (r == 0)
+        r = proto_tls_attach(&c->io, c->tls, false, host);
+    if (r != 0)
+        return conn_fail(c, SSFTP_FAIL, "TLS: %s", strerror(-r));
+    int saved = c->io.timeout_ms;
+    c->io.timeout_ms = PROTO_LOGIN_TIMEOUT_S * 1000;
+    r = proto_tls_handshake(&c->io, true);
+    c->io.timeout_ms = saved;
+    if (r != 0) {
+        char why[160] = "";
+        if (r == -EPROTO)
+            proto_tls_error(why, sizeof why);
+        c->dead = true;
+        return conn_fail(c, SSFTP_CONN, "%s: TLS handshake failed: %s%s", host,
+                         why[0] ? why : strerror(-r),
+                         r == -EPROTO || r == -ECONNRESET
+                             ? " (not an ssftpd, or one older than protocol "
+                               "version 2?)"
+                             : "");
+    }
+    int status = hostkey_check(c, host, port, hk);
+    if (status != SSFTP_OK)
+        c->dead = true;
+    return status;
+}
+
+int conn_open(client_conn *c, const char *host, const char *port,
+              const hostkey_opts *hk)
 {
     memset(c, 0, sizeof *c);
     c->io.fd = -1;
@@ -98,6 +131,9 @@ int conn_open(client_conn *c, const char *host, const char *port)
     if (c->io.fd < 0)
         return conn_fail(c, SSFTP_CONN, "connect %s%s%s:%s: %s", v6 ? "[" : "",
                          host, v6 ? "]" : "", port, strerror(err));
+    int status = tls_open(c, host, port, hk);
+    if (status != SSFTP_OK)
+        return status;
 
     json_t *rep = NULL;
     int r = conn_call(c,
@@ -337,6 +373,9 @@ void conn_close(client_conn *c)
         (void)conn_call(c, json_pack("{s:s}", "cmd", "quit"), &rep);
         json_decref(rep);
     }
+    proto_tls_detach(&c->io);
+    SSL_CTX_free(c->tls);
+    c->tls = NULL;
     close(c->io.fd);
     c->io.fd = -1;
     c->dead = true;

@@ -31,12 +31,18 @@ typedef struct client_conn {
     char cwd[PROTO_PATH_MAX + 1]; /* last cwd the server reported */
     char err[1024];               /* the last failure, one line */
     bool dead;                    /* the connection is gone or out of step */
+    SSL_CTX *tls;                 /* the connection's TLS context */
 } client_conn;
 
+struct hostkey_opts;
+
 /* Connect to host (a name, an IPv4 address, or an IPv6 address with or
- * without brackets) on port, and greet (hello, version 1).  c is
- * initialised here; on failure c->io.fd is -1.  Returns SSFTP_OK or SSFTP_CONN. */
-int conn_open(client_conn *c, const char *host, const char *port);
+ * without brackets) on port, run the TLS handshake, check the server's key
+ * (hostkey.h, with hk), and greet (hello).  c is initialised here; on
+ * failure c->io.fd is -1.  Returns SSFTP_OK, SSFTP_CONN, or SSFTP_AUTH
+ * for a key that is refused. */
+int conn_open(client_conn *c, const char *host, const char *port,
+              const struct hostkey_opts *hk);
 
 /* SCRAM login (docs/protocol.md, "Login").  Costs outside
  * proto_auth_params_check() and a wrong server signature end the connection.

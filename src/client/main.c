@@ -2,6 +2,7 @@
  * batch mode or the interactive shell.
  *
  *     ssftp [-u USER] [-p PORT] [--password-file FILE] [--no-progress]
+ *           [--accept-new-host-key | --host-key SHA256:...] [-v]
  *           HOST[:PORT] [COMMAND ARGS...]
  *
  * Exit status (conn.h): 0 success, 1 a command failed, 2 usage, 3 cannot
@@ -19,6 +20,7 @@
 
 #include "commands.h"
 #include "conn.h"
+#include "hostkey.h"
 #include "keycache.h"
 #include "shell.h"
 
@@ -28,9 +30,17 @@
 static void usage(FILE *out)
 {
     fputs("usage: ssftp [-u USER] [-p PORT] [--password-file FILE] "
-          "[--no-progress] HOST[:PORT] [COMMAND ARGS...]\n"
+          "[--no-progress]\n"
+          "             [--accept-new-host-key | --host-key SHA256:...] [-v]\n"
+          "             HOST[:PORT] [COMMAND ARGS...]\n"
           "Password: $SSFTP_PASSWORD, --password-file, or asked on the "
-          "terminal.\nCommands:\n",
+          "terminal.\n"
+          "Server keys: a certificate the system trusts for HOST, or the key\n"
+          "remembered in ~/.config/ssftp/known_hosts; a new one is asked "
+          "about\n"
+          "on a terminal, else refused unless --accept-new-host-key, or\n"
+          "--host-key gives it.  -v says the TLS version, cipher and key.\n"
+          "Commands:\n",
           out);
     cmd_help(out);
 }
@@ -78,15 +88,19 @@ int main(int argc, char **argv)
         {"port", required_argument, NULL, 'p'},
         {"password-file", required_argument, NULL, 'P'},
         {"no-progress", no_argument, NULL, 'n'},
+        {"accept-new-host-key", no_argument, NULL, 'A'},
+        {"host-key", required_argument, NULL, 'K'},
+        {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     const char *user = getenv("USER"), *pwfile = NULL;
     const char *port = DEFAULT_PORT;
     bool no_progress = false;
+    hostkey_opts hk = {0};
     int opt;
     /* '+': options end at HOST, so "ls -x" reaches the command. */
-    while ((opt = getopt_long(argc, argv, "+u:p:h", longopts, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, "+u:p:hv", longopts, NULL)) != -1) {
         switch (opt) {
         case 'u':
             user = optarg;
@@ -99,6 +113,15 @@ int main(int argc, char **argv)
             break;
         case 'n':
             no_progress = true;
+            break;
+        case 'A':
+            hk.accept_new = true;
+            break;
+        case 'K':
+            hk.pin = optarg;
+            break;
+        case 'v':
+            hk.verbose = true;
             break;
         case 'h':
             usage(stdout);
@@ -126,9 +149,19 @@ int main(int argc, char **argv)
         return SSFTP_FAIL;
     }
 
+    /* Whom we talk to is settled (TLS, the server's key) before the
+     * password is asked for. */
+    client_conn c;
+    int status = conn_open(&c, host, port, &hk);
+    if (status != SSFTP_OK) {
+        fprintf(stderr, "ssftp: %s\n", c.err);
+        conn_close(&c);
+        return status;
+    }
     char password[PASSWORD_MAX];
     int r = get_password(pwfile, user, host, password, sizeof password);
     if (r) {
+        conn_close(&c);
         if (r == -ENOTTY)
             fputs("ssftp: no password: set SSFTP_PASSWORD, use "
                   "--password-file, or run on a terminal\n",
@@ -138,10 +171,7 @@ int main(int argc, char **argv)
         return SSFTP_USAGE;
     }
 
-    client_conn c;
-    int status = conn_open(&c, host, port);
-    if (status == SSFTP_OK)
-        status = conn_login(&c, user, password);
+    status = conn_login(&c, user, password);
     sodium_memzero(password, sizeof password);
     if (status != SSFTP_OK) {
         fprintf(stderr, "ssftp: %s\n", c.err);

@@ -12,6 +12,7 @@
 #include "quota.h"
 #include "session.h"
 #include "size.h"
+#include "tlskeys.h"
 #include "socketserver.h"
 #include "userdb.h"
 
@@ -39,6 +40,7 @@ struct options {
     uint64_t default_max_files;
     int64_t partial_max_age_s;
     bool isolate; /* --isolation process */
+    const char *tls_cert, *tls_key;
 };
 
 static void usage(FILE *f)
@@ -50,8 +52,10 @@ static void usage(FILE *f)
         "              [--idle-timeout SECONDS] [--login-timeout SECONDS]\n"
         "              [--default-quota SIZE] [--default-max-files N]\n"
         "              [--partial-max-age AGE] [--isolation thread|process]\n"
+        "              [--tls-cert FILE --tls-key FILE]\n"
         "       ssftpd user add|passwd|del|quota|list ... (ssftpd user "
         "--help)\n"
+        "       ssftpd fingerprint [--root DIR] [--tls-cert FILE]\n"
         "\n"
         "  --root DIR            data root (users.json, homes/); default %s,\n"
         "                        created if missing\n"
@@ -76,6 +80,9 @@ static void usage(FILE *f)
         "                        and a sweep is due (every AGE, at most a\n"
         "                        day); default 7d\n"
 
+        "  --tls-cert FILE       the certificate (PEM, chain first) and its\n"
+        "  --tls-key FILE        key; default: ROOT/tls/cert.pem and key.pem,\n"
+        "                        a self-signed pair made at the first start\n"
         "  --isolation MODE      thread (default): sessions are pool threads\n"
         "                        of one process; process: each session is a\n"
         "                        forked child, so a crash costs one session\n"
@@ -144,6 +151,10 @@ static int parse_args(int argc, char **argv, struct options *o)
             rc = parse_uint(v, 86400, &o->login_timeout_s);
         else if (strcmp(a, "--isolation") == 0)
             rc = parse_isolation(v, &o->isolate);
+        else if (strcmp(a, "--tls-cert") == 0)
+            rc = (o->tls_cert = v) == NULL ? -EINVAL : 0;
+        else if (strcmp(a, "--tls-key") == 0)
+            rc = (o->tls_key = v) == NULL ? -EINVAL : 0;
         else if (strcmp(a, "--default-quota") == 0)
             rc = v == NULL ? -EINVAL : proto_size_parse(v, &o->default_quota);
         else if (strcmp(a, "--default-max-files") == 0)
@@ -207,10 +218,48 @@ static void say_how_to_add_users(struct userdb *db, const char *root)
     free(all);
 }
 
+/* ssftpd fingerprint [--root DIR] [--tls-cert FILE]: the key users pin. */
+static int fingerprint_main(int argc, char **argv)
+{
+    const char *root = DEFAULT_ROOT, *cert = NULL;
+    for (int i = 2; i < argc; i += 2) {
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (strcmp(argv[i], "--root") == 0 && v != NULL)
+            root = v;
+        else if (strcmp(argv[i], "--tls-cert") == 0 && v != NULL)
+            cert = v;
+        else {
+            fprintf(stderr, "usage: ssftpd fingerprint [--root DIR] "
+                            "[--tls-cert FILE]\n");
+            return 2;
+        }
+    }
+    char cp[4096], kp[4096], err[512] = "", fp[PROTO_TLS_FP_SIZE];
+    int rc = 0;
+    if (cert != NULL)
+        snprintf(cp, sizeof cp, "%s", cert);
+    else
+        rc = tlskeys_locate(root, NULL, NULL, false, cp, kp, err, sizeof err);
+    if (rc != 0) {
+        fprintf(stderr, "ssftpd: %s\n", err);
+        return 1;
+    }
+    rc = proto_tls_cert_file_fingerprint(cp, fp);
+    if (rc != 0) {
+        fprintf(stderr, "ssftpd: %s: %s\n", cp,
+                rc == -EINVAL ? "not a PEM certificate" : strerror(-rc));
+        return 1;
+    }
+    printf("%s\n", fp);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc > 1 && strcmp(argv[1], "user") == 0)
         return admin_main(argc, argv);
+    if (argc > 1 && strcmp(argv[1], "fingerprint") == 0)
+        return fingerprint_main(argc, argv);
     struct options o = {.root = DEFAULT_ROOT,
                         .host = DEFAULT_HOST,
                         .port = DEFAULT_PORT,
@@ -242,6 +291,16 @@ int main(int argc, char **argv)
         return 1;
     }
     say_how_to_add_users(srv.db, o.root);
+    char cert[4096], key[4096], err[512], fp[PROTO_TLS_FP_SIZE];
+    rc = tlskeys_locate(o.root, o.tls_cert, o.tls_key, true, cert, key, err,
+                        sizeof err);
+    if (rc == 0)
+        rc = tlskeys_context(cert, key, &srv.tls, fp, err, sizeof err);
+    if (rc != 0) {
+        fprintf(stderr, "ssftpd: TLS: %s\n", err);
+        return 1;
+    }
+    fprintf(stderr, "ssftpd: TLS key %s (%s)\n", fp, cert);
     struct quota_config qc = {.default_bytes = o.default_quota,
                               .default_entries = o.default_max_files,
                               .partial_max_age_s = o.partial_max_age_s};
@@ -317,6 +376,7 @@ int main(int argc, char **argv)
     quota_registry_destroy(srv.quotas);
     backoff_destroy(srv.backoff);
     userdb_close(srv.db);
+    SSL_CTX_free(srv.tls);
     fprintf(stderr, "ssftpd: stopped\n");
     return rc == 0 ? 0 : 1;
 }

@@ -101,8 +101,9 @@ int session_next(struct session *s, json_t **req, bool in_transfer)
     }
     double deadline = proto_mono_s() + limit / 1000.0;
     /* Wait for the first byte in slices, so a stopping server lets idle
-     * sessions go at once instead of after the drain timeout. */
-    for (;;) {
+     * sessions go at once instead of after the drain timeout.  (Input the
+     * TLS session holds needs no wait.) */
+    while (!proto_tls_pending(&s->io)) {
         if (!in_transfer && ss_server_stopping(s->srv->server))
             return -ESHUTDOWN;
         int left = ms_until(deadline);
@@ -251,6 +252,23 @@ static void drop_login(struct session *s)
  * connection is parked meanwhile), 1 after quit, negative to end. */
 static int session_step(struct session *s)
 {
+    if (!s->tls_up) {
+        /* Without waiting: a slow or silent peer costs no worker while its
+         * handshake is under way (the login deadline bounds it). */
+        int rc = proto_tls_handshake(&s->io, false);
+        if (rc == -EAGAIN)
+            return 0;
+        if (rc != 0) {
+            char why[160] = "";
+            if (rc == -EPROTO)
+                proto_tls_error(why, sizeof why);
+            session_log(s, "TLS handshake failed: %s",
+                        why[0] ? why : strerror(-rc));
+            return rc;
+        }
+        s->tls_up = true;
+        return 0; /* the next request may follow at once (pending) */
+    }
     if (!s->greeted) {
         int rc = do_hello(s);
         s->greeted = rc == 0;
@@ -324,6 +342,9 @@ int session_setup(ss_request *r)
     int rc = ss_request_set_deadline(r, (int)srv->login_timeout_s * 1000);
     if (rc == 0)
         rc = ss_stream_set_timeout(r, srv->idle_timeout_ms);
+    /* Every connection is TLS from its first byte: no plaintext mode. */
+    if (rc == 0)
+        rc = proto_tls_attach(&s->io, srv->tls, true, NULL);
     if (rc != 0) {
         free(s->login);
         return rc;
@@ -344,6 +365,9 @@ int session_handle(ss_request *r)
 {
     struct session *s = ss_request_state(r);
     int rc = session_step(s);
+    /* Input the TLS session already holds is not on the socket: the
+     * library must call again without waiting for it. */
+    ss_request_set_pending(r, rc == 0 && proto_tls_pending(&s->io));
     if (rc == 0)
         return SS_KEEP;
     s->end = rc == 1 || rc == -ENODATA ? 0 : rc;
@@ -357,6 +381,7 @@ int session_finish(ss_request *r)
     int why = s->end != 0 ? s->end : ss_request_status(r);
     (void)session_put_flush(s); /* verified uploads are published */
     drop_login(s);
+    proto_tls_detach(&s->io); /* close_notify, if the socket takes it */
     files_close(s->files);
     s->files = NULL;
     if (srv->isolation == NULL)

@@ -56,6 +56,7 @@ struct session_server {
      * parent keeps (isolation.h) and sessions only read. */
     atomic_uint *sessions;
     struct isolation *isolation; /* NULL: sessions are threads */
+    SSL_CTX *tls;                /* every connection is TLS (tlskeys.h) */
 };
 
 /* One logged-in-or-not connection. */
@@ -69,6 +70,7 @@ struct session {
     struct files *files;         /* after login: the user's home and quota */
     double login_deadline;       /* proto_mono_s() time */
     double started;              /* proto_mono_s() time of the connect */
+    bool tls_up;                 /* the TLS handshake is done */
     bool greeted;                /* hello done */
     int end;                     /* why the session ended (0: quit or EOF) */
     struct session_login *login; /* until logged in */

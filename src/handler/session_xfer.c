@@ -70,7 +70,8 @@ struct put_batch {
 static bool input_waiting(const struct session *s)
 {
     char b;
-    return recv(s->io.fd, &b, 1, MSG_PEEK | MSG_DONTWAIT) > 0;
+    return proto_tls_pending(&s->io) ||
+           recv(s->io.fd, &b, 1, MSG_PEEK | MSG_DONTWAIT) > 0;
 }
 
 /* The reply to one published (or failed) upload. */

@@ -164,7 +164,8 @@ int proto_body_from_file(proto_io *io, int fd, uint64_t off,
                          int *file_err)
 {
     *file_err = 0;
-    if (d == NULL && hooks != NULL && hooks->zero_copy) {
+    /* Over TLS every byte goes through the cipher: no sendfile. */
+    if (d == NULL && hooks != NULL && hooks->zero_copy && io->tls == NULL) {
         int r = body_sendfile(io, fd, off, hooks, file_err);
         if (r != -ENOSYS)
             return r;

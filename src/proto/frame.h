@@ -66,6 +66,7 @@ typedef struct proto_io {
     uint64_t body_out;   /* bytes of the announced outgoing body not yet sent */
     int64_t pace_start;  /* private: the current pacing window's start */
     uint64_t pace_bytes; /* private: body bytes read in it */
+    void *tls;           /* private: the TLS session (SSL *), or NULL; tls.h */
 } proto_io;
 
 /* Deepest nesting of arrays and objects a header may have.  No header of

@@ -23,6 +23,8 @@
  *     addr.h    HOST:PORT as people type it
  *     size.h    byte counts ("10G", "95 MiB") and durations ("7d")
  *     hasher.h  hashing a body on a second thread while it moves
+ *     tls.h     TLS 1.3 under it all: contexts, keys, fingerprints, the
+ *               handshake, channel binding (OpenSSL 3)
  *
  * Memory: nothing is allocated per connection except while a call runs (the
  * header being read, a transfer buffer), so an idle session costs only its
@@ -49,6 +51,7 @@
 #include "reply.h"
 #include "size.h"
 #include "sysutil.h"
+#include "tls.h"
 
 /* The protocol version this code speaks (docs/protocol.md, "hello"). */
 #define PROTO_VERSION 1

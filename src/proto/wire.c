@@ -68,6 +68,8 @@ int proto_wire_wait(const proto_io *io, short events, int64_t deadline)
 ssize_t proto_wire_recv_some(const proto_io *io, void *buf, size_t n,
                              int64_t deadline)
 {
+    if (io->tls != NULL)
+        return proto_tls_recv_some(io, buf, n, deadline);
     for (;;) {
         ssize_t k = recv(io->fd, buf, n, MSG_DONTWAIT);
         if (k >= 0)
@@ -104,6 +106,8 @@ int proto_wire_recv_exact(const proto_io *io, void *buf, size_t n,
 int proto_wire_send_all(const proto_io *io, const void *buf, size_t n,
                         int64_t deadline)
 {
+    if (io->tls != NULL)
+        return proto_tls_send_all(io, buf, n, deadline);
     size_t done = 0;
     while (done < n) {
         ssize_t k = send(io->fd, (const char *)buf + done, n - done,

@@ -40,4 +40,10 @@ int proto_wire_recv_exact(const proto_io *io, void *buf, size_t n,
 int proto_wire_send_all(const proto_io *io, const void *buf, size_t n,
                         int64_t deadline);
 
+/* The same two over the TLS session (tls.c), when io->tls is set. */
+ssize_t proto_tls_recv_some(const proto_io *io, void *buf, size_t n,
+                            int64_t deadline);
+int proto_tls_send_all(const proto_io *io, const void *buf, size_t n,
+                       int64_t deadline);
+
 #endif

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "conn.h"
+#include "hostkey.h"
 #include "keycache.h"
 #include "shell.h"
 #include "text.h"
@@ -108,7 +109,9 @@ static void split_handles_quotes_and_backslashes(void **state)
 
 /* ---- the connection ------------------------------------------------------ */
 
-/* A server that answers hello, then waits for the client to go. */
+/* A server that answers hello over TLS, then waits for the client to go. */
+static SSL_CTX *hello_tls;
+
 static void *hello_server(void *arg)
 {
     int lfd = *(int *)arg;
@@ -117,7 +120,8 @@ static void *hello_server(void *arg)
         return NULL;
     proto_io io = {.fd = fd, .timeout_ms = 5000};
     json_t *req = NULL;
-    if (proto_recv(&io, &req) == 0) {
+    if (proto_tls_attach(&io, hello_tls, true, NULL) == 0 &&
+        proto_tls_handshake(&io, true) == 0 && proto_recv(&io, &req) == 0) {
         json_t *ok = json_pack("{s:i}", "version", PROTO_VERSION);
         (void)proto_send_ok(&io, ok);
         json_decref(ok);
@@ -126,6 +130,7 @@ static void *hello_server(void *arg)
             ;
     }
     json_decref(req);
+    proto_tls_detach(&io);
     close(fd);
     return NULL;
 }
@@ -147,8 +152,18 @@ static void connection_disables_nagle(void **state)
     assert_int_equal(pthread_create(&t, NULL, hello_server, &lfd), 0);
     char port[16];
     snprintf(port, sizeof port, "%u", ntohs(a.sin_port));
+    char dir[] = "/tmp/ssftp-units-XXXXXX", key[64], cert[64], err[256];
+    assert_non_null(mkdtemp(dir));
+    snprintf(key, sizeof key, "%s/key.pem", dir);
+    snprintf(cert, sizeof cert, "%s/cert.pem", dir);
+    assert_int_equal(proto_tls_make_self_signed(key, cert, "units"), 0);
+    assert_int_equal(proto_tls_server_ctx(cert, key, &hello_tls, err, sizeof err),
+                     0);
+    char fp[PROTO_TLS_FP_SIZE];
+    assert_int_equal(proto_tls_cert_file_fingerprint(cert, fp), 0);
+    hostkey_opts hk = {.pin = fp};
     client_conn c;
-    assert_int_equal(conn_open(&c, "127.0.0.1", port), 0);
+    assert_int_equal(conn_open(&c, "127.0.0.1", port, &hk), 0);
     int v = 0;
     socklen_t vl = sizeof v;
     assert_int_equal(getsockopt(c.io.fd, IPPROTO_TCP, TCP_NODELAY, &v, &vl), 0);
@@ -156,6 +171,10 @@ static void connection_disables_nagle(void **state)
     conn_close(&c);
     assert_int_equal(pthread_join(t, NULL), 0);
     close(lfd);
+    SSL_CTX_free(hello_tls);
+    unlink(key);
+    unlink(cert);
+    rmdir(dir);
 }
 
 int main(void)

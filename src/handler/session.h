@@ -121,6 +121,8 @@ struct session_challenge {
     double issued;
     char user[PROTO_AUTH_USER_MAX + 1];
     proto_auth_message am;
+    uint8_t cbind[PROTO_AUTH_CBIND_MAX]; /* this channel's, in am */
+    size_t cbind_len;
     uint8_t stored_key[PROTO_AUTH_KEY_BYTES];
     uint8_t server_key[PROTO_AUTH_KEY_BYTES];
 };

@@ -79,7 +79,12 @@ int session_auth(struct session *s, const json_t *req, struct session_login *l)
     sodium_memzero(fake_key, sizeof fake_key);
     sodium_memzero(&rec, sizeof rec);
     randombytes_buf(snonce, sizeof snonce);
-    if (proto_auth_message_build(&ch->am, user, cnonce, snonce, &p) != 0)
+    /* The proof must be made inside this TLS channel (tls.h). */
+    if (proto_tls_cbind(&s->io, ch->cbind, &ch->cbind_len) != 0)
+        return proto_send_error(&s->io, PROTO_E_INTERNAL,
+                                "no channel binding");
+    if (proto_auth_message_build(&ch->am, user, cnonce, snonce, &p, ch->cbind,
+                                 ch->cbind_len) != 0)
         return proto_send_error(&s->io, PROTO_E_BAD_REQUEST, "bad user name");
     ch->live = true;
     ch->issued = proto_mono_s();
@@ -147,9 +152,19 @@ int session_auth_proof(struct session *s, const json_t *req,
                                 "\"proof\" must be %d bytes of base64",
                                 PROTO_AUTH_KEY_BYTES);
     }
+    /* The client's view of the channel, when it sends it: another one
+     * means a TLS relay between it and us (its proof fails below either
+     * way; this is only to say why). */
+    uint8_t theirs[PROTO_AUTH_CBIND_MAX];
+    bool relayed = had && proto_has(req, "cbind") &&
+                   (proto_get_b64(req, "cbind", theirs, ch->cbind_len) != 0 ||
+                    sodium_memcmp(theirs, ch->cbind, ch->cbind_len) != 0);
     const char *why = NULL;
     if (!had)
         why = "no challenge";
+    else if (relayed)
+        why = "channel binding mismatch: the client's TLS channel ends "
+              "somewhere else (a TLS-terminating relay in between?)";
     else if (proto_mono_s() - ch->issued > PROTO_AUTH_CHALLENGE_TTL_S)
         why = "challenge expired";
     else if (proto_auth_server_verify(ch->stored_key, &ch->am, proof) != 0 ||

@@ -15,6 +15,39 @@ static bool exists(const char *path)
     return stat(path, &st) == 0;
 }
 
+/* Makes root/tls with a new pair in it, all at once: the pair is made in
+ * a private directory renamed into place, so servers starting together on
+ * one data root agree on one key (the loser's is thrown away). */
+static int make_pair_dir(const char *root, const char *dir, char *err,
+                         size_t errlen)
+{
+    char tmp[PATH_CAP], k[PATH_CAP], c[PATH_CAP];
+    if (snprintf(tmp, sizeof tmp, "%s/.tls-XXXXXX", root) >= 4000)
+        return -ENAMETOOLONG; /* room for the names below */
+    if (mkdtemp(tmp) == NULL) { /* mode 0700 */
+        int e = errno;
+        snprintf(err, errlen, "cannot make a directory in %.300s: %s", root,
+                 strerror(e));
+        return -e;
+    }
+    int rc = snprintf(k, sizeof k, "%s/key.pem", tmp) >= (int)sizeof k ||
+                     snprintf(c, sizeof c, "%s/cert.pem", tmp) >= (int)sizeof c
+                 ? -ENAMETOOLONG
+                 : proto_tls_make_self_signed(k, c, "ssftpd");
+    if (rc != 0)
+        snprintf(err, errlen, "cannot make a key pair: %s", strerror(-rc));
+    if (rc == 0 && rename(tmp, dir) != 0 && errno != EEXIST &&
+        errno != ENOTEMPTY) {
+        rc = -errno;
+        snprintf(err, errlen, "cannot make %.300s: %s", dir, strerror(-rc));
+    }
+    /* Whatever is left here lost the race, or failed. */
+    (void)unlink(k);
+    (void)unlink(c);
+    (void)rmdir(tmp);
+    return rc;
+}
+
 int tlskeys_locate(const char *root, const char *cert, const char *key,
                    bool make, char *cert_path, char *key_path, char *err,
                    size_t errlen)
@@ -54,16 +87,12 @@ int tlskeys_locate(const char *root, const char *cert, const char *key,
                  "first start)", key_path);
         return -ENOENT;
     }
-    if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
-        int e = errno;
-        snprintf(err, errlen, "cannot make %s: %s", dir, strerror(e));
-        return -e;
+    if (exists(dir)) {
+        snprintf(err, errlen, "%.300s holds no key pair: restore it, or move "
+                 "it away to make a new key", dir);
+        return -ENOENT;
     }
-    int rc = proto_tls_make_self_signed(key_path, cert_path, "ssftpd");
-    if (rc != 0)
-        snprintf(err, errlen, "cannot make a key pair in %s: %s", dir,
-                 strerror(-rc));
-    return rc;
+    return make_pair_dir(root, dir, err, errlen);
 }
 
 int tlskeys_context(const char *cert_path, const char *key_path,

@@ -4,7 +4,7 @@
 #include <errno.h>
 #include <string.h>
 
-#define AM_TAG "ssftp-scram-v1"
+#define AM_TAG "ssftp-scram-v2"
 
 int proto_auth_params_check(const proto_auth_params *p)
 {
@@ -66,8 +66,11 @@ static uint8_t *put_field(uint8_t *p, const void *v, size_t n)
 int proto_auth_message_build(proto_auth_message *am, const char *user,
                              const uint8_t cnonce[PROTO_AUTH_NONCE_BYTES],
                              const uint8_t snonce[PROTO_AUTH_NONCE_BYTES],
-                             const proto_auth_params *p)
+                             const proto_auth_params *p, const uint8_t *cb,
+                             size_t cb_len)
 {
+    if (cb_len == 0 || cb_len > PROTO_AUTH_CBIND_MAX)
+        return -EINVAL;
     /* strnlen: user may come straight off the wire, so do not walk past the
      * longest name we would accept. */
     size_t ulen = strnlen(user, PROTO_AUTH_USER_MAX + 1);
@@ -84,6 +87,8 @@ int proto_auth_message_build(proto_auth_message *am, const char *user,
     w = put_field(w, p->salt, PROTO_AUTH_SALT_BYTES);
     w = put_be(w, p->opslimit, 8);
     w = put_be(w, p->memlimit, 8);
+    w = put_field(w, PROTO_AUTH_CBIND_TYPE, sizeof PROTO_AUTH_CBIND_TYPE - 1);
+    w = put_field(w, cb, cb_len);
     am->len = (size_t)(w - am->bytes);
     return 0;
 }

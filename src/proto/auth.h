@@ -57,12 +57,20 @@ typedef struct proto_auth_params {
     uint64_t memlimit;
 } proto_auth_params;
 
+/* Channel binding (RFC 5929's tls-server-end-point: the hash of the
+ * server's certificate, tls.h), at most this many bytes. */
+#define PROTO_AUTH_CBIND_TYPE "tls-server-end-point"
+#define PROTO_AUTH_CBIND_MAX 64
+
 /* The AuthMessage both sides sign.  Layout (docs/protocol.md, "AuthMessage"):
- * "ssftp-scram-v1", then u32-BE-length-prefixed user, cnonce, snonce, salt,
- * then u64 BE opslimit and memlimit. */
+ * "ssftp-scram-v2", then u32-BE-length-prefixed user, cnonce, snonce, salt,
+ * then u64 BE opslimit and memlimit, then u32-BE-length-prefixed
+ * PROTO_AUTH_CBIND_TYPE and the channel-binding data: a proof made inside
+ * one TLS channel is worthless in another. */
 #define PROTO_AUTH_MESSAGE_MAX                                                 \
     (14 + 4 + PROTO_AUTH_USER_MAX + 4 + PROTO_AUTH_NONCE_BYTES + 4 +           \
-     PROTO_AUTH_NONCE_BYTES + 4 + PROTO_AUTH_SALT_BYTES + 8 + 8)
+     PROTO_AUTH_NONCE_BYTES + 4 + PROTO_AUTH_SALT_BYTES + 8 + 8 + 4 + 20 + 4 + \
+     PROTO_AUTH_CBIND_MAX)
 typedef struct proto_auth_message {
     size_t len;
     uint8_t bytes[PROTO_AUTH_MESSAGE_MAX];
@@ -84,11 +92,13 @@ void proto_auth_stored_key(const uint8_t client_key[PROTO_AUTH_KEY_BYTES],
                            uint8_t stored_key[PROTO_AUTH_KEY_BYTES]);
 
 /* Build the canonical AuthMessage.  user is 1..PROTO_AUTH_USER_MAX bytes (any
- * bytes but NUL).  Returns 0, or -EINVAL for a bad user length. */
+ * bytes but NUL); cb is the channel's binding, 1..PROTO_AUTH_CBIND_MAX
+ * bytes.  Returns 0, or -EINVAL for a bad length. */
 int proto_auth_message_build(proto_auth_message *am, const char *user,
                              const uint8_t cnonce[PROTO_AUTH_NONCE_BYTES],
                              const uint8_t snonce[PROTO_AUTH_NONCE_BYTES],
-                             const proto_auth_params *p);
+                             const proto_auth_params *p, const uint8_t *cb,
+                             size_t cb_len);
 
 /* ClientProof for am (client side). */
 void proto_auth_client_proof(const uint8_t client_key[PROTO_AUTH_KEY_BYTES],

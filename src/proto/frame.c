@@ -146,3 +146,10 @@ int proto_recv(proto_io *io, json_t **out)
     *out = hdr;
     return 0;
 }
+
+int proto_send_raw(proto_io *io, const void *buf, size_t n)
+{
+    int64_t deadline;
+    int r = proto_wire_deadline_in(io->timeout_ms, &deadline);
+    return r != 0 ? r : proto_wire_send_all(io, buf, n, deadline);
+}

@@ -107,4 +107,8 @@ int proto_recv(proto_io *io, json_t **out);
  * integer, else 0. */
 uint64_t proto_body_size(const json_t *hdr);
 
+/* Sends n bytes as they are (through TLS when attached): for tests and
+ * tools that must send what is not a frame.  Returns as proto_send(). */
+int proto_send_raw(proto_io *io, const void *buf, size_t n);
+
 #endif

@@ -8,6 +8,7 @@
 
 #include "field.h"
 #include "reply.h"
+#include "tls.h"
 
 static int derive_plain(void *ctx, const char *user, const char *password,
                         const proto_auth_params *p,
@@ -82,8 +83,14 @@ int proto_login(proto_io *io, const char *user, const char *password,
     proto_auth_message am;
     r = (derive != NULL ? derive : derive_plain)(ctx, user, password, p, ck,
                                                  sk);
+    /* The proof is bound to this TLS channel (tls.h): relayed by someone
+     * with another certificate, it fails. */
+    uint8_t cb[PROTO_TLS_CBIND_MAX];
+    size_t cb_len = 0;
     if (r == 0)
-        r = proto_auth_message_build(&am, user, cnonce, snonce, p);
+        r = proto_tls_cbind(io, cb, &cb_len);
+    if (r == 0)
+        r = proto_auth_message_build(&am, user, cnonce, snonce, p, cb, cb_len);
     if (r != 0) {
         sodium_memzero(ck, sizeof ck);
         sodium_memzero(sk, sizeof sk);
@@ -93,8 +100,14 @@ int proto_login(proto_io *io, const char *user, const char *password,
     proto_auth_client_proof(ck, &am, proof);
     sodium_memzero(ck, sizeof ck);
     out->stage = PROTO_LOGIN_PROOF;
-    r = call(io, request("auth_proof", NULL, "proof", proof, sizeof proof),
-             &rep);
+    /* The binding is sent too, so that a server reached through a relay
+     * can say so (the proof fails either way). */
+    json_t *req = request("auth_proof", NULL, "proof", proof, sizeof proof);
+    if (req != NULL && proto_set_b64(req, "cbind", cb, cb_len) != 0) {
+        json_decref(req);
+        req = NULL;
+    }
+    r = call(io, req, &rep);
     if (r != 0) {
         sodium_memzero(sk, sizeof sk);
         out->reply = rep;

@@ -54,7 +54,7 @@
 #include "tls.h"
 
 /* The protocol version this code speaks (docs/protocol.md, "hello"). */
-#define PROTO_VERSION 1
+#define PROTO_VERSION 2
 
 /* The protocol's numbers; docs/protocol.md, "Limits", says what each bounds. */
 #define PROTO_PATH_MAX 4096        /* bytes in a "path" string */

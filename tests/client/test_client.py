@@ -18,6 +18,7 @@ import select
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -78,6 +79,9 @@ class Server:
         if self.port is None:
             self.stop()
             raise RuntimeError("ssftpd did not report its port")
+        self.fingerprint = subprocess.run(
+            [SSFTPD, "fingerprint", "--root", self.root], check=True,
+            capture_output=True, text=True, timeout=30).stdout.strip()
 
     def add_user(self, name, quota):
         args = [SSFTPD, "user", "add", name, "--root", self.root] + KDF
@@ -102,6 +106,79 @@ class Server:
 
 
 SRV = None
+
+# The server's key is self-signed: a test that speaks the protocol itself
+# takes it as it is (ssftp's own check of it is tested with ssftp).
+CLIENT_TLS = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+CLIENT_TLS.check_hostname = False
+CLIENT_TLS.verify_mode = ssl.CERT_NONE
+CLIENT_TLS.minimum_version = ssl.TLSVersion.TLSv1_3
+
+
+def tls_connect(port, src="127.0.0.1"):
+    s = socket.socket()
+    s.bind((src, 0))
+    s.connect(("127.0.0.1", port))
+    return CLIENT_TLS.wrap_socket(s)
+
+
+class TLSPipe:
+    """A TLS session over a socket that one thread reads while another
+    writes (an SSLObject over memory BIOs: the socket I/O is outside its
+    lock, and each record is sent in the order it was made)."""
+
+    def __init__(self, sock, ctx, server_side):
+        self.sock = sock
+        self.lock, self.send_lock = threading.Lock(), threading.Lock()
+        self.inc, self.out = ssl.MemoryBIO(), ssl.MemoryBIO()
+        self.obj = ctx.wrap_bio(self.inc, self.out, server_side=server_side)
+        while True:
+            try:
+                self.obj.do_handshake()
+                break
+            except ssl.SSLWantReadError:
+                self._flush()
+                data = sock.recv(1 << 16)
+                if not data:
+                    raise EOFError
+                self.inc.write(data)
+        self._flush()
+
+    def _flush(self):
+        with self.send_lock:
+            with self.lock:
+                data = self.out.read()
+            if data:
+                self.sock.sendall(data)
+
+    def recv(self, n):
+        while True:
+            with self.lock:
+                try:
+                    return self.obj.read(n)
+                except ssl.SSLWantReadError:
+                    pass
+                except ssl.SSLZeroReturnError:
+                    return b""
+            self._flush()
+            data = self.sock.recv(1 << 16)
+            if not data:
+                return b""
+            with self.lock:
+                self.inc.write(data)
+
+    def sendall(self, data):
+        with self.send_lock:
+            with self.lock:
+                self.obj.write(data)
+                out = self.out.read()
+            self.sock.sendall(out)
+
+    def shutdown(self, how):
+        self.sock.shutdown(how)
+
+    def close(self):
+        self.sock.close()
 
 
 def recv_exact(sock, n):
@@ -148,6 +225,7 @@ class FrameProxy:
         self.lsock.listen(1)
         self.port = self.lsock.getsockname()[1]
         self.cli = self.srv = None
+        self.raw = []
         self.ready = threading.Event()
         self.from_client = threading.Thread(target=self.client_to_server,
                                             daemon=True)
@@ -156,10 +234,20 @@ class FrameProxy:
         self.from_server.start()
 
     def server_to_client(self):
+        # TLS both ways: to the client with the server's own key (which the
+        # client has pinned), to the server as any client.
+        tls_dir = os.path.join(SRV.root, "tls")
+        server_tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        server_tls.load_cert_chain(os.path.join(tls_dir, "cert.pem"),
+                                   os.path.join(tls_dir, "key.pem"))
         try:
-            self.cli, _ = self.lsock.accept()
-            self.srv = socket.create_connection(("127.0.0.1", self.target))
-        except OSError:
+            cli, _ = self.lsock.accept()
+            self.raw = [cli]
+            self.cli = TLSPipe(cli, server_tls, True)
+            srv = socket.create_connection(("127.0.0.1", self.target))
+            self.raw.append(srv)
+            self.srv = TLSPipe(srv, CLIENT_TLS, False)
+        except (OSError, EOFError, ssl.SSLError):
             self.ready.set()
             self.hang_up()
             return
@@ -203,12 +291,11 @@ class FrameProxy:
             pass
 
     def hang_up(self):
-        for s in (self.cli, self.srv):
-            if s is not None:
-                try:
-                    s.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
+        for s in list(self.raw):
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
 
     def cmds(self):
         """The cmds the client sent, once it has hung up (call after the
@@ -225,9 +312,8 @@ class FrameProxy:
         self.lsock.close()
         self.hang_up()
         self.from_server.join(10)
-        for s in (self.cli, self.srv):
-            if s is not None:
-                s.close()
+        for s in self.raw:
+            s.close()
 
 
 def flip_bit(b64, byte):
@@ -253,13 +339,18 @@ class InjectingProxy(FrameProxy):
 class ClientTest(unittest.TestCase):
     def setUp(self):
         self.work = tempfile.mkdtemp(prefix="ssftp-cli-", dir=SRV.tmp)
-        self.env = dict(os.environ, SSFTP_PASSWORD=PASSWORD)
+        self.xdg = tempfile.mkdtemp(prefix="xdg-", dir=SRV.tmp)
+        self.env = dict(os.environ, SSFTP_PASSWORD=PASSWORD,
+                        XDG_CONFIG_HOME=self.xdg)
 
     def tearDown(self):
         shutil.rmtree(self.work, ignore_errors=True)
 
     def args(self, user, *cmd, port=None, opts=()):
-        return [SSFTP, "-u", user, *opts, f"127.0.0.1:{port or SRV.port}",
+        # The server's key given, as a user would after checking it once
+        # (known_hosts has tests of its own).
+        return [SSFTP, "-u", user, "--host-key", SRV.fingerprint, *opts,
+                f"127.0.0.1:{port or SRV.port}",
                 *cmd]
 
     def run_cli(self, *cmd, user="alice", stdin=None, env=None, port=None):
@@ -387,14 +478,9 @@ class ClientTest(unittest.TestCase):
     def test_login_over_budget_exits_4_saying_when_to_retry(self):
         # Spend dora's login budget from another address: ten wrong proofs,
         # all in flight at once (each reply is held back up to 1.5 s).
-        socks = []
-        for _ in range(10):
-            s = socket.socket()
-            s.bind(("127.0.0.9", 0))
-            s.connect(("127.0.0.1", SRV.port))
-            socks.append(s)
+        socks = [tls_connect(SRV.port, "127.0.0.9") for _ in range(10)]
         zero = base64.b64encode(bytes(32)).decode()
-        for reqs in ([{"cmd": "hello", "version": 1}],
+        for reqs in ([{"cmd": "hello", "version": 2}],
                      [{"cmd": "auth", "user": "dora", "cnonce": zero}],
                      [{"cmd": "auth_proof", "proof": zero}]):
             for s in socks:
@@ -416,9 +502,10 @@ class ClientTest(unittest.TestCase):
         pw = self.local("pw")
         with open(pw, "w") as f:
             f.write(PASSWORD + "\n")
-        env = dict(os.environ)
+        env = dict(self.env)
         env.pop("SSFTP_PASSWORD", None)
         r = subprocess.run([SSFTP, "-u", "alice", "--password-file", pw,
+                            "--host-key", SRV.fingerprint,
                             f"127.0.0.1:{SRV.port}", "pwd"], env=env,
                            stdin=subprocess.DEVNULL, capture_output=True,
                            text=True, timeout=60)

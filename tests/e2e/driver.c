@@ -198,6 +198,7 @@ static void wait_not_accepting(void)
 
 struct cli {
     proto_io io;
+    int handshake; /* the TLS handshake's result */
 };
 
 static int tcp_connect(void)
@@ -212,16 +213,36 @@ static int tcp_connect(void)
     return fd;
 }
 
+/* Every connection is TLS; the driver checks no key (hostkey.h is the
+ * client's business, tested with it). */
+static SSL_CTX *tls_ctx;
+
+/* TLS on c's connected socket.  A server that closes at once (admission
+ * control) fails the handshake: the calls after it then read "closed". */
+static void cli_tls(struct cli *c)
+{
+    CHECK(proto_tls_attach(&c->io, tls_ctx, false, NULL) == 0);
+    c->handshake = proto_tls_handshake(&c->io, true);
+}
+
 static void cli_open(struct cli *c)
 {
     c->io = (proto_io){
         .fd = tcp_connect(), .timeout_ms = 60000, .body_timeout_ms = 30000};
+    cli_tls(c);
 }
 
 static void cli_close(struct cli *c)
 {
+    proto_tls_detach(&c->io);
     close(c->io.fd);
     c->io.fd = -1;
+}
+
+/* Bytes as they are, inside the TLS session. */
+static void raw(struct cli *c, const void *buf, size_t n)
+{
+    CHECK(proto_send_raw(&c->io, buf, n) == 0);
 }
 
 /* Sends req (stolen) and returns the reply; NULL if the connection ended. */
@@ -262,10 +283,10 @@ static const char *call_code(struct cli *c, json_t *req)
 static void hello(struct cli *c)
 {
     json_t *r = call(c, json_pack("{s:s, s:i, s:s}", "cmd", "hello", "version",
-                                  1, "client", "e2e"));
+                                  PROTO_VERSION, "client", "e2e"));
     CHECK_CODE(code_of(r), NULL);
     json_int_t v = json_integer_value(json_object_get(r, "version"));
-    CHECK(v == 1);
+    CHECK(v == PROTO_VERSION);
     json_decref(r);
 }
 
@@ -620,7 +641,7 @@ static void scenario_whole(void)
         snprintf(n2, sizeof n2, "w/gone%d", i);
         send_whole(&c, n2, d[i + 40], len[i + 40], false, 0);
     }
-    CHECK(write(c.io.fd, "\0\0", 2) == 2);
+    raw(&c, "\0\0", 2);
     CHECK(shutdown(c.io.fd, SHUT_WR) == 0);
     for (int i = 0; i < 10; i++) {
         char n2[32];
@@ -650,12 +671,17 @@ static void scenario_login(void)
     CHECK_CODE(simple(&c, "pwd", NULL), PROTO_E_BAD_REQUEST);
     CHECK_CODE(simple(&c, "pwd", NULL), "closed");
     cli_close(&c);
-    /* A version the server does not speak. */
-    cli_open(&c);
-    CHECK_CODE(
-        call_code(&c, json_pack("{s:s, s:i}", "cmd", "hello", "version", 2)),
-        PROTO_E_VERSION);
-    cli_close(&c);
+    /* Versions the server does not speak: the next, and version 1 (no
+     * channel binding), which a client of before TLS would send. */
+    static const int other[] = {PROTO_VERSION + 1, 1};
+    for (size_t i = 0; i < sizeof other / sizeof other[0]; i++) {
+        int v = other[i];
+        cli_open(&c);
+        CHECK_CODE(
+            call_code(&c, json_pack("{s:s, s:i}", "cmd", "hello", "version", v)),
+            PROTO_E_VERSION);
+        cli_close(&c);
+    }
 
     cli_open(&c);
     hello(&c);
@@ -679,7 +705,8 @@ static void scenario_login(void)
     CHECK_CODE(login(&c, "alice", "right horse"), NULL);
     CHECK_CODE(simple(&c, "pwd", NULL), NULL);
     CHECK_CODE(
-        call_code(&c, json_pack("{s:s, s:i}", "cmd", "hello", "version", 1)),
+        call_code(&c, json_pack("{s:s, s:i}", "cmd", "hello", "version",
+                                PROTO_VERSION)),
         PROTO_E_BAD_REQUEST);
     CHECK_CODE(simple(&c, "quit", NULL), NULL);
     cli_close(&c);
@@ -1141,19 +1168,28 @@ static void scenario_many_users(void)
     term_server();
 }
 
+/* buf inside a TLS session; or, every other time, on the bare socket
+ * (a client that does not speak TLS at all). */
 static void send_raw(const void *buf, size_t n, bool read_reply)
 {
-    int fd = tcp_connect();
-    ssize_t w = write(fd, buf, n);
-    (void)w;
+    static unsigned turn;
+    struct cli c;
+    if (turn++ % 2 == 0) {
+        cli_open(&c);
+        (void)proto_send_raw(&c.io, buf, n);
+    } else {
+        c.io = (proto_io){.fd = tcp_connect(), .timeout_ms = 5000};
+        ssize_t w = write(c.io.fd, buf, n);
+        (void)w;
+    }
     if (read_reply) {
-        shutdown(fd, SHUT_WR);
+        shutdown(c.io.fd, SHUT_WR);
         char sink[4096];
-        struct pollfd p = {.fd = fd, .events = POLLIN};
-        while (poll(&p, 1, 5000) == 1 && read(fd, sink, sizeof sink) > 0)
+        struct pollfd p = {.fd = c.io.fd, .events = POLLIN};
+        while (poll(&p, 1, 5000) == 1 && read(c.io.fd, sink, sizeof sink) > 0)
             ;
     }
-    close(fd);
+    cli_close(&c);
 }
 
 static void scenario_fuzz(void)
@@ -1214,8 +1250,7 @@ static void scenario_fuzz(void)
         json_decref(req);
         uint8_t junk[64];
         randombytes_buf(junk, sizeof junk);
-        ssize_t w = write(c.io.fd, junk, (size_t)(i % 3) * 20);
-        (void)w;
+        (void)proto_send_raw(&c.io, junk, (size_t)(i % 3) * 20);
         cli_close(&c);
     }
     /* The server still serves a normal user. */
@@ -1486,6 +1521,7 @@ static void cli_open_from(struct cli *c, const char *src)
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     c->io = (proto_io){.fd = fd, .timeout_ms = 60000, .body_timeout_ms = 30000};
+    cli_tls(c);
 }
 
 /* The next frame from the server within max_ms: proto_recv()'s result,
@@ -1504,6 +1540,8 @@ static int recv_within(struct cli *c, int max_ms, json_t **out)
 static int64_t expect_closed(struct cli *c, int max_ms)
 {
     json_t *r = NULL;
+    if (c->handshake != 0) /* closed before TLS could even start */
+        return proto_mono_ms();
     int rc = recv_within(c, max_ms, &r);
     int64_t at = proto_mono_ms();
     if (rc != -ENODATA) {
@@ -1532,7 +1570,7 @@ static void expect_quiet(struct cli *c, int ms)
 static const char *hello_code(struct cli *c)
 {
     return call_code(c, json_pack("{s:s, s:i, s:s}", "cmd", "hello", "version",
-                                  1, "client", "e2e"));
+                                  PROTO_VERSION, "client", "e2e"));
 }
 
 /* Quits c and waits until the server has ended that session. */
@@ -1734,7 +1772,7 @@ static void limits_header(void)
     cli_open(&pre);
     for (int k = 0; k < 2; k++) {
         struct cli *x = k == 0 ? &c : &pre;
-        CHECK(write(x->io.fd, over, sizeof over) == (ssize_t)sizeof over);
+        raw(x, over, sizeof over);
         json_t *r = NULL;
         CHECK(recv_within(x, 5000, &r) == 0);
         CHECK_CODE(code_of(r), PROTO_E_BAD_FRAME);
@@ -1788,8 +1826,8 @@ static void expect_refused_then_closed(struct cli *c, const char *json,
 {
     uint8_t len[4];
     proto_be32_put(len, (uint32_t)n);
-    CHECK(write(c->io.fd, len, 4) == 4);
-    CHECK(write(c->io.fd, json, n) == (ssize_t)n);
+    raw(c, len, 4);
+    raw(c, json, n);
     json_t *r = NULL;
     CHECK(recv_within(c, 5000, &r) == 0);
     CHECK_CODE(code_of(r), want);
@@ -1856,7 +1894,7 @@ static long trickle_until_closed(struct cli *c, int max_ms)
 {
     int64_t t0 = proto_mono_ms();
     while (proto_mono_ms() - t0 < max_ms) {
-        if (send(c->io.fd, "t", 1, MSG_NOSIGNAL) != 1)
+        if (proto_send_raw(&c->io, "t", 1) != 0)
             return (long)(proto_mono_ms() - t0);
         struct pollfd p = {.fd = c->io.fd, .events = POLLIN};
         int n = proto_poll(&p, 1, 100);
@@ -1909,7 +1947,7 @@ static void attack_trickle_before_login(void)
     cli_open(&c);
     hello(&c);
     static const uint8_t len[4] = {0, 0, 0x40, 0}; /* a 16 KiB header */
-    CHECK(write(c.io.fd, len, 4) == 4);
+    raw(&c, len, 4);
     long ms = trickle_until_closed(&c, 8000);
     printf("attacks: trickled header before login cut after %ld ms\n", ms);
     CHECK(ms >= 0 && ms < 3000);
@@ -2309,6 +2347,7 @@ int main(int argc, char **argv)
              tsan && *tsan ? ":" : "");
     CHECK(setenv("TSAN_OPTIONS", opts, 1) == 0);
     CHECK(proto_init() == 0);
+    CHECK(proto_tls_client_ctx(&tls_ctx) == 0);
     signal(SIGPIPE, SIG_IGN);
     const char *tmp = getenv("TMPDIR");
     snprintf(root, sizeof root, "%s/ssftp-e2e-XXXXXX", tmp ? tmp : "/tmp");

@@ -96,9 +96,10 @@ class Root:
         return srv["log"].read().decode(errors="replace")
 
     def cli(self, srv, user, *cmd, timeout=60):
-        env = dict(os.environ, SSFTP_PASSWORD=PASSWORD)
+        env = dict(os.environ, SSFTP_PASSWORD=PASSWORD,
+                   XDG_CONFIG_HOME=os.path.join(self.tmp, "xdg"))
         return subprocess.run(
-            [SSFTP, "-u", user, "--no-progress",
+            [SSFTP, "-u", user, "--no-progress", "--accept-new-host-key",
              f"127.0.0.1:{srv['port']}", *cmd],
             cwd=self.work, env=env, text=True, capture_output=True,
             stdin=subprocess.DEVNULL, timeout=timeout)
@@ -106,9 +107,11 @@ class Root:
     def spawn(self, srv, user, *cmd):
         """ssftp in the background: the interactive shell (no cmd) on a
         stdin pipe the caller holds, or one command."""
-        env = dict(os.environ, SSFTP_PASSWORD=PASSWORD)
+        env = dict(os.environ, SSFTP_PASSWORD=PASSWORD,
+                   XDG_CONFIG_HOME=os.path.join(self.tmp, "xdg"))
         return subprocess.Popen(
-            [SSFTP, "-u", user, *(["--no-progress"] if cmd else []),
+            [SSFTP, "-u", user, "--accept-new-host-key",
+             *(["--no-progress"] if cmd else []),
              f"127.0.0.1:{srv['port']}", *cmd], cwd=self.work, env=env,
             stdin=subprocess.PIPE if not cmd else subprocess.DEVNULL,
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

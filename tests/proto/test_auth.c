@@ -35,6 +35,12 @@ static struct account make_account(const char *password)
     return a;
 }
 
+/* A channel binding: 32 bytes 0x80..0x9f (a SHA-256 certificate hash). */
+static const uint8_t CBIND[32] = {
+    0x80, 0x81, 0x82, 0x83, 0x84, 0x85, 0x86, 0x87, 0x88, 0x89, 0x8a,
+    0x8b, 0x8c, 0x8d, 0x8e, 0x8f, 0x90, 0x91, 0x92, 0x93, 0x94, 0x95,
+    0x96, 0x97, 0x98, 0x99, 0x9a, 0x9b, 0x9c, 0x9d, 0x9e, 0x9f};
+
 static proto_auth_message
 message_for(const char *user, const proto_auth_params *p, uint8_t snonce_byte)
 {
@@ -42,7 +48,9 @@ message_for(const char *user, const proto_auth_params *p, uint8_t snonce_byte)
     memset(cnonce, 0xc1, sizeof cnonce);
     memset(snonce, snonce_byte, sizeof snonce);
     proto_auth_message am;
-    assert_int_equal(proto_auth_message_build(&am, user, cnonce, snonce, p), 0);
+    assert_int_equal(proto_auth_message_build(&am, user, cnonce, snonce, p,
+                                              CBIND, sizeof CBIND),
+                     0);
     return am;
 }
 
@@ -163,10 +171,12 @@ static void auth_message_matches_known_answer(void **state)
     (void)state;
     /* Built by hand in Python from docs/protocol.md, "AuthMessage". */
     static const char want[] =
-        "73736674702d736372616d2d763100000005616c69636500000020000102030405"
+        "73736674702d736372616d2d763200000005616c69636500000020000102030405"
         "060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f00000020202122"
         "232425262728292a2b2c2d2e2f303132333435363738393a3b3c3d3e3f00000010"
-        "404142434445464748494a4b4c4d4e4f00000000000000020000000000800000";
+        "404142434445464748494a4b4c4d4e4f00000000000000020000000000800000"
+        "00000014746c732d7365727665722d656e642d706f696e7400000020808182838485"
+        "868788898a8b8c8d8e8f909192939495969798999a9b9c9d9e9f";
     uint8_t cnonce[32], snonce[32];
     proto_auth_params p = {.opslimit = 2, .memlimit = 8 << 20};
     for (int i = 0; i < 32; i++) {
@@ -176,7 +186,8 @@ static void auth_message_matches_known_answer(void **state)
     for (int i = 0; i < 16; i++)
         p.salt[i] = (uint8_t)(64 + i);
     proto_auth_message am;
-    assert_int_equal(proto_auth_message_build(&am, "alice", cnonce, snonce, &p),
+    assert_int_equal(proto_auth_message_build(&am, "alice", cnonce, snonce, &p,
+                                              CBIND, sizeof CBIND),
                      0);
     char hex[PROTO_HEX_SIZE(PROTO_AUTH_MESSAGE_MAX)];
     assert_int_equal(proto_hex_encode(am.bytes, am.len, hex, sizeof hex), 0);
@@ -199,7 +210,8 @@ static void proof_and_signature_match_known_answer(void **state)
     for (int i = 0; i < 16; i++)
         p.salt[i] = (uint8_t)(64 + i);
     proto_auth_message am;
-    assert_int_equal(proto_auth_message_build(&am, "alice", cnonce, snonce, &p),
+    assert_int_equal(proto_auth_message_build(&am, "alice", cnonce, snonce, &p,
+                                              CBIND, sizeof CBIND),
                      0);
     uint8_t stored[32], proof[32], sig[32];
     char hex[PROTO_HEX_SIZE(32)];
@@ -209,12 +221,12 @@ static void proof_and_signature_match_known_answer(void **state)
                              "f4db8ebdcdecb7c5ebaa666f17249227");
     proto_auth_client_proof(ck, &am, proof);
     assert_int_equal(proto_hex_encode(proof, 32, hex, sizeof hex), 0);
-    assert_string_equal(hex, "32e0c8cd5cb4e42b33867e890d9da453"
-                             "09f9ea3c3c033d32f9dbac7f5d59a5f0");
+    assert_string_equal(hex, "3f332a72e1859fc694de73cf60fa1dbd"
+                             "c310a27bc76e60da15fd5308db746432");
     proto_auth_server_signature(sk, &am, sig);
     assert_int_equal(proto_hex_encode(sig, 32, hex, sizeof hex), 0);
-    assert_string_equal(hex, "c0036d7ba4b4317a7369140c8d43126d"
-                             "dbe1b939aeeb561a9d4cb2a2cf88dd42");
+    assert_string_equal(hex, "2ff471a2d146e4b39e20086ed4e14500"
+                             "ad547de30b5058e6ab8b7e0806081d19");
 }
 
 static void derive_refuses_costs_outside_client_bounds(void **state)
@@ -262,14 +274,23 @@ static void message_build_refuses_empty_and_overlong_user(void **state)
     memset(longest, 'u', sizeof longest);
     longest[PROTO_AUTH_USER_MAX] = '\0';
     proto_auth_params p = small_params(0);
-    uint8_t n[PROTO_AUTH_NONCE_BYTES] = {0};
+    uint8_t n[PROTO_AUTH_NONCE_BYTES] = {0}, cb[PROTO_AUTH_CBIND_MAX + 1] = {0};
     proto_auth_message am;
-    assert_int_equal(proto_auth_message_build(&am, longest, n, n, &p), 0);
+    assert_int_equal(proto_auth_message_build(&am, longest, n, n, &p, cb,
+                                              PROTO_AUTH_CBIND_MAX),
+                     0);
     assert_int_equal(am.len, PROTO_AUTH_MESSAGE_MAX);
+    assert_int_equal(proto_auth_message_build(&am, "u", n, n, &p, cb,
+                                              PROTO_AUTH_CBIND_MAX + 1),
+                     -EINVAL);
+    assert_int_equal(proto_auth_message_build(&am, "u", n, n, &p, cb, 0),
+                     -EINVAL);
     longest[PROTO_AUTH_USER_MAX] = 'u';
     longest[PROTO_AUTH_USER_MAX + 1] = '\0';
-    assert_int_equal(proto_auth_message_build(&am, longest, n, n, &p), -EINVAL);
-    assert_int_equal(proto_auth_message_build(&am, "", n, n, &p), -EINVAL);
+    assert_int_equal(proto_auth_message_build(&am, longest, n, n, &p, cb, 32),
+                     -EINVAL);
+    assert_int_equal(proto_auth_message_build(&am, "", n, n, &p, cb, 32),
+                     -EINVAL);
 }
 
 /* Send a request from one end and return what the other end received. */
@@ -304,7 +325,9 @@ static void login_exchange_over_frames_authenticates(void **state)
     randombytes_buf(snonce, sizeof snonce);
     proto_auth_message s_am;
     assert_int_equal(
-        proto_auth_message_build(&s_am, user, s_cnonce, snonce, &acct.p), 0);
+        proto_auth_message_build(&s_am, user, s_cnonce, snonce, &acct.p,
+                                 CBIND, sizeof CBIND),
+        0);
     json_decref(req);
     json_t *ch = json_pack("{s:b, s:I, s:I}", "ok", 1, "opslimit",
                            (json_int_t)acct.p.opslimit, "memlimit",
@@ -324,7 +347,9 @@ static void login_exchange_over_frames_authenticates(void **state)
     json_decref(ch);
     proto_auth_message c_am;
     assert_int_equal(
-        proto_auth_message_build(&c_am, "alice", cnonce, c_snonce, &p), 0);
+        proto_auth_message_build(&c_am, "alice", cnonce, c_snonce, &p, CBIND,
+                                 sizeof CBIND),
+        0);
     uint8_t proof[32], server_key[32];
     client_prove("s3cret", &p, &c_am, proof, server_key);
     json_t *pr = json_pack("{s:s}", "cmd", "auth_proof");

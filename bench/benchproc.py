@@ -43,3 +43,11 @@ def start(argv, timeout=10, **kw):
         p.wait()
         sys.exit(f"{argv[0]}: no listening line (got {line!r})")
     return p, int(m.group(2))
+
+
+def fingerprint(ssftpd, root):
+    """The key of the ssftpd serving root (made at its first start), for
+    ssftp --host-key: the benches talk to their own server."""
+    return subprocess.run([ssftpd, "fingerprint", "--root", root], check=True,
+                          capture_output=True, text=True,
+                          timeout=30).stdout.strip()

@@ -20,7 +20,7 @@ import sys
 import tempfile
 import time
 
-from benchproc import start, stop
+from benchproc import fingerprint, start, stop
 
 PW = "bench-pass"
 PYFTPD = r'''
@@ -81,6 +81,7 @@ def main():
                        input=PW + "\n" + PW + "\n", text=True, check=True,
                        capture_output=True)
         p, sport = start([ssftpd, "--root", root, "--listen", "127.0.0.1:0"])
+        key = ["--host-key", fingerprint(ssftpd, root)]
         procs.append(p)
         env = dict(os.environ, SSFTP_PASSWORD=PW)
         if have_ftp:
@@ -91,13 +92,13 @@ def main():
 
         def ssftp_put(d):
             batch = f"mkdir {d}\ncd {d}\nmput f*\n"
-            return timed([ssftp, "-u", "bench", f"127.0.0.1:{sport}"], src, batch, env)
+            return timed([ssftp, "-u", "bench", *key, f"127.0.0.1:{sport}"], src, batch, env)
 
         def ssftp_get(d):
             out = os.path.join(work, "got-ssftp-" + d)
             os.mkdir(out)
             batch = f"cd {d}\nmget f*\n"
-            return timed([ssftp, "-u", "bench", f"127.0.0.1:{sport}"], out, batch, env)
+            return timed([ssftp, "-u", "bench", *key, f"127.0.0.1:{sport}"], out, batch, env)
 
         def lftp_run(script, cwd):
             return timed([lftp, "-u", f"bench,{PW}", "-p", str(fport), "127.0.0.1",

@@ -25,7 +25,7 @@ import sys
 import tempfile
 import time
 
-from benchproc import start, stop
+from benchproc import fingerprint, start, stop
 
 PW = "bench-pass"
 
@@ -109,7 +109,8 @@ class Ours:
         self.p, port = start([self.ssftpd, "--root", self.root,
                               "--listen", "127.0.0.1:0"])
         self.env = dict(os.environ, SSFTP_PASSWORD=PW)
-        self.cli = [self.ssftp, "-u", "bench", "--no-progress", f"127.0.0.1:{port}"]
+        self.cli = [self.ssftp, "-u", "bench", "--no-progress", "--host-key",
+                    fingerprint(self.ssftpd, self.root), f"127.0.0.1:{port}"]
 
     def round(self, src, mb, want, res):
         prime(self.work, round(mb * 1e6))

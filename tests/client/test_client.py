@@ -336,6 +336,72 @@ class InjectingProxy(FrameProxy):
         super().__init__(port, add_entry)
 
 
+class ByteRelay:
+    """127.0.0.1 relay of bytes as they are, for one connection: records
+    both directions (`up`, client to server; `down`), and when told flips
+    one bit of the next chunk going one way (flip('up') or flip('down'))."""
+
+    def __init__(self, port):
+        self.target = port
+        self.up, self.down = bytearray(), bytearray()
+        self.armed = {"up": False, "down": False}
+        self.lsock = socket.socket()
+        self.lsock.bind(("127.0.0.1", 0))
+        self.lsock.listen(1)
+        self.port = self.lsock.getsockname()[1]
+        self.socks = []
+        self.t = threading.Thread(target=self.run, daemon=True)
+        self.t.start()
+
+    def flip(self, way):
+        self.armed[way] = True
+
+    def pump(self, src, dst, log, way):
+        try:
+            while True:
+                data = bytearray(src.recv(1 << 16))
+                if not data:
+                    break
+                log += data
+                if self.armed[way] and len(data) > 40:
+                    self.armed[way] = False
+                    data[len(data) // 2] ^= 0x01
+                dst.sendall(data)
+        except OSError:
+            pass
+        try:
+            dst.shutdown(socket.SHUT_WR)
+        except OSError:
+            pass
+
+    def run(self):
+        try:
+            cli, _ = self.lsock.accept()
+            srv = socket.create_connection(("127.0.0.1", self.target))
+        except OSError:
+            return
+        self.socks = [cli, srv]
+        down = threading.Thread(target=self.pump,
+                                args=(srv, cli, self.down, "down"))
+        down.start()
+        self.pump(cli, srv, self.up, "up")
+        down.join(30)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.lsock.close()
+        for s in self.socks:
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+        self.t.join(30)
+        for s in self.socks:
+            s.close()
+
+
 class ClientTest(unittest.TestCase):
     def setUp(self):
         self.work = tempfile.mkdtemp(prefix="ssftp-cli-", dir=SRV.tmp)
@@ -467,6 +533,177 @@ class ClientTest(unittest.TestCase):
             "ssftp: line 1: mget: 1 pattern matched nothing"])
         self.assertEqual(os.listdir(self.work), [])
         self.assertNotIn("never", self.ok("ls"))
+
+    # ---- TLS: nothing readable, nothing alterable, no relayed login -----
+    def test_a_recording_shows_no_content_user_or_path(self):
+        marker = b"TOP-SECRET-PAYROLL-DATA" * 1000
+        with open(self.local("payroll-2026.txt"), "wb") as f:
+            f.write(marker)
+        with ByteRelay(SRV.port) as rec:
+            self.ok(stdin="mkdir secret-dir-name\n"
+                          "put payroll-2026.txt secret-dir-name/\n"
+                          "get secret-dir-name/payroll-2026.txt back.txt\n",
+                    port=rec.port)
+        capture = bytes(rec.up) + bytes(rec.down)
+        self.assertGreater(len(capture), len(marker))  # it all went by
+        for secret in (b"TOP-SECRET-PAYROLL", b"alice", b"payroll-2026",
+                       b"secret-dir-name", b"put_data", b"auth_proof"):
+            self.assertNotIn(secret, capture)
+        with open(self.local("back.txt"), "rb") as f:
+            self.assertEqual(f.read(), marker)
+        shutil.rmtree(os.path.join(SRV.home("alice"), "secret-dir-name"))
+
+    def test_a_flipped_bit_either_way_ends_the_session_and_changes_nothing(self):
+        home = SRV.home("alice")
+        write_random(self.local("new.bin"), 4 << 20)
+        write_random(os.path.join(home, "old.bin"), 8 << 20)
+        write_random(self.local("old.bin"), 100)  # what a get would replace
+        before_remote = blake(os.path.join(home, "old.bin"))
+        before_local = blake(self.local("old.bin"))
+        for way, cmd in (("up", ["put", "new.bin", "old.bin"]),
+                         ("down", ["get", "old.bin"])):
+            with self.subTest(way=way), ByteRelay(SRV.port) as rec:
+                p = subprocess.Popen(self.args("alice", *cmd, port=rec.port),
+                                     cwd=self.work, env=self.env,
+                                     stdin=subprocess.DEVNULL,
+                                     stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, text=True)
+                # Once the login is through, the next records carry the
+                # transfer: one bit of one of them changes on the way.
+                seen = rec.up if way == "up" else rec.down
+                deadline = time.monotonic() + 30
+                while len(seen) < 20000 and time.monotonic() < deadline:
+                    time.sleep(0.001)
+                rec.flip(way)
+                out, err = p.communicate(timeout=60)
+                self.assertIn(p.returncode, (1, 3), err)
+                self.assertRegex(err, r"^ssftp: ")
+                self.assertEqual(len(err.splitlines()), 1, err)
+            self.assertEqual(blake(os.path.join(home, "old.bin")),
+                             before_remote)
+            self.assertEqual(blake(self.local("old.bin")), before_local)
+        self.assertNotIn("new.bin", os.listdir(home))
+        os.unlink(os.path.join(home, "old.bin"))
+        for n in os.listdir(home):  # a partial the cut put may have left
+            if n.endswith(".ssftp-part"):
+                os.unlink(os.path.join(home, n))
+
+    def test_a_tls_relay_with_its_own_key_cannot_log_in(self):
+        # A man in the middle terminates TLS with a key of his own, which
+        # the user wrongly accepted, and relays the frames to the real
+        # server.  The proof is bound to the client's channel (the relay's
+        # certificate), so the server refuses it and says why.
+        other = tempfile.mkdtemp(prefix="mitm-", dir=SRV.tmp)
+        key, cert = os.path.join(other, "key.pem"), os.path.join(other,
+                                                                 "cert.pem")
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "ec",
+                        "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                        "-keyout", key, "-out", cert, "-days", "1",
+                        "-subj", "/CN=mitm"], check=True,
+                       capture_output=True, timeout=60)
+        mitm_tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        mitm_tls.load_cert_chain(cert, key)
+
+        class Mitm(FrameProxy):
+            def server_to_client(self):
+                try:
+                    cli, _ = self.lsock.accept()
+                    self.raw = [cli]
+                    self.cli = TLSPipe(cli, mitm_tls, True)
+                    srv = socket.create_connection(("127.0.0.1", self.target))
+                    self.raw.append(srv)
+                    self.srv = TLSPipe(srv, CLIENT_TLS, False)
+                except (OSError, EOFError, ssl.SSLError):
+                    self.ready.set()
+                    self.hang_up()
+                    return
+                self.from_client.start()
+                self.ready.set()
+                try:
+                    while True:
+                        raw, hdr = recv_frame(self.srv)
+                        self.replies.append(hdr)
+                        self.cli.sendall(len(raw).to_bytes(4, "big") + raw)
+                except (EOFError, OSError, ValueError):
+                    pass
+                finally:
+                    self.hang_up()
+
+        mitm_fp = subprocess.run(
+            [SSFTPD, "fingerprint", "--tls-cert", cert], check=True,
+            capture_output=True, text=True, timeout=30).stdout.strip()
+        with Mitm(SRV.port) as relay:
+            # The user accepted the relay's key: the mistake pinning is
+            # there to catch, made on purpose.
+            r = subprocess.run(
+                [SSFTP, "-u", "alice", "--host-key", mitm_fp,
+                 f"127.0.0.1:{relay.port}", "pwd"], cwd=self.work,
+                env=self.env, stdin=subprocess.DEVNULL, capture_output=True,
+                text=True, timeout=60)
+        self.assertEqual(r.returncode, 4, r.stderr)
+        self.assertIn("wrong user name or password", r.stderr)
+        self.assertEqual(r.stdout, "")
+        with open(SRV.log_path, errors="replace") as log:
+            self.assertIn("channel binding mismatch", log.read())
+
+    def test_a_plaintext_client_gets_an_error_and_others_go_on(self):
+        s = socket.create_connection(("127.0.0.1", SRV.port))
+        raw = json.dumps({"cmd": "hello", "version": 1}).encode()
+        s.sendall(len(raw).to_bytes(4, "big") + raw)
+        s.settimeout(10)
+        try:
+            data = s.recv(4096)  # a TLS alert, or the close
+        except OSError:
+            data = b""
+        self.assertNotIn(b"ok", data)
+        s.close()
+        self.assertEqual(self.ok("pwd"), "/\n")
+
+    # ---- host keys ---------------------------------------------------
+    def hk_run(self, *opts):
+        return subprocess.run(
+            [SSFTP, "-u", "alice", *opts, f"127.0.0.1:{SRV.port}", "pwd"],
+            cwd=self.work, env=self.env, stdin=subprocess.DEVNULL,
+            capture_output=True, text=True, timeout=60)
+
+    def test_an_unknown_server_is_refused_without_a_terminal(self):
+        r = self.hk_run()
+        self.assertEqual(r.returncode, 4, r.stderr)
+        self.assertEqual(r.stdout, "")
+        self.assertIn(SRV.fingerprint, r.stderr)
+        self.assertIn("--accept-new-host-key", r.stderr)
+        self.assertFalse(os.path.exists(os.path.join(self.xdg, "ssftp")))
+
+    def test_accept_new_stores_the_key_and_a_changed_key_is_refused(self):
+        r = self.hk_run("--accept-new-host-key")
+        self.assertEqual((r.returncode, r.stdout), (0, "/\n"), r.stderr)
+        known = os.path.join(self.xdg, "ssftp", "known_hosts")
+        with open(known) as f:
+            self.assertEqual(f.read(),
+                             f"127.0.0.1:{SRV.port} {SRV.fingerprint}\n")
+        self.assertEqual(os.stat(known).st_mode & 0o777, 0o600)
+        r = self.hk_run()  # known now: no option needed, nothing said
+        self.assertEqual((r.returncode, r.stdout, r.stderr), (0, "/\n", ""))
+        # The server's key replaced (as a man in the middle's would be):
+        other = "SHA256:" + base64.b64encode(bytes(32)).decode().rstrip("=")
+        with open(known, "w") as f:
+            f.write("# a comment\n")
+            f.write(f"127.0.0.1:{SRV.port} {other}\n")
+        r = self.hk_run("--accept-new-host-key")  # never for a change
+        self.assertEqual(r.returncode, 4, r.stderr)
+        self.assertEqual(r.stdout, "")
+        self.assertIn("CHANGED", r.stderr)
+        self.assertIn(f"line 2 of {known}", r.stderr)
+
+    def test_a_wrong_host_key_option_is_refused(self):
+        other = "SHA256:" + base64.b64encode(bytes(32)).decode().rstrip("=")
+        r = self.hk_run("--host-key", other)
+        self.assertEqual(r.returncode, 4, r.stderr)
+        self.assertIn(SRV.fingerprint, r.stderr)
+        r = self.hk_run("--host-key", SRV.fingerprint, "-v")
+        self.assertEqual((r.returncode, r.stdout), (0, "/\n"), r.stderr)
+        self.assertRegex(r.stderr, r"^ssftp: TLSv1\.3 TLS_\w+, server key "
+                                   + re.escape(SRV.fingerprint) + "\n$")
 
     # ---- failures: exit code and one line ------------------------------
     def test_wrong_password_exits_4_with_one_line(self):

@@ -163,8 +163,7 @@ static void print_unmatched(const char *pattern)
  * with fnmatch(3), as lftp does.  A leading '.' is matched only by a '.'. */
 
 struct names {
-    char **v;
-    unsigned n, cap;
+    json_t *all; /* the names, as strings (not checked as UTF-8) */
     bool nomem;
     const char *dir; /* remote: the pattern's directory, with its '/' */
     size_t dir_len;
@@ -174,32 +173,23 @@ struct names {
 static void names_add(struct names *l, const char *dir, size_t dir_len,
                       const char *name)
 {
-    if (l->n == l->cap) {
-        unsigned cap = l->cap ? l->cap * 2 : 64;
-        char **v = realloc(l->v, cap * sizeof *v);
-        if (v == NULL) {
-            l->nomem = true;
-            return;
-        }
-        l->v = v;
-        l->cap = cap;
-    }
     size_t n = strlen(name);
     char *s = malloc(dir_len + n + 1);
-    if (s == NULL) {
-        l->nomem = true;
-        return;
+    json_t *j = NULL;
+    if (s != NULL) {
+        memcpy(s, dir, dir_len);
+        memcpy(s + dir_len, name, n + 1);
+        j = json_stringn_nocheck(s, dir_len + n);
+        free(s);
     }
-    memcpy(s, dir, dir_len);
-    memcpy(s + dir_len, name, n + 1);
-    l->v[l->n++] = s;
+    /* json_array_append_new() frees j when it fails */
+    if (j == NULL || l->all == NULL || json_array_append_new(l->all, j) != 0)
+        l->nomem = true;
 }
 
-static void names_free(struct names *l)
+static size_t names_count(const struct names *l)
 {
-    for (unsigned i = 0; i < l->n; i++)
-        free(l->v[i]);
-    free(l->v);
+    return json_array_size(l->all);
 }
 
 static bool has_pattern(const char *s)
@@ -222,11 +212,19 @@ static void match_remote(const json_t *e, void *ctx)
  * failures (they were said as they were found). */
 static int many_names(client_conn *c, const char *cmd, struct names *l,
                       unsigned unmatched, const cmd_opts *o,
-                      int (*run)(client_conn *, char **, unsigned, bool))
+                      int (*run)(client_conn *, const char *const *, unsigned,
+                                 bool))
 {
-    if (l->nomem)
+    size_t n = names_count(l);
+    const char **v = n > 0 ? malloc(n * sizeof *v) : NULL;
+    if (l->nomem || (n > 0 && v == NULL) || n > UINT_MAX) {
+        free(v);
         return conn_fail(c, SSFTP_FAIL, "%s: out of memory", cmd);
-    int status = l->n > 0 ? run(c, l->v, l->n, o->progress) : SSFTP_OK;
+    }
+    for (size_t i = 0; i < n; i++)
+        v[i] = json_string_value(json_array_get(l->all, i));
+    int status = n > 0 ? run(c, v, (unsigned)n, o->progress) : SSFTP_OK;
+    free(v);
     if (status == SSFTP_OK && unmatched > 0)
         status = conn_fail(c, SSFTP_FAIL, "%s: %u pattern%s matched nothing",
                            cmd, unmatched, unmatched == 1 ? "" : "s");
@@ -235,7 +233,7 @@ static int many_names(client_conn *c, const char *cmd, struct names *l,
 
 static int cmd_mput(client_conn *c, int argc, char **argv, cmd_opts *o)
 {
-    struct names l = {0};
+    struct names l = {.all = json_array()};
     unsigned unmatched = 0;
     for (int i = 1; i < argc; i++) {
         if (!has_pattern(argv[i])) {
@@ -255,13 +253,13 @@ static int cmd_mput(client_conn *c, int argc, char **argv, cmd_opts *o)
             globfree(&g);
     }
     int status = many_names(c, "mput", &l, unmatched, o, transfer_mput);
-    names_free(&l);
+    json_decref(l.all);
     return status;
 }
 
 static int cmd_mget(client_conn *c, int argc, char **argv, cmd_opts *o)
 {
-    struct names l = {0};
+    struct names l = {.all = json_array()};
     unsigned unmatched = 0;
     for (int i = 1; i < argc && !c->dead; i++) {
         size_t dl = proto_path_dir_len(argv[i]);
@@ -272,7 +270,7 @@ static int cmd_mget(client_conn *c, int argc, char **argv, cmd_opts *o)
         if (has_pattern(argv[i]) && strpbrk(argv[i], "*?[") < argv[i] + dl) {
             conn_fail(c, SSFTP_USAGE,
                       "mget: a pattern may only be in the last component");
-            names_free(&l);
+            json_decref(l.all);
             return SSFTP_USAGE;
         }
         char dir[PROTO_PATH_MAX + 1];
@@ -280,19 +278,19 @@ static int cmd_mget(client_conn *c, int argc, char **argv, cmd_opts *o)
         l.dir = argv[i];
         l.dir_len = dl;
         l.pattern = argv[i] + dl;
-        unsigned before = l.n;
+        size_t before = names_count(&l);
         char what[PROTO_PATH_MAX + 8];
         snprintf(what, sizeof what, "mget %s", argv[i]);
         int s = ls_walk(c, dl ? dir : NULL, what, match_remote, &l);
         if (s != SSFTP_OK) {
-            names_free(&l);
+            json_decref(l.all);
             return s;
         }
-        if (l.n == before)
+        if (names_count(&l) == before)
             unmatched++, print_unmatched(argv[i]);
     }
     int status = many_names(c, "mget", &l, unmatched, o, transfer_mget);
-    names_free(&l);
+    json_decref(l.all);
     return status;
 }
 

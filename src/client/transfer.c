@@ -628,7 +628,8 @@ static void put_collect(client_conn *c, struct put_window *w, bool all,
     }
 }
 
-int transfer_mput(client_conn *c, char **locals, unsigned n, bool show_progress)
+int transfer_mput(client_conn *c, const char *const *locals, unsigned n,
+                  bool show_progress)
 {
     struct put_window *w = calloc(1, sizeof *w);
     if (w == NULL)
@@ -745,7 +746,7 @@ static void get_drain(client_conn *c, struct get_flight *fl, unsigned nf,
                         fl[i].g.ours);
 }
 
-int transfer_mget(client_conn *c, char **remotes, unsigned n,
+int transfer_mget(client_conn *c, const char *const *remotes, unsigned n,
                   bool show_progress)
 {
     struct get_flight *fl =

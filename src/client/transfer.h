@@ -39,9 +39,9 @@ int transfer_get(client_conn *c, const char *remote, const char *local,
  * the files are made durable a window at a time.  A file that fails is
  * said on stderr and the rest go on; the status is SSFTP_FAIL if any failed
  * (c->err counts them), SSFTP_CONN if the connection broke. */
-int transfer_mput(client_conn *c, char **locals, unsigned n,
+int transfer_mput(client_conn *c, const char *const *locals, unsigned n,
                   bool show_progress);
-int transfer_mget(client_conn *c, char **remotes, unsigned n,
+int transfer_mget(client_conn *c, const char *const *remotes, unsigned n,
                   bool show_progress);
 
 #endif

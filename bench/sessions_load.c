@@ -94,8 +94,8 @@ static int login(proto_io *io, const char *user, const char *pw)
         proto_tls_handshake(io, true) != 0)
         return -1;
     if (rpc(io,
-            json_pack("{s:s,s:i,s:s}", "cmd", "hello", "version",
-                      PROTO_VERSION, "client", "sessions_load/1"),
+            json_pack("{s:s,s:i,s:s}", "cmd", "hello", "version", PROTO_VERSION,
+                      "client", "sessions_load/1"),
             &r) < 0)
         return -1;
     json_decref(r);

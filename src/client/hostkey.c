@@ -142,8 +142,8 @@ int hostkey_check(client_conn *c, const char *host, const char *port,
     int rc = hostkey_file(file, sizeof file);
     int found = rc == 0 ? lookup(file, name, known, sizeof known, &lineno) : rc;
     if (found < 0) {
-        status = conn_fail(c, SSFTP_FAIL, "known hosts file: %s",
-                           strerror(-found));
+        status =
+            conn_fail(c, SSFTP_FAIL, "known hosts file: %s", strerror(-found));
     } else if (found == 1 && strcmp(known, fp) != 0) {
         status = conn_fail(
             c, SSFTP_AUTH,
@@ -155,8 +155,8 @@ int hostkey_check(client_conn *c, const char *host, const char *port,
         if (o->accept_new || ask(shown, fp)) {
             rc = remember(file, name, fp);
             if (rc != 0)
-                status = conn_fail(c, SSFTP_FAIL, "%s: %s", file,
-                                   strerror(-rc));
+                status =
+                    conn_fail(c, SSFTP_FAIL, "%s: %s", file, strerror(-rc));
             else
                 fprintf(stderr, "ssftp: %s added to %s (%s)\n", shown, file,
                         fp);

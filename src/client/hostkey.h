@@ -21,9 +21,9 @@
 #include "conn.h"
 
 typedef struct hostkey_opts {
-    bool accept_new;      /* --accept-new-host-key */
-    const char *pin;      /* --host-key, or NULL */
-    bool verbose;         /* -v: say the TLS version, cipher and key */
+    bool accept_new; /* --accept-new-host-key */
+    const char *pin; /* --host-key, or NULL */
+    bool verbose;    /* -v: say the TLS version, cipher and key */
 } hostkey_opts;
 
 /* After the handshake of c with host:port.  Returns SSFTP_OK or SSFTP_AUTH

@@ -81,8 +81,7 @@ int session_auth(struct session *s, const json_t *req, struct session_login *l)
     randombytes_buf(snonce, sizeof snonce);
     /* The proof must be made inside this TLS channel (tls.h). */
     if (proto_tls_cbind(&s->io, ch->cbind, &ch->cbind_len) != 0)
-        return proto_send_error(&s->io, PROTO_E_INTERNAL,
-                                "no channel binding");
+        return proto_send_error(&s->io, PROTO_E_INTERNAL, "no channel binding");
     if (proto_auth_message_build(&ch->am, user, cnonce, snonce, &p, ch->cbind,
                                  ch->cbind_len) != 0)
         return proto_send_error(&s->io, PROTO_E_BAD_REQUEST, "bad user name");

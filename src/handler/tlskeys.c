@@ -23,7 +23,7 @@ static int make_pair_dir(const char *root, const char *dir, char *err,
 {
     char tmp[PATH_CAP], k[PATH_CAP], c[PATH_CAP];
     if (snprintf(tmp, sizeof tmp, "%s/.tls-XXXXXX", root) >= 4000)
-        return -ENAMETOOLONG; /* room for the names below */
+        return -ENAMETOOLONG;   /* room for the names below */
     if (mkdtemp(tmp) == NULL) { /* mode 0700 */
         int e = errno;
         snprintf(err, errlen, "cannot make a directory in %.300s: %s", root,
@@ -83,21 +83,24 @@ int tlskeys_locate(const char *root, const char *cert, const char *key,
         return -ENOENT;
     }
     if (!make) {
-        snprintf(err, errlen, "no key yet: %s (the server makes it at its "
-                 "first start)", key_path);
+        snprintf(err, errlen,
+                 "no key yet: %s (the server makes it at its "
+                 "first start)",
+                 key_path);
         return -ENOENT;
     }
     if (exists(dir)) {
-        snprintf(err, errlen, "%.300s holds no key pair: restore it, or move "
-                 "it away to make a new key", dir);
+        snprintf(err, errlen,
+                 "%.300s holds no key pair: restore it, or move "
+                 "it away to make a new key",
+                 dir);
         return -ENOENT;
     }
     return make_pair_dir(root, dir, err, errlen);
 }
 
-int tlskeys_context(const char *cert_path, const char *key_path,
-                    SSL_CTX **ctx, char fp[PROTO_TLS_FP_SIZE], char *err,
-                    size_t errlen)
+int tlskeys_context(const char *cert_path, const char *key_path, SSL_CTX **ctx,
+                    char fp[PROTO_TLS_FP_SIZE], char *err, size_t errlen)
 {
     int rc = proto_tls_cert_file_fingerprint(cert_path, fp);
     if (rc != 0) {

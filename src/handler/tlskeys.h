@@ -25,8 +25,7 @@ int tlskeys_locate(const char *root, const char *cert, const char *key,
                    size_t errlen);
 
 /* The server's context for the pair, and its key's fingerprint. */
-int tlskeys_context(const char *cert_path, const char *key_path,
-                    SSL_CTX **ctx, char fp[PROTO_TLS_FP_SIZE], char *err,
-                    size_t errlen);
+int tlskeys_context(const char *cert_path, const char *key_path, SSL_CTX **ctx,
+                    char fp[PROTO_TLS_FP_SIZE], char *err, size_t errlen);
 
 #endif

@@ -32,7 +32,8 @@ static int bio_write(BIO *b, const char *buf, int n)
 {
     BIO_clear_retry_flags(b);
     for (;;) {
-        ssize_t k = send(sock_of(b), buf, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT);
+        ssize_t k =
+            send(sock_of(b), buf, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT);
         if (k >= 0)
             return (int)k;
         if (errno == EINTR)
@@ -289,8 +290,7 @@ int proto_tls_make_self_signed(const char *key_file, const char *cert_file,
 
 /* ---- sessions -------------------------------------------------------------- */
 
-int proto_tls_attach(proto_io *io, SSL_CTX *ctx, bool server,
-                     const char *host)
+int proto_tls_attach(proto_io *io, SSL_CTX *ctx, bool server, const char *host)
 {
     SSL *s = SSL_new(ctx);
     BIO *b = s ? sock_bio(io->fd) : NULL;
@@ -420,13 +420,12 @@ int proto_tls_cbind(const proto_io *io, uint8_t out[PROTO_TLS_CBIND_MAX],
     int md_nid = NID_undef;
     if (!OBJ_find_sigid_algs(X509_get_signature_nid(x), &md_nid, NULL))
         md_nid = NID_undef;
-    const EVP_MD *md = md_nid == NID_undef || md_nid == NID_md5 ||
-                               md_nid == NID_sha1
-                           ? EVP_sha256()
-                           : EVP_get_digestbynid(md_nid);
+    const EVP_MD *md =
+        md_nid == NID_undef || md_nid == NID_md5 || md_nid == NID_sha1
+            ? EVP_sha256()
+            : EVP_get_digestbynid(md_nid);
     unsigned int n = 0;
-    if (md == NULL || !X509_digest(x, md, out, &n) ||
-        n > PROTO_TLS_CBIND_MAX) {
+    if (md == NULL || !X509_digest(x, md, out, &n) || n > PROTO_TLS_CBIND_MAX) {
         ERR_clear_error();
         return -EINVAL;
     }

@@ -56,8 +56,7 @@ int proto_tls_cert_file_fingerprint(const char *cert_file,
 /* Attaches a new TLS session over io->fd, as the server or the client
  * (host: the name to verify and send as SNI, or NULL).  Returns 0 or
  * -ENOMEM. */
-int proto_tls_attach(proto_io *io, SSL_CTX *ctx, bool server,
-                     const char *host);
+int proto_tls_attach(proto_io *io, SSL_CTX *ctx, bool server, const char *host);
 
 /* Runs the handshake, waiting up to io->timeout_ms (and io->deadline_ms)
  * when wait, else taking only what has arrived (for a server that must not
@@ -86,8 +85,7 @@ int proto_tls_cbind(const proto_io *io, uint8_t out[PROTO_TLS_CBIND_MAX],
                     size_t *len);
 
 /* The peer's public key fingerprint (client side). */
-int proto_tls_peer_fingerprint(const proto_io *io,
-                               char out[PROTO_TLS_FP_SIZE]);
+int proto_tls_peer_fingerprint(const proto_io *io, char out[PROTO_TLS_FP_SIZE]);
 
 /* Whether the peer's certificate chains to the CA store and matches the
  * host given to proto_tls_attach() (client side, after the handshake). */

@@ -9,7 +9,10 @@ through `ssftpd user add` at the cheap test cost.  Each test is named after
 the behaviour it proves.
 """
 import base64
+import ctypes
+import ctypes.util
 import hashlib
+import hmac
 import json
 import os
 import pty
@@ -215,10 +218,12 @@ class FrameProxy:
     server sends (`replies`, as (cmd, header)), and hands each server reply to
     rewrite(cmd, header) -> header, where cmd is the client request it
     answers.  Frames the rewrite leaves alone pass on byte for byte; the cmds
-    of those it changed are listed in `altered`."""
+    of those it changed are listed in `altered`.  TLS ends at the proxy on
+    both sides: towards the client it shows the server's own key (or the
+    context `tls`, a man in the middle's)."""
 
-    def __init__(self, port, rewrite=None):
-        self.target, self.rewrite = port, rewrite
+    def __init__(self, port, rewrite=None, tls=None):
+        self.target, self.rewrite, self.tls = port, rewrite, tls
         self.requests, self.replies, self.altered = [], [], []
         self.lsock = socket.socket()
         self.lsock.bind(("127.0.0.1", 0))
@@ -235,11 +240,14 @@ class FrameProxy:
 
     def server_to_client(self):
         # TLS both ways: to the client with the server's own key (which the
-        # client has pinned), to the server as any client.
-        tls_dir = os.path.join(SRV.root, "tls")
-        server_tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        server_tls.load_cert_chain(os.path.join(tls_dir, "cert.pem"),
-                                   os.path.join(tls_dir, "key.pem"))
+        # client has pinned) unless given another, to the server as any
+        # client.
+        server_tls = self.tls
+        if server_tls is None:
+            tls_dir = os.path.join(SRV.root, "tls")
+            server_tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            server_tls.load_cert_chain(os.path.join(tls_dir, "cert.pem"),
+                                       os.path.join(tls_dir, "key.pem"))
         try:
             cli, _ = self.lsock.accept()
             self.raw = [cli]
@@ -604,35 +612,10 @@ class ClientTest(unittest.TestCase):
         mitm_tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         mitm_tls.load_cert_chain(cert, key)
 
-        class Mitm(FrameProxy):
-            def server_to_client(self):
-                try:
-                    cli, _ = self.lsock.accept()
-                    self.raw = [cli]
-                    self.cli = TLSPipe(cli, mitm_tls, True)
-                    srv = socket.create_connection(("127.0.0.1", self.target))
-                    self.raw.append(srv)
-                    self.srv = TLSPipe(srv, CLIENT_TLS, False)
-                except (OSError, EOFError, ssl.SSLError):
-                    self.ready.set()
-                    self.hang_up()
-                    return
-                self.from_client.start()
-                self.ready.set()
-                try:
-                    while True:
-                        raw, hdr = recv_frame(self.srv)
-                        self.replies.append(hdr)
-                        self.cli.sendall(len(raw).to_bytes(4, "big") + raw)
-                except (EOFError, OSError, ValueError):
-                    pass
-                finally:
-                    self.hang_up()
-
         mitm_fp = subprocess.run(
             [SSFTPD, "fingerprint", "--tls-cert", cert], check=True,
             capture_output=True, text=True, timeout=30).stdout.strip()
-        with Mitm(SRV.port) as relay:
+        with FrameProxy(SRV.port, tls=mitm_tls) as relay:
             # The user accepted the relay's key: the mistake pinning is
             # there to catch, made on purpose.
             r = subprocess.run(
@@ -645,6 +628,55 @@ class ClientTest(unittest.TestCase):
         self.assertEqual(r.stdout, "")
         with open(SRV.log_path, errors="replace") as log:
             self.assertIn("channel binding mismatch", log.read())
+
+    def test_a_python_ssl_client_logs_in(self):
+        # A third party's client: Python's ssl module for TLS and the
+        # channel binding, hashlib/hmac for SCRAM, and libsodium (through
+        # ctypes; the standard library has no argon2) for the one
+        # derivation -- nothing of ours (docs/protocol.md, "Writing a
+        # client").
+        sodium = ctypes.CDLL(ctypes.util.find_library("sodium"))
+        self.assertGreaterEqual(sodium.sodium_init(), 0)
+        s = tls_connect(SRV.port)
+
+        def call(req):
+            raw = json.dumps(req).encode()
+            s.sendall(len(raw).to_bytes(4, "big") + raw)
+            return recv_frame(s)[1]
+
+        def field(b):
+            return len(b).to_bytes(4, "big") + b
+        b64, unb64 = (lambda b: base64.b64encode(b).decode(),
+                      base64.b64decode)
+        self.assertEqual(call({"cmd": "hello", "version": 2})["version"], 2)
+        cnonce = os.urandom(32)
+        ch = call({"cmd": "auth", "user": "alice", "cnonce": b64(cnonce)})
+        salt, snonce = unb64(ch["salt"]), unb64(ch["snonce"])
+        ops, mem = ch["opslimit"], ch["memlimit"]
+        out, pw = ctypes.create_string_buffer(32), PASSWORD.encode()
+        self.assertEqual(sodium.crypto_pwhash(
+            out, ctypes.c_ulonglong(32), pw, ctypes.c_ulonglong(len(pw)),
+            salt, ctypes.c_ulonglong(ops), ctypes.c_size_t(mem),
+            ctypes.c_int(2)), 0)  # crypto_pwhash_ALG_ARGON2ID13
+        salted = out.raw
+
+        def mac(key, msg):
+            return hmac.new(key, msg, hashlib.sha256).digest()
+        client_key = mac(salted, b"Client Key")
+        server_key = mac(salted, b"Server Key")
+        cbind = hashlib.sha256(s.getpeercert(binary_form=True)).digest()
+        am = (b"ssftp-scram-v2" + field(b"alice") + field(cnonce) +
+              field(snonce) + field(salt) + ops.to_bytes(8, "big") +
+              mem.to_bytes(8, "big") + field(b"tls-server-end-point") +
+              field(cbind))
+        sig = mac(hashlib.sha256(client_key).digest(), am)
+        proof = bytes(a ^ b for a, b in zip(client_key, sig))
+        r = call({"cmd": "auth_proof", "proof": b64(proof)})
+        self.assertTrue(r["ok"], r)
+        self.assertEqual(r["server_signature"], b64(mac(server_key, am)))
+        r = call({"cmd": "pwd"})
+        self.assertEqual((r["ok"], r["cwd"]), (True, "/"))
+        s.close()
 
     def test_a_plaintext_client_gets_an_error_and_others_go_on(self):
         s = socket.create_connection(("127.0.0.1", SRV.port))

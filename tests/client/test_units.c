@@ -157,8 +157,8 @@ static void connection_disables_nagle(void **state)
     snprintf(key, sizeof key, "%s/key.pem", dir);
     snprintf(cert, sizeof cert, "%s/cert.pem", dir);
     assert_int_equal(proto_tls_make_self_signed(key, cert, "units"), 0);
-    assert_int_equal(proto_tls_server_ctx(cert, key, &hello_tls, err, sizeof err),
-                     0);
+    assert_int_equal(
+        proto_tls_server_ctx(cert, key, &hello_tls, err, sizeof err), 0);
     char fp[PROTO_TLS_FP_SIZE];
     assert_int_equal(proto_tls_cert_file_fingerprint(cert, fp), 0);
     hostkey_opts hk = {.pin = fp};

@@ -677,9 +677,9 @@ static void scenario_login(void)
     for (size_t i = 0; i < sizeof other / sizeof other[0]; i++) {
         int v = other[i];
         cli_open(&c);
-        CHECK_CODE(
-            call_code(&c, json_pack("{s:s, s:i}", "cmd", "hello", "version", v)),
-            PROTO_E_VERSION);
+        CHECK_CODE(call_code(&c, json_pack("{s:s, s:i}", "cmd", "hello",
+                                           "version", v)),
+                   PROTO_E_VERSION);
         cli_close(&c);
     }
 
@@ -704,10 +704,9 @@ static void scenario_login(void)
     CHECK_CODE(login(&c, "nobody-here", "x"), PROTO_E_AUTH_FAILED);
     CHECK_CODE(login(&c, "alice", "right horse"), NULL);
     CHECK_CODE(simple(&c, "pwd", NULL), NULL);
-    CHECK_CODE(
-        call_code(&c, json_pack("{s:s, s:i}", "cmd", "hello", "version",
-                                PROTO_VERSION)),
-        PROTO_E_BAD_REQUEST);
+    CHECK_CODE(call_code(&c, json_pack("{s:s, s:i}", "cmd", "hello", "version",
+                                       PROTO_VERSION)),
+               PROTO_E_BAD_REQUEST);
     CHECK_CODE(simple(&c, "quit", NULL), NULL);
     cli_close(&c);
     term_server();

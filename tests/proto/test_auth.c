@@ -229,6 +229,29 @@ static void proof_and_signature_match_known_answer(void **state)
                              "ad547de30b5058e6ab8b7e0806081d19");
 }
 
+/* argon2id as docs/protocol.md's "Writing a client" gives it (libsodium
+ * there too, so this pins the parameters: v1.3, parallelism 1, memlimit in
+ * bytes); ClientKey and ServerKey computed in Python from it. */
+static void derive_matches_the_documented_argon2id_vector(void **state)
+{
+    (void)state;
+    proto_auth_params p = {.opslimit = 2, .memlimit = 8388608};
+    memcpy(p.salt, "0123456789abcdef", 16);
+    uint8_t ck[32], sk[32], stored[32];
+    assert_int_equal(proto_auth_derive("correct horse", &p, ck, sk), 0);
+    char hex[PROTO_HEX_SIZE(32)];
+    assert_int_equal(proto_hex_encode(ck, 32, hex, sizeof hex), 0);
+    assert_string_equal(hex, "4adb6aa63f53695005ded6a3d777ddd0"
+                             "eb16c23cb3d3713c36edc93fa860b86e");
+    assert_int_equal(proto_hex_encode(sk, 32, hex, sizeof hex), 0);
+    assert_string_equal(hex, "a5a87278f5361e8026b61030c133fd08"
+                             "40d3abff76fdf0403ce8ae0d68fcb009");
+    proto_auth_stored_key(ck, stored);
+    assert_int_equal(proto_hex_encode(stored, 32, hex, sizeof hex), 0);
+    assert_string_equal(hex, "1559d7c29124eb8690a77b167c28ebf7"
+                             "05655d665cb093431d8913925beff1c4");
+}
+
 static void derive_refuses_costs_outside_client_bounds(void **state)
 {
     (void)state;
@@ -324,10 +347,9 @@ static void login_exchange_over_frames_authenticates(void **state)
     assert_int_equal(proto_get_b64(req, "cnonce", s_cnonce, 32), 0);
     randombytes_buf(snonce, sizeof snonce);
     proto_auth_message s_am;
-    assert_int_equal(
-        proto_auth_message_build(&s_am, user, s_cnonce, snonce, &acct.p,
-                                 CBIND, sizeof CBIND),
-        0);
+    assert_int_equal(proto_auth_message_build(&s_am, user, s_cnonce, snonce,
+                                              &acct.p, CBIND, sizeof CBIND),
+                     0);
     json_decref(req);
     json_t *ch = json_pack("{s:b, s:I, s:I}", "ok", 1, "opslimit",
                            (json_int_t)acct.p.opslimit, "memlimit",
@@ -346,10 +368,9 @@ static void login_exchange_over_frames_authenticates(void **state)
     assert_int_equal(proto_get_b64(ch, "snonce", c_snonce, 32), 0);
     json_decref(ch);
     proto_auth_message c_am;
-    assert_int_equal(
-        proto_auth_message_build(&c_am, "alice", cnonce, c_snonce, &p, CBIND,
-                                 sizeof CBIND),
-        0);
+    assert_int_equal(proto_auth_message_build(&c_am, "alice", cnonce, c_snonce,
+                                              &p, CBIND, sizeof CBIND),
+                     0);
     uint8_t proof[32], server_key[32];
     client_prove("s3cret", &p, &c_am, proof, server_key);
     json_t *pr = json_pack("{s:s}", "cmd", "auth_proof");
@@ -392,6 +413,7 @@ int main(void)
         cmocka_unit_test(unknown_user_fails_the_full_proof_check),
         cmocka_unit_test(auth_message_matches_known_answer),
         cmocka_unit_test(proof_and_signature_match_known_answer),
+        cmocka_unit_test(derive_matches_the_documented_argon2id_vector),
         cmocka_unit_test(derive_refuses_costs_outside_client_bounds),
         cmocka_unit_test(derive_depends_on_password_and_salt),
         cmocka_unit_test(message_build_refuses_empty_and_overlong_user),

@@ -68,7 +68,8 @@ static void self_signed_key_is_private_and_never_overwritten(void **state)
     assert_int_equal(proto_tls_cert_file_fingerprint(cert, fp), 0);
     regex_t re;
     assert_int_equal(
-        regcomp(&re, "^SHA256:[A-Za-z0-9+/]{43}$", REG_EXTENDED | REG_NOSUB), 0);
+        regcomp(&re, "^SHA256:[A-Za-z0-9+/]{43}$", REG_EXTENDED | REG_NOSUB),
+        0);
     assert_int_equal(regexec(&re, fp, 0, NULL, 0), 0);
     regfree(&re);
 }
@@ -167,8 +168,8 @@ static void frames_and_bodies_go_through_and_nothing_is_in_clear(void **state)
     /* ... and a body of 1 MiB, both ways in turn. */
     size_t n = 1u << 20;
     int fd = tu_file_with_pattern(n);
-    json_t *hdr = json_pack("{s:s, s:I}", "cmd", "put_data", "size",
-                            (json_int_t)n);
+    json_t *hdr =
+        json_pack("{s:s, s:I}", "cmd", "put_data", "size", (json_int_t)n);
     assert_int_equal(proto_send(&c->a, hdr), 0);
     json_decref(hdr);
     struct sender snd = {.io = &c->a, .fd = fd};
@@ -301,15 +302,16 @@ int main(void)
         cmocka_unit_test(self_signed_key_is_private_and_never_overwritten),
         cmocka_unit_test(fingerprint_is_the_sha256_of_the_public_key_info),
         cmocka_unit_test_setup_teardown(
-            frames_and_bodies_go_through_and_nothing_is_in_clear,
-            tu_conn_setup, tu_conn_teardown),
+            frames_and_bodies_go_through_and_nothing_is_in_clear, tu_conn_setup,
+            tu_conn_teardown),
         cmocka_unit_test_setup_teardown(
             both_ends_compute_the_same_channel_binding, tu_conn_setup,
             tu_conn_teardown),
         cmocka_unit_test_setup_teardown(an_altered_record_ends_the_connection,
                                         tu_conn_setup, tu_conn_teardown),
-        cmocka_unit_test_setup_teardown(a_plaintext_peer_fails_the_handshake_at_once,
-                                        tu_conn_setup, tu_conn_teardown),
+        cmocka_unit_test_setup_teardown(
+            a_plaintext_peer_fails_the_handshake_at_once, tu_conn_setup,
+            tu_conn_teardown),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

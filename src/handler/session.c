@@ -248,11 +248,33 @@ static void drop_login(struct session *s)
     s->login = NULL;
 }
 
+/* A client of protocol version 1 sends a frame where TLS expects its
+ * ClientHello: a frame starts with a length below 65537, so its first byte
+ * is 0, where a TLS record's is its type (22 for a handshake).  Such a
+ * client is told why, in its own framing, and the session ends. */
+static bool speaks_plaintext(struct session *s)
+{
+    unsigned char first;
+    if (recv(s->io.fd, &first, 1, MSG_PEEK | MSG_DONTWAIT) != 1 || first != 0)
+        return false;
+    void *tls = s->io.tls;
+    s->io.tls = NULL; /* this one reply in clear */
+    (void)proto_send_error(&s->io, PROTO_E_VERSION,
+                           "this server speaks protocol version %d: TLS "
+                           "from the first byte; upgrade the client",
+                           PROTO_VERSION);
+    s->io.tls = tls;
+    session_log(s, "refused a client without TLS (protocol version 1?)");
+    return true;
+}
+
 /* One request, then back to the library: 0 to wait for the next (the
  * connection is parked meanwhile), 1 after quit, negative to end. */
 static int session_step(struct session *s)
 {
     if (!s->tls_up) {
+        if (speaks_plaintext(s))
+            return -EPROTO;
         /* Without waiting: a slow or silent peer costs no worker while its
          * handshake is under way (the login deadline bounds it). */
         int rc = proto_tls_handshake(&s->io, false);

@@ -679,10 +679,21 @@ class ClientTest(unittest.TestCase):
         s.close()
 
     def test_a_plaintext_client_gets_an_error_and_others_go_on(self):
+        # A client of protocol version 1 (no TLS) is told why, in its own
+        # framing, then closed; a peer speaking anything else just fails
+        # the handshake.  Either way the server goes on.
         s = socket.create_connection(("127.0.0.1", SRV.port))
+        s.settimeout(10)
         raw = json.dumps({"cmd": "hello", "version": 1}).encode()
         s.sendall(len(raw).to_bytes(4, "big") + raw)
+        reply = recv_frame(s)[1]
+        self.assertEqual((reply["ok"], reply["code"]), (False, "version"))
+        self.assertIn("TLS", reply["error"])
+        self.assertEqual(s.recv(10), b"")
+        s.close()
+        s = socket.create_connection(("127.0.0.1", SRV.port))
         s.settimeout(10)
+        s.sendall(b"GET / HTTP/1.0\r\n\r\n")
         try:
             data = s.recv(4096)  # a TLS alert, or the close
         except OSError:

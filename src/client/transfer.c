@@ -367,7 +367,9 @@ static int get_receive(client_conn *c, struct get_one *g, bool show_progress)
         return conn_fail(c, SSFTP_CONN, "%s: malformed reply from server",
                          what);
     }
-    if (k2 != k) { /* the server did not recognise our prefix: start over */
+    /* The server did not recognise our prefix, or we offered none: start
+     * over (what the partial holds now is not what was offered). */
+    if (k2 != k || k2 == 0) {
         if (ftruncate(fd, 0) < 0) {
             c->dead = true; /* the body is on its way */
             return conn_fail(c, SSFTP_FAIL, "%s: %s", what, strerror(errno));
@@ -480,6 +482,9 @@ int transfer_get(client_conn *c, const char *remote, const char *local,
  * the server's group of commits, so that one group is sent while the one
  * before is published). */
 #define WINDOW_FILES 64
+/* Bytes of get requests in flight, at most (well within a socket's
+ * buffer, so the requests never wait behind the first reply's body). */
+#define WINDOW_REQUEST_BYTES (32u * 1024)
 #define WINDOW_BYTES (4u << 20)
 
 /* A per-file failure in mput/mget: said at once, and the command goes on
@@ -654,8 +659,10 @@ int transfer_mput(client_conn *c, const char *const *locals, unsigned n,
         /* A large file goes alone, resumable, after every reply is in. */
         put_collect(c, w, !whole, size);
         int status = SSFTP_OK;
-        if (c->dead) {
-            status = SSFTP_CONN;
+        if (c->dead) { /* the broken connection was said once */
+            close(fd);
+            w->failed++;
+            continue;
         } else if (whole) {
             struct put_flight *f = &w->f[(w->head + w->n) % WINDOW_FILES];
             memcpy(f->remote, name, sizeof name);
@@ -754,6 +761,7 @@ int transfer_mget(client_conn *c, const char *const *remotes, unsigned n,
     if (fl == NULL)
         return conn_fail(c, SSFTP_FAIL, "mget: out of memory");
     unsigned nf = 0, failed = 0;
+    size_t wire_bytes = 0; /* of the gets in flight */
     for (unsigned i = 0; i < n && !c->dead; i++) {
         struct get_flight *f = &fl[nf];
         memset(f, 0, sizeof *f);
@@ -771,6 +779,35 @@ int transfer_mget(client_conn *c, const char *const *remotes, unsigned n,
             say_failed(c, &failed);
             continue;
         }
+        /* Two names with one target (a/x and b/x) must not share a
+         * partial in flight: the window before goes first.  So must the
+         * requests themselves, past a few dozen KiB: the server sends the
+         * first body while the rest wait in its socket. */
+        size_t req_bytes = strlen(remotes[i]) + 160;
+        bool clash = wire_bytes + req_bytes > WINDOW_REQUEST_BYTES;
+        for (unsigned j = 0; j < nf && !clash; j++)
+            clash = strcmp(fl[j].part, f->part) == 0;
+        if (clash && nf > 0) {
+            /* f is fl[nf]: its paths move with it to the window's start */
+            struct get_flight mine = *f;
+            get_drain(c, fl, nf, show_progress, &failed);
+            nf = 0;
+            wire_bytes = 0;
+            *f = (struct get_flight){0};
+            f = &fl[0];
+            memcpy(f->target, mine.target, sizeof f->target);
+            memcpy(f->part, mine.part, sizeof f->part);
+            memcpy(f->what, mine.what, sizeof f->what);
+            f->g = (struct get_one){.remote = remotes[i],
+                                    .what = f->what,
+                                    .target = f->target,
+                                    .part = f->part,
+                                    .fd = -1,
+                                    .back_to_back = true};
+            if (c->dead)
+                break;
+        }
+        wire_bytes += req_bytes;
         f->existed = access(f->part, F_OK) == 0;
         f->g.fd = open(f->part, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
         if (f->g.fd < 0) {
@@ -790,6 +827,7 @@ int transfer_mget(client_conn *c, const char *const *remotes, unsigned n,
         if (++nf == WINDOW_FILES) {
             get_drain(c, fl, nf, show_progress, &failed);
             nf = 0;
+            wire_bytes = 0;
         }
     }
     get_drain(c, fl, nf, show_progress, &failed);

@@ -133,8 +133,9 @@ int session_next(struct session *s, json_t **req, bool in_transfer)
                 (unsigned long long)s->io.body_in, cmd);
     json_decref(*req);
     *req = NULL;
-    proto_send_error(&s->io, PROTO_E_BAD_REQUEST,
-                     "this request takes no body (\"size\")");
+    if (session_put_flush(s) == 0) /* held uploads are answered first */
+        proto_send_error(&s->io, PROTO_E_BAD_REQUEST,
+                         "this request takes no body (\"size\")");
     return -EPROTO;
 }
 
@@ -300,7 +301,8 @@ static int session_step(struct session *s)
         int rc = files_wake(s->files);
         if (rc != 0) {
             session_log(s, "cannot open the home again: %s", strerror(-rc));
-            session_fail(s, rc, "cannot open your home directory");
+            if (session_put_flush(s) == 0)
+                session_fail(s, rc, "cannot open your home directory");
             return rc;
         }
     }

@@ -373,11 +373,26 @@ static int put_whole(struct session *s, const json_t *req, struct upload *up)
                   ? -EINVAL
                   : 0;
     snprintf(up->path, sizeof up->path, "%s", path);
-    struct jail_path *p;
-    if (err == 0)
+    for (int attempt = 0; err == 0 && attempt < 2; attempt++) {
+        struct jail_path *p;
         err = files_resolve(s->files, path, n, &p);
-    if (err == 0)
-        err = upload_begin(s, p, up);
+        if (err == 0)
+            err = upload_begin(s, p, up);
+        /* A held upload of this session may be what stands in the way:
+         * the lock on the same partial (a put of the same name again), or
+         * the quota, which counts it and the file it replaces until it is
+         * published.  Publish the group (its replies go first, as they
+         * must) and try once more. */
+        if ((err == -EAGAIN || err == -EDQUOT) && s->held != NULL &&
+            attempt == 0) {
+            int rc = session_put_flush(s);
+            if (rc != 0)
+                return rc;
+            err = 0;
+            continue;
+        }
+        break;
+    }
     up->refused = err;
     proto_digest_init(&up->d);
     if (err == 0)

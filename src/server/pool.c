@@ -179,12 +179,14 @@ static bool lead(ss_server *s, struct ss_pool *p)
         p->progress_ms = ss__now_ms();
         queue_ready_locked(s, p, rs, got, p->progress_ms, 0);
     }
-    /* Off to work, with the batch to itself, and back to lead when done:
-     * waking a follower to lead instead only makes two workers take turns
-     * (on 2 CPUs, 100 parked echo connections ran at 0.7x of one leader).
-     * The loop, which counted on a leader, is told: it looks at the park
-     * every HARVEST_MS while the leader works, in case the work is long. */
-    if (got > 0 && p->loop_blind) {
+    /* No leader now.  Off to work, the leader keeps its batch and leads
+     * again when done: waking a follower to lead instead only makes two
+     * workers take turns (on 2 CPUs, 100 parked echo connections ran at
+     * 0.7x of one leader).  Whatever the reason it left -- work, a poke,
+     * its idle time (it may retire) -- the loop, which counted on a
+     * leader, is told: it watches the park again, or looks every
+     * HARVEST_MS while the work lasts, until a worker leads again. */
+    if (p->loop_blind) {
         p->loop_blind = false;
         ss__wake(s);
     }

@@ -533,6 +533,35 @@ class ClientTest(unittest.TestCase):
             self.assertEqual(blake(self.local(n)), blake(os.path.join(home, n)))
             os.unlink(os.path.join(home, n))
 
+    def test_two_files_of_one_name_in_one_window_are_taken_in_turn(self):
+        # mput a/x b/x: the second replaces the first on the server (not
+        # "busy" because the first is still being published); mget of two
+        # remote x: the second replaces the first here, each verified (not
+        # two bodies written into one partial).
+        for d in ("a", "b"):
+            os.mkdir(self.local(d))
+        write_random(self.local("a/x"), 200000)
+        write_random(self.local("b/x"), 100000)
+        self.ok("mkdir", "twice")
+        self.ok(stdin="cd twice\nmput a/x b/x\n")
+        home = os.path.join(SRV.home("alice"), "twice")
+        self.assertEqual(blake(os.path.join(home, "x")),
+                         blake(self.local("b/x")))
+        os.mkdir(os.path.join(home, "a"))
+        os.mkdir(os.path.join(home, "b"))
+        shutil.copy(self.local("a/x"), os.path.join(home, "a", "x"))
+        shutil.copy(self.local("b/x"), os.path.join(home, "b", "x"))
+        dst = self.local("dst")
+        os.mkdir(dst)
+        r = subprocess.run(self.args("alice"), cwd=dst, env=self.env,
+                           input="mget twice/a/x twice/b/x\n", text=True,
+                           capture_output=True, timeout=60)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(blake(os.path.join(dst, "x")),
+                         blake(self.local("b/x")))
+        self.assertEqual(os.listdir(dst), ["x"])
+        shutil.rmtree(home)
+
     def test_mget_of_a_pattern_that_matches_nothing_fails(self):
         r = self.run_cli(stdin="mget nothing-here*\nmkdir never\n")
         self.assertEqual(r.returncode, 1, r.stderr)

@@ -465,6 +465,32 @@ static void held_up_actions(ss_server *s)
         (void)tl_gate_wait(&loop_gate, 10000);
 }
 
+/* The leader's idle time runs out and it retires: the loop, which left the
+ * park to it, watches again (with no poll interval of its own to save it),
+ * and input that comes later is served. */
+static void input_after_the_leader_retired_is_served(void **st)
+{
+    (void)st;
+    ss_config c;
+    tl_cfg_for(&c, SS_TCP, SS_THREADING);
+    c.max_workers = 2;
+    c.min_workers = 0;
+    c.idle_worker_ms = 50;
+    assert_int_equal(
+        ss_server_create(&F.s, &c, &keep_handler, &tl_logging_ops, NULL), 0);
+    tl_runner_start(&F.r, F.s, -1);
+    int fd = tl_fx_fd(tl_connect_server(F.s));
+    assert_true(fd >= 0);
+    roundtrip(fd, 1, "before");
+    bool ok;
+    WAIT_UNTIL(ok, tl_stats_of(F.s).workers == 0, 5000);
+    assert_true(ok);
+    roundtrip(fd, 2, "after");
+    tl_fx_close(fd);
+    WAIT_UNTIL(ok, atomic_load(&K.finishes) == 1, 5000);
+    assert_int_equal(atomic_load(&K.finishes), 1);
+}
+
 /* The leader takes a long request: the others' input is taken from the park
  * and served by another worker all the same. */
 static void a_long_request_does_not_hold_up_the_other_connections(void **st)
@@ -559,6 +585,7 @@ int main(int argc, char **argv)
         T(waiting_for_a_worker_is_reported_once),
         T(parked_connections_are_served_while_the_loop_is_held_up),
         T(a_long_request_does_not_hold_up_the_other_connections),
+        T(input_after_the_leader_retired_is_served),
     };
     return tl_run_selected("park", tests, sizeof tests / sizeof tests[0], argc,
                            argv);

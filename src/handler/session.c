@@ -249,15 +249,25 @@ static void drop_login(struct session *s)
     s->login = NULL;
 }
 
-/* A client of protocol version 1 sends a frame where TLS expects its
+/* The client speaks first.  Until its first byte is here there is nothing
+ * to do (0: wait for it, parked); at end of stream the session ends.  A
+ * client of protocol version 1 sends a frame where TLS expects its
  * ClientHello: a frame starts with a length below 65537, so its first byte
  * is 0, where a TLS record's is its type (22 for a handshake).  Such a
- * client is told why, in its own framing, and the session ends. */
-static bool speaks_plaintext(struct session *s)
+ * client is told why, in its own framing, and the session ends (-EPROTO).
+ * 1: a TLS client, on with the handshake. */
+static int first_byte(struct session *s)
 {
     unsigned char first;
-    if (recv(s->io.fd, &first, 1, MSG_PEEK | MSG_DONTWAIT) != 1 || first != 0)
-        return false;
+    ssize_t k = recv(s->io.fd, &first, 1, MSG_PEEK | MSG_DONTWAIT);
+    if (k == 0)
+        return -ENODATA;
+    if (k < 0)
+        return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR
+                   ? 0
+                   : -errno;
+    if (first != 0)
+        return 1;
     void *tls = s->io.tls;
     s->io.tls = NULL; /* this one reply in clear */
     (void)proto_send_error(&s->io, PROTO_E_VERSION,
@@ -266,7 +276,7 @@ static bool speaks_plaintext(struct session *s)
                            PROTO_VERSION);
     s->io.tls = tls;
     session_log(s, "refused a client without TLS (protocol version 1?)");
-    return true;
+    return -EPROTO;
 }
 
 /* One request, then back to the library: 0 to wait for the next (the
@@ -274,8 +284,12 @@ static bool speaks_plaintext(struct session *s)
 static int session_step(struct session *s)
 {
     if (!s->tls_up) {
-        if (speaks_plaintext(s))
-            return -EPROTO;
+        if (!s->tls_started) {
+            int rc = first_byte(s);
+            if (rc <= 0)
+                return rc;
+            s->tls_started = true;
+        }
         /* Without waiting: a slow or silent peer costs no worker while its
          * handshake is under way (the login deadline bounds it). */
         int rc = proto_tls_handshake(&s->io, false);

@@ -70,6 +70,7 @@ struct session {
     struct files *files;         /* after login: the user's home and quota */
     double login_deadline;       /* proto_mono_s() time */
     double started;              /* proto_mono_s() time of the connect */
+    bool tls_started;            /* the client's first byte was TLS */
     bool tls_up;                 /* the TLS handshake is done */
     bool greeted;                /* hello done */
     int end;                     /* why the session ended (0: quit or EOF) */

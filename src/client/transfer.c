@@ -753,6 +753,21 @@ static void get_drain(client_conn *c, struct get_flight *fl, unsigned nf,
                         fl[i].g.ours);
 }
 
+/* Names f's target and partial for remote and points its get at them.
+ * Returns get_paths()'s result. */
+static int flight_prepare(struct get_flight *f, const char *remote)
+{
+    memset(f, 0, sizeof *f);
+    snprintf(f->what, sizeof f->what, "get %s", remote);
+    f->g = (struct get_one){.remote = remote,
+                            .what = f->what,
+                            .target = f->target,
+                            .part = f->part,
+                            .fd = -1,
+                            .back_to_back = true};
+    return get_paths(remote, NULL, f->target, f->part, sizeof f->target);
+}
+
 int transfer_mget(client_conn *c, const char *const *remotes, unsigned n,
                   bool show_progress)
 {
@@ -764,16 +779,7 @@ int transfer_mget(client_conn *c, const char *const *remotes, unsigned n,
     size_t wire_bytes = 0; /* of the gets in flight */
     for (unsigned i = 0; i < n && !c->dead; i++) {
         struct get_flight *f = &fl[nf];
-        memset(f, 0, sizeof *f);
-        snprintf(f->what, sizeof f->what, "get %s", remotes[i]);
-        f->g = (struct get_one){.remote = remotes[i],
-                                .what = f->what,
-                                .target = f->target,
-                                .part = f->part,
-                                .fd = -1,
-                                .back_to_back = true};
-        int r =
-            get_paths(remotes[i], NULL, f->target, f->part, sizeof f->target);
+        int r = flight_prepare(f, remotes[i]);
         if (r != 0) {
             conn_fail(c, SSFTP_FAIL, "%s: %s", f->what, strerror(-r));
             say_failed(c, &failed);
@@ -788,24 +794,13 @@ int transfer_mget(client_conn *c, const char *const *remotes, unsigned n,
         for (unsigned j = 0; j < nf && !clash; j++)
             clash = strcmp(fl[j].part, f->part) == 0;
         if (clash && nf > 0) {
-            /* f is fl[nf]: its paths move with it to the window's start */
-            struct get_flight mine = *f;
             get_drain(c, fl, nf, show_progress, &failed);
             nf = 0;
             wire_bytes = 0;
-            *f = (struct get_flight){0};
-            f = &fl[0];
-            memcpy(f->target, mine.target, sizeof f->target);
-            memcpy(f->part, mine.part, sizeof f->part);
-            memcpy(f->what, mine.what, sizeof f->what);
-            f->g = (struct get_one){.remote = remotes[i],
-                                    .what = f->what,
-                                    .target = f->target,
-                                    .part = f->part,
-                                    .fd = -1,
-                                    .back_to_back = true};
             if (c->dead)
                 break;
+            f = &fl[0]; /* named again there: the same paths as above */
+            (void)flight_prepare(f, remotes[i]);
         }
         wire_bytes += req_bytes;
         f->existed = access(f->part, F_OK) == 0;

@@ -3,7 +3,8 @@
  * The server (main.c) hosts sessions on libsocketserver (SS_TCP +
  * SS_THREADING); session_handler_class's handle() serves one request on a
  * pool worker and parks the session until the next (SS_KEEP), speaking
- * docs/protocol.md through proto_io on the raw request socket.  Files:
+ * docs/protocol.md through proto_io, inside TLS on the request socket (the
+ * handshake, too, runs between parks).  Files:
  *
  *     session.c       the state machine: hello, the command loop, logs
  *     session_login.c the SCRAM login, its budget and backoff

@@ -9,7 +9,8 @@
  *                                                    top-level integer "size"
  *
  * I/O is unbuffered: a call reads exactly the bytes of its frame, so nothing
- * is held between calls and an idle connection owns no memory.  The fd must be
+ * of ours is held between calls (under TLS the session may hold records it
+ * read ahead: proto_tls_pending(); tls.h).  The fd must be
  * a connected stream socket; its O_NONBLOCK flag does not matter (each call
  * uses MSG_DONTWAIT and waits with poll()).  SIGPIPE is never raised: writing
  * to a closed peer returns -EPIPE.

@@ -627,7 +627,7 @@ static void put_collect(client_conn *c, struct put_window *w, bool all,
         put_collect_one(c, w);
     while (w->n > 0 && !c->dead) {
         struct pollfd p = {.fd = c->io.fd, .events = POLLIN};
-        if (proto_poll(&p, 1, 0) <= 0)
+        if (!proto_tls_pending(&c->io) && proto_poll(&p, 1, 0) <= 0)
             break;
         put_collect_one(c, w);
     }

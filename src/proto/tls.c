@@ -21,34 +21,84 @@
 
 /* ---- a BIO on the socket with wire.c's flags ----------------------------
  * OpenSSL's own socket BIO write()s, which raises SIGPIPE on a closed peer
- * and blocks on a blocking socket; this one never does either. */
+ * and blocks on a blocking socket; this one never does either.
+ *
+ * OpenSSL hands the BIO one record (at most 16 KiB) at a time, and each
+ * send() costs as much again on a paravirtualised machine; so while
+ * proto_tls_send_all() moves a large buffer the records are gathered into
+ * up to GATHER_BUF bytes and sent together (the buffer exists only for that
+ * call).  Reads take what has arrived, several records at a time (read
+ * ahead, READ_BUF). */
 
-static int sock_of(BIO *b)
+#define GATHER_BUF (256u * 1024)
+#define GATHER_MIN (64u * 1024) /* a send_all this large gathers */
+#define READ_BUF (128u * 1024)
+
+struct tls_sock {
+    int fd;
+    unsigned char *gather; /* while gathering, or NULL */
+    size_t off, len;       /* gather[off..len) not yet sent */
+};
+
+static struct tls_sock *sock_of(BIO *b)
 {
-    return (int)(intptr_t)BIO_get_data(b);
+    return BIO_get_data(b);
+}
+
+static ssize_t send_now(int fd, const void *buf, size_t n)
+{
+    for (;;) {
+        ssize_t k = send(fd, buf, n, MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (k >= 0 || errno != EINTR)
+            return k;
+    }
+}
+
+/* Sends what is gathered: 0 when all is gone, -EAGAIN when the socket is
+ * full, or -errno. */
+static int gather_drain(struct tls_sock *t)
+{
+    while (t->off < t->len) {
+        ssize_t k = send_now(t->fd, t->gather + t->off, t->len - t->off);
+        if (k < 0)
+            return errno == EWOULDBLOCK ? -EAGAIN : -errno;
+        t->off += (size_t)k;
+    }
+    t->off = t->len = 0;
+    return 0;
 }
 
 static int bio_write(BIO *b, const char *buf, int n)
 {
+    struct tls_sock *t = sock_of(b);
     BIO_clear_retry_flags(b);
-    for (;;) {
-        ssize_t k =
-            send(sock_of(b), buf, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT);
-        if (k >= 0)
-            return (int)k;
-        if (errno == EINTR)
-            continue;
-        if (errno == EAGAIN || errno == EWOULDBLOCK)
-            BIO_set_retry_write(b);
-        return -1;
+    if (t->gather != NULL) {
+        int r = t->len + (size_t)n > GATHER_BUF ? gather_drain(t) : 0;
+        if (r == 0 && (size_t)n <= GATHER_BUF - t->len) {
+            memcpy(t->gather + t->len, buf, (size_t)n);
+            t->len += (size_t)n;
+            return n;
+        }
+        if (r != 0) {
+            if (r == -EAGAIN)
+                BIO_set_retry_write(b);
+            errno = -r;
+            return -1;
+        }
     }
+    ssize_t k = send_now(t->fd, buf, (size_t)n);
+    if (k >= 0)
+        return (int)k;
+    if (errno == EAGAIN || errno == EWOULDBLOCK)
+        BIO_set_retry_write(b);
+    return -1;
 }
 
 static int bio_read(BIO *b, char *buf, int n)
 {
     BIO_clear_retry_flags(b);
     for (;;) {
-        ssize_t k = recv(sock_of(b), buf, (size_t)n, MSG_DONTWAIT);
+        ssize_t k = recv(sock_of(b)->fd, buf, (size_t)n, MSG_DONTWAIT);
         if (k >= 0)
             return (int)k;
         if (errno == EINTR)
@@ -62,7 +112,19 @@ static int bio_read(BIO *b, char *buf, int n)
 static long bio_ctrl(BIO *b, int cmd, long num, void *ptr)
 {
     (void)b, (void)num, (void)ptr;
+    /* Nothing is gathered outside proto_tls_send_all(), which drains. */
     return cmd == BIO_CTRL_FLUSH ? 1 : 0;
+}
+
+static int bio_destroy(BIO *b)
+{
+    struct tls_sock *t = sock_of(b);
+    if (t != NULL) {
+        free(t->gather);
+        free(t);
+    }
+    BIO_set_data(b, NULL);
+    return 1;
 }
 
 static BIO_METHOD *sock_method;
@@ -73,7 +135,8 @@ static void sock_method_init(void)
                                  "ssftp socket");
     if (m != NULL &&
         (!BIO_meth_set_write(m, bio_write) || !BIO_meth_set_read(m, bio_read) ||
-         !BIO_meth_set_ctrl(m, bio_ctrl))) {
+         !BIO_meth_set_ctrl(m, bio_ctrl) ||
+         !BIO_meth_set_destroy(m, bio_destroy))) {
         BIO_meth_free(m);
         m = NULL;
     }
@@ -86,11 +149,15 @@ static BIO *sock_bio(int fd)
     (void)pthread_once(&once, sock_method_init);
     if (sock_method == NULL)
         return NULL;
-    BIO *b = BIO_new(sock_method);
-    if (b != NULL) {
-        BIO_set_data(b, (void *)(intptr_t)fd);
-        BIO_set_init(b, 1);
+    struct tls_sock *t = calloc(1, sizeof *t);
+    BIO *b = t ? BIO_new(sock_method) : NULL;
+    if (b == NULL) {
+        free(t);
+        return NULL;
     }
+    t->fd = fd;
+    BIO_set_data(b, t);
+    BIO_set_init(b, 1);
     return b;
 }
 
@@ -132,6 +199,11 @@ static SSL_CTX *ctx_new(const SSL_METHOD *method)
     }
     /* An idle session keeps no record buffers (tls.h). */
     SSL_CTX_set_mode(c, SSL_MODE_RELEASE_BUFFERS);
+    /* Each recv() takes what has arrived, up to READ_BUF, not one record
+     * (two recv()s: header, then body).  proto_tls_pending() covers what
+     * was read ahead. */
+    SSL_CTX_set_read_ahead(c, 1);
+    SSL_CTX_set_default_read_buffer_len(c, READ_BUF);
     /* A peer that vanishes reads as end of stream; the frames' lengths
      * tell a cut from a clean end. */
     SSL_CTX_set_options(c, SSL_OP_IGNORE_UNEXPECTED_EOF | SSL_OP_NO_TICKET);
@@ -382,25 +454,45 @@ ssize_t proto_tls_recv_some(const proto_io *io, void *buf, size_t n,
     }
 }
 
+/* The end of a gathered send: what is left goes out, waiting as
+ * proto_wire_send_all() does; the buffer is freed either way. */
+static int gather_end(const proto_io *io, struct tls_sock *t, int r,
+                      int64_t deadline)
+{
+    while (r == 0) {
+        r = gather_drain(t);
+        if (r == -EAGAIN)
+            r = proto_wire_wait(io, POLLOUT, deadline);
+        else if (r == 0)
+            break;
+    }
+    free(t->gather);
+    t->gather = NULL;
+    t->off = t->len = 0;
+    return r;
+}
+
 int proto_tls_send_all(const proto_io *io, const void *buf, size_t n,
                        int64_t deadline)
 {
+    struct tls_sock *t = sock_of(SSL_get_wbio(io->tls));
+    if (n >= GATHER_MIN && t->gather == NULL)
+        t->gather = malloc(GATHER_BUF); /* NULL: record by record */
     size_t done = 0;
-    while (done < n) {
+    int r = 0;
+    while (r == 0 && done < n) {
         size_t k = 0;
         errno = 0;
-        int r = SSL_write_ex(io->tls, (const char *)buf + done, n - done, &k);
-        if (r == 1) {
+        int ok = SSL_write_ex(io->tls, (const char *)buf + done, n - done, &k);
+        if (ok == 1) {
             done += k;
             continue;
         }
-        r = tls_wait(io, r, deadline);
+        r = tls_wait(io, ok, deadline);
         if (r == -ECONNRESET)
             r = -EPIPE;
-        if (r != 0)
-            return r;
     }
-    return 0;
+    return t->gather != NULL ? gather_end(io, t, r, deadline) : r;
 }
 
 /* ---- what the session is ------------------------------------------------- */

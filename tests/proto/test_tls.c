@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <regex.h>
@@ -191,6 +192,97 @@ static void frames_and_bodies_go_through_and_nothing_is_in_clear(void **state)
     detach(c);
 }
 
+/* Frames sent back to back come off the socket together (read ahead): the
+ * second is then held in the session, not in the socket, and only
+ * proto_tls_pending() tells a server about to park the connection. */
+static void a_frame_read_ahead_is_pending_and_not_in_the_socket(void **state)
+{
+    struct tu_conn *c = *state;
+    handshake(c);
+    json_t *req = json_pack("{s:s}", "cmd", "pwd");
+    assert_int_equal(proto_send(&c->b, req), 0);
+    assert_int_equal(proto_send(&c->b, req), 0);
+    json_decref(req);
+    json_t *in;
+    assert_false(proto_tls_pending(&c->a));
+    assert_int_equal(proto_recv(&c->a, &in), 0);
+    json_decref(in);
+    assert_true(proto_tls_pending(&c->a));
+    struct pollfd p = {.fd = c->a.fd, .events = POLLIN};
+    assert_int_equal(poll(&p, 1, 0), 0);
+    assert_int_equal(proto_recv(&c->a, &in), 0);
+    json_decref(in);
+    assert_false(proto_tls_pending(&c->a));
+    detach(c);
+}
+
+struct body_sender {
+    proto_io *io;
+    size_t n;
+    int rc;
+};
+
+/* n bytes of tu_pattern() as one announced body, in one call. */
+static void *send_body(void *arg)
+{
+    struct body_sender *s = arg;
+    unsigned char *buf = malloc(s->n);
+    assert_non_null(buf);
+    for (size_t i = 0; i < s->n; i++)
+        buf[i] = tu_pattern(i);
+    s->io->body_out = s->n;
+    s->rc = proto_write_body(s->io, buf, s->n);
+    free(buf);
+    return NULL;
+}
+
+/* A large send gathers records; a reader slower than the socket makes it
+ * wait for room again and again, and every byte arrives in order. */
+static void a_large_send_to_a_slow_reader_arrives_whole(void **state)
+{
+    struct tu_conn *c = *state;
+    handshake(c);
+    int small = 4096;
+    assert_int_equal(
+        setsockopt(c->a.fd, SOL_SOCKET, SO_SNDBUF, &small, sizeof small), 0);
+    struct body_sender snd = {.io = &c->a, .n = 3u << 20};
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, send_body, &snd), 0);
+    c->b.body_in = snd.n;
+    unsigned char buf[777];
+    for (size_t off = 0; off < snd.n;) {
+        ssize_t k = proto_read_some(&c->b, buf, sizeof buf);
+        assert_true(k > 0);
+        for (ssize_t i = 0; i < k; i++)
+            if (buf[i] != tu_pattern(off + (size_t)i))
+                fail_msg("byte %zu differs", off + (size_t)i);
+        off += (size_t)k;
+    }
+    pthread_join(t, NULL);
+    assert_int_equal(snd.rc, 0);
+    detach(c);
+}
+
+/* A reader that leaves in the middle of a gathered send: the sender gets
+ * an error at once, not a wait for the timeout. */
+static void a_reader_leaving_mid_send_fails_the_sender(void **state)
+{
+    struct tu_conn *c = *state;
+    handshake(c);
+    c->a.timeout_ms = c->a.body_timeout_ms = 60000;
+    struct body_sender snd = {.io = &c->a, .n = 8u << 20};
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, send_body, &snd), 0);
+    c->b.body_in = snd.n;
+    unsigned char buf[4096];
+    assert_true(proto_read_some(&c->b, buf, sizeof buf) > 0);
+    proto_tls_detach(&c->b);
+    tu_conn_close(c, 1);
+    pthread_join(t, NULL);
+    assert_true(snd.rc == -EPIPE || snd.rc == -ECONNRESET);
+    proto_tls_detach(&c->a);
+}
+
 static void both_ends_compute_the_same_channel_binding(void **state)
 {
     struct tu_conn *c = *state;
@@ -307,6 +399,15 @@ int main(void)
         cmocka_unit_test(fingerprint_is_the_sha256_of_the_public_key_info),
         cmocka_unit_test_setup_teardown(
             frames_and_bodies_go_through_and_nothing_is_in_clear, tu_conn_setup,
+            tu_conn_teardown),
+        cmocka_unit_test_setup_teardown(
+            a_frame_read_ahead_is_pending_and_not_in_the_socket, tu_conn_setup,
+            tu_conn_teardown),
+        cmocka_unit_test_setup_teardown(
+            a_large_send_to_a_slow_reader_arrives_whole, tu_conn_setup,
+            tu_conn_teardown),
+        cmocka_unit_test_setup_teardown(
+            a_reader_leaving_mid_send_fails_the_sender, tu_conn_setup,
             tu_conn_teardown),
         cmocka_unit_test_setup_teardown(
             both_ends_compute_the_same_channel_binding, tu_conn_setup,

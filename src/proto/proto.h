@@ -14,6 +14,7 @@
  *     field.h   typed, validating access to header fields
  *     codec.h   strict fixed-length hex and base64
  *     digest.h  BLAKE2b-256 of buffers and file ranges
+ *     blake2b.h BLAKE2b in portable C (digest.h uses it where it is faster)
  *     auth.h    SCRAM with argon2id: keys, proofs, signatures, fake users
  *     login.h   the client's half of the login, for every client
  *     partname.h  hidden names of resumable-upload partials

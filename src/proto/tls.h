@@ -37,8 +37,8 @@
 int proto_tls_server_ctx(const char *cert_file, const char *key_file,
                          SSL_CTX **out, char *err, size_t errlen);
 
-/* A context for the client: the system's CA store for verification (the
- * handshake never fails on it; see proto_tls_verified()).  Returns 0 or
+/* A context for the client: the handshake never fails on the server's
+ * certificate; proto_tls_verified() checks it afterwards.  Returns 0 or
  * -ENOMEM. */
 int proto_tls_client_ctx(SSL_CTX **out);
 
@@ -87,8 +87,10 @@ int proto_tls_cbind(const proto_io *io, uint8_t out[PROTO_TLS_CBIND_MAX],
 /* The peer's public key fingerprint (client side). */
 int proto_tls_peer_fingerprint(const proto_io *io, char out[PROTO_TLS_FP_SIZE]);
 
-/* Whether the peer's certificate chains to the CA store and matches the
- * host given to proto_tls_attach() (client side, after the handshake). */
+/* Whether the peer's certificate chains to the system's CA store (read
+ * for this call: OpenSSL's default paths, or $SSL_CERT_FILE and
+ * $SSL_CERT_DIR) and matches the host given to proto_tls_attach() (client
+ * side, after the handshake). */
 bool proto_tls_verified(const proto_io *io);
 
 /* "TLSv1.3" and the cipher suite's name, for -v. */

@@ -777,6 +777,64 @@ class ClientTest(unittest.TestCase):
         self.assertRegex(r.stderr, r"^ssftp: TLSv1\.3 TLS_\w+, server key "
                                    + re.escape(SRV.fingerprint) + "\n$")
 
+    def test_a_certificate_from_a_trusted_ca_needs_no_pinning(self):
+        # A second ssftpd on the same data root with a certificate for
+        # "localhost" from a CA of our own, which the client trusts through
+        # $SSL_CERT_FILE (OpenSSL's default store, as the system's would).
+        d = tempfile.mkdtemp(prefix="ca-", dir=SRV.tmp)
+        p = {n: os.path.join(d, n) for n in
+             ("ca.key", "ca.pem", "srv.key", "srv.csr", "srv.pem", "ext",
+              "other.pem", "certs")}
+        os.mkdir(p["certs"])
+        ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"]
+        with open(p["ext"], "w") as f:
+            f.write("subjectAltName=DNS:localhost\n")
+        for argv in (
+                ["req", "-x509", *ec, "-keyout", p["ca.key"], "-out",
+                 p["ca.pem"], "-days", "1", "-subj", "/CN=test CA"],
+                ["req", *ec, "-keyout", p["srv.key"], "-out", p["srv.csr"],
+                 "-subj", "/CN=localhost"],
+                ["x509", "-req", "-in", p["srv.csr"], "-CA", p["ca.pem"],
+                 "-CAkey", p["ca.key"], "-CAcreateserial", "-out", p["srv.pem"],
+                 "-days", "1", "-extfile", p["ext"]],
+                ["req", "-x509", *ec, "-keyout", os.path.join(d, "o.key"),
+                 "-out", p["other.pem"], "-days", "1", "-subj", "/CN=other"]):
+            subprocess.run(["openssl", *argv], check=True, capture_output=True,
+                           timeout=60)
+        srv = subprocess.Popen(
+            [SSFTPD, "--listen", "127.0.0.1:0", "--root", SRV.root,
+             "--tls-cert", p["srv.pem"], "--tls-key", p["srv.key"]],
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        try:
+            m = re.search(r"listening on \S+:(\d+)", srv.stdout.readline())
+            self.assertIsNotNone(m)
+            port = m.group(1)
+
+            def run(host, ca, *opts):
+                env = dict(self.env, SSL_CERT_FILE=ca, SSL_CERT_DIR=p["certs"])
+                return subprocess.run(
+                    [SSFTP, "-u", "alice", *opts, f"{host}:{port}", "pwd"],
+                    cwd=self.work, env=env, stdin=subprocess.DEVNULL,
+                    capture_output=True, text=True, timeout=60)
+
+            r = run("localhost", p["ca.pem"], "-v")
+            self.assertEqual((r.returncode, r.stdout), (0, "/\n"), r.stderr)
+            self.assertIn("(certificate verified)", r.stderr)
+            r = run("localhost", p["ca.pem"])
+            self.assertEqual((r.returncode, r.stdout, r.stderr), (0, "/\n", ""))
+            self.assertFalse(os.path.exists(os.path.join(self.xdg, "ssftp")))
+            # By address the name does not match; with another CA the
+            # chain does not verify: an unknown server either way.
+            for host, ca in (("127.0.0.1", p["ca.pem"]),
+                             ("localhost", p["other.pem"])):
+                r = run(host, ca)
+                self.assertEqual(r.returncode, 4, r.stderr)
+                self.assertIn("is not a known server", r.stderr)
+        finally:
+            srv.terminate()
+            srv.wait(10)
+            srv.stdout.close()
+
     # ---- failures: exit code and one line ------------------------------
     def test_wrong_password_exits_4_with_one_line(self):
         env = dict(self.env, SSFTP_PASSWORD="wrong")

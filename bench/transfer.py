@@ -2,7 +2,7 @@
 """transfer.py -- bulk transfer speed of ssftp/ssftpd against its ceilings and pyftpdlib.
 
 One run measures, on 127.0.0.1 only, each server started and stopped here:
-  - single-core BLAKE2b-256 (libsodium) speed: bench/b2speed;
+  - single-core BLAKE2b-256 speed, of the hash ssftp uses: bench/b2speed;
   - raw loopback TCP copy speed: bench/tcpcopy;
   - `ssftp put` and `ssftp get` of a --size-mib file against ssftpd (both
     ends hash with BLAKE2b and verify the digest; the result is also compared);
@@ -216,7 +216,7 @@ def main():
         med = statistics.median(res[key])
         print(f"| {label} | {v:.0f} | {c} | {o} | {med:.0f} | {rounds} |")
 
-    row("BLAKE2b-256, 1 core (libsodium)", "b2")
+    row("BLAKE2b-256, 1 core (as ssftp hashes)", "b2")
     row("raw loopback TCP copy", "tcp")
     row("**ssftp put** (verified)", "put")
     row("**ssftp get** (verified)", "get")

@@ -37,32 +37,33 @@ static inline uint64_t rotr64(uint64_t x, unsigned n)
     return x >> n | x << (64 - n);
 }
 
-/* RFC 7693, 3.1 and 3.2, with every round spelled out so that the message
- * words are picked by constant indexes. */
-#define G(r, i, a, b, c, d)                                                    \
+/* RFC 7693, 3.1: the mixing function on four words of v. */
+#define G(a, b, c, d, x, y)                                                    \
     do {                                                                       \
-        a = a + b + m[sigma[r][2 * (i)]];                                      \
-        d = rotr64(d ^ a, 32);                                                 \
-        c = c + d;                                                             \
-        b = rotr64(b ^ c, 24);                                                 \
-        a = a + b + m[sigma[r][2 * (i) + 1]];                                  \
-        d = rotr64(d ^ a, 16);                                                 \
-        c = c + d;                                                             \
-        b = rotr64(b ^ c, 63);                                                 \
+        v[a] = v[a] + v[b] + (x);                                              \
+        v[d] = rotr64(v[d] ^ v[a], 32);                                        \
+        v[c] = v[c] + v[d];                                                    \
+        v[b] = rotr64(v[b] ^ v[c], 24);                                        \
+        v[a] = v[a] + v[b] + (y);                                              \
+        v[d] = rotr64(v[d] ^ v[a], 16);                                        \
+        v[c] = v[c] + v[d];                                                    \
+        v[b] = rotr64(v[b] ^ v[c], 63);                                        \
     } while (0)
 
-#define ROUND(r)                                                               \
+/* One round, z its row of sigma. */
+#define ROUND(z)                                                               \
     do {                                                                       \
-        G(r, 0, v[0], v[4], v[8], v[12]);                                      \
-        G(r, 1, v[1], v[5], v[9], v[13]);                                      \
-        G(r, 2, v[2], v[6], v[10], v[14]);                                     \
-        G(r, 3, v[3], v[7], v[11], v[15]);                                     \
-        G(r, 4, v[0], v[5], v[10], v[15]);                                     \
-        G(r, 5, v[1], v[6], v[11], v[12]);                                     \
-        G(r, 6, v[2], v[7], v[8], v[13]);                                      \
-        G(r, 7, v[3], v[4], v[9], v[14]);                                      \
+        G(0, 4, 8, 12, m[(z)[0]], m[(z)[1]]);                                  \
+        G(1, 5, 9, 13, m[(z)[2]], m[(z)[3]]);                                  \
+        G(2, 6, 10, 14, m[(z)[4]], m[(z)[5]]);                                 \
+        G(3, 7, 11, 15, m[(z)[6]], m[(z)[7]]);                                 \
+        G(0, 5, 10, 15, m[(z)[8]], m[(z)[9]]);                                 \
+        G(1, 6, 11, 12, m[(z)[10]], m[(z)[11]]);                               \
+        G(2, 7, 8, 13, m[(z)[12]], m[(z)[13]]);                                \
+        G(3, 4, 9, 14, m[(z)[14]], m[(z)[15]]);                                \
     } while (0)
 
+/* RFC 7693, 3.2. */
 static void compress(proto_b2_state *s, const unsigned char *block, bool last)
 {
     uint64_t m[16], v[16];
@@ -76,18 +77,27 @@ static void compress(proto_b2_state *s, const unsigned char *block, bool last)
     v[13] ^= s->t[1];
     if (last)
         v[14] = ~v[14];
-    ROUND(0);
-    ROUND(1);
-    ROUND(2);
-    ROUND(3);
-    ROUND(4);
-    ROUND(5);
-    ROUND(6);
-    ROUND(7);
-    ROUND(8);
-    ROUND(9);
-    ROUND(10);
-    ROUND(11);
+#ifdef __OPTIMIZE__
+    /* Every round spelled out, so the message words are picked by constant
+     * indexes: 1 215 MB/s here, against 955 for the loop below. */
+    ROUND(sigma[0]);
+    ROUND(sigma[1]);
+    ROUND(sigma[2]);
+    ROUND(sigma[3]);
+    ROUND(sigma[4]);
+    ROUND(sigma[5]);
+    ROUND(sigma[6]);
+    ROUND(sigma[7]);
+    ROUND(sigma[8]);
+    ROUND(sigma[9]);
+    ROUND(sigma[10]);
+    ROUND(sigma[11]);
+#else
+    /* Unoptimised (the sanitizer builds), the twelve rounds spelled out
+     * take 33 to 76 KB of stack, more than a worker's; the loop 8. */
+    for (int r = 0; r < 12; r++)
+        ROUND(sigma[r]);
+#endif
     for (int i = 0; i < 8; i++)
         s->h[i] ^= v[i] ^ v[i + 8];
 }

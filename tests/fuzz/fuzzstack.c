@@ -3,6 +3,7 @@
 
 #include <pthread.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -54,4 +55,29 @@ int fuzz_stream(const uint8_t *data, size_t n, bool framed)
         abort(); /* the pair buffers the fuzzer's -max_len */
     close(sv[1]);
     return sv[0];
+}
+
+/* Every getter on every top-level key, as handlers probe requests. */
+void fuzz_probe_fields(const json_t *h)
+{
+    const char *key;
+    json_t *v;
+    json_object_foreach((json_t *)h, key, v)
+    {
+        const char *s;
+        int64_t i;
+        uint64_t u;
+        bool b;
+        uint8_t bin[64];
+        (void)proto_has(h, key);
+        if (proto_get_str(h, key, &s) == 0 && strlen(s) > PROTO_HEADER_MAX)
+            abort();
+        (void)proto_get_i64(h, key, &i);
+        (void)proto_get_u64(h, key, &u);
+        (void)proto_get_bool(h, key, &b);
+        for (size_t n = 16; n <= 64; n *= 2) {
+            (void)proto_get_hex(h, key, bin, n);
+            (void)proto_get_b64(h, key, bin, n);
+        }
+    }
 }

@@ -12,6 +12,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
 typedef void (*fuzz_fn)(const uint8_t *data, size_t size);
 
 /* Runs fn(data, size) on a new thread of PROTO_WORKER_STACK bytes and waits
@@ -22,6 +24,10 @@ void fuzz_on_worker_stack(fuzz_fn fn, const uint8_t *data, size_t size);
  * u32 big-endian length, as one header) and closed: every read completes
  * without waiting.  The caller closes it. */
 int fuzz_stream(const uint8_t *data, size_t n, bool framed);
+
+/* Every field getter on every top-level key of h, as handlers probe a
+ * request; aborts if one returns more than a header can hold. */
+void fuzz_probe_fields(const json_t *h);
 
 /* The libFuzzer entry points of a harness whose body is fn: proto_init()
  * once, then each input through fuzz_on_worker_stack(). */

@@ -4,11 +4,7 @@
  * The first input byte picks the mode: even, the rest is the raw byte
  * stream; odd, the rest is one header's JSON, sent with its correct length
  * (so mutations of the JSON are not lost to a stale length prefix). */
-#include <errno.h>
 #include <stdbool.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include "fuzzstack.h"
@@ -20,19 +16,7 @@ static void one(const uint8_t *data, size_t size)
     int fd = fuzz_stream(size > 0 ? data + 1 : data, size > 0 ? size - 1 : 0,
                          framed);
     proto_io io = {.fd = fd, .timeout_ms = 1000, .body_timeout_ms = 1000};
-    for (int frames = 0; frames < 64; frames++) {
-        json_t *h = NULL;
-        int rc = proto_recv(&io, &h);
-        if (rc != 0) {
-            if (h != NULL || rc == -ETIMEDOUT)
-                abort(); /* all input is there: nothing may wait */
-            break;
-        }
-        if (!json_is_object(h))
-            abort();
-        fuzz_probe_fields(h);
-        json_decref(h);
-    }
+    fuzz_recv_frames(&io);
     close(fd);
 }
 

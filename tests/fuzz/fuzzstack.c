@@ -1,6 +1,7 @@
 /* fuzzstack.c -- run a fuzz input on a worker-sized stack (fuzzstack.h). */
 #include "fuzzstack.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,7 +59,7 @@ int fuzz_stream(const uint8_t *data, size_t n, bool framed)
 }
 
 /* Every getter on every top-level key, as handlers probe requests. */
-void fuzz_probe_fields(const json_t *h)
+static void probe_fields(const json_t *h)
 {
     const char *key;
     json_t *v;
@@ -79,5 +80,22 @@ void fuzz_probe_fields(const json_t *h)
             (void)proto_get_hex(h, key, bin, n);
             (void)proto_get_b64(h, key, bin, n);
         }
+    }
+}
+
+void fuzz_recv_frames(proto_io *io)
+{
+    for (int frames = 0; frames < 64; frames++) {
+        json_t *h = NULL;
+        int rc = proto_recv(io, &h);
+        if (rc != 0) {
+            if (h != NULL || rc == -ETIMEDOUT)
+                abort(); /* all input is there: nothing may wait */
+            return;
+        }
+        if (!json_is_object(h))
+            abort();
+        probe_fields(h);
+        json_decref(h);
     }
 }

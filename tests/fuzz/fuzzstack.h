@@ -12,7 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <jansson.h>
+#include "proto.h"
 
 typedef void (*fuzz_fn)(const uint8_t *data, size_t size);
 
@@ -25,9 +25,13 @@ void fuzz_on_worker_stack(fuzz_fn fn, const uint8_t *data, size_t size);
  * without waiting.  The caller closes it. */
 int fuzz_stream(const uint8_t *data, size_t n, bool framed);
 
-/* Every field getter on every top-level key of h, as handlers probe a
- * request; aborts if one returns more than a header can hold. */
-void fuzz_probe_fields(const json_t *h);
+/* Reads up to 64 frames from io, as ssftpd reads requests, and runs every
+ * field getter on every top-level key of each, as handlers probe them.
+ * The whole input has arrived and the peer is gone, so nothing may wait:
+ * aborts on -ETIMEDOUT, on a header left behind by a failed read, on a
+ * header that is not an object, and on a getter that returns more than a
+ * header can hold. */
+void fuzz_recv_frames(proto_io *io);
 
 /* The libFuzzer entry points of a harness whose body is fn: proto_init()
  * once, then each input through fuzz_on_worker_stack(). */

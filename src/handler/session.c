@@ -404,8 +404,13 @@ int session_handle(ss_request *r)
     struct session *s = ss_request_state(r);
     int rc = session_step(s);
     /* Input the TLS session already holds is not on the socket: the
-     * library must call again without waiting for it. */
-    ss_request_set_pending(r, rc == 0 && proto_tls_pending(&s->io));
+     * library must call again without waiting for it.  Not during the
+     * handshake: one that asked for more has taken all it holds (a part of
+     * a record, which SSL_has_pending() counts too), and calling again
+     * without waiting would spin a worker for as long as the peer sends
+     * nothing more. */
+    ss_request_set_pending(r,
+                           rc == 0 && s->tls_up && proto_tls_pending(&s->io));
     if (rc == 0)
         return SS_KEEP;
     s->end = rc == 1 || rc == -ENODATA ? 0 : rc;

@@ -1,6 +1,7 @@
 /* blake2b.c -- BLAKE2b (RFC 7693), unkeyed, in portable C (blake2b.h). */
 #include "blake2b.h"
 
+#include <assert.h>
 #include <stdbool.h>
 #include <string.h>
 
@@ -111,6 +112,7 @@ static void count(proto_b2_state *s, size_t n)
 
 void proto_b2_init(proto_b2_state *s, size_t outlen)
 {
+    assert(outlen >= 1 && outlen <= PROTO_B2_OUT_MAX);
     memset(s, 0, sizeof *s);
     memcpy(s->h, iv, sizeof s->h);
     s->h[0] ^= 0x01010000u ^ outlen; /* depth 1, fanout 1, no key */

@@ -5,7 +5,8 @@
  * its implementation by the CPU's features, and on some CPUs its AVX2 code
  * hashes at half the speed of plain 64-bit code (measured on an AMD EPYC:
  * 640 against 1 170 MB/s).  Both give the same digests; tests/proto/
- * test_digest.c checks this one against libsodium's.
+ * test_blake2b.c and tests/fuzz/fuzz_blake2b.c check this one against
+ * libsodium's.
  */
 #ifndef SSFTP_PROTO_BLAKE2B_H
 #define SSFTP_PROTO_BLAKE2B_H

@@ -10,6 +10,7 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 #include <pthread.h>
+#include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -61,7 +62,7 @@ static int gather_drain(struct tls_sock *t)
     while (t->off < t->len) {
         ssize_t k = send_now(t->fd, t->gather + t->off, t->len - t->off);
         if (k < 0)
-            return errno == EWOULDBLOCK ? -EAGAIN : -errno;
+            return errno == EAGAIN || errno == EWOULDBLOCK ? -EAGAIN : -errno;
         t->off += (size_t)k;
     }
     t->off = t->len = 0;
@@ -378,9 +379,17 @@ int proto_tls_attach(proto_io *io, SSL_CTX *ctx, bool server, const char *host)
     } else {
         SSL_set_connect_state(s);
         if (host != NULL && host[0] != '\0') {
-            /* SNI only for a name (not an address); the check for both. */
-            (void)SSL_set_tlsext_host_name(s, host);
-            (void)SSL_set1_host(s, host);
+            /* SNI only for a name (RFC 6066: not an address); the check,
+             * which must be set or no name would be checked, for both. */
+            unsigned char a[16];
+            bool address = inet_pton(AF_INET, host, a) == 1 ||
+                           inet_pton(AF_INET6, host, a) == 1;
+            if ((!address && !SSL_set_tlsext_host_name(s, host)) ||
+                !SSL_set1_host(s, host)) {
+                SSL_free(s); /* and the BIO with it */
+                ERR_clear_error();
+                return -ENOMEM;
+            }
         }
     }
     io->tls = s;
@@ -532,12 +541,33 @@ int proto_tls_peer_fingerprint(const proto_io *io, char out[PROTO_TLS_FP_SIZE])
     return x ? key_fingerprint(X509_get0_pubkey(x), out) : -ENOTCONN;
 }
 
+/* The security level (minimum key sizes, no SHA-1 signatures) applies to
+ * the chain as in the handshake. */
+static bool set_auth_level(X509_STORE_CTX *ctx, const SSL *s)
+{
+    X509_VERIFY_PARAM_set_auth_level(X509_STORE_CTX_get0_param(ctx),
+                                     SSL_get_security_level(s));
+    return true;
+}
+
+/* Whether proto_tls_attach() gave the session a name or an address to
+ * check the certificate against. */
+static bool has_reference(SSL *s)
+{
+    X509_VERIFY_PARAM *p = SSL_get0_param(s);
+    if (X509_VERIFY_PARAM_get0_host(p, 0) != NULL)
+        return true;
+    char *ip = X509_VERIFY_PARAM_get1_ip_asc(p);
+    OPENSSL_free(ip);
+    return ip != NULL;
+}
+
 bool proto_tls_verified(const proto_io *io)
 {
     SSL *s = io->tls;
     X509 *leaf = s ? SSL_get0_peer_certificate(s) : NULL;
-    if (leaf == NULL)
-        return false;
+    if (leaf == NULL || !has_reference(s))
+        return false; /* no name to check the certificate against */
     /* What OpenSSL's handshake would have done with the store loaded
      * (ssl_verify_cert_chain): the chain the server sent, checked for a
      * TLS server, with the SSL's parameters (the host name). */
@@ -548,6 +578,7 @@ bool proto_tls_verified(const proto_io *io)
               X509_STORE_CTX_init(ctx, store, leaf,
                                   SSL_get_peer_cert_chain(s)) == 1 &&
               X509_STORE_CTX_set_default(ctx, "ssl_server") == 1 &&
+              set_auth_level(ctx, s) &&
               X509_VERIFY_PARAM_set1(X509_STORE_CTX_get0_param(ctx),
                                      SSL_get0_param(s)) == 1 &&
               X509_verify_cert(ctx) == 1;

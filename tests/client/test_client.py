@@ -777,6 +777,29 @@ class ClientTest(unittest.TestCase):
         self.assertRegex(r.stderr, r"^ssftp: TLSv1\.3 TLS_\w+, server key "
                                    + re.escape(SRV.fingerprint) + "\n$")
 
+    def test_a_stalled_handshake_costs_no_cpu(self):
+        # The first bytes of a TLS record, then nothing: the server must
+        # wait for the rest in epoll, not call the handshake again and
+        # again (a part of a record counts as "pending" to OpenSSL).
+        def cpu():
+            with open(f"/proc/{SRV.proc.pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        s = socket.create_connection(("127.0.0.1", SRV.port))
+        try:
+            s.sendall(b"\x16\x03\x01")
+            before, t0 = cpu(), time.monotonic()
+            s.settimeout(1.5)  # a window to measure in, not a wait for readiness
+            try:
+                self.assertEqual(s.recv(1), b"")
+            except socket.timeout:
+                pass
+            spent, took = cpu() - before, time.monotonic() - t0
+        finally:
+            s.close()
+        self.assertLess(spent, 0.3 * took, f"{spent:.2f} s of CPU in {took:.2f} s")
+        self.assertEqual(self.ok("pwd"), "/\n")
+
     def test_a_certificate_from_a_trusted_ca_needs_no_pinning(self):
         # A second ssftpd on the same data root with a certificate for
         # "localhost" from a CA of our own, which the client trusts through
@@ -798,7 +821,12 @@ class ClientTest(unittest.TestCase):
                  "-CAkey", p["ca.key"], "-CAcreateserial", "-out", p["srv.pem"],
                  "-days", "1", "-extfile", p["ext"]],
                 ["req", "-x509", *ec, "-keyout", os.path.join(d, "o.key"),
-                 "-out", p["other.pem"], "-days", "1", "-subj", "/CN=other"]):
+                 "-out", p["other.pem"], "-days", "1", "-subj", "/CN=other"],
+                # The same name and CA, signed with SHA-1: too weak.
+                ["x509", "-req", "-sha1", "-in", p["srv.csr"], "-CA",
+                 p["ca.pem"], "-CAkey", p["ca.key"], "-CAcreateserial", "-out",
+                 os.path.join(d, "weak.pem"), "-days", "1", "-extfile",
+                 p["ext"]]):
             subprocess.run(["openssl", *argv], check=True, capture_output=True,
                            timeout=60)
         srv = subprocess.Popen(
@@ -834,6 +862,17 @@ class ClientTest(unittest.TestCase):
             srv.terminate()
             srv.wait(10)
             srv.stdout.close()
+        # A chain OpenSSL's security level refuses in a handshake (a SHA-1
+        # signature) is not "verified" after one either.  ssftpd will not
+        # load such a certificate, so a relay presents it.
+        weak_tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        weak_tls.set_ciphers("DEFAULT:@SECLEVEL=0")
+        weak_tls.load_cert_chain(os.path.join(d, "weak.pem"), p["srv.key"])
+        with FrameProxy(SRV.port, tls=weak_tls) as relay:
+            port = relay.port
+            r = run("localhost", p["ca.pem"])
+        self.assertEqual(r.returncode, 4, r.stderr)
+        self.assertIn("is not a known server", r.stderr)
 
     # ---- failures: exit code and one line ------------------------------
     def test_wrong_password_exits_4_with_one_line(self):

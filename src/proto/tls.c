@@ -1,6 +1,7 @@
 /* tls.c -- TLS 1.3 under the ssftp protocol (tls.h). */
 #include "tls.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <openssl/err.h>
@@ -10,7 +11,6 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 #include <pthread.h>
-#include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -541,15 +541,6 @@ int proto_tls_peer_fingerprint(const proto_io *io, char out[PROTO_TLS_FP_SIZE])
     return x ? key_fingerprint(X509_get0_pubkey(x), out) : -ENOTCONN;
 }
 
-/* The security level (minimum key sizes, no SHA-1 signatures) applies to
- * the chain as in the handshake. */
-static bool set_auth_level(X509_STORE_CTX *ctx, const SSL *s)
-{
-    X509_VERIFY_PARAM_set_auth_level(X509_STORE_CTX_get0_param(ctx),
-                                     SSL_get_security_level(s));
-    return true;
-}
-
 /* Whether proto_tls_attach() gave the session a name or an address to
  * check the certificate against. */
 static bool has_reference(SSL *s)
@@ -577,11 +568,15 @@ bool proto_tls_verified(const proto_io *io)
               X509_STORE_set_default_paths(store) == 1 &&
               X509_STORE_CTX_init(ctx, store, leaf,
                                   SSL_get_peer_cert_chain(s)) == 1 &&
-              X509_STORE_CTX_set_default(ctx, "ssl_server") == 1 &&
-              set_auth_level(ctx, s) &&
-              X509_VERIFY_PARAM_set1(X509_STORE_CTX_get0_param(ctx),
-                                     SSL_get0_param(s)) == 1 &&
-              X509_verify_cert(ctx) == 1;
+              X509_STORE_CTX_set_default(ctx, "ssl_server") == 1;
+    if (ok) {
+        /* The security level (minimum key sizes, no SHA-1 signatures)
+         * applies to the chain as in the handshake. */
+        X509_VERIFY_PARAM *p = X509_STORE_CTX_get0_param(ctx);
+        X509_VERIFY_PARAM_set_auth_level(p, SSL_get_security_level(s));
+        ok = X509_VERIFY_PARAM_set1(p, SSL_get0_param(s)) == 1 &&
+             X509_verify_cert(ctx) == 1;
+    }
     X509_STORE_CTX_free(ctx);
     X509_STORE_free(store);
     ERR_clear_error();

@@ -49,19 +49,6 @@ int fuzz_setup(void)
     return rc == 0 ? 0 : -1;
 }
 
-/* A socket pair whose buffers hold a whole input with its records, so the
- * peer's write never waits for the reader (the same thread). */
-static void pair(int sv[2])
-{
-    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)
-        abort();
-    int sz = 4 * PROTO_HEADER_MAX;
-    for (int i = 0; i < 2; i++) {
-        (void)setsockopt(sv[i], SOL_SOCKET, SO_SNDBUF, &sz, sizeof sz);
-        (void)setsockopt(sv[i], SOL_SOCKET, SO_RCVBUF, &sz, sizeof sz);
-    }
-}
-
 /* Both ends' handshakes in turn on this thread: the BIO never blocks, so
  * each end takes what has arrived and says -EAGAIN for the rest. */
 static void handshake(proto_io *srv, proto_io *cli)
@@ -80,7 +67,7 @@ static void handshake(proto_io *srv, proto_io *cli)
 static void write_raw(int fd, const uint8_t *p, size_t n)
 {
     if (n > 0 && write(fd, p, n) != (ssize_t)n)
-        abort(); /* the buffers hold it (pair()) */
+        abort(); /* the buffers hold it (fuzz_pair()) */
 }
 
 /* The client's records of n bytes (of record bytes each) and, if notify,
@@ -112,7 +99,7 @@ static void one(const uint8_t *data, size_t size)
     data += 3;
     size -= 3;
     int sv[2];
-    pair(sv);
+    fuzz_pair(sv);
     proto_io srv = {.fd = sv[0], .timeout_ms = 1000, .body_timeout_ms = 1000};
     proto_io cli = {.fd = sv[1], .timeout_ms = 1000, .body_timeout_ms = 1000};
     if (proto_tls_attach(&srv, server_ctx, true, NULL) != 0)

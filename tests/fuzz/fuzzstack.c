@@ -40,14 +40,21 @@ void fuzz_on_worker_stack(fuzz_fn fn, const uint8_t *data, size_t size)
         abort();
 }
 
-int fuzz_stream(const uint8_t *data, size_t n, bool framed)
+void fuzz_pair(int sv[2])
 {
-    int sv[2];
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)
         abort();
     int sz = 4 * PROTO_HEADER_MAX;
-    (void)setsockopt(sv[1], SOL_SOCKET, SO_SNDBUF, &sz, sizeof sz);
-    (void)setsockopt(sv[0], SOL_SOCKET, SO_RCVBUF, &sz, sizeof sz);
+    for (int i = 0; i < 2; i++) {
+        (void)setsockopt(sv[i], SOL_SOCKET, SO_SNDBUF, &sz, sizeof sz);
+        (void)setsockopt(sv[i], SOL_SOCKET, SO_RCVBUF, &sz, sizeof sz);
+    }
+}
+
+int fuzz_stream(const uint8_t *data, size_t n, bool framed)
+{
+    int sv[2];
+    fuzz_pair(sv);
     uint8_t len[4];
     proto_be32_put(len, (uint32_t)n);
     if (framed && write(sv[1], len, 4) != 4)

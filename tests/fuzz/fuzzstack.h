@@ -20,6 +20,11 @@ typedef void (*fuzz_fn)(const uint8_t *data, size_t size);
  * for it; aborts if the thread cannot be made. */
 void fuzz_on_worker_stack(fuzz_fn fn, const uint8_t *data, size_t size);
 
+/* A connected AF_UNIX stream pair whose buffers (both ways) hold an input
+ * of the fuzzer's -max_len with room to spare, so a peer on the same
+ * thread can write it all before the other end reads. */
+void fuzz_pair(int sv[2]);
+
 /* A stream socket whose peer has sent the n bytes (framed: behind their
  * u32 big-endian length, as one header) and closed: every read completes
  * without waiting.  The caller closes it. */

@@ -141,8 +141,11 @@ class Sftp:
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--build-dir", default="build")
-    ap.add_argument("--plain", action="append", required=True, metavar="NAME=DIR",
+    ap.add_argument("--plain", action="append", default=[], metavar="NAME=DIR",
                     help="a plaintext build to compare with (repeatable)")
+    ap.add_argument("--tls", action="append", default=[], metavar="NAME=DIR",
+                    help="another TLS build to run beside this one, e.g. the "
+                         "commit before a change (repeatable)")
     ap.add_argument("--size-mib", type=int, default=1024)
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--logins", type=int, default=5, help="logins per side per round")
@@ -165,7 +168,9 @@ def main():
         make_file(src, size)
         want = b2(src)
         plains = [x.split("=", 1) for x in a.plain]
+        tlses = [x.split("=", 1) for x in a.tls]
         sides = [Ssftp("tls", a.build_dir, work, True)]
+        sides += [Ssftp(name, d, work, True) for name, d in tlses]
         sides += [Ssftp(name, d, work, False) for name, d in plains]
         if not a.no_sftp:
             sides.append(Sftp(work))
@@ -199,20 +204,22 @@ def main():
         return f"{med[k]:.0f} ({min(v):.0f}-{max(v):.0f}) {unit}"
 
     names = [n for n, _ in plains]
+    tnames = [n for n, _ in tlses]
     print(f"### TLS cost: {a.size_mib} MiB, loopback, medians (min-max) of {a.rounds} "
           f"rotated rounds\n")
-    cols = ["TLS 1.3 (this build)"] + [f"plaintext `{n}`" for n in names]
+    cols = (["TLS 1.3 (this build)"] + [f"TLS 1.3 `{n}`" for n in tnames] +
+            [f"plaintext `{n}`" for n in names])
     has_sftp = "sftp put" in res
     if has_sftp:
         cols.append("OpenSSH sftp")
     print("| measurement | " + " | ".join(cols) + " |")
     print("| --- |" + " ---: |" * len(cols))
     for op in ("put", "get"):
-        row = [fig("tls " + op)] + [fig(n + " " + op) for n in names]
+        row = [fig("tls " + op)] + [fig(n + " " + op) for n in tnames + names]
         if has_sftp:
             row.append(fig("sftp " + op))
         print(f"| {op} (verified for ssftp) | " + " | ".join(row) + " |")
-    row = [fig("tls login", "ms")] + [fig(n + " login", "ms") for n in names]
+    row = [fig("tls login", "ms")] + [fig(n + " login", "ms") for n in tnames + names]
     print("| login (ls /, default argon2id) | " + " | ".join(row) +
           (" | |" if has_sftp else " |"))
     print(f"\nBLAKE2b-256 on one core: {fig('b2')} as ssftp hashes "
@@ -224,6 +231,9 @@ def main():
             targets.append((f"{op}: TLS / plaintext `{n}`", t / med[n + " " + op], 0.85))
         if has_sftp:
             targets.append((f"{op}: TLS / sftp", t / med["sftp " + op], 1.5))
+            for n in tnames:
+                targets.append((f"{op}: TLS `{n}` / sftp",
+                                med[n + " " + op] / med["sftp " + op], 1.5))
         targets.append((f"{op}: TLS / BLAKE2b as ssftp hashes", t / med["b2"], want_b2))
         targets.append((f"{op}: TLS / libsodium's BLAKE2b", t / med["b2 sodium"], want_b2))
     for n in names:

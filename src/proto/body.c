@@ -227,26 +227,25 @@ int proto_body_to_file(proto_io *io, int fd, uint64_t off,
     int r = proto_hasher_begin(&h, d, io->body_in);
     if (r != 0)
         return r;
-    proto_writeback wb;
-    proto_writeback_init(&wb, fd, off);
+    /* The hasher writes the file too: on the helper thread for a large
+     * body, so this thread only receives. */
+    proto_hasher_to_file(&h, fd, off);
     while (r == 0 && io->body_in > 0) {
         size_t cap, n;
         unsigned char *buf = proto_hasher_buf(&h, &cap);
         r = read_fill(io, buf, cap, &n);
-        /* After the first failed write keep reading, so the next frame is
-         * found where the peer put it; report the failure afterwards. */
-        if (*file_err == 0 && n > 0) {
-            *file_err = proto_pwrite_all(fd, buf, n, off);
-            if (*file_err == 0)
-                proto_writeback_note(&wb, off + n);
-        }
+        /* After a failed write keep reading, so the next frame is found
+         * where the peer put it; report the failure afterwards. */
         proto_hasher_put(&h, buf, n);
         off += n;
+        *file_err = proto_hasher_file_err(&h);
         if (*file_err != 0 && hooks != NULL && hooks->stop_on_file_error)
             r = r != 0 ? r : *file_err;
         else if (*file_err == 0 && hooks != NULL && hooks->progress != NULL)
             hooks->progress(hooks->ctx, off);
     }
-    proto_hasher_end(&h);
+    *file_err = proto_hasher_end(&h);
+    if (*file_err != 0 && hooks != NULL && hooks->stop_on_file_error)
+        r = r != 0 ? r : *file_err;
     return r;
 }

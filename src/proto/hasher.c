@@ -17,12 +17,27 @@ struct hashpipe {
     pthread_cond_t room; /* the I/O thread waits here for a free slot */
     pthread_t thread;
     proto_digest_state *d;
-    unsigned long filled; /* slots handed over so far */
-    unsigned long hashed; /* slots hashed so far (<= filled) */
+    proto_hasher_file file; /* the helper's own; err is read under mu */
+    unsigned long filled;   /* slots handed over so far */
+    unsigned long hashed;   /* slots hashed so far (<= filled) */
     bool stop;
     size_t len[PROTO_HASHER_NBUF];
     unsigned char *buf[PROTO_HASHER_NBUF];
 };
+
+/* Write n bytes to f's file (unless an earlier write failed). */
+static void file_write(proto_hasher_file *f, const unsigned char *buf, size_t n)
+{
+    if (f->fd < 0 || f->err != 0)
+        return;
+    int e = proto_pwrite_all(f->wb.fd, buf, n, f->off);
+    if (e != 0) {
+        f->err = e;
+        return;
+    }
+    f->off += n;
+    proto_writeback_note(&f->wb, f->off);
+}
 
 static void *hash_main(void *arg)
 {
@@ -34,9 +49,12 @@ static void *hash_main(void *arg)
         if (p->hashed == p->filled)
             break; /* stopped, and nothing left */
         size_t i = p->hashed % PROTO_HASHER_NBUF;
+        proto_hasher_file f = p->file;
         pthread_mutex_unlock(&p->mu);
+        file_write(&f, p->buf[i], p->len[i]);
         proto_digest_update(p->d, p->buf[i], p->len[i]);
         pthread_mutex_lock(&p->mu);
+        p->file = f;
         p->hashed++;
         pthread_cond_signal(&p->room);
     }
@@ -125,6 +143,7 @@ static bool helper_slot(void)
 int proto_hasher_begin(proto_hasher *h, proto_digest_state *d, uint64_t total)
 {
     h->d = d;
+    h->file = (proto_hasher_file){.fd = -1};
     h->pipe = NULL;
     h->buf = NULL;
     h->cap = 0;
@@ -139,6 +158,31 @@ int proto_hasher_begin(proto_hasher *h, proto_digest_state *d, uint64_t total)
         h->cap = 1;
     h->buf = malloc(h->cap);
     return h->buf == NULL ? -ENOMEM : 0;
+}
+
+void proto_hasher_to_file(proto_hasher *h, int fd, uint64_t off)
+{
+    proto_hasher_file f = {.fd = fd, .off = off};
+    proto_writeback_init(&f.wb, fd, off);
+    struct hashpipe *p = h->pipe;
+    if (p == NULL) {
+        h->file = f;
+        return;
+    }
+    pthread_mutex_lock(&p->mu);
+    p->file = f;
+    pthread_mutex_unlock(&p->mu);
+}
+
+int proto_hasher_file_err(proto_hasher *h)
+{
+    struct hashpipe *p = h->pipe;
+    if (p == NULL)
+        return h->file.err;
+    pthread_mutex_lock(&p->mu);
+    int e = p->file.err;
+    pthread_mutex_unlock(&p->mu);
+    return e;
 }
 
 unsigned char *proto_hasher_buf(proto_hasher *h, size_t *cap)
@@ -161,6 +205,8 @@ void proto_hasher_put(proto_hasher *h, unsigned char *buf, size_t n)
 {
     struct hashpipe *p = h->pipe;
     if (p == NULL) {
+        if (n > 0)
+            file_write(&h->file, buf, n);
         if (h->d != NULL && n > 0)
             proto_digest_update(h->d, buf, n);
         return;
@@ -174,15 +220,17 @@ void proto_hasher_put(proto_hasher *h, unsigned char *buf, size_t n)
     pthread_mutex_unlock(&p->mu);
 }
 
-void proto_hasher_end(proto_hasher *h)
+int proto_hasher_end(proto_hasher *h)
 {
     struct hashpipe *p = h->pipe;
+    int err = h->file.err;
     if (p != NULL) {
         pthread_mutex_lock(&p->mu);
         p->stop = true;
         pthread_cond_signal(&p->work);
         pthread_mutex_unlock(&p->mu);
         pthread_join(p->thread, NULL);
+        err = p->file.err;
         pthread_cond_destroy(&p->room);
         pthread_cond_destroy(&p->work);
         pthread_mutex_destroy(&p->mu);
@@ -192,4 +240,5 @@ void proto_hasher_end(proto_hasher *h)
     }
     free(h->buf);
     h->buf = NULL;
+    return err;
 }

@@ -23,6 +23,11 @@
  *         proto_hasher_put(&h, buf, n);
  *     }
  *     proto_hasher_end(&h);   // d now holds every byte put, in order
+ *
+ * A receiver that stores the body names its file with proto_hasher_to_file()
+ * before the first buffer: each buffer put is then also written to the file,
+ * in order, by the helper (so the I/O thread only receives while the helper
+ * hashes and writes), or inline by proto_hasher_put().
  */
 #ifndef SSFTP_PROTO_HASHER_H
 #define SSFTP_PROTO_HASHER_H
@@ -31,6 +36,7 @@
 #include <stdint.h>
 
 #include "digest.h"
+#include "fileio.h"
 
 /* Bodies this large get the helper thread. */
 #define PROTO_HASHER_THREADED (8u << 20)
@@ -42,8 +48,18 @@
 
 struct hashpipe;
 
+/* Where a receiver's buffers go after hashing (see proto_hasher_to_file). */
+typedef struct proto_hasher_file {
+    int fd; /* < 0: no file */
+    proto_writeback wb;
+    uint64_t off; /* where the next buffer goes */
+    int err;      /* the first write error, or 0 */
+} proto_hasher_file;
+
 typedef struct proto_hasher {
     proto_digest_state *d; /* NULL: move bytes, hash nothing */
+    proto_hasher_file
+        file; /* inline mode's file; threaded mode's is the helper's */
     struct hashpipe *pipe; /* threaded mode, or NULL */
     unsigned char *buf;    /* inline mode's one buffer */
     size_t cap;            /* inline mode's buffer size */
@@ -53,6 +69,16 @@ typedef struct proto_hasher {
  * or -ENOMEM. */
 int proto_hasher_begin(proto_hasher *h, proto_digest_state *d, uint64_t total);
 
+/* Write every buffer put from now on to fd, the first at offset off, then
+ * the next after it, with early writeback (fileio.h).  After the first write
+ * error the rest are not written; proto_hasher_file_err() reports it. */
+void proto_hasher_to_file(proto_hasher *h, int fd, uint64_t off);
+
+/* The first error writing the file so far (a negative errno), or 0.  In
+ * threaded mode it may lag by the buffers not yet written; the return of
+ * proto_hasher_end() is final. */
+int proto_hasher_file_err(proto_hasher *h);
+
 /* An empty buffer of *cap bytes to fill next; in threaded mode this waits
  * until the helper has finished with one. */
 unsigned char *proto_hasher_buf(proto_hasher *h, size_t *cap);
@@ -61,8 +87,9 @@ unsigned char *proto_hasher_buf(proto_hasher *h, size_t *cap);
  * touch buf afterwards. */
 void proto_hasher_put(proto_hasher *h, unsigned char *buf, size_t n);
 
-/* Wait until every byte put is in d, stop the helper, free the buffers.
- * Safe to call once after a successful begin, also on error paths. */
-void proto_hasher_end(proto_hasher *h);
+/* Wait until every byte put is in d (and in the file), stop the helper,
+ * free the buffers.  Returns the file's first write error, or 0.  Safe to
+ * call once after a successful begin, also on error paths. */
+int proto_hasher_end(proto_hasher *h);
 
 #endif

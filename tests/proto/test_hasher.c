@@ -1,6 +1,8 @@
 /* test_hasher.c -- proto_hasher: digests in inline and threaded mode, the
  * threaded buffer ring, d == NULL, empty bodies, and a large file round trip
  * through proto_body_from_file()/proto_body_to_file(). */
+#include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -128,6 +130,67 @@ static void inline_mode_digest_matches_and_buffer_fits_body(void **state)
         assert_true(cap > 0);
         assert_true(cap <= total);
         assert_memory_equal(got, want, PROTO_DIGEST_BYTES);
+        free(data);
+    }
+}
+
+/* proto_hasher_to_file(): in both modes every byte put lands in the file at
+ * its offset (after the off given), in uneven pieces, digest unchanged; a
+ * write that fails (a read-only descriptor) is reported by
+ * proto_hasher_file_err() and proto_hasher_end(), and the digest still
+ * covers every byte put (the caller goes on reading the body). */
+static void to_file_writes_every_byte_in_order_and_reports_errors(void **state)
+{
+    (void)state;
+    static const size_t totals[] = {3 * MIB + 17, 20 * MIB + 123};
+    for (size_t t = 0; t < 2; t++) {
+        size_t total = totals[t];
+        unsigned char *data = random_data(total);
+        uint8_t want[PROTO_DIGEST_BYTES], got[PROTO_DIGEST_BYTES];
+        reference(data, total, want);
+        char path[] = "/tmp/test_hasher_XXXXXX";
+        int fd = mkstemp(path);
+        assert_true(fd >= 0);
+        unlink(path);
+        const uint64_t at = 5;
+        assert_int_equal(pwrite(fd, "HEAD!", at, 0), (ssize_t)at);
+
+        proto_digest_state d;
+        proto_digest_init(&d);
+        proto_hasher h;
+        assert_int_equal(proto_hasher_begin(&h, &d, total), 0);
+        bool threaded = h.pipe != NULL;
+        proto_hasher_to_file(&h, fd, at);
+        size_t cap = feed(&h, data, total, NULL);
+        int err = proto_hasher_end(&h);
+        proto_digest_final(&d, got);
+        assert_true(cap > 0);
+        assert_int_equal(err, 0);
+        assert_int_equal(threaded, total >= PROTO_HASHER_THREADED);
+        assert_memory_equal(got, want, PROTO_DIGEST_BYTES);
+        struct stat st;
+        assert_int_equal(fstat(fd, &st), 0);
+        assert_int_equal(st.st_size, (off_t)(at + total));
+        unsigned char *back = malloc(total);
+        assert_non_null(back);
+        assert_int_equal(pread(fd, back, total, at), (ssize_t)total);
+        assert_memory_equal(back, data, total);
+        free(back);
+        close(fd);
+
+        /* A descriptor that cannot be written: -EBADF, digest intact. */
+        int ro = open("/dev/null", O_RDONLY);
+        assert_true(ro >= 0);
+        proto_digest_init(&d);
+        assert_int_equal(proto_hasher_begin(&h, &d, total), 0);
+        proto_hasher_to_file(&h, ro, 0);
+        cap = feed(&h, data, total, NULL);
+        err = proto_hasher_end(&h);
+        proto_digest_final(&d, got);
+        assert_true(cap > 0);
+        assert_int_equal(err, -EBADF);
+        assert_memory_equal(got, want, PROTO_DIGEST_BYTES);
+        close(ro);
         free(data);
     }
 }
@@ -432,6 +495,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(inline_mode_digest_matches_and_buffer_fits_body),
         cmocka_unit_test(threaded_mode_digest_matches_and_buffers_rotate),
+        cmocka_unit_test(to_file_writes_every_byte_in_order_and_reports_errors),
         cmocka_unit_test(null_digest_moves_bytes_and_hashes_nothing),
         cmocka_unit_test(end_with_nothing_put_gives_empty_digest),
         cmocka_unit_test(helpers_are_capped_and_the_rest_hash_inline),

@@ -191,6 +191,48 @@ int files_upload_begin(struct files *f, const struct jail_path *p,
     return 0;
 }
 
+/* files_upload_begin_open()'s total: the partial's size at commit. */
+#define OPEN_TOTAL UINT64_MAX
+
+int files_upload_begin_open(struct files *f, const struct jail_path *p,
+                            struct files_upload **out, uint64_t *partial)
+{
+    struct files_upload *up = calloc(1, sizeof *up);
+    if (up == NULL)
+        return -ENOMEM;
+    up->f = f;
+    up->total = OPEN_TOTAL;
+    int err = begin_counted(f, p, &up->u);
+    if (err != 0) {
+        free(up);
+        return err;
+    }
+    err = jail_upload_size(up->u, &up->partial);
+    if (err != 0) {
+        files_upload_leave(up);
+        return err;
+    }
+    *partial = up->partial;
+    *out = up;
+    return 0;
+}
+
+int files_upload_reserve(struct files_upload *u, uint64_t n)
+{
+    int rc = quota_reserve(u->f->quota, n);
+    if (rc == 0)
+        u->reserved += n;
+    return rc;
+}
+
+int files_upload_truncate(struct files_upload *u, uint64_t len)
+{
+    uint64_t cut = 0;
+    int rc = jail_upload_truncate(u->u, len, &cut);
+    (void)quota_free(u->f->quota, (struct jail_count){.bytes = cut});
+    return rc;
+}
+
 int files_upload_fd(const struct files_upload *u)
 {
     return jail_upload_fd(u->u);
@@ -233,7 +275,7 @@ int files_upload_commit(struct files_upload *u, struct jail_commit *c,
 {
     uint64_t end = 0;
     int rc = jail_upload_size(u->u, &end);
-    if (rc == 0 && end != u->total)
+    if (rc == 0 && end != u->total && u->total != OPEN_TOTAL)
         rc = -EIO;
     if (rc != 0) {
         *c = (struct jail_commit){.displaced_fd = -1, .dir_fd = -1};

@@ -90,6 +90,18 @@ int files_usage(struct files *f, struct quota_usage *u);
 int files_upload_begin(struct files *f, const struct jail_path *p,
                        uint64_t total, struct files_upload **out,
                        uint64_t *partial);
+/* An upload whose size is known only at the end (FTP's STOR): nothing is
+ * reserved up front; each write is reserved just before it with
+ * files_upload_reserve() (-EDQUOT: the quota would be passed, so the bytes
+ * must not be written), and files_upload_commit() publishes whatever the
+ * partial then holds.  *partial as files_upload_begin(); the partial is
+ * kept as it is.  Errors as files_upload_begin(). */
+int files_upload_begin_open(struct files *f, const struct jail_path *p,
+                            struct files_upload **out, uint64_t *partial);
+int files_upload_reserve(struct files_upload *u, uint64_t n);
+/* Cuts the partial to len bytes (at most its size); what is cut leaves the
+ * quota. */
+int files_upload_truncate(struct files_upload *u, uint64_t len);
 /* The partial, O_RDWR: write at offsets with pwrite. */
 int files_upload_fd(const struct files_upload *u);
 /* Starts over at 0: the partial's bytes come again, so they are reserved

@@ -177,6 +177,9 @@ int jail_rename(const struct jail_path *from, const struct jail_path *to);
  *            and its size). */
 int jail_upload_begin(const struct jail_path *p, struct jail_upload **out,
                       bool *created);
+/* The size of p's partial upload (an earlier attempt's bytes), without
+ * taking it: -ENOENT when there is none. */
+int jail_partial_size(const struct jail_path *p, uint64_t *size);
 int jail_upload_fd(const struct jail_upload *u);
 /* The partial's current size (fstat, so it counts what was just written). */
 int jail_upload_size(const struct jail_upload *u, uint64_t *size);

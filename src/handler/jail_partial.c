@@ -139,3 +139,17 @@ int jail__take_private(int dirfd, const char *name, char tmp[NAME_MAX + 1])
     }
     return -EEXIST;
 }
+
+int jail_partial_size(const struct jail_path *p, uint64_t *size)
+{
+    char part[NAME_MAX + 1];
+    if (p->home || proto_part_name(p->leaf, part, sizeof part) != 0)
+        return -ENOENT;
+    struct stat st;
+    if (fstatat(p->dirfd, part, &st, AT_SYMLINK_NOFOLLOW) != 0)
+        return -errno;
+    if (!S_ISREG(st.st_mode))
+        return -ENOENT;
+    *size = (uint64_t)st.st_size;
+    return 0;
+}

@@ -1,5 +1,6 @@
 /* main.c -- ssftpd: the ssftp file server, and "ssftpd user ..." admin. */
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -7,6 +8,7 @@
 
 #include "admin.h"
 #include "backoff.h"
+#include "ftp.h"
 #include "isolation.h"
 #include "proto.h"
 #include "quota.h"
@@ -41,6 +43,12 @@ struct options {
     int64_t partial_max_age_s;
     bool isolate; /* --isolation process */
     const char *tls_cert, *tls_key;
+    /* FTP and FTPS beside the native protocol (ftp.h) */
+    bool ftp;
+    char ftp_host[256];
+    unsigned ftp_port;
+    unsigned pasv_lo, pasv_hi;
+    bool ftp_allow_plaintext, ftp_active, ftp_no_reuse;
 };
 
 static void usage(FILE *f)
@@ -53,6 +61,9 @@ static void usage(FILE *f)
         "              [--default-quota SIZE] [--default-max-files N]\n"
         "              [--partial-max-age AGE] [--isolation thread|process]\n"
         "              [--tls-cert FILE --tls-key FILE]\n"
+        "              [--ftp HOST:PORT [--ftp-passive-ports LO-HI]\n"
+        "               [--ftp-allow-plaintext] [--ftp-active]\n"
+        "               [--ftp-no-tls-reuse]]\n"
         "       ssftpd user add|passwd|del|quota|list ... (ssftpd user "
         "--help)\n"
         "       ssftpd fingerprint [--root DIR] [--tls-cert FILE]\n"
@@ -86,7 +97,21 @@ static void usage(FILE *f)
         "  --isolation MODE      thread (default): sessions are pool threads\n"
         "                        of one process; process: each session is a\n"
         "                        forked child, so a crash costs one session\n"
-        "                        (--workers is then unused)\n",
+        "                        (--workers is then unused)\n"
+        "  --ftp HOST:PORT       also serve FTP and FTPS (AUTH TLS) there,\n"
+        "                        to the same users (port 0: a free one,\n"
+        "                        printed as \"ftp listening on\"); FTP\n"
+        "                        sessions are threads in every --isolation\n"
+        "  --ftp-passive-ports LO-HI  passive data ports (1024-65535);\n"
+        "                        default: any free port\n"
+        "  --ftp-allow-plaintext take FTP passwords without TLS from any\n"
+        "                        address (default: only over loopback)\n"
+        "  --ftp-active          allow PORT/EPRT (to the client's own\n"
+        "                        address, port 1024 or above only)\n"
+        "  --ftp-no-tls-reuse    accept PROT P data connections that do not\n"
+        "                        resume the control connection's TLS\n"
+        "                        session (clients that cannot, such as\n"
+        "                        Python's ftplib as it is)\n",
         DEFAULT_ROOT, DEFAULT_HOST, DEFAULT_PORT, DEFAULT_MAX_CLIENTS,
         DEFAULT_MAX_PER_IP, PROTO_IDLE_TIMEOUT_S, PROTO_LOGIN_TIMEOUT_S);
 }
@@ -125,6 +150,30 @@ static int parse_isolation(const char *s, bool *isolate)
     return 0;
 }
 
+/* --ftp HOST:PORT */
+static int parse_ftp(const char *s, struct options *o)
+{
+    const char *port;
+    int rc = proto_hostport_split(s, o->ftp_host, sizeof o->ftp_host, &port);
+    o->ftp = true;
+    return rc != 0        ? rc
+           : port == NULL ? -EINVAL
+                          : parse_uint(port, 65535, &o->ftp_port);
+}
+
+/* The options that take no value. */
+static bool parse_flag(const char *a, struct options *o)
+{
+    bool *flag = strcmp(a, "--ftp-allow-plaintext") == 0
+                     ? &o->ftp_allow_plaintext
+                 : strcmp(a, "--ftp-active") == 0       ? &o->ftp_active
+                 : strcmp(a, "--ftp-no-tls-reuse") == 0 ? &o->ftp_no_reuse
+                                                        : NULL;
+    if (flag != NULL)
+        *flag = true;
+    return flag != NULL;
+}
+
 static int parse_args(int argc, char **argv, struct options *o)
 {
     for (int i = 1; i < argc; i += 2) {
@@ -132,6 +181,10 @@ static int parse_args(int argc, char **argv, struct options *o)
         if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
             usage(stdout);
             exit(0);
+        }
+        if (parse_flag(a, o)) {
+            i--; /* no value */
+            continue;
         }
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
         int rc;
@@ -160,6 +213,10 @@ static int parse_args(int argc, char **argv, struct options *o)
         else if (strcmp(a, "--default-max-files") == 0)
             rc = v == NULL ? -EINVAL
                            : proto_size_parse(v, &o->default_max_files);
+        else if (strcmp(a, "--ftp") == 0)
+            rc = v == NULL ? -EINVAL : parse_ftp(v, o);
+        else if (strcmp(a, "--ftp-passive-ports") == 0)
+            rc = ftp_parse_ports(v, &o->pasv_lo, &o->pasv_hi);
         else if (strcmp(a, "--partial-max-age") == 0)
             rc = proto_duration_parse(v, &o->partial_max_age_s);
         else {
@@ -201,6 +258,43 @@ static void raise_nofile(void)
     rl.rlim_cur = rl.rlim_max;
     if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
         perror("ssftpd: setrlimit(RLIMIT_NOFILE)");
+}
+
+/* The FTP server's loop, on a thread of its own beside the native one. */
+static void *ftp_main(void *arg)
+{
+    ss_server *ftp = arg;
+    int rc = ss_server_serve_forever(ftp, 1000);
+    if (rc != 0)
+        fprintf(stderr, "ssftpd: the FTP server stopped: %s\n",
+                ss_strerror(rc));
+    return NULL;
+}
+
+/* Creates the FTP server (ftp.h) with the native one's limits; prints
+ * "ftp listening on ADDR".  Returns 0 or a negative errno (said). */
+static int ftp_start(const struct options *o, const ss_config *native,
+                     struct ftp_server *fs, ss_server **out)
+{
+    ss_config cfg = *native;
+    cfg.host = o->ftp_host;
+    cfg.port = (uint16_t)o->ftp_port;
+    int rc = ss_server_create(out, &cfg, &ftp_handler_class, NULL, fs);
+    if (rc != 0) {
+        fprintf(stderr, "ssftpd: cannot listen for FTP on %s:%u: %s\n",
+                o->ftp_host, o->ftp_port, ss_strerror(rc));
+        return rc;
+    }
+    fs->server = *out;
+    char addr[160];
+    socklen_t alen;
+    const struct sockaddr *bound = ss_server_address(*out, &alen);
+    if (ss_format_address(bound, alen, addr, sizeof addr) < 0)
+        snprintf(addr, sizeof addr, "%.100s:%u", o->ftp_host,
+                 ss_server_port(*out));
+    printf("ftp listening on %s\n", addr);
+    fflush(stdout);
+    return 0;
 }
 
 static void say_how_to_add_users(struct userdb *db, const char *root)
@@ -301,6 +395,17 @@ int main(int argc, char **argv)
         return 1;
     }
     fprintf(stderr, "ssftpd: TLS key %s (%s)\n", fp, cert);
+    struct ftp_server ftp_srv = {.core = &srv,
+                                 .pasv_lo = o.pasv_lo,
+                                 .pasv_hi = o.pasv_hi,
+                                 .allow_plaintext = o.ftp_allow_plaintext,
+                                 .allow_active = o.ftp_active,
+                                 .require_reuse = !o.ftp_no_reuse};
+    if (o.ftp &&
+        ftp_tls_context(cert, key, &ftp_srv.tls, err, sizeof err) != 0) {
+        fprintf(stderr, "ssftpd: FTP TLS: %s\n", err);
+        return 1;
+    }
     struct quota_config qc = {.default_bytes = o.default_quota,
                               .default_entries = o.default_max_files,
                               .partial_max_age_s = o.partial_max_age_s};
@@ -332,6 +437,7 @@ int main(int argc, char **argv)
     cfg.max_connections = o.max_clients + 16;
     cfg.max_per_address = o.max_per_ip;
     cfg.drain_timeout_ms = DRAIN_MS;
+    ss_config ftp_cfg = cfg; /* FTP sessions are threads in every mode */
     const ss_handler_class *handler = &session_handler_class;
     const ss_server_ops *ops = NULL;
     struct isolation *iso = NULL;
@@ -367,8 +473,32 @@ int main(int argc, char **argv)
     printf("listening on %s\n", addr);
     fflush(stdout);
 
+    ss_server *ftp = NULL;
+    pthread_t ftp_thread;
+    if (o.ftp) {
+        rc = ftp_start(&o, &ftp_cfg, &ftp_srv, &ftp);
+        if (rc == 0) {
+            rc = -pthread_create(&ftp_thread, NULL, ftp_main, ftp);
+            if (rc != 0)
+                fprintf(stderr, "ssftpd: cannot start the FTP server: %s\n",
+                        strerror(-rc));
+        }
+        if (rc != 0) {
+            ss_server_destroy(ftp);
+            ss_server_close(server);
+            ss_server_destroy(server);
+            return 1;
+        }
+    }
+
     rc = ss_server_serve_forever(server, 1000);
     fprintf(stderr, "ssftpd: shutting down; waiting for transfers\n");
+    if (ftp != NULL) {
+        ss_server_shutdown(ftp);
+        pthread_join(ftp_thread, NULL);
+        ss_server_close(ftp);
+        ss_server_destroy(ftp);
+    }
     isolation_stop(iso);
     ss_server_close(server);
     ss_server_destroy(server);
@@ -377,6 +507,7 @@ int main(int argc, char **argv)
     backoff_destroy(srv.backoff);
     userdb_close(srv.db);
     SSL_CTX_free(srv.tls);
+    SSL_CTX_free(ftp_srv.tls);
     fprintf(stderr, "ssftpd: stopped\n");
     return rc == 0 ? 0 : 1;
 }

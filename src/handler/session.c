@@ -296,11 +296,9 @@ static int session_step(struct session *s)
         if (rc == -EAGAIN)
             return 0;
         if (rc != 0) {
-            char why[160] = "";
-            if (rc == -EPROTO)
-                proto_tls_error(why, sizeof why);
+            char why[160];
             session_log(s, "TLS handshake failed: %s",
-                        why[0] ? why : strerror(-rc));
+                        proto_tls_why(rc, why, sizeof why));
             return rc;
         }
         s->tls_up = true;

@@ -87,6 +87,17 @@ ssize_t proto_read_some(proto_io *io, void *buf, size_t cap)
     return read_body_some(io, buf, cap, PER_WAIT);
 }
 
+ssize_t proto_stream_recv(proto_io *io, void *buf, size_t cap, bool wait)
+{
+    int64_t deadline = NO_WAIT;
+    if (wait) {
+        int r = proto_wire_deadline_in(io->timeout_ms, &deadline);
+        if (r)
+            return r;
+    }
+    return proto_wire_recv_some(io, buf, cap, deadline);
+}
+
 int proto_write_body(proto_io *io, const void *buf, size_t n)
 {
     if (n > io->body_out)

@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdbool.h>
 #include <sys/types.h>
 
 #include "digest.h"
@@ -31,6 +32,14 @@ ssize_t proto_read_some(proto_io *io, void *buf, size_t cap);
  * Returns 0; -EINVAL if n exceeds io->body_out; -EPIPE/-ECONNRESET;
  * -ETIMEDOUT; or another negative errno. */
 int proto_write_body(proto_io *io, const void *buf, size_t n);
+
+/* Streams without frames (FTP's control and data connections): one read of
+ * what has arrived, up to cap bytes, through TLS when attached.  With wait
+ * it waits up to io->timeout_ms (and io->deadline_ms) for the first byte,
+ * else it returns -EAGAIN at once when nothing has arrived.  Returns the
+ * count, 0 at end of stream, or a negative errno.  (proto_send_raw() is the
+ * sending half.) */
+ssize_t proto_stream_recv(proto_io *io, void *buf, size_t cap, bool wait);
 
 /* What a caller can add to the file helpers below. */
 typedef struct proto_body_hooks {

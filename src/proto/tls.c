@@ -178,6 +178,18 @@ const char *proto_tls_error(char *buf, size_t cap)
     return buf;
 }
 
+const char *proto_tls_why(int rc, char *buf, size_t cap)
+{
+    if (cap == 0)
+        return buf;
+    buf[0] = '\0';
+    if (rc == -EPROTO)
+        proto_tls_error(buf, cap);
+    if (buf[0] == '\0')
+        snprintf(buf, cap, "%s", strerror(-rc));
+    return buf;
+}
+
 static void say(char *err, size_t errlen, const char *what)
 {
     char why[160];

@@ -79,6 +79,10 @@ bool proto_tls_pending(const proto_io *io);
  * unknown). */
 const char *proto_tls_error(char *buf, size_t cap);
 
+/* Why a TLS call failed with rc, for a log line: OpenSSL's reason for
+ * -EPROTO (when it gave one), else strerror(-rc).  Returns buf. */
+const char *proto_tls_why(int rc, char *buf, size_t cap);
+
 /* tls-server-end-point of the session (out: up to PROTO_TLS_CBIND_MAX
  * bytes).  Returns 0, or -ENOTCONN before the handshake. */
 int proto_tls_cbind(const proto_io *io, uint8_t out[PROTO_TLS_CBIND_MAX],

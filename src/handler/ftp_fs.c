@@ -1,0 +1,789 @@
+/* ftp_fs.c -- the FTP commands that touch files (ftp.h), on the file
+ * service (files.h): the same jail, quota and atomic uploads as ssftp's.
+ *
+ * Uploads.  STOR writes the target's hidden partial (jail.h) and publishes
+ * it atomically when the data connection ends cleanly; a transfer that is
+ * cut (the data connection reset or timed out, ABOR, or the client gone:
+ * its control connection closed by the time its data connection ended)
+ * publishes nothing and keeps the partial for a resume.  The bytes are
+ * reserved against the quota as they arrive, before they are written, so a
+ * quota is never passed: the upload ends with 552 and its partial is
+ * removed.
+ *
+ * Resume (README, "FTP and FTPS"): SIZE of a name with no file but a
+ * pending upload gives the partial's size, so `lftp put -c` and
+ * `curl -C -` see what arrived.  APPE, and REST N before STOR, continue
+ * the partial when it holds at least N bytes (it is cut to N); otherwise
+ * they start from the published file's first N bytes (copied into the
+ * partial), so the result is published whole and atomically as well.
+ */
+#include "ftp_internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "fileio.h"
+
+#define LIST_BUF (16 * 1024)
+#define XFER_BUF (256 * 1024)
+
+/* A path argument: 1..PROTO_PATH_MAX bytes (else 501), resolved (else the
+ * error's reply).  Returns 0 with *p (and its normalized user path in
+ * path[PROTO_PATH_BUF], when not NULL), 1 when a reply was sent, or a
+ * negative errno. */
+static int resolve_path(struct ftp_session *s, const char *arg, size_t n,
+                        struct jail_path **p, char *path)
+{
+    if (n == 0 || n > PROTO_PATH_MAX) {
+        int rc = ftp_reply(s, 501, "A path is 1..%d bytes.", PROTO_PATH_MAX);
+        return rc < 0 ? rc : 1;
+    }
+    int rc = files_resolve(s->files, arg, n, p);
+    if (rc != 0) {
+        ftp_log(s, "path %s: %s", arg, strerror(-rc));
+        rc = ftp_fail(s, rc, arg);
+        return rc < 0 ? rc : 1;
+    }
+    if (path != NULL)
+        snprintf(path, PROTO_PATH_BUF, "%s", jail_path_user(*p));
+    return 0;
+}
+
+static int resolve(struct ftp_session *s, const char *arg, size_t n,
+                   struct jail_path **p)
+{
+    return resolve_path(s, arg, n, p, NULL);
+}
+
+/* jail_stat() of a path argument.  Returns 0 with *e (and path as
+ * resolve_path()), 1 when a reply was sent, or a negative errno; with
+ * pending, a name that is only a pending upload gets the partial's size
+ * and type JAIL_FILE (SIZE: see the top). */
+static int stat_arg(struct ftp_session *s, const char *arg, size_t n,
+                    struct jail_entry *e, char *path, bool pending)
+{
+    struct jail_path *p;
+    int rc = resolve_path(s, arg, n, &p, path);
+    if (rc != 0)
+        return rc;
+    rc = jail_stat(p, e);
+    if (rc == -ENOENT && pending) {
+        rc = jail_partial_size(p, &e->size);
+        e->type = JAIL_FILE;
+    }
+    jail_path_free(p);
+    if (rc == 0)
+        return 0;
+    rc = ftp_fail(s, rc, arg);
+    return rc < 0 ? rc : 1;
+}
+
+/* jail_open_read() of a path argument: returns as stat_arg(), with *fd. */
+static int open_arg(struct ftp_session *s, const char *arg, size_t n, int *fd,
+                    struct stat *st, char *path)
+{
+    struct jail_path *p;
+    int rc = resolve_path(s, arg, n, &p, path);
+    if (rc != 0)
+        return rc;
+    rc = jail_open_read(p, fd, st);
+    jail_path_free(p);
+    if (rc == 0)
+        return 0;
+    rc = ftp_fail(s, rc, arg);
+    return rc < 0 ? rc : 1;
+}
+
+/* A path for RFC 959's 257 reply: quotes doubled. */
+static void quote_path(const char *path, char *out, size_t cap)
+{
+    size_t o = 0;
+    for (const char *c = path; *c != '\0' && o + 3 < cap; c++) {
+        out[o++] = *c;
+        if (*c == '"')
+            out[o++] = '"';
+    }
+    out[o] = '\0';
+}
+
+int ftp_cmd_pwd(struct ftp_session *s)
+{
+    char q[2 * PROTO_PATH_MAX + 3];
+    quote_path(files_cwd(s->files), q, sizeof q);
+    return ftp_reply(s, 257, "\"%s\" is the current directory.", q);
+}
+
+int ftp_cmd_cwd(struct ftp_session *s, const char *arg, size_t n)
+{
+    if (n == 0 || n > PROTO_PATH_MAX)
+        return ftp_reply(s, 501, "CWD takes a directory.");
+    int rc = files_cd(s->files, arg, n);
+    if (rc != 0)
+        return ftp_fail(s, rc, arg);
+    return ftp_reply(s, 250, "Directory is now %s.", files_cwd(s->files));
+}
+
+/* ---- listings --------------------------------------------------------- */
+
+static void fmt_mlsx(const struct jail_entry *e, char *out, size_t cap)
+{
+    struct tm tm;
+    time_t t = (time_t)e->mtime;
+    gmtime_r(&t, &tm);
+    char when[20];
+    strftime(when, sizeof when, "%Y%m%d%H%M%S", &tm);
+    if (e->type == JAIL_DIR)
+        snprintf(out, cap, "type=dir;modify=%s;perm=flcdmpe; %s\r\n", when,
+                 e->name);
+    else
+        snprintf(out, cap, "type=file;size=%llu;modify=%s;perm=adfrw; %s\r\n",
+                 (unsigned long long)e->size, when, e->name);
+}
+
+static void fmt_list(const struct ftp_session *s, const struct jail_entry *e,
+                     time_t now, char *out, size_t cap)
+{
+    struct tm tm;
+    time_t t = (time_t)e->mtime;
+    gmtime_r(&t, &tm);
+    char when[20];
+    /* ls -l: the year for what is over half a year old or in the future. */
+    if (t > now + 3600 || now - t > 180 * 86400)
+        strftime(when, sizeof when, "%b %e  %Y", &tm);
+    else
+        strftime(when, sizeof when, "%b %e %H:%M", &tm);
+    snprintf(out, cap, "%s 1 %s %s %12llu %s %s\r\n",
+             e->type == JAIL_DIR ? "drwxr-xr-x" : "-rw-r--r--", s->user,
+             s->user,
+             (unsigned long long)(e->type == JAIL_DIR ? 4096 : e->size), when,
+             e->name);
+}
+
+/* A buffered writer over the data connection. */
+struct out {
+    proto_io *dio;
+    char buf[LIST_BUF];
+    size_t len;
+    int err;
+};
+
+static void out_put(struct out *o, const char *line)
+{
+    size_t n = strlen(line);
+    if (o->err != 0)
+        return;
+    if (o->len + n > sizeof o->buf) {
+        o->err = proto_send_raw(o->dio, o->buf, o->len);
+        o->len = 0;
+    }
+    if (o->err == 0 && n <= sizeof o->buf) {
+        memcpy(o->buf + o->len, line, n);
+        o->len += n;
+    }
+}
+
+static int out_flush(struct out *o)
+{
+    if (o->err == 0 && o->len > 0)
+        o->err = proto_send_raw(o->dio, o->buf, o->len);
+    o->len = 0;
+    return o->err;
+}
+
+/* LIST and NLST take ls options ("-la") that mean nothing here. */
+static void skip_options(const char **arg, size_t *n)
+{
+    while (*n > 0 && (*arg)[0] == '-') {
+        const char *sp = memchr(*arg, ' ', *n);
+        if (sp == NULL) {
+            *arg += *n;
+            *n = 0;
+            return;
+        }
+        *n -= (size_t)(sp + 1 - *arg);
+        *arg = sp + 1;
+    }
+}
+
+/* Ends a transfer with the reply its outcome calls for.  Returns as the
+ * commands. */
+static int transfer_reply(struct ftp_session *s, int rc, const char *what)
+{
+    if (s->aborted) {
+        s->aborted = false;
+        int r = ftp_reply(s, 426, "Transfer aborted.");
+        return r != 0 ? r : ftp_reply(s, 226, "ABOR successful.");
+    }
+    if (rc != 0)
+        return ftp_reply(s, 426, "Connection closed; transfer aborted: %s",
+                         strerror(-rc));
+    return ftp_reply(s, 226, "%s", what);
+}
+
+int ftp_cmd_list(struct ftp_session *s, const char *verb, const char *arg,
+                 size_t n)
+{
+    bool mlsd = strcmp(verb, "MLSD") == 0, names = strcmp(verb, "NLST") == 0;
+    if (!mlsd)
+        skip_options(&arg, &n);
+    if (n == 0) {
+        arg = ".";
+        n = 1;
+    }
+    if (!ftp_data_ready(s))
+        return ftp_reply(s, 425, "Use PASV or EPSV first.");
+    struct jail_path *p;
+    int rc = resolve(s, arg, n, &p);
+    if (rc != 0)
+        return rc < 0 ? rc : 0;
+    struct jail_entry one;
+    struct jail_dir *d = NULL;
+    rc = jail_stat(p, &one);
+    if (rc == 0 && one.type == JAIL_DIR)
+        rc = jail_dir_open(p, &d);
+    else if (rc == 0 && mlsd)
+        rc = -ENOTDIR;
+    jail_path_free(p);
+    if (rc != 0)
+        return ftp_fail(s, rc, arg);
+    rc = ftp_reply(s, 150, "Here comes the listing.");
+    proto_io dio;
+    int r = rc == 0 ? ftp_data_open(s, &dio) : rc;
+    if (r != 0) {
+        if (d != NULL)
+            jail_dir_close(d);
+        return r < 0 ? r : 0;
+    }
+    struct out *o = malloc(sizeof *o);
+    if (o == NULL) {
+        ftp_data_close(&dio);
+        if (d != NULL)
+            jail_dir_close(d);
+        return ftp_reply(s, 451, "Out of memory.");
+    }
+    o->dio = &dio;
+    o->len = 0;
+    o->err = 0;
+    time_t now = time(NULL);
+    char line[NAME_MAX + 2 * PROTO_AUTH_USER_MAX + 128];
+    struct jail_entry e;
+    int more = d == NULL ? 0 : 1;
+    if (d == NULL) { /* LIST or NLST of one file */
+        if (names)
+            snprintf(line, sizeof line, "%s\r\n", arg);
+        else
+            fmt_list(s, &one, now, line, sizeof line);
+        out_put(o, line);
+    }
+    while (more > 0 && o->err == 0 && !s->aborted) {
+        more = jail_dir_next(d, &e);
+        if (more <= 0 || e.type == JAIL_OTHER)
+            continue;
+        if (mlsd)
+            fmt_mlsx(&e, line, sizeof line);
+        else if (names)
+            snprintf(line, sizeof line, "%s\r\n", e.name);
+        else
+            fmt_list(s, &e, now, line, sizeof line);
+        out_put(o, line);
+        ftp_poll_abort(s);
+    }
+    rc = out_flush(o);
+    free(o);
+    if (d != NULL)
+        jail_dir_close(d);
+    ftp_data_close(&dio);
+    if (more < 0 && rc == 0)
+        return ftp_fail(s, more, "listing");
+    return transfer_reply(s, rc, "Directory send OK.");
+}
+
+int ftp_cmd_mlst(struct ftp_session *s, const char *arg, size_t n)
+{
+    if (n == 0) {
+        arg = ".";
+        n = 1;
+    }
+    struct jail_entry e;
+    char path[PROTO_PATH_BUF];
+    int rc = stat_arg(s, arg, n, &e, path, false);
+    if (rc != 0)
+        return rc < 0 ? rc : 0;
+    if (e.type == JAIL_OTHER)
+        return ftp_fail(s, -ENOENT, arg);
+    snprintf(e.name, sizeof e.name, "%.*s", NAME_MAX, path);
+    char fact[NAME_MAX + 128], buf[NAME_MAX + PROTO_PATH_BUF + 256];
+    fmt_mlsx(&e, fact, sizeof fact);
+    int k = snprintf(buf, sizeof buf, "250-Listing %s\r\n %s250 End\r\n", path,
+                     fact);
+    return ftp_send(s, buf, (size_t)k);
+}
+
+/* ---- facts ------------------------------------------------------------- */
+
+int ftp_cmd_size(struct ftp_session *s, const char *arg, size_t n)
+{
+    struct jail_entry e;
+    int rc = stat_arg(s, arg, n, &e, NULL, true);
+    if (rc != 0)
+        return rc < 0 ? rc : 0;
+    if (e.type != JAIL_FILE)
+        return ftp_fail(s, -EISDIR, arg);
+    return ftp_reply(s, 213, "%llu", (unsigned long long)e.size);
+}
+
+int ftp_cmd_mdtm(struct ftp_session *s, const char *arg, size_t n)
+{
+    struct jail_entry e;
+    int rc = stat_arg(s, arg, n, &e, NULL, false);
+    if (rc != 0)
+        return rc < 0 ? rc : 0;
+    if (e.type != JAIL_FILE)
+        return ftp_fail(s, -EISDIR, arg);
+    struct tm tm;
+    time_t t = (time_t)e.mtime;
+    gmtime_r(&t, &tm);
+    char when[20];
+    strftime(when, sizeof when, "%Y%m%d%H%M%S", &tm);
+    return ftp_reply(s, 213, "%s", when);
+}
+
+/* ---- changes ----------------------------------------------------------- */
+
+typedef int (*change_fn)(struct files *f, const struct jail_path *p);
+
+static int change(struct ftp_session *s, const char *arg, size_t n,
+                  change_fn fn, int code, const char *done)
+{
+    struct jail_path *p;
+    char path[PROTO_PATH_BUF];
+    int rc = resolve_path(s, arg, n, &p, path);
+    if (rc != 0)
+        return rc < 0 ? rc : 0;
+    rc = fn(s->files, p);
+    jail_path_free(p);
+    if (rc != 0) {
+        ftp_log(s, "%s %s: %s", done, path, strerror(-rc));
+        return ftp_fail(s, rc, arg);
+    }
+    ftp_log(s, "%s %s", done, path);
+    if (code == 257) {
+        char q[2 * PROTO_PATH_BUF + 3];
+        quote_path(path, q, sizeof q);
+        return ftp_reply(s, 257, "\"%s\" created.", q);
+    }
+    return ftp_reply(s, code, "%s %s.", done, path);
+}
+
+int ftp_cmd_dele(struct ftp_session *s, const char *arg, size_t n)
+{
+    return change(s, arg, n, files_remove, 250, "deleted");
+}
+
+int ftp_cmd_mkd(struct ftp_session *s, const char *arg, size_t n)
+{
+    return change(s, arg, n, files_mkdir, 257, "made directory");
+}
+
+int ftp_cmd_rmd(struct ftp_session *s, const char *arg, size_t n)
+{
+    return change(s, arg, n, files_rmdir, 250, "removed directory");
+}
+
+int ftp_cmd_rnfr(struct ftp_session *s, const char *arg, size_t n)
+{
+    struct jail_entry e;
+    int rc = stat_arg(s, arg, n, &e, NULL, false);
+    if (rc != 0)
+        return rc < 0 ? rc : 0;
+    s->rnfr = strndup(arg, n);
+    if (s->rnfr == NULL)
+        return ftp_reply(s, 451, "Out of memory.");
+    return ftp_reply(s, 350, "Ready for RNTO.");
+}
+
+int ftp_cmd_rnto(struct ftp_session *s, const char *arg, size_t n)
+{
+    if (s->rnfr == NULL)
+        return ftp_reply(s, 503, "RNFR first.");
+    struct jail_path *from, *to;
+    int rc = resolve(s, s->rnfr, strlen(s->rnfr), &from);
+    if (rc != 0)
+        return rc < 0 ? rc : 0;
+    rc = resolve(s, arg, n, &to);
+    if (rc != 0) {
+        jail_path_free(from);
+        return rc < 0 ? rc : 0;
+    }
+    char a[PROTO_PATH_BUF], b[PROTO_PATH_BUF];
+    snprintf(a, sizeof a, "%s", jail_path_user(from));
+    snprintf(b, sizeof b, "%s", jail_path_user(to));
+    rc = files_rename(s->files, from, to);
+    jail_path_free(from);
+    jail_path_free(to);
+    if (rc != 0) {
+        ftp_log(s, "rename %s to %s: %s", a, b, strerror(-rc));
+        return ftp_fail(s, rc, arg);
+    }
+    ftp_log(s, "renamed %s to %s", a, b);
+    return ftp_reply(s, 250, "Renamed %s to %s.", a, b);
+}
+
+/* ---- transfers --------------------------------------------------------- */
+
+/* Between buffers: an ABOR on the control connection stops the transfer
+ * (its data socket is shut down, so the next send or receive fails). */
+struct abort_ctx {
+    struct ftp_session *s;
+    int data_fd;
+};
+
+static void check_abort(void *ctx, uint64_t off)
+{
+    struct abort_ctx *a = ctx;
+    (void)off;
+    ftp_poll_abort(a->s);
+    if (a->s->aborted)
+        (void)shutdown(a->data_fd, SHUT_RDWR);
+}
+
+int ftp_cmd_retr(struct ftp_session *s, const char *arg, size_t n)
+{
+    if (!ftp_data_ready(s))
+        return ftp_reply(s, 425, "Use PASV or EPSV first.");
+    char path[PROTO_PATH_BUF];
+    int fd;
+    struct stat st;
+    int rc = open_arg(s, arg, n, &fd, &st, path);
+    if (rc != 0)
+        return rc < 0 ? rc : 0;
+    uint64_t size = (uint64_t)st.st_size;
+    if (s->rest > size) {
+        close(fd);
+        return ftp_reply(s, 554, "REST %llu is beyond the end of %s (%llu).",
+                         (unsigned long long)s->rest, path,
+                         (unsigned long long)size);
+    }
+    rc = ftp_reply(s, 150,
+                   "Opening BINARY mode data connection for %s (%llu "
+                   "bytes).",
+                   path, (unsigned long long)size);
+    proto_io dio;
+    int r = rc == 0 ? ftp_data_open(s, &dio) : rc;
+    if (r != 0) {
+        close(fd);
+        return r < 0 ? r : 0;
+    }
+    struct abort_ctx ac = {s, dio.fd};
+    proto_body_hooks hooks = {
+        .progress = check_abort, .ctx = &ac, .zero_copy = !s->prot_p};
+    dio.body_out = size - s->rest;
+    int file_err = 0;
+    rc = proto_body_from_file(&dio, fd, s->rest, NULL, &hooks, &file_err);
+    close(fd);
+    ftp_data_close(&dio);
+    ftp_log(s, "RETR %s from %llu: %s", path, (unsigned long long)s->rest,
+            rc == 0 ? "done" : strerror(-rc));
+    if (file_err != 0 && !s->aborted)
+        return ftp_reply(s, 451, "Cannot read %s: %s", path,
+                         strerror(-file_err));
+    return transfer_reply(s, rc, "Transfer complete.");
+}
+
+/* The published file's first n bytes into the partial at 0 (reserved). */
+static int copy_prefix(struct ftp_session *s, const char *arg, size_t len,
+                       struct files_upload *u, uint64_t n)
+{
+    struct jail_path *p;
+    int rc = files_resolve(s->files, arg, len, &p);
+    if (rc != 0)
+        return rc;
+    int in;
+    struct stat st;
+    rc = jail_open_read(p, &in, &st);
+    jail_path_free(p);
+    if (rc != 0)
+        return rc;
+    if ((uint64_t)st.st_size < n) {
+        close(in);
+        return -ERANGE;
+    }
+    rc = files_upload_reserve(u, n);
+    int out = files_upload_fd(u);
+    loff_t from = 0, to = 0;
+    uint64_t left = n;
+    while (rc == 0 && left > 0) {
+        ssize_t k = copy_file_range(in, &from, out, &to,
+                                    left > (1u << 30) ? (1u << 30) : left, 0);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k <= 0) {
+            rc = k == 0 ? -ENODATA : -errno;
+            break;
+        }
+        left -= (uint64_t)k;
+    }
+    close(in);
+    return rc;
+}
+
+/* STOR/APPE: where the bytes go, after REST/APPE.  *start: the offset the
+ * client's bytes begin at. */
+static int upload_start(struct ftp_session *s, const char *arg, size_t n,
+                        bool append, struct files_upload *u, uint64_t partial,
+                        uint64_t *start)
+{
+    uint64_t want = s->rest; /* STOR: 0, or REST's offset */
+    if (append) {
+        /* APPE: after the partial, else after the published file. */
+        struct jail_path *p;
+        struct jail_entry e;
+        want = partial;
+        if (partial == 0 && files_resolve(s->files, arg, n, &p) == 0) {
+            if (jail_stat(p, &e) == 0 && e.type == JAIL_FILE)
+                want = e.size;
+            jail_path_free(p);
+        }
+    }
+    *start = want;
+    if (want == 0)
+        return partial == 0 ? 0 : files_upload_truncate(u, 0);
+    if (partial >= want)
+        return partial == want ? 0 : files_upload_truncate(u, want);
+    /* Not enough in the partial: start from the published file. */
+    int rc = partial == 0 ? 0 : files_upload_truncate(u, 0);
+    return rc != 0 ? rc : copy_prefix(s, arg, n, u, want);
+}
+
+/* Whether the client is gone: its control connection ended (a client that
+ * was killed closes both; the control connection first, as it was opened
+ * first).  A live client waits for our reply. */
+static bool client_gone(const struct ftp_session *s)
+{
+    char c;
+    ssize_t k = recv(s->io.fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+    return k == 0 ||
+           (k < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
+}
+
+/* Receives the data connection to its end into the partial from off.
+ * *got counts the bytes written. */
+static int receive(struct ftp_session *s, proto_io *dio, struct files_upload *u,
+                   uint64_t off, uint64_t *got, int *file_err)
+{
+    unsigned char *buf = malloc(XFER_BUF);
+    if (buf == NULL)
+        return -ENOMEM;
+    int fd = files_upload_fd(u);
+    proto_writeback wb;
+    proto_writeback_init(&wb, fd, off);
+    int rc = 0;
+    *got = 0;
+    for (;;) {
+        ssize_t k = proto_stream_recv(dio, buf, XFER_BUF, true);
+        if (k == 0)
+            break;
+        if (k < 0) {
+            rc = (int)k;
+            break;
+        }
+        /* Never past the quota: reserved before written. */
+        int e = files_upload_reserve(u, (uint64_t)k);
+        if (e == 0)
+            e = proto_pwrite_all(fd, buf, (size_t)k, off);
+        if (e != 0) {
+            *file_err = e;
+            break;
+        }
+        off += (uint64_t)k;
+        *got += (uint64_t)k;
+        proto_writeback_note(&wb, off);
+        ftp_poll_abort(s);
+        if (s->aborted) {
+            rc = -ECANCELED;
+            break;
+        }
+    }
+    free(buf);
+    return rc;
+}
+
+int ftp_cmd_stor(struct ftp_session *s, const char *arg, size_t n, bool append)
+{
+    if (!ftp_data_ready(s))
+        return ftp_reply(s, 425, "Use PASV or EPSV first.");
+    struct jail_path *p;
+    char path[PROTO_PATH_BUF];
+    int rc = resolve_path(s, arg, n, &p, path);
+    if (rc != 0)
+        return rc < 0 ? rc : 0;
+    struct files_upload *u;
+    uint64_t partial = 0, start = 0;
+    rc = files_upload_begin_open(s->files, p, &u, &partial);
+    jail_path_free(p);
+    if (rc != 0) {
+        ftp_log(s, "STOR %s: %s", path, strerror(-rc));
+        return ftp_fail(s, rc, arg);
+    }
+    rc = upload_start(s, arg, n, append, u, partial, &start);
+    if (rc != 0) {
+        files_upload_leave(u);
+        if (rc == -ERANGE || rc == -ENOENT)
+            return ftp_reply(s, 554,
+                             "Cannot restart %s at %llu: only %llu bytes of "
+                             "it are here.",
+                             path, (unsigned long long)start,
+                             (unsigned long long)partial);
+        return ftp_fail(s, rc, arg);
+    }
+    rc = ftp_reply(s, 150, "Ok to send data for %s%s.", path,
+                   start > 0 ? " (resuming)" : "");
+    proto_io dio;
+    int r = rc == 0 ? ftp_data_open(s, &dio) : rc;
+    if (r != 0) {
+        files_upload_leave(u);
+        return r < 0 ? r : 0;
+    }
+    uint64_t got = 0, stored = 0;
+    int file_err = 0;
+    rc = receive(s, &dio, u, start, &got, &file_err);
+    ftp_data_close(&dio);
+    bool gone = rc == 0 && file_err == 0 && client_gone(s);
+    (void)files_upload_written(u, 0, &stored);
+    if (file_err != 0) {
+        /* Over quota or out of space: nothing half-made is kept. */
+        (void)files_upload_discard(u);
+        ftp_log(s, "STOR %s: %s after %llu bytes; discarded", path,
+                strerror(-file_err), (unsigned long long)got);
+        return ftp_fail(s, file_err, path);
+    }
+    if (rc != 0 || gone) {
+        files_upload_leave(u); /* for a resume */
+        ftp_log(s, "STOR %s cut after %llu bytes (%s); the partial is kept",
+                path, (unsigned long long)(start + got),
+                gone ? "the client is gone" : strerror(-rc));
+        return transfer_reply(s, gone ? -ECONNRESET : rc, "");
+    }
+    struct jail_commit c;
+    rc = files_upload_commit(u, &c, true);
+    if (rc != 0) {
+        ftp_log(s, "STOR %s: publishing failed: %s", path, strerror(-rc));
+        return ftp_fail(s, rc, path);
+    }
+    ftp_log(s, "STOR %s: %llu bytes%s", path, (unsigned long long)(start + got),
+            start > 0 ? " (resumed)" : "");
+    rc = ftp_reply(s, 226, "Transfer complete (%llu bytes).",
+                   (unsigned long long)(start + got));
+    if (c.displaced_fd >= 0)
+        close(c.displaced_fd);
+    return rc;
+}
+
+/* ---- HASH (draft-bryan-ftpext-hash) ------------------------------------ */
+
+int ftp_cmd_opts_hash(struct ftp_session *s, const char *arg)
+{
+    if (*arg == '\0')
+        return ftp_reply(s, 200, "%s",
+                         s->hash_algo[0] ? s->hash_algo : "SHA-256");
+    if (strcasecmp(arg, "SHA-256") == 0 || strcasecmp(arg, "SHA-512") == 0) {
+        snprintf(s->hash_algo, sizeof s->hash_algo, "SHA-%s", arg + 4);
+        return ftp_reply(s, 200, "%s", s->hash_algo);
+    }
+    return ftp_reply(s, 501,
+                     "Unknown algorithm; SHA-256 and SHA-512 are "
+                     "supported.");
+}
+
+struct hash_ctx {
+    EVP_MD_CTX *md;
+    struct ftp_session *s;
+};
+
+static int hash_chunk(void *ctx, const void *buf, size_t n)
+{
+    struct hash_ctx *h = ctx;
+    ftp_poll_abort(h->s);
+    if (h->s->aborted)
+        return -ECANCELED;
+    return EVP_DigestUpdate(h->md, buf, n) == 1 ? 0 : -ENOMEM;
+}
+
+int ftp_cmd_hash(struct ftp_session *s, const char *arg, size_t n)
+{
+    int fd;
+    struct stat st;
+    int rc = open_arg(s, arg, n, &fd, &st, NULL);
+    if (rc != 0)
+        return rc < 0 ? rc : 0;
+    uint64_t size = (uint64_t)st.st_size;
+    uint64_t from = 0, to = size; /* [from, to) */
+    if (s->rang_set) {
+        s->rang_set = false;
+        if (s->rang_lo >= size || s->rang_hi >= size) {
+            close(fd);
+            return ftp_reply(s, 556,
+                             "RANG %llu-%llu is outside %s (%llu "
+                             "bytes).",
+                             (unsigned long long)s->rang_lo,
+                             (unsigned long long)s->rang_hi, arg,
+                             (unsigned long long)size);
+        }
+        from = s->rang_lo;
+        to = s->rang_hi + 1;
+    }
+    bool sha512 = strcmp(s->hash_algo, "SHA-512") == 0;
+    struct hash_ctx h = {EVP_MD_CTX_new(), s};
+    if (h.md == NULL ||
+        EVP_DigestInit_ex(h.md, sha512 ? EVP_sha512() : EVP_sha256(), NULL) !=
+            1) {
+        EVP_MD_CTX_free(h.md);
+        close(fd);
+        return ftp_reply(s, 451, "Out of memory.");
+    }
+    rc = proto_pread_chunks(fd, from, to - from, hash_chunk, &h);
+    close(fd);
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned len = 0;
+    if (rc == 0 && EVP_DigestFinal_ex(h.md, md, &len) != 1)
+        rc = -ENOMEM;
+    EVP_MD_CTX_free(h.md);
+    if (s->aborted) {
+        s->aborted = false;
+        return ftp_reply(s, 226, "ABOR successful; HASH stopped.");
+    }
+    if (rc != 0)
+        return ftp_reply(s, 451, "Cannot hash %s: %s", arg, strerror(-rc));
+    char hex[2 * EVP_MAX_MD_SIZE + 1];
+    for (unsigned i = 0; i < len; i++)
+        snprintf(hex + 2 * i, 3, "%02x", md[i]);
+    return ftp_reply(s, 213, "%s %llu-%llu %s %s",
+                     sha512 ? "SHA-512" : "SHA-256", (unsigned long long)from,
+                     (unsigned long long)(to == 0 ? 0 : to - 1), hex, arg);
+}
+
+int ftp_cmd_rang(struct ftp_session *s, const char *arg)
+{
+    unsigned long long lo, hi;
+    int used = 0;
+    if (sscanf(arg, "%20llu %20llu%n", &lo, &hi, &used) != 2 ||
+        arg[used] != '\0' || arg[0] < '0' || arg[0] > '9')
+        return ftp_reply(s, 501, "RANG takes two byte offsets.");
+    if (lo == 1 && hi == 0) { /* the draft's reset */
+        s->rang_set = false;
+        return ftp_reply(s, 350, "Restarting at 0. Range reset.");
+    }
+    if (lo > hi)
+        return ftp_reply(s, 501, "RANG: the start is after the end.");
+    s->rang_set = true;
+    s->rang_lo = lo;
+    s->rang_hi = hi;
+    return ftp_reply(s, 350, "Restarting at %llu. Ending at %llu.", lo, hi);
+}

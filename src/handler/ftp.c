@@ -539,11 +539,15 @@ static int command(struct ftp_session *s, char *line, size_t len)
 /* ---- the connection ---------------------------------------------------- */
 
 /* Bytes from the control connection into s->in, without waiting.  1 when
- * some came, 0 when none has, negative at end of stream or on error. */
+ * some came (or there is no room for more), 0 when none has, negative at
+ * end of stream or on error. */
 static int fill(struct ftp_session *s)
 {
-    if (s->in_off == s->in_len)
-        s->in_off = s->in_len = 0;
+    if (s->in_off > 0) { /* what is not taken yet moves to the front */
+        memmove(s->in, s->in + s->in_off, s->in_len - s->in_off);
+        s->in_len -= s->in_off;
+        s->in_off = 0;
+    }
     if (s->in_len == sizeof s->in)
         return 1;
     ssize_t k = proto_stream_recv(&s->io, s->in + s->in_len,
@@ -558,32 +562,37 @@ static int fill(struct ftp_session *s)
     return 1;
 }
 
-void ftp_poll_abort(struct ftp_session *s)
+bool ftp_take_abort(struct ftp_session *s)
 {
-    if (s->aborted || (!proto_tls_pending(&s->io) && s->in_off == s->in_len)) {
-        struct pollfd pfd = {.fd = s->io.fd, .events = POLLIN};
-        if (s->aborted || poll(&pfd, 1, 0) <= 0)
-            return;
-    }
     if (fill(s) < 0) { /* the client is gone: the transfer ends too */
         s->aborted = true;
-        return;
+        return true;
     }
     /* Only a line that is ABOR is taken; anything else waits its turn. */
     ftpline scratch = s->lp;
     size_t used;
-    if (ftpline_feed(&scratch, s->in + s->in_off, s->in_len - s->in_off,
-                     &used) != FTPLINE_READY)
-        return;
+    int r =
+        ftpline_feed(&scratch, s->in + s->in_off, s->in_len - s->in_off, &used);
     char verb[FTPLINE_VERB_MAX + 1];
     const char *arg;
     size_t n;
-    if (ftpline_split(scratch.line, scratch.len, verb, &arg, &n) == 0 &&
+    if (r == FTPLINE_READY &&
+        ftpline_split(scratch.line, scratch.len, verb, &arg, &n) == 0 &&
         strcmp(verb, "ABOR") == 0) {
         s->lp = scratch;
         s->in_off += used;
         s->aborted = true;
     }
+    return r == FTPLINE_MORE && s->in_len < sizeof s->in;
+}
+
+void ftp_poll_abort(struct ftp_session *s)
+{
+    if (s->aborted)
+        return;
+    struct pollfd pfd = {.fd = s->io.fd, .events = POLLIN};
+    if (proto_tls_pending(&s->io) || poll(&pfd, 1, 0) > 0)
+        (void)ftp_take_abort(s);
 }
 
 /* One step: the TLS handshake's next part, or one command line.  0 to wait
@@ -631,7 +640,7 @@ static int ftp_setup(ss_request *r)
         .req = r,
         .io = {.fd = ss_request_fd(r),
                .timeout_ms = PROTO_IDLE_TIMEOUT_S * 1000,
-               .body_timeout_ms = FTP_DATA_TIMEOUT_MS},
+               .body_timeout_ms = srv->data_timeout_ms},
         .pasv_fd = -1,
     };
     ftpline_init(&s->lp);
@@ -655,6 +664,11 @@ static int ftp_setup(ss_request *r)
     if (rc != 0)
         return rc;
     ss_stream_disable_nagle(r);
+    /* ABOR may come as urgent data (Telnet Synch, as Python's ftplib sends
+     * it): kept in line, it is read as the line it ends. */
+    int one = 1;
+    if (setsockopt(s->io.fd, SOL_SOCKET, SO_OOBINLINE, &one, sizeof one) != 0)
+        return -errno;
     /* A failed setup skips finish: the count is taken back here. */
     unsigned now = atomic_fetch_add(&srv->sessions, 1) + 1;
     ftp_log(s, "connect");

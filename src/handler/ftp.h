@@ -38,7 +38,10 @@ struct ftp_server {
     bool allow_plaintext;        /* passwords in clear off loopback */
     bool allow_active;           /* PORT and EPRT */
     bool require_reuse;          /* PROT P data must resume the control's */
-    atomic_uint sessions;        /* FTP control connections now */
+    /* How long a passive port waits for its connection, and a data
+     * connection for its next byte (--ftp-data-timeout). */
+    int data_timeout_ms;
+    atomic_uint sessions; /* FTP control connections now */
 };
 
 extern const ss_handler_class ftp_handler_class;
@@ -51,5 +54,8 @@ int ftp_tls_context(const char *cert, const char *key, SSL_CTX **out, char *err,
 
 /* --ftp-passive-ports LO-HI. */
 int ftp_parse_ports(const char *s, unsigned *lo, unsigned *hi);
+
+/* --ftp-data-timeout's default, seconds. */
+#define FTP_DATA_TIMEOUT_S 30
 
 #endif

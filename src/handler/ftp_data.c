@@ -247,7 +247,7 @@ static int left_ms(int64_t deadline)
  * others are closed and logged.  The listener is closed after. */
 static int pasv_accept(struct ftp_session *s, int *out)
 {
-    int64_t deadline = proto_mono_ms() + FTP_DATA_TIMEOUT_MS;
+    int64_t deadline = proto_mono_ms() + s->srv->data_timeout_ms;
     int rc = -ETIMEDOUT;
     for (;;) {
         int left = left_ms(deadline);
@@ -306,7 +306,7 @@ static int port_connect(struct ftp_session *s, int *out)
             rc = -errno;
         else {
             struct pollfd pfd = {.fd = fd, .events = POLLOUT};
-            int n = proto_poll(&pfd, 1, FTP_DATA_TIMEOUT_MS);
+            int n = proto_poll(&pfd, 1, s->srv->data_timeout_ms);
             int e = 0;
             socklen_t el = sizeof e;
             if (n < 0)
@@ -342,14 +342,23 @@ int ftp_data_open(struct ftp_session *s, proto_io *dio)
         return rc < 0 ? rc : 1;
     }
     *dio = (proto_io){.fd = fd,
-                      .timeout_ms = FTP_DATA_TIMEOUT_MS,
-                      .body_timeout_ms = FTP_DATA_TIMEOUT_MS};
+                      .timeout_ms = s->srv->data_timeout_ms,
+                      .body_timeout_ms = s->srv->data_timeout_ms};
     if (!s->prot_p)
         return 0;
     const char *why = NULL;
     rc = proto_tls_attach(dio, s->srv->tls, true, NULL);
     if (rc == 0 &&
         SSL_set_session_id_context(dio->tls, s->sid, sizeof s->sid) != 1)
+        rc = -ENOMEM;
+    /* An upload ends with the client's close_notify: an end without it is
+     * a cut (ftp_fs.c), never the whole file. */
+    if (rc == 0)
+        SSL_clear_options(dio->tls, SSL_OP_IGNORE_UNEXPECTED_EOF);
+    /* No session tickets here: an uploading client never reads them, and
+     * closing with them unread would reset the connection under its last
+     * bytes. */
+    if (rc == 0 && SSL_set_num_tickets(dio->tls, 0) != 1)
         rc = -ENOMEM;
     if (rc == 0)
         rc = proto_tls_handshake(dio, true);

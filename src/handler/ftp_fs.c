@@ -22,6 +22,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <openssl/evp.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -128,6 +129,39 @@ int ftp_cmd_cwd(struct ftp_session *s, const char *arg, size_t n)
     if (rc != 0)
         return ftp_fail(s, rc, arg);
     return ftp_reply(s, 250, "Directory is now %s.", files_cwd(s->files));
+}
+
+/* During a transfer the control connection is watched: an ABOR there
+ * ends the data connection's wait (proto_io's watch), and between buffers
+ * the progress hook looks for one too. */
+struct abort_ctx {
+    struct ftp_session *s;
+    proto_io *dio;
+};
+
+static int watch_control(void *ctx)
+{
+    struct abort_ctx *a = ctx;
+    if (!ftp_take_abort(a->s))
+        a->dio->watch = NULL; /* other commands wait: stop looking */
+    return a->s->aborted;
+}
+
+static void check_abort(void *ctx, uint64_t off)
+{
+    struct abort_ctx *a = ctx;
+    (void)off;
+    ftp_poll_abort(a->s);
+    if (a->s->aborted)
+        (void)shutdown(a->dio->fd, SHUT_RDWR);
+}
+
+static void watch(struct ftp_session *s, proto_io *dio, struct abort_ctx *a)
+{
+    *a = (struct abort_ctx){s, dio};
+    dio->watch = watch_control;
+    dio->watch_ctx = a;
+    dio->watch_fd = s->io.fd;
 }
 
 /* ---- listings --------------------------------------------------------- */
@@ -268,6 +302,8 @@ int ftp_cmd_list(struct ftp_session *s, const char *verb, const char *arg,
             jail_dir_close(d);
         return ftp_reply(s, 451, "Out of memory.");
     }
+    struct abort_ctx ac;
+    watch(s, &dio, &ac);
     o->dio = &dio;
     o->len = 0;
     o->err = 0;
@@ -403,6 +439,8 @@ int ftp_cmd_rnfr(struct ftp_session *s, const char *arg, size_t n)
     int rc = stat_arg(s, arg, n, &e, NULL, false);
     if (rc != 0)
         return rc < 0 ? rc : 0;
+    if (e.type == JAIL_OTHER) /* as ls, which does not show it */
+        return ftp_fail(s, -ELOOP, arg);
     s->rnfr = strndup(arg, n);
     if (s->rnfr == NULL)
         return ftp_reply(s, 451, "Out of memory.");
@@ -430,6 +468,10 @@ int ftp_cmd_rnto(struct ftp_session *s, const char *arg, size_t n)
     jail_path_free(to);
     if (rc != 0) {
         ftp_log(s, "rename %s to %s: %s", a, b, strerror(-rc));
+        if (rc == -EXDEV)
+            return ftp_reply(s, 553, "Rename only within one directory.");
+        if (rc == -EEXIST)
+            return ftp_reply(s, 553, "%s exists; delete it first.", b);
         return ftp_fail(s, rc, arg);
     }
     ftp_log(s, "renamed %s to %s", a, b);
@@ -437,22 +479,6 @@ int ftp_cmd_rnto(struct ftp_session *s, const char *arg, size_t n)
 }
 
 /* ---- transfers --------------------------------------------------------- */
-
-/* Between buffers: an ABOR on the control connection stops the transfer
- * (its data socket is shut down, so the next send or receive fails). */
-struct abort_ctx {
-    struct ftp_session *s;
-    int data_fd;
-};
-
-static void check_abort(void *ctx, uint64_t off)
-{
-    struct abort_ctx *a = ctx;
-    (void)off;
-    ftp_poll_abort(a->s);
-    if (a->s->aborted)
-        (void)shutdown(a->data_fd, SHUT_RDWR);
-}
 
 int ftp_cmd_retr(struct ftp_session *s, const char *arg, size_t n)
 {
@@ -481,7 +507,8 @@ int ftp_cmd_retr(struct ftp_session *s, const char *arg, size_t n)
         close(fd);
         return r < 0 ? r : 0;
     }
-    struct abort_ctx ac = {s, dio.fd};
+    struct abort_ctx ac;
+    watch(s, &dio, &ac);
     proto_body_hooks hooks = {
         .progress = check_abort, .ctx = &ac, .zero_copy = !s->prot_p};
     dio.body_out = size - s->rest;
@@ -562,15 +589,19 @@ static int upload_start(struct ftp_session *s, const char *arg, size_t n,
     return rc != 0 ? rc : copy_prefix(s, arg, n, u, want);
 }
 
-/* Whether the client is gone: its control connection ended (a client that
- * was killed closes both; the control connection first, as it was opened
- * first).  A live client waits for our reply. */
+/* After a clear-text data connection ended: is the client gone?  A client
+ * that was killed closes its control connection with the data connection,
+ * within microseconds, in whichever order; a live one waits for our reply
+ * and sends nothing.  So the control connection's end is looked for over
+ * a short grace.  (Under PROT P no guess is needed: a data connection
+ * that ends without TLS close_notify was cut.) */
+#define GONE_GRACE_MS 5
+
 static bool client_gone(const struct ftp_session *s)
 {
-    char c;
-    ssize_t k = recv(s->io.fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
-    return k == 0 ||
-           (k < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
+    struct pollfd pfd = {.fd = s->io.fd, .events = POLLRDHUP};
+    int n = proto_poll(&pfd, 1, GONE_GRACE_MS);
+    return n < 0 || (n > 0 && (pfd.revents & (POLLRDHUP | POLLHUP | POLLERR)));
 }
 
 /* Receives the data connection to its end into the partial from off.
@@ -653,9 +684,11 @@ int ftp_cmd_stor(struct ftp_session *s, const char *arg, size_t n, bool append)
     }
     uint64_t got = 0, stored = 0;
     int file_err = 0;
+    struct abort_ctx ac;
+    watch(s, &dio, &ac);
     rc = receive(s, &dio, u, start, &got, &file_err);
     ftp_data_close(&dio);
-    bool gone = rc == 0 && file_err == 0 && client_gone(s);
+    bool gone = rc == 0 && file_err == 0 && !s->prot_p && client_gone(s);
     (void)files_upload_written(u, 0, &stored);
     if (file_err != 0) {
         /* Over quota or out of space: nothing half-made is kept. */

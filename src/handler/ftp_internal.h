@@ -12,9 +12,6 @@
 #include "ftpline.h"
 #include "proto.h"
 
-/* How long a data connection may take to arrive or to move its next byte,
- * and a passive port may wait for it. */
-#define FTP_DATA_TIMEOUT_MS 30000
 /* Bytes a control connection may send ahead of the replies (pipelining). */
 #define FTP_IN_MAX 2048
 
@@ -60,8 +57,13 @@ void ftp_log(const struct ftp_session *s, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 /* The reply for a negative errno from the file service, with what. */
 int ftp_fail(struct ftp_session *s, int err, const char *what);
-/* During a transfer: reads what the control connection has sent and, when
- * it is ABOR, sets s->aborted (the line is taken).  Other input waits. */
+/* During a transfer: reads what the control connection has sent, without
+ * waiting, and when the next line is ABOR takes it and sets s->aborted
+ * (also when the client is gone).  Other lines wait their turn.  Returns
+ * false when the next line is complete but is not ABOR, or there is no
+ * room to read more: reading again would take nothing. */
+bool ftp_take_abort(struct ftp_session *s);
+/* ftp_take_abort() if the control connection has input. */
 void ftp_poll_abort(struct ftp_session *s);
 
 /* ftp_data.c */

@@ -49,6 +49,7 @@ struct options {
     unsigned ftp_port;
     unsigned pasv_lo, pasv_hi;
     bool ftp_allow_plaintext, ftp_active, ftp_no_reuse;
+    unsigned ftp_data_timeout_s;
 };
 
 static void usage(FILE *f)
@@ -63,7 +64,7 @@ static void usage(FILE *f)
         "              [--tls-cert FILE --tls-key FILE]\n"
         "              [--ftp HOST:PORT [--ftp-passive-ports LO-HI]\n"
         "               [--ftp-allow-plaintext] [--ftp-active]\n"
-        "               [--ftp-no-tls-reuse]]\n"
+        "               [--ftp-no-tls-reuse] [--ftp-data-timeout S]]\n"
         "       ssftpd user add|passwd|del|quota|list ... (ssftpd user "
         "--help)\n"
         "       ssftpd fingerprint [--root DIR] [--tls-cert FILE]\n"
@@ -111,9 +112,13 @@ static void usage(FILE *f)
         "  --ftp-no-tls-reuse    accept PROT P data connections that do not\n"
         "                        resume the control connection's TLS\n"
         "                        session (clients that cannot, such as\n"
-        "                        Python's ftplib as it is)\n",
+        "                        Python's ftplib as it is)\n"
+        "  --ftp-data-timeout S  a passive port waits this long for its\n"
+        "                        connection, a transfer for its next byte;\n"
+        "                        default %d\n",
         DEFAULT_ROOT, DEFAULT_HOST, DEFAULT_PORT, DEFAULT_MAX_CLIENTS,
-        DEFAULT_MAX_PER_IP, PROTO_IDLE_TIMEOUT_S, PROTO_LOGIN_TIMEOUT_S);
+        DEFAULT_MAX_PER_IP, PROTO_IDLE_TIMEOUT_S, PROTO_LOGIN_TIMEOUT_S,
+        FTP_DATA_TIMEOUT_S);
 }
 
 static int parse_uint(const char *s, unsigned max, unsigned *out)
@@ -215,6 +220,8 @@ static int parse_args(int argc, char **argv, struct options *o)
                            : proto_size_parse(v, &o->default_max_files);
         else if (strcmp(a, "--ftp") == 0)
             rc = v == NULL ? -EINVAL : parse_ftp(v, o);
+        else if (strcmp(a, "--ftp-data-timeout") == 0)
+            rc = parse_uint(v, 86400, &o->ftp_data_timeout_s);
         else if (strcmp(a, "--ftp-passive-ports") == 0)
             rc = ftp_parse_ports(v, &o->pasv_lo, &o->pasv_hi);
         else if (strcmp(a, "--partial-max-age") == 0)
@@ -236,9 +243,10 @@ static int parse_args(int argc, char **argv, struct options *o)
         return -EINVAL;
     }
     if (o->max_clients == 0 || o->idle_timeout_s == 0 ||
-        o->login_timeout_s == 0) {
-        fprintf(stderr, "ssftpd: --max-clients, --idle-timeout and "
-                        "--login-timeout must be above 0\n");
+        o->login_timeout_s == 0 || o->ftp_data_timeout_s == 0) {
+        fprintf(stderr, "ssftpd: --max-clients, --idle-timeout, "
+                        "--login-timeout and --ftp-data-timeout must be "
+                        "above 0\n");
         return -EINVAL;
     }
     return 0;
@@ -363,7 +371,8 @@ int main(int argc, char **argv)
                         .login_timeout_s = PROTO_LOGIN_TIMEOUT_S,
                         .default_quota = QUOTA_UNLIMITED,
                         .default_max_files = QUOTA_UNLIMITED,
-                        .partial_max_age_s = DEFAULT_PARTIAL_MAX_AGE_S};
+                        .partial_max_age_s = DEFAULT_PARTIAL_MAX_AGE_S,
+                        .ftp_data_timeout_s = FTP_DATA_TIMEOUT_S};
     if (parse_args(argc, argv, &o) != 0) {
         usage(stderr);
         return 2;
@@ -400,7 +409,9 @@ int main(int argc, char **argv)
                                  .pasv_hi = o.pasv_hi,
                                  .allow_plaintext = o.ftp_allow_plaintext,
                                  .allow_active = o.ftp_active,
-                                 .require_reuse = !o.ftp_no_reuse};
+                                 .require_reuse = !o.ftp_no_reuse,
+                                 .data_timeout_ms =
+                                     (int)o.ftp_data_timeout_s * 1000};
     if (o.ftp &&
         ftp_tls_context(cert, key, &ftp_srv.tls, err, sizeof err) != 0) {
         fprintf(stderr, "ssftpd: FTP TLS: %s\n", err);

@@ -68,6 +68,14 @@ typedef struct proto_io {
     int64_t pace_start;  /* private: the current pacing window's start */
     uint64_t pace_bytes; /* private: body bytes read in it */
     void *tls;           /* private: the TLS session (SSL *), or NULL; tls.h */
+    /* Optional (NULL: none): a second descriptor every wait also watches,
+     * as FTP's control connection during a transfer on its data
+     * connection.  When watch_fd is readable (or hung up), watch(watch_ctx)
+     * is called: nonzero ends the wait with -ECANCELED; 0 waits on, so it
+     * must have taken what made watch_fd readable, or set watch to NULL. */
+    int (*watch)(void *ctx);
+    void *watch_ctx;
+    int watch_fd;
 } proto_io;
 
 /* Deepest nesting of arrays and objects a header may have.  No header of

@@ -47,8 +47,9 @@ int proto_wire_wait(const proto_io *io, short events, int64_t deadline)
                 return -ETIMEDOUT;
             wait = deadline - now > INT_MAX ? INT_MAX : (int)(deadline - now);
         }
-        struct pollfd p = {.fd = io->fd, .events = events};
-        int n = poll(&p, 1, wait);
+        struct pollfd p[2] = {{.fd = io->fd, .events = events},
+                              {.fd = io->watch_fd, .events = POLLIN}};
+        int n = poll(p, io->watch != NULL ? 2 : 1, wait);
         if (n < 0) {
             if (errno == EINTR)
                 continue; /* the loop recomputes what is left of the wait */
@@ -56,9 +57,12 @@ int proto_wire_wait(const proto_io *io, short events, int64_t deadline)
         }
         if (n == 0)
             continue; /* the top of the loop turns this into -ETIMEDOUT */
-        if (p.revents & POLLNVAL)
+        if (p[0].revents & POLLNVAL)
             return -EBADF;
-        return 0;
+        if (p[0].revents != 0)
+            return 0;
+        if (io->watch(io->watch_ctx) != 0)
+            return -ECANCELED;
     }
 }
 

@@ -597,11 +597,38 @@ static int upload_start(struct ftp_session *s, const char *arg, size_t n,
  * that ends without TLS close_notify was cut.) */
 #define GONE_GRACE_MS 5
 
-static bool client_gone(const struct ftp_session *s)
+static bool client_gone(const struct ftp_session *s, struct files_upload *u)
 {
+    /* The partial's data goes to disk first (the commit would wait for it
+     * anyway): that time counts towards the grace. */
+    int64_t t0 = proto_mono_ms();
+    (void)fdatasync(files_upload_fd(u));
+    int64_t left = GONE_GRACE_MS - (proto_mono_ms() - t0);
     struct pollfd pfd = {.fd = s->io.fd, .events = POLLRDHUP};
-    int n = proto_poll(&pfd, 1, GONE_GRACE_MS);
+    int n = proto_poll(&pfd, 1, left > 0 ? (int)left : 0);
     return n < 0 || (n > 0 && (pfd.revents & (POLLRDHUP | POLLHUP | POLLERR)));
+}
+
+/* Quota is reserved ahead in steps this large (fewer ledger updates), or
+ * exactly what arrived when a step no longer fits. */
+#define RESERVE_STEP (8u << 20)
+
+static int reserve(struct files_upload *u, uint64_t *ahead, uint64_t n)
+{
+    if (*ahead >= n) {
+        *ahead -= n;
+        return 0;
+    }
+    uint64_t need = n - *ahead;
+    int rc = files_upload_reserve(u, need > RESERVE_STEP ? need : RESERVE_STEP);
+    if (rc == 0) {
+        *ahead = (need > RESERVE_STEP ? need : RESERVE_STEP) - need;
+        return 0;
+    }
+    rc = files_upload_reserve(u, need);
+    if (rc == 0)
+        *ahead = 0;
+    return rc;
 }
 
 /* Receives the data connection to its end into the partial from off.
@@ -616,6 +643,7 @@ static int receive(struct ftp_session *s, proto_io *dio, struct files_upload *u,
     proto_writeback wb;
     proto_writeback_init(&wb, fd, off);
     int rc = 0;
+    uint64_t ahead = 0; /* reserved, not yet written */
     *got = 0;
     for (;;) {
         ssize_t k = proto_stream_recv(dio, buf, XFER_BUF, true);
@@ -626,7 +654,7 @@ static int receive(struct ftp_session *s, proto_io *dio, struct files_upload *u,
             break;
         }
         /* Never past the quota: reserved before written. */
-        int e = files_upload_reserve(u, (uint64_t)k);
+        int e = reserve(u, &ahead, (uint64_t)k);
         if (e == 0)
             e = proto_pwrite_all(fd, buf, (size_t)k, off);
         if (e != 0) {
@@ -688,7 +716,7 @@ int ftp_cmd_stor(struct ftp_session *s, const char *arg, size_t n, bool append)
     watch(s, &dio, &ac);
     rc = receive(s, &dio, u, start, &got, &file_err);
     ftp_data_close(&dio);
-    bool gone = rc == 0 && file_err == 0 && !s->prot_p && client_gone(s);
+    bool gone = rc == 0 && file_err == 0 && !s->prot_p && client_gone(s, u);
     (void)files_upload_written(u, 0, &stored);
     if (file_err != 0) {
         /* Over quota or out of space: nothing half-made is kept. */

@@ -427,9 +427,8 @@ static int command(struct ftp_session *s, char *line, size_t len)
         return ftp_reply(s, 500, "Syntax error, command unrecognized.");
     char *arg = line + (carg - line);
     bool in = s->files != NULL;
-    /* REST applies to the next command only. */
-    uint64_t rest = s->rest;
-    s->rest = 0;
+    /* REST holds until the next transfer (or REST), as vsftpd's does:
+     * clients send TYPE or PASV between them. */
     /* RNFR's name is for the RNTO right after it. */
     char *rnfr = s->rnfr;
     s->rnfr = NULL;
@@ -527,7 +526,6 @@ static int command(struct ftp_session *s, char *line, size_t len)
         return ftp_cmd_rang(s, arg);
     if (strcmp(verb, "RETR") == 0 || strcmp(verb, "STOR") == 0 ||
         strcmp(verb, "APPE") == 0) {
-        s->rest = rest;
         rc = verb[0] == 'R' ? ftp_cmd_retr(s, arg, n)
                             : ftp_cmd_stor(s, arg, n, verb[0] == 'A');
         s->rest = 0;

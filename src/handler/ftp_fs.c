@@ -561,52 +561,66 @@ static int copy_prefix(struct ftp_session *s, const char *arg, size_t len,
     return rc;
 }
 
-/* STOR/APPE: where the bytes go, after REST/APPE.  *start: the offset the
- * client's bytes begin at. */
+/* STOR/APPE: where the client's bytes go, after REST/APPE.  A resume
+ * continues what SIZE told the client is here (see the top): the published
+ * file when there is one (its first bytes copied into the partial), else
+ * the partial.  *start: the offset the client's bytes begin at; *from: the
+ * partial's size before this transfer adds to it (bytes before it were
+ * counted by the attempt that wrote them); *have: what was there, for the
+ * 554 of a REST beyond it. */
 static int upload_start(struct ftp_session *s, const char *arg, size_t n,
                         bool append, struct files_upload *u, uint64_t partial,
-                        uint64_t *start)
+                        uint64_t *start, uint64_t *from, uint64_t *have)
 {
-    uint64_t want = s->rest; /* STOR: 0, or REST's offset */
-    if (append) {
-        /* APPE: after the partial, else after the published file. */
-        struct jail_path *p;
-        struct jail_entry e;
-        want = partial;
-        if (partial == 0 && files_resolve(s->files, arg, n, &p) == 0) {
-            if (jail_stat(p, &e) == 0 && e.type == JAIL_FILE)
-                want = e.size;
-            jail_path_free(p);
-        }
+    struct jail_path *p;
+    struct jail_entry e;
+    bool published = false;
+    if (files_resolve(s->files, arg, n, &p) == 0) {
+        published = jail_stat(p, &e) == 0 && e.type == JAIL_FILE;
+        jail_path_free(p);
     }
+    *have = published ? e.size : partial;
+    uint64_t want = append ? *have : s->rest; /* STOR: 0, or REST's */
     *start = want;
-    if (want == 0)
-        return partial == 0 ? 0 : files_upload_truncate(u, 0);
-    if (partial >= want)
+    *from = 0;
+    if (want > *have)
+        return -ERANGE;
+    if (want > 0 && !published) { /* the partial goes on */
+        *from = want;
         return partial == want ? 0 : files_upload_truncate(u, want);
-    /* Not enough in the partial: start from the published file. */
+    }
     int rc = partial == 0 ? 0 : files_upload_truncate(u, 0);
-    return rc != 0 ? rc : copy_prefix(s, arg, n, u, want);
+    return rc != 0 || want == 0 ? rc : copy_prefix(s, arg, n, u, want);
 }
 
-/* After a clear-text data connection ended: is the client gone?  A client
- * that was killed closes its control connection with the data connection,
- * within microseconds, in whichever order; a live one waits for our reply
- * and sends nothing.  So the control connection's end is looked for over
- * a short grace.  (Under PROT P no guess is needed: a data connection
- * that ends without TLS close_notify was cut.) */
+/* After the data connection of an upload ended: was the transfer cut
+ * after all?  An ABOR that came with the end is a cut; so is a client that
+ * is gone.  A killed client closes its control connection with its data
+ * connection, within microseconds, in whichever order, while a live one
+ * waits for our reply: in clear text the control connection is watched for
+ * its end over a short grace (under PROT P the data connection's TLS
+ * close_notify said it was whole).  The partial's data goes to disk first
+ * (the commit would wait for that anyway), and that time counts towards
+ * the grace.  Returns 0 (whole), -ECANCELED (ABOR) or -ECONNRESET (gone). */
 #define GONE_GRACE_MS 5
 
-static bool client_gone(const struct ftp_session *s, struct files_upload *u)
+static int upload_cut(struct ftp_session *s, struct files_upload *u)
 {
-    /* The partial's data goes to disk first (the commit would wait for it
-     * anyway): that time counts towards the grace. */
     int64_t t0 = proto_mono_ms();
     (void)fdatasync(files_upload_fd(u));
-    int64_t left = GONE_GRACE_MS - (proto_mono_ms() - t0);
-    struct pollfd pfd = {.fd = s->io.fd, .events = POLLRDHUP};
-    int n = proto_poll(&pfd, 1, left > 0 ? (int)left : 0);
-    return n < 0 || (n > 0 && (pfd.revents & (POLLRDHUP | POLLHUP | POLLERR)));
+    int64_t left = s->prot_p ? 0 : GONE_GRACE_MS - (proto_mono_ms() - t0);
+    struct pollfd pfd = {.fd = s->io.fd, .events = POLLIN | POLLRDHUP};
+    int n = proto_tls_pending(&s->io)
+                ? 1
+                : proto_poll(&pfd, 1, left > 0 ? (int)left : 0);
+    if (n < 0)
+        return -ECONNRESET;
+    if (n > 0 && (pfd.revents & (POLLIN | POLLRDHUP | POLLHUP | POLLERR)))
+        (void)ftp_take_abort(s); /* an ABOR, or the end (aborted too) */
+    if (!s->aborted)
+        return 0;
+    return (pfd.revents & (POLLRDHUP | POLLHUP | POLLERR)) ? -ECONNRESET
+                                                           : -ECANCELED;
 }
 
 /* Quota is reserved ahead in steps this large (fewer ledger updates), or
@@ -691,15 +705,16 @@ int ftp_cmd_stor(struct ftp_session *s, const char *arg, size_t n, bool append)
         ftp_log(s, "STOR %s: %s", path, strerror(-rc));
         return ftp_fail(s, rc, arg);
     }
-    rc = upload_start(s, arg, n, append, u, partial, &start);
+    uint64_t from = 0, have = 0;
+    rc = upload_start(s, arg, n, append, u, partial, &start, &from, &have);
     if (rc != 0) {
         files_upload_leave(u);
-        if (rc == -ERANGE || rc == -ENOENT)
+        if (rc == -ERANGE)
             return ftp_reply(s, 554,
                              "Cannot restart %s at %llu: only %llu bytes of "
                              "it are here.",
                              path, (unsigned long long)start,
-                             (unsigned long long)partial);
+                             (unsigned long long)have);
         return ftp_fail(s, rc, arg);
     }
     rc = ftp_reply(s, 150, "Ok to send data for %s%s.", path,
@@ -716,8 +731,9 @@ int ftp_cmd_stor(struct ftp_session *s, const char *arg, size_t n, bool append)
     watch(s, &dio, &ac);
     rc = receive(s, &dio, u, start, &got, &file_err);
     ftp_data_close(&dio);
-    bool gone = rc == 0 && file_err == 0 && !s->prot_p && client_gone(s, u);
-    (void)files_upload_written(u, 0, &stored);
+    if (rc == 0 && file_err == 0)
+        rc = upload_cut(s, u);
+    (void)files_upload_written(u, from, &stored);
     if (file_err != 0) {
         /* Over quota or out of space: nothing half-made is kept. */
         (void)files_upload_discard(u);
@@ -725,12 +741,13 @@ int ftp_cmd_stor(struct ftp_session *s, const char *arg, size_t n, bool append)
                 strerror(-file_err), (unsigned long long)got);
         return ftp_fail(s, file_err, path);
     }
-    if (rc != 0 || gone) {
+    if (rc != 0) {
         files_upload_leave(u); /* for a resume */
         ftp_log(s, "STOR %s cut after %llu bytes (%s); the partial is kept",
                 path, (unsigned long long)(start + got),
-                gone ? "the client is gone" : strerror(-rc));
-        return transfer_reply(s, gone ? -ECONNRESET : rc, "");
+                rc == -ECONNRESET && s->aborted ? "the client is gone"
+                                                : strerror(-rc));
+        return transfer_reply(s, rc, "");
     }
     struct jail_commit c;
     rc = files_upload_commit(u, &c, true);

@@ -413,6 +413,68 @@ class FtpTest(unittest.TestCase):
         self.assertEqual(sha256(target), sha256(up))
         self.assertFalse(os.path.exists(part))
 
+    def used(self, user="alice"):
+        out = subprocess.run([SSFTPD, "user", "list", "--root", self.srv.root],
+                             capture_output=True, text=True, check=True).stdout
+        m = re.search(rf"^{user} .*\((\d+) bytes\)", out, re.M)
+        return int(m.group(1))
+
+    def cut_stor(self, f, name, data):
+        """A STOR whose data connection is reset part-way (a cut)."""
+        conn = f.transfercmd("STOR " + name)
+        conn.sendall(data)
+        conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                        b"\x01\x00\x00\x00\x00\x00\x00\x00")
+        conn.close()  # RST
+        with self.assertRaises(ftplib.error_temp) as e:
+            f.voidresp()
+        self.assertTrue(str(e.exception).startswith("426"), e.exception)
+
+    def test_a_resume_continues_what_size_said_and_counts_once(self):
+        old = os.urandom(1000)
+        new = os.urandom(3000)
+        base = self.used()  # setUp empties the home behind the ledger's back
+        f = login(self.srv)
+        f.storbinary("STOR f", io.BytesIO(old))
+        self.cut_stor(f, "f", new[:500])  # a newer upload, cut
+        self.assertEqual(f.size("f"), 1000)  # the published file
+        f.quit()
+        with open(os.path.join(self.work, "new"), "wb") as w:
+            w.write(new)
+        curl(self.srv, "-C", "-", "-T", os.path.join(self.work, "new"),
+             f"ftp://127.0.0.1:{self.srv.port}/f")
+        with open(os.path.join(self.srv.home(), "f"), "rb") as r:
+            self.assertEqual(r.read(), old + new[1000:])
+        # Without a published file the partial goes on, counted once.
+        f = login(self.srv)
+        self.cut_stor(f, "g", new[:1200])
+        self.assertEqual(f.size("g"), 1200)
+        f.storbinary("STOR g", io.BytesIO(new[1200:]), rest=1200)
+        with self.assertRaises(ftplib.error_perm) as e:  # beyond what is here
+            f.storbinary("STOR g", io.BytesIO(b"x"), rest=9000)
+        self.assertTrue(str(e.exception).startswith("554"), e.exception)
+        f.quit()
+        with open(os.path.join(self.srv.home(), "g"), "rb") as r:
+            self.assertEqual(r.read(), new)
+        self.assertEqual(self.used(), base + len(new) + len(old) + 2000)
+        f = login(self.srv)
+        f.delete("f")
+        f.delete("g")
+        f.quit()
+        self.assertEqual(self.used(), base)
+
+    def test_abor_right_after_the_end_of_an_upload_publishes_nothing(self):
+        f = login(self.srv)
+        conn = f.transfercmd("STOR torn")
+        conn.sendall(os.urandom(300000))
+        conn.close()
+        f.sock.sendall(b"ABOR\r\n")
+        self.assertTrue(f.getmultiline().startswith("426"))
+        self.assertTrue(f.getmultiline().startswith("226"))
+        self.assertFalse(os.path.exists(os.path.join(self.srv.home(), "torn")))
+        self.assertEqual(f.size("torn"), 300000)  # kept for a resume
+        f.quit()
+
     # ---- lftp -----------------------------------------------------------
 
     def check_lftp_mirror(self, tls):

@@ -10,12 +10,12 @@
  * quota is never passed: the upload ends with 552 and its partial is
  * removed.
  *
- * Resume (README, "FTP and FTPS"): SIZE of a name with no file but a
- * pending upload gives the partial's size, so `lftp put -c` and
- * `curl -C -` see what arrived.  APPE, and REST N before STOR, continue
- * the partial when it holds at least N bytes (it is cut to N); otherwise
- * they start from the published file's first N bytes (copied into the
- * partial), so the result is published whole and atomically as well.
+ * Resume (README, "FTP and FTPS"): SIZE gives the published file's size,
+ * or for a name with no file but a pending upload the partial's, so
+ * `lftp put -c` and `curl -C -` see what arrived.  APPE, and REST N before
+ * STOR, continue exactly what SIZE said: the published file's first N
+ * bytes (copied into the partial) when there is one, else the partial (cut
+ * to N), so the result is published whole and atomically as well.
  */
 #include "ftp_internal.h"
 

@@ -33,7 +33,7 @@
 #include "fileio.h"
 
 #define LIST_BUF (16 * 1024)
-#define XFER_BUF (256 * 1024)
+#define XFER_BUF (1024 * 1024)
 
 /* A path argument: 1..PROTO_PATH_MAX bytes (else 501), resolved (else the
  * error's reply).  Returns 0 with *p (and its normalized user path in
@@ -525,17 +525,12 @@ int ftp_cmd_retr(struct ftp_session *s, const char *arg, size_t n)
 }
 
 /* The published file's first n bytes into the partial at 0 (reserved). */
-static int copy_prefix(struct ftp_session *s, const char *arg, size_t len,
-                       struct files_upload *u, uint64_t n)
+static int copy_prefix(const struct jail_path *p, struct files_upload *u,
+                       uint64_t n)
 {
-    struct jail_path *p;
-    int rc = files_resolve(s->files, arg, len, &p);
-    if (rc != 0)
-        return rc;
     int in;
     struct stat st;
-    rc = jail_open_read(p, &in, &st);
-    jail_path_free(p);
+    int rc = jail_open_read(p, &in, &st);
     if (rc != 0)
         return rc;
     if ((uint64_t)st.st_size < n) {
@@ -568,17 +563,12 @@ static int copy_prefix(struct ftp_session *s, const char *arg, size_t len,
  * partial's size before this transfer adds to it (bytes before it were
  * counted by the attempt that wrote them); *have: what was there, for the
  * 554 of a REST beyond it. */
-static int upload_start(struct ftp_session *s, const char *arg, size_t n,
+static int upload_start(struct ftp_session *s, const struct jail_path *p,
                         bool append, struct files_upload *u, uint64_t partial,
                         uint64_t *start, uint64_t *from, uint64_t *have)
 {
-    struct jail_path *p;
     struct jail_entry e;
-    bool published = false;
-    if (files_resolve(s->files, arg, n, &p) == 0) {
-        published = jail_stat(p, &e) == 0 && e.type == JAIL_FILE;
-        jail_path_free(p);
-    }
+    bool published = jail_stat(p, &e) == 0 && e.type == JAIL_FILE;
     *have = published ? e.size : partial;
     uint64_t want = append ? *have : s->rest; /* STOR: 0, or REST's */
     *start = want;
@@ -590,29 +580,23 @@ static int upload_start(struct ftp_session *s, const char *arg, size_t n,
         return partial == want ? 0 : files_upload_truncate(u, want);
     }
     int rc = partial == 0 ? 0 : files_upload_truncate(u, 0);
-    return rc != 0 || want == 0 ? rc : copy_prefix(s, arg, n, u, want);
+    return rc != 0 || want == 0 ? rc : copy_prefix(p, u, want);
 }
 
 /* After the data connection of an upload ended: was the transfer cut
  * after all?  An ABOR that came with the end is a cut; so is a client that
- * is gone.  A killed client closes its control connection with its data
- * connection, within microseconds, in whichever order, while a live one
- * waits for our reply: in clear text the control connection is watched for
- * its end over a short grace (under PROT P the data connection's TLS
- * close_notify said it was whole).  The partial's data goes to disk first
- * (the commit would wait for that anyway), and that time counts towards
- * the grace.  Returns 0 (whole), -ECANCELED (ABOR) or -ECONNRESET (gone). */
-#define GONE_GRACE_MS 5
-
+ * is gone.  A killed client's kernel closes its control connection with
+ * its data connection, microseconds apart, in whichever order, while a live
+ * client waits for our reply: so the control connection is looked at once
+ * the partial's data is on disk (the commit would wait for that anyway),
+ * which gives the other end's FIN that long to arrive.  Under PROT P the
+ * data connection's TLS close_notify already said the client meant to end
+ * there.  Returns 0 (whole), -ECANCELED (ABOR) or -ECONNRESET (gone). */
 static int upload_cut(struct ftp_session *s, struct files_upload *u)
 {
-    int64_t t0 = proto_mono_ms();
     (void)fdatasync(files_upload_fd(u));
-    int64_t left = s->prot_p ? 0 : GONE_GRACE_MS - (proto_mono_ms() - t0);
     struct pollfd pfd = {.fd = s->io.fd, .events = POLLIN | POLLRDHUP};
-    int n = proto_tls_pending(&s->io)
-                ? 1
-                : proto_poll(&pfd, 1, left > 0 ? (int)left : 0);
+    int n = proto_tls_pending(&s->io) ? 1 : proto_poll(&pfd, 1, 0);
     if (n < 0)
         return -ECONNRESET;
     if (n > 0 && (pfd.revents & (POLLIN | POLLRDHUP | POLLHUP | POLLERR)))
@@ -659,26 +643,43 @@ static int receive(struct ftp_session *s, proto_io *dio, struct files_upload *u,
     int rc = 0;
     uint64_t ahead = 0; /* reserved, not yet written */
     *got = 0;
+    uint64_t next_look = RESERVE_STEP;
     for (;;) {
-        ssize_t k = proto_stream_recv(dio, buf, XFER_BUF, true);
-        if (k == 0)
-            break;
-        if (k < 0) {
-            rc = (int)k;
-            break;
+        /* The first read waits; then what has arrived fills the buffer. */
+        size_t k = 0;
+        bool end = false;
+        while (k < XFER_BUF) {
+            ssize_t r = proto_stream_recv(dio, buf + k, XFER_BUF - k, k == 0);
+            if (r == -EAGAIN)
+                break;
+            if (r <= 0) {
+                end = r == 0;
+                rc = (int)r;
+                break;
+            }
+            k += (size_t)r;
         }
-        /* Never past the quota: reserved before written. */
-        int e = reserve(u, &ahead, (uint64_t)k);
-        if (e == 0)
-            e = proto_pwrite_all(fd, buf, (size_t)k, off);
-        if (e != 0) {
-            *file_err = e;
-            break;
+        if (k > 0) {
+            /* Never past the quota: reserved before written. */
+            int e = reserve(u, &ahead, (uint64_t)k);
+            if (e == 0)
+                e = proto_pwrite_all(fd, buf, k, off);
+            if (e != 0) {
+                *file_err = e;
+                break;
+            }
+            off += (uint64_t)k;
+            *got += (uint64_t)k;
+            proto_writeback_note(&wb, off);
         }
-        off += (uint64_t)k;
-        *got += (uint64_t)k;
-        proto_writeback_note(&wb, off);
-        ftp_poll_abort(s);
+        if (end || rc != 0)
+            break;
+        /* A steady stream never waits, so the watch never looks: look for
+         * an ABOR every few MiB. */
+        if (*got >= next_look) {
+            next_look = *got + RESERVE_STEP;
+            ftp_poll_abort(s);
+        }
         if (s->aborted) {
             rc = -ECANCELED;
             break;
@@ -700,13 +701,14 @@ int ftp_cmd_stor(struct ftp_session *s, const char *arg, size_t n, bool append)
     struct files_upload *u;
     uint64_t partial = 0, start = 0;
     rc = files_upload_begin_open(s->files, p, &u, &partial);
-    jail_path_free(p);
     if (rc != 0) {
+        jail_path_free(p);
         ftp_log(s, "STOR %s: %s", path, strerror(-rc));
         return ftp_fail(s, rc, arg);
     }
     uint64_t from = 0, have = 0;
-    rc = upload_start(s, arg, n, append, u, partial, &start, &from, &have);
+    rc = upload_start(s, p, append, u, partial, &start, &from, &have);
+    jail_path_free(p);
     if (rc != 0) {
         files_upload_leave(u);
         if (rc == -ERANGE)

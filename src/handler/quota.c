@@ -340,6 +340,11 @@ int quota_take_entry(struct quota *q)
 static int adjust(struct quota *q, uint64_t unreserve, struct jail_count add,
                   struct jail_count gone)
 {
+    /* Nothing to change (an upload with nothing left reserved, a commit
+     * that replaced nothing): no trip to the ledger. */
+    if (unreserve == 0 && add.bytes == 0 && add.entries == 0 &&
+        gone.bytes == 0 && gone.entries == 0)
+        return 0;
     pthread_mutex_lock(&q->mu);
     struct ledger_state st;
     int rc = q_begin(q, &st);

@@ -572,14 +572,18 @@ static int upload_start(struct ftp_session *s, const struct jail_path *p,
     *have = published ? e.size : partial;
     uint64_t want = append ? *have : s->rest; /* STOR: 0, or REST's */
     *start = want;
-    *from = 0;
+    *from = partial; /* nothing new yet, also when this fails */
     if (want > *have)
         return -ERANGE;
     if (want > 0 && !published) { /* the partial goes on */
-        *from = want;
-        return partial == want ? 0 : files_upload_truncate(u, want);
+        int rc = partial == want ? 0 : files_upload_truncate(u, want);
+        if (rc == 0)
+            *from = want;
+        return rc;
     }
     int rc = partial == 0 ? 0 : files_upload_truncate(u, 0);
+    if (rc == 0)
+        *from = 0; /* the copy's bytes, if any, are new */
     return rc != 0 || want == 0 ? rc : copy_prefix(p, u, want);
 }
 
@@ -592,14 +596,15 @@ static int upload_start(struct ftp_session *s, const struct jail_path *p,
  * which gives the other end's FIN that long to arrive.  Under PROT P the
  * data connection's TLS close_notify already said the client meant to end
  * there.  Returns 0 (whole), -ECANCELED (ABOR) or -ECONNRESET (gone). */
-static int upload_cut(struct ftp_session *s, struct files_upload *u)
+static int upload_cut(struct ftp_session *s)
 {
-    (void)fdatasync(files_upload_fd(u));
     struct pollfd pfd = {.fd = s->io.fd, .events = POLLIN | POLLRDHUP};
-    int n = proto_tls_pending(&s->io) ? 1 : proto_poll(&pfd, 1, 0);
+    bool held = proto_tls_pending(&s->io); /* input TLS already has */
+    int n = held ? 0 : proto_poll(&pfd, 1, 0);
     if (n < 0)
         return -ECONNRESET;
-    if (n > 0 && (pfd.revents & (POLLIN | POLLRDHUP | POLLHUP | POLLERR)))
+    if (held ||
+        (n > 0 && (pfd.revents & (POLLIN | POLLRDHUP | POLLHUP | POLLERR))))
         (void)ftp_take_abort(s); /* an ABOR, or the end (aborted too) */
     if (!s->aborted)
         return 0;
@@ -607,12 +612,22 @@ static int upload_cut(struct ftp_session *s, struct files_upload *u)
                                                            : -ECANCELED;
 }
 
-/* Quota is reserved ahead in steps this large (fewer ledger updates), or
- * exactly what arrived when a step no longer fits. */
+/* Once an upload has received this much, quota is reserved ahead in steps
+ * this large (fewer ledger updates), or exactly what arrived when a step
+ * no longer fits. */
 #define RESERVE_STEP (8u << 20)
 
-static int reserve(struct files_upload *u, uint64_t *ahead, uint64_t n)
+static int reserve(struct files_upload *u, uint64_t *ahead, uint64_t n,
+                   uint64_t got)
 {
+    /* A small upload reserves what it receives: one running upload must
+     * not hold a step of quota that another one needs. */
+    if (got < RESERVE_STEP && *ahead < n) {
+        int rc = files_upload_reserve(u, n - *ahead);
+        if (rc == 0)
+            *ahead = 0;
+        return rc;
+    }
     if (*ahead >= n) {
         *ahead -= n;
         return 0;
@@ -661,7 +676,7 @@ static int receive(struct ftp_session *s, proto_io *dio, struct files_upload *u,
         }
         if (k > 0) {
             /* Never past the quota: reserved before written. */
-            int e = reserve(u, &ahead, (uint64_t)k);
+            int e = reserve(u, &ahead, (uint64_t)k, *got);
             if (e == 0)
                 e = proto_pwrite_all(fd, buf, k, off);
             if (e != 0) {
@@ -710,6 +725,9 @@ int ftp_cmd_stor(struct ftp_session *s, const char *arg, size_t n, bool append)
     rc = upload_start(s, p, append, u, partial, &start, &from, &have);
     jail_path_free(p);
     if (rc != 0) {
+        /* What a copy that failed part-way left in the partial counts. */
+        uint64_t left;
+        (void)files_upload_written(u, from, &left);
         files_upload_leave(u);
         if (rc == -ERANGE)
             return ftp_reply(s, 554,
@@ -733,8 +751,12 @@ int ftp_cmd_stor(struct ftp_session *s, const char *arg, size_t n, bool append)
     watch(s, &dio, &ac);
     rc = receive(s, &dio, u, start, &got, &file_err);
     ftp_data_close(&dio);
+    /* The data on disk first: the commit would wait for it anyway, and a
+     * write error it reports (once) must stop the publishing. */
+    if (rc == 0 && file_err == 0 && fdatasync(files_upload_fd(u)) != 0)
+        file_err = -errno;
     if (rc == 0 && file_err == 0)
-        rc = upload_cut(s, u);
+        rc = upload_cut(s);
     (void)files_upload_written(u, from, &stored);
     if (file_err != 0) {
         /* Over quota or out of space: nothing half-made is kept. */

@@ -41,7 +41,8 @@ def sha256(path):
 class Server:
     """One ssftpd with --ftp, its own data root, users alice and bob."""
 
-    def __init__(self, *extra, users=(("alice", None), ("bob", "1M"))):
+    def __init__(self, *extra,
+                 users=(("alice", None), ("bob", "1M"), ("carol", "10M"))):
         self.tmp = tempfile.mkdtemp(prefix="ssftp-ftp-")
         self.root = os.path.join(self.tmp, "root")
         for name, quota in users:
@@ -674,6 +675,22 @@ class FtpTest(unittest.TestCase):
         self.assertEqual(f.size("ok"), 900000)
         f.delete("ok")
         f.quit()
+
+    def test_a_running_upload_holds_no_more_quota_than_it_has(self):
+        a = login(self.srv, user="carol")  # carol's quota is 10M
+        a.storbinary("STOR used", io.BytesIO(b"u" * (1 << 20)))
+        conn = a.transfercmd("STOR slow")
+        conn.sendall(b"s" * 1000)
+        b = login(self.srv, user="carol")
+        b.storbinary("STOR other", io.BytesIO(b"o" * 1500000))
+        self.assertEqual(b.size("other"), 1500000)
+        b.delete("other")
+        b.quit()
+        conn.close()
+        a.voidresp()
+        a.delete("slow")
+        a.delete("used")
+        a.quit()
 
     def test_an_ftps_upload_cut_without_close_notify_is_not_published(self):
         f = login(self.srv, tls=True)

@@ -628,7 +628,9 @@ class FtpTest(unittest.TestCase):
         for _ in range(500):
             f.sendcmd("PASV")
         after = len(os.listdir(f"/proc/{pid}/fd"))
-        self.assertLessEqual(after, before + 1)
+        # One listener at a time: 500 would leak 500 descriptors.  (Other
+        # sessions of the shared server may be opening or closing a few.)
+        self.assertLess(after - before, 10)
         f.quit()
 
     def test_many_idle_control_connections_and_others_still_served(self):

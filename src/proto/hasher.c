@@ -30,7 +30,7 @@ static void file_write(proto_hasher_file *f, const unsigned char *buf, size_t n)
 {
     if (f->fd < 0 || f->err != 0)
         return;
-    int e = proto_pwrite_all(f->wb.fd, buf, n, f->off);
+    int e = proto_pwrite_all(f->fd, buf, n, f->off);
     if (e != 0) {
         f->err = e;
         return;

@@ -28,6 +28,10 @@ from benchproc import fingerprint, stop
 from transfer import free_port, make_file, prime, run
 
 PW = "bench-pass"
+# --only's row names: (mode, operation)
+ROWS = {"ftp-stor": ("ftp", "STOR"), "ftp-retr": ("ftp", "RETR"),
+        "ftps-stor": ("ftps", "STOR"), "ftps-retr": ("ftps", "RETR"),
+        "mirror-up": ("ftp", "mirror -R"), "mirror-down": ("ftp", "mirror")}
 
 
 def wait_port(port, proc, timeout=10):
@@ -45,18 +49,17 @@ def wait_port(port, proc, timeout=10):
 
 
 class Ssftpd:
-    name = "ssftpd"
-
-    def __init__(self, bd, work):
+    def __init__(self, bd, work, name="ssftpd", extra=()):
+        self.name = name
         ssftpd = os.path.join(bd, "src/handler/ssftpd")
-        self.root = os.path.join(work, "ss-root")
+        self.root = os.path.join(work, name + "-root")
         subprocess.run([ssftpd, "user", "add", "bench", "--root", self.root,
                         "--kdf-ops", "2", "--kdf-mem", str(8 << 20)],
                        input=PW + "\n" + PW + "\n", text=True, check=True,
                        capture_output=True)
         self.p = subprocess.Popen(
             [ssftpd, "--root", self.root, "--listen", "127.0.0.1:0",
-             "--ftp", "127.0.0.1:0"], stdout=subprocess.PIPE,
+             "--ftp", "127.0.0.1:0", *extra], stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL, text=True)
         self.port = None
         while self.port is None:
@@ -148,6 +151,13 @@ def main():
     ap.add_argument("--file-size", type=int, default=4096)
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--workdir", help="scratch directory (default: a temp dir)")
+    ap.add_argument("--only", default=",".join(ROWS),
+                    help="rows to run, comma-separated: " + ",".join(ROWS))
+    ap.add_argument("--no-fsync-too", action="store_true",
+                    help="also run ssftpd --ftp-no-fsync (226 from the page "
+                    "cache, as vsftpd)")
+    ap.add_argument("--also", action="append", default=[], metavar="NAME=DIR",
+                    help="another ssftpd build to run in the same rounds")
     a = ap.parse_args()
     if os.geteuid() != 0 or shutil.which("vsftpd") is None:
         sys.exit("needs root and vsftpd (apt-get install vsftpd)")
@@ -165,32 +175,51 @@ def main():
                 f.write(os.urandom(a.file_size))
         ss = Ssftpd(a.build_dir, work)
         servers = [ss, Vsftpd(work, ss.cert, ss.key)]
+        if a.no_fsync_too:
+            servers.append(Ssftpd(a.build_dir, work, "no-fsync",
+                                  ["--ftp-no-fsync"]))
+        for spec in a.also:
+            name, bd = spec.split("=", 1)
+            servers.append(Ssftpd(bd, work, name))
         dst = os.path.join(work, "got.bin")
         mb = size / 1e6
+        only = set(a.only.split(","))
+        if not only <= set(ROWS):
+            sys.exit(f"--only: unknown rows {only - set(ROWS)}")
         for r in range(a.rounds):
-            order = servers[r % 2:] + servers[:r % 2]
+            k = r % len(servers)
+            order = servers[k:] + servers[:k]
             for s in order:
                 url = f"ftp://127.0.0.1:{s.port}/{s.prefix}"
                 for tls in (False, True):
                     mode = "ftps" if tls else "ftp"
-                    prime(work, size)
-                    t = curl_time(s, tls, ["-T", src, url + "big.bin"])
-                    res.setdefault((s.name, mode, "STOR"), []).append(mb / t)
-                    prime(work, size)
-                    t = curl_time(s, tls, [url + "big.bin", "-o", dst])
-                    res.setdefault((s.name, mode, "RETR"), []).append(mb / t)
-                    if os.path.getsize(dst) != size:
-                        sys.exit(f"{s.name}: short download")
-                    os.unlink(dst)
-                    os.unlink(os.path.join(s.dir, "big.bin"))
+                    big = os.path.join(s.dir, "big.bin")
+                    if mode + "-stor" in only or mode + "-retr" in only:
+                        prime(work, size)
+                        t = curl_time(s, tls, ["-T", src, url + "big.bin"])
+                        if mode + "-stor" in only:
+                            res.setdefault((s.name, mode, "STOR"),
+                                           []).append(mb / t)
+                    if mode + "-retr" in only:
+                        prime(work, size)
+                        t = curl_time(s, tls, [url + "big.bin", "-o", dst])
+                        res.setdefault((s.name, mode, "RETR"), []).append(mb / t)
+                        if os.path.getsize(dst) != size:
+                            sys.exit(f"{s.name}: short download")
+                        os.unlink(dst)
+                    if os.path.exists(big):
+                        os.unlink(big)
+                if "mirror-up" not in only and "mirror-down" not in only:
+                    continue
                 t = lftp_time(s, f'mirror -R "{small}" {s.prefix}small')
                 res.setdefault((s.name, "ftp", "mirror -R"), []).append(a.files / t)
-                down = os.path.join(work, "down")
-                t = lftp_time(s, f'mirror {s.prefix}small "{down}"')
-                res.setdefault((s.name, "ftp", "mirror"), []).append(a.files / t)
-                if len(os.listdir(down)) != a.files:
-                    sys.exit(f"{s.name}: mirror lost files")
-                shutil.rmtree(down)
+                if "mirror-down" in only:
+                    down = os.path.join(work, "down")
+                    t = lftp_time(s, f'mirror {s.prefix}small "{down}"')
+                    res.setdefault((s.name, "ftp", "mirror"), []).append(a.files / t)
+                    if len(os.listdir(down)) != a.files:
+                        sys.exit(f"{s.name}: mirror lost files")
+                    shutil.rmtree(down)
                 shutil.rmtree(os.path.join(s.dir, "small"))
     finally:
         for s in servers:
@@ -203,19 +232,20 @@ def main():
 
     print(f"### FTP: ssftpd --ftp against vsftpd, loopback, medians (min-max) "
           f"of {a.rounds} alternating rounds\n")
-    print("| transfer | unit | ssftpd | vsftpd | ssftpd/vsftpd |")
-    print("| --- | --- | ---: | ---: | ---: |")
-    rows = [("ftp", "STOR"), ("ftp", "RETR"), ("ftps", "STOR"), ("ftps", "RETR"),
-            ("ftp", "mirror -R"), ("ftp", "mirror")]
-    for mode, op in rows:
+    names = [s.name for s in servers]
+    print("| transfer | unit | " + " | ".join(names) + " | ssftpd/vsftpd |")
+    print("| --- | --- | " + "---: | " * len(names) + "---: |")
+    for key, (mode, op) in ROWS.items():
+        if (names[0], mode, op) not in res:
+            continue
         what = (f"{a.size_mib} MiB {op}, curl, {mode.upper()}" if op in
                 ("STOR", "RETR") else
                 f"{a.files} x {a.file_size} B, lftp {op}, FTP")
         unit = "MB/s" if op in ("STOR", "RETR") else "files/s"
         r = statistics.median(res[("ssftpd", mode, op)]) / statistics.median(
             res[("vsftpd", mode, op)])
-        print(f"| {what} | {unit} | {fig(('ssftpd', mode, op))} | "
-              f"{fig(('vsftpd', mode, op))} | {r:.2f}x |")
+        figs = " | ".join(fig((n, mode, op)) for n in names)
+        print(f"| {what} | {unit} | {figs} | {r:.2f}x |")
     print("\nTarget: ssftpd >= 1.0x vsftpd in every row.")
 
 

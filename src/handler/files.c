@@ -271,7 +271,7 @@ void files_upload_flush_start(const struct files_upload *u)
 }
 
 int files_upload_commit(struct files_upload *u, struct jail_commit *c,
-                        bool sync_dir)
+                        enum jail_sync sync)
 {
     uint64_t end = 0;
     int rc = jail_upload_size(u->u, &end);
@@ -283,7 +283,7 @@ int files_upload_commit(struct files_upload *u, struct jail_commit *c,
         return rc;
     }
     (void)quota_release(u->f->quota, u->reserved);
-    rc = jail_upload_commit(u->u, c, sync_dir);
+    rc = jail_upload_commit(u->u, c, sync);
     if (rc == 0)
         (void)quota_free(u->f->quota, c->replaced);
     free(u);

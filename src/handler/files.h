@@ -21,7 +21,7 @@
  *     [files_upload_restart(u)]   the client's copy differs: start at 0
  *     write bytes partial (or 0)..total-1 at their offsets on
  *         files_upload_fd(u), then files_upload_written(u, off, &stored)
- *     files_upload_commit(u, &c, sync_dir)  publish (the partial must be
+ *     files_upload_commit(u, &c, sync)      publish (the partial must be
  *                                 total bytes)
  *     or files_upload_leave(u)    keep the partial for a later resume
  *     or files_upload_discard(u)  throw it away
@@ -114,10 +114,11 @@ int files_upload_written(struct files_upload *u, uint64_t off,
 /* Publishes the partial under the target name (jail_upload_commit()) once
  * it holds exactly the total (-EIO otherwise, and the partial is kept).  *c
  * says what was replaced; close c->displaced_fd (when >= 0) after telling
- * the client.  Without sync_dir the directory's fsync is the caller's: see
- * c->dir_fd (a group of commits in one directory fsyncs it once).  Frees u. */
+ * the client.  sync says what is fsynced (enum jail_sync): with
+ * JAIL_SYNC_DIR_LATER the directory's fsync is the caller's, see c->dir_fd
+ * (a group of commits in one directory fsyncs it once).  Frees u. */
 int files_upload_commit(struct files_upload *u, struct jail_commit *c,
-                        bool sync_dir);
+                        enum jail_sync sync);
 /* Starts writing what the partial holds to disk (jail_upload_flush_start()),
  * for an upload whose commit is put off to be grouped with others. */
 void files_upload_flush_start(const struct files_upload *u);

@@ -41,6 +41,9 @@ struct ftp_server {
     /* How long a passive port waits for its connection, and a data
      * connection for its next byte (--ftp-data-timeout). */
     int data_timeout_ms;
+    /* --ftp-no-fsync: 226 once the upload is published in the page cache,
+     * not on disk (no fdatasync, no early writeback, no fsyncs) */
+    bool no_fsync;
     atomic_uint sessions; /* FTP control connections now */
 };
 

@@ -170,7 +170,7 @@ int jail_rename(const struct jail_path *from, const struct jail_path *to);
  *            (readers see the old or the new file, never neither), fsyncs
  *            the directory (or, when asked, hands its fd over so that the
  *            caller fsyncs it once for several commits); see struct
- *            jail_commit.  On failure nothing is published and the partial
+ *            jail_commit and enum jail_sync.  On failure nothing is published and the partial
  *            is kept for a resume.
  *   close:   keeps the partial for a later resume.
  *   discard: removes the partial; *freed (may be NULL) gets it (one entry
@@ -216,8 +216,23 @@ struct jail_commit {
      * is whole, under a private name, and the log must say so. */
     bool dir_hidden;
 };
+/* How much of a commit is made durable before it returns. */
+enum jail_sync {
+    /* fsyncs the file; the directory's fsync is the caller's (c->dir_fd) */
+    JAIL_SYNC_DIR_LATER = 0,
+    JAIL_SYNC_FULL = 1, /* fsyncs the file, then the directory */
+    /* The caller has made the data durable already (fdatasync): only the
+     * directory is fsynced.  A second sync of the file would cost a second
+     * journal commit for its timestamps alone. */
+    JAIL_SYNC_DIR_ONLY,
+    /* Nothing is fsynced (ssftpd --ftp-no-fsync): readers still see the old
+     * file or the new one, never a part, but after a crash the new name may
+     * be lost or name a short file -- what FTP servers that answer from the
+     * page cache give. */
+    JAIL_SYNC_NONE,
+};
 int jail_upload_commit(struct jail_upload *u, struct jail_commit *c,
-                       bool sync_dir);
+                       enum jail_sync sync);
 void jail_upload_close(struct jail_upload *u);
 int jail_upload_discard(struct jail_upload *u, struct jail_count *freed);
 

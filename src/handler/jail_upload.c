@@ -166,12 +166,15 @@ void jail_upload_flush_start(const struct jail_upload *u)
 }
 
 int jail_upload_commit(struct jail_upload *u, struct jail_commit *c,
-                       bool sync_dir)
+                       enum jail_sync sync)
 {
     *c = (struct jail_commit){.displaced_fd = -1, .dir_fd = -1};
     /* fsync before the rename: after a crash the name must not point at a
      * file whose data never reached the disk. */
-    int rc = fsync(u->fd) != 0 ? -errno : 0;
+    int rc = 0;
+    if ((sync == JAIL_SYNC_FULL || sync == JAIL_SYNC_DIR_LATER) &&
+        fsync(u->fd) != 0)
+        rc = -errno;
     /* First move the partial to a private name: while the partial name
      * could still hold the displaced file, a session opening it would take
      * the old file for a partial. */
@@ -190,10 +193,10 @@ int jail_upload_commit(struct jail_upload *u, struct jail_commit *c,
          * if even that fails it stays hidden, and counted, under tmp. */
         if (rc != 0) {
             (void)renameat2(u->dirfd, tmp, u->dirfd, u->part, RENAME_NOREPLACE);
-        } else if (!sync_dir) {
+        } else if (sync == JAIL_SYNC_DIR_LATER) {
             c->dir_fd = u->dirfd; /* the caller's fsync, and close */
             u->dirfd = -1;
-        } else if (fsync(u->dirfd) != 0) {
+        } else if (sync != JAIL_SYNC_NONE && fsync(u->dirfd) != 0) {
             c->sync_err = -errno;
         }
     }

@@ -48,7 +48,7 @@ struct options {
     char ftp_host[256];
     unsigned ftp_port;
     unsigned pasv_lo, pasv_hi;
-    bool ftp_allow_plaintext, ftp_active, ftp_no_reuse;
+    bool ftp_allow_plaintext, ftp_active, ftp_no_reuse, ftp_no_fsync;
     unsigned ftp_data_timeout_s;
 };
 
@@ -64,7 +64,8 @@ static void usage(FILE *f)
         "              [--tls-cert FILE --tls-key FILE]\n"
         "              [--ftp HOST:PORT [--ftp-passive-ports LO-HI]\n"
         "               [--ftp-allow-plaintext] [--ftp-active]\n"
-        "               [--ftp-no-tls-reuse] [--ftp-data-timeout S]]\n"
+        "               [--ftp-no-tls-reuse] [--ftp-data-timeout S]\n"
+        "               [--ftp-no-fsync]]\n"
         "       ssftpd user add|passwd|del|quota|list ... (ssftpd user "
         "--help)\n"
         "       ssftpd fingerprint [--root DIR] [--tls-cert FILE]\n"
@@ -115,7 +116,13 @@ static void usage(FILE *f)
         "                        Python's ftplib as it is)\n"
         "  --ftp-data-timeout S  a passive port waits this long for its\n"
         "                        connection, a transfer for its next byte;\n"
-        "                        default %d\n",
+        "                        default %d\n"
+        "  --ftp-no-fsync        answer 226 once an FTP upload is published "
+        "in\n"
+        "                        the page cache, as vsftpd does, not once it\n"
+        "                        is on disk: faster; readers still never see\n"
+        "                        a part, but a crash may lose or shorten the\n"
+        "                        last uploads\n",
         DEFAULT_ROOT, DEFAULT_HOST, DEFAULT_PORT, DEFAULT_MAX_CLIENTS,
         DEFAULT_MAX_PER_IP, PROTO_IDLE_TIMEOUT_S, PROTO_LOGIN_TIMEOUT_S,
         FTP_DATA_TIMEOUT_S);
@@ -173,6 +180,7 @@ static bool parse_flag(const char *a, struct options *o)
                      ? &o->ftp_allow_plaintext
                  : strcmp(a, "--ftp-active") == 0       ? &o->ftp_active
                  : strcmp(a, "--ftp-no-tls-reuse") == 0 ? &o->ftp_no_reuse
+                 : strcmp(a, "--ftp-no-fsync") == 0     ? &o->ftp_no_fsync
                                                         : NULL;
     if (flag != NULL)
         *flag = true;
@@ -410,6 +418,7 @@ int main(int argc, char **argv)
                                  .allow_plaintext = o.ftp_allow_plaintext,
                                  .allow_active = o.ftp_active,
                                  .require_reuse = !o.ftp_no_reuse,
+                                 .no_fsync = o.ftp_no_fsync,
                                  .data_timeout_ms =
                                      (int)o.ftp_data_timeout_s * 1000};
     if (o.ftp &&

@@ -145,7 +145,7 @@ int session_put_flush(struct session *s)
     struct jail_commit c[PUT_BATCH_MAX];
     int err[PUT_BATCH_MAX];
     for (unsigned i = 0; i < b->n; i++)
-        err[i] = files_upload_commit(b->h[i].u, &c[i], false);
+        err[i] = files_upload_commit(b->h[i].u, &c[i], JAIL_SYNC_DIR_LATER);
     sync_dirs(c, b->n);
     int rc = 0;
     for (unsigned i = 0; i < b->n; i++) {
@@ -183,7 +183,7 @@ static int put_publish(struct session *s, struct upload *up, uint64_t off,
         memcpy(h.path, up->path, sizeof h.path);
         memcpy(h.digest, digest, sizeof h.digest);
         struct jail_commit c;
-        int err = files_upload_commit(up->u, &c, true);
+        int err = files_upload_commit(up->u, &c, JAIL_SYNC_FULL);
         int rc = put_reply(s, &h, err, &c);
         if (c.displaced_fd >= 0)
             close(c.displaced_fd);

@@ -711,6 +711,36 @@ class FtpTest(unittest.TestCase):
         self.assertEqual(f.size("cut.bin"), 1 << 20)  # the partial, to resume
         f.quit()
 
+class NoFsyncTest(unittest.TestCase):
+    """--ftp-no-fsync publishes from the page cache: the same atomic
+    publish, resume and quota, without the fsyncs."""
+
+    def test_uploads_publish_whole_and_replace_atomically(self):
+        srv = Server("--ftp-no-fsync")
+        try:
+            f = login(srv)
+            home = srv.home()
+            for size in (0, 4096, 20 << 20):  # 20 MiB crosses the steps
+                data = os.urandom(size)
+                f.storbinary("STOR a.bin", io.BytesIO(data))
+                with open(os.path.join(home, "a.bin"), "rb") as got:
+                    self.assertEqual(got.read(), data)
+            # APPE copies the published file into a partial and adds to it.
+            f.storbinary("STOR b.bin", io.BytesIO(b"x" * 100000))
+            f.voidcmd("TYPE I")
+            conn = f.transfercmd("APPE b.bin")
+            conn.sendall(b"y" * 5)
+            conn.close()
+            f.voidresp()
+            with open(os.path.join(home, "b.bin"), "rb") as got:
+                self.assertEqual(got.read(), b"x" * 100000 + b"y" * 5)
+            self.assertEqual([n for n in os.listdir(home)
+                              if n.endswith(".ssftp-part")], [])
+            f.quit()
+        finally:
+            srv.stop()
+
+
 def main():
     global SSFTPD
     if len(sys.argv) < 2:

@@ -25,19 +25,10 @@
 
 void ftp_log(const struct ftp_session *s, const char *fmt, ...)
 {
-    char raw[1024], msg[2048], user[4 * PROTO_AUTH_USER_MAX + 8];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(raw, sizeof raw, fmt, ap);
+    log_session_v("ftp", s->peer, s->logged_in ? s->user : NULL, fmt, ap);
     va_end(ap);
-    log_escape(raw, msg, sizeof msg);
-    log_escape(s->logged_in ? s->user : "-", user, sizeof user);
-    char stamp[32];
-    time_t t = time(NULL);
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    fprintf(stderr, "%s ssftpd ftp %s %s: %s\n", stamp, s->peer, user, msg);
 }
 
 int ftp_send(struct ftp_session *s, const char *buf, size_t n)

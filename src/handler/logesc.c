@@ -5,8 +5,10 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "path.h"
+#include "auth.h"
 
 void log_escape(const char *in, char *out, size_t cap)
 {
@@ -38,4 +40,20 @@ void log_escape(const char *in, char *out, size_t cap)
         s += n;
     }
     out[o] = '\0';
+}
+
+void log_session_v(const char *proto, const char *peer, const char *user,
+                   const char *fmt, va_list ap)
+{
+    char raw[1024], msg[2048], who[4 * PROTO_AUTH_USER_MAX + 8];
+    vsnprintf(raw, sizeof raw, fmt, ap);
+    log_escape(raw, msg, sizeof msg);
+    log_escape(user != NULL ? user : "-", who, sizeof who);
+    char stamp[32];
+    time_t t = time(NULL);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    fprintf(stderr, "%s ssftpd %s%s%s %s: %s\n", stamp, proto ? proto : "",
+            proto ? " " : "", peer, who, msg);
 }

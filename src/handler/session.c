@@ -23,20 +23,10 @@
 
 void session_log(const struct session *s, const char *fmt, ...)
 {
-    char raw[1024], msg[2048], user[4 * PROTO_AUTH_USER_MAX + 8];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(raw, sizeof raw, fmt, ap);
+    log_session_v(NULL, s->peer, s->user[0] != '\0' ? s->user : NULL, fmt, ap);
     va_end(ap);
-    log_escape(raw, msg, sizeof msg);
-    log_escape(s->user[0] != '\0' ? s->user : "-", user, sizeof user);
-    char stamp[32];
-    time_t t = time(NULL);
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    /* One fprintf per line: stdio locks the stream, so lines never mix. */
-    fprintf(stderr, "%s ssftpd %s %s: %s\n", stamp, s->peer, user, msg);
 }
 
 size_t session_path_len(const char *path)

@@ -692,6 +692,19 @@ static int ftp_finish(ss_request *r)
 {
     struct ftp_session *s = ss_request_state(r);
     int why = s->end != 0 ? s->end : ss_request_status(r);
+    /* The library ended a parked wait: say why, as RFC 959's 421 does.  No
+     * wait for a peer that does not read: the reply fits its buffer, or it
+     * goes unsaid. */
+    if (s->end == 0 && !s->tls_handshaking) {
+        s->io.deadline_ms = proto_mono_ms();
+        if (why == -ESHUTDOWN)
+            (void)ftp_reply(s, 421, "Server shutting down; goodbye.");
+        else if (why == -ETIMEDOUT && s->files != NULL)
+            (void)ftp_reply(s, 421, "Idle timeout (%d s); goodbye.",
+                            s->srv->core->idle_timeout_ms / 1000);
+        else if (why == -ETIMEDOUT)
+            (void)ftp_reply(s, 421, "Login timed out; goodbye.");
+    }
     ftp_data_reset(s);
     free(s->rnfr);
     s->rnfr = NULL;

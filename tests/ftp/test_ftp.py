@@ -711,6 +711,40 @@ class FtpTest(unittest.TestCase):
         self.assertEqual(f.size("cut.bin"), 1 << 20)  # the partial, to resume
         f.quit()
 
+class TimeoutTest(unittest.TestCase):
+    """A connection the server ends is told why, with 421 (RFC 959)."""
+
+    def read_all(self, s):
+        s.settimeout(20)
+        got = b""
+        while True:
+            k = s.recv(4096)
+            if not k:
+                return got.decode()
+            got += k
+
+    def test_login_and_idle_timeouts_and_shutdown_say_421(self):
+        srv = Server("--login-timeout", "1", "--idle-timeout", "2")
+        try:
+            s = socket.create_connection(("127.0.0.1", srv.port), timeout=10)
+            t0 = time.monotonic()
+            got = self.read_all(s)
+            s.close()
+            self.assertRegex(got, r"^220 .*\r\n421 Login timed out; goodbye\.\r\n$")
+            self.assertGreater(time.monotonic() - t0, 0.9)
+            f = login(srv)
+            got = self.read_all(f.sock)
+            f.close()
+            self.assertEqual(got, "421 Idle timeout (2 s); goodbye.\r\n")
+            f = login(srv)
+            srv.proc.send_signal(signal.SIGTERM)
+            got = self.read_all(f.sock)
+            f.close()
+            self.assertEqual(got, "421 Server shutting down; goodbye.\r\n")
+        finally:
+            srv.stop()
+
+
 class NoFsyncTest(unittest.TestCase):
     """--ftp-no-fsync publishes from the page cache: the same atomic
     publish, resume and quota, without the fsyncs."""

@@ -330,6 +330,7 @@ static int cmd_feat(struct ftp_session *s)
                      "%s"
                      " SIZE\r\n"
                      " MDTM\r\n"
+                     " MFMT\r\n"
                      " REST STREAM\r\n"
                      " MLST type*;size*;modify*;perm*;\r\n"
                      " TVFS\r\n"
@@ -383,7 +384,8 @@ static int cmd_help(struct ftp_session *s)
     static const char text[] =
         "214-The following commands are recognized:\r\n"
         " ABOR APPE AUTH CDUP CWD DELE EPRT EPSV FEAT HASH HELP LIST MDTM\r\n"
-        " MKD MLSD MLST MODE NLST NOOP OPTS PASS PASV PBSZ PORT PROT PWD\r\n"
+        " MFMT MKD MLSD MLST MODE NLST NOOP OPTS PASS PASV PBSZ PORT PROT\r\n"
+        " PWD\r\n"
         " QUIT RANG REST RETR RMD RNFR RNTO SIZE STAT STOR STRU SYST TYPE\r\n"
         " USER\r\n"
         " XCUP XCWD XMKD XPWD XRMD\r\n"
@@ -497,6 +499,8 @@ static int command(struct ftp_session *s, char *line, size_t len)
         return ftp_cmd_size(s, arg, n);
     if (strcmp(verb, "MDTM") == 0)
         return ftp_cmd_mdtm(s, arg, n);
+    if (strcmp(verb, "MFMT") == 0)
+        return ftp_cmd_mfmt(s, arg, n);
     if (strcmp(verb, "DELE") == 0)
         return ftp_cmd_dele(s, arg, n);
     if (strcmp(verb, "MKD") == 0 || strcmp(verb, "XMKD") == 0)

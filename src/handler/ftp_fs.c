@@ -391,6 +391,50 @@ int ftp_cmd_mdtm(struct ftp_session *s, const char *arg, size_t n)
     return ftp_reply(s, 213, "%s", when);
 }
 
+/* MFMT YYYYMMDDHHMMSS[.sss] PATH (draft-somers-ftp-mfxx): the file's
+ * modification time, UTC; fractions of a second are dropped. */
+int ftp_cmd_mfmt(struct ftp_session *s, const char *arg, size_t n)
+{
+    struct tm tm = {0};
+    int used = 0;
+    /* Digits only: sscanf's %d would take signs and spaces. */
+    size_t digits = strspn(arg, "0123456789");
+    if (digits != 14 ||
+        sscanf(arg, "%4d%2d%2d%2d%2d%2d%n", &tm.tm_year, &tm.tm_mon,
+               &tm.tm_mday, &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &used) != 6)
+        return ftp_reply(s, 501, "Use MFMT YYYYMMDDHHMMSS path.");
+    size_t skip = (size_t)used;
+    if (arg[skip] == '.')
+        skip += 1 + strspn(arg + skip + 1, "0123456789");
+    if (arg[skip] != ' ' || skip + 1 >= n)
+        return ftp_reply(s, 501, "Use MFMT YYYYMMDDHHMMSS path.");
+    char when[15];
+    memcpy(when, arg, 14);
+    when[14] = '\0';
+    if (tm.tm_year < 1970 || tm.tm_mon < 1 || tm.tm_mon > 12 ||
+        tm.tm_mday < 1 || tm.tm_mday > 31 || tm.tm_hour > 23 ||
+        tm.tm_min > 59 || tm.tm_sec > 60)
+        return ftp_reply(s, 501, "No such time: %s.", when);
+    int mday = tm.tm_mday;
+    tm.tm_year -= 1900;
+    tm.tm_mon -= 1;
+    time_t t = timegm(&tm);
+    if (t == (time_t)-1 || tm.tm_mday != mday) /* 31 April moved on */
+        return ftp_reply(s, 501, "No such time: %s.", when);
+    const char *path_arg = arg + skip + 1;
+    size_t path_n = n - skip - 1;
+    struct jail_path *p;
+    char path[PROTO_PATH_BUF];
+    int rc = resolve_path(s, path_arg, path_n, &p, path);
+    if (rc != 0)
+        return rc < 0 ? rc : 0;
+    rc = jail_set_mtime(p, (int64_t)t);
+    jail_path_free(p);
+    if (rc != 0)
+        return ftp_fail(s, rc, path_arg);
+    return ftp_reply(s, 213, "Modify=%s; %s", when, path);
+}
+
 /* ---- changes ----------------------------------------------------------- */
 
 typedef int (*change_fn)(struct files *f, const struct jail_path *p);

@@ -92,6 +92,7 @@ int ftp_cmd_retr(struct ftp_session *s, const char *arg, size_t n);
 int ftp_cmd_stor(struct ftp_session *s, const char *arg, size_t n, bool append);
 int ftp_cmd_size(struct ftp_session *s, const char *arg, size_t n);
 int ftp_cmd_mdtm(struct ftp_session *s, const char *arg, size_t n);
+int ftp_cmd_mfmt(struct ftp_session *s, const char *arg, size_t n);
 int ftp_cmd_dele(struct ftp_session *s, const char *arg, size_t n);
 int ftp_cmd_mkd(struct ftp_session *s, const char *arg, size_t n);
 int ftp_cmd_rmd(struct ftp_session *s, const char *arg, size_t n);

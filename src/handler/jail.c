@@ -222,6 +222,22 @@ int jail_stat(const struct jail_path *p, struct jail_entry *e)
     return 0;
 }
 
+int jail_set_mtime(const struct jail_path *p, int64_t sec)
+{
+    struct stat st;
+    if (fstatat(p->dirfd, p->leaf, &st, AT_SYMLINK_NOFOLLOW) != 0)
+        return -errno;
+    if (!S_ISREG(st.st_mode))
+        return S_ISDIR(st.st_mode)   ? -EISDIR
+               : S_ISLNK(st.st_mode) ? -ELOOP
+                                     : -EACCES;
+    const struct timespec ts[2] = {{.tv_nsec = UTIME_OMIT},
+                                   {.tv_sec = (time_t)sec}};
+    if (utimensat(p->dirfd, p->leaf, ts, AT_SYMLINK_NOFOLLOW) != 0)
+        return -errno;
+    return 0;
+}
+
 int jail_dir_open(const struct jail_path *p, struct jail_dir **out)
 {
     struct jail_dir *jd = malloc(sizeof *jd);

@@ -112,6 +112,12 @@ int jail_open_read(const struct jail_path *p, int *fd, struct stat *st);
 /* One name, without following a final symlink.  For the home, name is ".". */
 int jail_stat(const struct jail_path *p, struct jail_entry *e);
 
+/* Sets a regular file's modification time to sec (seconds since the epoch,
+ * UTC), its access time unchanged: FTP's MFMT, so a mirror keeps its
+ * files' times.  -EISDIR for a directory, -ELOOP for a symlink, -EACCES
+ * for anything else.  A name swapped meanwhile is not followed either. */
+int jail_set_mtime(const struct jail_path *p, int64_t sec);
+
 /* Lists a directory, in readdir order (the caller sorts and pages).
  * jail_dir_next() returns 1 with an entry, 0 at the end, or -errno.  Skipped:
  * "." and "..", names that vanish while listing, and names a user could not

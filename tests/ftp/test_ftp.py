@@ -482,8 +482,14 @@ class FtpTest(unittest.TestCase):
         src = os.path.join(self.work, "src")
         back = os.path.join(self.work, "back")
         make_tree(src)
+        old = 1_000_000_000  # 2001: the mirror must carry it over (MFMT)
+        for dirpath, _, names in os.walk(src):
+            for n in names:
+                os.utime(os.path.join(dirpath, n), (old, old))
         lftp(self.srv, f'mirror -R "{src}" tree', tls=tls)
         self.assertEqual(tree(os.path.join(self.srv.home(), "tree")), tree(src))
+        self.assertEqual(os.stat(os.path.join(
+            self.srv.home(), "tree", "a", "b c", "ü ñ", "日本語.dat")).st_mtime, old)
         lftp(self.srv, f'mirror tree "{back}"', tls=tls)
         self.assertEqual(tree(back), tree(src))
 
@@ -512,6 +518,31 @@ class FtpTest(unittest.TestCase):
         lftp(self.srv, f'get -c c.bin -o "{down}"', tls=True)
         self.assertEqual(sha256(down), sha256(up))
 
+    def test_mfmt_sets_the_time_mdtm_reads(self):
+        f = login(self.srv)
+        f.storbinary("STOR t.bin", io.BytesIO(b"t"))
+        f.mkd("d")
+        self.assertIn("MFMT", f.sendcmd("FEAT"))
+        self.assertEqual(f.sendcmd("MFMT 20200102030405 t.bin"),
+                         "213 Modify=20200102030405; /t.bin")
+        self.assertEqual(f.sendcmd("MDTM t.bin"), "213 20200102030405")
+        st = os.stat(os.path.join(self.srv.home(), "t.bin"))
+        self.assertEqual(st.st_mtime, 1577934245)
+        self.assertEqual(f.sendcmd("MFMT 20210102030405.123 t.bin"),
+                         "213 Modify=20210102030405; /t.bin")
+        for bad in ("MFMT 2020 t.bin", "MFMT 20201301000000 t.bin",
+                    "MFMT 20200431000000 t.bin", "MFMT +2020010203040 t.bin",
+                    "MFMT 20200102030405", "MFMT 20200102030405x t.bin",
+                    "MFMT 19690101000000 t.bin"):
+            with self.assertRaises(ftplib.error_perm, msg=bad) as e:
+                f.sendcmd(bad)
+            self.assertTrue(str(e.exception).startswith("501"), (bad, e.exception))
+        for bad in ("MFMT 20200102030405 d", "MFMT 20200102030405 nothere"):
+            with self.assertRaises(ftplib.error_perm, msg=bad) as e:
+                f.sendcmd(bad)
+            self.assertTrue(str(e.exception).startswith("550"), (bad, e.exception))
+        f.quit()
+
     # ---- hostile --------------------------------------------------------
 
     def test_paths_stay_in_the_home(self):
@@ -520,7 +551,9 @@ class FtpTest(unittest.TestCase):
         f = login(self.srv)
         for cmd in ("RETR ../../etc/passwd", "RETR /etc/passwd",
                     "RETR pw", "RETR etc-link/passwd", "SIZE pw",
-                    "CWD etc-link", "RNFR pw", "DELE etc-link/passwd"):
+                    "CWD etc-link", "RNFR pw", "DELE etc-link/passwd",
+                    "MFMT 20000101000000 pw", "MFMT 20000101000000 etc-link",
+                    "MFMT 20000101000000 ../../etc/passwd"):
             with self.assertRaises(ftplib.Error, msg=cmd) as e:
                 if cmd.startswith("RETR"):
                     f.retrbinary(cmd, lambda b: None)

@@ -245,6 +245,8 @@ int ss_server_create_sized(ss_server **out, const ss_config *ucfg,
             rc = s->ops.server_activate(s);
     }
     if (rc < 0) {
+        if (adopt && s->fd == cfg->listen_fd)
+            s->fd = -1; /* a failed create leaves the socket the caller's */
         ss_server_destroy(s);
         return rc;
     }

@@ -8,6 +8,7 @@
 #include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -418,6 +419,44 @@ static void adopting_a_socket_of_another_kind_is_refused(void **st)
     close(tcp);
 }
 
+/* A create that fails after taking the socket over (here: no descriptor
+ * left for the wake-up eventfd) gives it back open, as documented. */
+static void adopting_then_failing_leaves_the_socket_open(void **st)
+{
+    (void)st;
+    uint16_t port;
+    int fd = listening_socket(SOCK_STREAM, &port);
+    struct rlimit old;
+    assert_int_equal(getrlimit(RLIMIT_NOFILE, &old), 0);
+    struct rlimit low = {.rlim_cur = (rlim_t)fd + 64, .rlim_max = old.rlim_max};
+    assert_int_equal(setrlimit(RLIMIT_NOFILE, &low), 0);
+    int fill[64], n = 0;
+    while (n < 64) { /* every free number below the limit */
+        int d = dup(fd);
+        if (d < 0) {
+            assert_int_equal(errno, EMFILE);
+            break;
+        }
+        fill[n++] = d;
+    }
+    assert_true(n < 64);
+    ss_config c;
+    tl_cfg_for(&c, SS_TCP, SS_SYNC);
+    c.listen_fd = fd;
+    int rc = ss_server_create(&F.s, &c, &tl_echo_once_handler, NULL, NULL);
+    for (int i = 0; i < n; i++)
+        close(fill[i]);
+    assert_int_equal(setrlimit(RLIMIT_NOFILE, &old), 0);
+    assert_int_equal(rc, -EMFILE);
+    assert_null(F.s);
+    assert_true(fcntl(fd, F_GETFD) >= 0); /* still open, still the caller's */
+    int one = 0;
+    socklen_t len = sizeof one;
+    assert_int_equal(getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &one, &len), 0);
+    assert_int_equal(one, 1);
+    close(fd);
+}
+
 static void create_on_a_busy_port_fails_with_eaddrinuse_and_null(void **st)
 {
     (void)st;
@@ -494,6 +533,7 @@ int main(int argc, char **argv)
         T(unix_unnamed_client_host_is_empty),
         T(adopted_listening_socket_is_served),
         T(adopting_a_socket_of_another_kind_is_refused),
+        T(adopting_then_failing_leaves_the_socket_open),
         T(create_on_a_busy_port_fails_with_eaddrinuse_and_null),
         T(without_bind_and_activate_the_inherited_steps_bind_later),
     };

@@ -12,6 +12,8 @@
 #include "isolation.h"
 #include "proto.h"
 #include "quota.h"
+#include "sdlisten.h"
+#include "sdnotify.h"
 #include "session.h"
 #include "size.h"
 #include "tlskeys.h"
@@ -385,6 +387,11 @@ int main(int argc, char **argv)
         usage(stderr);
         return 2;
     }
+    /* systemd socket activation (sdlisten.h): sockets passed as fd 3, 4;
+     * taken before anything else opens a descriptor */
+    int sd_native = -1, sd_ftp = -1;
+    if (sdlisten_take(o.ftp, &sd_native, &sd_ftp) < 0)
+        return 1;
     if (proto_init() != 0) {
         fprintf(stderr, "ssftpd: libsodium cannot initialise\n");
         return 1;
@@ -457,7 +464,9 @@ int main(int argc, char **argv)
     cfg.max_connections = o.max_clients + 16;
     cfg.max_per_address = o.max_per_ip;
     cfg.drain_timeout_ms = DRAIN_MS;
-    ss_config ftp_cfg = cfg; /* FTP sessions are threads in every mode */
+    ss_config ftp_cfg = cfg;   /* FTP sessions are threads in every mode */
+    cfg.listen_fd = sd_native; /* -1 unless socket-activated */
+    ftp_cfg.listen_fd = sd_ftp;
     const ss_handler_class *handler = &session_handler_class;
     const ss_server_ops *ops = NULL;
     struct isolation *iso = NULL;
@@ -511,7 +520,9 @@ int main(int argc, char **argv)
         }
     }
 
+    sdnotify_ready(addr); /* systemd Type=notify (sdnotify.h) */
     rc = ss_server_serve_forever(server, 1000);
+    sdnotify_stopping();
     fprintf(stderr, "ssftpd: shutting down; waiting for transfers\n");
     if (ftp != NULL) {
         ss_server_shutdown(ftp);

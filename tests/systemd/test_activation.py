@@ -222,6 +222,22 @@ class SocketActivation(unittest.TestCase):
             m.lines_until(rf"^ftp listening on 127\.0\.0\.1:{fport}$"))
         self.stop_cleanly()
 
+    def test_process_isolation_serves_the_inherited_socket(self):
+        m = self.m
+        m.add_user("carol")
+        sock = listener()
+        port = sock.getsockname()[1]
+        m.start([sock], "--isolation", "process")
+        sock.close()
+        self.assertEqual(m.notification().get("READY"), "1")
+        self.assertIsNotNone(m.lines_until(rf"^listening on 127\.0\.0\.1:{port}$"))
+        for i in range(2):  # a forked child per session, the socket stays
+            r = m.cli(port, "carol", "mkdir", f"d{i}")
+            self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertTrue(os.path.isdir(os.path.join(m.root, "homes", "carol",
+                                                   "d1")))
+        self.stop_cleanly()
+
     def test_listen_pid_of_another_process_is_not_ours(self):
         m = self.m
         sock = listener()

@@ -464,8 +464,9 @@ int main(int argc, char **argv)
     cfg.max_connections = o.max_clients + 16;
     cfg.max_per_address = o.max_per_ip;
     cfg.drain_timeout_ms = DRAIN_MS;
-    ss_config ftp_cfg = cfg;   /* FTP sessions are threads in every mode */
-    cfg.listen_fd = sd_native; /* -1 unless socket-activated */
+    ss_config ftp_cfg = cfg; /* FTP sessions are threads in every mode */
+    /* the sockets systemd passed (sdlisten_take above), else -1 */
+    cfg.listen_fd = sd_native;
     ftp_cfg.listen_fd = sd_ftp;
     const ss_handler_class *handler = &session_handler_class;
     const ss_server_ops *ops = NULL;

@@ -1,4 +1,4 @@
-/* echo_udp_server.c -- Python's ThreadingUDPServer + MyUDPHandler: upper-case echo of datagrams. */
+/* pydocs_udp_server.c -- Python's docs example ThreadingUDPServer + MyUDPHandler: upper-case echo of datagrams. */
 #include "common.h"
 
 #include <errno.h>
@@ -30,14 +30,21 @@ static const ss_handler_class my_udp_handler = {
 
 int main(int argc, char **argv)
 {
+    example_opts o;
+    if (example_options(argc, argv, "hp", 0, "[--host H] [--port N]", &o) < 0)
+        return 2;
     ss_config cfg;
     ss_config_init(&cfg, SS_UDP);   /* UDPServer */
     cfg.concurrency = SS_THREADING; /* + ThreadingMixIn, as a bounded pool */
     cfg.max_packet_size = 8192;     /* Python's default */
-    if (example_parse_args(argc, argv, &cfg) < 0)
-        return 2;
-    ss_server *s = example_create(&cfg, &my_udp_handler);
-    if (s == NULL)
-        return 1;
-    return example_serve(s); /* until SIGINT/SIGTERM, then close and destroy */
+    cfg.host = o.host;
+    cfg.port = o.port;
+    ss_server *s;
+    int rc = ss_server_create(&s, &cfg, &my_udp_handler, NULL, NULL);
+    if (rc == 0 && (rc = ss_server_shutdown_on_signals(s)) == 0 &&
+        (rc = example_listening(s)) == 0)
+        rc = ss_server_serve_forever(s, 500); /* until SIGINT or SIGTERM */
+    int closed = s != NULL ? ss_server_close(s) : 0; /* drain and join */
+    ss_server_destroy(s);
+    return example_status(argv[0], rc < 0 ? rc : closed);
 }

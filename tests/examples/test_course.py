@@ -1,0 +1,312 @@
+#!/usr/bin/env python3
+"""test_course.py -- the course's programs in examples/ against their Python twins.
+
+    test_course.py PROGRAM --bin NAME PATH [--bin NAME PATH]...
+
+Each C program runs beside a Python twin written below as the course writes
+it (socketserver / socket, stdlib only).  Both are driven by the same
+plain-socket peer on 127.0.0.1 with ephemeral ports (servers print
+`listening on HOST:PORT` first; we read it, never sleep), and must be
+indistinguishable: byte-identical replies, the same EOF and reset
+behaviour, the same printed lines.  Every wait is bounded.
+"""
+import os
+import re
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import threading
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from run_example import TIMEOUT, Server, check, parse_args, verdict  # noqa: E402
+
+# ---- the Python twins ------------------------------------------------------
+
+# Every twin server: port 0, our listening line, SIGTERM -> exit 0.
+PRELUDE = r'''
+import signal, socket, socketserver, sys
+signal.signal(signal.SIGTERM, lambda *a: sys.exit(0))
+def listening(server):
+    print("listening on {}:{}".format(*server.server_address[:2]), flush=True)
+'''
+
+TCP_SERVER = PRELUDE + r'''
+class MyServer(socketserver.BaseRequestHandler):
+    def handle(self):
+        while True:
+            try:
+                data = self.request.recv(1024)
+                if not data:
+                    break
+                self.request.send(data.upper())
+            except ConnectionResetError:
+                break
+
+cls = {"threading": socketserver.ThreadingTCPServer,
+       "forking": socketserver.ForkingTCPServer}[sys.argv[1]]
+cls.daemon_threads = True
+with cls(("127.0.0.1", 0), MyServer) as server:
+    listening(server)
+    server.serve_forever()
+'''
+
+TCP_CLIENT = r'''
+import argparse, os, socket, sys
+ap = argparse.ArgumentParser()
+ap.add_argument("--host", default="127.0.0.1")
+ap.add_argument("--port", type=int, default=9999)
+ap.add_argument("--message", default="client33333")
+ap.add_argument("--count", type=int, default=-1)
+a = ap.parse_args()
+client = socket.socket()
+client.settimeout(5)
+client.connect((a.host, a.port))
+i = 0
+while a.count < 0 or i < a.count:
+    client.send(os.fsencode(a.message))
+    data = client.recv(1024)
+    print(data, flush=True)
+    if not data:
+        sys.exit("echo_tcp_client: the server closed")
+    i += 1
+'''
+
+# ---- helpers -----------------------------------------------------------------
+
+
+def py_server(source, *args):
+    env = dict(os.environ, PYTHONIOENCODING="utf-8")
+    return Server("python " + " ".join(args), [sys.executable, "-u", "-c", source] + list(args), env=env)
+
+
+def c_server(bins, name, *args):
+    return Server("C %s %s" % (name, " ".join(args)), [bins[name], "--port", "0"] + list(args))
+
+
+def run(argv, cwd=None):
+    """(exit status, stdout) of a client, or ("hung", b"")."""
+    try:
+        p = subprocess.run(argv, stdout=subprocess.PIPE, timeout=2 * TIMEOUT, cwd=cwd,
+                           env=dict(os.environ, PYTHONIOENCODING="utf-8"))
+    except subprocess.TimeoutExpired:
+        return "hung", b""
+    return p.returncode, p.stdout
+
+
+def recv_n(s, n):
+    """Up to n bytes: fewer only at EOF."""
+    out = b""
+    while len(out) < n:
+        b = s.recv(65536)
+        if not b:
+            break
+        out += b
+    return out
+
+
+def rst_close(s):
+    """Close with SO_LINGER 0: the peer sees a reset, not a FIN."""
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    s.close()
+
+
+def stop_all(servers):
+    for srv in servers:
+        srv.stop()
+
+
+# ---- echo_tcp_server, forking_tcp_server ----------------------------------
+
+MESSAGES = [b"hello", b"MiXeD Case 123", bytes(range(256)), b"x" * 3000,
+            "caf\u00e9 \u65e5\u672c".encode(), b"it's \"quoted\" \\ \x00"]
+
+
+def conversation(port):
+    """Each message and its reply, then EOF after our half-close."""
+    got = []
+    with socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT) as s:
+        for m in MESSAGES:
+            s.sendall(m)
+            got.append(recv_n(s, len(m)))
+        s.shutdown(socket.SHUT_WR)
+        got.append(s.recv(1))
+    return got
+
+
+def misbehave(port):
+    """A client that resets mid-conversation, one that resets with unread
+    input at the server, one that closes without a word: the server must
+    go on serving (checked by the caller) and print nothing."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT)
+    s.sendall(b"first")
+    check(recv_n(s, 5) == b"FIRST", "reply before the reset")
+    rst_close(s)
+    s = socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT)
+    s.sendall(b"y" * 100000)
+    rst_close(s)
+    socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT).close()
+
+
+def many_at_once(port, n):
+    """n clients connected at once, each looping three times."""
+    socks = [socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT) for _ in range(n)]
+    ok = {}
+
+    def talk(i, s):
+        good = True
+        for rnd in range(3):
+            s.sendall(b"c%dr%d" % (i, rnd))
+            want = b"C%dR%d" % (i, rnd)
+            good = good and recv_n(s, len(want)) == want
+        s.shutdown(socket.SHUT_WR)
+        ok[i] = good and s.recv(1) == b""
+
+    threads = [threading.Thread(target=talk, args=(i, s)) for i, s in enumerate(socks)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(3 * TIMEOUT)
+    for s in socks:
+        s.close()
+    bad = [i for i in range(n) if not ok.get(i)]
+    check(not bad, "of %d clients at once, %s were not served" % (n, bad[:10]))
+
+
+def test_tcp_server(bins, name):
+    kind = "forking" if name == "forking_tcp_server" else "threading"
+    servers = [py_server(TCP_SERVER, kind), c_server(bins, name)]
+    if kind == "threading":
+        servers.append(c_server(bins, name, "--park"))
+    try:
+        py, cs = servers[0], servers[1:]
+        want = conversation(py.inet_address()[1])
+        check(want[-1] == b"" and want[0] == b"HELLO", "python twin: %r" % want[:2])
+        for srv in cs:
+            port = srv.inet_address()[1]
+            check(srv.listening.startswith("listening on 127.0.0.1:"), "%s: %r" % (srv.name, srv.listening))
+            check(conversation(port) == want, "%s: replies differ from Python's" % srv.name)
+        for srv in servers:
+            port = srv.inet_address()[1]
+            misbehave(port)
+            check(conversation(port) == want, "%s: not serving after resets" % srv.name)
+        for srv in cs:  # Python's listen backlog of 5 would overflow
+            many_at_once(srv.inet_address()[1], 30 if kind == "forking" else 100)
+        many_at_once(py.inet_address()[1], 5)
+    finally:
+        stop_all(servers)
+    for srv in servers:
+        check(srv.lines[1:] == [], "%s printed %r after the listening line" % (srv.name, srv.lines[1:4]))
+
+
+# ---- echo_tcp_client ---------------------------------------------------------
+
+
+class FakeServer:
+    """A plain-socket server for clients: `script(conn)` runs per connection."""
+
+    def __init__(self, script, sock_type=socket.SOCK_STREAM):
+        self.sock = socket.socket(socket.AF_INET, sock_type)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.settimeout(2 * TIMEOUT)
+        self.port = self.sock.getsockname()[1]
+        self.script = script
+        self.stream = sock_type == socket.SOCK_STREAM
+        if self.stream:
+            self.sock.listen(8)
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self):
+        try:
+            while True:
+                if self.stream:
+                    conn, _ = self.sock.accept()
+                    with conn:
+                        conn.settimeout(TIMEOUT)
+                        self.script(conn)
+                else:
+                    self.script(self.sock)
+        except OSError:
+            pass
+
+    def close(self):
+        self.sock.close()
+
+
+def reply_then_close(replies):
+    """Answers each message with the next reply; takes one more message (so
+    none is left unread, which would turn our close into a reset), closes."""
+    def script(conn):
+        for r in replies:
+            if not conn.recv(1024):
+                return
+            conn.sendall(r)
+        conn.recv(1024)
+    return script
+
+
+def compare_clients(c_argv, py_argv, label, want_out=None, want_rc=None, cwd=None):
+    c = run(c_argv, cwd=cwd)
+    py = run(py_argv, cwd=cwd)
+    check(c == py, "%s: C gave %r, Python %r" % (label, c, py))
+    if want_out is not None:
+        check(c[1] == want_out, "%s: printed %r, want %r" % (label, c[1], want_out))
+    if want_rc is not None:
+        check(c[0] == want_rc, "%s: exit status %r, want %r" % (label, c[0], want_rc))
+    return c
+
+
+CLIENT_MESSAGES = ["client33333", "it's", 'say "hi"', "both ' and \"", "tab\there\\",
+                   "caf\u00e9", "\x01\x7f"]
+
+
+def test_tcp_client(bins):
+    exe = bins["echo_tcp_client"]
+    servers = [c_server(bins, "echo_tcp_server"), py_server(TCP_SERVER, "threading")]
+    try:
+        for srv in servers:
+            port = str(srv.inet_address()[1])
+            for msg in CLIENT_MESSAGES:
+                args = ["--port", port, "--message", msg, "--count", "3"]
+                want = (repr(msg.encode().upper()).encode() + b"\n") * 3
+                compare_clients([exe] + args, [sys.executable, "-c", TCP_CLIENT] + args,
+                                "against %s, %r" % (srv.name, msg), want, 0)
+            args = ["--port", port, "--count", "1"]
+            compare_clients([exe] + args, [sys.executable, "-c", TCP_CLIENT] + args,
+                            "default message", b"b'CLIENT33333'\n", 0)
+    finally:
+        stop_all(servers)
+    # Forever (no --count) until the server closes: the replies, then b''.
+    fake = FakeServer(reply_then_close([b"one", b"it's"]))
+    try:
+        args = ["--port", str(fake.port)]
+        compare_clients([exe] + args, [sys.executable, "-c", TCP_CLIENT] + args,
+                        "server closes", b"b'one'\nb\"it's\"\nb''\n", 1)
+    finally:
+        fake.close()
+    # Nobody listening: a clear failure, not a hang.
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        dead = str(s.getsockname()[1])
+    rc, _ = run([exe, "--port", dead, "--count", "1"])
+    check(rc == 1, "client to a dead port exited %r, want 1" % rc)
+
+
+# ---- main --------------------------------------------------------------------
+
+
+def main():
+    program, bins = parse_args(__doc__)
+    tests = {
+        "echo_tcp_server": lambda: test_tcp_server(bins, "echo_tcp_server"),
+        "forking_tcp_server": lambda: test_tcp_server(bins, "forking_tcp_server"),
+        "echo_tcp_client": lambda: test_tcp_client(bins),
+    }
+    tests[program]()
+    return verdict()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -67,6 +67,17 @@ usage:
     return -1;
 }
 
+int example_client_options(int argc, char **argv, const char *message,
+                           example_opts *o)
+{
+    int rc = example_options(
+        argc, argv, "hpmc", 0,
+        "[--host H] [--port N] [--message TEXT] [--count N]", o);
+    if (o->message == NULL)
+        o->message = message;
+    return rc;
+}
+
 int example_listening(const ss_server *s)
 {
     char addr[256];

@@ -30,6 +30,11 @@ typedef struct example_opts {
 int example_options(int argc, char **argv, const char *accepted, int nargs,
                     const char *usage, example_opts *o);
 
+/* The echo clients' options: --host, --port, --message (default: message),
+ * --count.  0 or -1 as example_options(). */
+int example_client_options(int argc, char **argv, const char *message,
+                           example_opts *o);
+
 /* ---- servers ---- */
 
 /* Makes stdout line buffered (each line reaches a pipe at once) and prints

@@ -22,11 +22,9 @@
 int main(int argc, char **argv)
 {
     example_opts o;
-    if (example_options(argc, argv, "hpmc", 0,
-                        "[--host H] [--port N] [--message TEXT] [--count N]",
-                        &o) < 0)
+    if (example_client_options(argc, argv, "client33333", &o) < 0)
         return 2;
-    const char *msg = o.message != NULL ? o.message : "client33333";
+    const char *msg = o.message;
     int fd = example_connect(o.host, o.port_text, SOCK_STREAM);
     if (fd == -1)
         return 1;

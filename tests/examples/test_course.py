@@ -52,14 +52,18 @@ with cls(("127.0.0.1", 0), MyServer) as server:
     server.serve_forever()
 '''
 
-TCP_CLIENT = r'''
+# Every twin client: the course's constants as options.
+CLIENT_OPTIONS = r'''
 import argparse, os, socket, sys
 ap = argparse.ArgumentParser()
 ap.add_argument("--host", default="127.0.0.1")
 ap.add_argument("--port", type=int, default=9999)
-ap.add_argument("--message", default="client33333")
+ap.add_argument("--message", default=DEFAULT_MESSAGE)
 ap.add_argument("--count", type=int, default=-1)
 a = ap.parse_args()
+'''
+
+TCP_CLIENT = CLIENT_OPTIONS.replace("DEFAULT_MESSAGE", "'client33333'") + r'''
 client = socket.socket()
 client.settimeout(5)
 client.connect((a.host, a.port))
@@ -70,6 +74,35 @@ while a.count < 0 or i < a.count:
     print(data, flush=True)
     if not data:
         sys.exit("echo_tcp_client: the server closed")
+    i += 1
+'''
+
+UDP_SERVER = PRELUDE + r'''
+class MyServer(socketserver.BaseRequestHandler):
+    def handle(self):
+        print(self.client_address)
+        print(self.request)
+        data = self.request[0]
+        print('客户消息', data)
+        self.request[1].sendto(data.upper(), self.client_address)
+
+socketserver.ThreadingUDPServer.daemon_threads = True
+with socketserver.ThreadingUDPServer(("127.0.0.1", 0), MyServer) as server:
+    listening(server)
+    server.serve_forever()
+'''
+
+UDP_CLIENT = CLIENT_OPTIONS.replace("DEFAULT_MESSAGE", "'client1111'") + r'''
+client = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+client.settimeout(5)
+i = 0
+while a.count < 0 or i < a.count:
+    client.sendto(os.fsencode(a.message), (a.host, a.port))
+    try:
+        data, server_addr = client.recvfrom(1024)
+    except socket.timeout:
+        sys.exit("echo_udp_client: no reply within 5 s")
+    print(data, flush=True)
     i += 1
 '''
 
@@ -293,6 +326,100 @@ def test_tcp_client(bins):
     rc, _ = run([exe, "--port", dead, "--count", "1"])
     check(rc == 1, "client to a dead port exited %r, want 1" % rc)
 
+# ---- echo_udp_server, echo_udp_client ----------------------------------------
+
+DATAGRAMS = [b"hello", b"", b"it's", b"both ' and \"", bytes(range(256)),
+             "\u5ba2\u6237".encode(), b"x" * 5000]
+
+
+def udp_exchange(peer, port, payload):
+    peer.sendto(payload, ("127.0.0.1", port))
+    data, source = peer.recvfrom(65536)
+    return data, source[1] == port
+
+
+SOCKET_REPR = re.compile(rb"<socket\.socket [^>]*>")
+
+
+def test_udp_server(bins):
+    servers = [c_server(bins, "echo_udp_server"), py_server(UDP_SERVER)]
+    c, py = servers
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as peer:
+            peer.settimeout(TIMEOUT)
+            peer.bind(("127.0.0.1", 0))
+            me = peer.getsockname()
+            for payload in DATAGRAMS:
+                want = udp_exchange(peer, py.inet_address()[1], payload)
+                got = udp_exchange(peer, c.inet_address()[1], payload)
+                check(want == (payload.upper(), True), "python twin replied %.60r" % (want,))
+                check(got == want, "%.40r: C replied %.60r, Python %.60r" % (payload, got, want))
+        many_datagrams(c.inet_address()[1], 50)
+        many_datagrams(py.inet_address()[1], 5)
+    finally:
+        stop_all(servers)
+    n = 3 * len(DATAGRAMS)
+    c_lines, py_lines = c.lines[1:n + 1], py.lines[1:n + 1]
+    check([SOCKET_REPR.sub(b"<socket>", x) for x in c_lines] ==
+          [SOCKET_REPR.sub(b"<socket>", x) for x in py_lines],
+          "printed lines differ:\nC      %r\nPython %r" % (c_lines[:6], py_lines[:6]))
+    check(c_lines[:1] == [("('127.0.0.1', %d)\n" % me[1]).encode()], "client address line %r" % c_lines[:1])
+    sock = (rb"\(b'hello', <socket\.socket fd=\d+, family=AddressFamily\.AF_INET, "
+            rb"type=SocketKind\.SOCK_DGRAM, proto=0, laddr=\('127\.0\.0\.1', %d\)>\)\n" % c.inet_address()[1])
+    check(re.fullmatch(sock, c_lines[1]) is not None, "request line %r" % c_lines[1])
+    check(c_lines[2] == "客户消息 b'hello'\n".encode(), "message line %r" % c_lines[2])
+
+
+def many_datagrams(port, n):
+    """n clients at once, five datagrams each: every one answered."""
+    ok = {}
+
+    def talk(i):
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.settimeout(TIMEOUT)
+            ok[i] = all(udp_exchange(s, port, b"c%dr%d" % (i, r)) == (b"C%dR%d" % (i, r), True)
+                        for r in range(5))
+
+    threads = [threading.Thread(target=talk, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(3 * TIMEOUT)
+    bad = [i for i in range(n) if not ok.get(i)]
+    check(not bad, "of %d UDP clients at once, %s were not answered" % (n, bad[:10]))
+
+
+def test_udp_client(bins):
+    exe = bins["echo_udp_client"]
+    servers = [c_server(bins, "echo_udp_server"), py_server(UDP_SERVER)]
+    try:
+        for srv in servers:
+            port = str(srv.inet_address()[1])
+            for msg in CLIENT_MESSAGES + [""]:
+                args = ["--port", port, "--message", msg, "--count", "3"]
+                want = (repr(msg.encode().upper()).encode() + b"\n") * 3
+                compare_clients([exe] + args, [sys.executable, "-c", UDP_CLIENT] + args,
+                                "against %s, %r" % (srv.name, msg), want, 0)
+            args = ["--port", port, "--count", "2"]
+            compare_clients([exe] + args, [sys.executable, "-c", UDP_CLIENT] + args,
+                            "default message", b"b'CLIENT1111'\n" * 2, 0)
+    finally:
+        stop_all(servers)
+    # A reply longer than 1024 bytes is cut, as recvfrom(1024) cuts it.
+    fake = FakeServer(lambda s: s.sendto(b"z" * 3000, s.recvfrom(100)[1]), socket.SOCK_DGRAM)
+    try:
+        args = ["--port", str(fake.port), "--count", "2"]
+        compare_clients([exe] + args, [sys.executable, "-c", UDP_CLIENT] + args,
+                        "long reply", (repr(b"z" * 1024).encode() + b"\n") * 2, 0)
+    finally:
+        fake.close()
+    # Nobody answers: both give up after 5 s with status 1.
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        args = ["--port", str(s.getsockname()[1]), "--count", "1"]
+        compare_clients([exe] + args, [sys.executable, "-c", UDP_CLIENT] + args,
+                        "no reply", b"", 1)
+
 
 # ---- main --------------------------------------------------------------------
 
@@ -303,6 +430,8 @@ def main():
         "echo_tcp_server": lambda: test_tcp_server(bins, "echo_tcp_server"),
         "forking_tcp_server": lambda: test_tcp_server(bins, "forking_tcp_server"),
         "echo_tcp_client": lambda: test_tcp_client(bins),
+        "echo_udp_server": lambda: test_udp_server(bins),
+        "echo_udp_client": lambda: test_udp_client(bins),
     }
     tests[program]()
     return verdict()

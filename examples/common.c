@@ -201,6 +201,21 @@ int example_send_all(int fd, const void *buf, size_t n)
     return 0;
 }
 
+int example_write_all(int fd, const void *buf, size_t n)
+{
+    const char *p = buf;
+    while (n > 0) {
+        ssize_t w = write(fd, p, n);
+        if (w == -1 && errno == EINTR)
+            continue;
+        if (w == -1)
+            return -1;
+        p += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
 ssize_t example_recv(int fd, void *buf, size_t n)
 {
     ssize_t got;

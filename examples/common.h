@@ -83,6 +83,10 @@ int example_connect(const char *host, const char *port, int socktype);
  * without SIGPIPE.  Returns 0 or -1 (errno set). */
 int example_send_all(int fd, const void *buf, size_t n);
 
+/* Files: write() all n bytes, retrying on EINTR and short writes.  Returns
+ * 0 or -1 (errno set). */
+int example_write_all(int fd, const void *buf, size_t n);
+
 /* recv() up to n bytes, retrying on EINTR.  Returns the count (0 at EOF) or
  * -1 (errno set). */
 ssize_t example_recv(int fd, void *buf, size_t n);

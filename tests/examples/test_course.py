@@ -11,7 +11,9 @@ indistinguishable: byte-identical replies, the same EOF and reset
 behaviour, the same printed lines.  Every wait is bounded.
 """
 import os
+import json
 import re
+import shutil
 import socket
 import struct
 import subprocess
@@ -53,11 +55,13 @@ with cls(("127.0.0.1", 0), MyServer) as server:
 '''
 
 # Every twin client: the course's constants as options.
-CLIENT_OPTIONS = r'''
-import argparse, os, socket, sys
+OPTIONS = r'''
+import argparse, json, os, socket, struct, sys
 ap = argparse.ArgumentParser()
 ap.add_argument("--host", default="127.0.0.1")
 ap.add_argument("--port", type=int, default=9999)
+'''
+CLIENT_OPTIONS = OPTIONS + r'''
 ap.add_argument("--message", default=DEFAULT_MESSAGE)
 ap.add_argument("--count", type=int, default=-1)
 a = ap.parse_args()
@@ -104,6 +108,85 @@ while a.count < 0 or i < a.count:
         sys.exit("echo_udp_client: no reply within 5 s")
     print(data, flush=True)
     i += 1
+'''
+
+UPLOAD_SERVER = PRELUDE + r'''
+import json, os, struct
+FOLDER = sys.argv[1]
+
+class Refused(Exception):
+    pass
+
+class MYTCPServer(socketserver.BaseRequestHandler):
+    def recv_exact(self, n):
+        data = b""
+        while len(data) < n:
+            chunk = self.request.recv(n - len(data))
+            if not chunk:
+                raise Refused("header cut short")
+            data += chunk
+        return data
+
+    def put(self, head):
+        name, size = head.get("filename"), head.get("filesize")
+        if not isinstance(name, str) or name in ("", ".", "..") or "/" in name or "\0" in name:
+            raise Refused("refused file name (a plain name only)")
+        if type(size) is not int or size < 0:
+            raise Refused("bad filesize")
+        fd = os.open(os.path.join(FOLDER, name), os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o644)
+        left = size
+        with open(fd, "wb") as f:
+            while left > 0:
+                data = self.request.recv(min(left, 8192))
+                if not data:
+                    break
+                f.write(data)
+                left -= len(data)
+        if left > 0:
+            os.unlink(os.path.join(FOLDER, name))
+            raise Refused("upload failed")
+        sys.stdout.write("put %s (%d bytes)\n" % (name, size))
+
+    def handle(self):
+        try:
+            while True:
+                head = self.request.recv(4)
+                if not head:
+                    return
+                (n,) = struct.unpack("i", head + self.recv_exact(4 - len(head)))
+                if n <= 0 or n > 8192:
+                    raise Refused("bad header length %d" % n)
+                head = json.loads(self.recv_exact(n))
+                cmd = head.get("cmd") if isinstance(head, dict) else None
+                if cmd not in ("put",):
+                    raise Refused("unknown command %s" % cmd)
+                getattr(self, cmd)(head)
+        except (Refused, OSError, ValueError) as e:
+            print("upload_server: %s:%d: %s" % (*self.client_address, e), file=sys.stderr, flush=True)
+
+socketserver.ThreadingTCPServer.daemon_threads = True
+with socketserver.ThreadingTCPServer(("127.0.0.1", 0), MYTCPServer) as server:
+    listening(server)
+    server.serve_forever()
+'''
+
+UPLOAD_CLIENT = OPTIONS + r'''
+ap.add_argument("cmd", choices=["put"])
+ap.add_argument("path")
+a = ap.parse_args()
+size = os.path.getsize(a.path)
+head = json.dumps({"cmd": "put", "filename": os.path.basename(a.path), "filesize": size},
+                  separators=(",", ":"), ensure_ascii=False).encode()
+client = socket.create_connection((a.host, a.port), timeout=5)
+client.sendall(struct.pack("i", len(head)))
+client.sendall(head)
+with open(a.path, "rb") as f:
+    for chunk in iter(lambda: f.read(8192), b""):
+        client.sendall(chunk)
+client.shutdown(socket.SHUT_WR)
+if client.recv(1) != b"":
+    sys.exit("upload_client: a reply?")
+print("put %s (%d bytes)" % (a.path, size))
 '''
 
 # ---- helpers -----------------------------------------------------------------
@@ -421,6 +504,164 @@ def test_udp_client(bins):
                         "no reply", b"", 1)
 
 
+# ---- upload_server, upload_client ----------------------------------------------
+
+
+def put_header(name, size, cmd="put"):
+    head = json.dumps({"cmd": cmd, "filename": name, "filesize": size}, separators=(",", ":"),
+                      ensure_ascii=False).encode()
+    return struct.pack("i", len(head)) + head
+
+
+def end_of(s):
+    """How the server ended a connection it sends nothing on."""
+    try:
+        while s.recv(65536):
+            pass
+        return "EOF"
+    except ConnectionResetError:
+        return "reset"
+    except socket.timeout:
+        return "timeout"
+
+
+def one_connection(port, payload, half_close=False):
+    with socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT) as s:
+        try:
+            s.sendall(payload)
+            if half_close:
+                s.shutdown(socket.SHUT_WR)
+        except OSError:
+            pass  # the server may have refused and closed already
+        return end_of(s)
+
+
+def listing(folder):
+    return {name: open(os.path.join(folder, name), "rb").read() if os.path.isfile(os.path.join(folder, name))
+            else None for name in os.listdir(folder)}
+
+
+def bad_uploads(top):
+    """(label, bytes) that must end the connection and write nothing."""
+    hostile = ["../x", os.path.join(top, "abs"), "", "a/../../b", ".", "..", "sub/x", "link", "nul\0x"]
+    bad = [("name %r" % n, put_header(n, 4) + b"evil") for n in hostile]
+    bad += [("header length %d" % n, struct.pack("i", n) + b"{}") for n in (-1, 0, 8193, 1 << 30)]
+    bad += [("bad JSON", struct.pack("i", 5) + b"{nope"),
+            ("not an object", struct.pack("i", 3) + b"[1]"),
+            ("unknown cmd", put_header("f", 1, cmd="rm") + b"x"),
+            ("no cmd", struct.pack("i", 2) + b"{}"),
+            ("filesize not a number", struct.pack("i", 43) + b'{"cmd":"put","filename":"f","filesize":"1"}'),
+            ("negative filesize", put_header("neg", -1)),
+            ("header cut", struct.pack("i", 100) + b'{"cmd"'),
+            ("length cut", b"\x05\x00")]
+    return bad
+
+
+def test_upload_server(bins):
+    tmp = tempfile.mkdtemp(prefix="ss-upload-")
+    servers = []
+    for who in ("C", "python"):
+        top = os.path.join(tmp, who)
+        folder = os.path.join(top, "up")
+        os.makedirs(folder)
+        with open(os.path.join(top, "target"), "wb") as f:
+            f.write(b"outside")
+        os.symlink(os.path.join(top, "target"), os.path.join(folder, "link"))
+        srv = (c_server(bins, "upload_server", "--dir", folder) if who == "C"
+               else py_server(UPLOAD_SERVER, folder))
+        srv.top, srv.folder = top, folder
+        servers.append(srv)
+    files = {"a.bin": os.urandom(100000), "empty.txt": b"", "exact": os.urandom(8192),
+             "caf\u00e9 x.txt": b"hello\n"}
+    try:
+        for srv in servers:
+            port = srv.inet_address()[1]
+            # Several uploads on one connection (the loop on headers), then EOF.
+            payload = b"".join(put_header(n, len(d)) + d for n, d in files.items())
+            check(one_connection(port, payload, half_close=True) == "EOF", "%s: no EOF after uploads" % srv.name)
+            for label, payload in bad_uploads(srv.top):
+                end = one_connection(port, payload, half_close="cut" in label)
+                check(end in ("EOF", "reset"), "%s, %s: the connection was not ended (%s)" % (srv.name, label, end))
+            # A cut upload leaves nothing behind.
+            check(one_connection(port, put_header("cut.bin", 1000) + b"x" * 10, half_close=True) == "EOF",
+                  "%s: cut upload" % srv.name)
+            # Still serving, many at once.
+            results = {}
+
+            def up(i):
+                data = bytes([i]) * (50000 + i)
+                results[i] = one_connection(port, put_header("many%d" % i, len(data)) + data, half_close=True)
+
+            threads = [threading.Thread(target=up, args=(i,)) for i in range(10)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join(3 * TIMEOUT)
+            check(all(results.get(i) == "EOF" for i in range(10)), "%s: concurrent uploads %r" % (srv.name, results))
+    finally:
+        stop_all(servers)
+    want = dict(files, link=None, **{"many%d" % i: bytes([i]) * (50000 + i) for i in range(10)})
+    for srv in servers:
+        got = listing(srv.folder)
+        got["link"] = None if os.path.islink(os.path.join(srv.folder, "link")) else got.get("link")
+        check(got == want, "%s: the folder holds %r, want %r" % (srv.name, sorted(got), sorted(want)))
+        check(sorted(os.listdir(srv.top)) == ["target", "up"], "%s: wrote outside: %r" % (srv.name, os.listdir(srv.top)))
+        check(open(os.path.join(srv.top, "target"), "rb").read() == b"outside", "%s: followed the link" % srv.name)
+        check(not os.path.exists(os.path.join(tmp, "x")) and not os.path.exists(os.path.join(tmp, "b")),
+              "%s: wrote above the folder" % srv.name)
+    c_lines, py_lines = sorted(servers[0].lines[1:]), sorted(servers[1].lines[1:])
+    check(c_lines == py_lines, "printed lines differ:\nC      %r\nPython %r" % (c_lines, py_lines))
+    check(len(c_lines) == len(want) - 1, "%d put lines, want %d" % (len(c_lines), len(want) - 1))
+    shutil.rmtree(tmp)
+
+
+class Recorder(FakeServer):
+    """A server that keeps every byte a client sends, until its EOF."""
+
+    def __init__(self):
+        self.got = []
+        super().__init__(self._record)
+
+    def _record(self, conn):
+        data = b""
+        for chunk in iter(lambda: conn.recv(65536), b""):
+            data += chunk
+        self.got.append(data)
+
+
+def test_upload_client(bins):
+    exe = bins["upload_client"]
+    tmp = tempfile.mkdtemp(prefix="ss-upload-client-")
+    paths = []
+    for name, data in (("big.bin", os.urandom(200000)), ("empty", b""), ("caf\u00e9.txt", b"x\n")):
+        paths.append(os.path.join(tmp, name))
+        with open(paths[-1], "wb") as f:
+            f.write(data)
+    rec = Recorder()
+    try:
+        for path in paths:
+            args = ["--port", str(rec.port), "put", path]
+            compare_clients([exe] + args, [sys.executable, "-c", UPLOAD_CLIENT] + args, "put %s" % path,
+                            ("put %s (%d bytes)\n" % (path, os.path.getsize(path))).encode(), 0)
+            check(len(rec.got) >= 2 and rec.got[-1] == rec.got[-2], "put %s: the bytes sent differ" % path)
+            data = open(path, "rb").read()
+            check(rec.got[-1] == put_header(os.path.basename(path), len(data)) + data, "put %s: %.80r" % (path, rec.got[-1]))
+    finally:
+        rec.close()
+    # Against the real servers: the file arrives.
+    folder = os.path.join(tmp, "up")
+    os.mkdir(folder)
+    srv = c_server(bins, "upload_server", "--dir", folder)
+    try:
+        rc, _ = run([exe, "--port", str(srv.inet_address()[1]), "put", paths[0]])
+        check(rc == 0, "upload to upload_server exited %r" % rc)
+    finally:
+        srv.stop()
+    check(open(os.path.join(folder, "big.bin"), "rb").read() == open(paths[0], "rb").read(), "big.bin differs")
+    check(run([exe, "--port", "1", "put", os.path.join(tmp, "missing")])[0] == 1, "a missing file: exit 1")
+    shutil.rmtree(tmp)
+
+
 # ---- main --------------------------------------------------------------------
 
 
@@ -432,6 +673,8 @@ def main():
         "echo_tcp_client": lambda: test_tcp_client(bins),
         "echo_udp_server": lambda: test_udp_server(bins),
         "echo_udp_client": lambda: test_udp_client(bins),
+        "upload_server": lambda: test_upload_server(bins),
+        "upload_client": lambda: test_upload_client(bins),
     }
     tests[program]()
     return verdict()

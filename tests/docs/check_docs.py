@@ -35,7 +35,8 @@ Python method such as `serve_forever()`) is not checked.
 
 Translations: docs/X.zh-CN.md is kept in step with docs/X.md by the same
 name check.  Both must name the same set of ss_* identifiers, the same set
-of paths (each may name itself and its twin) and the same set of
+of paths (each may name itself and its twin, and where the original names
+docs/Y.md the translation may name docs/Y.zh-CN.md) and the same set of
 function-and-file pairs; have the same
 sequence of heading levels (the same sections in the same order); and hold
 the same ```c blocks in the same order (comments inside them may not be
@@ -264,7 +265,10 @@ def check_pairs(root, md_files):
             continue
         orel, ofacts = step_facts(root, orig)
         trel, tfacts = step_facts(root, tr)
-        # Each may name itself and its twin.
+        # Each may name itself and its twin, and a translation names the
+        # translations of other pages where its original names them.
+        tfacts["paths"] = {p[:-len(".zh-CN.md")] + ".md" if p.endswith(".zh-CN.md") else p
+                           for p in tfacts["paths"]}
         for facts in (ofacts, tfacts):
             facts["paths"] -= {orel, trel}
         for what in ("ss_* identifiers", "paths", "functions in files"):
@@ -477,10 +481,10 @@ def self_test(root):
         zh = os.path.join(tmp, "docs", "t.zh-CN.md")
         bad_zh = os.path.join(tmp, "docs", "u.zh-CN.md")
         write_file(en,
-            "# Walk\nIn Chinese: `docs/t.zh-CN.md`.\n## Loop\n`ss_server_serve_forever` in `src/server/loop.c`; "
+            "# Walk\nIn Chinese: `docs/t.zh-CN.md`; see `docs/w.md`.\n## Loop\n`ss_server_serve_forever` in `src/server/loop.c`; "
                      "`jail_open()` in `src/handler/jail.c`.\n```c\nreturn 0;\n```\n## UDP\n")
         write_file(zh,
-            "# 走读\n英文版：`docs/t.md`。\n## 链接循环\n`src/server/loop.c` 里的 `ss_server_serve_forever`；"
+            "# 走读\n英文版：`docs/t.md`；见 `docs/w.zh-CN.md`。\n## 链接循环\n`src/server/loop.c` 里的 `ss_server_serve_forever`；"
                      "`jail_open()`（`src/handler/jail.c`）。\n```c\nreturn 0;\n```\n## UDP\n")
         write_file(bad_zh,
             "# 走读\n### 链接循环\n`ss_server_serve_forevr`，`src/server/loop.c`，"
@@ -492,7 +496,7 @@ def self_test(root):
         shutil.copy(en, os.path.join(tmp, "docs", "u.md"))
         missing_culprits(failures, "pairs", "\n".join(check_pairs(tmp, [bad_zh])), ("ss_* identifiers named in docs/u.md but not here: ss_server_serve_forever",
                         "ss_* identifiers named here but not in docs/u.md: ss_server_serve_forevr",
-                        "paths named in docs/u.md but not here: docs/t.zh-CN.md, src/handler/jail.c",
+                        "paths named in docs/u.md but not here: docs/t.zh-CN.md, docs/w.md, src/handler/jail.c",
                         "paths named here but not in docs/u.md: src/handler/quota.c",
                         "functions in files named in docs/u.md but not here: ('jail_open', ('src/handler/jail.c',))",
                         "docs/u.zh-CN.md: headings [1, 3] differ from docs/u.md's [1, 2, 2]",

@@ -2,6 +2,7 @@
 #include "common.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -60,6 +61,12 @@ int example_options(int argc, char **argv, const char *accepted, int nargs,
     snprintf(o->port_text, sizeof o->port_text, "%u", (unsigned)o->port);
     o->args = argv + optind;
     o->nargs = argc - optind;
+    if (o->nargs == nargs && strchr(accepted, 'd') != NULL) {
+        o->dir_fd = open(o->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (o->dir_fd == -1)
+            perror(o->dir);
+        return o->dir_fd == -1 ? -1 : 0;
+    }
     if (o->nargs == nargs)
         return 0;
 usage:

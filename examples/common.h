@@ -17,6 +17,7 @@ typedef struct example_opts {
     char port_text[6];   /* the same, as text (for getaddrinfo) */
     const char *path;    /* --path P: default /tmp/socketserver-echo.sock */
     const char *dir;     /* --dir D: default "." */
+    int dir_fd;          /* with 'd' accepted: dir, opened (until exit) */
     const char *message; /* --message TEXT: default NULL */
     long count;          /* --count N: default -1 (forever) */
     bool park;           /* --park */
@@ -26,7 +27,8 @@ typedef struct example_opts {
 
 /* Parses the options whose letters are in `accepted` (h host, p port,
  * u path, d dir, m message, c count, k park) and nargs words after them.
- * Returns 0, or prints "usage: PROG USAGE" and returns -1. */
+ * Returns 0, or prints "usage: PROG USAGE" (or why the folder does not
+ * open) and returns -1. */
 int example_options(int argc, char **argv, const char *accepted, int nargs,
                     const char *usage, example_opts *o);
 

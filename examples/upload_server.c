@@ -130,25 +130,18 @@ int main(int argc, char **argv)
 {
     example_opts o;
     if (example_options(argc, argv, "hpd", 0, "[--port N] [--dir DIR]", &o) < 0)
-        return 2;
-    int dir = open(o.dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dir == -1) {
-        perror(o.dir);
-        return 1;
-    }
+        return 2; /* (o.dir_fd: the folder, open until we exit) */
     ss_config cfg;
     ss_config_init(&cfg, SS_TCP);
     cfg.concurrency = SS_THREADING;
     cfg.host = o.host;
     cfg.port = o.port;
     ss_server *s;
-    int rc = ss_server_create(&s, &cfg, &my_handler, NULL, &dir);
+    int rc = ss_server_create(&s, &cfg, &my_handler, NULL, &o.dir_fd);
     if (rc == 0 && (rc = ss_server_shutdown_on_signals(s)) == 0 &&
         (rc = example_listening(s)) == 0)
         rc = ss_server_serve_forever(s, 500); /* until SIGINT or SIGTERM */
     int closed = s != NULL ? ss_server_close(s) : 0; /* drain and join */
     ss_server_destroy(s);
-    if (close(dir) == -1)
-        perror("close");
     return example_status(argv[0], rc < 0 ? rc : closed);
 }

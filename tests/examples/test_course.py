@@ -11,6 +11,7 @@ indistinguishable: byte-identical replies, the same EOF and reset
 behaviour, the same printed lines.  Every wait is bounded.
 """
 import os
+import hashlib
 import json
 import re
 import shutil
@@ -187,6 +188,88 @@ client.shutdown(socket.SHUT_WR)
 if client.recv(1) != b"":
     sys.exit("upload_client: a reply?")
 print("put %s (%d bytes)" % (a.path, size))
+'''
+
+DOWNLOAD_SERVER = PRELUDE + r'''
+import hashlib, os, stat
+FOLDER = sys.argv[1]
+
+class MyServer(socketserver.BaseRequestHandler):
+    def get(self, name):
+        if name in (b"", b".", b"..") or b"/" in name or b"\0" in name:
+            return self.request.sendall(b"error: refused file name")
+        try:
+            fd = os.open(os.path.join(os.fsencode(FOLDER), name), os.O_RDONLY | os.O_NOFOLLOW)
+        except OSError as e:
+            return self.request.sendall(b"error: %s: %s" % (name, e.strerror.encode()))
+        size = os.fstat(fd).st_size
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            os.close(fd)
+            return self.request.sendall(b"error: %s: not a regular file" % name)
+        with open(fd, "rb") as f:
+            self.request.sendall(str(size).encode())
+            if not self.request.recv(1024):             # ready
+                raise ConnectionResetError
+            md5 = hashlib.md5()
+            for chunk in iter(lambda: f.read(8192), b""):
+                self.request.sendall(chunk)
+                md5.update(chunk)
+        self.request.sendall(md5.hexdigest().encode())
+        sys.stdout.write("get %s (%d bytes) md5 %s\n" % (os.fsdecode(name), size, md5.hexdigest()))
+
+    def handle(self):
+        try:
+            while True:
+                cmd = self.request.recv(1024)
+                if not cmd:
+                    break
+                if cmd.startswith(b"get "):
+                    self.get(cmd[4:])
+                else:
+                    self.request.sendall(b"error: unknown command")
+        except (ConnectionResetError, BrokenPipeError):
+            pass
+
+socketserver.ThreadingTCPServer.daemon_threads = True
+with socketserver.ThreadingTCPServer(("127.0.0.1", 0), MyServer) as server:
+    listening(server)
+    server.serve_forever()
+'''
+
+DOWNLOAD_CLIENT = OPTIONS + r'''
+import hashlib
+ap.add_argument("cmd", choices=["get"])
+ap.add_argument("name")
+a = ap.parse_args()
+name = os.fsencode(a.name)
+if name in (b"", b".", b"..") or b"/" in name or len(name) > 1019:
+    sys.exit("download_client: %s: not a plain file name" % a.name)
+client = socket.create_connection((a.host, a.port), timeout=5)
+client.sendall(b"get " + name)
+answer = client.recv(1024)
+if not answer.isdigit():
+    sys.exit("download_client: the server says: %s" % answer.decode(errors="replace"))
+size = int(answer)
+client.sendall(b"ready")
+md5, received = hashlib.md5(), 0
+with open(name + b".new", "wb") as f:
+    while received < size:
+        data = client.recv(min(8192, size - received))
+        if not data:
+            sys.exit("download_client: the connection ended early")
+        f.write(data)
+        md5.update(data)
+        received += len(data)
+server_md5 = b""
+while len(server_md5) < 32:
+    data = client.recv(32 - len(server_md5))
+    if not data:
+        break
+    server_md5 += data
+print("server md5: %s" % server_md5.decode(errors="replace"))
+print("client md5: %s" % md5.hexdigest())
+if server_md5.decode(errors="replace") != md5.hexdigest():
+    sys.exit("download_client: md5 mismatch")
 '''
 
 # ---- helpers -----------------------------------------------------------------
@@ -662,6 +745,156 @@ def test_upload_client(bins):
     shutil.rmtree(tmp)
 
 
+# ---- download_server, download_client -------------------------------------------
+
+
+def get_file(s, name):
+    """One get on connection s: (the answer, the file, the digest)."""
+    s.sendall(b"get " + name)
+    answer = s.recv(1024)
+    if not answer.isdigit():
+        return answer, None, None
+    s.sendall(b"ready")
+    size = int(answer)
+    data = recv_n(s, size + 32)
+    return answer, data[:size], data[size:]
+
+
+def download_folder(top):
+    folder = os.path.join(top, "files")
+    os.makedirs(os.path.join(folder, "sub"))
+    files = {b"big.bin": os.urandom(300000), b"empty": b"", b"exact": os.urandom(8192),
+             "caf\u00e9.txt".encode(): b"x\n"}
+    for name, data in files.items():
+        with open(os.path.join(os.fsencode(folder), name), "wb") as f:
+            f.write(data)
+    with open(os.path.join(top, "secret"), "wb") as f:
+        f.write(b"outside")
+    os.symlink(os.path.join(top, "secret"), os.path.join(folder, "link"))
+    return folder, files
+
+
+BAD_GETS = [b"missing", b"../secret", b"/etc/passwd", b"", b".", b"..", b"sub", b"link", b"sub/../link"]
+
+
+def test_download_server(bins):
+    tmp = tempfile.mkdtemp(prefix="ss-download-")
+    folder, files = download_folder(tmp)
+    servers = [c_server(bins, "download_server", "--dir", folder), py_server(DOWNLOAD_SERVER, folder)]
+    conversations = []
+    try:
+        for srv in servers:
+            port = srv.inet_address()[1]
+            got = []
+            with socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT) as s:
+                for name in list(files) + BAD_GETS + list(files)[:1]:
+                    got.append(get_file(s, name))
+                s.sendall(b"put x")
+                got.append(s.recv(1024))
+                s.shutdown(socket.SHUT_WR)
+                got.append(s.recv(1))
+            conversations.append(got)
+            for i, name in enumerate(files):
+                answer, data, digest = got[i]
+                check((answer, data, digest) == (str(len(files[name])).encode(), files[name],
+                      hashlib.md5(files[name]).hexdigest().encode()), "%s: get %r" % (srv.name, name))
+            # Resets: before "ready", and half-way through the file.
+            s = socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT)
+            s.sendall(b"get big.bin")
+            s.recv(1024)
+            rst_close(s)
+            s = socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT)
+            s.sendall(b"get big.bin")
+            s.recv(1024)
+            s.sendall(b"ready")
+            recv_n(s, 1000)
+            rst_close(s)
+            # Still serving, many at once.
+            results = {}
+
+            def down(i):
+                with socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT) as c:
+                    results[i] = get_file(c, b"big.bin")[1] == files[b"big.bin"]
+
+            threads = [threading.Thread(target=down, args=(i,)) for i in range(10)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join(3 * TIMEOUT)
+            check(all(results.get(i) for i in range(10)), "%s: concurrent downloads %r" % (srv.name, results))
+    finally:
+        stop_all(servers)
+    check(conversations[0] == conversations[1], "C and Python answered differently:\nC      %.300r\nPython %.300r"
+          % ([x[0] if isinstance(x, tuple) else x for x in conversations[0]],
+             [x[0] if isinstance(x, tuple) else x for x in conversations[1]]))
+    errors = [x[0] for x in conversations[0][len(files):len(files) + len(BAD_GETS)]]
+    check(all(e.startswith(b"error: ") for e in errors), "bad gets answered %r" % errors)
+    # The get reset half-way may print its line or not: the kernel's buffers
+    # can take all of big.bin before the reset comes back.
+    c_lines, py_lines = servers[0].lines[1:], servers[1].lines[1:]
+    check(set(c_lines) == set(py_lines), "printed lines differ:\nC      %r\nPython %r" % (c_lines[:5], py_lines[:5]))
+    for srv in servers:
+        n = len(srv.lines) - 1
+        check(n in (len(files) + 11, len(files) + 12), "%s: %d get lines" % (srv.name, n))
+    shutil.rmtree(tmp)
+
+
+def glued(data, digest):
+    """A server that sends the file and its digest in one send(): they
+    arrive in the same segment, so one recv() could take both."""
+    def script(conn):
+        conn.recv(1024)
+        conn.sendall(str(len(data)).encode())
+        conn.recv(1024)
+        conn.sendall(data + digest)
+        conn.recv(1)  # until the client closes
+    return script
+
+
+def compare_downloads(bins, tmp, port, name, label, want_rc):
+    """Runs both clients, each in its own folder; returns the C client's."""
+    outs = []
+    for who, argv in (("C", [os.path.abspath(bins["download_client"])]), ("python", [sys.executable, "-c", DOWNLOAD_CLIENT])):
+        cwd = os.path.join(tmp, label.replace(" ", "_"), who)
+        os.makedirs(cwd)
+        rc, out = run(argv + ["--port", str(port), "get", name], cwd=cwd)
+        new = os.path.join(cwd, name + ".new")
+        outs.append((rc, out, open(new, "rb").read() if os.path.exists(new) else None))
+    check(outs[0] == outs[1], "%s: C gave %.200r, Python %.200r" % (label, outs[0], outs[1]))
+    check(outs[0][0] == want_rc, "%s: exit status %r, want %r" % (label, outs[0][0], want_rc))
+    return outs[0]
+
+
+def test_download_client(bins):
+    tmp = tempfile.mkdtemp(prefix="ss-download-client-")
+    folder, files = download_folder(os.path.join(tmp, "server"))
+    servers = [c_server(bins, "download_server", "--dir", folder), py_server(DOWNLOAD_SERVER, folder)]
+    try:
+        for srv in servers:
+            port = srv.inet_address()[1]
+            for name in files:
+                name = os.fsdecode(name)
+                rc, out, new = compare_downloads(bins, tmp, port, name, "%s %s" % (srv.name[:6], name), 0)
+                md5 = hashlib.md5(files[os.fsencode(name)]).hexdigest()
+                check(out == ("server md5: %s\nclient md5: %s\n" % (md5, md5)).encode(), "%s: printed %r" % (name, out))
+                check(new == files[os.fsencode(name)], "%s.new differs" % name)
+            for name in ("missing", "link", "sub"):
+                compare_downloads(bins, tmp, port, name, "%s %s" % (srv.name[:6], name), 1)
+    finally:
+        stop_all(servers)
+    data = os.urandom(3000)
+    for label, digest, rc in (("glued", hashlib.md5(data).hexdigest().encode(), 0), ("wrong md5", b"0" * 32, 1)):
+        fake = FakeServer(glued(data, digest))
+        try:
+            _, out, new = compare_downloads(bins, tmp, fake.port, "f", label, rc)
+            check(new == data and out.startswith(b"server md5: " + digest + b"\n"), "%s: %r" % (label, out))
+        finally:
+            fake.close()
+    for name in ("../x", "a/b", ".."):
+        compare_downloads(bins, tmp, 1, name, "name %s" % name.replace("/", "_"), 1)
+    shutil.rmtree(tmp)
+
+
 # ---- main --------------------------------------------------------------------
 
 
@@ -675,6 +908,8 @@ def main():
         "echo_udp_client": lambda: test_udp_client(bins),
         "upload_server": lambda: test_upload_server(bins),
         "upload_client": lambda: test_upload_client(bins),
+        "download_server": lambda: test_download_server(bins),
+        "download_client": lambda: test_download_client(bins),
     }
     tests[program]()
     return verdict()

@@ -274,6 +274,9 @@ int example_addr_tuple(const struct sockaddr *sa, char *buf, size_t cap)
 
 bool example_plain_name(const char *name, size_t len)
 {
-    return len > 0 && strlen(name) == len && strchr(name, '/') == NULL &&
-           strcmp(name, ".") != 0 && strcmp(name, "..") != 0;
+    for (size_t i = 0; i < len; i++) /* no control byte: names get printed */
+        if ((unsigned char)name[i] < ' ' || name[i] == 0x7f)
+            return false;
+    return len > 0 && strchr(name, '/') == NULL && strcmp(name, ".") != 0 &&
+           strcmp(name, "..") != 0;
 }

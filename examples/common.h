@@ -67,8 +67,9 @@ void example_print_bytes(const void *data, size_t n);
  * ('::1', 5000, 0, 0).  0, or -1 if it is not an IP address. */
 int example_addr_tuple(const struct sockaddr *sa, char *buf, size_t cap);
 
-/* True for a plain file name: not empty, no '/', not "." or "..".  A name
- * from the network must pass this before it is opened in a folder. */
+/* True for a plain file name: not empty, no '/', no NUL or other control
+ * byte, not "." or "..".  A name from the network must pass this before it
+ * is opened in a folder. */
 bool example_plain_name(const char *name, size_t len);
 
 /* ---- clients ---- */

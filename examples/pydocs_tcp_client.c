@@ -1,4 +1,5 @@
-/* pydocs_tcp_client.c -- the TCP client from Python's socketserver docs: send the words, print the reply. */
+/* pydocs_tcp_client.c -- the TCP client from Python's socketserver docs:
+ * send the words, print the reply. */
 #include "common.h"
 
 #include <errno.h>

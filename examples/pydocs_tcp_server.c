@@ -1,9 +1,10 @@
-/* pydocs_tcp_server.c -- Python's docs example ThreadingTCPServer + MyTCPHandler: one upper-cased reply per connection.  pydocs_forking_server.c and unix_stream_server.c are this file on another server class. */
+/* pydocs_tcp_server.c -- the Python docs' ThreadingTCPServer + MyTCPHandler:
+ * one upper-cased reply per connection.  pydocs_forking_server.c and
+ * unix_stream_server.c are this file on another server class. */
 #include "common.h"
 
-#ifndef SERVER_KIND /* the threading TCP server, unless a file including us
-                     * chose another class */
-#define SERVER_KIND SS_TCP              /* TCPServer */
+#ifndef SERVER_KIND        /* unless a file including us chose another class */
+#define SERVER_KIND SS_TCP /* TCPServer */
 #define SERVER_CONCURRENCY SS_THREADING /* + ThreadingMixIn, a bounded pool */
 #endif
 
@@ -11,7 +12,7 @@
  *     self.data = self.request.recv(1024).strip()
  *     print("{} wrote:".format(self.client_address[0])); print(self.data)
  *     self.request.sendall(self.data.upper())
- * Returning ends the request: the library shuts the socket down and closes it. */
+ * Returning ends the request: the library shuts the socket down, closes it. */
 static int handle(ss_request *r)
 {
     char buf[1024];

@@ -1,4 +1,5 @@
-/* pydocs_udp_client.c -- the UDP client from Python's socketserver docs: one datagram, one reply. */
+/* pydocs_udp_client.c -- the UDP client from Python's socketserver docs:
+ * one datagram, one reply. */
 #include "common.h"
 
 #include <errno.h>

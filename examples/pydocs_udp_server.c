@@ -1,4 +1,5 @@
-/* pydocs_udp_server.c -- Python's docs example ThreadingUDPServer + MyUDPHandler: upper-case echo of datagrams. */
+/* pydocs_udp_server.c -- the Python docs' ThreadingUDPServer + MyUDPHandler:
+ * an upper-cased echo of datagrams. */
 #include "common.h"
 
 #include <errno.h>

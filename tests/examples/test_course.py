@@ -130,7 +130,8 @@ class MYTCPServer(socketserver.BaseRequestHandler):
 
     def put(self, head):
         name, size = head.get("filename"), head.get("filesize")
-        if not isinstance(name, str) or name in ("", ".", "..") or "/" in name or "\0" in name:
+        if not isinstance(name, str) or name in ("", ".", "..") or "/" in name or \
+                any(ord(c) < 32 or ord(c) == 127 for c in name):
             raise Refused("refused file name (a plain name only)")
         if type(size) is not int or size < 0:
             raise Refused("bad filesize")
@@ -196,7 +197,7 @@ FOLDER = sys.argv[1]
 
 class MyServer(socketserver.BaseRequestHandler):
     def get(self, name):
-        if name in (b"", b".", b"..") or b"/" in name or b"\0" in name:
+        if name in (b"", b".", b"..") or b"/" in name or any(c < 32 or c == 127 for c in name):
             return self.request.sendall(b"error: refused file name")
         try:
             fd = os.open(os.path.join(os.fsencode(FOLDER), name), os.O_RDONLY | os.O_NOFOLLOW)
@@ -242,7 +243,7 @@ ap.add_argument("cmd", choices=["get"])
 ap.add_argument("name")
 a = ap.parse_args()
 name = os.fsencode(a.name)
-if name in (b"", b".", b"..") or b"/" in name or len(name) > 1019:
+if name in (b"", b".", b"..") or b"/" in name or any(c < 32 or c == 127 for c in name) or len(name) > 1019:
     sys.exit("download_client: %s: not a plain file name" % a.name)
 client = socket.create_connection((a.host, a.port), timeout=5)
 client.sendall(b"get " + name)
@@ -626,7 +627,8 @@ def listing(folder):
 
 def bad_uploads(top):
     """(label, bytes) that must end the connection and write nothing."""
-    hostile = ["../x", os.path.join(top, "abs"), "", "a/../../b", ".", "..", "sub/x", "link", "nul\0x"]
+    hostile = ["../x", os.path.join(top, "abs"), "", "a/../../b", ".", "..", "sub/x", "link", "nul\0x",
+               "line\nput forged (1 bytes)", "del\x7f"]
     bad = [("name %r" % n, put_header(n, 4) + b"evil") for n in hostile]
     bad += [("header length %d" % n, struct.pack("i", n) + b"{}") for n in (-1, 0, 8193, 1 << 30)]
     bad += [("bad JSON", struct.pack("i", 5) + b"{nope"),
@@ -774,7 +776,8 @@ def download_folder(top):
     return folder, files
 
 
-BAD_GETS = [b"missing", b"../secret", b"/etc/passwd", b"", b".", b"..", b"sub", b"link", b"sub/../link"]
+BAD_GETS = [b"missing", b"../secret", b"/etc/passwd", b"", b".", b"..", b"sub", b"link", b"sub/../link",
+            b"new\nline", b"nul\0"]
 
 
 def test_download_server(bins):
@@ -890,7 +893,7 @@ def test_download_client(bins):
             check(new == data and out.startswith(b"server md5: " + digest + b"\n"), "%s: %r" % (label, out))
         finally:
             fake.close()
-    for name in ("../x", "a/b", ".."):
+    for name in ("../x", "a/b", "..", "new\nline"):
         compare_downloads(bins, tmp, 1, name, "name %s" % name.replace("/", "_"), 1)
     shutil.rmtree(tmp)
 

@@ -15,6 +15,7 @@
 #include "common.h"
 #include "md5.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,6 +29,8 @@ static int receive_file(int fd, long long n, int out, EVP_MD_CTX *md5)
     char buf[8192];
     while (n > 0) {
         ssize_t got = example_recv(fd, buf, n < 8192 ? (size_t)n : 8192);
+        if (got == 0)
+            errno = ECONNRESET; /* the connection ended early */
         if (got <= 0 || example_write_all(out, buf, (size_t)got) == -1 ||
             EVP_DigestUpdate(md5, buf, (size_t)got) != 1)
             return -1;
@@ -53,13 +56,17 @@ int main(int argc, char **argv)
     }
     snprintf(path, sizeof path, "%s.new", name);
     int fd = example_connect(o.host, o.port_text, SOCK_STREAM);
-    if (fd == -1 || example_send_all(fd, buf, (size_t)n) == -1)
+    ssize_t got = -1;
+    if (fd != -1 && example_send_all(fd, buf, (size_t)n) == 0)
+        got = example_recv(fd, buf, sizeof buf - 1);
+    if (fd != -1 && got == -1)
+        perror("download_client");
+    if (got == -1)
         return 1;
-    ssize_t got = example_recv(fd, buf, sizeof buf - 1); /* the size */
-    buf[got > 0 ? got : 0] = '\0';
+    buf[got] = '\0'; /* the size, or the server's error */
     char *end;
     long long size = strtoll(buf, &end, 10);
-    if (got <= 0 || *end != '\0' || buf[0] < '0' || buf[0] > '9') {
+    if (got == 0 || *end != '\0' || buf[0] < '0' || buf[0] > '9') {
         fprintf(stderr, "download_client: the server says: %s\n", buf);
         return 1;
     }

@@ -12,6 +12,7 @@
  * refuses ends the connection, which we may see as a reset). */
 #include "common.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
 #include <stdio.h>

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <limits.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -24,6 +25,7 @@ int example_options(int argc, char **argv, const char *accepted, int nargs,
         {"message", required_argument, NULL, 'm'},
         {"count", required_argument, NULL, 'c'},
         {"park", no_argument, NULL, 'k'},
+        {"timeout", required_argument, NULL, 't'},
         {NULL, 0, NULL, 0},
     };
     *o = (example_opts){.host = "127.0.0.1",
@@ -31,17 +33,19 @@ int example_options(int argc, char **argv, const char *accepted, int nargs,
                         .port_text = "9999",
                         .dir = ".",
                         .count = -1,
+                        .timeout = -1,
                         .path = "/tmp/socketserver-echo.sock"};
     int c;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         char *end;
         errno = 0;
-        long v = c == 'p' || c == 'c' ? strtol(optarg, &end, 10) : 0;
+        bool number = c == 'p' || c == 'c' || c == 't';
+        long v = number ? strtol(optarg, &end, 10) : 0;
         if (c == '?' || strchr(accepted, c) == NULL)
             goto usage;
-        if ((c == 'p' || c == 'c') &&
+        if (number &&
             (errno != 0 || end == optarg || *end != '\0' || v < 0 ||
-             (c == 'p' && v > 65535)))
+             (c == 'p' && v > 65535) || (c == 't' && v > INT_MAX / 1000)))
             goto usage;
         if (c == 'h')
             o->host = optarg;
@@ -55,6 +59,8 @@ int example_options(int argc, char **argv, const char *accepted, int nargs,
             o->message = optarg;
         else if (c == 'c')
             o->count = v;
+        else if (c == 't')
+            o->timeout = v;
         else
             o->park = true;
     }

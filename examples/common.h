@@ -20,13 +20,15 @@ typedef struct example_opts {
     int dir_fd;          /* with 'd' accepted: dir, opened (until exit) */
     const char *message; /* --message TEXT: default NULL */
     long count;          /* --count N: default -1 (forever) */
+    long timeout;        /* --timeout S: seconds; default -1 (the program's) */
     bool park;           /* --park */
     char **args;         /* the words after the options */
     int nargs;
 } example_opts;
 
 /* Parses the options whose letters are in `accepted` (h host, p port,
- * u path, d dir, m message, c count, k park) and nargs words after them.
+ * u path, d dir, m message, c count, k park, t timeout) and nargs words
+ * after them.
  * Returns 0, or prints "usage: PROG USAGE" (or why the folder does not
  * open) and returns -1. */
 int example_options(int argc, char **argv, const char *accepted, int nargs,

@@ -20,7 +20,15 @@
  * message per call and returns SS_KEEP: between messages the connection is
  * parked and holds no thread, so a few workers serve thousands.  A client
  * cannot tell the two apart.  forking_tcp_server.c is this file on
- * ForkingTCPServer. */
+ * ForkingTCPServer.
+ *
+ * What the course's server cannot do: give up on a client.  One that sends
+ * and never reads fills its socket's buffers, and then send() blocks, in
+ * Python for ever.  With --park's few workers, one such client per core
+ * would stall everyone.  So a read or write that waits more than
+ * IDLE_TIMEOUT_MS (or --timeout S seconds; 0: for ever) fails with
+ * -ETIMEDOUT and ends that connection, in both forms; a client idle that
+ * long is let go too. */
 #include "common.h"
 
 #include <errno.h>
@@ -29,6 +37,8 @@
 #ifndef SERVER_CONCURRENCY
 #define SERVER_CONCURRENCY SS_THREADING /* ThreadingTCPServer */
 #endif
+
+#define IDLE_TIMEOUT_MS 30000
 
 /* One recv(1024) and its upper-cased reply.  Returns the bytes echoed, 0 at
  * EOF or on a reset (except ConnectionResetError: break), or -errno. */
@@ -65,14 +75,16 @@ static ss_handler_class my_server = {.name = "MyServer", .handle = handle};
 int main(int argc, char **argv)
 {
     example_opts o;
-    if (example_options(argc, argv, "hpk", 0, "[--host H] [--port N] [--park]",
-                        &o) < 0)
+    if (example_options(argc, argv, "hpkt", 0,
+                        "[--host H] [--port N] [--park] [--timeout S]", &o) < 0)
         return 2;
     ss_config cfg;
     ss_config_init(&cfg, SS_TCP);
     cfg.concurrency = SERVER_CONCURRENCY;
     cfg.host = o.host;
     cfg.port = o.port;
+    cfg.idle_timeout_ms =
+        o.timeout >= 0 ? (int)o.timeout * 1000 : IDLE_TIMEOUT_MS;
     if (o.park) { /* parked: as many workers as the machine has cores */
         my_server.handle = handle_one;
         long cores = sysconf(_SC_NPROCESSORS_ONLN);

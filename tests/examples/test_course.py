@@ -374,6 +374,43 @@ def many_at_once(port, n):
     check(not bad, "of %d clients at once, %s were not served" % (n, bad[:10]))
 
 
+def hogs_then_one(port, n):
+    """n clients that send and never read: each fills the buffers both ways
+    until the server's send() blocks, then stays.  A well-behaved client
+    connecting after them must still get its echo: the server gives up on
+    a blocked send after its idle timeout (C only: the course's server
+    cannot)."""
+    hogs = [socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT) for _ in range(n)]
+    stalled = {}
+
+    def hog(i, s):
+        s.settimeout(1)  # a send that moves nothing for 1 s: stalled
+        chunk = b"h" * 65536
+        try:
+            for _ in range(4096):  # 256 MiB at most
+                s.sendall(chunk)
+        except socket.timeout:
+            stalled[i] = True
+        except OSError:
+            stalled[i] = True  # already cut by the server's timeout
+
+    threads = [threading.Thread(target=hog, args=(i, s)) for i, s in enumerate(hogs)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(3 * TIMEOUT)
+    check(len(stalled) == n, "only %d of %d hogs stalled" % (len(stalled), n))
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT) as s:
+            s.sendall(b"after the hogs")
+            got = recv_n(s, 14)
+    except OSError as e:
+        got = repr(e).encode()
+    check(got == b"AFTER THE HOGS", "with %d clients that never read: %r" % (n, got))
+    for s in hogs:
+        rst_close(s)
+
+
 def test_tcp_server(bins, name):
     kind = "forking" if name == "forking_tcp_server" else "threading"
     servers = [py_server(TCP_SERVER, kind), c_server(bins, name)]
@@ -398,6 +435,12 @@ def test_tcp_server(bins, name):
         stop_all(servers)
     for srv in servers:
         check(srv.lines[1:] == [], "%s printed %r after the listening line" % (srv.name, srv.lines[1:4]))
+    if kind == "threading":  # --park: as many workers as cores
+        srv = c_server(bins, name, "--park", "--timeout", "2")
+        try:
+            hogs_then_one(srv.inet_address()[1], os.sysconf("SC_NPROCESSORS_ONLN") + 1)
+        finally:
+            srv.stop()
 
 
 # ---- echo_tcp_client ---------------------------------------------------------

@@ -112,11 +112,22 @@ while a.count < 0 or i < a.count:
 '''
 
 UPLOAD_SERVER = PRELUDE + r'''
-import json, os, struct
+import json, os, stat, struct
 FOLDER = sys.argv[1]
 
 class Refused(Exception):
     pass
+
+# Hardened (see the top): the course writes in place under the joined name.
+PARTIAL, counter = ".upload-", iter(range(1 << 62))
+
+def replaceable(name):
+    try:
+        st = os.lstat(os.path.join(FOLDER, name))
+    except FileNotFoundError:
+        return
+    if not stat.S_ISREG(st.st_mode):
+        raise Refused("%s: not a regular file" % name)
 
 class MYTCPServer(socketserver.BaseRequestHandler):
     def recv_exact(self, n):
@@ -131,22 +142,31 @@ class MYTCPServer(socketserver.BaseRequestHandler):
     def put(self, head):
         name, size = head.get("filename"), head.get("filesize")
         if not isinstance(name, str) or name in ("", ".", "..") or "/" in name or \
-                any(ord(c) < 32 or ord(c) == 127 for c in name):
+                any(ord(c) < 32 or ord(c) == 127 for c in name) or name.startswith(PARTIAL):
             raise Refused("refused file name (a plain name only)")
         if type(size) is not int or size < 0:
             raise Refused("bad filesize")
-        fd = os.open(os.path.join(FOLDER, name), os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o644)
+        replaceable(name)
+        tmp = os.path.join(FOLDER, "%s%d-%d" % (PARTIAL, os.getpid(), next(counter)))
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
         left = size
-        with open(fd, "wb") as f:
-            while left > 0:
-                data = self.request.recv(min(left, 8192))
-                if not data:
-                    break
-                f.write(data)
-                left -= len(data)
-        if left > 0:
-            os.unlink(os.path.join(FOLDER, name))
-            raise Refused("upload failed")
+        try:
+            with open(fd, "wb") as f:
+                while left > 0:
+                    data = self.request.recv(min(left, 8192))
+                    if not data:
+                        break
+                    f.write(data)
+                    left -= len(data)
+                f.flush()
+                os.fsync(f.fileno())
+            if left > 0:
+                raise Refused("upload failed")
+            replaceable(name)
+            os.rename(tmp, os.path.join(FOLDER, name))
+        except BaseException:
+            os.unlink(tmp)
+            raise
         sys.stdout.write("put %s (%d bytes)\n" % (name, size))
 
     def handle(self):
@@ -671,7 +691,7 @@ def listing(folder):
 def bad_uploads(top):
     """(label, bytes) that must end the connection and write nothing."""
     hostile = ["../x", os.path.join(top, "abs"), "", "a/../../b", ".", "..", "sub/x", "link", "nul\0x",
-               "line\nput forged (1 bytes)", "del\x7f"]
+               "line\nput forged (1 bytes)", "del\x7f", "fifo", "sub", ".upload-1-0"]
     bad = [("name %r" % n, put_header(n, 4) + b"evil") for n in hostile]
     bad += [("header length %d" % n, struct.pack("i", n) + b"{}") for n in (-1, 0, 8193, 1 << 30)]
     bad += [("bad JSON", struct.pack("i", 5) + b"{nope"),
@@ -695,6 +715,11 @@ def test_upload_server(bins):
         with open(os.path.join(top, "target"), "wb") as f:
             f.write(b"outside")
         os.symlink(os.path.join(top, "target"), os.path.join(folder, "link"))
+        os.mkfifo(os.path.join(folder, "fifo"))  # opening it would block
+        os.mkdir(os.path.join(folder, "sub"))
+        for name in ("keep", "exact"):  # kept by a cut upload; replaced by a whole one
+            with open(os.path.join(folder, name), "wb") as f:
+                f.write(b"old")
         srv = (c_server(bins, "upload_server", "--dir", folder) if who == "C"
                else py_server(UPLOAD_SERVER, folder))
         srv.top, srv.folder = top, folder
@@ -710,9 +735,22 @@ def test_upload_server(bins):
             for label, payload in bad_uploads(srv.top):
                 end = one_connection(port, payload, half_close="cut" in label)
                 check(end in ("EOF", "reset"), "%s, %s: the connection was not ended (%s)" % (srv.name, label, end))
-            # A cut upload leaves nothing behind.
-            check(one_connection(port, put_header("cut.bin", 1000) + b"x" * 10, half_close=True) == "EOF",
-                  "%s: cut upload" % srv.name)
+            # A cut upload leaves nothing behind, and the old file as it was.
+            for name in ("cut.bin", "keep"):
+                check(one_connection(port, put_header(name, 1000) + b"x" * 10, half_close=True) == "EOF",
+                      "%s: cut upload of %s" % (srv.name, name))
+            # Two uploads of one name at once: one wins, whole.
+            same = {}
+
+            def up_same(c):
+                same[c] = one_connection(port, put_header("same", 300000) + c * 300000, half_close=True)
+
+            threads = [threading.Thread(target=up_same, args=(c,)) for c in (b"a", b"b")]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join(3 * TIMEOUT)
+            check(same == {b"a": "EOF", b"b": "EOF"}, "%s: uploads of one name at once %r" % (srv.name, same))
             # Still serving, many at once.
             results = {}
 
@@ -728,9 +766,12 @@ def test_upload_server(bins):
             check(all(results.get(i) == "EOF" for i in range(10)), "%s: concurrent uploads %r" % (srv.name, results))
     finally:
         stop_all(servers)
-    want = dict(files, link=None, **{"many%d" % i: bytes([i]) * (50000 + i) for i in range(10)})
+    want = dict(files, link=None, fifo=None, sub=None, keep=b"old",
+                **{"many%d" % i: bytes([i]) * (50000 + i) for i in range(10)})
     for srv in servers:
         got = listing(srv.folder)
+        same = got.pop("same", None)
+        check(same in (b"a" * 300000, b"b" * 300000), "%s: same holds %.40r" % (srv.name, same))
         got["link"] = None if os.path.islink(os.path.join(srv.folder, "link")) else got.get("link")
         check(got == want, "%s: the folder holds %r, want %r" % (srv.name, sorted(got), sorted(want)))
         check(sorted(os.listdir(srv.top)) == ["target", "up"], "%s: wrote outside: %r" % (srv.name, os.listdir(srv.top)))
@@ -739,7 +780,7 @@ def test_upload_server(bins):
               "%s: wrote above the folder" % srv.name)
     c_lines, py_lines = sorted(servers[0].lines[1:]), sorted(servers[1].lines[1:])
     check(c_lines == py_lines, "printed lines differ:\nC      %r\nPython %r" % (c_lines, py_lines))
-    check(len(c_lines) == len(want) - 1, "%d put lines, want %d" % (len(c_lines), len(want) - 1))
+    check(len(c_lines) == len(files) + 10 + 2, "%d put lines, want %d" % (len(c_lines), len(files) + 12))
     shutil.rmtree(tmp)
 
 

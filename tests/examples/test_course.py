@@ -220,21 +220,26 @@ class MyServer(socketserver.BaseRequestHandler):
         if name in (b"", b".", b"..") or b"/" in name or any(c < 32 or c == 127 for c in name):
             return self.request.sendall(b"error: refused file name")
         try:
-            fd = os.open(os.path.join(os.fsencode(FOLDER), name), os.O_RDONLY | os.O_NOFOLLOW)
+            fd = os.open(os.path.join(os.fsencode(FOLDER), name), os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
         except OSError as e:
             return self.request.sendall(b"error: %s: %s" % (name, e.strerror.encode()))
         size = os.fstat(fd).st_size
         if not stat.S_ISREG(os.fstat(fd).st_mode):
             os.close(fd)
             return self.request.sendall(b"error: %s: not a regular file" % name)
+        os.set_blocking(fd, True)
         with open(fd, "rb") as f:
             self.request.sendall(str(size).encode())
             if not self.request.recv(1024):             # ready
                 raise ConnectionResetError
-            md5 = hashlib.md5()
-            for chunk in iter(lambda: f.read(8192), b""):
+            md5, left = hashlib.md5(), size             # hardened: exactly size bytes
+            while left > 0:
+                chunk = f.read(min(8192, left))
+                if not chunk:                           # it shrank: no digest
+                    raise ConnectionResetError
                 self.request.sendall(chunk)
                 md5.update(chunk)
+                left -= len(chunk)
         self.request.sendall(md5.hexdigest().encode())
         sys.stdout.write("get %s (%d bytes) md5 %s\n" % (os.fsdecode(name), size, md5.hexdigest()))
 
@@ -857,11 +862,35 @@ def download_folder(top):
     with open(os.path.join(top, "secret"), "wb") as f:
         f.write(b"outside")
     os.symlink(os.path.join(top, "secret"), os.path.join(folder, "link"))
+    os.mkfifo(os.path.join(folder, "fifo"))  # opening it for reading would block
     return folder, files
 
 
 BAD_GETS = [b"missing", b"../secret", b"/etc/passwd", b"", b".", b"..", b"sub", b"link", b"sub/../link",
-            b"new\nline", b"nul\0"]
+            b"new\nline", b"nul\0", b"fifo"]
+
+
+def changing_file(port, path):
+    """The size is announced, then the file changes before `ready`: one that
+    grew is sent as announced (and its digest); one that shrank ends the
+    connection, with no digest to be taken for file bytes."""
+    old = bytes(i % 251 for i in range(5000))  # the same for both servers: the same line
+    with open(path, "wb") as f:
+        f.write(old)
+    with socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT) as s:
+        s.sendall(b"get changing")
+        size = s.recv(1024)
+        with open(path, "ab") as f:
+            f.write(b"grown")
+        s.sendall(b"ready")
+        grew = (size, recv_n(s, 5000 + 32))
+    with socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT) as s:
+        s.sendall(b"get changing")
+        size = s.recv(1024)
+        os.truncate(path, 1000)
+        s.sendall(b"ready")
+        shrank = (size, recv_n(s, 10000))
+    return grew == (b"5000", old + hashlib.md5(old).hexdigest().encode()), shrank == (b"5005", old[:1000])
 
 
 def test_download_server(bins):
@@ -909,6 +938,9 @@ def test_download_server(bins):
             for t in threads:
                 t.join(3 * TIMEOUT)
             check(all(results.get(i) for i in range(10)), "%s: concurrent downloads %r" % (srv.name, results))
+            grew, shrank = changing_file(port, os.path.join(folder, "changing"))
+            check(grew, "%s: a file that grew after its size went out" % srv.name)
+            check(shrank, "%s: a file that shrank after its size went out" % srv.name)
     finally:
         stop_all(servers)
     check(conversations[0] == conversations[1], "C and Python answered differently:\nC      %.300r\nPython %.300r"
@@ -922,7 +954,7 @@ def test_download_server(bins):
     check(set(c_lines) == set(py_lines), "printed lines differ:\nC      %r\nPython %r" % (c_lines[:5], py_lines[:5]))
     for srv in servers:
         n = len(srv.lines) - 1
-        check(n in (len(files) + 11, len(files) + 12), "%s: %d get lines" % (srv.name, n))
+        check(n in (len(files) + 12, len(files) + 13), "%s: %d get lines" % (srv.name, n))
     shutil.rmtree(tmp)
 
 

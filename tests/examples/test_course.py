@@ -196,15 +196,23 @@ UPLOAD_CLIENT = OPTIONS + r'''
 ap.add_argument("cmd", choices=["put"])
 ap.add_argument("path")
 a = ap.parse_args()
+name = os.path.basename(a.path)  # hardened (see the top): a plain name, exactly size bytes
+if name in ("", ".", "..") or any(ord(c) < 32 or ord(c) == 127 for c in name):
+    sys.exit("upload_client: %s: not a plain file name" % a.path)
 size = os.path.getsize(a.path)
-head = json.dumps({"cmd": "put", "filename": os.path.basename(a.path), "filesize": size},
+head = json.dumps({"cmd": "put", "filename": name, "filesize": size},
                   separators=(",", ":"), ensure_ascii=False).encode()
 client = socket.create_connection((a.host, a.port), timeout=5)
 client.sendall(struct.pack("i", len(head)))
 client.sendall(head)
 with open(a.path, "rb") as f:
-    for chunk in iter(lambda: f.read(8192), b""):
+    left = size
+    while left > 0:
+        chunk = f.read(min(8192, left))
+        if not chunk:
+            sys.exit("upload_client: the file shrank while sent")
         client.sendall(chunk)
+        left -= len(chunk)
 client.shutdown(socket.SHUT_WR)
 if client.recv(1) != b"":
     sys.exit("upload_client: a reply?")
@@ -803,6 +811,30 @@ class Recorder(FakeServer):
         self.got.append(data)
 
 
+def refused_before_connecting(label, argvs, want_msg, cwd=None):
+    """Runs each argv (given the port of a live listening socket) and checks
+    that it exits 1 saying want_msg, and that nothing connected at all."""
+    with socket.socket() as ls:
+        ls.bind(("127.0.0.1", 0))
+        ls.listen(8)
+        port = str(ls.getsockname()[1])
+        for argv in argvs(port):
+            try:
+                p = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=2 * TIMEOUT,
+                                   cwd=cwd, env=dict(os.environ, PYTHONIOENCODING="utf-8"))
+                got = (p.returncode, p.stdout, want_msg in p.stderr)
+            except subprocess.TimeoutExpired:
+                got = "hung"
+            check(got == (1, b"", True), "%s: %s gave %r, want exit 1 and %r" % (label, argv[0], got, want_msg))
+        ls.setblocking(False)  # a connection made is in the backlog by now
+        try:
+            ls.accept()[0].close()
+            connected = True
+        except BlockingIOError:
+            connected = False
+        check(not connected, "%s: connected to the server" % label)
+
+
 def test_upload_client(bins):
     exe = bins["upload_client"]
     tmp = tempfile.mkdtemp(prefix="ss-upload-client-")
@@ -833,6 +865,14 @@ def test_upload_client(bins):
         srv.stop()
     check(open(os.path.join(folder, "big.bin"), "rb").read() == open(paths[0], "rb").read(), "big.bin differs")
     check(run([exe, "--port", "1", "put", os.path.join(tmp, "missing")])[0] == 1, "a missing file: exit 1")
+    # A name the server would refuse is refused here, before connecting.
+    for name in ("line\nput forged (1 bytes)", "del\x7f"):
+        path = os.path.join(tmp, name)
+        with open(path, "wb") as f:
+            f.write(b"x")
+        refused_before_connecting("put %r" % name, lambda port: [
+            [exe, "--port", port, "put", path],
+            [sys.executable, "-c", UPLOAD_CLIENT, "--port", port, "put", path]], b"not a plain file name")
     shutil.rmtree(tmp)
 
 

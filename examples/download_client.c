@@ -11,7 +11,8 @@
  *
  * Prints both digests; exits 1 if they differ or the server answered an
  * error instead of a size.  NAME must be a plain name (NAME.new is written
- * here). */
+ * here, never through a link).  A cut transfer or a digest that does not
+ * match removes NAME.new: no half or wrong file is left behind. */
 #include "common.h"
 #include "md5.h"
 
@@ -23,17 +24,21 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-/* Receives exactly n bytes into out (a file) and md5; 0 or -1. */
+/* Receives exactly n bytes into out (a file) and md5; 0 or -1 (reported). */
 static int receive_file(int fd, long long n, int out, EVP_MD_CTX *md5)
 {
     char buf[8192];
     while (n > 0) {
         ssize_t got = example_recv(fd, buf, n < 8192 ? (size_t)n : 8192);
-        if (got == 0)
-            errno = ECONNRESET; /* the connection ended early */
-        if (got <= 0 || example_write_all(out, buf, (size_t)got) == -1 ||
-            EVP_DigestUpdate(md5, buf, (size_t)got) != 1)
+        if (got == 0) {
+            fprintf(stderr, "download_client: the connection ended early\n");
             return -1;
+        }
+        if (got == -1 || example_write_all(out, buf, (size_t)got) == -1 ||
+            EVP_DigestUpdate(md5, buf, (size_t)got) != 1) {
+            perror("download_client");
+            return -1;
+        }
         n -= got;
     }
     return 0;
@@ -65,29 +70,54 @@ int main(int argc, char **argv)
         return 1;
     buf[got] = '\0'; /* the size, or the server's error */
     char *end;
+    errno = 0;
     long long size = strtoll(buf, &end, 10);
-    if (got == 0 || *end != '\0' || buf[0] < '0' || buf[0] > '9') {
+    if (got == 0 || *end != '\0' || buf[0] < '0' || buf[0] > '9' ||
+        errno == ERANGE) {
         fprintf(stderr, "download_client: the server says: %s\n", buf);
+        if (close(fd) == -1)
+            perror("close");
         return 1;
     }
-    int out = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    int out =
+        open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
     EVP_MD_CTX *md5 = md5_begin();
-    int failed = out == -1 || md5 == NULL ||
-                 example_send_all(fd, "ready", 5) == -1 ||
-                 receive_file(fd, size, out, md5) == -1;
-    for (size_t have = 0; !failed && have < MD5_HEX_LEN; have += (size_t)got)
-        if ((got = example_recv(fd, server_md5 + have, MD5_HEX_LEN - have)) <=
-            0)
-            break; /* the digest, however TCP cuts it */
-    if (md5_end(md5, client_md5) == -1 || (out != -1 && close(out) == -1) ||
-        failed)
-        perror("download_client");
-    else
+    int failed =
+        out == -1 || md5 == NULL || example_send_all(fd, "ready", 5) == -1;
+    if (failed)
+        perror(out == -1 ? path : "download_client");
+    failed = failed || receive_file(fd, size, out, md5) == -1;
+    size_t have = 0;
+    while (!failed &&
+           have < MD5_HEX_LEN) { /* the digest, however TCP cuts it */
+        got = example_recv(fd, server_md5 + have, MD5_HEX_LEN - have);
+        if (got <= 0) {
+            if (got == -1)
+                perror("download_client: the digest");
+            else
+                fprintf(stderr, "download_client: the connection ended before "
+                                "the digest\n");
+            break;
+        }
+        have += (size_t)got;
+    }
+    int ended = md5_end(md5, client_md5); /* (frees md5) */
+    if (out != -1 && close(out) == -1) {
+        perror(path);
+        failed = 1;
+    }
+    if (ended == -1 && !failed) {
+        fprintf(stderr, "download_client: md5 failed\n");
+        failed = 1;
+    }
+    if (!failed)
         printf("server md5: %s\nclient md5: %s\n", server_md5, client_md5);
     if (close(fd) == -1)
         perror("close");
-    if (!failed && strcmp(server_md5, client_md5) != 0)
+    if (!failed && have == MD5_HEX_LEN && strcmp(server_md5, client_md5) != 0)
         fprintf(stderr, "download_client: md5 mismatch\n");
-    return failed || strcmp(server_md5, client_md5) != 0 ||
-           fflush(stdout) == EOF;
+    failed = failed || strcmp(server_md5, client_md5) != 0;
+    if (failed && out != -1 && unlink(path) == -1) /* no half or wrong file */
+        perror(path);
+    return failed || fflush(stdout) == EOF;
 }

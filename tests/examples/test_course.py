@@ -281,15 +281,17 @@ if name in (b"", b".", b"..") or b"/" in name or any(c < 32 or c == 127 for c in
 client = socket.create_connection((a.host, a.port), timeout=5)
 client.sendall(b"get " + name)
 answer = client.recv(1024)
-if not answer.isdigit():
+if not answer.isdigit() or int(answer) >= 1 << 63:
     sys.exit("download_client: the server says: %s" % answer.decode(errors="replace"))
 size = int(answer)
 client.sendall(b"ready")
 md5, received = hashlib.md5(), 0
-with open(name + b".new", "wb") as f:
+new = name + b".new"  # hardened (see the top): never through a link, removed unless good
+with open(os.open(new, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o644), "wb") as f:
     while received < size:
         data = client.recv(min(8192, size - received))
         if not data:
+            os.unlink(new)
             sys.exit("download_client: the connection ended early")
         f.write(data)
         md5.update(data)
@@ -298,11 +300,13 @@ server_md5 = b""
 while len(server_md5) < 32:
     data = client.recv(32 - len(server_md5))
     if not data:
+        print("download_client: the connection ended before the digest", file=sys.stderr)
         break
     server_md5 += data
 print("server md5: %s" % server_md5.decode(errors="replace"))
 print("client md5: %s" % md5.hexdigest())
 if server_md5.decode(errors="replace") != md5.hexdigest():
+    os.unlink(new)
     sys.exit("download_client: md5 mismatch")
 '''
 
@@ -1046,12 +1050,44 @@ def test_download_client(bins):
         fake = FakeServer(glued(data, digest))
         try:
             _, out, new = compare_downloads(bins, tmp, fake.port, "f", label, rc)
-            check(new == data and out.startswith(b"server md5: " + digest + b"\n"), "%s: %r" % (label, out))
+            check(new == (data if rc == 0 else None) and out.startswith(b"server md5: " + digest + b"\n"),
+                  "%s: %r, f.new %s" % (label, out, "kept" if new is not None else "removed"))
         finally:
             fake.close()
+    # A cut transfer, a size out of range: no f.new either way.
+    for label, script in (("cut", cut_after(data, 1000)), ("huge size", answer_size(b"9" * 20))):
+        fake = FakeServer(script)
+        try:
+            check(compare_downloads(bins, tmp, fake.port, "f", label, 1) == (1, b"", None), "%s: f.new kept" % label)
+        finally:
+            fake.close()
+    # Bad names: refused before connecting to a live server.
     for name in ("../x", "a/b", "..", "new\nline"):
-        compare_downloads(bins, tmp, 1, name, "name %s" % name.replace("/", "_"), 1)
+        cwd = os.path.join(tmp, "name_%d" % len(os.listdir(tmp)))
+        os.makedirs(cwd)
+        refused_before_connecting("get %r" % name, lambda port: [
+            [os.path.abspath(bins["download_client"]), "--port", port, "get", name],
+            [sys.executable, "-c", DOWNLOAD_CLIENT, "--port", port, "get", name]], b"not a plain file name", cwd)
+        check(os.listdir(cwd) == [], "get %r wrote %r" % (name, os.listdir(cwd)))
     shutil.rmtree(tmp)
+
+
+def cut_after(data, n):
+    """A server that announces len(data) bytes and sends n of them."""
+    def script(conn):
+        conn.recv(1024)
+        conn.sendall(str(len(data)).encode())
+        conn.recv(1024)
+        conn.sendall(data[:n])
+    return script
+
+
+def answer_size(size):
+    def script(conn):
+        conn.recv(1024)
+        conn.sendall(size)
+        conn.recv(1024)  # until the client closes
+    return script
 
 
 # ---- main --------------------------------------------------------------------

@@ -3,12 +3,21 @@
 
     test_course.py PROGRAM --bin NAME PATH [--bin NAME PATH]...
 
-Each C program runs beside a Python twin written below as the course writes
-it (socketserver / socket, stdlib only).  Both are driven by the same
-plain-socket peer on 127.0.0.1 with ephemeral ports (servers print
-`listening on HOST:PORT` first; we read it, never sleep), and must be
-indistinguishable: byte-identical replies, the same EOF and reset
-behaviour, the same printed lines.  Every wait is bounded.
+Each C program runs beside a Python twin written below (socketserver /
+socket, stdlib only).  Both are driven by the same plain-socket peer on
+127.0.0.1 with ephemeral ports (servers print `listening on HOST:PORT`
+first; we read it, never sleep), and must be indistinguishable:
+byte-identical replies, the same EOF and reset behaviour, the same printed
+lines.  Every wait is bounded.
+
+The echo twins are the course's programs as the course writes them.  The
+upload and download twins are not quite: on the happy path they behave as
+the course's programs do, byte for byte on the wire, but the hostile-input
+handling (plain names only, exact header reads, partial files published by
+rename, exact sizes, no half file left behind) is the C examples'
+improvement on the course, mirrored here in a hardened twin so that both
+can be held to the same answers.  The echo server's idle timeout is the C
+example's too; the Python twin has none, so that test runs on C only.
 """
 import os
 import hashlib

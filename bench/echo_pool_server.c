@@ -1,4 +1,4 @@
-/* echo_pool_server.c -- the echo_tcp_server example, sized for benchmarking: a bigger pool, no per-request print. */
+/* echo_pool_server.c -- the pydocs_tcp_server example, sized for benchmarking: a bigger pool, no per-request print. */
 #include "common.h"
 
 #include <errno.h>
@@ -7,7 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-/* One read, its upper-case echo.  examples/echo_tcp_server.c's handle()
+/* One read, its upper-case echo.  examples/pydocs_tcp_server.c's handle()
  * minus example_print_wrote(): a flushed stdout line per request would
  * measure the pipe, not the server, and the other servers skip it too.
  * Returns the bytes echoed, 0 at EOF, or -errno. */
@@ -117,10 +117,14 @@ int main(int argc, char **argv)
      * user writes it, on the pool ss_config_init gives. */
     if (!defaults && !queue_set)
         cfg.queue_capacity = 1024;
-    ss_server *s = example_create(&cfg, &my_tcp_handler);
-    if (s == NULL)
-        return 1;
-    return example_serve(s);
+    ss_server *s;
+    int rc = ss_server_create(&s, &cfg, &my_tcp_handler, NULL, NULL);
+    if (rc == 0 && (rc = ss_server_shutdown_on_signals(s)) == 0 &&
+        (rc = example_listening(s)) == 0)
+        rc = ss_server_serve_forever(s, 500);
+    int closed = s != NULL ? ss_server_close(s) : 0;
+    ss_server_destroy(s);
+    return example_status(argv[0], rc < 0 ? rc : closed);
 usage:
     fprintf(stderr,
             "usage: %s [--host HOST] [--port N] [--workers N] [--queue N] "

@@ -1,9 +1,12 @@
-/* common.c -- the plumbing the examples share: options, signals, the listening line, I/O. */
+/* common.c -- what the examples share: options, printing, client I/O. */
 #include "common.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
+#include <limits.h>
 #include <netdb.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,101 +14,103 @@
 #include <sys/time.h>
 #include <unistd.h>
 
-static bool is_unix(ss_kind k)
-{
-    return k == SS_UNIX_STREAM || k == SS_UNIX_DGRAM;
-}
-
-int example_parse_args(int argc, char **argv, ss_config *cfg)
+int example_options(int argc, char **argv, const char *accepted, int nargs,
+                    const char *usage, example_opts *o)
 {
     static const struct option opts[] = {
         {"host", required_argument, NULL, 'h'},
         {"port", required_argument, NULL, 'p'},
         {"path", required_argument, NULL, 'u'},
+        {"dir", required_argument, NULL, 'd'},
+        {"message", required_argument, NULL, 'm'},
+        {"count", required_argument, NULL, 'c'},
+        {"park", no_argument, NULL, 'k'},
+        {"timeout", required_argument, NULL, 't'},
         {NULL, 0, NULL, 0},
     };
-    cfg->host = "127.0.0.1";
-    cfg->port = 9999;
-    cfg->path = "/tmp/socketserver-echo.sock";
+    *o = (example_opts){.host = "127.0.0.1",
+                        .port = 9999,
+                        .port_text = "9999",
+                        .dir = ".",
+                        .count = -1,
+                        .timeout = -1,
+                        .path = "/tmp/socketserver-echo.sock"};
     int c;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         char *end;
-        unsigned long v;
-        if (c == 'h' && !is_unix(cfg->kind)) {
-            cfg->host = optarg;
-        } else if (c == 'u' && is_unix(cfg->kind)) {
-            cfg->path = optarg;
-        } else if (c == 'p' && !is_unix(cfg->kind)) {
-            errno = 0;
-            v = strtoul(optarg, &end, 10);
-            if (errno != 0 || end == optarg || *end != '\0' || v > 65535)
-                goto usage;
-            cfg->port = (uint16_t)v;
-        } else {
+        errno = 0;
+        bool number = c == 'p' || c == 'c' || c == 't';
+        long v = number ? strtol(optarg, &end, 10) : 0;
+        if (c == '?' || strchr(accepted, c) == NULL)
             goto usage;
-        }
+        if (number &&
+            (errno != 0 || end == optarg || *end != '\0' || v < 0 ||
+             (c == 'p' && v > 65535) || (c == 't' && v > INT_MAX / 1000)))
+            goto usage;
+        if (c == 'h')
+            o->host = optarg;
+        else if (c == 'p')
+            o->port = (uint16_t)v;
+        else if (c == 'u')
+            o->path = optarg;
+        else if (c == 'd')
+            o->dir = optarg;
+        else if (c == 'm')
+            o->message = optarg;
+        else if (c == 'c')
+            o->count = v;
+        else if (c == 't')
+            o->timeout = v;
+        else
+            o->park = true;
     }
-    if (optind == argc)
+    snprintf(o->port_text, sizeof o->port_text, "%u", (unsigned)o->port);
+    o->args = argv + optind;
+    o->nargs = argc - optind;
+    if (o->nargs == nargs && strchr(accepted, 'd') != NULL) {
+        o->dir_fd = open(o->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (o->dir_fd == -1)
+            perror(o->dir);
+        return o->dir_fd == -1 ? -1 : 0;
+    }
+    if (o->nargs == nargs)
         return 0;
 usage:
-    fprintf(stderr,
-            is_unix(cfg->kind) ? "usage: %s [--path PATH]\n"
-                               : "usage: %s [--host HOST] [--port N]\n",
-            argv[0]);
+    fprintf(stderr, "usage: %s %s\n", argv[0], usage);
     return -1;
 }
 
-ss_server *example_create(const ss_config *cfg, const ss_handler_class *h)
+int example_client_options(int argc, char **argv, const char *message,
+                           example_opts *o)
 {
-    ss_server *s;
-    int rc = ss_server_create(&s, cfg, h, NULL, NULL);
-    if (rc < 0) {
-        if (is_unix(cfg->kind))
-            fprintf(stderr, "ss_server_create %s: %s\n", cfg->path,
-                    ss_strerror(rc));
-        else
-            fprintf(stderr, "ss_server_create %s:%u: %s\n", cfg->host,
-                    (unsigned)cfg->port, ss_strerror(rc));
-        return NULL;
-    }
-    return s;
+    int rc = example_options(
+        argc, argv, "hpmc", 0,
+        "[--host H] [--port N] [--message TEXT] [--count N]", o);
+    if (o->message == NULL)
+        o->message = message;
+    return rc;
 }
 
-int example_serve(ss_server *s)
+int example_listening(const ss_server *s)
 {
     char addr[256];
     socklen_t len;
     const struct sockaddr *sa = ss_server_address(s, &len);
     int rc = ss_format_address(sa, len, addr, sizeof addr);
-    int status = 1;
-    if (rc < 0) {
-        fprintf(stderr, "ss_format_address: %s\n", ss_strerror(rc));
-        goto out;
-    }
-    rc = ss_server_shutdown_on_signals(s); /* Ctrl-C, SIGTERM: stop */
-    if (rc < 0) {
-        fprintf(stderr, "ss_server_shutdown_on_signals: %s\n", ss_strerror(rc));
-        goto out;
-    }
-    /* Line buffered even into a pipe, so a supervisor sees each line now. */
-    if (setvbuf(stdout, NULL, _IOLBF, 0) != 0 ||
-        printf("listening on %s\n", addr) < 0 || fflush(stdout) == EOF) {
-        perror("stdout");
-        goto out;
-    }
-    rc = ss_server_serve_forever(s, 500);
     if (rc < 0)
-        fprintf(stderr, "ss_server_serve_forever: %s\n", ss_strerror(rc));
-    else
-        status = 0;
-out:
-    rc = ss_server_close(s);
-    if (rc < 0) {
-        fprintf(stderr, "ss_server_close: %s\n", ss_strerror(rc));
-        status = 1;
-    }
-    ss_server_destroy(s);
-    return status;
+        return rc;
+    if (setvbuf(stdout, NULL, _IOLBF, 0) != 0 ||
+        printf("listening on %s\n", addr) < 0 || fflush(stdout) == EOF)
+        return errno != 0 ? -errno : -EIO;
+    return 0;
+}
+
+int example_status(const char *prog, int rc)
+{
+    if (rc >= 0)
+        return 0;
+    fprintf(stderr, "%s: %s\n", prog, ss_strerror(rc));
+    return 1;
 }
 
 static bool is_space(unsigned char c)
@@ -207,4 +212,77 @@ int example_send_all(int fd, const void *buf, size_t n)
         n -= (size_t)w;
     }
     return 0;
+}
+
+int example_write_all(int fd, const void *buf, size_t n)
+{
+    const char *p = buf;
+    while (n > 0) {
+        ssize_t w = write(fd, p, n);
+        if (w == -1 && errno == EINTR)
+            continue;
+        if (w == -1)
+            return -1;
+        p += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+ssize_t example_recv(int fd, void *buf, size_t n)
+{
+    ssize_t got;
+    do
+        got = recv(fd, buf, n, 0);
+    while (got == -1 && errno == EINTR);
+    return got;
+}
+
+void example_print_bytes(const void *data, size_t n)
+{
+    const unsigned char *p = data;
+    bool single = memchr(p, '\'', n) == NULL, dbl = memchr(p, '"', n) == NULL;
+    char quote = single || !dbl ? '\'' : '"';
+    printf("b%c", quote);
+    for (size_t i = 0; i < n; i++) {
+        if (p[i] == '\\' || p[i] == quote)
+            printf("\\%c", p[i]);
+        else if (p[i] == '\t' || p[i] == '\n' || p[i] == '\r')
+            printf("\\%c", p[i] == '\t' ? 't' : p[i] == '\n' ? 'n' : 'r');
+        else if (p[i] < ' ' || p[i] >= 0x7f)
+            printf("\\x%02x", p[i]);
+        else
+            putchar(p[i]);
+    }
+    putchar(quote);
+}
+
+int example_addr_tuple(const struct sockaddr *sa, char *buf, size_t cap)
+{
+    char host[NI_MAXHOST];
+    socklen_t len = sa->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+                                              : sizeof(struct sockaddr_in);
+    if ((sa->sa_family != AF_INET && sa->sa_family != AF_INET6) ||
+        getnameinfo(sa, len, host, sizeof host, NULL, 0, NI_NUMERICHOST) != 0)
+        return -1;
+    int n;
+    if (sa->sa_family == AF_INET) {
+        const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
+        n = snprintf(buf, cap, "('%s', %u)", host, ntohs(in->sin_port));
+    } else {
+        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
+        n = snprintf(buf, cap, "('%s', %u, %u, %u)", host,
+                     ntohs(in6->sin6_port), ntohl(in6->sin6_flowinfo),
+                     in6->sin6_scope_id);
+    }
+    return n < 0 || (size_t)n >= cap ? -1 : 0;
+}
+
+bool example_plain_name(const char *name, size_t len)
+{
+    for (size_t i = 0; i < len; i++) /* no control byte: names get printed */
+        if ((unsigned char)name[i] < ' ' || name[i] == 0x7f)
+            return false;
+    return len > 0 && strchr(name, '/') == NULL && strcmp(name, ".") != 0 &&
+           strcmp(name, "..") != 0;
 }

@@ -1,47 +1,56 @@
-/* echo_tcp_client.c -- the TCP client from Python's socketserver docs: send the words, print the reply. */
+/* echo_tcp_client.c -- the course's TCP client (client33333): connect once,
+ * then the communication loop, sending a message and printing the reply.
+ *
+ *     client = socket.socket()
+ *     client.connect(('127.0.0.1', 9999))
+ *     while True:
+ *         client.send(b'client33333')
+ *         data = client.recv(1024)
+ *         print(data)                           # b'CLIENT33333'
+ *
+ * --count N stops after N turns (default: forever, as in the course).  When
+ * the server closes, recv() returns b'': we print it and stop (the course's
+ * loop would spin on it). */
 #include "common.h"
 
 #include <errno.h>
 #include <stdio.h>
+#include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 int main(int argc, char **argv)
 {
-    char data[4096]; /* data = " ".join(sys.argv[3:]) */
-    ssize_t len =
-        argc < 3 ? -1 : example_join(argc, argv, 3, data, sizeof data - 1);
-    if (len < 0) {
-        fprintf(stderr, "usage: %s HOST PORT WORDS...\n", argv[0]);
+    example_opts o;
+    if (example_client_options(argc, argv, "client33333", &o) < 0)
         return 2;
-    }
-    int fd = example_connect(argv[1], argv[2], SOCK_STREAM);
+    const char *msg = o.message;
+    int fd = example_connect(o.host, o.port_text, SOCK_STREAM);
     if (fd == -1)
         return 1;
-    data[len] = '\n'; /* sock.sendall(bytes(data + "\n", "utf-8")) */
-    if (example_send_all(fd, data, (size_t)len + 1) == -1) {
-        perror("send");
-        return 1;
-    }
-    /* received = sock.recv(1024): the server answers once, then closes. */
-    char reply[1024];
-    size_t got = 0;
-    while (got < sizeof reply) {
-        ssize_t n = recv(fd, reply + got, sizeof reply - got, 0);
-        if (n == -1 && errno == EINTR)
-            continue;
+    int status = 0;
+    for (long i = 0; o.count < 0 || i < o.count; i++) {
+        char data[1024];
+        ssize_t n = -1;
+        if (example_send_all(fd, msg, strlen(msg)) == 0)
+            n = example_recv(fd, data, sizeof data);
         if (n == -1) {
-            perror("recv");
-            return 1;
-        }
-        if (n == 0)
+            perror("echo_tcp_client");
+            status = 1;
             break;
-        got += (size_t)n;
+        }
+        example_print_bytes(data, (size_t)n);
+        if (putchar('\n') == EOF || fflush(stdout) == EOF) {
+            status = 1;
+            break;
+        }
+        if (n == 0) {
+            fprintf(stderr, "echo_tcp_client: the server closed\n");
+            status = 1;
+            break;
+        }
     }
     if (close(fd) == -1)
         perror("close");
-    printf("Sent:     %.*s\n", (int)len, data);
-    printf("Received: ");
-    fwrite(reply, 1, got, stdout);
-    return putchar('\n') == EOF || fflush(stdout) == EOF ? 1 : 0;
+    return status;
 }

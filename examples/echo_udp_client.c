@@ -1,47 +1,64 @@
-/* echo_udp_client.c -- the UDP client from Python's socketserver docs: one datagram, one reply. */
+/* echo_udp_client.c -- the course's UDP client (client1111): no connection,
+ * a loop of sendto() and recvfrom(), printing each reply.
+ *
+ *     client = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+ *     while True:
+ *         client.sendto(b'client1111', ('127.0.0.1', 9999))
+ *         data, server_addr = client.recvfrom(1024)
+ *         print(data)                           # b'CLIENT1111'
+ *
+ * --count N stops after N turns (default: forever).  UDP may lose a reply:
+ * after 5 s without one we give up (the course would wait forever). */
 #include "common.h"
 
 #include <errno.h>
+#include <netdb.h>
 #include <stdio.h>
+#include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 int main(int argc, char **argv)
 {
-    char data[4096]; /* data = " ".join(sys.argv[3:]) */
-    ssize_t len =
-        argc < 3 ? -1 : example_join(argc, argv, 3, data, sizeof data - 1);
-    if (len < 0) {
-        fprintf(stderr, "usage: %s HOST PORT WORDS...\n", argv[0]);
+    example_opts o;
+    if (example_client_options(argc, argv, "client1111", &o) < 0)
         return 2;
-    }
-    /* A connected UDP socket: send/recv, and only the server's replies. */
-    int fd = example_connect(argv[1], argv[2], SOCK_DGRAM);
-    if (fd == -1)
-        return 1;
-    data[len] =
-        '\n'; /* sock.sendto(bytes(data + "\n", "utf-8"), (HOST, PORT)) */
-    ssize_t n;
-    do
-        n = send(fd, data, (size_t)len + 1, 0);
-    while (n == -1 && errno == EINTR);
-    if (n == -1) {
-        perror("send");
+    const char *msg = o.message;
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_DGRAM};
+    struct addrinfo *server;
+    int rc = getaddrinfo(o.host, o.port_text, &hints, &server);
+    if (rc != 0) {
+        fprintf(stderr, "getaddrinfo %s: %s\n", o.host, gai_strerror(rc));
         return 1;
     }
-    char reply
-        [1024]; /* received = sock.recv(1024) (5 s timeout: UDP may lose it) */
-    do
-        n = recv(fd, reply, sizeof reply, 0);
-    while (n == -1 && errno == EINTR);
-    if (n == -1) {
-        perror(errno == EAGAIN ? "recv: no reply within 5 s" : "recv");
-        return 1;
+    int fd = socket(server->ai_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    struct timeval tv = {.tv_sec = 5};
+    int status = fd == -1 ||
+                 setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) == -1;
+    for (long i = 0; status == 0 && (o.count < 0 || i < o.count); i++) {
+        char data[1024];
+        ssize_t n;
+        do
+            n = sendto(fd, msg, strlen(msg), 0, server->ai_addr,
+                       server->ai_addrlen);
+        while (n == -1 && errno == EINTR);
+        if (n != -1)
+            do
+                n = recvfrom(fd, data, sizeof data, 0, NULL, NULL);
+            while (n == -1 && errno == EINTR);
+        if (n == -1) {
+            status = 1;
+            break;
+        }
+        example_print_bytes(data, (size_t)n);
+        status = putchar('\n') == EOF || fflush(stdout) == EOF;
     }
-    if (close(fd) == -1)
+    if (status != 0)
+        perror(errno == EAGAIN ? "echo_udp_client: no reply within 5 s"
+                               : "echo_udp_client");
+    freeaddrinfo(server);
+    if (fd != -1 && close(fd) == -1)
         perror("close");
-    printf("Sent:     %.*s\n", (int)len, data);
-    printf("Received: ");
-    fwrite(reply, 1, (size_t)n, stdout);
-    return putchar('\n') == EOF || fflush(stdout) == EOF ? 1 : 0;
+    return status;
 }

@@ -276,7 +276,7 @@ def test_client(kind, bins, server_bin):
         for srv in servers:
             host, port = srv.inet_address()
             args = [host.encode(), str(port).encode()] + words
-            c = run_client([bins["echo_%s_client" % kind]] + args, env)
+            c = run_client([bins["pydocs_%s_client" % kind]] + args, env)
             py = run_client([sys.executable, "-c", REFERENCE_CLIENT, kind] + args, env)
             check(c == py, "%s client against %s: C printed %r, Python %r" % (kind, srv.name, c, py))
             check(c[1] == "Sent:     hello World gr\u00fc\u00dfe MiXeD\nReceived: HELLO WORLD "
@@ -285,7 +285,7 @@ def test_client(kind, bins, server_bin):
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM if kind == "tcp" else socket.SOCK_DGRAM) as s:
             s.bind(("127.0.0.1", 0))
             dead = s.getsockname()[1]
-        rc, _ = run_client([bins["echo_%s_client" % kind], "127.0.0.1", str(dead), "x"], env)
+        rc, _ = run_client([bins["pydocs_%s_client" % kind], "127.0.0.1", str(dead), "x"], env)
         check(rc == 1, "%s client to a dead port exited %s, want 1" % (kind, rc))
     finally:
         for srv in servers:
@@ -293,8 +293,8 @@ def test_client(kind, bins, server_bin):
 
 
 def test_server(example, bins):
-    kind = {"echo_tcp_server": "tcp", "echo_udp_server": "udp",
-            "forking_tcp_server": "forking", "unix_stream_server": "unix"}[example]
+    kind = {"pydocs_tcp_server": "tcp", "pydocs_udp_server": "udp",
+            "pydocs_forking_server": "forking", "unix_stream_server": "unix"}[example]
     tmp = tempfile.mkdtemp(prefix="ss-example-")
     if kind == "unix":
         c_path, py_path = os.path.join(tmp, "c.sock"), os.path.join(tmp, "py.sock")
@@ -352,22 +352,32 @@ def test_ipv6(example, bins):
         srv.stop()
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+def parse_args(doc):
+    """(the program to test, {name: path of each --bin})."""
+    ap = argparse.ArgumentParser(description=doc.split("\n")[0])
     ap.add_argument("example")
     ap.add_argument("--bin", nargs=2, action="append", default=[], metavar=("NAME", "PATH"))
     args = ap.parse_args()
-    bins = dict(args.bin)
-    if args.example in ("echo_tcp_client", "echo_udp_client"):
-        kind = args.example.split("_")[1]
-        test_client(kind, bins, "echo_%s_server" % kind)
-    else:
-        test_server(args.example, bins)
+    return args.example, dict(args.bin)
+
+
+def verdict():
+    """main()'s exit status: 1 if a check failed."""
     if failures:
         print("%d check(s) failed" % len(failures), file=sys.stderr)
         return 1
     print("ok")
     return 0
+
+
+def main():
+    example, bins = parse_args(__doc__)
+    if example in ("pydocs_tcp_client", "pydocs_udp_client"):
+        kind = example.split("_")[1]
+        test_client(kind, bins, "pydocs_%s_server" % kind)
+    else:
+        test_server(example, bins)
+    return verdict()
 
 
 if __name__ == "__main__":

@@ -1,13 +1,13 @@
 #!/usr/bin/env python3
-"""test_loop_server.py -- examples/echo_loop_server, both ways (the loop, and --keep), against the course's Python MyServer.
+"""test_loop_server.py -- examples/echo_tcp_server, both ways (the loop, and --park), against the course's Python MyServer.
 
-    test_loop_server.py ECHO_LOOP_SERVER
+    test_loop_server.py ECHO_TCP_SERVER
 
 The three servers must be indistinguishable to a plain-socket client:
 byte-identical replies over one conversation of several messages (mixed
 case, non-ASCII bytes, more than 1024 bytes at once), and the same EOF.
 Then each C server holds 300 connections at once, every one served in two
-rounds; the --keep server does it with at most cores + 2 threads (its
+rounds; the --park server does it with at most cores + 2 threads (its
 workers, the serving loop and main), the loop server with a thread per
 connection, as Python does.  Loopback, ephemeral ports, bounded waits.
 """
@@ -18,25 +18,11 @@ import subprocess
 import sys
 import threading
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from test_course import TCP_SERVER, recv_n  # noqa: E402  (the Python twin)
+
 TIMEOUT = 10
 
-PY_TWIN = r'''
-import socketserver, sys
-class MyServer(socketserver.BaseRequestHandler):
-    def handle(self):
-        while True:
-            try:
-                data = self.request.recv(1024)
-                if not data:
-                    break
-                self.request.send(data.upper())
-            except ConnectionResetError:
-                break
-socketserver.ThreadingTCPServer.daemon_threads = True
-s = socketserver.ThreadingTCPServer(("127.0.0.1", 0), MyServer)
-print("listening on 127.0.0.1:%d" % s.server_address[1], flush=True)
-s.serve_forever()
-'''
 
 
 def check(cond, msg):
@@ -58,16 +44,6 @@ def threads(pid):
             if line.startswith("Threads:"):
                 return int(line.split()[1])
     return -1
-
-
-def recv_n(s, n):
-    out = b""
-    while len(out) < n:
-        b = s.recv(65536)
-        if not b:
-            break
-        out += b
-    return out
 
 
 def conversation(port):
@@ -111,15 +87,15 @@ def main():
     procs = []
     try:
         loop, lport = start([exe, "--port", "0"])
-        keep, kport = start([exe, "--keep", "--port", "0"])
-        py, pport = start([sys.executable, "-c", PY_TWIN])
+        keep, kport = start([exe, "--park", "--port", "0"])
+        py, pport = start([sys.executable, "-c", TCP_SERVER, "threading"])
         procs = [loop, keep, py]
         want = conversation(pport)
         check(conversation(lport) == want, "the loop server differs from Python's")
-        check(conversation(kport) == want, "the --keep server differs from Python's")
+        check(conversation(kport) == want, "the --park server differs from Python's")
         peak = many(kport, 300, keep.pid, cores + 2)
-        print(f"--keep: 300 connections served, peak {peak} threads")
-        check(peak <= cores + 2, f"--keep used {peak} threads (> {cores + 2})")
+        print(f"--park: 300 connections served, peak {peak} threads")
+        check(peak <= cores + 2, f"--park used {peak} threads (> {cores + 2})")
         peak = many(lport, 300, loop.pid, None)
         print(f"loop: 300 connections served, peak {peak} threads")
         for p in procs:

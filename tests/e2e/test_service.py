@@ -16,12 +16,19 @@ import re
 import select
 import shutil
 import signal
+import ssl
 import stat
 import subprocess
 import sys
 import tempfile
 import time
 import unittest
+
+# The FTPS client whose data connections resume the control connection's
+# session, as curl and lftp do: the FTP suite's.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "ftp"))
+from test_ftp import ReuseFTP_TLS  # noqa: E402
 
 SSFTP = SSFTPD = None
 PASSWORD = "correct horse"
@@ -313,6 +320,49 @@ class Reload(Base):
         # SIGTERM still stops it, cleanly.
         p.send_signal(signal.SIGTERM)
         self.assertEqual(p.wait(timeout=WAIT_S), 0)
+
+    def test_sighup_and_ftps_sessions(self):
+        """FTPS too: a session from before keeps its control connection's
+        key and its data connections still resume its TLS session; a new
+        one gets the new certificate."""
+        cert, key = make_pair(os.path.join(self.tmp, "old"))
+        p, _ = self.start("--root", self.root, "--tls-cert", cert,
+                          "--tls-key", key, "--ftp", "127.0.0.1:0")
+        line = read_until(p.stdout, r"^ftp listening on ")[-1]
+        ftp_port = int(re.search(r":(\d+)$", line).group(1))
+
+        def session():
+            ctx = ssl.create_default_context()
+            ctx.check_hostname = False
+            ctx.verify_mode = ssl.CERT_NONE
+            f = ReuseFTP_TLS(context=ctx, timeout=WAIT_S)
+            f.connect("127.0.0.1", ftp_port)
+            f.auth()
+            f.login("alice", PASSWORD)
+            f.prot_p()
+            return f
+
+        def der(path):
+            with open(path) as f:
+                return ssl.PEM_cert_to_DER_cert(f.read())
+
+        old = session()
+        self.assertEqual(old.nlst(), [])
+        new_cert, new_key = make_pair(os.path.join(self.tmp, "new"))
+        os.replace(new_key, key)
+        os.replace(new_cert, cert)
+        p.send_signal(signal.SIGHUP)
+        read_until(p.stderr, r"ssftpd: reloaded; TLS key")
+        with open(os.path.join(self.tmp, "hello.txt"), "rb") as f:
+            old.storbinary("STOR hello.txt", f)
+        self.assertEqual(old.nlst(), ["hello.txt"])
+        new = session()
+        self.assertEqual(new.sock.getpeercert(binary_form=True), der(cert))
+        self.assertNotEqual(old.sock.getpeercert(binary_form=True),
+                            der(cert))
+        self.assertEqual(new.nlst(), ["hello.txt"])
+        new.quit()
+        old.quit()
 
     def test_sighup_rereads_the_config(self):
         a_cert, a_key = make_pair(os.path.join(self.tmp, "a"))

@@ -14,6 +14,7 @@
 #include "config.h"
 #include "ftp.h"
 #include "isolation.h"
+#include "logfile.h"
 #include "privdrop.h"
 #include "proto.h"
 #include "quota.h"
@@ -40,6 +41,7 @@ struct options {
     bool root_given;    /* by --root or the config: it must exist */
     const char *config; /* --config FILE */
     const char *run_as; /* --user NAME */
+    const char *log;    /* --log FILE; NULL or "stderr": stderr */
     char host[256];
     unsigned port;
     unsigned workers; /* 0: max_clients + a margin */
@@ -75,7 +77,7 @@ static void usage(FILE *f)
         "              [--ftp HOST:PORT [--ftp-passive-ports LO-HI]\n"
         "               [--ftp-allow-plaintext] [--ftp-active]\n"
         "               [--ftp-no-tls-reuse] [--ftp-data-timeout S]\n"
-        "               [--ftp-no-fsync]] [--user NAME]\n"
+        "               [--ftp-no-fsync]] [--user NAME] [--log FILE]\n"
         "       ssftpd user add|passwd|del|quota|list ... (ssftpd user "
         "--help)\n"
         "       ssftpd fingerprint [--root DIR] [--tls-cert FILE]\n"
@@ -145,13 +147,13 @@ static void usage(FILE *f)
         "                        the keys loaded; the data root must be\n"
         "                        NAME's (ssftpd user ... run as root then\n"
         "                        writes as NAME)\n"
+        "  --log FILE            append the log to FILE (made 0640), not\n"
+        "                        stderr; reopened at SIGHUP (logrotate)\n"
         "\n"
-        "SIGHUP reloads: the config file again (the command line still "
-        "wins)\n"
-        "and the TLS pair it names, for new connections; sessions keep "
-        "theirs,\n"
-        "and a broken pair keeps the old one.  Other options need a "
-        "restart.\n"
+        "SIGHUP reloads: the config file again (the command line still\n"
+        "wins), the TLS pair they name, for new connections (sessions keep\n"
+        "theirs; a pair that does not load keeps the old one), and --log's\n"
+        "file, reopened.  Other options need a restart.\n"
         "SIGINT and SIGTERM stop the server, letting transfers finish for\n"
         "up to 10 s.\n",
         SSFTPD_DEFAULT_CONFIG, DEFAULT_ROOT, DEFAULT_HOST, DEFAULT_PORT,
@@ -262,6 +264,8 @@ static int parse_option(const char *a, const char *v, struct options *o)
         rc = proto_duration_parse(v, &o->partial_max_age_s);
     else if (strcmp(a, "--user") == 0)
         rc = (o->run_as = v) == NULL ? -EINVAL : 0;
+    else if (strcmp(a, "--log") == 0)
+        rc = (o->log = v) == NULL ? -EINVAL : 0;
     else if (strcmp(a, "--config") == 0)
         rc = (o->config = v) == NULL ? -EINVAL : 0;
     else {
@@ -550,6 +554,9 @@ static void reload_now(void *arg)
                         "options above\n");
         return;
     }
+    /* The log first, so the lines below go to the new file. */
+    if (o.log != NULL && logfile_open(o.log) != 0)
+        fprintf(stderr, "ssftpd: reload: keeping the old log\n");
     char cert[4096], key[4096], err[512] = "", fp[PROTO_TLS_FP_SIZE];
     SSL_CTX *ctx = NULL, *ftp_ctx = NULL;
     int rc = tlskeys_locate(r->root, o.tls_cert, o.tls_key, false, cert, key,
@@ -588,7 +595,7 @@ int main(int argc, char **argv)
         usage(stderr);
         return 2;
     }
-    if (check_root(&o) != 0)
+    if (check_root(&o) != 0 || (o.log != NULL && logfile_open(o.log) != 0))
         return 1;
     /* SIGHUP is taken by a thread of its own: before any other thread. */
     struct reloader rl = {.argc = argc, .argv = argv, .root = o.root};

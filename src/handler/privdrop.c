@@ -23,6 +23,11 @@ int privdrop_to(const char *name)
         return rc != 0 ? -rc : -ENOENT;
     }
     const char *step = NULL;
+    if (geteuid() == pw.pw_uid && getuid() == pw.pw_uid && pw.pw_uid != 0) {
+        /* Started as NAME already (systemd's User=, say): nothing to do. */
+        free(buf);
+        return 0;
+    }
     if (geteuid() != 0)
         rc = EPERM, step = "only root can change user";
     else if (pw.pw_uid == 0)

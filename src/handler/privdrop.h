@@ -4,7 +4,8 @@
 #define SSFTP_HANDLER_PRIVDROP_H
 
 /* Becomes the user name (its groups from initgroups(), its primary group,
- * then its uid), and checks that root cannot be had back.  Needs root.
+ * then its uid), and checks that root cannot be had back.  Needs root,
+ * unless the process is that user already (then it does nothing).
  * Returns 0, or -errno after saying why on stderr. */
 int privdrop_to(const char *name);
 

@@ -43,6 +43,12 @@ def run(*args, **kw):
     return subprocess.run([SSFTPD, *args], **kw)
 
 
+def chown_tree(top, user):
+    for d, dirs, files in os.walk(top):
+        for n in [d] + [os.path.join(d, f) for f in dirs + files]:
+            os.chown(n, user.pw_uid, user.pw_gid)
+
+
 class Base(unittest.TestCase):
     def setUp(self):
         self.tmp = tempfile.mkdtemp(prefix="ssftpd-service-")
@@ -64,11 +70,11 @@ class Base(unittest.TestCase):
         return run("user", "add", name, "--root", root, *KDF,
                    input=PASSWORD + "\n", check=check)
 
-    def start(self, *args):
+    def start(self, *args, **popen):
         """ssftpd ARGS; returns (proc, port) once it listens."""
         p = subprocess.Popen([SSFTPD, "--listen", "127.0.0.1:0", *args],
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                             text=True)
+                             text=True, **popen)
         self.procs.append(p)
         try:
             line = read_until(p.stdout, r"^listening on ")[-1]
@@ -154,9 +160,7 @@ class Owner(Base):
         self.nobody = pwd.getpwnam("nobody")
         self.root = os.path.join(self.tmp, "root")
         self.assertEqual(run("init", "--root", self.root).returncode, 0)
-        for d, dirs, files in os.walk(self.root):
-            for n in [d] + [os.path.join(d, f) for f in dirs + files]:
-                os.chown(n, self.nobody.pw_uid, self.nobody.pw_gid)
+        chown_tree(self.root, self.nobody)
 
     def test_root_keeps_the_owner_and_mode(self):
         self.add_user(self.root, "alice")
@@ -364,6 +368,40 @@ class Reload(Base):
         new.quit()
         old.quit()
 
+    def test_sighup_reopens_the_log(self):
+        log = os.path.join(self.tmp, "ssftpd.log")
+        p, port = self.start("--root", self.root, "--log", log)
+        self.assertIn("TLS key SHA256:", self.wait_in_file(log, "TLS key"))
+        self.assertEqual(stat.S_IMODE(os.stat(log).st_mode) & ~0o640, 0)
+        os.rename(log, log + ".1")  # as logrotate does
+        r = self.client(port, "ls")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.wait_in_file(log + ".1", "alice: ls /: ok")
+        p.send_signal(signal.SIGHUP)
+        self.wait_in_file(log, "ssftpd: reloaded; TLS key")
+        r = self.client(port, "quota")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        text = self.wait_in_file(log, "alice: quota")
+        self.assertNotIn("ls /", text)
+        p.send_signal(signal.SIGTERM)
+        self.assertEqual(p.wait(timeout=WAIT_S), 0)
+        self.assertIn("ssftpd: stopped", self.wait_in_file(log, "stopped"))
+
+    def wait_in_file(self, path, text, timeout=WAIT_S):
+        """The file's contents once they hold text (polled, bounded)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                with open(path) as f:
+                    got = f.read()
+            except FileNotFoundError:
+                got = ""
+            if text in got:
+                return got
+            if time.monotonic() > deadline:
+                self.fail(f"{path} never held {text!r}: {got!r}")
+            time.sleep(0.02)
+
     def test_sighup_rereads_the_config(self):
         a_cert, a_key = make_pair(os.path.join(self.tmp, "a"))
         b_cert, b_key = make_pair(os.path.join(self.tmp, "b"))
@@ -431,13 +469,16 @@ class Config(Base):
 @unittest.skipUnless(os.geteuid() == 0,
                      "needs root: drops to the user nobody")
 class DropUser(Base):
-    def test_runs_as_the_user_after_binding(self):
+    def nobodys_root(self):
+        """A data root with alice, all of it chowned to nobody."""
         nobody = pwd.getpwnam("nobody")
         root = os.path.join(self.tmp, "root")
         self.add_user(root, "alice")
-        for d, dirs, files in os.walk(root):
-            for n in [d] + [os.path.join(d, f) for f in dirs + files]:
-                os.chown(n, nobody.pw_uid, nobody.pw_gid)
+        chown_tree(root, nobody)
+        return nobody, root
+
+    def test_runs_as_the_user_after_binding(self):
+        nobody, root = self.nobodys_root()
         p, port = self.start("--root", root, "--user", "nobody",
                              "--ftp", "127.0.0.1:0")
         read_until(p.stderr, r"running as nobody")
@@ -461,6 +502,15 @@ class DropUser(Base):
         read_until(p.stderr, r"ssftpd: reloaded; TLS key")
         p.send_signal(signal.SIGTERM)
         self.assertEqual(p.wait(timeout=WAIT_S), 0)
+
+    def test_started_as_the_user_already_is_fine(self):
+        # systemd's User= with "user = NAME" in the config, say.
+        nobody, root = self.nobodys_root()
+        p, port = self.start("--root", root, "--user", "nobody",
+                             preexec_fn=lambda: (os.setgid(nobody.pw_gid),
+                                                 os.setuid(nobody.pw_uid)))
+        r = self.client(port, "ls")
+        self.assertEqual(r.returncode, 0, r.stderr)
 
     def test_a_root_the_user_cannot_use_is_refused(self):
         root = os.path.join(self.tmp, "root")

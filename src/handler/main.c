@@ -42,6 +42,7 @@ struct options {
     const char *config; /* --config FILE */
     const char *run_as; /* --user NAME */
     const char *log;    /* --log FILE; NULL or "stderr": stderr */
+    bool check_only;    /* --check: parse, say so, exit */
     char host[256];
     unsigned port;
     unsigned workers; /* 0: max_clients + a margin */
@@ -84,6 +85,8 @@ static void usage(FILE *f)
         "       ssftpd init [--root DIR]   make a data root (0700, homes/,\n"
         "                                  users.json 0600); idempotent\n"
         "       ssftpd --version | --help\n"
+        "       ssftpd --check [OPTIONS]   check the options and config, "
+        "exit\n"
         "\n"
         "  --config FILE         \"key = value\" lines, '#' comments; a key\n"
         "                        is a long option without its dashes (a flag\n"
@@ -292,7 +295,7 @@ static int config_option(void *arg, const char *file, unsigned line,
     struct options probe = *o;
     if (snprintf(a, sizeof a, "--%s", key) >= (int)sizeof a ||
         strcmp(key, "config") == 0 || strcmp(key, "version") == 0 ||
-        strcmp(key, "help") == 0) {
+        strcmp(key, "help") == 0 || strcmp(key, "check") == 0) {
         fprintf(stderr, "ssftpd: %sunknown option %s\n", opt_where, key);
         rc = -ENOENT;
     } else if (parse_flag(a, &probe)) {
@@ -350,6 +353,11 @@ static int parse_args(int argc, char **argv, struct options *o)
         if (strcmp(a, "--version") == 0) {
             printf("ssftpd %s\n", SSFTPD_VERSION);
             exit(0);
+        }
+        if (strcmp(a, "--check") == 0) {
+            o->check_only = true;
+            i--; /* no value */
+            continue;
         }
         if (parse_flag(a, o)) {
             i--; /* no value */
@@ -595,7 +603,14 @@ int main(int argc, char **argv)
         usage(stderr);
         return 2;
     }
-    if (check_root(&o) != 0 || (o.log != NULL && logfile_open(o.log) != 0))
+    if (check_root(&o) != 0)
+        return 1;
+    if (o.check_only) {
+        printf("ssftpd: options ok%s%s\n", o.config ? ", config " : "",
+               o.config ? o.config : "");
+        return 0;
+    }
+    if (o.log != NULL && logfile_open(o.log) != 0)
         return 1;
     /* SIGHUP is taken by a thread of its own: before any other thread. */
     struct reloader rl = {.argc = argc, .argv = argv, .root = o.root};

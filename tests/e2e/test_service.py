@@ -459,6 +459,33 @@ class Config(Base):
                 self.assertIn(f"{self.conf}:{line}: ", r.stderr, text)
             self.assertIn(what, r.stderr, text)
 
+    def test_every_option_is_a_key(self):
+        """Each long option of --help, as a key, passes --check; the same
+        key misspelt does not."""
+        helptext = run("--help").stdout
+        options = set(re.findall(r"^\s+--([a-z][a-z-]+)", helptext, re.M))
+        self.assertGreater(len(options), 20)
+        value = {"root": self.root, "listen": "127.0.0.1:0", "workers": "4",
+                 "max-clients": "5", "max-per-ip": "2", "idle-timeout": "9",
+                 "login-timeout": "9", "default-quota": "1G",
+                 "default-max-files": "100", "partial-max-age": "1h",
+                 "isolation": "process", "tls-cert": "/x/cert.pem",
+                 "tls-key": "/x/key.pem", "ftp": "127.0.0.1:0",
+                 "ftp-passive-ports": "40000-40010", "ftp-data-timeout": "5",
+                 "user": "nobody", "log": "/x/ssftpd.log"}
+        flags = {"ftp-allow-plaintext", "ftp-active", "ftp-no-tls-reuse",
+                 "ftp-no-fsync"}
+        self.assertEqual(options - {"config"}, set(value) | flags)
+        self.write("".join(f"{k} = {v}\n" for k, v in value.items()) +
+                   "".join(f"{k} = yes\n" for k in flags))
+        r = run("--check", "--config", self.conf)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(r.stdout, f"ssftpd: options ok, config {self.conf}\n")
+        self.write("ftp-allow-plain-text = yes\n")
+        r = run("--check", "--config", self.conf)
+        self.assertEqual(r.returncode, 2)
+        self.assertIn(f"{self.conf}:1: unknown option", r.stderr)
+
     def test_a_missing_config_is_an_error(self):
         r = run("--config", os.path.join(self.tmp, "none.conf"),
                 stdin=subprocess.DEVNULL)

@@ -31,7 +31,8 @@ static int slurp(const char *path, char **out)
         return rc;
     }
     buf[n] = '\0';
-    *out = buf;
+    char *fit = realloc(buf, n + 1); /* kept for good: no more than needed */
+    *out = fit != NULL ? fit : buf;
     return 0;
 }
 

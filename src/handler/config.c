@@ -2,13 +2,23 @@
 #include "config.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define CONFIG_MAX (1 << 20) /* bytes: a config, not a data file */
 
-/* The file's text, NUL-terminated, in *out (never freed: see config.h). */
+/* Every text read, kept for the life of the process (config.h): the
+ * options point into them, and a reload (SIGHUP) reads the file again. */
+struct kept {
+    struct kept *next;
+    char text[];
+};
+static struct kept *kept_texts;
+static pthread_mutex_t kept_mu = PTHREAD_MUTEX_INITIALIZER;
+
+/* The file's text, NUL-terminated, in *out (kept: above). */
 static int slurp(const char *path, char **out)
 {
     FILE *f = fopen(path, "re");
@@ -26,14 +36,20 @@ static int slurp(const char *path, char **out)
                                             : 0;
     if (fclose(f) != 0 && rc == 0)
         rc = -errno;
-    if (rc != 0) {
-        free(buf);
-        return rc;
+    struct kept *k = rc == 0 ? malloc(sizeof *k + n + 1) : NULL;
+    if (rc == 0 && k == NULL)
+        rc = -ENOMEM;
+    if (rc == 0) {
+        memcpy(k->text, buf, n);
+        k->text[n] = '\0';
+        (void)pthread_mutex_lock(&kept_mu);
+        k->next = kept_texts;
+        kept_texts = k;
+        (void)pthread_mutex_unlock(&kept_mu);
+        *out = k->text;
     }
-    buf[n] = '\0';
-    char *fit = realloc(buf, n + 1); /* kept for good: no more than needed */
-    *out = fit != NULL ? fit : buf;
-    return 0;
+    free(buf);
+    return rc;
 }
 
 static char *trim(char *s)
@@ -79,6 +95,5 @@ int config_load(const char *path, config_fn fn, void *arg)
         }
         rc = fn(arg, path, lineno, key, value);
     }
-    /* text stays allocated: the options point into it (config.h) */
     return rc;
 }

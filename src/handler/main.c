@@ -534,14 +534,13 @@ static void options_defaults(struct options *o)
                           .ftp_data_timeout_s = FTP_DATA_TIMEOUT_S};
 }
 
-/* What SIGHUP reloads (reload.h), set once the server runs. */
+/* What SIGHUP reloads (reload.h). */
 struct reloader {
     int argc;
     char **argv;
     const char *root; /* the running one: a reload never moves it */
     struct session_server *srv;
     struct ftp_server *ftp; /* NULL without --ftp */
-    atomic_bool ready;
 };
 
 /* SIGHUP: the config file again, then the command line over it; the TLS
@@ -550,10 +549,6 @@ struct reloader {
 static void reload_now(void *arg)
 {
     struct reloader *r = arg;
-    if (!atomic_load(&r->ready)) {
-        fprintf(stderr, "ssftpd: SIGHUP while starting: ignored\n");
-        return;
-    }
     struct options o;
     options_defaults(&o);
     if (load_config(r->argc, r->argv, &o) != 0 ||
@@ -612,14 +607,7 @@ int main(int argc, char **argv)
     }
     if (o.log != NULL && logfile_open(o.log) != 0)
         return 1;
-    /* SIGHUP is taken by a thread of its own: before any other thread. */
-    struct reloader rl = {.argc = argc, .argv = argv, .root = o.root};
-    struct reload *reload = NULL;
-    int rc = reload_start(&reload, reload_now, &rl);
-    if (rc != 0) {
-        fprintf(stderr, "ssftpd: cannot handle SIGHUP: %s\n", strerror(-rc));
-        return 1;
-    }
+    int rc;
     if (proto_init() != 0) {
         fprintf(stderr, "ssftpd: libsodium cannot initialise\n");
         return 1;
@@ -709,6 +697,17 @@ int main(int argc, char **argv)
             return 1;
         }
     }
+    /* SIGHUP: reload_now() on the loop's thread (reload.h). */
+    struct reloader rl = {.argc = argc,
+                          .argv = argv,
+                          .root = o.root,
+                          .srv = &srv,
+                          .ftp = o.ftp ? &ftp_srv : NULL};
+    ops = reload_on_sighup(ops, reload_now, &rl);
+    if (ops == NULL) {
+        fprintf(stderr, "ssftpd: cannot handle SIGHUP: %s\n", strerror(errno));
+        return 1;
+    }
     ss_server *server;
     rc = ss_server_create(&server, &cfg, handler, ops, &srv);
     if (rc != 0) {
@@ -759,13 +758,8 @@ int main(int argc, char **argv)
         ss_server_destroy(server);
         return 1;
     }
-    rl.srv = &srv;
-    rl.ftp = o.ftp ? &ftp_srv : NULL;
-    atomic_store(&rl.ready, true);
 
     rc = ss_server_serve_forever(server, 1000);
-    atomic_store(&rl.ready, false);
-    reload_stop(reload);
     fprintf(stderr, "ssftpd: shutting down; waiting for transfers\n");
     if (ftp != NULL) {
         ss_server_shutdown(ftp);

@@ -1,77 +1,42 @@
-/* reload.c -- SIGHUP on a thread of its own (reload.h). */
+/* reload.c -- SIGHUP, handled by the server's loop (reload.h). */
 #include "reload.h"
 
-#include <errno.h>
-#include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
-#include <stdbool.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
+#include <stddef.h>
 
-struct reload {
-    pthread_t thread;
-    void (*fn)(void *arg);
-    void *arg;
-    atomic_bool stop;
-};
+static atomic_int hup_pending; /* lock-free: safe in a signal handler */
+static ss_server_ops ops;
+static const ss_server_ops *next_ops;
+static void (*reload_fn)(void *arg);
+static void *reload_arg;
 
-static void *reload_main(void *p)
+static void on_sighup(int sig)
 {
-    struct reload *r = p;
-    sigset_t hup;
-    sigemptyset(&hup);
-    sigaddset(&hup, SIGHUP);
-    for (;;) {
-        int sig;
-        int rc = sigwait(&hup, &sig); /* never EINTR (POSIX) */
-        if (atomic_load(&r->stop))
-            break;
-        if (rc != 0) {
-            fprintf(stderr, "ssftpd: waiting for SIGHUP: %s\n", strerror(rc));
-            break;
-        }
-        r->fn(r->arg);
-    }
-    return NULL;
+    (void)sig;
+    atomic_store(&hup_pending, 1);
 }
 
-int reload_start(struct reload **out, void (*fn)(void *arg), void *arg)
+static void reload_service_actions(ss_server *s)
 {
-    struct reload *r = calloc(1, sizeof *r);
-    if (r == NULL)
-        return -ENOMEM;
-    r->fn = fn;
-    r->arg = arg;
-    atomic_init(&r->stop, false);
-    sigset_t hup;
-    sigemptyset(&hup);
-    sigaddset(&hup, SIGHUP);
-    int rc = pthread_sigmask(SIG_BLOCK, &hup, NULL);
-    if (rc == 0)
-        rc = pthread_create(&r->thread, NULL, reload_main, r);
-    if (rc != 0) {
-        free(r);
-        return -rc;
-    }
-    *out = r;
-    return 0;
+    if (atomic_exchange(&hup_pending, 0) != 0)
+        reload_fn(reload_arg);
+    if (next_ops != NULL && next_ops->service_actions != NULL)
+        next_ops->service_actions(s);
+    else
+        ss_server_inherited_ops(s)->service_actions(s);
 }
 
-void reload_stop(struct reload *r)
+const ss_server_ops *reload_on_sighup(const ss_server_ops *next,
+                                      void (*fn)(void *arg), void *arg)
 {
-    if (r == NULL)
-        return;
-    atomic_store(&r->stop, true);
-    int rc = pthread_kill(r->thread, SIGHUP); /* wakes its sigwait() */
-    if (rc == 0)
-        rc = pthread_join(r->thread, NULL);
-    else
-        rc = pthread_detach(r->thread);
-    if (rc != 0)
-        fprintf(stderr, "ssftpd: stopping the reload thread: %s\n",
-                strerror(rc));
-    else
-        free(r);
+    next_ops = next;
+    reload_fn = fn;
+    reload_arg = arg;
+    if (next != NULL)
+        ops = *next;
+    ops.service_actions = reload_service_actions;
+    struct sigaction act = {.sa_handler = on_sighup, .sa_flags = SA_RESTART};
+    sigemptyset(&act.sa_mask);
+    return sigaction(SIGHUP, &act, NULL) == 0 ? &ops : NULL;
 }

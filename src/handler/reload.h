@@ -1,22 +1,23 @@
-/* reload.h -- SIGHUP: a thread of its own runs the server's reload.
+/* reload.h -- SIGHUP: the server's reload, run by its own loop.
  *
- * SIGHUP is blocked in every thread (reload_start() must run before the
- * process starts any other thread, so they inherit the mask) and taken by
- * sigwait() on the reload thread, which calls the reload function there:
- * nothing runs in a signal handler, and a reload may take locks, read files
- * and log.  SIGINT and SIGTERM are left to the library (a drain).
+ * The handler only sets a flag; the loop's service_actions (run at every
+ * wake-up of ss_server_serve_forever(), at least once per poll interval)
+ * sees it and calls the reload function on the loop's thread.  No thread
+ * of its own: with --isolation process the parent forks sessions, and a
+ * fork from a process with fewer threads is the safer one.  SIGINT and
+ * SIGTERM are left to the library (a drain).
  */
 #ifndef SSFTP_HANDLER_RELOAD_H
 #define SSFTP_HANDLER_RELOAD_H
 
-struct reload;
+#include "socketserver.h"
 
-/* Blocks SIGHUP in the calling thread and starts the thread that calls
- * fn(arg) at each SIGHUP.  Returns 0 or a negative errno. */
-int reload_start(struct reload **out, void (*fn)(void *arg), void *arg);
-
-/* Stops and joins the thread (a reload under way finishes first).  NULL is
- * a no-op. */
-void reload_stop(struct reload *r);
+/* Installs the SIGHUP handler (SA_RESTART), and returns the ops to give
+ * ss_server_create(): next's (NULL: the kind's own) with a service_actions
+ * that calls fn(arg) once per SIGHUP received, then next's.  One server
+ * per process.  Returns NULL with errno set if the handler cannot be
+ * installed. */
+const ss_server_ops *reload_on_sighup(const ss_server_ops *next,
+                                      void (*fn)(void *arg), void *arg);
 
 #endif

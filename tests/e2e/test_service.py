@@ -21,6 +21,7 @@ import stat
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import unittest
 
@@ -401,6 +402,44 @@ class Reload(Base):
             if time.monotonic() > deadline:
                 self.fail(f"{path} never held {text!r}: {got!r}")
             time.sleep(0.02)
+
+    def test_sighups_while_clients_come_and_go(self):
+        """Reloads racing new connections and transfers: every client
+        gets through, the server stays up and stops cleanly."""
+        self.sighup_storm()
+
+    def test_sighups_with_process_isolation(self):
+        """The same with a forked child per session, which must never
+        inherit the TLS slot's lock held (tlskeys.c)."""
+        self.sighup_storm("--isolation", "process")
+
+    def sighup_storm(self, *args):
+        p, port = self.start("--root", self.root, *args)
+        results = []
+
+        def clients():
+            for i in range(8):
+                results.append(self.client(port, "put", "hello.txt",
+                                           f"h{i}.txt"))
+
+        t = threading.Thread(target=clients)
+        t.start()
+        sent = 0
+        deadline = time.monotonic() + 120
+        while t.is_alive() and time.monotonic() < deadline:
+            p.send_signal(signal.SIGHUP)
+            sent += 1
+            t.join(0.02)
+        t.join(max(0, deadline - time.monotonic()))
+        self.assertFalse(t.is_alive())
+        self.assertGreater(sent, 0)
+        for r in results:
+            self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(len(results), 8)
+        read_until(p.stderr, r"ssftpd: reloaded; TLS key")
+        self.assertIsNone(p.poll())
+        p.send_signal(signal.SIGTERM)
+        self.assertEqual(p.wait(timeout=WAIT_S), 0)
 
     def test_sighup_rereads_the_config(self):
         a_cert, a_key = make_pair(os.path.join(self.tmp, "a"))

@@ -19,7 +19,7 @@
 #include "size.h"
 #include "userdb.h"
 
-#define DEFAULT_ROOT "./ssftp-data"
+#define DEFAULT_ROOT SSFTPD_DEFAULT_ROOT
 #define PASSWORD_MAX 1024 /* bytes, with the NUL */
 
 struct admin {

@@ -20,6 +20,12 @@
 #ifndef SSFTP_ADMIN_H
 #define SSFTP_ADMIN_H
 
+/* The data root without --root: meson -Ddefault_root= (an installed server
+ * may want its state directory, e.g. /var/lib/ssftpd). */
+#ifndef SSFTPD_DEFAULT_ROOT
+#define SSFTPD_DEFAULT_ROOT "./ssftp-data"
+#endif
+
 /* argv is main()'s whole argv with argv[1] == "user"; ssftpd's main() hands
  * over when it sees that word.  Returns the exit status. */
 int admin_main(int argc, char **argv);

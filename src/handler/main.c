@@ -25,7 +25,7 @@
 #include "socketserver.h"
 #include "userdb.h"
 
-#define DEFAULT_ROOT "./ssftp-data"
+#define DEFAULT_ROOT SSFTPD_DEFAULT_ROOT
 #define DEFAULT_HOST "127.0.0.1"
 #define DEFAULT_PORT 2121
 #define DEFAULT_MAX_CLIENTS 1024

@@ -458,6 +458,41 @@ class Reload(Base):
                    re.escape(fingerprint(b_cert)))
 
 
+class Journal(Base):
+    def test_no_second_timestamp_under_the_journal(self):
+        """With stderr the journal's (JOURNAL_STREAM names its device and
+        inode), session lines carry no timestamp of their own."""
+        root = os.path.join(self.tmp, "root")
+        self.add_user(root, "alice")
+        for journal in (True, False):
+            path = os.path.join(self.tmp, f"stderr-{journal}")
+            with open(path, "w") as err:
+                st = os.fstat(err.fileno())
+                env = dict(os.environ)
+                env.pop("JOURNAL_STREAM", None)
+                if journal:
+                    env["JOURNAL_STREAM"] = f"{st.st_dev}:{st.st_ino}"
+                p = subprocess.Popen(
+                    [SSFTPD, "--listen", "127.0.0.1:0", "--root", root],
+                    stdout=subprocess.PIPE, stderr=err, text=True, env=env)
+            self.procs.append(p)
+            line = read_until(p.stdout, r"^listening on ")[-1]
+            port = int(re.search(r":(\d+)$", line).group(1))
+            r = self.client(port, "ls")
+            self.assertEqual(r.returncode, 0, r.stderr)
+            p.send_signal(signal.SIGTERM)
+            self.assertEqual(p.wait(timeout=WAIT_S), 0)
+            with open(path) as f:
+                lines = [x for x in f if " alice: " in x]
+            self.assertTrue(lines)
+            stamped = r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ ssftpd "
+            for x in lines:
+                if journal:
+                    self.assertRegex(x, r"^ssftpd 127\.0\.0\.1:")
+                else:
+                    self.assertRegex(x, stamped)
+
+
 class Config(Base):
     def setUp(self):
         super().setUp()

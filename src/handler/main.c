@@ -1,6 +1,7 @@
 /* main.c -- ssftpd: the ssftp file server, and "ssftpd user ..." admin. */
 #include <errno.h>
 #include <pthread.h>
+#include <pwd.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -600,6 +601,10 @@ int main(int argc, char **argv)
     }
     if (check_root(&o) != 0)
         return 1;
+    if (o.check_only && o.run_as != NULL && getpwnam(o.run_as) == NULL) {
+        fprintf(stderr, "ssftpd: --user %s: no such user\n", o.run_as);
+        return 1;
+    }
     if (o.check_only) {
         printf("ssftpd: options ok%s%s\n", o.config ? ", config " : "",
                o.config ? o.config : "");

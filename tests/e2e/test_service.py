@@ -555,6 +555,10 @@ class Config(Base):
         r = run("--check", "--config", self.conf)
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertEqual(r.stdout, f"ssftpd: options ok, config {self.conf}\n")
+        r = run("--check", "--config", self.conf, "--user",
+                "no-such-user-here")
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("no such user", r.stderr)
         self.write("ftp-allow-plain-text = yes\n")
         r = run("--check", "--config", self.conf)
         self.assertEqual(r.returncode, 2)

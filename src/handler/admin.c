@@ -7,7 +7,9 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <grp.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -17,12 +19,13 @@
 #include "size.h"
 #include "userdb.h"
 
-#define DEFAULT_ROOT "./ssftp-data"
+#define DEFAULT_ROOT SSFTPD_DEFAULT_ROOT
 #define PASSWORD_MAX 1024 /* bytes, with the NUL */
 
 struct admin {
     const char *cmd; /* "add", ... for messages */
     const char *root;
+    bool root_given;       /* --root: it must exist (but "add" may make it) */
     const char *quota;     /* --quota, add only */
     const char *max_files; /* --max-files, add and quota */
     proto_auth_params
@@ -43,7 +46,12 @@ static int usage(void)
           "a quota of 0 means the server default.  --max-files limits the\n"
           "files, directories and partial uploads a user has; 0 means the\n"
           "server default.  rescan counts a home again after changes made\n"
-          "outside the server.  DIR defaults to " DEFAULT_ROOT ".\n",
+          "outside the server.  DIR defaults to " DEFAULT_ROOT ", made if\n"
+          "missing; a DIR given must exist (ssftpd init --root DIR makes\n"
+          "one), except for add, which makes it as init does.  Run as root\n"
+          "on a DIR owned by another user, a command runs as that user, so\n"
+          "the server can read what it writes; as any other user than DIR's\n"
+          "owner it is refused.\n",
           stderr);
     return 2;
 }
@@ -344,6 +352,102 @@ static int cmd_list(struct admin *a, char **args)
     return status;
 }
 
+/* ---- the data root and who may write it --------------------------------- */
+
+/* Becomes uid and gid for good, with gid as the only group. */
+static int become(uid_t uid, gid_t gid)
+{
+    if (setgroups(1, &gid) != 0 || setgid(gid) != 0 || setuid(uid) != 0)
+        return -errno;
+    /* There is no way back. */
+    if (uid != 0 && (setuid(0) == 0 || seteuid(0) == 0))
+        return -EPERM;
+    return 0;
+}
+
+/* Before the root is opened: a root that must exist does; run as root on a
+ * root owned by someone else, this process becomes that owner, so every
+ * file it makes or rewrites stays readable by the server; run as anyone
+ * else than the owner, it refuses.  Returns 0 or -errno (said). */
+static int root_access(const char *cmd, const char *root, bool must_exist)
+{
+    char who[32];
+    snprintf(who, sizeof who, "%s%s", strcmp(cmd, "init") == 0 ? "" : "user ",
+             cmd);
+    struct stat st;
+    if (stat(root, &st) != 0) {
+        int e = errno;
+        if (e == ENOENT && !must_exist)
+            return 0; /* made by userdb_open(), ours */
+        fprintf(stderr, "ssftpd %s: data root %s: %s%s%s\n", who, root,
+                strerror(e),
+                e == ENOENT ? "; make it with: ssftpd init --root " : "",
+                e == ENOENT ? root : "");
+        return -e;
+    }
+    uid_t me = geteuid();
+    if (st.st_uid == me)
+        return 0;
+    if (me != 0) {
+        fprintf(stderr,
+                "ssftpd %s: data root %s belongs to uid %u, not to you (uid "
+                "%u): run this as its owner or as root, or the server may "
+                "not read what it writes\n",
+                who, root, (unsigned)st.st_uid, (unsigned)me);
+        return -EPERM;
+    }
+    int rc = become(st.st_uid, st.st_gid);
+    if (rc != 0)
+        fprintf(stderr,
+                "ssftpd %s: cannot become uid %u, the owner of %s: "
+                "%s\n",
+                who, (unsigned)st.st_uid, root, strerror(-rc));
+    return rc;
+}
+
+/* ssftpd init [--root DIR]: makes the data root (0700), homes/, the
+ * secret and an empty users.json (0600); done again, changes nothing. */
+int admin_init_main(int argc, char **argv)
+{
+    const char *root = DEFAULT_ROOT;
+    for (int i = 2; i < argc; i++) {
+        if (strcmp(argv[i], "--root") == 0 && i + 1 < argc) {
+            root = argv[++i];
+        } else {
+            fputs("usage: ssftpd init [--root DIR]\n"
+                  "makes the data root DIR (default " DEFAULT_ROOT "), mode "
+                  "0700,\nwith homes/ and an empty users.json; changes "
+                  "nothing if it is there\n",
+                  strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0
+                      ? stdout
+                      : stderr);
+            return strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0
+                       ? 0
+                       : 2;
+        }
+    }
+    struct userdb *db;
+    int rc = root_access("init", root, false);
+    if (rc != 0)
+        return 1;
+    rc = proto_init();
+    if (rc == 0)
+        rc = userdb_open(root, &db);
+    if (rc == 0) {
+        rc = userdb_init_file(db);
+        userdb_close(db);
+    }
+    if (rc != 0) {
+        fprintf(stderr, "ssftpd init: %s: %s\n", root, strerror(-rc));
+        return 1;
+    }
+    fprintf(stderr,
+            "data root %s ready; add users with: ssftpd user add NAME "
+            "--root %s\n",
+            root, root);
+    return 0;
+}
+
 /* ---- argument parsing --------------------------------------------------- */
 
 static const struct command {
@@ -389,6 +493,7 @@ int admin_main(int argc, char **argv)
         if (strcmp(s, "--root") == 0) {
             if ((a.root = opt_value(argc, argv, &i)) == NULL)
                 return usage();
+            a.root_given = true;
         } else if (strcmp(s, "--quota") == 0) {
             if ((a.quota = opt_value(argc, argv, &i)) == NULL)
                 return usage();
@@ -438,7 +543,10 @@ int admin_main(int argc, char **argv)
                 a.cmd, pos[1], USERDB_NAME_MAX);
         return 2;
     }
-    int rc = proto_init();
+    int rc = root_access(a.cmd, a.root, a.root_given && c->run != cmd_add);
+    if (rc != 0)
+        return 1;
+    rc = proto_init();
     if (rc == 0)
         rc = userdb_open(a.root, &a.db);
     if (rc == -EPERM)

@@ -280,7 +280,9 @@ static int cmd_auth(struct ftp_session *s, const char *arg)
      * command inside TLS (the STARTTLS injection of CVE-2011-0411). */
     s->in_off = s->in_len = 0;
     ftpline_init(&s->lp);
-    rc = proto_tls_attach(&s->io, s->srv->tls, true, NULL);
+    SSL_CTX *ctx = tlsslot_get(&s->srv->tls); /* a reload may swap it */
+    rc = ctx == NULL ? -ENOMEM : proto_tls_attach(&s->io, ctx, true, NULL);
+    SSL_CTX_free(ctx); /* the SSL holds its own reference */
     if (rc == 0)
         rc = SSL_set_session_id_context(s->io.tls, s->sid, sizeof s->sid) == 1
                  ? 0

@@ -28,12 +28,13 @@
 
 #include "session.h"
 #include "socketserver.h"
+#include "tlskeys.h"
 
 /* Shared by every FTP session; built by main(), read-only after start. */
 struct ftp_server {
     struct session_server *core; /* users, quotas, backoff, limits, log */
     ss_server *server;           /* the FTP listener's server */
-    SSL_CTX *tls;                /* ftp_tls_context() */
+    struct tlsslot tls;          /* ftp_tls_context()'s (tlskeys.h) */
     unsigned pasv_lo, pasv_hi;   /* passive ports; 0, 0: any free one */
     bool allow_plaintext;        /* passwords in clear off loopback */
     bool allow_active;           /* PORT and EPRT */

@@ -347,7 +347,12 @@ int ftp_data_open(struct ftp_session *s, proto_io *dio)
     if (!s->prot_p)
         return 0;
     const char *why = NULL;
-    rc = proto_tls_attach(dio, s->srv->tls, true, NULL);
+    /* The control connection's context, not the current one: resuming its
+     * session needs that context's ticket keys (a reload may have swapped
+     * the current one since). */
+    rc = s->io.tls == NULL
+             ? -EPROTO
+             : proto_tls_attach(dio, SSL_get_SSL_CTX(s->io.tls), true, NULL);
     if (rc == 0 &&
         SSL_set_session_id_context(dio->tls, s->sid, sizeof s->sid) != 1)
         rc = -ENOMEM;

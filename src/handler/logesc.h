@@ -24,7 +24,9 @@ void log_escape(const char *in, char *out, size_t cap);
  * the UTC time to the second, user (NULL: "-") and the formatted message
  * escaped as above (the message cut to about 1 KiB).  proto names the
  * protocol when it is not the native one ("ftp"), else NULL.  One fprintf
- * per line: stdio locks the stream, so lines from threads never mix. */
+ * per line: stdio locks the stream, so lines from threads never mix.
+ * Without STAMP when stderr is systemd's journal (JOURNAL_STREAM), which
+ * stamps the lines itself. */
 void log_session_v(const char *proto, const char *peer, const char *user,
                    const char *fmt, va_list ap);
 

@@ -1,26 +1,34 @@
 /* main.c -- ssftpd: the ssftp file server, and "ssftpd user ..." admin. */
 #include <errno.h>
 #include <pthread.h>
+#include <pwd.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "admin.h"
 #include "backoff.h"
+#include "config.h"
 #include "ftp.h"
 #include "isolation.h"
+#include "logfile.h"
+#include "privdrop.h"
 #include "proto.h"
 #include "quota.h"
 #include "sdlisten.h"
 #include "sdnotify.h"
+#include "reload.h"
 #include "session.h"
 #include "size.h"
 #include "tlskeys.h"
 #include "socketserver.h"
 #include "userdb.h"
 
-#define DEFAULT_ROOT "./ssftp-data"
+#define DEFAULT_ROOT SSFTPD_DEFAULT_ROOT
 #define DEFAULT_HOST "127.0.0.1"
 #define DEFAULT_PORT 2121
 #define DEFAULT_MAX_CLIENTS 1024
@@ -33,6 +41,11 @@
 
 struct options {
     const char *root;
+    bool root_given;    /* by --root or the config: it must exist */
+    const char *config; /* --config FILE */
+    const char *run_as; /* --user NAME */
+    const char *log;    /* --log FILE; NULL or "stderr": stderr */
+    bool check_only;    /* --check: parse, say so, exit */
     char host[256];
     unsigned port;
     unsigned workers; /* 0: max_clients + a margin */
@@ -58,7 +71,8 @@ static void usage(FILE *f)
 {
     fprintf(
         f,
-        "usage: ssftpd [--root DIR] [--listen HOST:PORT] [--workers N]\n"
+        "usage: ssftpd [--config FILE] [--root DIR] [--listen HOST:PORT]\n"
+        "              [--workers N]\n"
         "              [--max-clients N] [--max-per-ip N]\n"
         "              [--idle-timeout SECONDS] [--login-timeout SECONDS]\n"
         "              [--default-quota SIZE] [--default-max-files N]\n"
@@ -67,13 +81,22 @@ static void usage(FILE *f)
         "              [--ftp HOST:PORT [--ftp-passive-ports LO-HI]\n"
         "               [--ftp-allow-plaintext] [--ftp-active]\n"
         "               [--ftp-no-tls-reuse] [--ftp-data-timeout S]\n"
-        "               [--ftp-no-fsync]]\n"
+        "               [--ftp-no-fsync]] [--user NAME] [--log FILE]\n"
         "       ssftpd user add|passwd|del|quota|list ... (ssftpd user "
         "--help)\n"
         "       ssftpd fingerprint [--root DIR] [--tls-cert FILE]\n"
+        "       ssftpd init [--root DIR]   make a data root (0700, homes/,\n"
+        "                                  users.json 0600); idempotent\n"
+        "       ssftpd --version | --help\n"
+        "       ssftpd --check [OPTIONS]   check the options and config, "
+        "exit\n"
         "\n"
+        "  --config FILE         \"key = value\" lines, '#' comments; a key\n"
+        "                        is a long option without its dashes (a flag\n"
+        "                        takes yes or no); the command line wins;\n"
+        "                        default %s if it exists\n"
         "  --root DIR            data root (users.json, homes/); default %s,\n"
-        "                        created if missing\n"
+        "                        made if missing; a DIR given must exist\n"
         "  --listen HOST:PORT    default %s:%d; [::1]:PORT for IPv6; port 0\n"
         "                        picks a free port (printed on stdout)\n"
         "  --workers N           pool threads, one per session; default\n"
@@ -124,10 +147,24 @@ static void usage(FILE *f)
         "                        the page cache, as vsftpd does, not once it\n"
         "                        is on disk: faster; readers still never see\n"
         "                        a part, but a crash may lose or shorten the\n"
-        "                        last uploads\n",
-        DEFAULT_ROOT, DEFAULT_HOST, DEFAULT_PORT, DEFAULT_MAX_CLIENTS,
-        DEFAULT_MAX_PER_IP, PROTO_IDLE_TIMEOUT_S, PROTO_LOGIN_TIMEOUT_S,
-        FTP_DATA_TIMEOUT_S);
+        "                        last uploads\n"
+        "  --user NAME           started as root: become NAME (its groups,\n"
+        "                        for good) once the sockets are bound and\n"
+        "                        the keys loaded; the data root must be\n"
+        "                        NAME's (ssftpd user ... run as root then\n"
+        "                        writes as NAME)\n"
+        "  --log FILE            append the log to FILE (made 0640), not\n"
+        "                        stderr; reopened at SIGHUP (logrotate)\n"
+        "\n"
+        "SIGHUP reloads: the config file again (the command line still\n"
+        "wins), the TLS pair they name, for new connections (sessions keep\n"
+        "theirs; a pair that does not load keeps the old one), and --log's\n"
+        "file, reopened.  Other options need a restart.\n"
+        "SIGINT and SIGTERM stop the server, letting transfers finish for\n"
+        "up to 10 s.\n",
+        SSFTPD_DEFAULT_CONFIG, DEFAULT_ROOT, DEFAULT_HOST, DEFAULT_PORT,
+        DEFAULT_MAX_CLIENTS, DEFAULT_MAX_PER_IP, PROTO_IDLE_TIMEOUT_S,
+        PROTO_LOGIN_TIMEOUT_S, FTP_DATA_TIMEOUT_S);
 }
 
 static int parse_uint(const char *s, unsigned max, unsigned *out)
@@ -189,6 +226,125 @@ static bool parse_flag(const char *a, struct options *o)
     return flag != NULL;
 }
 
+/* "FILE:LINE: " while a config file's pair is parsed, for messages. */
+static char opt_where[300];
+
+/* One option and its value (NULL if none), from the command line or a
+ * config file (config.h): 0, -ENOENT for an unknown option (said), or
+ * -EINVAL for a bad or missing value (said). */
+static int parse_option(const char *a, const char *v, struct options *o)
+{
+    int rc;
+    if (strcmp(a, "--root") == 0) {
+        rc = (o->root = v) == NULL ? -EINVAL : 0;
+        o->root_given = true;
+    } else if (strcmp(a, "--listen") == 0)
+        rc = v == NULL ? -EINVAL : parse_listen(v, o);
+    else if (strcmp(a, "--workers") == 0)
+        rc = parse_uint(v, 100000, &o->workers);
+    else if (strcmp(a, "--max-clients") == 0)
+        rc = parse_uint(v, 100000, &o->max_clients);
+    else if (strcmp(a, "--max-per-ip") == 0)
+        rc = parse_uint(v, 100000, &o->max_per_ip);
+    else if (strcmp(a, "--idle-timeout") == 0)
+        rc = parse_uint(v, 86400, &o->idle_timeout_s);
+    else if (strcmp(a, "--login-timeout") == 0)
+        rc = parse_uint(v, 86400, &o->login_timeout_s);
+    else if (strcmp(a, "--isolation") == 0)
+        rc = parse_isolation(v, &o->isolate);
+    else if (strcmp(a, "--tls-cert") == 0)
+        rc = (o->tls_cert = v) == NULL ? -EINVAL : 0;
+    else if (strcmp(a, "--tls-key") == 0)
+        rc = (o->tls_key = v) == NULL ? -EINVAL : 0;
+    else if (strcmp(a, "--default-quota") == 0)
+        rc = v == NULL ? -EINVAL : proto_size_parse(v, &o->default_quota);
+    else if (strcmp(a, "--default-max-files") == 0)
+        rc = v == NULL ? -EINVAL : proto_size_parse(v, &o->default_max_files);
+    else if (strcmp(a, "--ftp") == 0)
+        rc = v == NULL ? -EINVAL : parse_ftp(v, o);
+    else if (strcmp(a, "--ftp-data-timeout") == 0)
+        rc = parse_uint(v, 86400, &o->ftp_data_timeout_s);
+    else if (strcmp(a, "--ftp-passive-ports") == 0)
+        rc = ftp_parse_ports(v, &o->pasv_lo, &o->pasv_hi);
+    else if (strcmp(a, "--partial-max-age") == 0)
+        rc = proto_duration_parse(v, &o->partial_max_age_s);
+    else if (strcmp(a, "--user") == 0)
+        rc = (o->run_as = v) == NULL ? -EINVAL : 0;
+    else if (strcmp(a, "--log") == 0)
+        rc = (o->log = v) == NULL ? -EINVAL : 0;
+    else if (strcmp(a, "--config") == 0)
+        rc = (o->config = v) == NULL ? -EINVAL : 0;
+    else {
+        fprintf(stderr, "ssftpd: %sunknown option %s\n", opt_where, a);
+        return -ENOENT;
+    }
+    if (rc != 0) {
+        fprintf(stderr, "ssftpd: %sbad or missing value for %s\n", opt_where,
+                a);
+        return -EINVAL;
+    }
+    return 0;
+}
+
+/* A config file's "key = value" (config.h): the option --key, the same
+ * parser as the command line's.  A flag takes yes or no. */
+static int config_option(void *arg, const char *file, unsigned line,
+                         const char *key, const char *value)
+{
+    struct options *o = arg;
+    char a[64];
+    snprintf(opt_where, sizeof opt_where, "%.250s:%u: ", file, line);
+    int rc = 0;
+    struct options probe = *o;
+    if (snprintf(a, sizeof a, "--%s", key) >= (int)sizeof a ||
+        strcmp(key, "config") == 0 || strcmp(key, "version") == 0 ||
+        strcmp(key, "help") == 0 || strcmp(key, "check") == 0) {
+        fprintf(stderr, "ssftpd: %sunknown option %s\n", opt_where, key);
+        rc = -ENOENT;
+    } else if (parse_flag(a, &probe)) {
+        bool yes = strcmp(value, "yes") == 0 || strcmp(value, "true") == 0;
+        if (!yes && strcmp(value, "no") != 0 && strcmp(value, "false") != 0) {
+            fprintf(stderr, "ssftpd: %s%s takes yes or no\n", opt_where, key);
+            rc = -EINVAL;
+        } else if (yes) {
+            parse_flag(a, o);
+        }
+    } else {
+        rc = parse_option(a, value, o);
+    }
+    opt_where[0] = '\0';
+    return rc;
+}
+
+/* The config file: --config's (the last one given), else the default one
+ * if it exists.  Read before the command line, which wins. */
+static int load_config(int argc, char **argv, struct options *o)
+{
+    const char *path = NULL;
+    for (int i = 1; i + 1 < argc; i++)
+        if (strcmp(argv[i], "--config") == 0)
+            path = argv[i + 1];
+    if (path == NULL && access(SSFTPD_DEFAULT_CONFIG, F_OK) == 0)
+        path = SSFTPD_DEFAULT_CONFIG;
+    o->config = path;
+    return path == NULL ? 0 : config_load(path, config_option, o);
+}
+
+/* A data root named by --root or the config must exist: a typo must not
+ * start an empty server ("ssftpd init" makes one).  The default one is
+ * made at the first start. */
+static int check_root(const struct options *o)
+{
+    struct stat st;
+    if (!o->root_given || stat(o->root, &st) == 0)
+        return 0;
+    int e = errno;
+    fprintf(stderr, "ssftpd: data root %s: %s%s%s\n", o->root, strerror(e),
+            e == ENOENT ? "; make it with: ssftpd init --root " : "",
+            e == ENOENT ? o->root : "");
+    return -e;
+}
+
 static int parse_args(int argc, char **argv, struct options *o)
 {
     for (int i = 1; i < argc; i += 2) {
@@ -197,53 +353,22 @@ static int parse_args(int argc, char **argv, struct options *o)
             usage(stdout);
             exit(0);
         }
+        if (strcmp(a, "--version") == 0) {
+            printf("ssftpd %s\n", SSFTPD_VERSION);
+            exit(0);
+        }
+        if (strcmp(a, "--check") == 0) {
+            o->check_only = true;
+            i--; /* no value */
+            continue;
+        }
         if (parse_flag(a, o)) {
             i--; /* no value */
             continue;
         }
-        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        int rc;
-        if (strcmp(a, "--root") == 0)
-            rc = (o->root = v) == NULL ? -EINVAL : 0;
-        else if (strcmp(a, "--listen") == 0)
-            rc = v == NULL ? -EINVAL : parse_listen(v, o);
-        else if (strcmp(a, "--workers") == 0)
-            rc = parse_uint(v, 100000, &o->workers);
-        else if (strcmp(a, "--max-clients") == 0)
-            rc = parse_uint(v, 100000, &o->max_clients);
-        else if (strcmp(a, "--max-per-ip") == 0)
-            rc = parse_uint(v, 100000, &o->max_per_ip);
-        else if (strcmp(a, "--idle-timeout") == 0)
-            rc = parse_uint(v, 86400, &o->idle_timeout_s);
-        else if (strcmp(a, "--login-timeout") == 0)
-            rc = parse_uint(v, 86400, &o->login_timeout_s);
-        else if (strcmp(a, "--isolation") == 0)
-            rc = parse_isolation(v, &o->isolate);
-        else if (strcmp(a, "--tls-cert") == 0)
-            rc = (o->tls_cert = v) == NULL ? -EINVAL : 0;
-        else if (strcmp(a, "--tls-key") == 0)
-            rc = (o->tls_key = v) == NULL ? -EINVAL : 0;
-        else if (strcmp(a, "--default-quota") == 0)
-            rc = v == NULL ? -EINVAL : proto_size_parse(v, &o->default_quota);
-        else if (strcmp(a, "--default-max-files") == 0)
-            rc = v == NULL ? -EINVAL
-                           : proto_size_parse(v, &o->default_max_files);
-        else if (strcmp(a, "--ftp") == 0)
-            rc = v == NULL ? -EINVAL : parse_ftp(v, o);
-        else if (strcmp(a, "--ftp-data-timeout") == 0)
-            rc = parse_uint(v, 86400, &o->ftp_data_timeout_s);
-        else if (strcmp(a, "--ftp-passive-ports") == 0)
-            rc = ftp_parse_ports(v, &o->pasv_lo, &o->pasv_hi);
-        else if (strcmp(a, "--partial-max-age") == 0)
-            rc = proto_duration_parse(v, &o->partial_max_age_s);
-        else {
-            fprintf(stderr, "ssftpd: unknown option %s\n", a);
-            return -EINVAL;
-        }
-        if (rc != 0) {
-            fprintf(stderr, "ssftpd: bad or missing value for %s\n", a);
+        int rc = parse_option(a, i + 1 < argc ? argv[i + 1] : NULL, o);
+        if (rc != 0)
             return rc;
-        }
     }
     /* A partial a client dropped a moment ago is one it means to resume;
      * and each sweep walks the home. */
@@ -366,23 +491,134 @@ static int fingerprint_main(int argc, char **argv)
     return 0;
 }
 
+/* --user: the started server can still use its data root as that user;
+ * else say so now, not as "wrong user name or password" at each login. */
+static int check_root_after_drop(const struct options *o)
+{
+    char users[4200];
+    snprintf(users, sizeof users, "%s/users.json", o->root);
+    const char *bad = access(o->root, R_OK | W_OK | X_OK) != 0      ? o->root
+                      : access(users, R_OK) != 0 && errno != ENOENT ? users
+                                                                    : NULL;
+    if (bad == NULL)
+        return 0;
+    fprintf(stderr,
+            "ssftpd: --user %s cannot use %s: %s (chown -R %s %s, as root)\n",
+            o->run_as, bad, strerror(errno), o->run_as, o->root);
+    return -EACCES;
+}
+
+/* --user: becomes that user (privdrop.h), who must be able to use the
+ * data root.  Without it, a warning when run as root. */
+static int drop_privileges(const struct options *o)
+{
+    if (o->run_as == NULL) {
+        if (geteuid() == 0)
+            fprintf(stderr, "ssftpd: running as root; --user NAME drops to "
+                            "NAME once the sockets are bound\n");
+        return 0;
+    }
+    int rc = privdrop_to(o->run_as);
+    return rc != 0 ? rc : check_root_after_drop(o);
+}
+
+static void options_defaults(struct options *o)
+{
+    *o = (struct options){.root = DEFAULT_ROOT,
+                          .host = DEFAULT_HOST,
+                          .port = DEFAULT_PORT,
+                          .max_clients = DEFAULT_MAX_CLIENTS,
+                          .max_per_ip = DEFAULT_MAX_PER_IP,
+                          .idle_timeout_s = PROTO_IDLE_TIMEOUT_S,
+                          .login_timeout_s = PROTO_LOGIN_TIMEOUT_S,
+                          .default_quota = QUOTA_UNLIMITED,
+                          .default_max_files = QUOTA_UNLIMITED,
+                          .partial_max_age_s = DEFAULT_PARTIAL_MAX_AGE_S,
+                          .ftp_data_timeout_s = FTP_DATA_TIMEOUT_S};
+}
+
+/* What SIGHUP reloads (reload.h). */
+struct reloader {
+    int argc;
+    char **argv;
+    const char *root; /* the running one: a reload never moves it */
+    struct session_server *srv;
+    struct ftp_server *ftp; /* NULL without --ftp */
+};
+
+/* SIGHUP: the config file again, then the command line over it; the TLS
+ * pair they name is loaded for new connections (sessions keep theirs).
+ * Any error keeps the old state.  Other options need a restart. */
+static void reload_apply(struct reloader *r)
+{
+    struct options o;
+    options_defaults(&o);
+    if (load_config(r->argc, r->argv, &o) != 0 ||
+        parse_args(r->argc, r->argv, &o) != 0) {
+        fprintf(stderr, "ssftpd: reload failed, keeping the old state: the "
+                        "options above\n");
+        return;
+    }
+    /* The log first, so the lines below go to the new file. */
+    if (o.log != NULL && logfile_open(o.log) != 0)
+        fprintf(stderr, "ssftpd: reload: keeping the old log\n");
+    char cert[4096], key[4096], err[512] = "", fp[PROTO_TLS_FP_SIZE];
+    SSL_CTX *ctx = NULL, *ftp_ctx = NULL;
+    int rc = tlskeys_locate(r->root, o.tls_cert, o.tls_key, false, cert, key,
+                            err, sizeof err);
+    if (rc == 0)
+        rc = tlskeys_context(cert, key, &ctx, fp, err, sizeof err);
+    if (rc == 0 && r->ftp != NULL)
+        rc = ftp_tls_context(cert, key, &ftp_ctx, err, sizeof err);
+    if (rc != 0) {
+        SSL_CTX_free(ctx);
+        fprintf(stderr,
+                "ssftpd: reload failed, keeping the old state: TLS: "
+                "%s\n",
+                err);
+        return;
+    }
+    tlsslot_set(&r->srv->tls, ctx);
+    if (r->ftp != NULL)
+        tlsslot_set(&r->ftp->tls, ftp_ctx);
+    fprintf(stderr, "ssftpd: reloaded; TLS key %s (%s)\n", fp, cert);
+}
+
+/* SIGHUP, from the server's loop (reload.h); systemd hears of it
+ * (sdnotify.h), whether the reload took or the old state stays. */
+static void reload_now(void *arg)
+{
+    (void)sdnotify_reloading();
+    reload_apply(arg);
+    (void)sdnotify_ready(NULL);
+}
+
+/* What main() made before a failure at start-up, freed (so that a
+ * sanitizer's leak check stays quiet); returns main's status 1. */
+static int fail_core(struct session_server *srv, struct ftp_server *fs,
+                     struct isolation *iso)
+{
+    isolation_destroy(iso);
+    quota_registry_destroy(srv->quotas);
+    backoff_destroy(srv->backoff);
+    userdb_close(srv->db);
+    tlsslot_set(&srv->tls, NULL);
+    tlsslot_set(&fs->tls, NULL);
+    return 1;
+}
+
 int main(int argc, char **argv)
 {
     if (argc > 1 && strcmp(argv[1], "user") == 0)
         return admin_main(argc, argv);
     if (argc > 1 && strcmp(argv[1], "fingerprint") == 0)
         return fingerprint_main(argc, argv);
-    struct options o = {.root = DEFAULT_ROOT,
-                        .host = DEFAULT_HOST,
-                        .port = DEFAULT_PORT,
-                        .max_clients = DEFAULT_MAX_CLIENTS,
-                        .max_per_ip = DEFAULT_MAX_PER_IP,
-                        .idle_timeout_s = PROTO_IDLE_TIMEOUT_S,
-                        .login_timeout_s = PROTO_LOGIN_TIMEOUT_S,
-                        .default_quota = QUOTA_UNLIMITED,
-                        .default_max_files = QUOTA_UNLIMITED,
-                        .partial_max_age_s = DEFAULT_PARTIAL_MAX_AGE_S,
-                        .ftp_data_timeout_s = FTP_DATA_TIMEOUT_S};
+    if (argc > 1 && strcmp(argv[1], "init") == 0)
+        return admin_init_main(argc, argv);
+    struct options o;
+    options_defaults(&o);
+    if (load_config(argc, argv, &o) != 0)
+        return 2;
     if (parse_args(argc, argv, &o) != 0) {
         usage(stderr);
         return 2;
@@ -392,6 +628,20 @@ int main(int argc, char **argv)
     int sd_native = -1, sd_ftp = -1;
     if (sdlisten_take(o.ftp, &sd_native, &sd_ftp) < 0)
         return 1;
+    if (check_root(&o) != 0)
+        return 1;
+    if (o.check_only && o.run_as != NULL && getpwnam(o.run_as) == NULL) {
+        fprintf(stderr, "ssftpd: --user %s: no such user\n", o.run_as);
+        return 1;
+    }
+    if (o.check_only) {
+        printf("ssftpd: options ok%s%s\n", o.config ? ", config " : "",
+               o.config ? o.config : "");
+        return 0;
+    }
+    if (o.log != NULL && logfile_open(o.log) != 0)
+        return 1;
+    int rc;
     if (proto_init() != 0) {
         fprintf(stderr, "ssftpd: libsodium cannot initialise\n");
         return 1;
@@ -402,23 +652,6 @@ int main(int argc, char **argv)
                                  .idle_timeout_ms =
                                      (int)o.idle_timeout_s * 1000,
                                  .login_timeout_s = o.login_timeout_s};
-    int rc = userdb_open(o.root, &srv.db);
-    if (rc != 0) {
-        fprintf(stderr, "ssftpd: cannot open data root %s: %s\n", o.root,
-                strerror(-rc));
-        return 1;
-    }
-    say_how_to_add_users(srv.db, o.root);
-    char cert[4096], key[4096], err[512], fp[PROTO_TLS_FP_SIZE];
-    rc = tlskeys_locate(o.root, o.tls_cert, o.tls_key, true, cert, key, err,
-                        sizeof err);
-    if (rc == 0)
-        rc = tlskeys_context(cert, key, &srv.tls, fp, err, sizeof err);
-    if (rc != 0) {
-        fprintf(stderr, "ssftpd: TLS: %s\n", err);
-        return 1;
-    }
-    fprintf(stderr, "ssftpd: TLS key %s (%s)\n", fp, cert);
     struct ftp_server ftp_srv = {.core = &srv,
                                  .pasv_lo = o.pasv_lo,
                                  .pasv_hi = o.pasv_hi,
@@ -428,10 +661,34 @@ int main(int argc, char **argv)
                                  .no_fsync = o.ftp_no_fsync,
                                  .data_timeout_ms =
                                      (int)o.ftp_data_timeout_s * 1000};
-    if (o.ftp &&
-        ftp_tls_context(cert, key, &ftp_srv.tls, err, sizeof err) != 0) {
-        fprintf(stderr, "ssftpd: FTP TLS: %s\n", err);
-        return 1;
+    struct isolation *iso = NULL;
+    rc = userdb_open(o.root, &srv.db);
+    if (rc != 0) {
+        fprintf(stderr, "ssftpd: cannot open data root %s: %s\n", o.root,
+                strerror(-rc));
+        return fail_core(&srv, &ftp_srv, iso);
+    }
+    say_how_to_add_users(srv.db, o.root);
+    char cert[4096], key[4096], err[512], fp[PROTO_TLS_FP_SIZE];
+    rc = tlskeys_locate(o.root, o.tls_cert, o.tls_key, true, cert, key, err,
+                        sizeof err);
+    SSL_CTX *ctx = NULL;
+    if (rc == 0)
+        rc = tlskeys_context(cert, key, &ctx, fp, err, sizeof err);
+    tlsslot_set(&srv.tls, ctx);
+    if (rc != 0) {
+        fprintf(stderr, "ssftpd: TLS: %s\n", err);
+        return fail_core(&srv, &ftp_srv, iso);
+    }
+    fprintf(stderr, "ssftpd: TLS key %s (%s)\n", fp, cert);
+    if (o.ftp) {
+        ctx = NULL;
+        rc = ftp_tls_context(cert, key, &ctx, err, sizeof err);
+        tlsslot_set(&ftp_srv.tls, ctx);
+        if (rc != 0) {
+            fprintf(stderr, "ssftpd: FTP TLS: %s\n", err);
+            return fail_core(&srv, &ftp_srv, iso);
+        }
     }
     struct quota_config qc = {.default_bytes = o.default_quota,
                               .default_entries = o.default_max_files,
@@ -441,7 +698,7 @@ int main(int argc, char **argv)
         rc = backoff_create(&srv.backoff);
     if (rc != 0) {
         fprintf(stderr, "ssftpd: cannot start: %s\n", strerror(-rc));
-        return 1;
+        return fail_core(&srv, &ftp_srv, iso);
     }
 
     raise_nofile();
@@ -470,20 +727,30 @@ int main(int argc, char **argv)
     ftp_cfg.listen_fd = sd_ftp;
     const ss_handler_class *handler = &session_handler_class;
     const ss_server_ops *ops = NULL;
-    struct isolation *iso = NULL;
     if (o.isolate) {
         rc = isolation_create(&iso, &srv, &cfg, DRAIN_MS, &handler, &ops);
         if (rc != 0) {
             fprintf(stderr, "ssftpd: cannot start: %s\n", strerror(-rc));
-            return 1;
+            return fail_core(&srv, &ftp_srv, iso);
         }
+    }
+    /* SIGHUP: reload_now() on the loop's thread (reload.h). */
+    struct reloader rl = {.argc = argc,
+                          .argv = argv,
+                          .root = o.root,
+                          .srv = &srv,
+                          .ftp = o.ftp ? &ftp_srv : NULL};
+    ops = reload_on_sighup(ops, reload_now, &rl);
+    if (ops == NULL) {
+        fprintf(stderr, "ssftpd: cannot handle SIGHUP: %s\n", strerror(errno));
+        return fail_core(&srv, &ftp_srv, iso);
     }
     ss_server *server;
     rc = ss_server_create(&server, &cfg, handler, ops, &srv);
     if (rc != 0) {
         fprintf(stderr, "ssftpd: cannot listen on %s:%u: %s\n", o.host, o.port,
                 ss_strerror(rc));
-        return 1;
+        return fail_core(&srv, &ftp_srv, iso);
     }
     srv.server = server;
     /* SIGINT/SIGTERM stop the loop; close then drains (DRAIN_MS). */
@@ -491,7 +758,7 @@ int main(int argc, char **argv)
     if (rc != 0) {
         fprintf(stderr, "ssftpd: cannot handle signals: %s\n", ss_strerror(rc));
         ss_server_destroy(server);
-        return 1;
+        return fail_core(&srv, &ftp_srv, iso);
     }
 
     char addr[160];
@@ -507,6 +774,8 @@ int main(int argc, char **argv)
     pthread_t ftp_thread;
     if (o.ftp) {
         rc = ftp_start(&o, &ftp_cfg, &ftp_srv, &ftp);
+        if (rc == 0)
+            rc = drop_privileges(&o);
         if (rc == 0) {
             rc = -pthread_create(&ftp_thread, NULL, ftp_main, ftp);
             if (rc != 0)
@@ -517,8 +786,14 @@ int main(int argc, char **argv)
             ss_server_destroy(ftp);
             ss_server_close(server);
             ss_server_destroy(server);
-            return 1;
+            return fail_core(&srv, &ftp_srv, iso);
         }
+    }
+
+    if (!o.ftp && drop_privileges(&o) != 0) {
+        ss_server_close(server);
+        ss_server_destroy(server);
+        return fail_core(&srv, &ftp_srv, iso);
     }
 
     sdnotify_ready(addr); /* systemd Type=notify (sdnotify.h) */
@@ -538,8 +813,8 @@ int main(int argc, char **argv)
     quota_registry_destroy(srv.quotas);
     backoff_destroy(srv.backoff);
     userdb_close(srv.db);
-    SSL_CTX_free(srv.tls);
-    SSL_CTX_free(ftp_srv.tls);
+    tlsslot_set(&srv.tls, NULL);
+    tlsslot_set(&ftp_srv.tls, NULL);
     fprintf(stderr, "ssftpd: stopped\n");
     return rc == 0 ? 0 : 1;
 }

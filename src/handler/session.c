@@ -369,8 +369,11 @@ int session_setup(ss_request *r)
     if (rc == 0)
         rc = ss_stream_set_timeout(r, srv->idle_timeout_ms);
     /* Every connection is TLS from its first byte: no plaintext mode. */
-    if (rc == 0)
-        rc = proto_tls_attach(&s->io, srv->tls, true, NULL);
+    if (rc == 0) {
+        SSL_CTX *ctx = tlsslot_get(&srv->tls); /* a reload may swap it */
+        rc = ctx == NULL ? -ENOMEM : proto_tls_attach(&s->io, ctx, true, NULL);
+        SSL_CTX_free(ctx); /* the SSL holds its own reference */
+    }
     if (rc != 0) {
         free(s->login);
         return rc;

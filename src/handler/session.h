@@ -37,6 +37,7 @@
 #include "proto.h"
 #include "quota.h"
 #include "socketserver.h"
+#include "tlskeys.h"
 #include "userdb.h"
 
 struct isolation;
@@ -57,7 +58,7 @@ struct session_server {
      * parent keeps (isolation.h) and sessions only read. */
     atomic_uint *sessions;
     struct isolation *isolation; /* NULL: sessions are threads */
-    SSL_CTX *tls;                /* every connection is TLS (tlskeys.h) */
+    struct tlsslot tls;          /* every connection is TLS (tlskeys.h) */
 };
 
 /* One logged-in-or-not connection. */

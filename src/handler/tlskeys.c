@@ -2,7 +2,9 @@
 #include "tlskeys.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -13,6 +15,26 @@ static bool exists(const char *path)
 {
     struct stat st;
     return stat(path, &st) == 0;
+}
+
+/* Run as root on a data root owned by another user (who runs the server
+ * with --user), the new pair is that user's, so a reload (SIGHUP) after
+ * the server dropped to that user can read it. */
+static int give_to_root_owner(const char *root, const char *tmp, const char *k,
+                              const char *c)
+{
+    struct stat st;
+    if (geteuid() != 0)
+        return 0;
+    if (stat(root, &st) != 0)
+        return -errno;
+    if (st.st_uid == 0)
+        return 0;
+    const char *paths[] = {tmp, k, c};
+    for (size_t i = 0; i < sizeof paths / sizeof *paths; i++)
+        if (chown(paths[i], st.st_uid, st.st_gid) != 0)
+            return -errno;
+    return 0;
 }
 
 /* Makes root/tls with a new pair in it, all at once: the pair is made in
@@ -36,6 +58,9 @@ static int make_pair_dir(const char *root, const char *dir, char *err,
                  : proto_tls_make_self_signed(k, c, "ssftpd");
     if (rc != 0)
         snprintf(err, errlen, "cannot make a key pair: %s", strerror(-rc));
+    else if ((rc = give_to_root_owner(root, tmp, k, c)) != 0)
+        snprintf(err, errlen, "cannot give the key pair to %.300s's owner: %s",
+                 root, strerror(-rc));
     if (rc == 0 && rename(tmp, dir) != 0 && errno != EEXIST &&
         errno != ENOTEMPTY) {
         rc = -errno;
@@ -109,4 +134,49 @@ int tlskeys_context(const char *cert_path, const char *key_path, SSL_CTX **ctx,
         return rc;
     }
     return proto_tls_server_ctx(cert_path, key_path, ctx, err, errlen);
+}
+
+/* One lock for every slot, held only to copy or swap a pointer; taken
+ * around fork() so that a child (process isolation) never inherits it
+ * held by a thread it does not have. */
+static pthread_mutex_t slot_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_once_t slot_once = PTHREAD_ONCE_INIT;
+
+static void slot_lock(void)
+{
+    int rc = pthread_mutex_lock(&slot_mu);
+    if (rc != 0) /* only a corrupt mutex; nothing sane is left */
+        abort();
+}
+
+static void slot_unlock(void)
+{
+    (void)pthread_mutex_unlock(&slot_mu);
+}
+
+static void slot_atfork(void)
+{
+    if (pthread_atfork(slot_lock, slot_unlock, slot_unlock) != 0)
+        abort(); /* ENOMEM at start: a fork could deadlock a child */
+}
+
+SSL_CTX *tlsslot_get(struct tlsslot *slot)
+{
+    (void)pthread_once(&slot_once, slot_atfork);
+    slot_lock();
+    SSL_CTX *ctx = slot->ctx;
+    if (ctx != NULL && SSL_CTX_up_ref(ctx) != 1)
+        ctx = NULL;
+    slot_unlock();
+    return ctx;
+}
+
+void tlsslot_set(struct tlsslot *slot, SSL_CTX *ctx)
+{
+    (void)pthread_once(&slot_once, slot_atfork);
+    slot_lock();
+    SSL_CTX *old = slot->ctx;
+    slot->ctx = ctx;
+    slot_unlock();
+    SSL_CTX_free(old);
 }

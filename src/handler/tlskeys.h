@@ -4,13 +4,15 @@
  * ACME client's, say).  Without them the pair lives under the data root,
  * tls/cert.pem and tls/key.pem (mode 0600, in a 0700 directory); the first
  * start makes a self-signed one (ECDSA P-256) and every later start reuses
- * it, so the fingerprint users pinned stays the same.  Rotating: stop the
- * server, move the two files away, start it again, and hand users the new
- * fingerprint (docs/protocol.md, "Security considerations").
+ * it, so the fingerprint users pinned stays the same.  Rotating: put the
+ * new pair in place and send the server SIGHUP (new connections get it,
+ * sessions keep theirs), or restart it; hand users the new fingerprint
+ * (docs/protocol.md, "Security considerations").
  */
 #ifndef SSFTP_HANDLER_TLSKEYS_H
 #define SSFTP_HANDLER_TLSKEYS_H
 
+#include <openssl/ssl.h>
 #include <stddef.h>
 
 #include "proto.h"
@@ -27,5 +29,20 @@ int tlskeys_locate(const char *root, const char *cert, const char *key,
 /* The server's context for the pair, and its key's fingerprint. */
 int tlskeys_context(const char *cert_path, const char *key_path, SSL_CTX **ctx,
                     char fp[PROTO_TLS_FP_SIZE], char *err, size_t errlen);
+
+/* The context new connections take, which a reload (SIGHUP) may replace
+ * while sessions go on with the one they started with: each SSL holds a
+ * reference to its context (SSL_new), so the old context goes with its
+ * last session.  Zero-initialised: empty.  Safe across fork(). */
+struct tlsslot {
+    SSL_CTX *ctx;
+};
+
+/* A new reference to the current context (SSL_CTX_free() it), or NULL. */
+SSL_CTX *tlsslot_get(struct tlsslot *slot);
+
+/* Makes ctx (whose reference the slot takes) the current context; the
+ * slot's reference to the old one is dropped.  NULL empties the slot. */
+void tlsslot_set(struct tlsslot *slot, SSL_CTX *ctx);
 
 #endif

@@ -81,6 +81,23 @@ static int mkdir_ok(int dirfd, const char *name)
     return mkdirat(dirfd, name, 0700) != 0 && errno != EEXIST ? -errno : 0;
 }
 
+/* The file about to replace dirfd/name (fd) gets the old one's mode and,
+ * when we may (root), its owner: an admin command run as root must not
+ * leave a file the server, running as the root's owner, cannot read. */
+static int keep_owner_mode(int dirfd, const char *name, int fd)
+{
+    struct stat st;
+    if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0)
+        return errno == ENOENT ? 0 : -errno;
+    if (!S_ISREG(st.st_mode))
+        return 0;
+    if (geteuid() == 0 && (st.st_uid != 0 || st.st_gid != 0) &&
+        fchown(fd, st.st_uid, st.st_gid) != 0)
+        return -errno;
+    /* never more than the owner's and group's read and write */
+    return fchmod(fd, st.st_mode & 0660) != 0 ? -errno : 0;
+}
+
 /* Replaces dirfd/name with data so that a crash leaves the old or the new
  * file, never a torn one.  Callers hold users.lock, which also owns the temp
  * name. */
@@ -96,14 +113,19 @@ static int write_atomic(int dirfd, const char *name, const void *data,
                     O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (fd < 0)
         return -errno;
+    int rc = keep_owner_mode(dirfd, name, fd);
+    if (rc != 0) {
+        close(fd);
+        (void)unlinkat(dirfd, tmp, 0);
+        return rc;
+    }
     FILE *f = fdopen(fd, "w");
     if (f == NULL) {
-        int rc = -errno;
+        rc = -errno;
         close(fd);
         (void)unlinkat(dirfd, tmp, 0); /* best effort; the next write does it */
         return rc;
     }
-    int rc = 0;
     errno = 0; /* fwrite may fail short without setting it */
     if (fwrite(data, 1, len, f) != len || fflush(f) != 0 ||
         fsync(fileno(f)) != 0)
@@ -455,6 +477,19 @@ static int edit(struct userdb *db, const struct edit *e)
         rc = set_save(db, &s);
     close(lk);
     free(s.v);
+    return rc;
+}
+
+int userdb_init_file(struct userdb *db)
+{
+    int lk = lock_take(db);
+    if (lk < 0)
+        return lk;
+    struct stat st;
+    int rc = 0;
+    if (fstatat(db->rootfd, USERS_FILE, &st, AT_SYMLINK_NOFOLLOW) != 0)
+        rc = errno == ENOENT ? set_save(db, &(struct userset){0}) : -errno;
+    close(lk);
     return rc;
 }
 

@@ -61,6 +61,10 @@ bool userdb_name_valid(const char *name);
 
 /* Opens the data root, creating it, homes/ and the secret if missing. */
 int userdb_open(const char *root, struct userdb **out);
+
+/* Writes an empty users.json (mode 0600) if there is none ("ssftpd
+ * init"). */
+int userdb_init_file(struct userdb *db);
 void userdb_close(struct userdb *db);
 
 /* The server secret (for what must be stable per server but unguessable,

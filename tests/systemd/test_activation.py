@@ -70,6 +70,10 @@ class Manager:
         # ssftpd's --listen address, held by us: binding it would fail.
         self.taken = listener(socket.SOCK_STREAM)
         self.held = []
+        # The data root must exist before the server starts (ssftpd init).
+        subprocess.run([SSFTPD, "init", "--root", self.root], check=True,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                       timeout=TIMEOUT)
 
     def add_user(self, name):
         subprocess.run([SSFTPD, "user", "add", name, "--root", self.root,

@@ -1,0 +1,99 @@
+/* config.c -- ssftpd's config file (config.h). */
+#include "config.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define CONFIG_MAX (1 << 20) /* bytes: a config, not a data file */
+
+/* Every text read, kept for the life of the process (config.h): the
+ * options point into them, and a reload (SIGHUP) reads the file again. */
+struct kept {
+    struct kept *next;
+    char text[];
+};
+static struct kept *kept_texts;
+static pthread_mutex_t kept_mu = PTHREAD_MUTEX_INITIALIZER;
+
+/* The file's text, NUL-terminated, in *out (kept: above). */
+static int slurp(const char *path, char **out)
+{
+    FILE *f = fopen(path, "re");
+    if (f == NULL)
+        return -errno;
+    char *buf = malloc(CONFIG_MAX + 1);
+    if (buf == NULL) {
+        fclose(f);
+        return -ENOMEM;
+    }
+    size_t n = fread(buf, 1, CONFIG_MAX + 1, f);
+    int rc = ferror(f)                      ? -EIO
+             : n > CONFIG_MAX               ? -EFBIG
+             : memchr(buf, '\0', n) != NULL ? -EINVAL /* not text */
+                                            : 0;
+    if (fclose(f) != 0 && rc == 0)
+        rc = -errno;
+    struct kept *k = rc == 0 ? malloc(sizeof *k + n + 1) : NULL;
+    if (rc == 0 && k == NULL)
+        rc = -ENOMEM;
+    if (rc == 0) {
+        memcpy(k->text, buf, n);
+        k->text[n] = '\0';
+        (void)pthread_mutex_lock(&kept_mu);
+        k->next = kept_texts;
+        kept_texts = k;
+        (void)pthread_mutex_unlock(&kept_mu);
+        *out = k->text;
+    }
+    free(buf);
+    return rc;
+}
+
+static char *trim(char *s)
+{
+    while (*s == ' ' || *s == '\t')
+        s++;
+    size_t n = strlen(s);
+    while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\r'))
+        s[--n] = '\0';
+    return s;
+}
+
+int config_load(const char *path, config_fn fn, void *arg)
+{
+    char *text = NULL;
+    int rc = slurp(path, &text);
+    if (rc != 0) {
+        fprintf(stderr, "ssftpd: config %s: %s\n", path, strerror(-rc));
+        return rc;
+    }
+    unsigned lineno = 0;
+    for (char *line = text, *next; line != NULL && rc == 0; line = next) {
+        lineno++;
+        next = strchr(line, '\n');
+        if (next != NULL)
+            *next++ = '\0';
+        char *s = trim(line);
+        if (*s == '\0' || *s == '#')
+            continue;
+        char *eq = strchr(s, '=');
+        if (eq == NULL) {
+            fprintf(stderr, "ssftpd: %s:%u: not \"key = value\"\n", path,
+                    lineno);
+            rc = -EINVAL;
+            break;
+        }
+        *eq = '\0';
+        char *key = trim(s), *value = trim(eq + 1);
+        if (*key == '\0') {
+            fprintf(stderr, "ssftpd: %s:%u: no key before '='\n", path, lineno);
+            rc = -EINVAL;
+            break;
+        }
+        rc = fn(arg, path, lineno, key, value);
+    }
+    return rc;
+}

@@ -2,15 +2,22 @@
  * names to them. */
 #include "commands.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <fnmatch.h>
 #include <glob.h>
+#include <signal.h>
+#include <spawn.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "text.h"
 #include "transfer.h"
@@ -74,9 +81,30 @@ static int cmd_cwd(client_conn *c, int argc, char **argv, cmd_opts *o)
     return SSFTP_OK;
 }
 
+/* One line of ls or lls: type, size (bytes, or with -h a binary unit),
+ * local modification time, name (a '/' after a directory's). */
+static void print_entry(char kind, uint64_t size, int64_t mtime,
+                        const char *name, bool human)
+{
+    char when[32] = "?";
+    time_t t = (time_t)mtime;
+    struct tm tm;
+    if (localtime_r(&t, &tm))
+        strftime(when, sizeof when, "%Y-%m-%d %H:%M", &tm);
+    if (human)
+        printf("%c %10s %s  ", kind, proto_size_format(size).s, when);
+    else
+        printf("%c %12llu %s  ", kind, (unsigned long long)size, when);
+    print_escaped(name, kind == 'd' ? "/\n" : "\n");
+}
+
+struct ls_ctx {
+    bool human;
+};
+
 static void ls_print(const json_t *e, void *ctx)
 {
-    (void)ctx;
+    const struct ls_ctx *l = ctx;
     const char *name = NULL, *type = "other";
     uint64_t size = 0;
     int64_t mtime = 0;
@@ -85,16 +113,10 @@ static void ls_print(const json_t *e, void *ctx)
     (void)proto_get_str(e, "type", &type);
     (void)proto_get_u64(e, "size", &size);
     (void)proto_get_i64(e, "mtime", &mtime);
-    char when[32] = "?";
-    time_t t = (time_t)mtime;
-    struct tm tm;
-    if (localtime_r(&t, &tm))
-        strftime(when, sizeof when, "%Y-%m-%d %H:%M", &tm);
     char kind = strcmp(type, "dir") == 0    ? 'd'
                 : strcmp(type, "file") == 0 ? '-'
                                             : '?';
-    printf("%c %12llu %s  ", kind, (unsigned long long)size, when);
-    print_escaped(name, strcmp(type, "dir") == 0 ? "/\n" : "\n");
+    print_entry(kind, size, mtime, name, l != NULL && l->human);
 }
 
 /* Lists path (NULL: the current directory), calling each() for every
@@ -142,12 +164,49 @@ static int ls_walk(client_conn *c, const char *path, const char *what,
     return status;
 }
 
+/* ls and lls options: -l (the long listing, which is the only one) and
+ * -h (sizes in binary units), alone or together ("-lh").  Returns the index
+ * of the first operand, or -1 for an unknown option. */
+static int list_flags(int argc, char **argv, struct ls_ctx *l)
+{
+    int i = 1;
+    for (; i < argc && argv[i][0] == '-' && argv[i][1] != '\0'; i++) {
+        if (strcmp(argv[i], "--") == 0)
+            return i + 1;
+        for (const char *f = argv[i] + 1; *f; f++) {
+            if (*f == 'h')
+                l->human = true;
+            else if (*f != 'l')
+                return -1;
+        }
+    }
+    return i;
+}
+
+/* ls's and lls's words: the flags into l, the operand (NULL if none) into
+ * *path.  Returns SSFTP_OK or SSFTP_USAGE. */
+static int list_args(client_conn *c, int argc, char **argv, struct ls_ctx *l,
+                     const char **path)
+{
+    int i = list_flags(argc, argv, l);
+    if (i < 0 || argc - i > 1)
+        return conn_fail(c, SSFTP_USAGE, "usage: %s [-lh] [%s]", argv[0],
+                         argv[0][0] == 'l' && argv[0][1] == 'l' ? "DIR"
+                                                                : "PATH");
+    *path = i < argc ? argv[i] : NULL;
+    return SSFTP_OK;
+}
+
 static int cmd_ls(client_conn *c, int argc, char **argv, cmd_opts *o)
 {
     (void)o;
+    struct ls_ctx l = {0};
+    const char *path;
+    if (list_args(c, argc, argv, &l, &path) != SSFTP_OK)
+        return SSFTP_USAGE;
     char what[PROTO_PATH_MAX + 16];
-    what_of(what, sizeof what, argc, argv);
-    return ls_walk(c, argc > 1 ? argv[1] : NULL, what, ls_print, NULL);
+    snprintf(what, sizeof what, "ls%s%s", path ? " " : "", path ? path : "");
+    return ls_walk(c, path, what, ls_print, &l);
 }
 
 static void print_unmatched(const char *pattern)
@@ -330,6 +389,219 @@ static int cmd_get(client_conn *c, int argc, char **argv, cmd_opts *o)
     return transfer_get(c, argv[1], argc > 2 ? argv[2] : NULL, o->progress);
 }
 
+/* ---- stat, rename ------------------------------------------------------ */
+
+static int cmd_stat(client_conn *c, int argc, char **argv, cmd_opts *o)
+{
+    (void)o;
+    json_t *rep = NULL;
+    int s = simple(c, argc, argv, &rep);
+    if (s != SSFTP_OK)
+        return s;
+    const char *path = argv[1], *type = "?";
+    uint64_t size = 0;
+    int64_t mtime = 0;
+    (void)proto_get_str(rep, "path", &path);
+    (void)proto_get_str(rep, "type", &type);
+    (void)proto_get_u64(rep, "size", &size);
+    (void)proto_get_i64(rep, "mtime", &mtime);
+    fputs("  path: ", stdout);
+    print_escaped(path, "\n");
+    fputs("  type: ", stdout);
+    print_escaped(type, "\n");
+    if (strcmp(type, "file") == 0)
+        printf("  size: %" PRIu64 " (%s)\n", size, proto_size_format(size).s);
+    char when[64] = "?";
+    time_t t = (time_t)mtime;
+    struct tm tm;
+    if (localtime_r(&t, &tm))
+        strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S %z", &tm);
+    printf(" mtime: %s\n", when);
+    uint8_t digest[PROTO_DIGEST_BYTES];
+    if (proto_get_hex(rep, "digest", digest, sizeof digest) == 0) {
+        char hex[PROTO_DIGEST_HEX_SIZE];
+        proto_digest_to_hex(digest, hex);
+        printf("digest: blake2b:%s\n", hex);
+    } else if (strcmp(type, "file") == 0) {
+        puts("digest: not recorded (a get records it)");
+    }
+    json_decref(rep);
+    fflush(stdout);
+    return SSFTP_OK;
+}
+
+static int cmd_rename(client_conn *c, int argc, char **argv, cmd_opts *o)
+{
+    (void)argc, (void)o;
+    char what[2 * PROTO_PATH_MAX + 16];
+    snprintf(what, sizeof what, "%s %s %s", argv[0], argv[1], argv[2]);
+    json_t *rep = NULL;
+    int r = conn_call(c,
+                      json_pack("{s:s, s:s, s:s}", "cmd", "rename", "path",
+                                argv[1], "to", argv[2]),
+                      &rep);
+    if (r == -EREMOTEIO)
+        return conn_remote_fail(c, rep, what);
+    if (r < 0)
+        return c->dead ? SSFTP_CONN : SSFTP_FAIL;
+    json_decref(rep);
+    return SSFTP_OK;
+}
+
+/* ---- local: lpwd, lcd, lls, !command ------------------------------------ */
+
+static int cmd_lpwd(client_conn *c, int argc, char **argv, cmd_opts *o)
+{
+    (void)argc, (void)argv, (void)o;
+    char *cwd = getcwd(NULL, 0);
+    if (cwd == NULL)
+        return conn_fail(c, SSFTP_FAIL, "lpwd: %s", strerror(errno));
+    print_escaped(cwd, "\n");
+    free(cwd);
+    fflush(stdout);
+    return SSFTP_OK;
+}
+
+static int cmd_lcd(client_conn *c, int argc, char **argv, cmd_opts *o)
+{
+    (void)o;
+    const char *dir = argc > 1 ? argv[1] : getenv("HOME");
+    if (dir == NULL || *dir == '\0')
+        return conn_fail(c, SSFTP_USAGE, "lcd: no directory and no $HOME");
+    if (chdir(dir) != 0) {
+        char *e = text_escape(dir);
+        int s = conn_fail(c, SSFTP_FAIL, "lcd %s: %s", e ? e : "?",
+                          strerror(errno));
+        free(e);
+        return s;
+    }
+    return SSFTP_OK;
+}
+
+static int name_cmp(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The local directory's entries as ls shows remote ones ("." and ".."
+ * left out, symbolic links not followed: 'l'). */
+static int list_local(client_conn *c, const char *dir, bool human)
+{
+    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    DIR *d = dfd < 0 ? NULL : fdopendir(dfd);
+    if (d == NULL) {
+        int e = errno;
+        if (dfd >= 0)
+            close(dfd);
+        char *n = text_escape(dir);
+        int s =
+            conn_fail(c, SSFTP_FAIL, "lls %s: %s", n ? n : "?", strerror(e));
+        free(n);
+        return s;
+    }
+    char **names = NULL;
+    size_t n = 0, cap = 0;
+    bool nomem = false;
+    struct dirent *de;
+    errno = 0;
+    while ((de = readdir(d)) != NULL) {
+        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+            continue;
+        if (n == cap) {
+            size_t ncap = cap ? 2 * cap : 64;
+            char **nn = realloc(names, ncap * sizeof *nn);
+            if (nn == NULL) {
+                nomem = true;
+                break;
+            }
+            names = nn;
+            cap = ncap;
+        }
+        if ((names[n] = strdup(de->d_name)) == NULL) {
+            nomem = true;
+            break;
+        }
+        n++;
+    }
+    int read_err = nomem ? ENOMEM : errno;
+    if (n > 1)
+        qsort(names, n, sizeof *names, name_cmp);
+    for (size_t i = 0; i < n && read_err == 0; i++) {
+        struct stat st;
+        if (fstatat(dfd, names[i], &st, AT_SYMLINK_NOFOLLOW) != 0)
+            continue; /* gone meanwhile */
+        char kind = S_ISDIR(st.st_mode)   ? 'd'
+                    : S_ISREG(st.st_mode) ? '-'
+                    : S_ISLNK(st.st_mode) ? 'l'
+                                          : '?';
+        print_entry(kind, S_ISREG(st.st_mode) ? (uint64_t)st.st_size : 0,
+                    (int64_t)st.st_mtime, names[i], human);
+    }
+    for (size_t i = 0; i < n; i++)
+        free(names[i]);
+    free(names);
+    closedir(d);
+    fflush(stdout);
+    if (read_err != 0)
+        return conn_fail(c, SSFTP_FAIL, "lls: %s", strerror(read_err));
+    return SSFTP_OK;
+}
+
+static int cmd_lls(client_conn *c, int argc, char **argv, cmd_opts *o)
+{
+    (void)o;
+    struct ls_ctx l = {0};
+    const char *dir;
+    if (list_args(c, argc, argv, &l, &dir) != SSFTP_OK)
+        return SSFTP_USAGE;
+    return list_local(c, dir ? dir : ".", l.human);
+}
+
+int cmd_shell(client_conn *c, const char *command)
+{
+    command += strspn(command, " \t");
+    if (*command == '\0')
+        return conn_fail(c, SSFTP_USAGE, "usage: !COMMAND");
+    fflush(stdout);
+    /* The child gets SIGPIPE and SIGINT as a shell would give them. */
+    posix_spawnattr_t attr;
+    sigset_t dfl;
+    sigemptyset(&dfl);
+    sigaddset(&dfl, SIGPIPE);
+    sigaddset(&dfl, SIGINT);
+    int r = posix_spawnattr_init(&attr);
+    if (r == 0) {
+        (void)posix_spawnattr_setsigdefault(&attr, &dfl);
+        (void)posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGDEF);
+        char *const args[] = {"sh", "-c", (char *)command, NULL};
+        pid_t pid;
+        r = posix_spawn(&pid, "/bin/sh", NULL, &attr, args, environ);
+        posix_spawnattr_destroy(&attr);
+        if (r == 0) {
+            int st = 0;
+            pid_t w;
+            while ((w = waitpid(pid, &st, 0)) < 0 && errno == EINTR)
+                ;
+            if (w < 0)
+                return conn_fail(c, SSFTP_FAIL, "!: waitpid: %s",
+                                 strerror(errno));
+            if (WIFEXITED(st) && WEXITSTATUS(st) == 0)
+                return SSFTP_OK;
+            char *e = text_escape(command);
+            int s = WIFEXITED(st)
+                        ? conn_fail(c, SSFTP_FAIL, "!%s: exit status %d",
+                                    e ? e : "?", WEXITSTATUS(st))
+                        : conn_fail(c, SSFTP_FAIL, "!%s: killed by signal %d",
+                                    e ? e : "?", WTERMSIG(st));
+            free(e);
+            return s;
+        }
+    }
+    return conn_fail(c, SSFTP_FAIL, "!: /bin/sh: %s", strerror(r));
+}
+
+/* ---- the session: quit, help --------------------------------------------- */
+
 static int cmd_quit(client_conn *c, int argc, char **argv, cmd_opts *o)
 {
     (void)c, (void)argc, (void)argv;
@@ -337,55 +609,134 @@ static int cmd_quit(client_conn *c, int argc, char **argv, cmd_opts *o)
     return SSFTP_OK;
 }
 
-static int cmd_helpcmd(client_conn *c, int argc, char **argv, cmd_opts *o)
-{
-    (void)c, (void)argc, (void)argv, (void)o;
-    cmd_help(stdout);
-    return SSFTP_OK;
-}
+static int cmd_helpcmd(client_conn *c, int argc, char **argv, cmd_opts *o);
 
 static const struct command {
-    const char *name, *args, *help;
+    const char *name, *aliases, *args, *help;
     int min, max; /* argument counts, without the name */
     int (*run)(client_conn *, int, char **, cmd_opts *);
 } commands[] = {
-    {"ls", "[PATH]", "list a directory", 0, 1, cmd_ls},
-    {"cd", "PATH", "change the remote directory", 1, 1, cmd_cwd},
-    {"pwd", "", "print the remote directory", 0, 0, cmd_cwd},
-    {"mkdir", "PATH", "make a directory", 1, 1, cmd_plain},
-    {"rm", "PATH", "remove a file", 1, 1, cmd_plain},
-    {"rmdir", "PATH", "remove an empty directory", 1, 1, cmd_plain},
-    {"put", "LOCAL [REMOTE]", "upload (resumes an interrupted upload)", 1, 2,
-     cmd_put},
-    {"get", "REMOTE [LOCAL]", "download (resumes an interrupted download)", 1,
-     2, cmd_get},
+    {"ls", NULL, "[-lh] [PATH]", "list: type, size, time, name (-h: KiB, MiB)",
+     0, 3, cmd_ls},
+    {"cd", NULL, "PATH", "change the remote directory", 1, 1, cmd_cwd},
+    {"pwd", NULL, "", "print the remote directory", 0, 0, cmd_cwd},
+    {"stat", NULL, "PATH", "type, size, time and recorded digest", 1, 1,
+     cmd_stat},
+    {"mkdir", NULL, "PATH", "make a directory", 1, 1, cmd_plain},
+    {"rm", NULL, "PATH", "remove a file", 1, 1, cmd_plain},
+    {"rmdir", NULL, "PATH", "remove an empty directory", 1, 1, cmd_plain},
+    {"mv", "rename", "OLD NEW", "rename in one directory, not over a name", 2,
+     2, cmd_rename},
+    {"put", NULL, "LOCAL [REMOTE]",
+     "upload, resumable; DIR/: into DIR; LOCAL -: stdin", 1, 2, cmd_put},
+    {"get", NULL, "REMOTE [LOCAL]",
+     "download, resumable; LOCAL -: stdout, once verified", 1, 2, cmd_get},
     /* No upper bound: a one-shot `ssftp HOST mput *.jpg` gets the names
      * from the shell (a line of the shell holds a few, with patterns). */
-    {"mput", "LOCAL...", "upload files (patterns: *.txt) here", 1, INT_MAX,
-     cmd_mput},
-    {"mget", "REMOTE...", "download files (patterns: dir/*.txt) here", 1,
+    {"mput", NULL, "LOCAL...", "upload files (patterns: *.txt) here", 1,
+     INT_MAX, cmd_mput},
+    {"mget", NULL, "REMOTE...", "download files (patterns: dir/*.txt) here", 1,
      INT_MAX, cmd_mget},
-    {"quota", "", "show space used and the limit", 0, 0, cmd_quota},
-    {"help", "", "this list", 0, 0, cmd_helpcmd},
-    {"quit", "", "end the session", 0, 0, cmd_quit},
+    {"quota", NULL, "", "show space used and the limit", 0, 0, cmd_quota},
+    {"lpwd", NULL, "", "print the local directory", 0, 0, cmd_lpwd},
+    {"lcd", NULL, "[DIR]", "change the local directory (default $HOME)", 0, 1,
+     cmd_lcd},
+    {"lls", NULL, "[-lh] [DIR]", "list a local directory", 0, 3, cmd_lls},
+    {"!", NULL, "COMMAND", "run it with /bin/sh -c; non-zero status fails", 0,
+     INT_MAX, NULL},
+    {"help", "?", "[COMMAND]", "all commands, or one's usage", 0, 1,
+     cmd_helpcmd},
+    {"quit", "exit bye", "", "end the session", 0, 0, cmd_quit},
 };
+
+#define N_COMMANDS (sizeof commands / sizeof commands[0])
+
+/* Whether word is name or one of the blank-separated aliases. */
+static bool names_command(const struct command *k, const char *word)
+{
+    if (strcmp(word, k->name) == 0)
+        return true;
+    size_t n = strlen(word);
+    for (const char *a = k->aliases; a != NULL && *a;) {
+        size_t len = strcspn(a, " ");
+        if (len == n && strncmp(a, word, n) == 0)
+            return true;
+        a += len + strspn(a + len, " ");
+    }
+    return false;
+}
+
+static const struct command *find_command(const char *word)
+{
+    for (size_t i = 0; i < N_COMMANDS; i++)
+        if (names_command(&commands[i], word))
+            return &commands[i];
+    return NULL;
+}
+
+static void help_one(FILE *out, const struct command *k)
+{
+    char head[40];
+    snprintf(head, sizeof head, "%s%s%s", k->name,
+             *k->args && strcmp(k->name, "!") != 0 ? " " : "", k->args);
+    fprintf(out, "  %-22s %s", head, k->help);
+    if (k->aliases != NULL) {
+        fputs(" (also", out);
+        for (const char *a = k->aliases, *sep = " "; *a; sep = ", ") {
+            size_t len = strcspn(a, " ");
+            fprintf(out, "%s%.*s", sep, (int)len, a);
+            a += len + strspn(a + len, " ");
+        }
+        fputc(')', out);
+    }
+    fputc('\n', out);
+}
 
 void cmd_help(FILE *out)
 {
-    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
-        char head[32];
-        snprintf(head, sizeof head, "%s %s", commands[i].name,
-                 commands[i].args);
-        fprintf(out, "  %-22s %s\n", head, commands[i].help);
+    for (size_t i = 0; i < N_COMMANDS; i++)
+        help_one(out, &commands[i]);
+}
+
+static int cmd_helpcmd(client_conn *c, int argc, char **argv, cmd_opts *o)
+{
+    (void)o;
+    if (argc < 2) {
+        cmd_help(stdout);
+        return SSFTP_OK;
     }
+    const struct command *k = find_command(argv[1]);
+    if (k == NULL && argv[1][0] == '!')
+        k = find_command("!");
+    if (k == NULL) {
+        char *e = text_escape(argv[1]);
+        int s = conn_fail(c, SSFTP_USAGE, "help %s: no such command (try help)",
+                          e ? e : "?");
+        free(e);
+        return s;
+    }
+    help_one(stdout, k);
+    return SSFTP_OK;
 }
 
 int cmd_run(client_conn *c, int argc, char **argv, cmd_opts *o)
 {
-    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
-        const struct command *k = &commands[i];
-        if (strcmp(argv[0], k->name) != 0)
-            continue;
+    if (argv[0][0] == '!') { /* one-shot: the words joined again */
+        size_t len = 1;
+        for (int i = 0; i < argc; i++)
+            len += strlen(argv[i]) + 1;
+        char *line = malloc(len);
+        if (line == NULL)
+            return conn_fail(c, SSFTP_FAIL, "!: out of memory");
+        char *w = line;
+        for (int i = 0; i < argc; i++)
+            w += sprintf(w, "%s%s", i ? " " : "", i ? argv[i] : argv[i] + 1);
+        int s = cmd_shell(c, line);
+        free(line);
+        return s;
+    }
+    const struct command *k = find_command(argv[0]);
+    if (k != NULL && k->run != NULL) {
         if (argc - 1 < k->min || argc - 1 > k->max)
             return conn_fail(c, SSFTP_USAGE, "usage: %s %s", k->name, k->args);
         return k->run(c, argc, argv, o);

@@ -18,6 +18,10 @@ typedef struct cmd_opts {
  * command or wrong argument count). */
 int cmd_run(client_conn *c, int argc, char **argv, cmd_opts *o);
 
+/* "!COMMAND": command run by /bin/sh -c in the local directory, waited
+ * for; a non-zero exit status or a signal is a failure saying which. */
+int cmd_shell(client_conn *c, const char *command);
+
 /* The command list, for "help" and usage. */
 void cmd_help(FILE *out);
 

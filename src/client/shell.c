@@ -49,9 +49,15 @@ int shell_split(char *line, char **argv, int max)
     }
 }
 
-/* Run one line.  Returns SSFTP_OK, or a status with c->err set. */
+/* Run one line.  Returns SSFTP_OK, or a status with c->err set.  A line
+ * "!COMMAND" goes to /bin/sh as typed (cmd_shell()). */
 static int run_line(client_conn *c, char *line, cmd_opts *o)
 {
+    line += strspn(line, " \t");
+    if (line[0] == '!') {
+        line[strcspn(line, "\r\n")] = '\0';
+        return cmd_shell(c, line + 1);
+    }
     char *argv[SHELL_MAX_WORDS];
     int argc = shell_split(line, argv, SHELL_MAX_WORDS);
     if (argc < 0)
@@ -139,20 +145,33 @@ int shell_interactive(client_conn *c, cmd_opts *o)
     return status;
 }
 
-int shell_batch(client_conn *c, cmd_opts *o)
+int shell_batch(client_conn *c, cmd_opts *o, FILE *in)
 {
     char *line = NULL;
     size_t cap = 0;
     unsigned long lineno = 0;
     int status = SSFTP_OK;
-    while (!o->quit && getline(&line, &cap, stdin) >= 0) {
+    while (!o->quit && !c->dead && getline(&line, &cap, in) >= 0) {
         lineno++;
-        status = run_line(c, line, o);
+        /* "-cmd": as sftp, a failure of this line is said and the batch
+         * goes on (a broken connection still ends it). */
+        char *l = line + strspn(line, " \t");
+        bool may_fail = l[0] == '-';
+        status = run_line(c, may_fail ? l + 1 : l, o);
         if (status != SSFTP_OK) {
             fprintf(stderr, "ssftp: line %lu: %s\n", lineno, c->err);
-            break;
+            if (!may_fail || c->dead)
+                break;
+            status = SSFTP_OK;
         }
     }
+    if (status == SSFTP_OK && ferror(in)) {
+        status =
+            conn_fail(c, SSFTP_FAIL, "reading commands: %s", strerror(errno));
+        fprintf(stderr, "ssftp: %s\n", c->err);
+    }
     free(line);
+    if (status == SSFTP_OK && c->dead && !o->quit)
+        status = SSFTP_CONN;
     return status;
 }

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -11,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fileio.h"
 #include "progress.h"
 #include "text.h"
 
@@ -58,9 +60,9 @@ static void xfer_end(struct xfer *x, uint64_t total, bool ok)
 /* ---- helpers ------------------------------------------------------------ */
 
 /* "verified blake2b:<first 16 hex>" -- enough to compare by eye. */
-static void report_done(const char *from, const char *to, uint64_t total,
-                        uint64_t resumed,
-                        const uint8_t digest[PROTO_DIGEST_BYTES])
+static void report_to(FILE *out, const char *from, const char *to,
+                      uint64_t total, uint64_t resumed,
+                      const uint8_t digest[PROTO_DIGEST_BYTES])
 {
     char hex[PROTO_DIGEST_HEX_SIZE];
     proto_digest_to_hex(digest, hex);
@@ -69,11 +71,45 @@ static void report_done(const char *from, const char *to, uint64_t total,
     if (resumed)
         snprintf(resume, sizeof resume, ", resumed at %s",
                  proto_size_format(resumed).s);
-    printf("%s -> %s: %s%s, verified blake2b:%.16s\n", f ? f : "?", t ? t : "?",
-           proto_size_format(total).s, resume, hex);
-    fflush(stdout);
+    fprintf(out, "%s -> %s: %s%s, verified blake2b:%.16s\n", f ? f : "?",
+            t ? t : "?", proto_size_format(total).s, resume, hex);
+    fflush(out);
     free(f);
     free(t);
+}
+
+static void report_done(const char *from, const char *to, uint64_t total,
+                        uint64_t resumed,
+                        const uint8_t digest[PROTO_DIGEST_BYTES])
+{
+    report_to(stdout, from, to, total, resumed, digest);
+}
+
+/* An unlinked temporary file in $TMPDIR (default /tmp), read-write:
+ * O_TMPFILE, or where the file system has none, mkstemp() and unlink().
+ * Returns the descriptor or -errno. */
+static int spool_open(void)
+{
+    const char *dir = getenv("TMPDIR");
+    if (dir == NULL || *dir == '\0')
+        dir = "/tmp";
+    int fd = open(dir, O_TMPFILE | O_RDWR | O_EXCL | O_CLOEXEC, 0600);
+    if (fd >= 0)
+        return fd;
+    if (errno != EOPNOTSUPP && errno != EISDIR)
+        return -errno;
+    char path[PATH_MAX];
+    if (snprintf(path, sizeof path, "%s/ssftp-XXXXXX", dir) >= (int)sizeof path)
+        return -ENAMETOOLONG;
+    fd = mkostemp(path, O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    if (unlink(path) != 0) {
+        int e = errno;
+        close(fd);
+        return -e;
+    }
+    return fd;
 }
 
 /* Make a rename into path durable: fsync its directory (best effort; the
@@ -198,9 +234,50 @@ static int put_file(client_conn *c, int fd, uint64_t total, const char *local,
     return SSFTP_OK;
 }
 
+/* put - NAME: stdin to end of file into a spool file (the protocol wants
+ * the size first), then uploaded from it as any file, so it is verified
+ * and resumable alike. */
+static int put_stdin(client_conn *c, const char *remote, bool show_progress)
+{
+    const char *what = "put -";
+    if (remote == NULL || remote[0] == '\0' ||
+        remote[strlen(remote) - 1] == '/')
+        return conn_fail(c, SSFTP_USAGE, "%s: give the remote NAME", what);
+    int fd = spool_open();
+    if (fd < 0)
+        return conn_fail(c, SSFTP_FAIL, "%s: temporary file: %s", what,
+                         strerror(-fd));
+    uint64_t total = 0;
+    static char buf[1 << 16];
+    for (;;) {
+        ssize_t n = read(STDIN_FILENO, buf, sizeof buf);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            int e = errno;
+            close(fd);
+            return conn_fail(c, SSFTP_FAIL, "%s: stdin: %s", what, strerror(e));
+        }
+        if (n == 0)
+            break;
+        int r = proto_write_all(fd, buf, (size_t)n);
+        if (r != 0) {
+            close(fd);
+            return conn_fail(c, SSFTP_FAIL, "%s: temporary file: %s", what,
+                             strerror(-r));
+        }
+        total += (uint64_t)n;
+    }
+    int status = put_file(c, fd, total, "stdin", remote, show_progress, what);
+    close(fd);
+    return status;
+}
+
 int transfer_put(client_conn *c, const char *local, const char *remote,
                  bool show_progress)
 {
+    if (strcmp(local, "-") == 0)
+        return put_stdin(c, remote, show_progress);
     char what[PROTO_PATH_MAX + 8];
     snprintf(what, sizeof what, "put %s", local);
     char name[PROTO_NAME_MAX + 1], target[PROTO_PATH_MAX + 1];
@@ -440,11 +517,49 @@ static int get_file(client_conn *c, int fd, const char *remote,
     return SSFTP_OK;
 }
 
+/* get FILE -: into a spool file, verified, then copied to stdout, so
+ * nothing unverified ever reaches it; no progress bar, the report on
+ * stderr. */
+static int get_stdout(client_conn *c, const char *remote, const char *what)
+{
+    int fd = spool_open();
+    if (fd < 0)
+        return conn_fail(c, SSFTP_FAIL, "%s: temporary file: %s", what,
+                         strerror(-fd));
+    struct get_one g = {
+        .remote = remote, .what = what, .part = "temporary file", .fd = fd};
+    int status = get_send(c, &g);
+    if (status == SSFTP_OK)
+        status = get_receive(c, &g, false);
+    static char buf[1 << 16];
+    for (uint64_t off = 0; status == SSFTP_OK && off < g.total;) {
+        size_t want =
+            g.total - off < sizeof buf ? (size_t)(g.total - off) : sizeof buf;
+        ssize_t n = proto_pread_full(fd, buf, want, off);
+        int r = n < 0 ? (int)n : n == 0 ? -ENODATA : 0;
+        if (r == 0 && fflush(stdout) != 0)
+            r = -errno;
+        if (r == 0)
+            r = proto_write_all(STDOUT_FILENO, buf, (size_t)n);
+        if (r != 0)
+            status =
+                conn_fail(c, SSFTP_FAIL, "%s: stdout: %s", what, strerror(-r));
+        else
+            off += (uint64_t)n;
+    }
+    close(fd);
+    if (status == SSFTP_OK)
+        report_to(stderr, remote, "stdout", g.total, 0, g.ours);
+    return status;
+}
+
 int transfer_get(client_conn *c, const char *remote, const char *local,
                  bool show_progress)
 {
     char what[PROTO_PATH_MAX + 8];
     snprintf(what, sizeof what, "get %s", remote);
+    if (local != NULL && strcmp(local, "-") == 0)
+        return get_stdout(c, remote, what);
     char target[PROTO_PATH_MAX + 1], part[PROTO_PATH_MAX + 1];
     int r = get_paths(remote, local, target, part, sizeof target);
     if (r)

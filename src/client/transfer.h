@@ -23,12 +23,17 @@
 #include "conn.h"
 
 /* Upload local to remote (NULL: local's last component; a remote ending in
- * '/' gets it appended).  Returns an SS_* status; c->err says why. */
+ * '/' gets it appended).  local "-" is stdin, read to its end into an
+ * unlinked file in $TMPDIR first (the protocol announces the size), then
+ * put as any file; remote is then required.  Returns an SS_* status;
+ * c->err says why. */
 int transfer_put(client_conn *c, const char *local, const char *remote,
                  bool show_progress);
 
 /* Download remote to local (NULL: remote's last component in the current
- * directory; an existing local directory gets it appended). */
+ * directory; an existing local directory gets it appended).  local "-" is
+ * stdout: the file is received into an unlinked file in $TMPDIR, verified,
+ * then copied out (no progress bar; the report goes to stderr). */
 int transfer_get(client_conn *c, const char *remote, const char *local,
                  bool show_progress);
 

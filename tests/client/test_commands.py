@@ -1,0 +1,201 @@
+#!/usr/bin/env python3
+"""ssftp's everyday commands end to end (issue 13): --version and the exit
+codes, exit/bye/?, help CMD, lpwd/lcd/lls, !command, mv/rename and stat
+(with hostile paths), ls -l/-h, get FILE - and put - NAME, put FILE DIR/,
+and -b FILE batches with '-' lines.
+
+Usage: test_commands.py SSFTP SSFTPD
+
+The real binaries on 127.0.0.1 port 0, as test_client.py (whose server and
+helpers this reuses); the interactive parts run the client under a pty.
+"""
+import os
+import pty
+import re
+import select
+import signal
+import subprocess
+import sys
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import test_client as tc  # noqa: E402
+
+
+class Commands(unittest.TestCase):
+    setUp = tc.ClientTest.setUp
+    tearDown = tc.ClientTest.tearDown
+    args = tc.ClientTest.args
+    run_cli = tc.ClientTest.run_cli
+    ok = tc.ClientTest.ok
+    fails = tc.ClientTest.fails
+    local = tc.ClientTest.local
+
+    def home(self, *parts):
+        return os.path.join(tc.SRV.home("alice"), *parts)
+
+    def batch(self, text):
+        path = self.local("cmds.txt")
+        with open(path, "w") as f:
+            f.write(text)
+        return subprocess.run(self.args("alice", opts=("-b", path)),
+                              cwd=self.work, env=self.env, text=True,
+                              input="", capture_output=True, timeout=60)
+
+    # ---- 1: --version, exit codes ------------------------------------------
+    def test_version_prints_the_project_version_and_exits_0(self):
+        r = subprocess.run([tc.SSFTP, "--version"], capture_output=True,
+                           text=True, timeout=30)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertRegex(r.stdout, r"^ssftp \d+\.\d+\.\d+\n$")
+        self.assertEqual(r.stderr, "")
+
+    def test_help_lists_the_exit_codes_that_happen(self):
+        out = subprocess.run([tc.SSFTP, "--help"], capture_output=True,
+                             text=True, timeout=30).stdout
+        for code in ("0 success", "1 a command failed", "2 usage",
+                     "3 cannot", "4 login refused", "130 interrupted"):
+            self.assertIn(code, out.replace("\n", " "))
+        # the codes it lists are the ones it gives
+        self.assertEqual(self.run_cli("rm", "nope").returncode, 1)
+        self.assertEqual(self.run_cli("frob").returncode, 2)
+        self.assertEqual(subprocess.run([tc.SSFTP, "--frob"],
+                                        capture_output=True,
+                                        timeout=30).returncode, 2)
+        env = dict(self.env, SSFTP_PASSWORD="wrong")
+        self.assertEqual(self.run_cli("pwd", env=env).returncode, 4)
+
+    # ---- 2: aliases, help CMD, local commands, !cmd ----------------------
+    def test_exit_bye_and_question_mark(self):
+        for word in ("exit", "bye"):
+            r = self.run_cli(stdin=f"{word}\nmkdir never_{word}\n")
+            self.assertEqual(r.returncode, 0, r.stderr)
+        listing = self.ok("ls")
+        self.assertNotIn("never_", listing)
+        self.assertEqual(self.ok("?"), self.ok("help"))
+        self.assertIn("quit", self.ok("?"))
+
+    def test_help_of_one_command(self):
+        self.assertRegex(self.ok("help", "put"), r"^  put LOCAL \[REMOTE\] +\S.*\n$")
+        self.assertRegex(self.ok("help", "bye"), r"^  quit .*also exit, bye")
+        self.assertRegex(self.ok("help", "rename"), r"^  mv OLD NEW")
+        self.fails(2, r"help nosuch: no such command", "help", "nosuch")
+
+    def test_lpwd_lcd_lls(self):
+        os.mkdir(self.local("sub"))
+        with open(self.local("sub", ) + "/f.txt", "wb") as f:
+            f.write(b"x" * 3000)
+        out = self.ok(stdin="lpwd\nlcd sub\nlpwd\nlls\nlls -h\nlls ..\n")
+        lines = out.splitlines()
+        self.assertEqual(lines[0], os.path.realpath(self.work))
+        self.assertEqual(lines[1], os.path.realpath(self.local("sub")))
+        self.assertRegex(lines[2], r"^- +3000 \d{4}-\d\d-\d\d \d\d:\d\d  f\.txt$")
+        self.assertRegex(lines[3], r"^- +2\.9 KiB .*  f\.txt$")
+        self.assertIn("d            0", out)
+        self.assertRegex(out, r"  sub/\n")
+        # lcd changes where get writes
+        self.ok("put", "sub/f.txt", "lcd_f.txt")
+        self.ok(stdin="lcd sub\nget lcd_f.txt\n")
+        self.assertTrue(os.path.exists(self.local("sub/lcd_f.txt")))
+        self.ok("rm", "lcd_f.txt")
+        self.fails(1, r"line 1: lcd nosuch: No such file", stdin="lcd nosuch\n")
+        self.fails(1, r"line 1: lls nosuch: No such file", stdin="lls nosuch\n")
+        self.fails(2, r"line 1: usage: lls", stdin="lls -x\n")
+
+    def test_bang_runs_a_local_shell_command(self):
+        out = self.ok(stdin="!echo one  'two'  > bang.txt; echo ran\n")
+        self.assertEqual(out, "ran\n")
+        with open(self.local("bang.txt")) as f:
+            self.assertEqual(f.read(), "one two\n")
+        # one-shot too, the words joined again
+        self.assertEqual(self.ok("!echo", "a", "b"), "a b\n")
+        r = self.fails(1, r"line 1: !exit 3: exit status 3$",
+                       stdin="!exit 3\npwd\n")
+        self.assertEqual(r.stdout, "")
+        self.fails(1, r"line 1: !kill -9 \$\$: killed by signal 9$",
+                   stdin="!kill -9 $$\n")
+        # the child is not left ignoring SIGPIPE
+        out = self.ok(stdin="!yes | head -n 1\n")
+        self.assertEqual(out, "y\n")
+
+    def run_pty_script(self, steps):
+        """ssftp under a pty; steps are (line to type, bytes to wait for
+        after it), then bye.  Returns (exit code, all output)."""
+        pid, fd = pty.fork()
+        if pid == 0:
+            os.chdir(self.work)
+            os.execve(tc.SSFTP, self.args("alice"), self.env)
+        out = b""
+
+        def read_until(token, start=0):
+            nonlocal out
+            deadline = time.monotonic() + 30
+            while token not in out[start:] and time.monotonic() < deadline:
+                ready, _, _ = select.select([fd], [], [], 1)
+                if ready:
+                    try:
+                        data = os.read(fd, 65536)
+                    except OSError:
+                        break
+                    if not data:
+                        break
+                    out += data
+            return token in out[start:]
+
+        try:
+            self.assertTrue(read_until(b"alice@127.0.0.1:/> "), out)
+            for line, token in steps:
+                mark = len(out)
+                os.write(fd, line + b"\r")
+                self.assertTrue(read_until(token, mark), (line, out[mark:]))
+            os.write(fd, b"bye\r")
+            read_until(b"never seen", len(out))  # to the end of output
+        finally:
+            # bounded: a client still running after its last step is killed
+            deadline = time.monotonic() + 30
+            while True:
+                done, status = os.waitpid(pid, os.WNOHANG)
+                if done or time.monotonic() > deadline:
+                    break
+                time.sleep(0.05)
+            if not done:
+                os.kill(pid, signal.SIGKILL)
+                _, status = os.waitpid(pid, 0)
+            os.close(fd)
+        return os.waitstatus_to_exitcode(status), out.decode(errors="replace")
+
+    def test_interactive_local_commands_and_bye_on_a_terminal(self):
+        os.mkdir(self.local("tdir"))
+        real = os.path.realpath(self.local("tdir")).encode()
+        prompt = b"alice@127.0.0.1:/> "
+        code, out = self.run_pty_script([
+            (b"lcd tdir", prompt),
+            (b"lpwd", real + b"\r\n"),
+            (b"!echo hi > made.txt", prompt),
+            (b"lls", b"made.txt"),
+            (b"!false", b"!false: exit status 1"),
+            (b"help lcd", b"lcd [DIR]"),
+            (b"?", b"quit"),
+        ])
+        self.assertEqual(code, 0, out)
+        self.assertTrue(os.path.exists(self.local("tdir/made.txt")))
+
+
+def main():
+    if len(sys.argv) < 3:
+        print(__doc__, file=sys.stderr)
+        return 2
+    tc.SSFTP = os.path.abspath(sys.argv[1])
+    tc.SSFTPD = os.path.abspath(sys.argv[2])
+    tc.SRV = tc.Server()
+    try:
+        prog = unittest.main(argv=[sys.argv[0], "-v"] + sys.argv[3:],
+                             exit=False)
+        return 0 if prog.result.wasSuccessful() else 1
+    finally:
+        tc.SRV.stop()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -440,8 +440,22 @@ static int cmd_rename(client_conn *c, int argc, char **argv, cmd_opts *o)
                       json_pack("{s:s, s:s, s:s}", "cmd", "rename", "path",
                                 argv[1], "to", argv[2]),
                       &rep);
-    if (r == -EREMOTEIO)
-        return conn_remote_fail(c, rep, what);
+    if (r == -EREMOTEIO) {
+        const char *code = "";
+        (void)proto_get_str(rep, "code", &code);
+        /* The server's refusal of another directory is a bad_path. */
+        bool other_dir =
+            strcmp(code, PROTO_E_BAD_PATH) == 0 &&
+            (proto_path_dir_len(argv[1]) != proto_path_dir_len(argv[2]) ||
+             strncmp(argv[1], argv[2], proto_path_dir_len(argv[1])) != 0);
+        int s = conn_remote_fail(c, rep, what);
+        if (other_dir) {
+            size_t n = strlen(c->err);
+            snprintf(c->err + n, sizeof c->err - n,
+                     " (a rename stays in one directory)");
+        }
+        return s;
+    }
     if (r < 0)
         return c->dead ? SSFTP_CONN : SSFTP_FAIL;
     json_decref(rep);

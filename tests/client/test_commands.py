@@ -181,6 +181,161 @@ class Commands(unittest.TestCase):
         self.assertEqual(code, 0, out)
         self.assertTrue(os.path.exists(self.local("tdir/made.txt")))
 
+    # ---- 3: mv/rename and stat ---------------------------------------------
+    def test_mv_renames_and_stat_shows_size_time_and_digest(self):
+        tc.write_random(self.local("m.bin"), 5000)
+        self.ok("mkdir", "mvdir")
+        self.ok("put", "m.bin", "mvdir/m.bin")
+        self.ok("mv", "mvdir/m.bin", "mvdir/n.bin")
+        listing = self.ok("ls", "mvdir")
+        self.assertIn("n.bin", listing)
+        self.assertNotIn("m.bin", listing)
+        out = self.ok("stat", "mvdir/n.bin")
+        self.assertRegex(out, r"  path: /mvdir/n\.bin\n  type: file\n"
+                              r"  size: 5000 \(4\.9 KiB\)\n"
+                              r" mtime: \d{4}-\d\d-\d\d \d\d:\d\d:\d\d ")
+        # a get records the digest; stat shows it from then on
+        self.ok("get", "mvdir/n.bin", "n.bin")
+        self.assertIn("digest: blake2b:" + tc.blake(self.local("m.bin")),
+                      self.ok("stat", "mvdir/n.bin"))
+        out = self.ok("stat", "/")
+        self.assertIn("  path: /\n  type: dir\n", out)
+        self.assertNotIn("size", out)
+        # rename is mv; it never replaces a name
+        self.ok("put", "m.bin", "mvdir/o.bin")
+        self.fails(1, r"rename mvdir/o\.bin mvdir/n\.bin: .*exists",
+                   "rename", "mvdir/o.bin", "mvdir/n.bin")
+        self.ok("rename", "mvdir", "mvdir2")
+        self.assertIn("mvdir2/", self.ok("ls"))
+        # one directory only, said so
+        self.ok("mkdir", "mvdir2/sub")
+        self.fails(1, r"mv .*: invalid path \(a rename stays in one "
+                      r"directory\)$", "mv",
+                   "mvdir2/o.bin", "mvdir2/sub/o.bin")
+        self.fails(1, r"stat nope: .*no such file", "stat", "nope")
+        self.fails(1, r"mv nope x: .*no such file", "mv", "nope", "x")
+        self.fails(2, r"usage: mv OLD NEW", "mv", "a")
+        for name in ("n.bin", "o.bin"):
+            self.ok("rm", "mvdir2/" + name)
+        self.ok("rmdir", "mvdir2/sub")
+        self.ok("rmdir", "mvdir2")
+
+    def test_mv_and_stat_stay_in_the_home(self):
+        home = self.home()
+        outside = os.path.dirname(home)
+        before = sorted(os.listdir(outside))
+        tc.write_random(self.local("h.bin"), 100)
+        self.ok("put", "h.bin", "h.bin")
+        # ".." cannot climb out: /../../h2 is /h2 in the home
+        self.ok("mv", "h.bin", "../../h2.bin")
+        self.assertTrue(os.path.exists(self.home("h2.bin")))
+        self.assertIn("  path: /h2.bin\n", self.ok("stat", "../../h2.bin"))
+        # an absolute path is in the home too: /tmp there does not exist
+        self.fails(1, r"mv h2\.bin /tmp/escaped\.bin: .*no such file",
+                   "mv", "h2.bin", "/tmp/escaped.bin")
+        self.assertFalse(os.path.exists("/tmp/escaped.bin"))
+        self.assertEqual(sorted(os.listdir(outside)), before)
+        # symbolic links (made behind the server's back) are not followed
+        # through, and not renamed themselves
+        os.symlink(self.work, self.home("link"))
+        try:
+            self.fails(1, r"mv h2\.bin link/x: invalid path", "mv",
+                       "h2.bin", "link/x")
+            self.fails(1, r"mv link link2: invalid path", "mv", "link",
+                       "link2")
+            self.fails(1, r"mv link/h\.bin h3: invalid path", "mv",
+                       "link/h.bin", "h3")
+            self.assertIn("  type: other\n", self.ok("stat", "link"))
+            self.fails(1, r"stat link/h\.bin: invalid path", "stat",
+                       "link/h.bin")
+        finally:
+            os.unlink(self.home("link"))
+        self.assertEqual(sorted(os.listdir(self.work)), ["h.bin"])
+        self.ok("rm", "h2.bin")
+
+    # ---- 4: ls -l, ls -h -----------------------------------------------------
+    def test_ls_long_and_human(self):
+        tc.write_random(self.local("big.bin"), 3 << 20)
+        self.ok("put", "big.bin", "lsh.bin")
+        line = [x for x in self.ok("ls", "-l").splitlines()
+                if x.endswith(" lsh.bin")]
+        self.assertEqual(len(line), 1)
+        self.assertRegex(line[0], r"^- +3145728 \d{4}-\d\d-\d\d \d\d:\d\d  lsh\.bin$")
+        for flags in (["-h"], ["-lh"], ["-l", "-h"]):
+            out = self.ok("ls", *flags, "/")
+            self.assertRegex(out, r"(?m)^- +3 MiB \d{4}-.*  lsh\.bin$")
+        self.fails(2, r"usage: ls \[-lh\] \[PATH\]", "ls", "-x")
+        self.ok("rm", "lsh.bin")
+
+    # ---- 5: stdin, stdout, into a directory ---------------------------------
+    def test_put_from_stdin_and_get_to_stdout(self):
+        data = os.urandom(300000)
+        r = subprocess.run(self.args("alice", "put", "-", "piped.bin"),
+                           cwd=self.work, env=self.env, input=data,
+                           capture_output=True, timeout=60)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertRegex(r.stdout, rb"stdin -> piped\.bin: .* verified")
+        self.assertIn("size: 300000 ", self.ok("stat", "piped.bin"))
+        r = subprocess.run(self.args("alice", "get", "piped.bin", "-"),
+                           cwd=self.work, env=self.env, input=b"",
+                           capture_output=True, timeout=60)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertTrue(r.stdout == data, "stdout differs")
+        self.assertRegex(r.stderr, rb"^piped\.bin -> stdout: .* verified")
+        self.assertEqual(os.listdir(self.work), [])  # no partial left here
+        # an empty stdin is an empty file
+        r = subprocess.run(self.args("alice", "put", "-", "empty.bin"),
+                           cwd=self.work, env=self.env, input=b"",
+                           capture_output=True, timeout=60)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("size: 0 ", self.ok("stat", "empty.bin"))
+        r = self.run_cli("get", "nope", "-")
+        self.assertEqual((r.returncode, r.stdout), (1, ""))
+        self.fails(2, r"put -: give the remote NAME", "put", "-")
+        self.fails(2, r"put -: give the remote NAME", "put", "-", "dir/")
+        # a reader that goes away is an error, not a death by SIGPIPE
+        p = subprocess.Popen(self.args("alice", "get", "piped.bin", "-"),
+                             cwd=self.work, env=self.env,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             stdin=subprocess.DEVNULL)
+        p.stdout.close()
+        err = p.stderr.read()
+        p.stderr.close()
+        self.assertEqual(p.wait(60), 1, err)
+        self.assertIn(b"stdout: Broken pipe", err)
+        self.ok("rm", "piped.bin")
+        self.ok("rm", "empty.bin")
+
+    def test_put_into_a_directory(self):
+        tc.write_random(self.local("into.bin"), 1000)
+        self.ok("mkdir", "intodir")
+        self.ok("put", "into.bin", "intodir/")
+        self.assertIn("into.bin", self.ok("ls", "intodir"))
+        self.ok("rm", "intodir/into.bin")
+        self.ok("rmdir", "intodir")
+
+    # ---- 6: -b FILE -----------------------------------------------------------
+    def test_batch_file_lines_with_a_dash_may_fail(self):
+        r = self.batch("-rm nope1\nmkdir bf1\n  -mkdir bf1\nrm nope2\n"
+                       "mkdir bf2\n")
+        self.assertEqual(r.returncode, 1, r.stderr)
+        lines = r.stderr.splitlines()
+        self.assertEqual(len(lines), 3, r.stderr)
+        self.assertRegex(lines[0], r"^ssftp: line 1: rm nope1: no such file")
+        self.assertRegex(lines[1], r"^ssftp: line 3: mkdir bf1: .*exists")
+        self.assertRegex(lines[2], r"^ssftp: line 4: rm nope2: no such file")
+        listing = self.ok("ls")
+        self.assertIn("bf1", listing)
+        self.assertNotIn("bf2", listing)
+        r = self.batch("-rm nope\nrmdir bf1\n")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertNotIn("bf1", self.ok("ls"))
+        r = subprocess.run(self.args("alice", opts=("-b", "/nonexistent")),
+                           env=self.env, capture_output=True, text=True,
+                           timeout=60)
+        self.assertEqual(r.returncode, 2)
+        self.assertRegex(r.stderr, r"^ssftp: -b /nonexistent: No such file")
+
 
 def main():
     if len(sys.argv) < 3:

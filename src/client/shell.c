@@ -2,6 +2,7 @@
 #include "shell.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +11,7 @@
 
 #include <editline/readline.h>
 
+#include "hostkey.h"
 #include "text.h"
 
 #define SHELL_MAX_WORDS 16
@@ -66,6 +68,30 @@ static int run_line(client_conn *c, char *line, cmd_opts *o)
     if (argc == 0 || argv[0][0] == '#')
         return SSFTP_OK;
     return cmd_run(c, argc, argv, o);
+}
+
+/* ---- history, kept across sessions ------------------------------------- */
+
+#define HISTORY_MAX 1000
+
+/* Writes the history to path, private (0600) like known_hosts beside it;
+ * a failure is said and costs nothing else. */
+static void history_save(const char *path)
+{
+    int fd = -1, err = config_make_parent(path);
+    if (err == 0) {
+        fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+        err = fd < 0 ? -errno : 0;
+    }
+    if (fd >= 0)
+        close(fd);
+    if (err == 0)
+        err = -write_history(path); /* errno, or 0 */
+    if (err != 0) {
+        char *e = text_escape(path);
+        fprintf(stderr, "ssftp: history %s: %s\n", e ? e : "?", strerror(-err));
+        free(e);
+    }
 }
 
 /* ---- Ctrl-C at the prompt: drop the line, not the session -------------- */
@@ -139,9 +165,16 @@ int shell_interactive(client_conn *c, cmd_opts *o)
     if (sigaction(SIGINT, &sa, &old) != 0)
         return conn_fail(c, SSFTP_FAIL, "sigaction: %s", strerror(errno));
     using_history();
+    stifle_history(HISTORY_MAX);
+    char hist[4096];
+    bool keep = config_file("history", hist, sizeof hist) == 0;
+    if (keep)
+        (void)read_history(hist); /* none yet is fine */
     puts("Type help for the list of commands.");
     int status = shell_loop(c, o);
     (void)sigaction(SIGINT, &old, NULL);
+    if (keep)
+        history_save(hist);
     return status;
 }
 

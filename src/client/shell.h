@@ -13,7 +13,8 @@
  * max), or -EINVAL for an unterminated quote or too many words. */
 int shell_split(char *line, char **argv, int max);
 
-/* Interactive: prompt "user@host:/cwd> ", line editing and history, errors
+/* Interactive: prompt "user@host:/cwd> ", line editing and history (kept
+ * in config_file("history"), 0600, across sessions), errors
  * printed and the session carried on.  Returns the exit status (SSFTP_OK, or
  * SSFTP_CONN if the connection broke). */
 int shell_interactive(client_conn *c, cmd_opts *o);

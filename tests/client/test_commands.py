@@ -125,7 +125,7 @@ class Commands(unittest.TestCase):
         pid, fd = pty.fork()
         if pid == 0:
             os.chdir(self.work)
-            os.execve(tc.SSFTP, self.args("alice"), self.env)
+            os.execve(tc.SSFTP, self.args("alice"), dict(self.env, TERM="xterm"))
         out = b""
 
         def read_until(token, start=0):
@@ -180,6 +180,20 @@ class Commands(unittest.TestCase):
         ])
         self.assertEqual(code, 0, out)
         self.assertTrue(os.path.exists(self.local("tdir/made.txt")))
+
+    def test_history_is_kept_across_sessions(self):
+        prompt = b"alice@127.0.0.1:/> "
+        code, out = self.run_pty_script([(b"!echo x >> hist.txt", prompt)])
+        self.assertEqual(code, 0, out)
+        path = os.path.join(self.xdg, "ssftp", "history")
+        self.assertEqual(os.stat(path).st_mode & 0o777, 0o600)
+        with open(path, "rb") as f:
+            self.assertIn(b"hist.txt", f.read())
+        # in the next session, Ctrl-P twice (past "bye") brings it back
+        code, out = self.run_pty_script([(b"\x10\x10", prompt)])
+        self.assertEqual(code, 0, out)
+        with open(self.local("hist.txt")) as f:
+            self.assertEqual(f.read(), "x\nx\n")
 
     # ---- 3: mv/rename and stat ---------------------------------------------
     def test_mv_renames_and_stat_shows_size_time_and_digest(self):

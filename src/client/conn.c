@@ -70,6 +70,17 @@ static int tls_open(client_conn *c, const char *host, const char *port,
     c->io.timeout_ms = PROTO_LOGIN_TIMEOUT_S * 1000;
     r = proto_tls_handshake(&c->io, true);
     c->io.timeout_ms = saved;
+    if (r == -ENODATA || r == -ECONNRESET) {
+        /* Closed before a word of TLS: what a server does to a connection
+         * over its limits (per address, or of connections) it cannot
+         * answer in the protocol. */
+        c->dead = true;
+        return conn_fail(c, SSFTP_CONN,
+                         "%s: the server closed the connection before TLS: "
+                         "over its limit of connections (from this address, "
+                         "or of all)? (or not an ssftpd)",
+                         host);
+    }
     if (r != 0) {
         char why[160] = "";
         if (r == -EPROTO)
@@ -141,6 +152,16 @@ int conn_open(client_conn *c, const char *host, const char *port,
                                 PROTO_VERSION, "client", "ssftp/1.0"),
                       &rep);
     if (r == -EREMOTEIO) {
+        const char *code = "";
+        (void)proto_get_str(rep, "code", &code);
+        if (strcmp(code, PROTO_E_BUSY) == 0) { /* hello's busy: full */
+            json_decref(rep);
+            c->dead = true;
+            return conn_fail(c, SSFTP_CONN,
+                             "%s: the server is full (at its limit of "
+                             "sessions); try later",
+                             host);
+        }
         conn_remote_fail(c, rep, host);
         c->dead = true;
         return SSFTP_CONN;
@@ -290,7 +311,7 @@ static const char *code_phrase(const char *code)
         {PROTO_E_BUSY, "busy: in use by another session"},
         {PROTO_E_AUTH_FAILED, "wrong user name or password"},
         {PROTO_E_AUTH_REQUIRED, "not logged in"},
-        {PROTO_E_VERSION, "server does not speak protocol version 1"},
+        {PROTO_E_VERSION, "server does not speak this protocol version"},
     };
     for (size_t i = 0; i < sizeof table / sizeof table[0]; i++)
         if (strcmp(code, table[i].code) == 0)

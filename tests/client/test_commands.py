@@ -350,6 +350,57 @@ class Commands(unittest.TestCase):
         self.assertEqual(r.returncode, 2)
         self.assertRegex(r.stderr, r"^ssftp: -b /nonexistent: No such file")
 
+    # ---- honest refusals -------------------------------------------------------
+    def limited_server(self, *limits):
+        """An ssftpd of its own on port 0 with limits; returns (proc, port)."""
+        root = os.path.join(self.work, "root")
+        subprocess.run([tc.SSFTPD, "user", "add", "alice", "--root", root]
+                       + tc.KDF, input=tc.PASSWORD + "\n", text=True,
+                       check=True, capture_output=True, timeout=60)
+        proc = subprocess.Popen([tc.SSFTPD, "--listen", "127.0.0.1:0",
+                                 "--root", root, *limits],
+                                stdout=subprocess.PIPE,
+                                stderr=subprocess.DEVNULL, text=True)
+        self.addCleanup(proc.wait, 30)
+        self.addCleanup(proc.terminate)
+        line = proc.stdout.readline()  # bounded: the server says or dies
+        m = re.search(r"listening on \S+:(\d+)", line)
+        self.assertTrue(m, line)
+        fp = subprocess.run([tc.SSFTPD, "fingerprint", "--root", root],
+                            check=True, capture_output=True, text=True,
+                            timeout=30).stdout.strip()
+        return fp, int(m.group(1))
+
+    def run_against(self, fp, port, *cmd):
+        return subprocess.run(
+            [tc.SSFTP, "-u", "alice", "--host-key", fp,
+             f"127.0.0.1:{port}", *cmd], cwd=self.work, env=self.env,
+            text=True, input="", capture_output=True, timeout=60)
+
+    def test_a_full_server_says_it_is_full(self):
+        fp, port = self.limited_server("--max-clients", "1")
+        held = tc.tls_connect(port)  # one session, that never says hello
+        try:
+            held.sendall(b"")
+            r = self.run_against(fp, port, "pwd")
+            self.assertEqual(r.returncode, 3, r.stderr)
+            self.assertRegex(r.stderr, r"^ssftp: 127\.0\.0\.1: the server is "
+                                       r"full \(at its limit of sessions\)")
+        finally:
+            held.close()
+
+    def test_a_refused_address_is_said_so(self):
+        fp, port = self.limited_server("--max-per-ip", "1")
+        held = tc.tls_connect(port)
+        try:
+            r = self.run_against(fp, port, "pwd")
+            self.assertEqual(r.returncode, 3, r.stderr)
+            self.assertRegex(r.stderr, r"^ssftp: 127\.0\.0\.1: the server "
+                                       r"closed the connection before TLS: "
+                                       r"over its limit of connections")
+        finally:
+            held.close()
+
 
 def main():
     if len(sys.argv) < 3:

@@ -46,17 +46,7 @@ static int simple(client_conn *c, int argc, char **argv, json_t **keep)
     json_t *req = argc > 1
                       ? json_pack("{s:s, s:s}", "cmd", argv[0], "path", argv[1])
                       : json_pack("{s:s}", "cmd", argv[0]);
-    json_t *rep = NULL;
-    int r = conn_call(c, req, &rep);
-    if (r == -EREMOTEIO)
-        return conn_remote_fail(c, rep, what);
-    if (r < 0)
-        return c->dead ? SSFTP_CONN : SSFTP_FAIL;
-    if (keep)
-        *keep = rep;
-    else
-        json_decref(rep);
-    return SSFTP_OK;
+    return conn_request(c, req, what, keep);
 }
 
 static int cmd_plain(client_conn *c, int argc, char **argv, cmd_opts *o)
@@ -379,14 +369,23 @@ static int cmd_quota(client_conn *c, int argc, char **argv, cmd_opts *o)
     return SSFTP_OK;
 }
 
-static int cmd_put(client_conn *c, int argc, char **argv, cmd_opts *o)
+/* put and get: [-p] FROM [TO]; -p keeps the modification time. */
+static int cmd_transfer(client_conn *c, int argc, char **argv, cmd_opts *o)
 {
-    return transfer_put(c, argv[1], argc > 2 ? argv[2] : NULL, o->progress);
-}
-
-static int cmd_get(client_conn *c, int argc, char **argv, cmd_opts *o)
-{
-    return transfer_get(c, argv[1], argc > 2 ? argv[2] : NULL, o->progress);
+    bool keep = argc > 1 && strcmp(argv[1], "-p") == 0;
+    int i = keep ? 2 : 1;
+    bool put = strcmp(argv[0], "put") == 0;
+    if (argc - i < 1 || argc - i > 2 || (keep && put && !strcmp(argv[i], "-")))
+        return conn_fail(c, SSFTP_USAGE, "usage: %s [-p] %s", argv[0],
+                         put ? "LOCAL [REMOTE] (not -p with stdin)"
+                             : "REMOTE [LOCAL]");
+    const char *to = argc - i > 1 ? argv[i + 1] : NULL;
+    if (!put && keep && to != NULL && strcmp(to, "-") == 0)
+        return conn_fail(c, SSFTP_USAGE,
+                         "usage: get -p REMOTE [LOCAL] "
+                         "(not -p with stdout)");
+    return put ? transfer_put(c, argv[i], to, o->progress, keep)
+               : transfer_get(c, argv[i], to, o->progress, keep);
 }
 
 /* ---- stat, rename ------------------------------------------------------ */
@@ -642,9 +641,9 @@ static const struct command {
     {"mv", "rename", "OLD NEW", "rename in one directory, not over a name", 2,
      2, cmd_rename},
     {"put", NULL, "LOCAL [REMOTE]",
-     "upload, resumable; DIR/: into DIR; LOCAL -: stdin", 1, 2, cmd_put},
+     "upload; -p: keep its time; DIR/: into DIR; -: stdin", 1, 3, cmd_transfer},
     {"get", NULL, "REMOTE [LOCAL]",
-     "download, resumable; LOCAL -: stdout, once verified", 1, 2, cmd_get},
+     "download; -p: keep its time; -: stdout, verified", 1, 3, cmd_transfer},
     /* No upper bound: a one-shot `ssftp HOST mput *.jpg` gets the names
      * from the shell (a line of the shell holds a few, with patterns). */
     {"mput", NULL, "LOCAL...", "upload files (patterns: *.txt) here", 1,

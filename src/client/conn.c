@@ -348,6 +348,21 @@ static int remote_text(client_conn *c, json_t *reply, const char *what,
     return status;
 }
 
+int conn_request(client_conn *c, json_t *req, const char *what, json_t **keep)
+{
+    json_t *rep = NULL;
+    int r = conn_call(c, req, &rep);
+    if (r == -EREMOTEIO)
+        return conn_remote_fail(c, rep, what);
+    if (r < 0)
+        return c->dead ? SSFTP_CONN : SSFTP_FAIL;
+    if (keep)
+        *keep = rep;
+    else
+        json_decref(rep);
+    return SSFTP_OK;
+}
+
 int conn_remote_note(client_conn *c, json_t *reply, const char *what)
 {
     bool quota;

@@ -56,6 +56,11 @@ int conn_login(client_conn *c, const char *user, const char *password);
  * and c->err filled. */
 int conn_call(client_conn *c, json_t *req, json_t **reply);
 
+/* conn_call() for a command: returns SSFTP_OK with the reply in *keep
+ * (decref it; keep NULL: dropped), or a status with c->err saying
+ * "what: reason". */
+int conn_request(client_conn *c, json_t *req, const char *what, json_t **keep);
+
 /* Turn a failed reply into c->err as "what: reason" and decref it.  For
  * quota_exceeded it asks the server for the figures.  Returns SSFTP_FAIL (or
  * SSFTP_AUTH for auth_failed). */

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "fileio.h"
@@ -179,8 +180,41 @@ static uint64_t put_resume_offset(int fd, uint64_t total, const json_t *rep,
     return 0;
 }
 
+/* put -p: the remote file gets mtime (docs/protocol.md, "set_mtime"). */
+static int set_remote_mtime(client_conn *c, const char *remote, int64_t mtime,
+                            const char *what)
+{
+    return conn_request(c,
+                        json_pack("{s:s, s:s, s:I}", "cmd", "set_mtime", "path",
+                                  remote, "mtime", (json_int_t)mtime),
+                        what, NULL);
+}
+
+/* get -p: the local file (fd, not yet published) gets the remote mtime. */
+static int keep_remote_mtime(client_conn *c, int fd, const char *remote,
+                             const char *what)
+{
+    json_t *rep = NULL;
+    int r = conn_request(
+        c, json_pack("{s:s, s:s}", "cmd", "stat", "path", remote), what, &rep);
+    if (r != SSFTP_OK)
+        return r;
+    int64_t mtime = 0;
+    r = proto_get_i64(rep, "mtime", &mtime);
+    json_decref(rep);
+    if (r != 0)
+        return conn_fail(c, SSFTP_FAIL, "%s: no mtime from the server", what);
+    struct timespec ts[2] = {{.tv_nsec = UTIME_OMIT},
+                             {.tv_sec = (time_t)mtime, .tv_nsec = 0}};
+    if (futimens(fd, ts) != 0)
+        return conn_fail(c, SSFTP_FAIL, "%s: set time: %s", what,
+                         strerror(errno));
+    return SSFTP_OK;
+}
+
 static int put_file(client_conn *c, int fd, uint64_t total, const char *local,
-                    const char *remote, bool show_progress, const char *what)
+                    const char *remote, bool show_progress, int64_t mtime,
+                    const char *what)
 {
     json_t *rep = NULL;
     int r = conn_call(c,
@@ -230,6 +264,11 @@ static int put_file(client_conn *c, int fd, uint64_t total, const char *local,
                          "%s: the server stored different bytes "
                          "(digest mismatch)",
                          what);
+    if (mtime >= 0) {
+        int status = set_remote_mtime(c, remote, mtime, what);
+        if (status != SSFTP_OK)
+            return status;
+    }
     report_done(local, remote, total, k2, ours);
     return SSFTP_OK;
 }
@@ -268,13 +307,14 @@ static int put_stdin(client_conn *c, const char *remote, bool show_progress)
         }
         total += (uint64_t)n;
     }
-    int status = put_file(c, fd, total, "stdin", remote, show_progress, what);
+    int status =
+        put_file(c, fd, total, "stdin", remote, show_progress, -1, what);
     close(fd);
     return status;
 }
 
 int transfer_put(client_conn *c, const char *local, const char *remote,
-                 bool show_progress)
+                 bool show_progress, bool keep_mtime)
 {
     if (strcmp(local, "-") == 0)
         return put_stdin(c, remote, show_progress);
@@ -302,8 +342,9 @@ int transfer_put(client_conn *c, const char *local, const char *remote,
                          : e                 ? strerror(e)
                                              : "not a regular file");
     }
-    int status = put_file(c, fd, (uint64_t)st.st_size, local, remote,
-                          show_progress, what);
+    int status =
+        put_file(c, fd, (uint64_t)st.st_size, local, remote, show_progress,
+                 keep_mtime ? (int64_t)st.st_mtime : -1, what);
     close(fd);
     return status;
 }
@@ -498,7 +539,7 @@ static int get_publish(client_conn *c, const struct get_one *g)
 
 static int get_file(client_conn *c, int fd, const char *remote,
                     const char *target, const char *part, bool show_progress,
-                    const char *what)
+                    bool keep_mtime, const char *what)
 {
     struct get_one g = {.remote = remote,
                         .what = what,
@@ -508,6 +549,8 @@ static int get_file(client_conn *c, int fd, const char *remote,
     int status = get_send(c, &g);
     if (status == SSFTP_OK)
         status = get_receive(c, &g, show_progress);
+    if (status == SSFTP_OK && keep_mtime)
+        status = keep_remote_mtime(c, fd, remote, what);
     if (status == SSFTP_OK)
         status = get_publish(c, &g);
     if (status != SSFTP_OK)
@@ -554,7 +597,7 @@ static int get_stdout(client_conn *c, const char *remote, const char *what)
 }
 
 int transfer_get(client_conn *c, const char *remote, const char *local,
-                 bool show_progress)
+                 bool show_progress, bool keep_mtime)
 {
     char what[PROTO_PATH_MAX + 8];
     snprintf(what, sizeof what, "get %s", remote);
@@ -573,7 +616,8 @@ int transfer_get(client_conn *c, const char *remote, const char *local,
         free(p);
         return r;
     }
-    int status = get_file(c, fd, remote, target, part, show_progress, what);
+    int status =
+        get_file(c, fd, remote, target, part, show_progress, keep_mtime, what);
     struct stat st;
     /* A refused get must not leave an empty partial we just made. */
     if (status != SSFTP_OK && !existed && fstat(fd, &st) == 0 &&
@@ -789,7 +833,7 @@ int transfer_mput(client_conn *c, const char *const *locals, unsigned n,
                 w->bytes += size;
             }
         } else {
-            status = transfer_put(c, locals[i], NULL, show_progress);
+            status = transfer_put(c, locals[i], NULL, show_progress, false);
         }
         close(fd);
         if (status != SSFTP_OK)

@@ -25,17 +25,20 @@
 /* Upload local to remote (NULL: local's last component; a remote ending in
  * '/' gets it appended).  local "-" is stdin, read to its end into an
  * unlinked file in $TMPDIR first (the protocol announces the size), then
- * put as any file; remote is then required.  Returns an SS_* status;
+ * put as any file; remote is then required.  keep_mtime (put -p): the
+ * remote file then gets local's modification time (set_mtime).  Returns an SS_* status;
  * c->err says why. */
 int transfer_put(client_conn *c, const char *local, const char *remote,
-                 bool show_progress);
+                 bool show_progress, bool keep_mtime);
 
 /* Download remote to local (NULL: remote's last component in the current
  * directory; an existing local directory gets it appended).  local "-" is
  * stdout: the file is received into an unlinked file in $TMPDIR, verified,
- * then copied out (no progress bar; the report goes to stderr). */
+ * then copied out (no progress bar; the report goes to stderr).
+ * keep_mtime (get -p): the local file gets the remote's modification time
+ * (asked with stat once the bytes are verified). */
 int transfer_get(client_conn *c, const char *remote, const char *local,
-                 bool show_progress);
+                 bool show_progress, bool keep_mtime);
 
 /* Upload several local files into the current remote directory, each under
  * its own name (mput), or download several remote files into the current

@@ -185,7 +185,7 @@ static const struct command {
     {"rm", session_cmd_rm},         {"rmdir", session_cmd_rmdir},
     {"quota", session_cmd_quota},   {"put", session_cmd_put},
     {"get", session_cmd_get},       {"stat", session_cmd_stat},
-    {"rename", session_cmd_rename},
+    {"rename", session_cmd_rename}, {"set_mtime", session_cmd_set_mtime},
 };
 
 static bool known_cmd(const char *cmd)

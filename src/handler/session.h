@@ -151,6 +151,7 @@ int session_cmd_cd(struct session *s, const json_t *req);
 int session_cmd_ls(struct session *s, const json_t *req);
 int session_cmd_stat(struct session *s, const json_t *req);
 int session_cmd_rename(struct session *s, const json_t *req);
+int session_cmd_set_mtime(struct session *s, const json_t *req);
 int session_cmd_mkdir(struct session *s, const json_t *req);
 int session_cmd_rm(struct session *s, const json_t *req);
 int session_cmd_rmdir(struct session *s, const json_t *req);

@@ -1,5 +1,6 @@
 /* session_fs.c -- the file commands of a logged-in session: pwd, cd, ls,
- * stat, mkdir, rm, rmdir, rename, quota (docs/protocol.md, "Commands"). */
+ * stat, mkdir, rm, rmdir, rename, set_mtime, quota (docs/protocol.md,
+ * "Commands"). */
 #include "session.h"
 
 #include <errno.h>
@@ -169,6 +170,17 @@ int session_cmd_ls(struct session *s, const json_t *req)
 
 /* ---- stat, rename ------------------------------------------------------- */
 
+/* session_resolve() of "path", and its normalized name into what (for the
+ * reply and the log once p is freed). */
+static int resolve_named(struct session *s, const json_t *req,
+                         struct jail_path **p, char what[PROTO_PATH_BUF])
+{
+    int rc = session_resolve(s, req, "path", p);
+    if (rc == 0)
+        snprintf(what, PROTO_PATH_BUF, "%s", jail_path_user(*p));
+    return rc;
+}
+
 /* A regular file's size, mtime and recorded digest, read through one open
  * descriptor so the three agree; false when it cannot be opened (the
  * entry from jail_stat() then stands, without a digest). */
@@ -189,11 +201,10 @@ static bool file_facts(const struct jail_path *p, struct jail_entry *e,
 int session_cmd_stat(struct session *s, const json_t *req)
 {
     struct jail_path *p;
-    int rc = session_resolve(s, req, "path", &p);
+    char what[PROTO_PATH_BUF];
+    int rc = resolve_named(s, req, &p, what);
     if (rc != 0)
         return rc < 0 ? rc : 0;
-    char what[PROTO_PATH_BUF];
-    snprintf(what, sizeof what, "%s", jail_path_user(p));
     struct jail_entry e;
     int err = jail_stat(p, &e);
     uint8_t digest[PROTO_DIGEST_BYTES];
@@ -246,6 +257,22 @@ int session_cmd_rename(struct session *s, const json_t *req)
                                 "%s: a rename stays in one directory", what);
     }
     return session_reply(s, "rename", what, err, NULL);
+}
+
+int session_cmd_set_mtime(struct session *s, const json_t *req)
+{
+    int64_t t = 0;
+    if (proto_get_i64(req, "mtime", &t) != 0 || t < 0)
+        return proto_send_error(&s->io, PROTO_E_BAD_REQUEST,
+                                "\"mtime\" must be an integer >= 0");
+    struct jail_path *p;
+    char what[PROTO_PATH_BUF];
+    int rc = resolve_named(s, req, &p, what);
+    if (rc != 0)
+        return rc < 0 ? rc : 0;
+    int err = jail_set_mtime(p, t);
+    jail_path_free(p);
+    return session_reply(s, "set_mtime", what, err, NULL);
 }
 
 /* ---- mkdir, rm, rmdir, quota ------------------------------------------- */

@@ -320,6 +320,27 @@ class Commands(unittest.TestCase):
         self.ok("rm", "piped.bin")
         self.ok("rm", "empty.bin")
 
+    def test_put_and_get_p_keep_the_modification_time(self):
+        tc.write_random(self.local("old.bin"), 2000)
+        when = 978307200  # 2001-01-01 00:00:00 UTC
+        os.utime(self.local("old.bin"), (when, when))
+        self.ok("put", "-p", "old.bin", "kept.bin")
+        self.ok("put", "old.bin", "fresh.bin")
+        env = dict(self.env, TZ="UTC")
+        self.assertIn(" mtime: 2001-01-01 00:00:00 +0000\n",
+                      self.ok("stat", "kept.bin", env=env))
+        self.assertNotIn(" 2001-", self.ok("stat", "fresh.bin", env=env))
+        self.ok("get", "-p", "kept.bin", "back.bin")
+        self.assertEqual(os.stat(self.local("back.bin")).st_mtime, when)
+        self.ok("get", "kept.bin", "back2.bin")
+        self.assertGreater(os.stat(self.local("back2.bin")).st_mtime, when)
+        self.assertEqual(tc.blake(self.local("back.bin")),
+                         tc.blake(self.local("old.bin")))
+        self.fails(2, r"usage: put \[-p\] LOCAL", "put", "-p", "-", "x")
+        self.fails(2, r"usage: get -p", "get", "-p", "kept.bin", "-")
+        self.ok("rm", "kept.bin")
+        self.ok("rm", "fresh.bin")
+
     def test_put_into_a_directory(self):
         tc.write_random(self.local("into.bin"), 1000)
         self.ok("mkdir", "intodir")

@@ -400,10 +400,11 @@ static int cmd_stat(client_conn *c, int argc, char **argv, cmd_opts *o)
     const char *path = argv[1], *type = "?";
     uint64_t size = 0;
     int64_t mtime = 0;
+    const json_t *e = json_object_get(rep, "entry"); /* as an ls entry */
     (void)proto_get_str(rep, "path", &path);
-    (void)proto_get_str(rep, "type", &type);
-    (void)proto_get_u64(rep, "size", &size);
-    (void)proto_get_i64(rep, "mtime", &mtime);
+    (void)proto_get_str(e, "type", &type);
+    (void)proto_get_u64(e, "size", &size);
+    (void)proto_get_i64(e, "mtime", &mtime);
     fputs("  path: ", stdout);
     print_escaped(path, "\n");
     fputs("  type: ", stdout);
@@ -501,6 +502,16 @@ static int name_cmp(const void *a, const void *b)
 static int list_local(client_conn *c, const char *dir, bool human)
 {
     int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    struct stat one;
+    if (dfd < 0 && errno == ENOTDIR && lstat(dir, &one) == 0) {
+        print_entry(S_ISREG(one.st_mode)   ? '-'
+                    : S_ISLNK(one.st_mode) ? 'l'
+                                           : '?',
+                    S_ISREG(one.st_mode) ? (uint64_t)one.st_size : 0,
+                    (int64_t)one.st_mtime, dir, human);
+        fflush(stdout);
+        return SSFTP_OK;
+    }
     DIR *d = dfd < 0 ? NULL : fdopendir(dfd);
     if (d == NULL) {
         int e = errno;
@@ -759,4 +770,103 @@ int cmd_run(client_conn *c, int argc, char **argv, cmd_opts *o)
                       e ? e : "?");
     free(e);
     return s;
+}
+
+/* ---- completion (shell.c) ------------------------------------------------ */
+
+char *cmd_complete_name(const char *text, int state)
+{
+    static size_t i;
+    static const char *alias;
+    if (state == 0) {
+        i = 0;
+        alias = NULL;
+    }
+    size_t n = strlen(text);
+    while (i < N_COMMANDS) {
+        const struct command *k = &commands[i];
+        const char *w;
+        size_t len;
+        if (alias == NULL) { /* the name, then each alias */
+            w = k->name;
+            len = strlen(w);
+            alias = k->aliases ? k->aliases : "";
+        } else if (*alias) {
+            w = alias;
+            len = strcspn(alias, " ");
+            alias += len + strspn(alias + len, " ");
+        } else {
+            i++;
+            alias = NULL;
+            continue;
+        }
+        if (strcmp(k->name, "!") != 0 && len >= n && strncmp(w, text, n) == 0)
+            return strndup(w, len);
+    }
+    return NULL;
+}
+
+enum cmd_side cmd_operand_side(const char *cmd, int operand)
+{
+    static const char *const remote[] = {"ls",    "cd", "stat",   "mkdir", "rm",
+                                         "rmdir", "mv", "rename", "mget"};
+    static const char *const local[] = {"lcd", "lls", "mput"};
+    if (cmd[0] == '!')
+        return CMD_LOCAL;
+    if (strcmp(cmd, "put") == 0)
+        return operand == 1 ? CMD_LOCAL : CMD_REMOTE;
+    if (strcmp(cmd, "get") == 0)
+        return operand == 1 ? CMD_REMOTE : CMD_LOCAL;
+    for (size_t i = 0; i < sizeof remote / sizeof remote[0]; i++)
+        if (strcmp(cmd, remote[i]) == 0)
+            return CMD_REMOTE;
+    for (size_t i = 0; i < sizeof local / sizeof local[0]; i++)
+        if (strcmp(cmd, local[i]) == 0)
+            return CMD_LOCAL;
+    return CMD_NONE;
+}
+
+struct completing {
+    struct names l;
+    size_t n;
+};
+
+static void match_prefix(const json_t *e, void *ctx)
+{
+    struct completing *k = ctx;
+    const char *name = NULL, *type = "";
+    if (proto_get_str(e, "name", &name) != 0 ||
+        strncmp(name, k->l.pattern, k->n) != 0)
+        return;
+    (void)proto_get_str(e, "type", &type);
+    if (strcmp(type, "dir") != 0) {
+        names_add(&k->l, k->l.dir, k->l.dir_len, name);
+        return;
+    }
+    char *slashed = malloc(strlen(name) + 2);
+    if (slashed == NULL) {
+        k->l.nomem = true;
+        return;
+    }
+    sprintf(slashed, "%s/", name);
+    names_add(&k->l, k->l.dir, k->l.dir_len, slashed);
+    free(slashed);
+}
+
+json_t *cmd_remote_names(client_conn *c, const char *text)
+{
+    size_t dl = proto_path_dir_len(text);
+    struct completing k = {.l = {.all = json_array(),
+                                 .dir = text,
+                                 .dir_len = dl,
+                                 .pattern = text + dl},
+                           .n = strlen(text + dl)};
+    char dir[PROTO_PATH_MAX + 1];
+    snprintf(dir, sizeof dir, "%.*s", (int)dl, text);
+    int s = ls_walk(c, dl ? dir : NULL, "complete", match_prefix, &k);
+    if (s != SSFTP_OK || k.l.nomem) {
+        json_decref(k.l.all);
+        return NULL;
+    }
+    return k.l.all;
 }

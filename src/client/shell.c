@@ -70,6 +70,78 @@ static int run_line(client_conn *c, char *line, cmd_opts *o)
     return cmd_run(c, argc, argv, o);
 }
 
+/* ---- tab completion: command names, then remote or local paths ---------- */
+
+static client_conn *complete_conn;
+static json_t *complete_list;
+static size_t complete_next;
+
+static char *remote_generator(const char *text, int state)
+{
+    (void)text; /* complete_list was made for it */
+    if (state == 0)
+        complete_next = 0;
+    const char *s =
+        json_string_value(json_array_get(complete_list, complete_next++));
+    return s ? strdup(s) : NULL;
+}
+
+/* Which operand the word at start is: 0 for the command, else counting
+ * the words before it that are not -flags. */
+static int operand_at(const char *line, int start, char *cmd, size_t cap)
+{
+    int operand = 0;
+    cmd[0] = '\0';
+    for (int i = 0; i < start;) {
+        while (i < start && (line[i] == ' ' || line[i] == '\t'))
+            i++;
+        if (i >= start)
+            break;
+        int w = i;
+        while (i < start && line[i] != ' ' && line[i] != '\t')
+            i++;
+        if (operand == 0 && cmd[0] == '\0') {
+            snprintf(cmd, cap, "%.*s", i - w, line + w);
+            operand = 1;
+        } else if (line[w] != '-') {
+            operand++;
+        }
+        if (cmd[0] == '!')
+            break; /* "!cmd ...": all local */
+    }
+    return cmd[0] == '\0' ? 0 : operand;
+}
+
+static char **complete(const char *text, int start, int end)
+{
+    (void)end;
+    char cmd[32];
+    int operand = operand_at(rl_line_buffer, start, cmd, sizeof cmd);
+    rl_completion_append_character = ' ';
+    if (operand == 0 && text[0] != '!') {
+        rl_attempted_completion_over = 1;
+        return rl_completion_matches(text, cmd_complete_name);
+    }
+    switch (cmd_operand_side(operand == 0 ? "!" : cmd, operand)) {
+    case CMD_LOCAL:
+        return NULL; /* libedit's own: local file names */
+    case CMD_REMOTE:
+        rl_attempted_completion_over = 1;
+        json_decref(complete_list);
+        complete_list = cmd_remote_names(complete_conn, text);
+        if (json_array_size(complete_list) == 1) {
+            const char *only =
+                json_string_value(json_array_get(complete_list, 0));
+            if (only && only[0] && only[strlen(only) - 1] == '/')
+                rl_completion_append_character = '\0';
+        }
+        return rl_completion_matches(text, remote_generator);
+    default:
+        rl_attempted_completion_over = 1;
+        return NULL;
+    }
+}
+
 /* ---- history, kept across sessions ------------------------------------- */
 
 #define HISTORY_MAX 1000
@@ -164,6 +236,8 @@ int shell_interactive(client_conn *c, cmd_opts *o)
     sigemptyset(&sa.sa_mask);
     if (sigaction(SIGINT, &sa, &old) != 0)
         return conn_fail(c, SSFTP_FAIL, "sigaction: %s", strerror(errno));
+    complete_conn = c;
+    rl_attempted_completion_function = complete;
     using_history();
     stifle_history(HISTORY_MAX);
     char hist[4096];
@@ -175,6 +249,8 @@ int shell_interactive(client_conn *c, cmd_opts *o)
     (void)sigaction(SIGINT, &old, NULL);
     if (keep)
         history_save(hist);
+    json_decref(complete_list);
+    complete_list = NULL;
     return status;
 }
 

@@ -200,7 +200,7 @@ static int keep_remote_mtime(client_conn *c, int fd, const char *remote,
     if (r != SSFTP_OK)
         return r;
     int64_t mtime = 0;
-    r = proto_get_i64(rep, "mtime", &mtime);
+    r = proto_get_i64(json_object_get(rep, "entry"), "mtime", &mtime);
     json_decref(rep);
     if (r != 0)
         return conn_fail(c, SSFTP_FAIL, "%s: no mtime from the server", what);

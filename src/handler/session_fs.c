@@ -214,7 +214,10 @@ int session_cmd_stat(struct session *s, const json_t *req)
     jail_path_free(p);
     json_t *r = NULL;
     if (err == 0) {
-        r = json_pack("{s:s, s:s, s:I, s:I}", "path", what, "type",
+        /* The entry is nested as in ls: a top-level "size" would announce
+         * a body (docs/protocol.md, "Framing"). */
+        r = json_pack("{s:s, s:{s:s, s:s, s:I, s:I}}", "path", what, "entry",
+                      "name", strcmp(e.name, ".") == 0 ? "/" : e.name, "type",
                       type_name(e.type), "size",
                       (json_int_t)(e.type == JAIL_FILE ? e.size : 0), "mtime",
                       (json_int_t)e.mtime);

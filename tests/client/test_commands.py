@@ -195,6 +195,26 @@ class Commands(unittest.TestCase):
         with open(self.local("hist.txt")) as f:
             self.assertEqual(f.read(), "x\nx\n")
 
+    def test_tab_completes_commands_remote_and_local_names(self):
+        tc.write_random(self.local("tab_local.bin"), 10)
+        os.mkdir(self.local("tab_dir"))
+        tc.write_random(self.local("tab_dir/inner.txt"), 10)
+        self.ok("mkdir", "tabdir")
+        self.ok("put", "tab_local.bin", "tabdir/tab_remote.bin")
+        prompt = b"alice@127.0.0.1:/> "
+        code, out = self.run_pty_script([
+            # a command name, then a remote directory and a file in it
+            (b"sta\ttabd\ttab_r\t", b"  path: /tabdir/tab_remote.bin"),
+            # cd completes remote names, lls local ones
+            (b"cd tabd\t", b"alice@127.0.0.1:/tabdir> "),
+            (b"lls tab_l\t", b"  tab_local.bin\r\n"),
+            (b"lls tab_d\t", b"  inner.txt\r\n"),
+            (b"cd /", prompt),
+        ])
+        self.assertEqual(code, 0, out)
+        self.ok("rm", "tabdir/tab_remote.bin")
+        self.ok("rmdir", "tabdir")
+
     # ---- 3: mv/rename and stat ---------------------------------------------
     def test_mv_renames_and_stat_shows_size_time_and_digest(self):
         tc.write_random(self.local("m.bin"), 5000)
@@ -212,6 +232,9 @@ class Commands(unittest.TestCase):
         self.ok("get", "mvdir/n.bin", "n.bin")
         self.assertIn("digest: blake2b:" + tc.blake(self.local("m.bin")),
                       self.ok("stat", "mvdir/n.bin"))
+        # a stat leaves the session in step: more commands follow it
+        out = self.ok(stdin="stat mvdir/n.bin\nstat /\npwd\n")
+        self.assertRegex(out, r"size: 5000 .*\n(.*\n)*  path: /\n(.*\n)*/\n$")
         out = self.ok("stat", "/")
         self.assertIn("  path: /\n  type: dir\n", out)
         self.assertNotIn("size", out)

@@ -86,6 +86,19 @@ static void report_done(const char *from, const char *to, uint64_t total,
     report_to(stdout, from, to, total, resumed, digest);
 }
 
+/* A resume that cannot be: the partial's bytes are not a prefix of the file
+ * (it changed, on one side or the other), so it starts again from zero,
+ * and says so on stderr. */
+static void say_restart(const char *what, const char *whose, uint64_t bytes)
+{
+    char *w = text_escape(what);
+    fprintf(stderr,
+            "ssftp: %s: %s (%s) does not match the file; starting again "
+            "from zero\n",
+            w ? w : "?", whose, proto_size_format(bytes).s);
+    free(w);
+}
+
 /* An unlinked temporary file in $TMPDIR (default /tmp), read-write:
  * O_TMPFILE, or where the file system has none, mkstemp() and unlink().
  * Returns the descriptor or -errno. */
@@ -226,7 +239,9 @@ static int put_file(client_conn *c, int fd, uint64_t total, const char *local,
     if (r < 0)
         return c->dead ? SSFTP_CONN : SSFTP_FAIL;
     proto_digest_state d;
-    uint64_t k2 = put_resume_offset(fd, total, rep, &d);
+    uint64_t k2 = put_resume_offset(fd, total, rep, &d), offered = 0;
+    if (k2 == 0 && proto_get_u64(rep, "offset", &offered) == 0 && offered > 0)
+        say_restart(what, "the server's partial", offered);
     json_decref(rep);
 
     json_t *data = json_pack("{s:s, s:I, s:I}", "cmd", "put_data", "offset",
@@ -488,6 +503,8 @@ static int get_receive(client_conn *c, struct get_one *g, bool show_progress)
     /* The server did not recognise our prefix, or we offered none: start
      * over (what the partial holds now is not what was offered). */
     if (k2 != k || k2 == 0) {
+        if (k > 0)
+            say_restart(what, "the local partial", k);
         if (ftruncate(fd, 0) < 0) {
             c->dead = true; /* the body is on its way */
             return conn_fail(c, SSFTP_FAIL, "%s: %s", what, strerror(errno));

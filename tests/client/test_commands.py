@@ -364,6 +364,26 @@ class Commands(unittest.TestCase):
         self.ok("rm", "kept.bin")
         self.ok("rm", "fresh.bin")
 
+    def test_a_partial_that_does_not_match_says_it_restarts(self):
+        tc.write_random(self.local("r.bin"), 200000)
+        self.ok("put", "r.bin", "r.bin")
+        tc.write_random(self.local(".r2.bin.ssftp-part"), 1000)  # not a prefix
+        r = self.run_cli("get", "r.bin", "r2.bin")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(r.stderr, "ssftp: get r.bin: the local partial "
+                                   "(1000 B) does not match the file; "
+                                   "starting again from zero\n")
+        self.assertEqual(tc.blake(self.local("r.bin")),
+                         tc.blake(self.local("r2.bin")))
+        # a partial that is a prefix resumes, silently
+        with open(self.local("r.bin"), "rb") as f:
+            head = f.read(5000)
+        with open(self.local(".r3.bin.ssftp-part"), "wb") as f:
+            f.write(head)
+        out = self.ok("get", "r.bin", "r3.bin")
+        self.assertIn("resumed at", out)
+        self.ok("rm", "r.bin")
+
     def test_put_into_a_directory(self):
         tc.write_random(self.local("into.bin"), 1000)
         self.ok("mkdir", "intodir")

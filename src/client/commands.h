@@ -11,6 +11,8 @@
 typedef struct cmd_opts {
     bool progress; /* draw progress bars */
     bool quit;     /* set by "quit": the caller stops reading commands */
+    /* Where to reconnect after the connection broke (NULL: never). */
+    const conn_target *target;
 } cmd_opts;
 
 /* Run argv[0] with its arguments.  Output goes to stdout; a failure leaves

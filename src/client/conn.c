@@ -416,3 +416,24 @@ void conn_close(client_conn *c)
     c->io.fd = -1;
     c->dead = true;
 }
+
+int conn_reconnect(client_conn *c, const conn_target *t)
+{
+    char cwd[sizeof c->cwd];
+    memcpy(cwd, c->cwd, sizeof cwd);
+    conn_close(c);
+    int status = conn_open(c, t->host, t->port, t->hk);
+    if (status == SSFTP_OK)
+        status = conn_login(c, t->user, t->password);
+    if (status != SSFTP_OK)
+        return status;
+    json_t *rep = NULL;
+    if (conn_call(c, json_pack("{s:s, s:s}", "cmd", "cd", "path", cwd), &rep) ==
+        0) {
+        const char *now = NULL;
+        if (proto_get_str(rep, "cwd", &now) == 0 && strlen(now) < sizeof c->cwd)
+            strcpy(c->cwd, now);
+    }
+    json_decref(rep);
+    return c->dead ? SSFTP_CONN : SSFTP_OK;
+}

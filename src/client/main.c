@@ -52,7 +52,10 @@ static void usage(FILE *out)
           "Exit status: 0 success; 1 a command failed; 2 usage (bad option\n"
           "or command arguments, unknown command, no password); 3 cannot\n"
           "connect, or the connection broke; 4 login refused or the server's\n"
-          "key refused; 130 interrupted (Ctrl-C during a transfer).\n"
+          "key refused; 130 interrupted (Ctrl-C during a transfer; in the\n"
+          "shell it stops the transfer and returns to the prompt).  A shell\n"
+          "or batch reconnects when the connection breaks and resumes a\n"
+          "transfer it broke once.\n"
           "Commands:\n",
           out);
     cmd_help(out);
@@ -207,9 +210,12 @@ int main(int argc, char **argv)
         batch_close(batch_in);
         return status;
     }
-    char password[PASSWORD_MAX];
-    int r = get_password(pwfile, user, host, password, sizeof password);
+    /* Kept (guarded, wiped at the end) while a shell may reconnect. */
+    char *password = sodium_malloc(PASSWORD_MAX);
+    int r = password ? get_password(pwfile, user, host, password, PASSWORD_MAX)
+                     : -ENOMEM;
     if (r) {
+        sodium_free(password);
         conn_close(&c);
         batch_close(batch_in);
         if (r == -ENOTTY)
@@ -222,7 +228,12 @@ int main(int argc, char **argv)
     }
 
     status = conn_login(&c, user, password);
-    sodium_memzero(password, sizeof password);
+    optind++;
+    bool shell = optind >= argc;
+    if (!shell || status != SSFTP_OK) {
+        sodium_free(password); /* zeroes it */
+        password = NULL;
+    }
     if (status != SSFTP_OK) {
         fprintf(stderr, "ssftp: %s\n", c.err);
         conn_close(&c);
@@ -231,9 +242,14 @@ int main(int argc, char **argv)
         return status;
     }
 
-    cmd_opts o = {.progress = !no_progress && isatty(STDERR_FILENO)};
-    optind++;
-    if (optind < argc) {
+    conn_target target = {.host = host,
+                          .port = port,
+                          .user = user,
+                          .hk = &hk,
+                          .password = password};
+    cmd_opts o = {.progress = !no_progress && isatty(STDERR_FILENO),
+                  .target = shell ? &target : NULL};
+    if (!shell) {
         status = cmd_run(&c, argc - optind, argv + optind, &o);
         if (status != SSFTP_OK)
             fprintf(stderr, "ssftp: %s\n", c.err);
@@ -246,6 +262,7 @@ int main(int argc, char **argv)
     }
     batch_close(batch_in);
     conn_close(&c);
+    sodium_free(password);
     keycache_clear();
     if (fflush(stdout) != 0 && status == SSFTP_OK) {
         fputs("ssftp: write error on stdout\n", stderr);

@@ -13,6 +13,7 @@
 
 #include "hostkey.h"
 #include "text.h"
+#include "transfer.h"
 
 #define SHELL_MAX_WORDS 16
 
@@ -68,6 +69,58 @@ static int run_line(client_conn *c, char *line, cmd_opts *o)
     if (argc == 0 || argv[0][0] == '#')
         return SSFTP_OK;
     return cmd_run(c, argc, argv, o);
+}
+
+/* ---- a broken connection: reconnect, and retry a transfer once ---------- */
+
+static bool is_transfer(const char *line)
+{
+    line += strspn(line, " \t-");
+    size_t n = strcspn(line, " \t\r\n");
+    static const char *const words[] = {"put", "get", "mput", "mget"};
+    for (size_t i = 0; i < sizeof words / sizeof words[0]; i++)
+        if (n == strlen(words[i]) && strncmp(line, words[i], n) == 0)
+            return true;
+    return false;
+}
+
+/* Runs line; when that broke the connection (and the session may be
+ * opened again: o->target), reconnects, saying so, and runs a transfer
+ * once more so it resumes where it stopped -- unless it was stopped by
+ * Ctrl-C, which is said instead.  Failures are printed by the caller
+ * (prefix, then c->err), except the reconnect's own. */
+static int run_line_again(client_conn *c, char *line, cmd_opts *o,
+                          const char *prefix)
+{
+    char *copy = o->target && is_transfer(line) ? strdup(line) : NULL;
+    int status = run_line(c, line, o);
+    bool stopped = transfer_interrupted();
+    if (stopped)
+        conn_fail(c, status == SSFTP_OK ? SSFTP_FAIL : status,
+                  "interrupted; run the same command again to resume");
+    if (!c->dead || o->quit || o->target == NULL) {
+        free(copy);
+        return status;
+    }
+    fprintf(stderr, "ssftp: %s%s\n", prefix, c->err);
+    int again = conn_reconnect(c, o->target);
+    char *h = text_escape(c->host);
+    if (again == SSFTP_OK)
+        fprintf(stderr, "ssftp: reconnected to %s\n", h ? h : "?");
+    free(h);
+    if (again != SSFTP_OK) {
+        free(copy);
+        return again; /* c->err says why */
+    }
+    if (copy != NULL && !stopped) {
+        fprintf(stderr, "ssftp: resuming the transfer once\n");
+        status = run_line(c, copy, o);
+        (void)transfer_interrupted();
+    } else {
+        status = SSFTP_OK; /* said already */
+    }
+    free(copy);
+    return status;
 }
 
 /* ---- tab completion: command names, then remote or local paths ---------- */
@@ -218,7 +271,7 @@ static int shell_loop(client_conn *c, cmd_opts *o)
         }
         if (line[strspn(line, " \t")] != '\0')
             add_history(line);
-        if (run_line(c, line, o) != SSFTP_OK)
+        if (run_line_again(c, line, o, "") != SSFTP_OK)
             fprintf(stderr, "ssftp: %s\n", c->err);
         free(line);
     }
@@ -237,6 +290,7 @@ int shell_interactive(client_conn *c, cmd_opts *o)
     if (sigaction(SIGINT, &sa, &old) != 0)
         return conn_fail(c, SSFTP_FAIL, "sigaction: %s", strerror(errno));
     complete_conn = c;
+    transfer_interruptible(true);
     rl_attempted_completion_function = complete;
     using_history();
     stifle_history(HISTORY_MAX);
@@ -251,6 +305,7 @@ int shell_interactive(client_conn *c, cmd_opts *o)
         history_save(hist);
     json_decref(complete_list);
     complete_list = NULL;
+    transfer_interruptible(false);
     return status;
 }
 
@@ -266,9 +321,11 @@ int shell_batch(client_conn *c, cmd_opts *o, FILE *in)
          * goes on (a broken connection still ends it). */
         char *l = line + strspn(line, " \t");
         bool may_fail = l[0] == '-';
-        status = run_line(c, may_fail ? l + 1 : l, o);
+        char where[32];
+        snprintf(where, sizeof where, "line %lu: ", lineno);
+        status = run_line_again(c, may_fail ? l + 1 : l, o, where);
         if (status != SSFTP_OK) {
-            fprintf(stderr, "ssftp: line %lu: %s\n", lineno, c->err);
+            fprintf(stderr, "ssftp: %s%s\n", where, c->err);
             if (!may_fail || c->dead)
                 break;
             status = SSFTP_OK;

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -17,9 +18,13 @@
 #include "progress.h"
 #include "text.h"
 
-/* ---- SIGINT: leave the partial, say how to resume, exit ---------------- */
+/* ---- SIGINT: leave the partial, say how to resume ------------------------
+ * One-shot and batch: exit 130.  In the shell (transfer_interruptible()):
+ * shut the connection down, which fails the transfer at once wherever it
+ * waits; the shell then reconnects (shell.c). */
 
-static volatile sig_atomic_t bar_on;
+static volatile sig_atomic_t bar_on, interruptible, interrupted;
+static volatile int xfer_fd = -1;
 
 static void on_sigint(int sig)
 {
@@ -30,22 +35,40 @@ static void on_sigint(int sig)
         "ssftp: interrupted; run the same command again to resume\n";
     if (bar_on)
         (void)!write(STDERR_FILENO, "\n", 1);
+    if (interruptible && xfer_fd >= 0) {
+        interrupted = 1;
+        (void)shutdown(xfer_fd, SHUT_RDWR);
+        return;
+    }
     (void)!write(STDERR_FILENO, msg, sizeof msg - 1);
     _exit(130);
 }
 
+void transfer_interruptible(bool on)
+{
+    interruptible = on;
+}
+
+bool transfer_interrupted(void)
+{
+    bool was = interrupted;
+    interrupted = 0;
+    return was;
+}
+
 /* A transfer in flight: its progress bar, and SIGINT caught so that Ctrl-C
- * ends the process with the partial in place and a word on resuming. */
+ * stops it with the partial in place and a word on resuming. */
 struct xfer {
     progress bar;
     struct sigaction old_sigint;
 };
 
-static void xfer_begin(struct xfer *x, bool show_progress, const char *name,
-                       uint64_t total, uint64_t done)
+static void xfer_begin(struct xfer *x, int fd, bool show_progress,
+                       const char *name, uint64_t total, uint64_t done)
 {
     struct sigaction sa = {.sa_handler = on_sigint};
     sigemptyset(&sa.sa_mask);
+    xfer_fd = fd;
     sigaction(SIGINT, &sa, &x->old_sigint);
     progress_begin(&x->bar, show_progress, name, total, done);
     bar_on = x->bar.on;
@@ -56,6 +79,7 @@ static void xfer_end(struct xfer *x, uint64_t total, bool ok)
     progress_end(&x->bar, total, ok);
     bar_on = 0;
     sigaction(SIGINT, &x->old_sigint, NULL);
+    xfer_fd = -1;
 }
 
 /* ---- helpers ------------------------------------------------------------ */
@@ -251,7 +275,7 @@ static int put_file(client_conn *c, int fd, uint64_t total, const char *local,
     if (r)
         return conn_errno_fail(c, r, what);
     struct xfer x;
-    xfer_begin(&x, show_progress, local, total, k2);
+    xfer_begin(&x, c->io.fd, show_progress, local, total, k2);
     int status = put_body(c, fd, k2, &d, &x.bar, what);
     xfer_end(&x, total, status == SSFTP_OK);
     if (status != SSFTP_OK)
@@ -514,7 +538,7 @@ static int get_receive(client_conn *c, struct get_one *g, bool show_progress)
     g->total = total;
     g->k2 = k2;
     struct xfer x;
-    xfer_begin(&x, show_progress, remote, total, k2);
+    xfer_begin(&x, c->io.fd, show_progress, remote, total, k2);
     int status = get_body(c, fd, k2, &g->d, &x.bar, what, part);
     xfer_end(&x, total, status == SSFTP_OK);
     if (status != SSFTP_OK)

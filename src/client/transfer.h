@@ -13,7 +13,9 @@
  * renamed over the target only once the whole file is verified.  An
  * interrupted put leaves the partial on the server, which the next put of
  * the same path continues the same way.  SIGINT during a transfer ends the
- * process at once (exit 130) with the partial in place.
+ * process at once (exit 130) with the partial in place; in the shell
+ * (transfer_interruptible(true)) it shuts the connection down instead, so
+ * the transfer fails at once, and the shell reconnects.
  */
 #ifndef SSFTP_CLIENT_TRANSFER_H
 #define SSFTP_CLIENT_TRANSFER_H
@@ -47,6 +49,12 @@ int transfer_get(client_conn *c, const char *remote, const char *local,
  * the files are made durable a window at a time.  A file that fails is
  * said on stderr and the rest go on; the status is SSFTP_FAIL if any failed
  * (c->err counts them), SSFTP_CONN if the connection broke. */
+/* Ctrl-C during a transfer stops it without ending the process (the
+ * interactive shell); transfer_interrupted() tells, once, whether that
+ * happened since it was last asked. */
+void transfer_interruptible(bool on);
+bool transfer_interrupted(void);
+
 int transfer_mput(client_conn *c, const char *const *locals, unsigned n,
                   bool show_progress);
 int transfer_mget(client_conn *c, const char *const *remotes, unsigned n,

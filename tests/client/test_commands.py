@@ -23,6 +23,22 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import test_client as tc  # noqa: E402
 
 
+def reap(pid, fd):
+    """The client's wait status, bounded: one still running after 30 s is
+    killed.  Closes its pty."""
+    deadline = time.monotonic() + 30
+    while True:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    if not done:
+        os.kill(pid, signal.SIGKILL)
+        _, status = os.waitpid(pid, 0)
+    os.close(fd)
+    return status
+
+
 class Commands(unittest.TestCase):
     setUp = tc.ClientTest.setUp
     tearDown = tc.ClientTest.tearDown
@@ -152,17 +168,7 @@ class Commands(unittest.TestCase):
             os.write(fd, b"bye\r")
             read_until(b"never seen", len(out))  # to the end of output
         finally:
-            # bounded: a client still running after its last step is killed
-            deadline = time.monotonic() + 30
-            while True:
-                done, status = os.waitpid(pid, os.WNOHANG)
-                if done or time.monotonic() > deadline:
-                    break
-                time.sleep(0.05)
-            if not done:
-                os.kill(pid, signal.SIGKILL)
-                _, status = os.waitpid(pid, 0)
-            os.close(fd)
+            status = reap(pid, fd)
         return os.waitstatus_to_exitcode(status), out.decode(errors="replace")
 
     def test_interactive_local_commands_and_bye_on_a_terminal(self):
@@ -214,6 +220,66 @@ class Commands(unittest.TestCase):
         self.assertEqual(code, 0, out)
         self.ok("rm", "tabdir/tab_remote.bin")
         self.ok("rmdir", "tabdir")
+
+    def test_ctrl_c_stops_a_transfer_and_returns_to_the_prompt(self):
+        big = os.path.join(tc.SRV.home("alice"), "ctrlc.bin")
+        tc.write_random(big, tc.BIG)  # made behind the server's back
+        want = tc.blake(big)
+        part = self.local(".ctrlc.bin.ssftp-part")
+        pid, fd = pty.fork()
+        if pid == 0:
+            os.chdir(self.work)
+            os.execve(tc.SSFTP, self.args("alice"),
+                      dict(self.env, TERM="xterm"))
+        out = b""
+
+        def read_until(token, start=0, grown=None):
+            nonlocal out
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:
+                if token is not None and token in out[start:]:
+                    return True
+                if grown and os.path.exists(grown) and \
+                        os.stat(grown).st_size > 0:
+                    return True
+                ready, _, _ = select.select([fd], [], [], 0.01)
+                if ready:
+                    try:
+                        data = os.read(fd, 65536)
+                    except OSError:
+                        return False
+                    if not data:
+                        return False
+                    out += data
+            return False
+
+        prompt = b"alice@127.0.0.1:/> "
+        try:
+            self.assertTrue(read_until(prompt), out)
+            os.write(fd, b"get ctrlc.bin\r")
+            self.assertTrue(read_until(None, grown=part), out)
+            mark = len(out)
+            os.write(fd, b"\x03")
+            self.assertTrue(read_until(b"interrupted; run the same command "
+                                       b"again to resume", mark), out[mark:])
+            self.assertTrue(read_until(b"reconnected to 127.0.0.1", mark),
+                            out[mark:])
+            self.assertTrue(read_until(prompt, mark), out[mark:])
+            size = os.stat(part).st_size
+            self.assertLess(size, tc.BIG)
+            mark = len(out)
+            os.write(fd, b"get ctrlc.bin\r")
+            self.assertTrue(read_until(b"verified", mark), out[mark:])
+            if size > 0:
+                self.assertIn(b"resumed at", out[mark:])
+            self.assertTrue(read_until(prompt, mark), out[mark:])
+            os.write(fd, b"bye\r")
+            read_until(b"never seen", len(out))
+        finally:
+            status = reap(pid, fd)
+            os.unlink(big)
+        self.assertEqual(os.waitstatus_to_exitcode(status), 0, out)
+        self.assertEqual(tc.blake(self.local("ctrlc.bin")), want)
 
     # ---- 3: mv/rename and stat ---------------------------------------------
     def test_mv_renames_and_stat_shows_size_time_and_digest(self):

@@ -14,13 +14,63 @@ import pty
 import re
 import select
 import signal
+import socket
 import subprocess
 import sys
+import threading
 import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import test_client as tc  # noqa: E402
+
+
+class CuttingRelay(tc.ByteRelay):
+    """A 127.0.0.1 byte relay to port for any number of connections; the
+    first is cut (both ways) once cut_after bytes went to the client."""
+
+    def __init__(self, port, cut_after):
+        self.cut_after, self.accepted = cut_after, 0
+        super().__init__(port)  # starts run()
+
+    def pump(self, src, dst, limit):
+        sent = 0
+        try:
+            while limit is None or sent < limit:
+                data = src.recv(1 << 16)
+                if not data:
+                    break
+                dst.sendall(data)
+                sent += len(data)
+        except OSError:
+            pass
+        for s in (src, dst) if limit is not None else (dst,):
+            try:
+                s.shutdown(socket.SHUT_RDWR if limit is not None
+                           else socket.SHUT_WR)
+            except OSError:
+                pass
+
+    def run(self):
+        while True:
+            try:
+                cli, _ = self.lsock.accept()
+                srv = socket.create_connection(("127.0.0.1", self.target))
+            except OSError:
+                return
+            self.accepted += 1
+            self.socks += [cli, srv]
+            limit = self.cut_after if self.accepted == 1 else None
+            for args in ((srv, cli, limit), (cli, srv, None)):
+                threading.Thread(target=self.pump, args=args,
+                                 daemon=True).start()
+
+    def __exit__(self, *exc):
+        try:
+            self.lsock.shutdown(socket.SHUT_RDWR)  # wakes the accept()
+        except OSError:
+            pass
+        super().__exit__(*exc)
 
 
 def reap(pid, fd):
@@ -280,6 +330,28 @@ class Commands(unittest.TestCase):
             os.unlink(big)
         self.assertEqual(os.waitstatus_to_exitcode(status), 0, out)
         self.assertEqual(tc.blake(self.local("ctrlc.bin")), want)
+
+    def test_a_broken_connection_reconnects_and_resumes_once(self):
+        big = os.path.join(tc.SRV.home("alice"), "cut.bin")
+        tc.write_random(big, 16 << 20)
+        want = tc.blake(big)
+        with CuttingRelay(tc.SRV.port, cut_after=4 << 20) as relay:
+            path = self.local("cmds.txt")
+            with open(path, "w") as f:
+                f.write("get cut.bin\npwd\n")
+            r = subprocess.run(self.args("alice", port=relay.port,
+                                         opts=("-b", path)),
+                               cwd=self.work, env=self.env, text=True,
+                               input="", capture_output=True, timeout=120)
+        os.unlink(big)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(relay.accepted, 2)
+        lines = r.stderr.splitlines()
+        self.assertRegex(lines[0], r"^ssftp: line 1: get cut\.bin: ")
+        self.assertEqual(lines[1:], ["ssftp: reconnected to 127.0.0.1",
+                                     "ssftp: resuming the transfer once"])
+        self.assertTrue(r.stdout.endswith("/\n"), r.stdout)
+        self.assertEqual(tc.blake(self.local("cut.bin")), want)
 
     # ---- 3: mv/rename and stat ---------------------------------------------
     def test_mv_renames_and_stat_shows_size_time_and_digest(self):

@@ -9,8 +9,9 @@
 #include "conn.h"
 
 typedef struct cmd_opts {
-    bool progress; /* draw progress bars */
-    bool quit;     /* set by "quit": the caller stops reading commands */
+    bool progress;   /* draw progress bars */
+    bool quit;       /* set by "quit": the caller stops reading commands */
+    int keepalive_s; /* the shell: a no-op this often while idle (0: none) */
     /* Where to reconnect after the connection broke (NULL: never). */
     const conn_target *target;
 } cmd_opts;

@@ -3,7 +3,7 @@
  *
  *     ssftp [-u USER] [-p PORT] [--password-file FILE] [--no-progress]
  *           [--accept-new-host-key | --host-key SHA256:...] [-v]
- *           [-b FILE] HOST[:PORT] [COMMAND ARGS...]
+ *           [--keepalive SECONDS] [-b FILE] HOST[:PORT] [COMMAND ARGS...]
  *     ssftp --version
  *
  * Exit status (conn.h): 0 success, 1 a command failed, 2 usage, 3 cannot
@@ -34,7 +34,8 @@ static void usage(FILE *out)
     fputs("usage: ssftp [-u USER] [-p PORT] [--password-file FILE] "
           "[--no-progress]\n"
           "             [--accept-new-host-key | --host-key SHA256:...] [-v]\n"
-          "             [-b FILE] HOST[:PORT] [COMMAND ARGS...]\n"
+          "             [--keepalive SECONDS] [-b FILE] HOST[:PORT]\n"
+          "             [COMMAND ARGS...]\n"
           "       ssftp --version\n"
           "With a COMMAND, runs it and exits; with -b FILE (- for stdin) or\n"
           "stdin not a terminal, runs one command a line and stops at the\n"
@@ -55,7 +56,10 @@ static void usage(FILE *out)
           "key refused; 130 interrupted (Ctrl-C during a transfer; in the\n"
           "shell it stops the transfer and returns to the prompt).  A shell\n"
           "or batch reconnects when the connection breaks and resumes a\n"
-          "transfer it broke once.\n"
+          "transfer it broke, or a command that only reads, once.\n"
+          "--keepalive SECONDS: the shell sends a no-op this often while\n"
+          "it waits at the prompt, so the server's idle timeout never ends\n"
+          "the session.\n"
           "Commands:\n",
           out);
     cmd_help(out);
@@ -116,11 +120,13 @@ int main(int argc, char **argv)
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
         {"batch", required_argument, NULL, 'b'},
+        {"keepalive", required_argument, NULL, 'k'},
         {NULL, 0, NULL, 0},
     };
     const char *user = getenv("USER"), *pwfile = NULL, *batch = NULL;
     const char *port = DEFAULT_PORT;
     bool no_progress = false;
+    int keepalive = 0;
     hostkey_opts hk = {0};
     int opt;
     /* '+': options end at HOST, so "ls -x" reaches the command. */
@@ -150,6 +156,17 @@ int main(int argc, char **argv)
         case 'b':
             batch = optarg;
             break;
+        case 'k': {
+            char *end;
+            errno = 0;
+            long v = strtol(optarg, &end, 10);
+            if (errno || end == optarg || *end || v < 1 || v > 86400) {
+                fputs("ssftp: --keepalive takes seconds, 1..86400\n", stderr);
+                return SSFTP_USAGE;
+            }
+            keepalive = (int)v;
+            break;
+        }
         case 'h':
             usage(stdout);
             return SSFTP_OK;
@@ -248,7 +265,8 @@ int main(int argc, char **argv)
                           .hk = &hk,
                           .password = password};
     cmd_opts o = {.progress = !no_progress && isatty(STDERR_FILENO),
-                  .target = shell ? &target : NULL};
+                  .target = shell ? &target : NULL,
+                  .keepalive_s = keepalive};
     if (!shell) {
         status = cmd_run(&c, argc - optind, argv + optind, &o);
         if (status != SSFTP_OK)

@@ -2,6 +2,8 @@
 #include "shell.h"
 
 #include <errno.h>
+#include <limits.h>
+#include <poll.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -73,11 +75,15 @@ static int run_line(client_conn *c, char *line, cmd_opts *o)
 
 /* ---- a broken connection: reconnect, and retry a transfer once ---------- */
 
-static bool is_transfer(const char *line)
+/* Commands that may run again after a broken connection: transfers
+ * (they resume) and those that only read.  Not mkdir, rm, rmdir, mv: the
+ * first try may have been done. */
+static bool retry_safe(const char *line)
 {
     line += strspn(line, " \t-");
     size_t n = strcspn(line, " \t\r\n");
-    static const char *const words[] = {"put", "get", "mput", "mget"};
+    static const char *const words[] = {"put", "get", "mput", "mget", "ls",
+                                        "cd",  "pwd", "stat", "quota"};
     for (size_t i = 0; i < sizeof words / sizeof words[0]; i++)
         if (n == strlen(words[i]) && strncmp(line, words[i], n) == 0)
             return true;
@@ -85,14 +91,14 @@ static bool is_transfer(const char *line)
 }
 
 /* Runs line; when that broke the connection (and the session may be
- * opened again: o->target), reconnects, saying so, and runs a transfer
- * once more so it resumes where it stopped -- unless it was stopped by
- * Ctrl-C, which is said instead.  Failures are printed by the caller
+ * opened again: o->target), reconnects, saying so, and runs it once more
+ * if retry_safe() (a transfer resumes where it stopped) -- unless it was
+ * stopped by Ctrl-C, which is said instead.  Failures are printed by the caller
  * (prefix, then c->err), except the reconnect's own. */
 static int run_line_again(client_conn *c, char *line, cmd_opts *o,
                           const char *prefix)
 {
-    char *copy = o->target && is_transfer(line) ? strdup(line) : NULL;
+    char *copy = o->target && retry_safe(line) ? strdup(line) : NULL;
     int status = run_line(c, line, o);
     bool stopped = transfer_interrupted();
     if (stopped)
@@ -113,7 +119,7 @@ static int run_line_again(client_conn *c, char *line, cmd_opts *o,
         return again; /* c->err says why */
     }
     if (copy != NULL && !stopped) {
-        fprintf(stderr, "ssftp: resuming the transfer once\n");
+        fprintf(stderr, "ssftp: trying it once more\n");
         status = run_line(c, copy, o);
         (void)transfer_interrupted();
     } else {
@@ -232,9 +238,31 @@ static void on_prompt_sigint(int sig)
 /* libedit's character source.  A Ctrl-C interrupts the read (the handler is
  * installed without SA_RESTART); we then end the line with a newline, and
  * shell_interactive() throws the line away. */
+static int keepalive_ms; /* 0: none */
+
+/* While the prompt waits, a pwd every keepalive_ms keeps the session
+ * from the server's idle timeout (a failure marks it dead; the next
+ * command reconnects). */
+static void keepalive_wait(int fd)
+{
+    while (keepalive_ms > 0 && complete_conn != NULL && !complete_conn->dead &&
+           !prompt_interrupted) {
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        int r = poll(&p, 1, keepalive_ms);
+        if (r != 0)
+            return; /* input, or EINTR: the caller reads or sees Ctrl-C */
+        json_t *rep = NULL;
+        (void)conn_call(complete_conn, json_pack("{s:s}", "cmd", "pwd"), &rep);
+        json_decref(rep);
+    }
+}
+
 static int prompt_getc(FILE *in)
 {
     for (;;) {
+        if (prompt_interrupted)
+            return '\n';
+        keepalive_wait(fileno(in));
         if (prompt_interrupted)
             return '\n';
         unsigned char ch;
@@ -290,6 +318,9 @@ int shell_interactive(client_conn *c, cmd_opts *o)
     if (sigaction(SIGINT, &sa, &old) != 0)
         return conn_fail(c, SSFTP_FAIL, "sigaction: %s", strerror(errno));
     complete_conn = c;
+    keepalive_ms = o->keepalive_s > 0 && o->keepalive_s < INT_MAX / 1000
+                       ? o->keepalive_s * 1000
+                       : 0;
     transfer_interruptible(true);
     rl_attempted_completion_function = complete;
     using_history();

@@ -185,13 +185,15 @@ class Commands(unittest.TestCase):
         out = self.ok(stdin="!yes | head -n 1\n")
         self.assertEqual(out, "y\n")
 
-    def run_pty_script(self, steps):
-        """ssftp under a pty; steps are (line to type, bytes to wait for
-        after it), then bye.  Returns (exit code, all output)."""
+    def run_pty_script(self, steps, argv=None):
+        """ssftp (argv, default alice on the shared server) under a pty;
+        steps are (line to type, bytes to wait for after it), or (None,
+        seconds to stay idle), then bye.  Returns (exit code, output)."""
         pid, fd = pty.fork()
         if pid == 0:
             os.chdir(self.work)
-            os.execve(tc.SSFTP, self.args("alice"), dict(self.env, TERM="xterm"))
+            os.execve(tc.SSFTP, argv or self.args("alice"),
+                      dict(self.env, TERM="xterm"))
         out = b""
 
         def read_until(token, start=0):
@@ -212,6 +214,9 @@ class Commands(unittest.TestCase):
         try:
             self.assertTrue(read_until(b"alice@127.0.0.1:/> "), out)
             for line, token in steps:
+                if line is None:  # stay idle at the prompt token seconds
+                    time.sleep(token)
+                    continue
                 mark = len(out)
                 os.write(fd, line + b"\r")
                 self.assertTrue(read_until(token, mark), (line, out[mark:]))
@@ -349,9 +354,32 @@ class Commands(unittest.TestCase):
         lines = r.stderr.splitlines()
         self.assertRegex(lines[0], r"^ssftp: line 1: get cut\.bin: ")
         self.assertEqual(lines[1:], ["ssftp: reconnected to 127.0.0.1",
-                                     "ssftp: resuming the transfer once"])
+                                     "ssftp: trying it once more"])
         self.assertTrue(r.stdout.endswith("/\n"), r.stdout)
         self.assertEqual(tc.blake(self.local("cut.bin")), want)
+
+    def test_keepalive_outlives_the_idle_timeout_and_without_it_we_reconnect(
+            self):
+        fp, port = self.limited_server("--idle-timeout", "2")
+        argv = [tc.SSFTP, "-u", "alice", "--host-key", fp]
+        where = f"127.0.0.1:{port}"
+        prompt = b"alice@127.0.0.1:/> "
+        code, out = self.run_pty_script(
+            [(None, 4), (b"pwd", b"/\r\n" + prompt)],
+            argv=argv + ["--keepalive", "1", where])
+        self.assertEqual(code, 0, out)
+        self.assertNotIn("reconnected", out)
+        # without it the server ends the idle session; the next command
+        # reconnects and, since it only reads, runs once more
+        code, out = self.run_pty_script(
+            [(None, 4), (b"pwd", b"trying it once more\r\n/\r\n")],
+            argv=argv + [where])
+        self.assertEqual(code, 0, out)
+        self.assertIn("reconnected to 127.0.0.1", out)
+        r = subprocess.run([tc.SSFTP, "--keepalive", "0", where],
+                           capture_output=True, text=True, timeout=30)
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("--keepalive takes seconds", r.stderr)
 
     # ---- 3: mv/rename and stat ---------------------------------------------
     def test_mv_renames_and_stat_shows_size_time_and_digest(self):

@@ -21,6 +21,7 @@
 #include <fcntl.h>
 
 #include "commands.h"
+#include "config.h"
 #include "conn.h"
 #include "hostkey.h"
 #include "keycache.h"
@@ -50,6 +51,8 @@ static void usage(FILE *out)
           "about\n"
           "on a terminal, else refused unless --accept-new-host-key, or\n"
           "--host-key gives it.  -v says the TLS version, cipher and key.\n"
+          "~/.config/ssftp/config: \"user NAME\", \"port N\" and \"bookmark\n"
+          "NAME HOST[:PORT] [USER]\" lines; the command line wins.\n"
           "Exit status: 0 success; 1 a command failed; 2 usage (bad option\n"
           "or command arguments, unknown command, no password); 3 cannot\n"
           "connect, or the connection broke; 4 login refused or the server's\n"
@@ -123,8 +126,8 @@ int main(int argc, char **argv)
         {"keepalive", required_argument, NULL, 'k'},
         {NULL, 0, NULL, 0},
     };
-    const char *user = getenv("USER"), *pwfile = NULL, *batch = NULL;
-    const char *port = DEFAULT_PORT;
+    const char *user = NULL, *pwfile = NULL, *batch = NULL;
+    const char *port = NULL;
     bool no_progress = false;
     int keepalive = 0;
     hostkey_opts hk = {0};
@@ -178,15 +181,33 @@ int main(int argc, char **argv)
             return SSFTP_USAGE;
         }
     }
-    char host[256];
-    const char *given = NULL;
-    if (optind >= argc ||
-        proto_hostport_split(argv[optind], host, sizeof host, &given) != 0) {
+    if (optind >= argc) {
         fputs("ssftp: expected HOST[:PORT]\n", stderr);
         return SSFTP_USAGE;
     }
-    if (given != NULL)
-        port = given;
+    /* The command line, then a bookmark, then the defaults. */
+    static client_config cfg;
+    char cfg_path[4096], why[1024];
+    if (config_file("config", cfg_path, sizeof cfg_path) == 0 &&
+        config_load(cfg_path, argv[optind], &cfg, why, sizeof why) != 0) {
+        fprintf(stderr, "ssftp: %s\n", why);
+        return SSFTP_USAGE;
+    }
+    const char *where = cfg.bookmarked ? cfg.host : argv[optind];
+    char host[256];
+    const char *given = NULL;
+    if (proto_hostport_split(where, host, sizeof host, &given) != 0) {
+        fputs("ssftp: expected HOST[:PORT]\n", stderr);
+        return SSFTP_USAGE;
+    }
+    if (port == NULL)
+        port = given ? given : cfg.port[0] ? cfg.port : DEFAULT_PORT;
+    else if (given != NULL && !cfg.bookmarked)
+        port = given; /* HOST:PORT as typed, as before */
+    if (user == NULL)
+        user = cfg.host_user[0] ? cfg.host_user
+               : cfg.user[0]    ? cfg.user
+                                : getenv("USER");
     if (batch != NULL && optind + 1 < argc) {
         fputs("ssftp: -b FILE and a COMMAND: give one\n", stderr);
         return SSFTP_USAGE;

@@ -381,6 +381,45 @@ class Commands(unittest.TestCase):
         self.assertEqual(r.returncode, 2)
         self.assertIn("--keepalive takes seconds", r.stderr)
 
+    # ---- the configuration file ---------------------------------------------
+    def test_config_defaults_and_bookmarks(self):
+        cfg = os.path.join(self.xdg, "ssftp", "config")
+        os.makedirs(os.path.dirname(cfg), exist_ok=True)
+
+        def run(*args):
+            return subprocess.run([tc.SSFTP, "--host-key", tc.SRV.fingerprint,
+                                   *args], cwd=self.work, env=self.env,
+                                  text=True, input="", capture_output=True,
+                                  timeout=60)
+
+        with open(cfg, "w") as f:
+            f.write(f"# defaults\nuser alice\nport {tc.SRV.port}\n\n"
+                    f"bookmark srv 127.0.0.1:{tc.SRV.port} bob\n"
+                    f"bookmark bad 127.0.0.1:1\n")
+        r = run("127.0.0.1", "quota")  # user and port from the defaults
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("no limit", r.stdout)  # alice has none
+        r = run("srv", "quota")  # the bookmark's user, bob, has 1 MiB
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertRegex(r.stdout, r"of 1 MiB")
+        r = run("-u", "alice", "srv", "quota")  # the command line wins
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("no limit", r.stdout)
+        r = run("-p", str(tc.SRV.port), "bad", "pwd")
+        self.assertEqual((r.returncode, r.stdout), (0, "/\n"), r.stderr)
+        r = run("bad", "pwd")  # port 1: nobody there
+        self.assertEqual(r.returncode, 3, r.stderr)
+        with open(cfg, "a") as f:
+            f.write("colour blue\n")
+        r = run("srv", "pwd")
+        self.assertEqual(r.returncode, 2)
+        self.assertEqual(r.stderr, f"ssftp: {cfg}:7: unknown key \"colour\"\n")
+        with open(cfg, "w") as f:
+            f.write("port 99999\n")
+        r = run("srv", "pwd")
+        self.assertEqual(r.returncode, 2)
+        self.assertRegex(r.stderr, r":1: not a port")
+
     # ---- 3: mv/rename and stat ---------------------------------------------
     def test_mv_renames_and_stat_shows_size_time_and_digest(self):
         tc.write_random(self.local("m.bin"), 5000)

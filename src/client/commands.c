@@ -369,25 +369,6 @@ static int cmd_quota(client_conn *c, int argc, char **argv, cmd_opts *o)
     return SSFTP_OK;
 }
 
-/* put and get: [-p] FROM [TO]; -p keeps the modification time. */
-static int cmd_transfer(client_conn *c, int argc, char **argv, cmd_opts *o)
-{
-    bool keep = argc > 1 && strcmp(argv[1], "-p") == 0;
-    int i = keep ? 2 : 1;
-    bool put = strcmp(argv[0], "put") == 0;
-    if (argc - i < 1 || argc - i > 2 || (keep && put && !strcmp(argv[i], "-")))
-        return conn_fail(c, SSFTP_USAGE, "usage: %s [-p] %s", argv[0],
-                         put ? "LOCAL [REMOTE] (not -p with stdin)"
-                             : "REMOTE [LOCAL]");
-    const char *to = argc - i > 1 ? argv[i + 1] : NULL;
-    if (!put && keep && to != NULL && strcmp(to, "-") == 0)
-        return conn_fail(c, SSFTP_USAGE,
-                         "usage: get -p REMOTE [LOCAL] "
-                         "(not -p with stdout)");
-    return put ? transfer_put(c, argv[i], to, o->progress, keep)
-               : transfer_get(c, argv[i], to, o->progress, keep);
-}
-
 /* ---- stat, rename ------------------------------------------------------ */
 
 static int cmd_stat(client_conn *c, int argc, char **argv, cmd_opts *o)
@@ -499,75 +480,81 @@ static int name_cmp(const void *a, const void *b)
 
 /* The local directory's entries as ls shows remote ones ("." and ".."
  * left out, symbolic links not followed: 'l'). */
-static int list_local(client_conn *c, const char *dir, bool human)
+static void free_names(char **v, size_t n)
 {
-    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    struct stat one;
-    if (dfd < 0 && errno == ENOTDIR && lstat(dir, &one) == 0) {
-        print_entry(S_ISREG(one.st_mode)   ? '-'
-                    : S_ISLNK(one.st_mode) ? 'l'
-                                           : '?',
-                    S_ISREG(one.st_mode) ? (uint64_t)one.st_size : 0,
-                    (int64_t)one.st_mtime, dir, human);
-        fflush(stdout);
-        return SSFTP_OK;
-    }
-    DIR *d = dfd < 0 ? NULL : fdopendir(dfd);
-    if (d == NULL) {
-        int e = errno;
-        if (dfd >= 0)
-            close(dfd);
-        char *n = text_escape(dir);
-        int s =
-            conn_fail(c, SSFTP_FAIL, "lls %s: %s", n ? n : "?", strerror(e));
-        free(n);
-        return s;
-    }
-    char **names = NULL;
+    for (size_t i = 0; i < n; i++)
+        free(v[i]);
+    free(v);
+}
+
+/* The sorted names in local directory path, without "." and ".." (and
+ * upload partials if skip_parts): NULL on failure, errno set; free with
+ * free_names(). */
+static char **local_names(const char *path, bool skip_parts, size_t *count)
+{
+    DIR *d = opendir(path);
+    if (d == NULL)
+        return NULL;
+    char **v = NULL;
     size_t n = 0, cap = 0;
-    bool nomem = false;
     struct dirent *de;
-    errno = 0;
-    while ((de = readdir(d)) != NULL) {
-        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+    bool ok = true;
+    while (ok && (de = readdir(d)) != NULL) {
+        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0 ||
+            (skip_parts && proto_is_part_name(de->d_name)))
             continue;
         if (n == cap) {
-            size_t ncap = cap ? 2 * cap : 64;
-            char **nn = realloc(names, ncap * sizeof *nn);
-            if (nn == NULL) {
-                nomem = true;
-                break;
-            }
-            names = nn;
-            cap = ncap;
+            char **nv = realloc(v, (cap = cap ? 2 * cap : 32) * sizeof *v);
+            ok = nv != NULL;
+            v = ok ? nv : v;
         }
-        if ((names[n] = strdup(de->d_name)) == NULL) {
-            nomem = true;
-            break;
-        }
-        n++;
+        if (ok)
+            ok = (v[n] = strdup(de->d_name)) != NULL && ++n;
     }
-    int read_err = nomem ? ENOMEM : errno;
+    closedir(d);
     if (n > 1)
-        qsort(names, n, sizeof *names, name_cmp);
-    for (size_t i = 0; i < n && read_err == 0; i++) {
-        struct stat st;
-        if (fstatat(dfd, names[i], &st, AT_SYMLINK_NOFOLLOW) != 0)
+        qsort(v, n, sizeof *v, name_cmp);
+    if (!ok) {
+        free_names(v, n);
+        errno = ENOMEM;
+        return NULL;
+    }
+    *count = n;
+    return v ? v : calloc(1, sizeof *v);
+}
+
+static char kind_of(mode_t m)
+{
+    return S_ISDIR(m) ? 'd' : S_ISREG(m) ? '-' : S_ISLNK(m) ? 'l' : '?';
+}
+
+static int list_local(client_conn *c, const char *dir, bool human)
+{
+    struct stat st;
+    size_t n = 0;
+    char **names = NULL;
+    if (lstat(dir, &st) == 0 && !S_ISDIR(st.st_mode)) {
+        print_entry(kind_of(st.st_mode),
+                    S_ISREG(st.st_mode) ? (uint64_t)st.st_size : 0,
+                    (int64_t)st.st_mtime, dir, human);
+    } else if ((names = local_names(dir, false, &n)) == NULL) {
+        char *e = text_escape(dir);
+        int s = conn_fail(c, SSFTP_FAIL, "lls %s: %s", e ? e : "?",
+                          strerror(errno));
+        free(e);
+        return s;
+    }
+    for (size_t i = 0; i < n; i++) {
+        char path[PATH_MAX];
+        if (proto_path_join(path, sizeof path, dir, names[i]) != 0 ||
+            lstat(path, &st) != 0)
             continue; /* gone meanwhile */
-        char kind = S_ISDIR(st.st_mode)   ? 'd'
-                    : S_ISREG(st.st_mode) ? '-'
-                    : S_ISLNK(st.st_mode) ? 'l'
-                                          : '?';
-        print_entry(kind, S_ISREG(st.st_mode) ? (uint64_t)st.st_size : 0,
+        print_entry(kind_of(st.st_mode),
+                    S_ISREG(st.st_mode) ? (uint64_t)st.st_size : 0,
                     (int64_t)st.st_mtime, names[i], human);
     }
-    for (size_t i = 0; i < n; i++)
-        free(names[i]);
-    free(names);
-    closedir(d);
+    free_names(names, n);
     fflush(stdout);
-    if (read_err != 0)
-        return conn_fail(c, SSFTP_FAIL, "lls: %s", strerror(read_err));
     return SSFTP_OK;
 }
 
@@ -624,6 +611,186 @@ int cmd_shell(client_conn *c, const char *command)
     return conn_fail(c, SSFTP_FAIL, "!: /bin/sh: %s", strerror(r));
 }
 
+/* ---- put -r, get -r: a tree, file by file ---------------------------------
+ * Each file is an ordinary put or get (resumable, verified); one that fails
+ * is said and the rest go on, as mput does.  Symbolic links and other
+ * special files are skipped, said so. */
+
+struct tree {
+    client_conn *c;
+    const cmd_opts *o;
+    bool keep;
+    unsigned failed;
+};
+
+/* One file's outcome: SSFTP_CONN ends the walk, any other failure is said
+ * and counted. */
+static int tree_file(struct tree *t, int status)
+{
+    if (status == SSFTP_OK || t->c->dead)
+        return t->c->dead ? SSFTP_CONN : SSFTP_OK;
+    fprintf(stderr, "ssftp: %s\n", t->c->err);
+    t->failed++;
+    return SSFTP_OK;
+}
+
+/* A failure about path (escaped: remote names are untrusted), counted. */
+static int tree_fail(struct tree *t, const char *cmd, const char *path,
+                     const char *why)
+{
+    char *e = text_escape(path);
+    int s = conn_fail(t->c, SSFTP_FAIL, "%s: %s: %s", cmd, e ? e : "?", why);
+    free(e);
+    return tree_file(t, s);
+}
+
+static void tree_skip(const char *path, const char *why)
+{
+    char *e = text_escape(path);
+    fprintf(stderr, "ssftp: %s: %s, skipped\n", e ? e : "?", why);
+    free(e);
+}
+
+static int put_tree(struct tree *t, const char *local, const char *remote)
+{
+    client_conn *c = t->c;
+    json_t *rep = NULL;
+    int r = conn_call(
+        c, json_pack("{s:s, s:s}", "cmd", "mkdir", "path", remote), &rep);
+    const char *code = "";
+    if (r == -EREMOTEIO && proto_get_str(rep, "code", &code) == 0 &&
+        strcmp(code, PROTO_E_EXISTS) == 0)
+        r = 0; /* put -r again: into what is there */
+    char what[PROTO_PATH_MAX + 16];
+    snprintf(what, sizeof what, "put -r %s", remote);
+    if (r == -EREMOTEIO)
+        return tree_file(t, conn_remote_fail(c, rep, what));
+    json_decref(rep);
+    if (r < 0)
+        return SSFTP_CONN;
+    size_t n = 0;
+    char **names = local_names(local, true, &n);
+    if (names == NULL)
+        return tree_fail(t, "put -r", local, strerror(errno));
+    int status = SSFTP_OK;
+    for (size_t i = 0; i < n && status == SSFTP_OK; i++) {
+        char lp[PATH_MAX], rp[PROTO_PATH_MAX + 1];
+        struct stat st;
+        if (proto_path_join(lp, sizeof lp, local, names[i]) != 0 ||
+            proto_path_join(rp, sizeof rp, remote, names[i]) != 0)
+            status = tree_fail(t, "put -r", names[i], "path too long");
+        else if (lstat(lp, &st) != 0)
+            status = tree_fail(t, "put -r", lp, strerror(errno));
+        else if (S_ISDIR(st.st_mode))
+            status = put_tree(t, lp, rp);
+        else if (S_ISREG(st.st_mode))
+            status =
+                tree_file(t, transfer_put(c, lp, rp, t->o->progress, t->keep));
+        else
+            tree_skip(lp, "not a regular file or directory");
+    }
+    free_names(names, n);
+    return status;
+}
+
+static void collect_entry(const json_t *e, void *ctx)
+{
+    json_array_append((json_t *)ctx, (json_t *)e);
+}
+
+static int get_tree(struct tree *t, const char *remote, const char *local)
+{
+    client_conn *c = t->c;
+    struct stat st;
+    if (mkdir(local, 0777) != 0) {
+        int e = errno;
+        if (e == EEXIST)
+            e = stat(local, &st) != 0 ? errno
+                : S_ISDIR(st.st_mode) ? 0
+                                      : ENOTDIR;
+        if (e != 0)
+            return tree_fail(t, "get -r", local, strerror(e));
+    }
+    json_t *all = json_array();
+    char what[PROTO_PATH_MAX + 16];
+    snprintf(what, sizeof what, "get -r %s", remote);
+    int status = all ? ls_walk(c, remote, what, collect_entry, all)
+                     : conn_fail(c, SSFTP_FAIL, "get -r: out of memory");
+    if (status != SSFTP_OK) {
+        json_decref(all);
+        return tree_file(t, status);
+    }
+    size_t i;
+    json_t *e;
+    json_array_foreach(all, i, e)
+    {
+        const char *name = "", *type = "";
+        (void)proto_get_str(e, "name", &name);
+        (void)proto_get_str(e, "type", &type);
+        char lp[PATH_MAX], rp[PROTO_PATH_MAX + 1];
+        if (proto_path_join(lp, sizeof lp, local, name) != 0 ||
+            proto_path_join(rp, sizeof rp, remote, name) != 0)
+            status = tree_fail(t, "get -r", name, "path too long");
+        else if (strcmp(type, "dir") == 0)
+            status = get_tree(t, rp, lp);
+        else if (strcmp(type, "file") == 0)
+            status =
+                tree_file(t, transfer_get(c, rp, lp, t->o->progress, t->keep));
+        else
+            tree_skip(rp, "not a regular file or directory");
+        if (status != SSFTP_OK)
+            break;
+    }
+    json_decref(all);
+    return status;
+}
+
+static int cmd_tree(client_conn *c, bool put, const char *from, const char *to,
+                    const cmd_opts *o, bool keep)
+{
+    struct tree t = {.c = c, .o = o, .keep = keep};
+    char name[PROTO_NAME_MAX + 1];
+    if (to == NULL) { /* the same name, here */
+        if (proto_path_base(from, name, sizeof name) != 0 || !name[0] ||
+            strcmp(name, "/") == 0)
+            return conn_fail(c, SSFTP_USAGE, "%s -r: name the target",
+                             put ? "put" : "get");
+        to = name;
+    }
+    int status = put ? put_tree(&t, from, to) : get_tree(&t, from, to);
+    if (status == SSFTP_OK && t.failed > 0)
+        status =
+            conn_fail(c, SSFTP_FAIL, "%s -r: %u file%s failed",
+                      put ? "put" : "get", t.failed, t.failed == 1 ? "" : "s");
+    return status;
+}
+
+/* put and get: [-p] [-r] FROM [TO]; -p keeps the modification time, -r
+ * copies a directory tree. */
+static int cmd_transfer(client_conn *c, int argc, char **argv, cmd_opts *o)
+{
+    bool keep = false, tree = false, bad = false;
+    int i = 1;
+    for (; i < argc && argv[i][0] == '-' && argv[i][1] != '\0'; i++)
+        for (const char *f = argv[i] + 1; *f; f++) {
+            keep |= *f == 'p';
+            tree |= *f == 'r';
+            bad |= *f != 'p' && *f != 'r';
+        }
+    bool put = strcmp(argv[0], "put") == 0;
+    const char *from = i < argc ? argv[i] : NULL;
+    const char *to = argc - i > 1 ? argv[i + 1] : NULL;
+    if (bad || argc - i < 1 || argc - i > 2 ||
+        ((keep || tree) && (!strcmp(from, "-") || (to && !strcmp(to, "-")))))
+        return conn_fail(c, SSFTP_USAGE, "usage: %s [-pr] %s", argv[0],
+                         put ? "LOCAL [REMOTE] (not -p, -r with stdin)"
+                             : "REMOTE [LOCAL] (not -p, -r with stdout)");
+    if (tree)
+        return cmd_tree(c, put, from, to, o, keep);
+    return put ? transfer_put(c, from, to, o->progress, keep)
+               : transfer_get(c, from, to, o->progress, keep);
+}
+
 /* ---- the session: quit, help --------------------------------------------- */
 
 static int cmd_quit(client_conn *c, int argc, char **argv, cmd_opts *o)
@@ -652,9 +819,11 @@ static const struct command {
     {"mv", "rename", "OLD NEW", "rename in one directory, not over a name", 2,
      2, cmd_rename},
     {"put", NULL, "LOCAL [REMOTE]",
-     "upload; -p: keep its time; DIR/: into DIR; -: stdin", 1, 3, cmd_transfer},
+     "upload; -p keep time, -r tree; DIR/: into DIR; -: stdin", 1, 4,
+     cmd_transfer},
     {"get", NULL, "REMOTE [LOCAL]",
-     "download; -p: keep its time; -: stdout, verified", 1, 3, cmd_transfer},
+     "download; -p keep time, -r tree; -: stdout, verified", 1, 4,
+     cmd_transfer},
     /* No upper bound: a one-shot `ssftp HOST mput *.jpg` gets the names
      * from the shell (a line of the shell holds a few, with patterns). */
     {"mput", NULL, "LOCAL...", "upload files (patterns: *.txt) here", 1,

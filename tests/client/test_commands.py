@@ -13,6 +13,7 @@ import os
 import pty
 import re
 import select
+import shutil
 import signal
 import socket
 import subprocess
@@ -420,6 +421,54 @@ class Commands(unittest.TestCase):
         self.assertEqual(r.returncode, 2)
         self.assertRegex(r.stderr, r":1: not a port")
 
+    # ---- put -r, get -r ---------------------------------------------------------
+    def test_put_r_and_get_r_copy_a_tree_verified(self):
+        files = {"t/a.bin": 3000, "t/sub/b.bin": 70000,
+                 "t/sub/deeper/c.bin": 0, "t/sub2/d.bin": 10}
+        for name, size in files.items():
+            os.makedirs(os.path.dirname(self.local(name)), exist_ok=True)
+            tc.write_random(self.local(name), size)
+        os.mkdir(self.local("t/empty"))
+        os.symlink("/etc/passwd", self.local("t/link"))
+        r = self.run_cli("put", "-r", "t", "rt")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertRegex(r.stderr, r"^ssftp: t/link: not a regular file or "
+                                   r"directory, skipped\n$")
+        self.assertIn("empty/", self.ok("ls", "rt"))
+        self.assertNotIn("link", self.ok("ls", "rt"))
+        # again: into what is there, every file verified again
+        r = self.run_cli("put", "-rp", "t", "rt")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        r = self.run_cli("get", "-r", "rt", "back")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        for name in files:
+            self.assertEqual(tc.blake(self.local(name)),
+                             tc.blake(self.local("back" + name[1:])), name)
+        self.assertTrue(os.path.isdir(self.local("back/empty")))
+        # what fails is said, the rest goes on, and the exit is 1: a file
+        # where the tree has a directory
+        shutil.rmtree(self.local("back"))
+        os.mkdir(self.local("back"))
+        with open(self.local("back/sub"), "w"):
+            pass
+        try:
+            r = self.run_cli("get", "-r", "rt", "back")
+            self.assertEqual(r.returncode, 1, r.stderr)
+            lines = r.stderr.splitlines()
+            self.assertEqual(len(lines), 2, r.stderr)
+            self.assertRegex(lines[0], r"^ssftp: get -r: back/sub: Not a "
+                                       r"directory$")
+            self.assertEqual(lines[1], "ssftp: get -r: 1 file failed")
+            self.assertEqual(tc.blake(self.local("back/sub2/d.bin")),
+                             tc.blake(self.local("t/sub2/d.bin")))
+        finally:
+            for d in ("sub/deeper", "sub2", "sub", "empty"):
+                for f in ("b.bin", "c.bin", "d.bin"):
+                    self.run_cli("rm", f"rt/{d}/{f}")
+            self.run_cli("rm", "rt/a.bin")
+            for d in ("sub/deeper", "sub2", "sub", "empty", ""):
+                self.run_cli("rmdir", f"rt/{d}")
+
     # ---- 3: mv/rename and stat ---------------------------------------------
     def test_mv_renames_and_stat_shows_size_time_and_digest(self):
         tc.write_random(self.local("m.bin"), 5000)
@@ -564,8 +613,9 @@ class Commands(unittest.TestCase):
         self.assertGreater(os.stat(self.local("back2.bin")).st_mtime, when)
         self.assertEqual(tc.blake(self.local("back.bin")),
                          tc.blake(self.local("old.bin")))
-        self.fails(2, r"usage: put \[-p\] LOCAL", "put", "-p", "-", "x")
-        self.fails(2, r"usage: get -p", "get", "-p", "kept.bin", "-")
+        self.fails(2, r"usage: put \[-pr\] LOCAL", "put", "-p", "-", "x")
+        self.fails(2, r"usage: get \[-pr\] REMOTE \[LOCAL\] \(not -p",
+                   "get", "-p", "kept.bin", "-")
         self.ok("rm", "kept.bin")
         self.ok("rm", "fresh.bin")
 

@@ -111,13 +111,14 @@ static void ls_print(const json_t *e, void *ctx)
 
 /* Lists path (NULL: the current directory), calling each() for every
  * entry.  Returns an SSFTP_* status. */
-static int ls_walk(client_conn *c, const char *path, const char *what,
-                   void (*each)(const json_t *e, void *ctx), void *ctx)
+static int walk(client_conn *c, const char *cmd, const char *path,
+                const char *what, void (*each)(const json_t *e, void *ctx),
+                void *ctx)
 {
     char *after = NULL;
     int status = SSFTP_OK;
     for (;;) { /* one request per page; docs/protocol.md, "ls" */
-        json_t *req = json_pack("{s:s}", "cmd", "ls");
+        json_t *req = json_pack("{s:s}", "cmd", cmd);
         if (req && path)
             json_object_set_new(req, "path", json_string(path));
         if (req && after)
@@ -152,6 +153,12 @@ static int ls_walk(client_conn *c, const char *path, const char *what,
     free(after);
     fflush(stdout);
     return status;
+}
+
+static int ls_walk(client_conn *c, const char *path, const char *what,
+                   void (*each)(const json_t *e, void *ctx), void *ctx)
+{
+    return walk(c, "ls", path, what, each, ctx);
 }
 
 /* ls and lls options: -l (the long listing, which is the only one) and
@@ -367,6 +374,21 @@ static int cmd_quota(client_conn *c, int argc, char **argv, cmd_opts *o)
     }
     json_decref(rep);
     return SSFTP_OK;
+}
+
+/* partials [DIR]: the uploads left unfinished there, by the name each
+ * would get; they count against the quota, and rm NAME discards one. */
+static int cmd_partials(client_conn *c, int argc, char **argv, cmd_opts *o)
+{
+    struct ls_ctx l = {0};
+    const char *path;
+    if (list_args(c, argc, argv, &l, &path) != SSFTP_OK)
+        return SSFTP_USAGE;
+    (void)o;
+    char what[PROTO_PATH_MAX + 16];
+    snprintf(what, sizeof what, "partials%s%s", path ? " " : "",
+             path ? path : "");
+    return walk(c, "partials", path, what, ls_print, &l);
 }
 
 /* ---- stat, rename ------------------------------------------------------ */
@@ -831,6 +853,8 @@ static const struct command {
     {"mget", NULL, "REMOTE...", "download files (patterns: dir/*.txt) here", 1,
      INT_MAX, cmd_mget},
     {"quota", NULL, "", "show space used and the limit", 0, 0, cmd_quota},
+    {"partials", NULL, "[-h] [DIR]",
+     "unfinished uploads (they count; rm NAME drops one)", 0, 2, cmd_partials},
     {"lpwd", NULL, "", "print the local directory", 0, 0, cmd_lpwd},
     {"lcd", NULL, "[DIR]", "change the local directory (default $HOME)", 0, 1,
      cmd_lcd},

@@ -122,7 +122,9 @@ static int page_reply(struct page *pg, json_t *reply, size_t *shown)
     return json_object_set_new(reply, "more", json_boolean(i < pg->n));
 }
 
-int session_cmd_ls(struct session *s, const json_t *req)
+/* ls, or partials: the entries next() gives, sorted and paged. */
+static int listing(struct session *s, const json_t *req, const char *cmd,
+                   int (*next)(struct jail_dir *, struct jail_entry *))
 {
     const char *after = NULL;
     if (proto_has(req, "after") && proto_get_str(req, "after", &after) != 0)
@@ -138,7 +140,7 @@ int session_cmd_ls(struct session *s, const json_t *req)
         const char *cwd = files_cwd(s->files);
         rc = files_resolve(s->files, cwd, strlen(cwd), &p);
         if (rc != 0)
-            return session_reply(s, "ls", cwd, rc, NULL);
+            return session_reply(s, cmd, cwd, rc, NULL);
     }
     char what[PROTO_PATH_BUF];
     snprintf(what, sizeof what, "%s", jail_path_user(p));
@@ -148,7 +150,7 @@ int session_cmd_ls(struct session *s, const json_t *req)
     jail_path_free(p);
     if (err == 0) {
         struct jail_entry e;
-        while ((err = jail_dir_next(d, &e)) == 1)
+        while ((err = next(d, &e)) == 1)
             if (after == NULL || strcmp(e.name, after) > 0)
                 if ((err = page_add(&pg, &e)) != 0)
                     break;
@@ -163,9 +165,19 @@ int session_cmd_ls(struct session *s, const json_t *req)
         err = reply == NULL ? -ENOMEM : page_reply(&pg, reply, &shown);
     }
     free(pg.e);
-    rc = session_reply(s, "ls", what, err, reply);
+    rc = session_reply(s, cmd, what, err, reply);
     json_decref(reply);
     return rc;
+}
+
+int session_cmd_ls(struct session *s, const json_t *req)
+{
+    return listing(s, req, "ls", jail_dir_next);
+}
+
+int session_cmd_partials(struct session *s, const json_t *req)
+{
+    return listing(s, req, "partials", jail_dir_next_partial);
 }
 
 /* ---- stat, rename ------------------------------------------------------- */

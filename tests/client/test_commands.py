@@ -98,6 +98,7 @@ class Commands(unittest.TestCase):
     ok = tc.ClientTest.ok
     fails = tc.ClientTest.fails
     local = tc.ClientTest.local
+    interrupt_when_grown = tc.ClientTest.interrupt_when_grown
 
     def home(self, *parts):
         return os.path.join(tc.SRV.home("alice"), *parts)
@@ -468,6 +469,32 @@ class Commands(unittest.TestCase):
             self.run_cli("rm", "rt/a.bin")
             for d in ("sub/deeper", "sub2", "sub", "empty", ""):
                 self.run_cli("rmdir", f"rt/{d}")
+
+    def test_partials_shows_an_abandoned_upload_and_rm_drops_it(self):
+        self.ok("mkdir", "pdir")
+        tc.write_random(self.local("p.bin"), tc.BIG)
+        part = os.path.join(tc.SRV.home("alice"), "pdir", ".p.bin.ssftp-part")
+        code, _ = self.interrupt_when_grown(["put", "p.bin", "pdir/p.bin"],
+                                            part, signal.SIGKILL)
+        self.assertEqual(code, -signal.SIGKILL)
+        size = os.stat(part).st_size
+        self.assertNotIn("p.bin", self.ok("ls", "pdir"))  # ls hides it
+        out = self.ok("partials", "pdir")
+        self.assertRegex(out, r"^- +%d \d{4}-\d\d-\d\d \d\d:\d\d  p\.bin\n$"
+                         % size)
+        self.assertRegex(self.ok("partials", "-h", "pdir"), r"[KMG]iB .* p\.bin")
+        self.assertEqual(self.ok("partials"), "")  # none in /
+        # the server may still hold it for a moment after the kill
+        deadline = time.monotonic() + 30
+        while True:
+            r = self.run_cli("rm", "pdir/p.bin")
+            if r.returncode == 0 or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(self.ok("partials", "pdir"), "")
+        self.assertFalse(os.path.exists(part))
+        self.ok("rmdir", "pdir")
 
     # ---- 3: mv/rename and stat ---------------------------------------------
     def test_mv_renames_and_stat_shows_size_time_and_digest(self):

@@ -70,6 +70,17 @@ static int tls_open(client_conn *c, const char *host, const char *port,
     c->io.timeout_ms = PROTO_LOGIN_TIMEOUT_S * 1000;
     r = proto_tls_handshake(&c->io, true);
     c->io.timeout_ms = saved;
+    if (r == -ENODATA || r == -ECONNRESET) {
+        /* Closed before a word of TLS: what a server does to a connection
+         * over its limits (per address, or of connections) it cannot
+         * answer in the protocol. */
+        c->dead = true;
+        return conn_fail(c, SSFTP_CONN,
+                         "%s: the server closed the connection before TLS: "
+                         "over its limit of connections (from this address, "
+                         "or of all)? (or not an ssftpd)",
+                         host);
+    }
     if (r != 0) {
         char why[160] = "";
         if (r == -EPROTO)
@@ -141,6 +152,16 @@ int conn_open(client_conn *c, const char *host, const char *port,
                                 PROTO_VERSION, "client", "ssftp/1.0"),
                       &rep);
     if (r == -EREMOTEIO) {
+        const char *code = "";
+        (void)proto_get_str(rep, "code", &code);
+        if (strcmp(code, PROTO_E_BUSY) == 0) { /* hello's busy: full */
+            json_decref(rep);
+            c->dead = true;
+            return conn_fail(c, SSFTP_CONN,
+                             "%s: the server is full (at its limit of "
+                             "sessions); try later",
+                             host);
+        }
         conn_remote_fail(c, rep, host);
         c->dead = true;
         return SSFTP_CONN;
@@ -290,7 +311,7 @@ static const char *code_phrase(const char *code)
         {PROTO_E_BUSY, "busy: in use by another session"},
         {PROTO_E_AUTH_FAILED, "wrong user name or password"},
         {PROTO_E_AUTH_REQUIRED, "not logged in"},
-        {PROTO_E_VERSION, "server does not speak protocol version 1"},
+        {PROTO_E_VERSION, "server does not speak this protocol version"},
     };
     for (size_t i = 0; i < sizeof table / sizeof table[0]; i++)
         if (strcmp(code, table[i].code) == 0)
@@ -325,6 +346,21 @@ static int remote_text(client_conn *c, json_t *reply, const char *what,
     free(safe_what);
     free(safe_err);
     return status;
+}
+
+int conn_request(client_conn *c, json_t *req, const char *what, json_t **keep)
+{
+    json_t *rep = NULL;
+    int r = conn_call(c, req, &rep);
+    if (r == -EREMOTEIO)
+        return conn_remote_fail(c, rep, what);
+    if (r < 0)
+        return c->dead ? SSFTP_CONN : SSFTP_FAIL;
+    if (keep)
+        *keep = rep;
+    else
+        json_decref(rep);
+    return SSFTP_OK;
 }
 
 int conn_remote_note(client_conn *c, json_t *reply, const char *what)
@@ -379,4 +415,25 @@ void conn_close(client_conn *c)
     close(c->io.fd);
     c->io.fd = -1;
     c->dead = true;
+}
+
+int conn_reconnect(client_conn *c, const conn_target *t)
+{
+    char cwd[sizeof c->cwd];
+    memcpy(cwd, c->cwd, sizeof cwd);
+    conn_close(c);
+    int status = conn_open(c, t->host, t->port, t->hk);
+    if (status == SSFTP_OK)
+        status = conn_login(c, t->user, t->password);
+    if (status != SSFTP_OK)
+        return status;
+    json_t *rep = NULL;
+    if (conn_call(c, json_pack("{s:s, s:s}", "cmd", "cd", "path", cwd), &rep) ==
+        0) {
+        const char *now = NULL;
+        if (proto_get_str(rep, "cwd", &now) == 0 && strlen(now) < sizeof c->cwd)
+            strcpy(c->cwd, now);
+    }
+    json_decref(rep);
+    return c->dead ? SSFTP_CONN : SSFTP_OK;
 }

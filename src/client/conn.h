@@ -56,6 +56,11 @@ int conn_login(client_conn *c, const char *user, const char *password);
  * and c->err filled. */
 int conn_call(client_conn *c, json_t *req, json_t **reply);
 
+/* conn_call() for a command: returns SSFTP_OK with the reply in *keep
+ * (decref it; keep NULL: dropped), or a status with c->err saying
+ * "what: reason". */
+int conn_request(client_conn *c, json_t *req, const char *what, json_t **keep);
+
 /* Turn a failed reply into c->err as "what: reason" and decref it.  For
  * quota_exceeded it asks the server for the figures.  Returns SSFTP_FAIL (or
  * SSFTP_AUTH for auth_failed). */
@@ -73,6 +78,18 @@ int conn_errno_fail(client_conn *c, int err, const char *what);
  * ...)`. */
 int conn_fail(client_conn *c, int status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+/* What a session was opened with, kept by the shell to open it again. */
+typedef struct conn_target {
+    const char *host, *port, *user;
+    const struct hostkey_opts *hk;
+    const char *password; /* in sodium_malloc()'d memory, wiped at exit */
+} conn_target;
+
+/* Close c (dead or not), open it again to t and log in (the keys are
+ * keycache.h's, so no second argon2id), and go back to the directory it
+ * was in.  Returns SSFTP_OK, or a status with c->err set. */
+int conn_reconnect(client_conn *c, const conn_target *t);
 
 /* Send quit (best effort) and close.  Safe on a closed or dead session. */
 void conn_close(client_conn *c);

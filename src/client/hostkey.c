@@ -11,21 +11,25 @@
 
 #include "text.h"
 
-int hostkey_file(char *path, size_t cap)
+int config_file(const char *leaf, char *path, size_t cap)
 {
     const char *xdg = getenv("XDG_CONFIG_HOME"), *home = getenv("HOME");
     int n;
     if (xdg != NULL && xdg[0] == '/')
-        n = snprintf(path, cap, "%s/ssftp/known_hosts", xdg);
+        n = snprintf(path, cap, "%s/ssftp/%s", xdg, leaf);
     else if (home != NULL && home[0] != '\0')
-        n = snprintf(path, cap, "%s/.config/ssftp/known_hosts", home);
+        n = snprintf(path, cap, "%s/.config/ssftp/%s", home, leaf);
     else
         return -ENOENT;
     return n < 0 || (size_t)n >= cap ? -ENAMETOOLONG : 0;
 }
 
-/* mkdir -p of path's directory, 0700 for what it makes. */
-static int make_parent(const char *path)
+int hostkey_file(char *path, size_t cap)
+{
+    return config_file("known_hosts", path, cap);
+}
+
+int config_make_parent(const char *path)
 {
     char dir[4096];
     snprintf(dir, sizeof dir, "%s", path);
@@ -68,7 +72,7 @@ static int lookup(const char *file, const char *name, char *fp, size_t fpcap,
 
 static int remember(const char *file, const char *name, const char *fp)
 {
-    int rc = make_parent(file);
+    int rc = config_make_parent(file);
     if (rc != 0)
         return rc;
     int fd = open(file, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);

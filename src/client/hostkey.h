@@ -35,4 +35,12 @@ int hostkey_check(client_conn *c, const char *host, const char *port,
  * neither XDG_CONFIG_HOME nor HOME is set. */
 int hostkey_file(char *path, size_t cap);
 
+/* The path of leaf in ssftp's configuration directory:
+ * $XDG_CONFIG_HOME/ssftp/LEAF, else ~/.config/ssftp/LEAF.  0, -ENOENT
+ * (neither variable set) or -ENAMETOOLONG. */
+int config_file(const char *leaf, char *path, size_t cap);
+
+/* mkdir -p of path's directory, 0700 for what it makes: 0 or -errno. */
+int config_make_parent(const char *path);
+
 #endif

@@ -3,20 +3,28 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "fileio.h"
 #include "progress.h"
 #include "text.h"
 
-/* ---- SIGINT: leave the partial, say how to resume, exit ---------------- */
+/* ---- SIGINT: leave the partial, say how to resume ------------------------
+ * One-shot and batch: exit 130.  In the shell (transfer_interruptible()):
+ * shut the connection down, which fails the transfer at once wherever it
+ * waits; the shell then reconnects (shell.c). */
 
-static volatile sig_atomic_t bar_on;
+static volatile sig_atomic_t bar_on, interruptible, interrupted;
+static volatile int xfer_fd = -1;
 
 static void on_sigint(int sig)
 {
@@ -27,22 +35,40 @@ static void on_sigint(int sig)
         "ssftp: interrupted; run the same command again to resume\n";
     if (bar_on)
         (void)!write(STDERR_FILENO, "\n", 1);
+    if (interruptible && xfer_fd >= 0) {
+        interrupted = 1;
+        (void)shutdown(xfer_fd, SHUT_RDWR);
+        return;
+    }
     (void)!write(STDERR_FILENO, msg, sizeof msg - 1);
     _exit(130);
 }
 
+void transfer_interruptible(bool on)
+{
+    interruptible = on;
+}
+
+bool transfer_interrupted(void)
+{
+    bool was = interrupted;
+    interrupted = 0;
+    return was;
+}
+
 /* A transfer in flight: its progress bar, and SIGINT caught so that Ctrl-C
- * ends the process with the partial in place and a word on resuming. */
+ * stops it with the partial in place and a word on resuming. */
 struct xfer {
     progress bar;
     struct sigaction old_sigint;
 };
 
-static void xfer_begin(struct xfer *x, bool show_progress, const char *name,
-                       uint64_t total, uint64_t done)
+static void xfer_begin(struct xfer *x, int fd, bool show_progress,
+                       const char *name, uint64_t total, uint64_t done)
 {
     struct sigaction sa = {.sa_handler = on_sigint};
     sigemptyset(&sa.sa_mask);
+    xfer_fd = fd;
     sigaction(SIGINT, &sa, &x->old_sigint);
     progress_begin(&x->bar, show_progress, name, total, done);
     bar_on = x->bar.on;
@@ -53,14 +79,15 @@ static void xfer_end(struct xfer *x, uint64_t total, bool ok)
     progress_end(&x->bar, total, ok);
     bar_on = 0;
     sigaction(SIGINT, &x->old_sigint, NULL);
+    xfer_fd = -1;
 }
 
 /* ---- helpers ------------------------------------------------------------ */
 
 /* "verified blake2b:<first 16 hex>" -- enough to compare by eye. */
-static void report_done(const char *from, const char *to, uint64_t total,
-                        uint64_t resumed,
-                        const uint8_t digest[PROTO_DIGEST_BYTES])
+static void report_to(FILE *out, const char *from, const char *to,
+                      uint64_t total, uint64_t resumed,
+                      const uint8_t digest[PROTO_DIGEST_BYTES])
 {
     char hex[PROTO_DIGEST_HEX_SIZE];
     proto_digest_to_hex(digest, hex);
@@ -69,11 +96,58 @@ static void report_done(const char *from, const char *to, uint64_t total,
     if (resumed)
         snprintf(resume, sizeof resume, ", resumed at %s",
                  proto_size_format(resumed).s);
-    printf("%s -> %s: %s%s, verified blake2b:%.16s\n", f ? f : "?", t ? t : "?",
-           proto_size_format(total).s, resume, hex);
-    fflush(stdout);
+    fprintf(out, "%s -> %s: %s%s, verified blake2b:%.16s\n", f ? f : "?",
+            t ? t : "?", proto_size_format(total).s, resume, hex);
+    fflush(out);
     free(f);
     free(t);
+}
+
+static void report_done(const char *from, const char *to, uint64_t total,
+                        uint64_t resumed,
+                        const uint8_t digest[PROTO_DIGEST_BYTES])
+{
+    report_to(stdout, from, to, total, resumed, digest);
+}
+
+/* A resume that cannot be: the partial's bytes are not a prefix of the file
+ * (it changed, on one side or the other), so it starts again from zero,
+ * and says so on stderr. */
+static void say_restart(const char *what, const char *whose, uint64_t bytes)
+{
+    char *w = text_escape(what);
+    fprintf(stderr,
+            "ssftp: %s: %s (%s) does not match the file; starting again "
+            "from zero\n",
+            w ? w : "?", whose, proto_size_format(bytes).s);
+    free(w);
+}
+
+/* An unlinked temporary file in $TMPDIR (default /tmp), read-write:
+ * O_TMPFILE, or where the file system has none, mkstemp() and unlink().
+ * Returns the descriptor or -errno. */
+static int spool_open(void)
+{
+    const char *dir = getenv("TMPDIR");
+    if (dir == NULL || *dir == '\0')
+        dir = "/tmp";
+    int fd = open(dir, O_TMPFILE | O_RDWR | O_EXCL | O_CLOEXEC, 0600);
+    if (fd >= 0)
+        return fd;
+    if (errno != EOPNOTSUPP && errno != EISDIR)
+        return -errno;
+    char path[PATH_MAX];
+    if (snprintf(path, sizeof path, "%s/ssftp-XXXXXX", dir) >= (int)sizeof path)
+        return -ENAMETOOLONG;
+    fd = mkostemp(path, O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    if (unlink(path) != 0) {
+        int e = errno;
+        close(fd);
+        return -e;
+    }
+    return fd;
 }
 
 /* Make a rename into path durable: fsync its directory (best effort; the
@@ -143,8 +217,41 @@ static uint64_t put_resume_offset(int fd, uint64_t total, const json_t *rep,
     return 0;
 }
 
+/* put -p: the remote file gets mtime (docs/protocol.md, "set_mtime"). */
+static int set_remote_mtime(client_conn *c, const char *remote, int64_t mtime,
+                            const char *what)
+{
+    return conn_request(c,
+                        json_pack("{s:s, s:s, s:I}", "cmd", "set_mtime", "path",
+                                  remote, "mtime", (json_int_t)mtime),
+                        what, NULL);
+}
+
+/* get -p: the local file (fd, not yet published) gets the remote mtime. */
+static int keep_remote_mtime(client_conn *c, int fd, const char *remote,
+                             const char *what)
+{
+    json_t *rep = NULL;
+    int r = conn_request(
+        c, json_pack("{s:s, s:s}", "cmd", "stat", "path", remote), what, &rep);
+    if (r != SSFTP_OK)
+        return r;
+    int64_t mtime = 0;
+    r = proto_get_i64(json_object_get(rep, "entry"), "mtime", &mtime);
+    json_decref(rep);
+    if (r != 0)
+        return conn_fail(c, SSFTP_FAIL, "%s: no mtime from the server", what);
+    struct timespec ts[2] = {{.tv_nsec = UTIME_OMIT},
+                             {.tv_sec = (time_t)mtime, .tv_nsec = 0}};
+    if (futimens(fd, ts) != 0)
+        return conn_fail(c, SSFTP_FAIL, "%s: set time: %s", what,
+                         strerror(errno));
+    return SSFTP_OK;
+}
+
 static int put_file(client_conn *c, int fd, uint64_t total, const char *local,
-                    const char *remote, bool show_progress, const char *what)
+                    const char *remote, bool show_progress, int64_t mtime,
+                    const char *what)
 {
     json_t *rep = NULL;
     int r = conn_call(c,
@@ -156,7 +263,9 @@ static int put_file(client_conn *c, int fd, uint64_t total, const char *local,
     if (r < 0)
         return c->dead ? SSFTP_CONN : SSFTP_FAIL;
     proto_digest_state d;
-    uint64_t k2 = put_resume_offset(fd, total, rep, &d);
+    uint64_t k2 = put_resume_offset(fd, total, rep, &d), offered = 0;
+    if (k2 == 0 && proto_get_u64(rep, "offset", &offered) == 0 && offered > 0)
+        say_restart(what, "the server's partial", offered);
     json_decref(rep);
 
     json_t *data = json_pack("{s:s, s:I, s:I}", "cmd", "put_data", "offset",
@@ -166,7 +275,7 @@ static int put_file(client_conn *c, int fd, uint64_t total, const char *local,
     if (r)
         return conn_errno_fail(c, r, what);
     struct xfer x;
-    xfer_begin(&x, show_progress, local, total, k2);
+    xfer_begin(&x, c->io.fd, show_progress, local, total, k2);
     int status = put_body(c, fd, k2, &d, &x.bar, what);
     xfer_end(&x, total, status == SSFTP_OK);
     if (status != SSFTP_OK)
@@ -194,13 +303,60 @@ static int put_file(client_conn *c, int fd, uint64_t total, const char *local,
                          "%s: the server stored different bytes "
                          "(digest mismatch)",
                          what);
+    if (mtime >= 0) {
+        int status = set_remote_mtime(c, remote, mtime, what);
+        if (status != SSFTP_OK)
+            return status;
+    }
     report_done(local, remote, total, k2, ours);
     return SSFTP_OK;
 }
 
-int transfer_put(client_conn *c, const char *local, const char *remote,
-                 bool show_progress)
+/* put - NAME: stdin to end of file into a spool file (the protocol wants
+ * the size first), then uploaded from it as any file, so it is verified
+ * and resumable alike. */
+static int put_stdin(client_conn *c, const char *remote, bool show_progress)
 {
+    const char *what = "put -";
+    if (remote == NULL || remote[0] == '\0' ||
+        remote[strlen(remote) - 1] == '/')
+        return conn_fail(c, SSFTP_USAGE, "%s: give the remote NAME", what);
+    int fd = spool_open();
+    if (fd < 0)
+        return conn_fail(c, SSFTP_FAIL, "%s: temporary file: %s", what,
+                         strerror(-fd));
+    uint64_t total = 0;
+    static char buf[1 << 16];
+    for (;;) {
+        ssize_t n = read(STDIN_FILENO, buf, sizeof buf);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            int e = errno;
+            close(fd);
+            return conn_fail(c, SSFTP_FAIL, "%s: stdin: %s", what, strerror(e));
+        }
+        if (n == 0)
+            break;
+        int r = proto_write_all(fd, buf, (size_t)n);
+        if (r != 0) {
+            close(fd);
+            return conn_fail(c, SSFTP_FAIL, "%s: temporary file: %s", what,
+                             strerror(-r));
+        }
+        total += (uint64_t)n;
+    }
+    int status =
+        put_file(c, fd, total, "stdin", remote, show_progress, -1, what);
+    close(fd);
+    return status;
+}
+
+int transfer_put(client_conn *c, const char *local, const char *remote,
+                 bool show_progress, bool keep_mtime)
+{
+    if (strcmp(local, "-") == 0)
+        return put_stdin(c, remote, show_progress);
     char what[PROTO_PATH_MAX + 8];
     snprintf(what, sizeof what, "put %s", local);
     char name[PROTO_NAME_MAX + 1], target[PROTO_PATH_MAX + 1];
@@ -225,8 +381,9 @@ int transfer_put(client_conn *c, const char *local, const char *remote,
                          : e                 ? strerror(e)
                                              : "not a regular file");
     }
-    int status = put_file(c, fd, (uint64_t)st.st_size, local, remote,
-                          show_progress, what);
+    int status =
+        put_file(c, fd, (uint64_t)st.st_size, local, remote, show_progress,
+                 keep_mtime ? (int64_t)st.st_mtime : -1, what);
     close(fd);
     return status;
 }
@@ -370,6 +527,8 @@ static int get_receive(client_conn *c, struct get_one *g, bool show_progress)
     /* The server did not recognise our prefix, or we offered none: start
      * over (what the partial holds now is not what was offered). */
     if (k2 != k || k2 == 0) {
+        if (k > 0)
+            say_restart(what, "the local partial", k);
         if (ftruncate(fd, 0) < 0) {
             c->dead = true; /* the body is on its way */
             return conn_fail(c, SSFTP_FAIL, "%s: %s", what, strerror(errno));
@@ -379,7 +538,7 @@ static int get_receive(client_conn *c, struct get_one *g, bool show_progress)
     g->total = total;
     g->k2 = k2;
     struct xfer x;
-    xfer_begin(&x, show_progress, remote, total, k2);
+    xfer_begin(&x, c->io.fd, show_progress, remote, total, k2);
     int status = get_body(c, fd, k2, &g->d, &x.bar, what, part);
     xfer_end(&x, total, status == SSFTP_OK);
     if (status != SSFTP_OK)
@@ -421,7 +580,7 @@ static int get_publish(client_conn *c, const struct get_one *g)
 
 static int get_file(client_conn *c, int fd, const char *remote,
                     const char *target, const char *part, bool show_progress,
-                    const char *what)
+                    bool keep_mtime, const char *what)
 {
     struct get_one g = {.remote = remote,
                         .what = what,
@@ -431,6 +590,8 @@ static int get_file(client_conn *c, int fd, const char *remote,
     int status = get_send(c, &g);
     if (status == SSFTP_OK)
         status = get_receive(c, &g, show_progress);
+    if (status == SSFTP_OK && keep_mtime)
+        status = keep_remote_mtime(c, fd, remote, what);
     if (status == SSFTP_OK)
         status = get_publish(c, &g);
     if (status != SSFTP_OK)
@@ -440,11 +601,49 @@ static int get_file(client_conn *c, int fd, const char *remote,
     return SSFTP_OK;
 }
 
+/* get FILE -: into a spool file, verified, then copied to stdout, so
+ * nothing unverified ever reaches it; no progress bar, the report on
+ * stderr. */
+static int get_stdout(client_conn *c, const char *remote, const char *what)
+{
+    int fd = spool_open();
+    if (fd < 0)
+        return conn_fail(c, SSFTP_FAIL, "%s: temporary file: %s", what,
+                         strerror(-fd));
+    struct get_one g = {
+        .remote = remote, .what = what, .part = "temporary file", .fd = fd};
+    int status = get_send(c, &g);
+    if (status == SSFTP_OK)
+        status = get_receive(c, &g, false);
+    static char buf[1 << 16];
+    for (uint64_t off = 0; status == SSFTP_OK && off < g.total;) {
+        size_t want =
+            g.total - off < sizeof buf ? (size_t)(g.total - off) : sizeof buf;
+        ssize_t n = proto_pread_full(fd, buf, want, off);
+        int r = n < 0 ? (int)n : n == 0 ? -ENODATA : 0;
+        if (r == 0 && fflush(stdout) != 0)
+            r = -errno;
+        if (r == 0)
+            r = proto_write_all(STDOUT_FILENO, buf, (size_t)n);
+        if (r != 0)
+            status =
+                conn_fail(c, SSFTP_FAIL, "%s: stdout: %s", what, strerror(-r));
+        else
+            off += (uint64_t)n;
+    }
+    close(fd);
+    if (status == SSFTP_OK)
+        report_to(stderr, remote, "stdout", g.total, 0, g.ours);
+    return status;
+}
+
 int transfer_get(client_conn *c, const char *remote, const char *local,
-                 bool show_progress)
+                 bool show_progress, bool keep_mtime)
 {
     char what[PROTO_PATH_MAX + 8];
     snprintf(what, sizeof what, "get %s", remote);
+    if (local != NULL && strcmp(local, "-") == 0)
+        return get_stdout(c, remote, what);
     char target[PROTO_PATH_MAX + 1], part[PROTO_PATH_MAX + 1];
     int r = get_paths(remote, local, target, part, sizeof target);
     if (r)
@@ -458,7 +657,8 @@ int transfer_get(client_conn *c, const char *remote, const char *local,
         free(p);
         return r;
     }
-    int status = get_file(c, fd, remote, target, part, show_progress, what);
+    int status =
+        get_file(c, fd, remote, target, part, show_progress, keep_mtime, what);
     struct stat st;
     /* A refused get must not leave an empty partial we just made. */
     if (status != SSFTP_OK && !existed && fstat(fd, &st) == 0 &&
@@ -674,7 +874,7 @@ int transfer_mput(client_conn *c, const char *const *locals, unsigned n,
                 w->bytes += size;
             }
         } else {
-            status = transfer_put(c, locals[i], NULL, show_progress);
+            status = transfer_put(c, locals[i], NULL, show_progress, false);
         }
         close(fd);
         if (status != SSFTP_OK)

@@ -13,7 +13,9 @@
  * renamed over the target only once the whole file is verified.  An
  * interrupted put leaves the partial on the server, which the next put of
  * the same path continues the same way.  SIGINT during a transfer ends the
- * process at once (exit 130) with the partial in place.
+ * process at once (exit 130) with the partial in place; in the shell
+ * (transfer_interruptible(true)) it shuts the connection down instead, so
+ * the transfer fails at once, and the shell reconnects.
  */
 #ifndef SSFTP_CLIENT_TRANSFER_H
 #define SSFTP_CLIENT_TRANSFER_H
@@ -23,14 +25,22 @@
 #include "conn.h"
 
 /* Upload local to remote (NULL: local's last component; a remote ending in
- * '/' gets it appended).  Returns an SS_* status; c->err says why. */
+ * '/' gets it appended).  local "-" is stdin, read to its end into an
+ * unlinked file in $TMPDIR first (the protocol announces the size), then
+ * put as any file; remote is then required.  keep_mtime (put -p): the
+ * remote file then gets local's modification time (set_mtime).  Returns an SS_* status;
+ * c->err says why. */
 int transfer_put(client_conn *c, const char *local, const char *remote,
-                 bool show_progress);
+                 bool show_progress, bool keep_mtime);
 
 /* Download remote to local (NULL: remote's last component in the current
- * directory; an existing local directory gets it appended). */
+ * directory; an existing local directory gets it appended).  local "-" is
+ * stdout: the file is received into an unlinked file in $TMPDIR, verified,
+ * then copied out (no progress bar; the report goes to stderr).
+ * keep_mtime (get -p): the local file gets the remote's modification time
+ * (asked with stat once the bytes are verified). */
 int transfer_get(client_conn *c, const char *remote, const char *local,
-                 bool show_progress);
+                 bool show_progress, bool keep_mtime);
 
 /* Upload several local files into the current remote directory, each under
  * its own name (mput), or download several remote files into the current
@@ -39,6 +49,12 @@ int transfer_get(client_conn *c, const char *remote, const char *local,
  * the files are made durable a window at a time.  A file that fails is
  * said on stderr and the rest go on; the status is SSFTP_FAIL if any failed
  * (c->err counts them), SSFTP_CONN if the connection broke. */
+/* Ctrl-C during a transfer stops it without ending the process (the
+ * interactive shell); transfer_interrupted() tells, once, whether that
+ * happened since it was last asked. */
+void transfer_interruptible(bool on);
+bool transfer_interrupted(void);
+
 int transfer_mput(client_conn *c, const char *const *locals, unsigned n,
                   bool show_progress);
 int transfer_mget(client_conn *c, const char *const *remotes, unsigned n,

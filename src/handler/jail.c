@@ -260,7 +260,9 @@ int jail_dir_open(const struct jail_path *p, struct jail_dir **out)
     return 0;
 }
 
-int jail_dir_next(struct jail_dir *jd, struct jail_entry *e)
+/* The next entry users can name (partials false), or the next upload
+ * partial, named after its target (partials true). */
+static int dir_next(struct jail_dir *jd, struct jail_entry *e, bool partials)
 {
     for (;;) {
         errno = 0;
@@ -268,18 +270,43 @@ int jail_dir_next(struct jail_dir *jd, struct jail_entry *e)
         if (de == NULL)
             return errno != 0 ? -errno : 0;
         const char *n = de->d_name;
-        if (strcmp(n, ".") == 0 || strcmp(n, "..") == 0 ||
-            proto_path_component_ok(n, strlen(n)) != 0)
+        size_t len = strlen(n), suffix = sizeof PROTO_PART_SUFFIX - 1;
+        if (partials) {
+            /* ".NAME.ssftp-part" names NAME, which must be typeable */
+            if (!proto_is_part_name(n) || len <= PROTO_PART_EXTRA ||
+                proto_path_component_ok(n + 1, len - 1 - suffix) != 0)
+                continue;
+        } else if (strcmp(n, ".") == 0 || strcmp(n, "..") == 0 ||
+                   proto_path_component_ok(n, len) != 0) {
             continue;
+        }
         struct stat st;
         if (fstatat(dirfd(jd->d), n, &st, AT_SYMLINK_NOFOLLOW) != 0) {
             if (errno == ENOENT)
                 continue; /* removed since readdir: not there any more */
             return -errno;
         }
-        fill_entry(n, &st, e);
+        if (!partials) {
+            fill_entry(n, &st, e);
+            return 1;
+        }
+        if (!S_ISREG(st.st_mode))
+            continue;
+        char target[NAME_MAX + 1];
+        snprintf(target, sizeof target, "%.*s", (int)(len - 1 - suffix), n + 1);
+        fill_entry(target, &st, e);
         return 1;
     }
+}
+
+int jail_dir_next(struct jail_dir *jd, struct jail_entry *e)
+{
+    return dir_next(jd, e, false);
+}
+
+int jail_dir_next_partial(struct jail_dir *jd, struct jail_entry *e)
+{
+    return dir_next(jd, e, true);
 }
 
 void jail_dir_close(struct jail_dir *jd)

@@ -125,6 +125,11 @@ int jail_set_mtime(const struct jail_path *p, int64_t sec);
  * what can be named. */
 int jail_dir_open(const struct jail_path *p, struct jail_dir **out);
 int jail_dir_next(struct jail_dir *d, struct jail_entry *e);
+/* The same directory's upload partials instead: each entry is named after
+ * the file it would become (".NAME.ssftp-part" gives NAME), with the
+ * partial's size and time; the partials list shows its owner what counts
+ * against the quota, and rm NAME discards one. */
+int jail_dir_next_partial(struct jail_dir *d, struct jail_entry *e);
 void jail_dir_close(struct jail_dir *d);
 
 /* mkdir; -EEXIST if the name exists (as anything, a symlink included).  It

@@ -180,11 +180,19 @@ static const struct command {
     const char *name;
     command_fn fn;
 } commands[] = {
-    {"pwd", session_cmd_pwd},     {"cd", session_cmd_cd},
-    {"ls", session_cmd_ls},       {"mkdir", session_cmd_mkdir},
-    {"rm", session_cmd_rm},       {"rmdir", session_cmd_rmdir},
-    {"quota", session_cmd_quota}, {"put", session_cmd_put},
+    {"pwd", session_cmd_pwd},
+    {"cd", session_cmd_cd},
+    {"ls", session_cmd_ls},
+    {"mkdir", session_cmd_mkdir},
+    {"rm", session_cmd_rm},
+    {"rmdir", session_cmd_rmdir},
+    {"quota", session_cmd_quota},
+    {"put", session_cmd_put},
     {"get", session_cmd_get},
+    {"stat", session_cmd_stat},
+    {"rename", session_cmd_rename},
+    {"set_mtime", session_cmd_set_mtime},
+    {"partials", session_cmd_partials},
 };
 
 static bool known_cmd(const char *cmd)

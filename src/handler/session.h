@@ -150,6 +150,10 @@ int session_auth_proof(struct session *s, const json_t *req,
 int session_cmd_pwd(struct session *s, const json_t *req);
 int session_cmd_cd(struct session *s, const json_t *req);
 int session_cmd_ls(struct session *s, const json_t *req);
+int session_cmd_stat(struct session *s, const json_t *req);
+int session_cmd_partials(struct session *s, const json_t *req);
+int session_cmd_rename(struct session *s, const json_t *req);
+int session_cmd_set_mtime(struct session *s, const json_t *req);
 int session_cmd_mkdir(struct session *s, const json_t *req);
 int session_cmd_rm(struct session *s, const json_t *req);
 int session_cmd_rmdir(struct session *s, const json_t *req);

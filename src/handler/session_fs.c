@@ -1,10 +1,15 @@
 /* session_fs.c -- the file commands of a logged-in session: pwd, cd, ls,
- * mkdir, rm, rmdir, quota (docs/protocol.md, "Commands"). */
+ * stat, mkdir, rm, rmdir, rename, set_mtime, quota (docs/protocol.md,
+ * "Commands"). */
 #include "session.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "digestcache.h"
 
 int session_reply(struct session *s, const char *cmd, const char *what, int err,
                   json_t *extra)
@@ -117,7 +122,9 @@ static int page_reply(struct page *pg, json_t *reply, size_t *shown)
     return json_object_set_new(reply, "more", json_boolean(i < pg->n));
 }
 
-int session_cmd_ls(struct session *s, const json_t *req)
+/* ls, or partials: the entries next() gives, sorted and paged. */
+static int listing(struct session *s, const json_t *req, const char *cmd,
+                   int (*next)(struct jail_dir *, struct jail_entry *))
 {
     const char *after = NULL;
     if (proto_has(req, "after") && proto_get_str(req, "after", &after) != 0)
@@ -133,7 +140,7 @@ int session_cmd_ls(struct session *s, const json_t *req)
         const char *cwd = files_cwd(s->files);
         rc = files_resolve(s->files, cwd, strlen(cwd), &p);
         if (rc != 0)
-            return session_reply(s, "ls", cwd, rc, NULL);
+            return session_reply(s, cmd, cwd, rc, NULL);
     }
     char what[PROTO_PATH_BUF];
     snprintf(what, sizeof what, "%s", jail_path_user(p));
@@ -143,7 +150,7 @@ int session_cmd_ls(struct session *s, const json_t *req)
     jail_path_free(p);
     if (err == 0) {
         struct jail_entry e;
-        while ((err = jail_dir_next(d, &e)) == 1)
+        while ((err = next(d, &e)) == 1)
             if (after == NULL || strcmp(e.name, after) > 0)
                 if ((err = page_add(&pg, &e)) != 0)
                     break;
@@ -158,9 +165,129 @@ int session_cmd_ls(struct session *s, const json_t *req)
         err = reply == NULL ? -ENOMEM : page_reply(&pg, reply, &shown);
     }
     free(pg.e);
-    rc = session_reply(s, "ls", what, err, reply);
+    rc = session_reply(s, cmd, what, err, reply);
     json_decref(reply);
     return rc;
+}
+
+int session_cmd_ls(struct session *s, const json_t *req)
+{
+    return listing(s, req, "ls", jail_dir_next);
+}
+
+int session_cmd_partials(struct session *s, const json_t *req)
+{
+    return listing(s, req, "partials", jail_dir_next_partial);
+}
+
+/* ---- stat, rename ------------------------------------------------------- */
+
+/* session_resolve() of "path", and its normalized name into what (for the
+ * reply and the log once p is freed). */
+static int resolve_named(struct session *s, const json_t *req,
+                         struct jail_path **p, char what[PROTO_PATH_BUF])
+{
+    int rc = session_resolve(s, req, "path", p);
+    if (rc == 0)
+        snprintf(what, PROTO_PATH_BUF, "%s", jail_path_user(*p));
+    return rc;
+}
+
+/* A regular file's size, mtime and recorded digest, read through one open
+ * descriptor so the three agree; false when it cannot be opened (the
+ * entry from jail_stat() then stands, without a digest). */
+static bool file_facts(const struct jail_path *p, struct jail_entry *e,
+                       uint8_t digest[PROTO_DIGEST_BYTES], bool *known)
+{
+    int fd;
+    struct stat st;
+    if (jail_open_read(p, &fd, &st) != 0)
+        return false;
+    e->size = (uint64_t)st.st_size;
+    e->mtime = (int64_t)st.st_mtime;
+    *known = digestcache_load(fd, &st, digest) == 0;
+    close(fd);
+    return true;
+}
+
+int session_cmd_stat(struct session *s, const json_t *req)
+{
+    struct jail_path *p;
+    char what[PROTO_PATH_BUF];
+    int rc = resolve_named(s, req, &p, what);
+    if (rc != 0)
+        return rc < 0 ? rc : 0;
+    struct jail_entry e;
+    int err = jail_stat(p, &e);
+    uint8_t digest[PROTO_DIGEST_BYTES];
+    bool known = false;
+    if (err == 0 && e.type == JAIL_FILE)
+        (void)file_facts(p, &e, digest, &known);
+    jail_path_free(p);
+    json_t *r = NULL;
+    if (err == 0) {
+        /* The entry is nested as in ls: a top-level "size" would announce
+         * a body (docs/protocol.md, "Framing"). */
+        r = json_pack("{s:s, s:{s:s, s:s, s:I, s:I}}", "path", what, "entry",
+                      "name", strcmp(e.name, ".") == 0 ? "/" : e.name, "type",
+                      type_name(e.type), "size",
+                      (json_int_t)(e.type == JAIL_FILE ? e.size : 0), "mtime",
+                      (json_int_t)e.mtime);
+        if (r == NULL ||
+            (known && proto_set_hex(r, "digest", digest, sizeof digest) != 0))
+            err = -ENOMEM;
+    }
+    rc = session_reply(s, "stat", what, err, r);
+    json_decref(r);
+    return rc;
+}
+
+int session_cmd_rename(struct session *s, const json_t *req)
+{
+    struct jail_path *from, *to;
+    int rc = session_resolve(s, req, "path", &from);
+    if (rc != 0)
+        return rc < 0 ? rc : 0;
+    rc = session_resolve(s, req, "to", &to);
+    if (rc != 0) {
+        jail_path_free(from);
+        return rc < 0 ? rc : 0;
+    }
+    char what[2 * PROTO_PATH_BUF + 8];
+    snprintf(what, sizeof what, "%s to %s", jail_path_user(from),
+             jail_path_user(to));
+    /* As ls, which does not show it: a symbolic link is not renamed (nor
+     * anything else that is neither a file nor a directory). */
+    struct jail_entry e;
+    int err = jail_stat(from, &e);
+    if (err == 0 && e.type == JAIL_OTHER)
+        err = -ELOOP;
+    if (err == 0)
+        err = files_rename(s->files, from, to);
+    jail_path_free(from);
+    jail_path_free(to);
+    if (err == -EXDEV) { /* the jail's word for another directory */
+        session_log(s, "rename %s: other directory", what);
+        return proto_send_error(&s->io, PROTO_E_BAD_PATH,
+                                "%s: a rename stays in one directory", what);
+    }
+    return session_reply(s, "rename", what, err, NULL);
+}
+
+int session_cmd_set_mtime(struct session *s, const json_t *req)
+{
+    int64_t t = 0;
+    if (proto_get_i64(req, "mtime", &t) != 0 || t < 0)
+        return proto_send_error(&s->io, PROTO_E_BAD_REQUEST,
+                                "\"mtime\" must be an integer >= 0");
+    struct jail_path *p;
+    char what[PROTO_PATH_BUF];
+    int rc = resolve_named(s, req, &p, what);
+    if (rc != 0)
+        return rc < 0 ? rc : 0;
+    int err = jail_set_mtime(p, t);
+    jail_path_free(p);
+    return session_reply(s, "set_mtime", what, err, NULL);
 }
 
 /* ---- mkdir, rm, rmdir, quota ------------------------------------------- */

@@ -82,8 +82,10 @@ def main():
     for c in cmds:
         if c.startswith("!"):  # "!COMMAND": the command is "!"
             c = "!"
-        if not re.search(rf"^\.(B|BI|BR|RB) \"?{re.escape(c)}(?=[\s\"])",
-                         by_name["ssftp.1"], re.M):
+        # On a font macro's line (.B, .BI, .BR, ...), as a word: a page may
+        # give two commands one entry (".BI cd PATH, pwd").
+        if not re.search(rf"^\.(B|BI|BR|RB)\b.*(?<![\w-]){re.escape(c)}"
+                         rf"(?![\w-])", by_name["ssftp.1"], re.M):
             failures.append(f"ssftp.1 lacks the command {c}")
 
     print(f"{len(pages)} pages, checked with "

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/random.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "partname.h"
@@ -19,8 +20,30 @@ bool jail__same_file(const struct stat *a, const struct stat *b)
     return a->st_dev == b->st_dev && a->st_ino == b->st_ino;
 }
 
+/* How long a partial's lock is waited for: a client killed mid-upload and
+ * started again at once meets its old session still holding it for the
+ * moment that session takes to see the connection gone. */
+#define LOCK_GRACE_MS 1000
+#define LOCK_STEP_MS 20
+
+/* flock(LOCK_EX), waiting up to LOCK_GRACE_MS: 0, -EAGAIN or -errno. */
+static int lock_with_grace(int fd)
+{
+    for (int waited = 0;; waited += LOCK_STEP_MS) {
+        if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+            return 0;
+        if (errno != EWOULDBLOCK && errno != EINTR)
+            return -errno;
+        if (waited >= LOCK_GRACE_MS)
+            return -EAGAIN;
+        struct timespec ts = {.tv_nsec = LOCK_STEP_MS * 1000000L};
+        (void)nanosleep(&ts, NULL); /* EINTR: the loop looks again */
+    }
+}
+
 /* Opens (or with create, makes) the partial dirfd/name and takes its flock.
- * Returns the locked fd, -EAGAIN if an upload in another session holds it,
+ * Returns the locked fd, -EAGAIN if an upload in another session holds it
+ * (after a grace of LOCK_GRACE_MS for one that is ending),
  * or -ENOENT.  Once the lock is won the name must still be ours: its last
  * holder may have committed (renamed) or discarded it between our open and
  * our flock, and writing to that inode would touch the live file or a
@@ -49,17 +72,17 @@ int jail__partial_lock(int dirfd, const char *name, bool create, bool *created)
         if (fd < 0)
             return fd;
         struct stat a, b;
-        int rc = 0;
-        if (flock(fd, LOCK_EX | LOCK_NB) != 0)
-            rc = errno == EWOULDBLOCK ? -EAGAIN : -errno;
-        else if (fstat(fd, &a) != 0)
-            rc = -errno;
-        else if (!S_ISREG(a.st_mode))
-            rc = -EACCES;
-        else if (fstatat(dirfd, name, &b, AT_SYMLINK_NOFOLLOW) != 0)
-            rc = errno == ENOENT ? 1 : -errno;
-        else if (!jail__same_file(&a, &b))
-            rc = 1;
+        int rc = lock_with_grace(fd);
+        if (rc == 0) {
+            if (fstat(fd, &a) != 0)
+                rc = -errno;
+            else if (!S_ISREG(a.st_mode))
+                rc = -EACCES;
+            else if (fstatat(dirfd, name, &b, AT_SYMLINK_NOFOLLOW) != 0)
+                rc = errno == ENOENT ? 1 : -errno;
+            else if (!jail__same_file(&a, &b))
+                rc = 1;
+        }
         if (rc == 0)
             return fd;
         close(fd);

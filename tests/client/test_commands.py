@@ -477,9 +477,17 @@ class Commands(unittest.TestCase):
         code, _ = self.interrupt_when_grown(["put", "p.bin", "pdir/p.bin"],
                                             part, signal.SIGKILL)
         self.assertEqual(code, -signal.SIGKILL)
-        size = os.stat(part).st_size
         self.assertNotIn("p.bin", self.ok("ls", "pdir"))  # ls hides it
-        out = self.ok("partials", "pdir")
+        # The killed client's session may still be writing what was in
+        # flight: the listing must agree with the partial once it settles.
+        deadline = time.monotonic() + 30
+        while True:
+            size = os.stat(part).st_size
+            out = self.ok("partials", "pdir")
+            if (os.stat(part).st_size == size and " %d " % size in out) \
+                    or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
         self.assertRegex(out, r"^- +%d \d{4}-\d\d-\d\d \d\d:\d\d  p\.bin\n$"
                          % size)
         self.assertRegex(self.ok("partials", "-h", "pdir"), r"[KMG]iB .* p\.bin")

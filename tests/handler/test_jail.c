@@ -671,6 +671,35 @@ static void test_second_upload_of_one_file_is_busy(void **state)
     jail_upload_close(u);
 }
 
+static void *close_after_200ms(void *u)
+{
+    struct timespec ts = {.tv_nsec = 200 * 1000000L};
+    nanosleep(&ts, NULL);
+    jail_upload_close(u);
+    return NULL;
+}
+
+/* A client killed mid-upload and started again meets its old session
+ * still ending: the partial's lock is waited for, a moment. */
+static void test_upload_waits_for_one_that_is_ending(void **state)
+{
+    struct fx *f = *state;
+    int rc;
+    struct jail_upload *u = upload(f, "w", &rc);
+    assert_int_equal(rc, 0);
+    put(u, "abc", 0);
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, close_after_200ms, u), 0);
+    struct jail_upload *v = upload(f, "w", &rc);
+    assert_int_equal(rc, 0);
+    assert_non_null(v);
+    uint64_t size = 0;
+    assert_int_equal(jail_upload_size(v, &size), 0);
+    assert_int_equal(size, 3); /* the same partial, resumed */
+    assert_int_equal(pthread_join(t, NULL), 0);
+    jail_upload_close(v);
+}
+
 static void test_rm_discards_the_partial_and_is_busy_during_upload(void **state)
 {
     struct fx *f = *state;
@@ -876,6 +905,7 @@ int main(void)
         T(rm_racing_commits_frees_exactly_what_it_removed),
         T(upload_partial_survives_close_for_resume),
         T(second_upload_of_one_file_is_busy),
+        T(upload_waits_for_one_that_is_ending),
         T(rm_discards_the_partial_and_is_busy_during_upload),
         T(rmdir_discards_partials_inside_unless_busy),
         T(upload_onto_dir_symlink_or_overlong_name_is_refused),

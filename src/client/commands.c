@@ -526,12 +526,21 @@ static char **local_names(const char *path, bool skip_parts, size_t *count)
             (skip_parts && proto_is_part_name(de->d_name)))
             continue;
         if (n == cap) {
-            char **nv = realloc(v, (cap = cap ? 2 * cap : 32) * sizeof *v);
-            ok = nv != NULL;
-            v = ok ? nv : v;
+            size_t ncap = cap ? 2 * cap : 32;
+            char **nv = realloc(v, ncap * sizeof *v);
+            if (nv == NULL) {
+                ok = false;
+                break;
+            }
+            v = nv;
+            cap = ncap;
         }
-        if (ok)
-            ok = (v[n] = strdup(de->d_name)) != NULL && ++n;
+        char *name = strdup(de->d_name);
+        if (name == NULL) {
+            ok = false;
+            break;
+        }
+        v[n++] = name;
     }
     closedir(d);
     if (n > 1)
@@ -802,7 +811,7 @@ static int cmd_transfer(client_conn *c, int argc, char **argv, cmd_opts *o)
     bool put = strcmp(argv[0], "put") == 0;
     const char *from = i < argc ? argv[i] : NULL;
     const char *to = argc - i > 1 ? argv[i + 1] : NULL;
-    if (bad || argc - i < 1 || argc - i > 2 ||
+    if (bad || from == NULL || argc - i > 2 ||
         ((keep || tree) && (!strcmp(from, "-") || (to && !strcmp(to, "-")))))
         return conn_fail(c, SSFTP_USAGE, "usage: %s [-pr] %s", argv[0],
                          put ? "LOCAL [REMOTE] (not -p, -r with stdin)"
@@ -945,6 +954,7 @@ int cmd_run(client_conn *c, int argc, char **argv, cmd_opts *o)
         char *line = malloc(len);
         if (line == NULL)
             return conn_fail(c, SSFTP_FAIL, "!: out of memory");
+        *line = '\0';
         char *w = line;
         for (int i = 0; i < argc; i++)
             w += sprintf(w, "%s%s", i ? " " : "", i ? argv[i] : argv[i] + 1);

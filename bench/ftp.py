@@ -211,8 +211,12 @@ def main():
                         os.unlink(big)
                 if "mirror-up" not in only and "mirror-down" not in only:
                     continue
+                # mirror-down needs the tree up there, so it is uploaded
+                # either way, but recorded only when asked for.
                 t = lftp_time(s, f'mirror -R "{small}" {s.prefix}small')
-                res.setdefault((s.name, "ftp", "mirror -R"), []).append(a.files / t)
+                if "mirror-up" in only:
+                    res.setdefault((s.name, "ftp", "mirror -R"),
+                                   []).append(a.files / t)
                 if "mirror-down" in only:
                     down = os.path.join(work, "down")
                     t = lftp_time(s, f'mirror {s.prefix}small "{down}"')

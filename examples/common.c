@@ -7,6 +7,7 @@
 #include <limits.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -199,11 +200,14 @@ int example_connect(const char *host, const char *port, int socktype)
     return fd;
 }
 
-int example_send_all(int fd, const void *buf, size_t n)
+/* The one short-write loop behind example_send_all and example_write_all:
+ * a socket is written with send(MSG_NOSIGNAL), so a peer that has gone
+ * away is an EPIPE, not a SIGPIPE; a file with write(). */
+static int put_all(int fd, const void *buf, size_t n, bool socket)
 {
     const char *p = buf;
     while (n > 0) {
-        ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
+        ssize_t w = socket ? send(fd, p, n, MSG_NOSIGNAL) : write(fd, p, n);
         if (w == -1 && errno == EINTR)
             continue;
         if (w == -1)
@@ -214,19 +218,14 @@ int example_send_all(int fd, const void *buf, size_t n)
     return 0;
 }
 
+int example_send_all(int fd, const void *buf, size_t n)
+{
+    return put_all(fd, buf, n, true);
+}
+
 int example_write_all(int fd, const void *buf, size_t n)
 {
-    const char *p = buf;
-    while (n > 0) {
-        ssize_t w = write(fd, p, n);
-        if (w == -1 && errno == EINTR)
-            continue;
-        if (w == -1)
-            return -1;
-        p += w;
-        n -= (size_t)w;
-    }
-    return 0;
+    return put_all(fd, buf, n, false);
 }
 
 ssize_t example_recv(int fd, void *buf, size_t n)

@@ -368,9 +368,16 @@ static int become(uid_t uid, gid_t gid)
 /* Before the root is opened: a root that must exist does; run as root on a
  * root owned by someone else, this process becomes that owner, so every
  * file it makes or rewrites stays readable by the server; run as anyone
- * else than the owner, it refuses.  Returns 0 or -errno (said). */
-static int root_access(const char *cmd, const char *root, bool must_exist)
+ * else than the owner, it refuses.  *open_as is the path to open the root
+ * by afterwards: root, or "." once this process has become the owner.  The
+ * owner may not be able to reach the root by its name: systemd's
+ * DynamicUser= root /var/lib/ssftpd is a link into /var/lib/private, which
+ * is root's alone (0700), so the root is entered while still root.
+ * Returns 0 or -errno (said). */
+static int root_access(const char *cmd, const char *root, bool must_exist,
+                       const char **open_as)
 {
+    *open_as = root;
     char who[32];
     snprintf(who, sizeof who, "%s%s", strcmp(cmd, "init") == 0 ? "" : "user ",
              cmd);
@@ -396,6 +403,13 @@ static int root_access(const char *cmd, const char *root, bool must_exist)
                 who, root, (unsigned)st.st_uid, (unsigned)me);
         return -EPERM;
     }
+    if (chdir(root) != 0) {
+        int e = errno;
+        fprintf(stderr, "ssftpd %s: data root %s: %s\n", who, root,
+                strerror(e));
+        return -e;
+    }
+    *open_as = ".";
     int rc = become(st.st_uid, st.st_gid);
     if (rc != 0)
         fprintf(stderr,
@@ -427,12 +441,13 @@ int admin_init_main(int argc, char **argv)
         }
     }
     struct userdb *db;
-    int rc = root_access("init", root, false);
+    const char *open_as;
+    int rc = root_access("init", root, false, &open_as);
     if (rc != 0)
         return 1;
     rc = proto_init();
     if (rc == 0)
-        rc = userdb_open(root, &db);
+        rc = userdb_open(open_as, &db);
     if (rc == 0) {
         rc = userdb_init_file(db);
         userdb_close(db);
@@ -543,12 +558,14 @@ int admin_main(int argc, char **argv)
                 a.cmd, pos[1], USERDB_NAME_MAX);
         return 2;
     }
-    int rc = root_access(a.cmd, a.root, a.root_given && c->run != cmd_add);
+    const char *open_as;
+    int rc =
+        root_access(a.cmd, a.root, a.root_given && c->run != cmd_add, &open_as);
     if (rc != 0)
         return 1;
     rc = proto_init();
     if (rc == 0)
-        rc = userdb_open(a.root, &a.db);
+        rc = userdb_open(open_as, &a.db);
     if (rc == -EPERM)
         fprintf(stderr,
                 "ssftpd user %s: %s/secret may be read by others; "

@@ -36,6 +36,19 @@ int jail__open_beneath(int dirfd, const char *name, int flags, mode_t mode)
     }
 }
 
+int jail_supported(void)
+{
+    int root = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (root < 0)
+        return -errno;
+    int fd = jail__open_beneath(root, ".", O_PATH | O_DIRECTORY | O_CLOEXEC, 0);
+    close(root);
+    if (fd < 0)
+        return fd;
+    close(fd);
+    return 0;
+}
+
 /* ---- the jail and its paths --------------------------------------------- */
 
 int jail_open(int homefd, struct jail **out)

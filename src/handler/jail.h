@@ -70,6 +70,12 @@ struct jail_count {
     uint64_t entries;
 };
 
+/* Whether this process may use openat2(2) with the resolve flags every
+ * jail path is opened with: 0, or -ENOSYS before Linux 5.6 or under a
+ * seccomp filter that hides it (systemd's RestrictSUIDSGID=, which
+ * DynamicUser= implies, fails it with ENOSYS), or another -errno. */
+int jail_supported(void);
+
 /* Makes the jail of the home directory homefd (which it takes over: it is
  * closed on failure too).  The cwd starts at "/".  -ENOTDIR if homefd is not
  * a directory. */

@@ -15,6 +15,7 @@
 #include "config.h"
 #include "ftp.h"
 #include "isolation.h"
+#include "jail.h"
 #include "logfile.h"
 #include "privdrop.h"
 #include "proto.h"
@@ -669,6 +670,17 @@ int main(int argc, char **argv)
         return fail_core(&srv, &ftp_srv, iso);
     }
     say_how_to_add_users(srv.db, o.root);
+    /* Said now, not as "internal" at every upload. */
+    rc = jail_supported();
+    if (rc != 0) {
+        fprintf(stderr,
+                "ssftpd: cannot confine paths to the homes: openat2: %s (it "
+                "needs Linux 5.6 or later, and no seccomp filter that hides "
+                "it: systemd's RestrictSUIDSGID=, which DynamicUser= "
+                "implies, does)\n",
+                strerror(-rc));
+        return fail_core(&srv, &ftp_srv, iso);
+    }
     char cert[4096], key[4096], err[512], fp[PROTO_TLS_FP_SIZE];
     rc = tlskeys_locate(o.root, o.tls_cert, o.tls_key, true, cert, key, err,
                         sizeof err);

@@ -173,6 +173,20 @@ class Owner(Base):
         st = os.stat(os.path.join(self.root, "users.json"))
         self.assertEqual(stat.S_IMODE(st.st_mode), 0o600)
 
+    def test_a_root_its_owner_cannot_reach_by_name(self):
+        # systemd's DynamicUser= layout: /var/lib/NAME is a link into
+        # /var/lib/private, which is root's alone (0700).
+        private = os.path.join(self.tmp, "private")
+        os.mkdir(private, 0o700)
+        os.rename(self.root, os.path.join(private, "root"))
+        link = os.path.join(self.tmp, "state")
+        os.symlink("private/root", link)
+        self.add_user(link, "alice")
+        r = run("user", "list", "--root", link, check=True)
+        self.assertIn("alice", r.stdout)
+        st = os.stat(os.path.join(private, "root", "homes", "alice"))
+        self.assertEqual(st.st_uid, self.nobody.pw_uid)
+
     def test_another_user_is_refused(self):
         other = os.path.join(self.tmp, "rootsroot")
         self.assertEqual(run("init", "--root", other).returncode, 0)

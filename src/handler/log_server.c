@@ -11,7 +11,8 @@
 static enum log_level level_of(int err)
 {
     switch (-err) {
-    case EUSERS:
+    case EUSERS: /* too many connections */
+    case EMLINK: /* too many from one address */
     case EBUSY:
     case EAGAIN:
     case EMFILE:

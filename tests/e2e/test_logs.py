@@ -289,6 +289,20 @@ class Xferlog(WithAlice):
             else:
                 self.assertLess(row["bytes"], 64 << 20)
 
+    def test_sighup_reopens_it(self):
+        """logrotate's way: the file moved away, SIGHUP, and the next line
+        goes to a new file of that name."""
+        p, port, _, xfer = self.run_server()
+        os.rename(xfer, xfer + ".1")
+        p.send_signal(signal.SIGHUP)
+        read_until(p.stderr, r"ssftpd notice: reloaded; TLS key")
+        r = self.client(port, "put", "my file.txt")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        with open(xfer) as fh:
+            self.assertEqual([parse_xferlog(x)["file"] for x in fh],
+                             ["/my_file.txt"])
+        self.assertEqual(os.path.getsize(xfer + ".1"), 0)
+
     def test_forked_sessions_write_too(self):
         p, port, _, xfer = self.run_server("--isolation", "process")
         r = self.client(port, "put", "my file.txt")

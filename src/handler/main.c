@@ -174,8 +174,8 @@ static void usage(FILE *f)
         "SIGHUP reloads: the config file again (the command line still\n"
         "wins), the TLS pair they name, for new connections (sessions keep\n"
         "theirs; a pair that does not load keeps the old one), --log and\n"
-        "--log-level, and --xferlog's file, reopened.  Other options need\n"
-        "a restart.\n"
+        "--log-level (a --log or --xferlog file is reopened).  Other\n"
+        "options need a restart.\n"
         "SIGINT and SIGTERM stop the server, letting transfers finish for\n"
         "up to 10 s.\n",
         SSFTPD_DEFAULT_CONFIG, DEFAULT_ROOT, DEFAULT_HOST, DEFAULT_PORT,

@@ -11,6 +11,7 @@
 #include <sys/mman.h>
 #include <time.h>
 
+#include "log.h"
 #include "sysutil.h"
 
 /* Key: "u:" + user name (at most 64 bytes) or "a:" + numeric address. */
@@ -85,7 +86,8 @@ void backoff_destroy(struct backoff *b)
         return;
     pthread_mutex_destroy(&b->t->lock);
     if (munmap(b->t, sizeof *b->t) != 0)
-        perror("ssftpd: munmap of the login table");
+        log_msg(LOG_LEVEL_ERROR, "munmap of the login table: %s",
+                strerror(errno));
     free(b);
 }
 
@@ -102,8 +104,8 @@ static int lock(struct backoff *b)
 {
     int rc = pthread_mutex_lock(&b->t->lock);
     if (rc == EOWNERDEAD) {
-        fprintf(stderr, "ssftpd: a session died holding the login table "
-                        "lock; recovered it\n");
+        log_msg(LOG_LEVEL_WARNING, "a session died holding the login table "
+                                   "lock; recovered it");
         rc = pthread_mutex_consistent(&b->t->lock);
     }
     return -rc;

@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "log.h"
+
 #define CONFIG_MAX (1 << 20) /* bytes: a config, not a data file */
 
 /* Every text read, kept for the life of the process (config.h): the
@@ -67,7 +69,7 @@ int config_load(const char *path, config_fn fn, void *arg)
     char *text = NULL;
     int rc = slurp(path, &text);
     if (rc != 0) {
-        fprintf(stderr, "ssftpd: config %s: %s\n", path, strerror(-rc));
+        log_msg(LOG_LEVEL_ERROR, "config %s: %s", path, strerror(-rc));
         return rc;
     }
     unsigned lineno = 0;
@@ -81,7 +83,7 @@ int config_load(const char *path, config_fn fn, void *arg)
             continue;
         char *eq = strchr(s, '=');
         if (eq == NULL) {
-            fprintf(stderr, "ssftpd: %s:%u: not \"key = value\"\n", path,
+            log_msg(LOG_LEVEL_ERROR, "%s:%u: not \"key = value\"", path,
                     lineno);
             rc = -EINVAL;
             break;
@@ -89,7 +91,7 @@ int config_load(const char *path, config_fn fn, void *arg)
         *eq = '\0';
         char *key = trim(s), *value = trim(eq + 1);
         if (*key == '\0') {
-            fprintf(stderr, "ssftpd: %s:%u: no key before '='\n", path, lineno);
+            log_msg(LOG_LEVEL_ERROR, "%s:%u: no key before '='", path, lineno);
             rc = -EINVAL;
             break;
         }

@@ -16,7 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "logesc.h"
+#include "log.h"
 
 /* Wrong passwords before the connection is closed. */
 #define FTP_MAX_FAILURES 3
@@ -27,7 +27,8 @@ void ftp_log(const struct ftp_session *s, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    log_session_v("ftp", s->peer, s->logged_in ? s->user : NULL, fmt, ap);
+    log_session_v(LOG_LEVEL_INFO, "ftp", s->peer, s->logged_in ? s->user : NULL,
+                  fmt, ap);
     va_end(ap);
 }
 

@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include "fileio.h"
+#include "xferlog.h"
 
 #define LIST_BUF (16 * 1024)
 #define XFER_BUF (1024 * 1024)
@@ -524,6 +525,20 @@ int ftp_cmd_rnto(struct ftp_session *s, const char *arg, size_t n)
 
 /* ---- transfers --------------------------------------------------------- */
 
+/* A transfer's line in --xferlog (xferlog.h). */
+static void ftp_xferlog(const struct ftp_session *s, const char *path,
+                        uint64_t bytes, double t0, bool upload, bool complete)
+{
+    xferlog_write(&(struct xferlog_entry){.service = "ftp",
+                                          .peer = s->peer,
+                                          .user = s->user,
+                                          .path = path,
+                                          .bytes = bytes,
+                                          .seconds = proto_mono_s() - t0,
+                                          .upload = upload,
+                                          .complete = complete});
+}
+
 int ftp_cmd_retr(struct ftp_session *s, const char *arg, size_t n)
 {
     if (!ftp_data_ready(s))
@@ -557,7 +572,10 @@ int ftp_cmd_retr(struct ftp_session *s, const char *arg, size_t n)
         .progress = check_abort, .ctx = &ac, .zero_copy = !s->prot_p};
     dio.body_out = size - s->rest;
     int file_err = 0;
+    double t0 = proto_mono_s();
     rc = proto_body_from_file(&dio, fd, s->rest, NULL, &hooks, &file_err);
+    ftp_xferlog(s, path, size - s->rest - dio.body_out, t0, false,
+                rc == 0 && file_err == 0);
     close(fd);
     ftp_data_close(&dio);
     ftp_log(s, "RETR %s from %llu: %s", path, (unsigned long long)s->rest,
@@ -794,6 +812,7 @@ int ftp_cmd_stor(struct ftp_session *s, const char *arg, size_t n, bool append)
     int file_err = 0;
     struct abort_ctx ac;
     watch(s, &dio, &ac);
+    double t0 = proto_mono_s();
     rc = receive(s, &dio, u, start, &got, &file_err);
     ftp_data_close(&dio);
     /* The data on disk first: the commit would wait for it anyway, and a
@@ -805,6 +824,8 @@ int ftp_cmd_stor(struct ftp_session *s, const char *arg, size_t n, bool append)
     if (rc == 0 && file_err == 0)
         rc = upload_cut(s);
     (void)files_upload_written(u, from, &stored);
+    if (file_err != 0 || rc != 0)
+        ftp_xferlog(s, path, got, t0, true, false);
     if (file_err != 0) {
         /* Over quota or out of space: nothing half-made is kept. */
         (void)files_upload_discard(u);
@@ -822,6 +843,7 @@ int ftp_cmd_stor(struct ftp_session *s, const char *arg, size_t n, bool append)
     }
     struct jail_commit c;
     rc = files_upload_commit(u, &c, sync ? JAIL_SYNC_DIR_ONLY : JAIL_SYNC_NONE);
+    ftp_xferlog(s, path, got, t0, true, rc == 0);
     if (rc != 0) {
         ftp_log(s, "STOR %s: publishing failed: %s", path, strerror(-rc));
         return ftp_fail(s, rc, path);

@@ -12,6 +12,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "log.h"
+#include "log_server.h"
+
 struct isolation {
     atomic_uint *count; /* MAP_SHARED: the parent writes, children read */
     int stop_rd;        /* every process holds it */
@@ -41,7 +44,7 @@ static void *watch_parent(void *arg)
         if (n == 0)
             break;
         if (n < 0) {
-            fprintf(stderr, "ssftpd: session process %ld: stop pipe: %s\n",
+            log_msg(LOG_LEVEL_ERROR, "session process %ld: stop pipe: %s",
                     (long)getpid(), strerror((int)-n));
             return NULL;
         }
@@ -49,7 +52,7 @@ static void *watch_parent(void *arg)
     ss_server_request_shutdown(watched.server);
     proto_sleep_ms(watched.drain_ms);
     if (shutdown(watched.sock, SHUT_RDWR) != 0 && errno != ENOTCONN)
-        fprintf(stderr, "ssftpd: session process %ld: shutdown: %s\n",
+        log_msg(LOG_LEVEL_ERROR, "session process %ld: shutdown: %s",
                 (long)getpid(), strerror(errno));
     return NULL;
 }
@@ -61,8 +64,7 @@ static int child_setup(ss_request *r)
     /* While any child held the write end, the parent's close would never
      * read as EOF. */
     if (iso->stop_wr >= 0 && close(iso->stop_wr) != 0)
-        fprintf(stderr, "ssftpd: session process: close: %s\n",
-                strerror(errno));
+        log_msg(LOG_LEVEL_ERROR, "session process: close: %s", strerror(errno));
     iso->stop_wr = -1;
     watched.stop_fd = iso->stop_rd;
     watched.sock = ss_request_fd(r);
@@ -75,7 +77,7 @@ static int child_setup(ss_request *r)
     /* Without a watcher the session still runs; a stop then ends it at the
      * parent's drain deadline instead. */
     if (rc != 0)
-        fprintf(stderr, "ssftpd: session process %ld: watcher: %s\n",
+        log_msg(LOG_LEVEL_ERROR, "session process %ld: watcher: %s",
                 (long)getpid(), strerror(rc));
     return session_handler_class.setup(r);
 }
@@ -119,6 +121,7 @@ static void parent_service_actions(ss_server *s)
 static const ss_server_ops parent_ops = {
     .process_request = parent_process_request,
     .service_actions = parent_service_actions,
+    .handle_error = log_server_error,
 };
 
 int isolation_create(struct isolation **out, struct session_server *srv,
@@ -167,7 +170,7 @@ void isolation_stop(struct isolation *iso)
     if (iso == NULL || iso->stop_wr < 0)
         return;
     if (close(iso->stop_wr) != 0)
-        perror("ssftpd: close of the stop pipe");
+        log_msg(LOG_LEVEL_ERROR, "close of the stop pipe: %s", strerror(errno));
     iso->stop_wr = -1;
 }
 
@@ -177,8 +180,9 @@ void isolation_destroy(struct isolation *iso)
         return;
     isolation_stop(iso);
     if (close(iso->stop_rd) != 0)
-        perror("ssftpd: close of the stop pipe");
+        log_msg(LOG_LEVEL_ERROR, "close of the stop pipe: %s", strerror(errno));
     if (munmap(iso->count, sizeof *iso->count) != 0)
-        perror("ssftpd: munmap of the session count");
+        log_msg(LOG_LEVEL_ERROR, "munmap of the session count: %s",
+                strerror(errno));
     free(iso);
 }

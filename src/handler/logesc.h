@@ -8,7 +8,6 @@
 #ifndef SSFTP_HANDLER_LOGESC_H
 #define SSFTP_HANDLER_LOGESC_H
 
-#include <stdarg.h>
 #include <stddef.h>
 
 /* Copies the NUL-terminated in to out (cap bytes, cap >= 1), escaping:
@@ -19,15 +18,5 @@
  * through.  The result is always terminated; it is cut at a character
  * boundary (never inside an escape) when out is too small. */
 void log_escape(const char *in, char *out, size_t cap);
-
-/* One session's log line on stderr: "STAMP ssftpd [PROTO ]PEER USER: MSG",
- * the UTC time to the second, user (NULL: "-") and the formatted message
- * escaped as above (the message cut to about 1 KiB).  proto names the
- * protocol when it is not the native one ("ftp"), else NULL.  One fprintf
- * per line: stdio locks the stream, so lines from threads never mix.
- * Without STAMP when stderr is systemd's journal (JOURNAL_STREAM), which
- * stamps the lines itself. */
-void log_session_v(const char *proto, const char *peer, const char *user,
-                   const char *fmt, va_list ap);
 
 #endif

@@ -16,7 +16,8 @@
 #include "ftp.h"
 #include "isolation.h"
 #include "jail.h"
-#include "logfile.h"
+#include "log.h"
+#include "log_server.h"
 #include "privdrop.h"
 #include "proto.h"
 #include "quota.h"
@@ -28,6 +29,7 @@
 #include "tlskeys.h"
 #include "socketserver.h"
 #include "userdb.h"
+#include "xferlog.h"
 
 #define DEFAULT_ROOT SSFTPD_DEFAULT_ROOT
 #define DEFAULT_HOST "127.0.0.1"
@@ -42,11 +44,13 @@
 
 struct options {
     const char *root;
-    bool root_given;    /* by --root or the config: it must exist */
-    const char *config; /* --config FILE */
-    const char *run_as; /* --user NAME */
-    const char *log;    /* --log FILE; NULL or "stderr": stderr */
-    bool check_only;    /* --check: parse, say so, exit */
+    bool root_given;          /* by --root or the config: it must exist */
+    const char *config;       /* --config FILE */
+    const char *run_as;       /* --user NAME */
+    const char *log;          /* --log syslog|stderr|FILE; NULL: stderr */
+    const char *xferlog;      /* --xferlog FILE (xferlog.h) */
+    enum log_level log_level; /* --log-level (log.h) */
+    bool check_only;          /* --check: parse, say so, exit */
     char host[256];
     unsigned port;
     unsigned workers; /* 0: max_clients + a margin */
@@ -82,7 +86,9 @@ static void usage(FILE *f)
         "              [--ftp HOST:PORT [--ftp-passive-ports LO-HI]\n"
         "               [--ftp-allow-plaintext] [--ftp-active]\n"
         "               [--ftp-no-tls-reuse] [--ftp-data-timeout S]\n"
-        "               [--ftp-no-fsync]] [--user NAME] [--log FILE]\n"
+        "               [--ftp-no-fsync]] [--user NAME]\n"
+        "              [--log syslog|stderr|FILE] [--log-level LEVEL]\n"
+        "              [--xferlog FILE]\n"
         "       ssftpd user add|passwd|del|quota|list ... (ssftpd user "
         "--help)\n"
         "       ssftpd fingerprint [--root DIR] [--tls-cert FILE]\n"
@@ -154,13 +160,23 @@ static void usage(FILE *f)
         "                        the keys loaded; the data root must be\n"
         "                        NAME's (ssftpd user ... run as root then\n"
         "                        writes as NAME)\n"
-        "  --log FILE            append the log to FILE (made 0640), not\n"
-        "                        stderr; reopened at SIGHUP (logrotate)\n"
+        "  --log DEST            where the log goes: stderr (default; under\n"
+        "                        systemd's journal with <N> level prefixes\n"
+        "                        and no timestamps), syslog (facility\n"
+        "                        daemon), or a FILE appended to (made 0640;\n"
+        "                        reopened at SIGHUP, for logrotate)\n"
+        "  --log-level LEVEL     error, warning, notice, info (default) or\n"
+        "                        debug: lines less severe are left out\n"
+        "  --xferlog FILE        one line per finished or cut transfer (both\n"
+        "                        protocols) in wu-ftpd's and vsftpd's\n"
+        "                        xferlog(5) format, appended to FILE (made\n"
+        "                        0640; reopened at SIGHUP)\n"
         "\n"
         "SIGHUP reloads: the config file again (the command line still\n"
         "wins), the TLS pair they name, for new connections (sessions keep\n"
-        "theirs; a pair that does not load keeps the old one), and --log's\n"
-        "file, reopened.  Other options need a restart.\n"
+        "theirs; a pair that does not load keeps the old one), --log and\n"
+        "--log-level (a --log or --xferlog file is reopened).  Other\n"
+        "options need a restart.\n"
         "SIGINT and SIGTERM stop the server, letting transfers finish for\n"
         "up to 10 s.\n",
         SSFTPD_DEFAULT_CONFIG, DEFAULT_ROOT, DEFAULT_HOST, DEFAULT_PORT,
@@ -273,15 +289,18 @@ static int parse_option(const char *a, const char *v, struct options *o)
         rc = (o->run_as = v) == NULL ? -EINVAL : 0;
     else if (strcmp(a, "--log") == 0)
         rc = (o->log = v) == NULL ? -EINVAL : 0;
+    else if (strcmp(a, "--log-level") == 0)
+        rc = log_level_parse(v, &o->log_level);
+    else if (strcmp(a, "--xferlog") == 0)
+        rc = (o->xferlog = v) == NULL ? -EINVAL : 0;
     else if (strcmp(a, "--config") == 0)
         rc = (o->config = v) == NULL ? -EINVAL : 0;
     else {
-        fprintf(stderr, "ssftpd: %sunknown option %s\n", opt_where, a);
+        log_msg(LOG_LEVEL_ERROR, "%sunknown option %s", opt_where, a);
         return -ENOENT;
     }
     if (rc != 0) {
-        fprintf(stderr, "ssftpd: %sbad or missing value for %s\n", opt_where,
-                a);
+        log_msg(LOG_LEVEL_ERROR, "%sbad or missing value for %s", opt_where, a);
         return -EINVAL;
     }
     return 0;
@@ -300,12 +319,12 @@ static int config_option(void *arg, const char *file, unsigned line,
     if (snprintf(a, sizeof a, "--%s", key) >= (int)sizeof a ||
         strcmp(key, "config") == 0 || strcmp(key, "version") == 0 ||
         strcmp(key, "help") == 0 || strcmp(key, "check") == 0) {
-        fprintf(stderr, "ssftpd: %sunknown option %s\n", opt_where, key);
+        log_msg(LOG_LEVEL_ERROR, "%sunknown option %s", opt_where, key);
         rc = -ENOENT;
     } else if (parse_flag(a, &probe)) {
         bool yes = strcmp(value, "yes") == 0 || strcmp(value, "true") == 0;
         if (!yes && strcmp(value, "no") != 0 && strcmp(value, "false") != 0) {
-            fprintf(stderr, "ssftpd: %s%s takes yes or no\n", opt_where, key);
+            log_msg(LOG_LEVEL_ERROR, "%s%s takes yes or no", opt_where, key);
             rc = -EINVAL;
         } else if (yes) {
             parse_flag(a, o);
@@ -340,7 +359,7 @@ static int check_root(const struct options *o)
     if (!o->root_given || stat(o->root, &st) == 0)
         return 0;
     int e = errno;
-    fprintf(stderr, "ssftpd: data root %s: %s%s%s\n", o->root, strerror(e),
+    log_msg(LOG_LEVEL_ERROR, "data root %s: %s%s%s", o->root, strerror(e),
             e == ENOENT ? "; make it with: ssftpd init --root " : "",
             e == ENOENT ? o->root : "");
     return -e;
@@ -374,15 +393,16 @@ static int parse_args(int argc, char **argv, struct options *o)
     /* A partial a client dropped a moment ago is one it means to resume;
      * and each sweep walks the home. */
     if (o->partial_max_age_s >= 0 && o->partial_max_age_s < 60) {
-        fprintf(stderr, "ssftpd: --partial-max-age must be 60s or more, or "
-                        "off\n");
+        log_msg(LOG_LEVEL_ERROR, "--partial-max-age must be 60s or more, or "
+                                 "off");
         return -EINVAL;
     }
     if (o->max_clients == 0 || o->idle_timeout_s == 0 ||
         o->login_timeout_s == 0 || o->ftp_data_timeout_s == 0) {
-        fprintf(stderr, "ssftpd: --max-clients, --idle-timeout, "
-                        "--login-timeout and --ftp-data-timeout must be "
-                        "above 0\n");
+        log_msg(LOG_LEVEL_ERROR,
+                "--max-clients, --idle-timeout, "
+                "--login-timeout and --ftp-data-timeout must be "
+                "above 0");
         return -EINVAL;
     }
     return 0;
@@ -394,14 +414,16 @@ static void raise_nofile(void)
 {
     struct rlimit rl;
     if (getrlimit(RLIMIT_NOFILE, &rl) != 0) {
-        perror("ssftpd: getrlimit(RLIMIT_NOFILE)");
+        log_msg(LOG_LEVEL_WARNING, "getrlimit(RLIMIT_NOFILE): %s",
+                strerror(errno));
         return;
     }
     if (rl.rlim_cur >= rl.rlim_max)
         return;
     rl.rlim_cur = rl.rlim_max;
     if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
-        perror("ssftpd: setrlimit(RLIMIT_NOFILE)");
+        log_msg(LOG_LEVEL_WARNING, "setrlimit(RLIMIT_NOFILE): %s",
+                strerror(errno));
 }
 
 /* The FTP server's loop, on a thread of its own beside the native one. */
@@ -410,8 +432,7 @@ static void *ftp_main(void *arg)
     ss_server *ftp = arg;
     int rc = ss_server_serve_forever(ftp, 1000);
     if (rc != 0)
-        fprintf(stderr, "ssftpd: the FTP server stopped: %s\n",
-                ss_strerror(rc));
+        log_msg(LOG_LEVEL_ERROR, "the FTP server stopped: %s", ss_strerror(rc));
     return NULL;
 }
 
@@ -423,9 +444,10 @@ static int ftp_start(const struct options *o, const ss_config *native,
     ss_config cfg = *native;
     cfg.host = o->ftp_host;
     cfg.port = (uint16_t)o->ftp_port;
-    int rc = ss_server_create(out, &cfg, &ftp_handler_class, NULL, fs);
+    int rc =
+        ss_server_create(out, &cfg, &ftp_handler_class, &log_server_ops, fs);
     if (rc != 0) {
-        fprintf(stderr, "ssftpd: cannot listen for FTP on %s:%u: %s\n",
+        log_msg(LOG_LEVEL_ERROR, "cannot listen for FTP on %s:%u: %s",
                 o->ftp_host, o->ftp_port, ss_strerror(rc));
         return rc;
     }
@@ -448,9 +470,9 @@ static void say_how_to_add_users(struct userdb *db, const char *root)
     if (userdb_list(db, &all, &n) != 0)
         return;
     if (n == 0)
-        fprintf(stderr,
-                "ssftpd: no users yet; add one with: ssftpd user add NAME "
-                "--root %s\n",
+        log_msg(LOG_LEVEL_NOTICE,
+                "no users yet; add one with: ssftpd user add NAME "
+                "--root %s",
                 root);
     sodium_memzero(all, n * sizeof *all);
     free(all);
@@ -503,9 +525,9 @@ static int check_root_after_drop(const struct options *o)
                                                                     : NULL;
     if (bad == NULL)
         return 0;
-    fprintf(stderr,
-            "ssftpd: --user %s cannot use %s: %s (chown -R %s %s, as root)\n",
-            o->run_as, bad, strerror(errno), o->run_as, o->root);
+    log_msg(LOG_LEVEL_ERROR,
+            "--user %s cannot use %s: %s (chown -R %s %s, as root)", o->run_as,
+            bad, strerror(errno), o->run_as, o->root);
     return -EACCES;
 }
 
@@ -515,8 +537,8 @@ static int drop_privileges(const struct options *o)
 {
     if (o->run_as == NULL) {
         if (geteuid() == 0)
-            fprintf(stderr, "ssftpd: running as root; --user NAME drops to "
-                            "NAME once the sockets are bound\n");
+            log_msg(LOG_LEVEL_WARNING, "running as root; --user NAME drops to "
+                                       "NAME once the sockets are bound");
         return 0;
     }
     int rc = privdrop_to(o->run_as);
@@ -535,7 +557,8 @@ static void options_defaults(struct options *o)
                           .default_quota = QUOTA_UNLIMITED,
                           .default_max_files = QUOTA_UNLIMITED,
                           .partial_max_age_s = DEFAULT_PARTIAL_MAX_AGE_S,
-                          .ftp_data_timeout_s = FTP_DATA_TIMEOUT_S};
+                          .ftp_data_timeout_s = FTP_DATA_TIMEOUT_S,
+                          .log_level = LOG_LEVEL_INFO};
 }
 
 /* What SIGHUP reloads (reload.h). */
@@ -556,13 +579,16 @@ static void reload_apply(struct reloader *r)
     options_defaults(&o);
     if (load_config(r->argc, r->argv, &o) != 0 ||
         parse_args(r->argc, r->argv, &o) != 0) {
-        fprintf(stderr, "ssftpd: reload failed, keeping the old state: the "
-                        "options above\n");
+        log_msg(LOG_LEVEL_ERROR, "reload failed, keeping the old state: the "
+                                 "options above");
         return;
     }
     /* The log first, so the lines below go to the new file. */
-    if (o.log != NULL && logfile_open(o.log) != 0)
-        fprintf(stderr, "ssftpd: reload: keeping the old log\n");
+    log_set_level(o.log_level);
+    if (o.xferlog != NULL)
+        (void)xferlog_open(o.xferlog); /* the old one stays, if it fails */
+    if (o.log != NULL && log_open(o.log) != 0)
+        log_msg(LOG_LEVEL_ERROR, "reload: keeping the old log");
     char cert[4096], key[4096], err[512] = "", fp[PROTO_TLS_FP_SIZE];
     SSL_CTX *ctx = NULL, *ftp_ctx = NULL;
     int rc = tlskeys_locate(r->root, o.tls_cert, o.tls_key, false, cert, key,
@@ -573,16 +599,16 @@ static void reload_apply(struct reloader *r)
         rc = ftp_tls_context(cert, key, &ftp_ctx, err, sizeof err);
     if (rc != 0) {
         SSL_CTX_free(ctx);
-        fprintf(stderr,
-                "ssftpd: reload failed, keeping the old state: TLS: "
-                "%s\n",
+        log_msg(LOG_LEVEL_ERROR,
+                "reload failed, keeping the old state: TLS: "
+                "%s",
                 err);
         return;
     }
     tlsslot_set(&r->srv->tls, ctx);
     if (r->ftp != NULL)
         tlsslot_set(&r->ftp->tls, ftp_ctx);
-    fprintf(stderr, "ssftpd: reloaded; TLS key %s (%s)\n", fp, cert);
+    log_msg(LOG_LEVEL_NOTICE, "reloaded; TLS key %s (%s)", fp, cert);
 }
 
 /* SIGHUP, from the server's loop (reload.h); systemd hears of it
@@ -632,7 +658,7 @@ int main(int argc, char **argv)
     if (check_root(&o) != 0)
         return 1;
     if (o.check_only && o.run_as != NULL && getpwnam(o.run_as) == NULL) {
-        fprintf(stderr, "ssftpd: --user %s: no such user\n", o.run_as);
+        log_msg(LOG_LEVEL_ERROR, "--user %s: no such user", o.run_as);
         return 1;
     }
     if (o.check_only) {
@@ -640,11 +666,13 @@ int main(int argc, char **argv)
                o.config ? o.config : "");
         return 0;
     }
-    if (o.log != NULL && logfile_open(o.log) != 0)
+    log_set_level(o.log_level);
+    if ((o.log != NULL && log_open(o.log) != 0) ||
+        (o.xferlog != NULL && xferlog_open(o.xferlog) != 0))
         return 1;
     int rc;
     if (proto_init() != 0) {
-        fprintf(stderr, "ssftpd: libsodium cannot initialise\n");
+        log_msg(LOG_LEVEL_ERROR, "libsodium cannot initialise");
         return 1;
     }
     atomic_uint thread_sessions = 0;
@@ -665,7 +693,7 @@ int main(int argc, char **argv)
     struct isolation *iso = NULL;
     rc = userdb_open(o.root, &srv.db);
     if (rc != 0) {
-        fprintf(stderr, "ssftpd: cannot open data root %s: %s\n", o.root,
+        log_msg(LOG_LEVEL_ERROR, "cannot open data root %s: %s", o.root,
                 strerror(-rc));
         return fail_core(&srv, &ftp_srv, iso);
     }
@@ -673,11 +701,11 @@ int main(int argc, char **argv)
     /* Said now, not as "internal" at every upload. */
     rc = jail_supported();
     if (rc != 0) {
-        fprintf(stderr,
-                "ssftpd: cannot confine paths to the homes: openat2: %s (it "
-                "needs Linux 5.6 or later, and no seccomp filter that hides "
-                "it: systemd's RestrictSUIDSGID=, which DynamicUser= "
-                "implies, does)\n",
+        log_msg(LOG_LEVEL_ERROR,
+                "cannot confine paths to the homes: openat2: %s (it needs "
+                "Linux 5.6 or later, and no seccomp filter that hides it: "
+                "systemd's RestrictSUIDSGID=, which DynamicUser= implies, "
+                "does)",
                 strerror(-rc));
         return fail_core(&srv, &ftp_srv, iso);
     }
@@ -689,16 +717,16 @@ int main(int argc, char **argv)
         rc = tlskeys_context(cert, key, &ctx, fp, err, sizeof err);
     tlsslot_set(&srv.tls, ctx);
     if (rc != 0) {
-        fprintf(stderr, "ssftpd: TLS: %s\n", err);
+        log_msg(LOG_LEVEL_ERROR, "TLS: %s", err);
         return fail_core(&srv, &ftp_srv, iso);
     }
-    fprintf(stderr, "ssftpd: TLS key %s (%s)\n", fp, cert);
+    log_msg(LOG_LEVEL_NOTICE, "TLS key %s (%s)", fp, cert);
     if (o.ftp) {
         ctx = NULL;
         rc = ftp_tls_context(cert, key, &ctx, err, sizeof err);
         tlsslot_set(&ftp_srv.tls, ctx);
         if (rc != 0) {
-            fprintf(stderr, "ssftpd: FTP TLS: %s\n", err);
+            log_msg(LOG_LEVEL_ERROR, "FTP TLS: %s", err);
             return fail_core(&srv, &ftp_srv, iso);
         }
     }
@@ -709,7 +737,7 @@ int main(int argc, char **argv)
     if (rc == 0)
         rc = backoff_create(&srv.backoff);
     if (rc != 0) {
-        fprintf(stderr, "ssftpd: cannot start: %s\n", strerror(-rc));
+        log_msg(LOG_LEVEL_ERROR, "cannot start: %s", strerror(-rc));
         return fail_core(&srv, &ftp_srv, iso);
     }
 
@@ -742,7 +770,7 @@ int main(int argc, char **argv)
     if (o.isolate) {
         rc = isolation_create(&iso, &srv, &cfg, DRAIN_MS, &handler, &ops);
         if (rc != 0) {
-            fprintf(stderr, "ssftpd: cannot start: %s\n", strerror(-rc));
+            log_msg(LOG_LEVEL_ERROR, "cannot start: %s", strerror(-rc));
             return fail_core(&srv, &ftp_srv, iso);
         }
     }
@@ -752,15 +780,16 @@ int main(int argc, char **argv)
                           .root = o.root,
                           .srv = &srv,
                           .ftp = o.ftp ? &ftp_srv : NULL};
-    ops = reload_on_sighup(ops, reload_now, &rl);
+    ops =
+        reload_on_sighup(ops != NULL ? ops : &log_server_ops, reload_now, &rl);
     if (ops == NULL) {
-        fprintf(stderr, "ssftpd: cannot handle SIGHUP: %s\n", strerror(errno));
+        log_msg(LOG_LEVEL_ERROR, "cannot handle SIGHUP: %s", strerror(errno));
         return fail_core(&srv, &ftp_srv, iso);
     }
     ss_server *server;
     rc = ss_server_create(&server, &cfg, handler, ops, &srv);
     if (rc != 0) {
-        fprintf(stderr, "ssftpd: cannot listen on %s:%u: %s\n", o.host, o.port,
+        log_msg(LOG_LEVEL_ERROR, "cannot listen on %s:%u: %s", o.host, o.port,
                 ss_strerror(rc));
         return fail_core(&srv, &ftp_srv, iso);
     }
@@ -768,7 +797,7 @@ int main(int argc, char **argv)
     /* SIGINT/SIGTERM stop the loop; close then drains (DRAIN_MS). */
     rc = ss_server_shutdown_on_signals(server);
     if (rc != 0) {
-        fprintf(stderr, "ssftpd: cannot handle signals: %s\n", ss_strerror(rc));
+        log_msg(LOG_LEVEL_ERROR, "cannot handle signals: %s", ss_strerror(rc));
         ss_server_destroy(server);
         return fail_core(&srv, &ftp_srv, iso);
     }
@@ -791,7 +820,7 @@ int main(int argc, char **argv)
         if (rc == 0) {
             rc = -pthread_create(&ftp_thread, NULL, ftp_main, ftp);
             if (rc != 0)
-                fprintf(stderr, "ssftpd: cannot start the FTP server: %s\n",
+                log_msg(LOG_LEVEL_ERROR, "cannot start the FTP server: %s",
                         strerror(-rc));
         }
         if (rc != 0) {
@@ -811,7 +840,7 @@ int main(int argc, char **argv)
     sdnotify_ready(addr); /* systemd Type=notify (sdnotify.h) */
     rc = ss_server_serve_forever(server, 1000);
     sdnotify_stopping();
-    fprintf(stderr, "ssftpd: shutting down; waiting for transfers\n");
+    log_msg(LOG_LEVEL_NOTICE, "shutting down; waiting for transfers");
     if (ftp != NULL) {
         ss_server_shutdown(ftp);
         pthread_join(ftp_thread, NULL);
@@ -827,6 +856,6 @@ int main(int argc, char **argv)
     userdb_close(srv.db);
     tlsslot_set(&srv.tls, NULL);
     tlsslot_set(&ftp_srv.tls, NULL);
-    fprintf(stderr, "ssftpd: stopped\n");
+    log_msg(LOG_LEVEL_NOTICE, "stopped");
     return rc == 0 ? 0 : 1;
 }

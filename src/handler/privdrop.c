@@ -9,6 +9,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "log.h"
+
 int privdrop_to(const char *name)
 {
     struct passwd pw, *found = NULL;
@@ -17,7 +19,7 @@ int privdrop_to(const char *name)
     char *buf = malloc(len);
     int rc = buf == NULL ? ENOMEM : getpwnam_r(name, &pw, buf, len, &found);
     if (rc != 0 || found == NULL) {
-        fprintf(stderr, "ssftpd: --user %s: %s\n", name,
+        log_msg(LOG_LEVEL_ERROR, "--user %s: %s", name,
                 rc != 0 ? strerror(rc) : "no such user");
         free(buf);
         return rc != 0 ? -rc : -ENOENT;
@@ -43,10 +45,9 @@ int privdrop_to(const char *name)
              (pw.pw_gid != 0 && setegid(0) == 0))
         rc = EPERM, step = "root could be had back";
     if (rc != 0)
-        fprintf(stderr, "ssftpd: --user %s: %s: %s\n", name, step,
-                strerror(rc));
+        log_msg(LOG_LEVEL_ERROR, "--user %s: %s: %s", name, step, strerror(rc));
     else
-        fprintf(stderr, "ssftpd: running as %s (uid %u, gid %u)\n", name,
+        log_msg(LOG_LEVEL_NOTICE, "running as %s (uid %u, gid %u)", name,
                 (unsigned)pw.pw_uid, (unsigned)pw.pw_gid);
     free(buf);
     return -rc;

@@ -9,6 +9,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "log.h"
+
 /* A sane bound on LISTEN_FDS: ssftpd uses two at most. */
 #define SDLISTEN_MAX 64
 
@@ -75,9 +77,9 @@ int sdlisten_take(bool want_ftp, int *native, int *ftp)
     }
     long n = parse_dec(sfds, 0, SDLISTEN_MAX);
     if (n < 0) {
-        fprintf(stderr,
-                "ssftpd: socket activation: LISTEN_FDS=%s is not a "
-                "number of descriptors\n",
+        log_msg(LOG_LEVEL_ERROR,
+                "socket activation: LISTEN_FDS=%s is not a "
+                "number of descriptors",
                 sfds);
         unset_all();
         return -EINVAL;
@@ -91,9 +93,9 @@ int sdlisten_take(bool want_ftp, int *native, int *ftp)
         if (count_names(names_buf) == n)
             names = names_buf;
         else
-            fprintf(stderr,
-                    "ssftpd: socket activation: LISTEN_FDNAMES=%s "
-                    "does not name %ld descriptors; ignored\n",
+            log_msg(LOG_LEVEL_WARNING,
+                    "socket activation: LISTEN_FDNAMES=%s "
+                    "does not name %ld descriptors; ignored",
                     names_buf, n);
     }
     unset_all();
@@ -101,8 +103,8 @@ int sdlisten_take(bool want_ftp, int *native, int *ftp)
         int fd = SDLISTEN_FDS_START + i;
         int fl = fcntl(fd, F_GETFD);
         if (fl < 0 || fcntl(fd, F_SETFD, fl | FD_CLOEXEC) < 0) {
-            fprintf(stderr, "ssftpd: socket activation: descriptor %d: %s\n",
-                    fd, strerror(errno));
+            log_msg(LOG_LEVEL_ERROR, "socket activation: descriptor %d: %s", fd,
+                    strerror(errno));
             return -EINVAL;
         }
     }
@@ -120,17 +122,16 @@ int sdlisten_take(bool want_ftp, int *native, int *ftp)
     }
     if (ni >= 0) {
         *native = SDLISTEN_FDS_START + ni;
-        fprintf(stderr, "ssftpd: socket activation: native socket %d\n",
-                *native);
+        log_msg(LOG_LEVEL_INFO, "socket activation: native socket %d", *native);
     }
     if (fi >= 0) {
         *ftp = SDLISTEN_FDS_START + fi;
-        fprintf(stderr, "ssftpd: socket activation: FTP socket %d\n", *ftp);
+        log_msg(LOG_LEVEL_INFO, "socket activation: FTP socket %d", *ftp);
     }
     for (int i = 0; i < n; i++)
         if (i != ni && i != fi)
-            fprintf(stderr,
-                    "ssftpd: socket activation: descriptor %d unused%s\n",
+            log_msg(LOG_LEVEL_WARNING,
+                    "socket activation: descriptor %d unused%s",
                     SDLISTEN_FDS_START + i,
                     want_ftp ? "" : " (an FTP socket needs --ftp)");
     return (int)n;

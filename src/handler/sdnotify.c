@@ -11,6 +11,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "log.h"
+
 int sdnotify_send(const char *state)
 {
     const char *path = getenv("NOTIFY_SOCKET");
@@ -19,7 +21,7 @@ int sdnotify_send(const char *state)
     struct sockaddr_un sa = {.sun_family = AF_UNIX};
     size_t n = strlen(path);
     if ((path[0] != '/' && path[0] != '@') || n >= sizeof sa.sun_path) {
-        fprintf(stderr, "ssftpd: NOTIFY_SOCKET %s: not a Unix socket path\n",
+        log_msg(LOG_LEVEL_WARNING, "NOTIFY_SOCKET %s: not a Unix socket path",
                 path);
         return -EAFNOSUPPORT;
     }
@@ -32,7 +34,7 @@ int sdnotify_send(const char *state)
     int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
     if (fd < 0) {
         int e = errno;
-        fprintf(stderr, "ssftpd: NOTIFY_SOCKET: socket: %s\n", strerror(e));
+        log_msg(LOG_LEVEL_WARNING, "NOTIFY_SOCKET: socket: %s", strerror(e));
         return -e;
     }
     ssize_t w;
@@ -44,7 +46,7 @@ int sdnotify_send(const char *state)
     if (close(fd) != 0 && e == 0)
         e = errno;
     if (e != 0) {
-        fprintf(stderr, "ssftpd: NOTIFY_SOCKET %s: %s\n", path, strerror(e));
+        log_msg(LOG_LEVEL_WARNING, "NOTIFY_SOCKET %s: %s", path, strerror(e));
         return -e;
     }
     return 1;

@@ -16,7 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "logesc.h"
+#include "log.h"
 
 /* How often an idle session looks at ss_server_stopping(). */
 #define STOP_POLL_MS 250
@@ -25,7 +25,8 @@ void session_log(const struct session *s, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    log_session_v(NULL, s->peer, s->user[0] != '\0' ? s->user : NULL, fmt, ap);
+    log_session_v(LOG_LEVEL_INFO, NULL, s->peer,
+                  s->user[0] != '\0' ? s->user : NULL, fmt, ap);
     va_end(ap);
 }
 

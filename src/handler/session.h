@@ -90,8 +90,8 @@ int session_setup(ss_request *r);
 int session_handle(ss_request *r);
 int session_finish(ss_request *r);
 
-/* One line on stderr: time, peer, user, then the message.  Control bytes
- * (from paths or names a client chose) are shown as '?'. */
+/* One info line in the log (log.h): peer, user, then the message, with
+ * what a client chose (paths, names) escaped. */
 void session_log(const struct session *s, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "digestcache.h"
+#include "xferlog.h"
 
 static void log_transfer(struct session *s, const char *cmd, const char *path,
                          uint64_t total, uint64_t off, uint64_t moved,
@@ -27,6 +28,15 @@ static void log_transfer(struct session *s, const char *cmd, const char *path,
                 cmd, path, outcome, (unsigned long long)moved,
                 (unsigned long long)total, (unsigned long long)off, secs,
                 secs > 0 ? (double)moved / 1024.0 / secs : 0.0, hex);
+    xferlog_write(
+        &(struct xferlog_entry){.service = "ssftp",
+                                .peer = s->peer,
+                                .user = s->user,
+                                .path = path,
+                                .bytes = moved,
+                                .seconds = secs,
+                                .upload = cmd[0] == 'p',
+                                .complete = strcmp(outcome, "ok") == 0});
 }
 
 /* ---- put ---------------------------------------------------------------- */

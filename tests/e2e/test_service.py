@@ -318,7 +318,7 @@ class Reload(Base):
         shutil.copy(new_cert, cert + ".tmp")
         os.rename(cert + ".tmp", cert)
         p.send_signal(signal.SIGHUP)
-        read_until(p.stderr, r"ssftpd: reloaded; TLS key " + re.escape(new_fp))
+        read_until(p.stderr, r"ssftpd notice: reloaded; TLS key " + re.escape(new_fp))
         # The session from before goes on, on its old key.
         shell.command("ls", r"hello\.txt")
         self.assertEqual(shell.quit(), 0)
@@ -371,7 +371,7 @@ class Reload(Base):
         os.replace(new_key, key)
         os.replace(new_cert, cert)
         p.send_signal(signal.SIGHUP)
-        read_until(p.stderr, r"ssftpd: reloaded; TLS key")
+        read_until(p.stderr, r"ssftpd notice: reloaded; TLS key")
         with open(os.path.join(self.tmp, "hello.txt"), "rb") as f:
             old.storbinary("STOR hello.txt", f)
         self.assertEqual(old.nlst(), ["hello.txt"])
@@ -393,14 +393,14 @@ class Reload(Base):
         self.assertEqual(r.returncode, 0, r.stderr)
         self.wait_in_file(log + ".1", "alice: ls /: ok")
         p.send_signal(signal.SIGHUP)
-        self.wait_in_file(log, "ssftpd: reloaded; TLS key")
+        self.wait_in_file(log, "ssftpd notice: reloaded; TLS key")
         r = self.client(port, "quota")
         self.assertEqual(r.returncode, 0, r.stderr)
         text = self.wait_in_file(log, "alice: quota")
         self.assertNotIn("ls /", text)
         p.send_signal(signal.SIGTERM)
         self.assertEqual(p.wait(timeout=WAIT_S), 0)
-        self.assertIn("ssftpd: stopped", self.wait_in_file(log, "stopped"))
+        self.assertIn("ssftpd notice: stopped", self.wait_in_file(log, "stopped"))
 
     def wait_in_file(self, path, text, timeout=WAIT_S):
         """The file's contents once they hold text (polled, bounded)."""
@@ -450,7 +450,7 @@ class Reload(Base):
         for r in results:
             self.assertEqual(r.returncode, 0, r.stderr)
         self.assertEqual(len(results), 8)
-        read_until(p.stderr, r"ssftpd: reloaded; TLS key")
+        read_until(p.stderr, r"ssftpd notice: reloaded; TLS key")
         self.assertIsNone(p.poll())
         p.send_signal(signal.SIGTERM)
         self.assertEqual(p.wait(timeout=WAIT_S), 0)
@@ -475,7 +475,8 @@ class Reload(Base):
 class Journal(Base):
     def test_no_second_timestamp_under_the_journal(self):
         """With stderr the journal's (JOURNAL_STREAM names its device and
-        inode), session lines carry no timestamp of their own."""
+        inode), session lines carry no timestamp of their own, and
+        sd-daemon's priority prefix instead."""
         root = os.path.join(self.tmp, "root")
         self.add_user(root, "alice")
         for journal in (True, False):
@@ -502,7 +503,7 @@ class Journal(Base):
             stamped = r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ ssftpd "
             for x in lines:
                 if journal:
-                    self.assertRegex(x, r"^ssftpd 127\.0\.0\.1:")
+                    self.assertRegex(x, r"^<6>ssftpd 127\.0\.0\.1:")
                 else:
                     self.assertRegex(x, stamped)
 
@@ -560,7 +561,8 @@ class Config(Base):
                  "isolation": "process", "tls-cert": "/x/cert.pem",
                  "tls-key": "/x/key.pem", "ftp": "127.0.0.1:0",
                  "ftp-passive-ports": "40000-40010", "ftp-data-timeout": "5",
-                 "user": "nobody", "log": "/x/ssftpd.log"}
+                 "user": "nobody", "log": "/x/ssftpd.log",
+                 "log-level": "warning", "xferlog": "/x/xferlog"}
         flags = {"ftp-allow-plaintext", "ftp-active", "ftp-no-tls-reuse",
                  "ftp-no-fsync"}
         self.assertEqual(options - {"config"}, set(value) | flags)
@@ -618,7 +620,7 @@ class DropUser(Base):
         st = os.stat(os.path.join(root, "tls", "key.pem"))
         self.assertEqual(st.st_uid, nobody.pw_uid)
         p.send_signal(signal.SIGHUP)
-        read_until(p.stderr, r"ssftpd: reloaded; TLS key")
+        read_until(p.stderr, r"ssftpd notice: reloaded; TLS key")
         p.send_signal(signal.SIGTERM)
         self.assertEqual(p.wait(timeout=WAIT_S), 0)
 

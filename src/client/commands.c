@@ -822,7 +822,32 @@ static int cmd_transfer(client_conn *c, int argc, char **argv, cmd_opts *o)
                : transfer_get(c, from, to, o->progress, keep);
 }
 
-/* ---- the session: quit, help --------------------------------------------- */
+/* ---- the session: rate, quit, help ---------------------------------------- */
+
+/* rate [RATE|off]: the limit from now on, or (no operand) the limit now. */
+static int cmd_rate(client_conn *c, int argc, char **argv, cmd_opts *o)
+{
+    (void)o;
+    if (argc > 1) {
+        uint64_t bps = 0;
+        const char *bad = transfer_rate_parse(argv[1], &bps);
+        if (bad != NULL) {
+            char *e = text_escape(argv[1]);
+            int s =
+                conn_fail(c, SSFTP_USAGE, "rate: '%s' is %s", e ? e : "?", bad);
+            free(e);
+            return s;
+        }
+        transfer_limit_rate(bps);
+    }
+    uint64_t now = transfer_rate();
+    if (now == 0)
+        puts("rate: no limit");
+    else
+        printf("rate: %s a second\n", proto_size_format(now).s);
+    fflush(stdout);
+    return SSFTP_OK;
+}
 
 static int cmd_quit(client_conn *c, int argc, char **argv, cmd_opts *o)
 {
@@ -862,6 +887,8 @@ static const struct command {
     {"mget", NULL, "REMOTE...", "download files (patterns: dir/*.txt) here", 1,
      INT_MAX, cmd_mget},
     {"quota", NULL, "", "show space used and the limit", 0, 0, cmd_quota},
+    {"rate", NULL, "[RATE|off]",
+     "limit put/get to RATE bytes/s (K, M, G: 1024-based)", 0, 1, cmd_rate},
     {"partials", NULL, "[-h] [DIR]",
      "unfinished uploads (they count; rm NAME drops one)", 0, 2, cmd_partials},
     {"lpwd", NULL, "", "print the local directory", 0, 0, cmd_lpwd},

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "text.h"
+#include "transfer.h"
 
 /* Copies word into out (cap bytes); false if it does not fit. */
 static bool take(char *out, size_t cap, const char *word)
@@ -52,6 +53,15 @@ static const char *config_line(char *line, const char *name, client_config *c,
                     user ? sizeof c->user : sizeof c->port, a)
                    ? NULL
                    : "too long, the value of";
+    }
+    if (strcmp(key, "limit-rate") == 0) {
+        if (a == NULL || b != NULL)
+            return "expected one value after";
+        *bad = a;
+        return transfer_rate_parse(a, &c->limit_rate) == NULL
+                   ? NULL
+                   : "limit-rate: not a rate (K, M, G: 1024-based; at least "
+                     "1K; or off):";
     }
     if (strcmp(key, "bookmark") == 0) {
         if (a == NULL || b == NULL || extra != NULL)

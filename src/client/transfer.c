@@ -82,6 +82,41 @@ static void xfer_end(struct xfer *x, uint64_t total, bool ok)
     xfer_fd = -1;
 }
 
+/* ---- --limit-rate ---------------------------------------------------------
+ * One limit for every body of the process, both ways, kept across files
+ * and reconnects (body.h, proto_rate). */
+
+static proto_rate limit;
+
+const char *transfer_rate_parse(const char *s, uint64_t *out)
+{
+    if (strcmp(s, "off") == 0) {
+        *out = 0;
+        return NULL;
+    }
+    uint64_t v = 0;
+    int r = proto_size_parse(s, &v);
+    if (r == -ERANGE || (r == 0 && v > TRANSFER_RATE_MAX))
+        return "too large (at most 1024G a second)";
+    if (r != 0)
+        return "not a rate: bytes a second, digits with an optional K, M or "
+               "G (1024-based), or off";
+    if (v < TRANSFER_RATE_MIN)
+        return "below 1K, the least a limit may be (off: no limit)";
+    *out = v;
+    return NULL;
+}
+
+void transfer_limit_rate(uint64_t bytes_per_s)
+{
+    limit = (proto_rate){.bytes_per_s = bytes_per_s};
+}
+
+uint64_t transfer_rate(void)
+{
+    return limit.bytes_per_s;
+}
+
 /* ---- helpers ------------------------------------------------------------ */
 
 /* "verified blake2b:<first 16 hex>" -- enough to compare by eye. */
@@ -178,7 +213,8 @@ static void on_progress(void *bar, uint64_t off)
 static int put_body(client_conn *c, int fd, uint64_t off, proto_digest_state *d,
                     progress *bar, const char *what)
 {
-    proto_body_hooks hooks = {.progress = on_progress, .ctx = bar};
+    proto_body_hooks hooks = {
+        .progress = on_progress, .ctx = bar, .rate = &limit};
     int file_err = 0;
     int r = proto_body_from_file(&c->io, fd, off, d, &hooks, &file_err);
     if (r == 0)
@@ -427,8 +463,10 @@ static int get_body(client_conn *c, int fd, uint64_t off, proto_digest_state *d,
 {
     /* Draining a large body to nowhere helps nobody: on a failed write
      * drop the session and keep the partial that was written. */
-    proto_body_hooks hooks = {
-        .progress = on_progress, .ctx = bar, .stop_on_file_error = true};
+    proto_body_hooks hooks = {.progress = on_progress,
+                              .ctx = bar,
+                              .stop_on_file_error = true,
+                              .rate = &limit};
     int file_err = 0;
     int r = proto_body_to_file(&c->io, fd, off, d, &hooks, &file_err);
     if (r == 0 && file_err == 0)

@@ -755,6 +755,83 @@ class Commands(unittest.TestCase):
         finally:
             held.close()
 
+    # ---- 7: --limit-rate, limit-rate in the config, rate in the shell ------
+    def test_limit_rate_paces_put_and_get_smoothly_and_verified(self):
+        tc.write_random(self.local("lr.bin"), 3 << 20)
+        want = tc.blake(self.local("lr.bin"))
+        # put at 1 MiB/s: 3 MiB take about 3 s (the first slice goes at
+        # once), and the bar moves all the way, not in 1 MiB steps
+        t0 = time.monotonic()
+        code, out = tc.ClientTest.run_pty(self, "put", "lr.bin",
+                                          opts=["--limit-rate", "1M"])
+        took = time.monotonic() - t0
+        self.assertEqual(code, 0, out)
+        self.assertGreaterEqual(took, 2.5, out)
+        self.assertIn("verified blake2b:" + want[:16], out)
+        shown = set(re.findall(r"\r.*? (\d+)% ", out))
+        self.assertGreaterEqual(len(shown - {"100"}), 8, out)
+        self.assertEqual(tc.blake(self.home("lr.bin")), want)
+        # get, limited by the config, at 4 MiB/s: at least 0.7 s
+        cfg = os.path.join(self.xdg, "ssftp", "config")
+        os.makedirs(os.path.dirname(cfg), exist_ok=True)
+        with open(cfg, "w") as f:
+            f.write("limit-rate 4M\n")
+        t0 = time.monotonic()
+        self.ok("get", "lr.bin", "back.bin")
+        self.assertGreaterEqual(time.monotonic() - t0, 0.7)
+        self.assertEqual(tc.blake(self.local("back.bin")), want)
+        # the shell's rate: shown, changed, off; mget obeys it too
+        os.unlink(cfg)
+        os.unlink(self.local("back.bin"))
+        t0 = time.monotonic()
+        out = self.ok(stdin="rate\nrate 4m\nrate\nmget lr.bin\nrate off\n"
+                            "rate\n")
+        self.assertGreaterEqual(time.monotonic() - t0, 0.7)
+        self.assertEqual(re.findall(r"rate: .*", out),
+                         ["rate: no limit", "rate: 4 MiB a second",
+                          "rate: 4 MiB a second", "rate: no limit",
+                          "rate: no limit"])
+        self.assertEqual(tc.blake(self.local("lr.bin")), want)
+        self.ok("rm", "lr.bin")
+
+    def test_a_bad_rate_is_a_clear_usage_error(self):
+        why = {"0": "is below 1K, the least a limit may be \\(off: no "
+                    "limit\\)",
+               "-1": "is not a rate: bytes a second, digits with an "
+                     "optional K, M or G \\(1024-based\\), or off",
+               "10X": "is not a rate",
+               "1.5M": "is not a rate",
+               "99999999999999999999": "is too large",
+               "2T": "is too large"}
+        for value, msg in why.items():
+            r = subprocess.run([tc.SSFTP, "--limit-rate", value,
+                                "127.0.0.1:1", "pwd"], env=self.env,
+                               text=True, capture_output=True, timeout=30)
+            self.assertEqual(r.returncode, 2, r.stderr)
+            self.assertRegex(r.stderr, f"^ssftp: --limit-rate: "
+                                       f"'{re.escape(value)}' {msg}")
+        self.fails(2, r"rate: '10X' is not a rate", "rate", "10X")
+        cfg = os.path.join(self.xdg, "ssftp", "config")
+        os.makedirs(os.path.dirname(cfg), exist_ok=True)
+        with open(cfg, "w") as f:
+            f.write("user alice\nlimit-rate fast\n")
+        r = self.run_cli("pwd")
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertEqual(r.stderr, f"ssftp: {cfg}:2: limit-rate: not a rate "
+                                   f"(K, M, G: 1024-based; at least 1K; or "
+                                   f"off): \"fast\"\n")
+        # the command line wins over the config
+        with open(cfg, "w") as f:
+            f.write("limit-rate 1K\n")
+        self.assertEqual(self.ok("rate"), "rate: 1 KiB a second\n")
+        r = subprocess.run(self.args("alice", "rate",
+                                     opts=("--limit-rate", "off")),
+                           cwd=self.work, env=self.env, text=True,
+                           capture_output=True, timeout=30)
+        self.assertEqual((r.returncode, r.stdout), (0, "rate: no limit\n"),
+                         r.stderr)
+        os.unlink(cfg)
+
 
 def main():
     if len(sys.argv) < 3:

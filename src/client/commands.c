@@ -433,31 +433,42 @@ static int cmd_stat(client_conn *c, int argc, char **argv, cmd_opts *o)
     return SSFTP_OK;
 }
 
+/* mv OLD NEW: NEW ending in '/' is a directory to move OLD into, keeping
+ * its name (as put FILE DIR/). */
 static int cmd_rename(client_conn *c, int argc, char **argv, cmd_opts *o)
 {
     (void)argc, (void)o;
     char what[2 * PROTO_PATH_MAX + 16];
     snprintf(what, sizeof what, "%s %s %s", argv[0], argv[1], argv[2]);
+    const char *to = argv[2];
+    char name[PROTO_NAME_MAX + 1], into[PROTO_PATH_MAX + 1];
+    if (to[0] != '\0' && to[strlen(to) - 1] == '/') {
+        if (proto_path_base(argv[1], name, sizeof name) != 0 ||
+            name[0] == '\0' || strcmp(name, "/") == 0)
+            return conn_fail(c, SSFTP_USAGE, "%s: name what to move", what);
+        if (proto_path_join(into, sizeof into, to, name) != 0)
+            return conn_fail(c, SSFTP_FAIL, "%s: path too long", what);
+        to = into;
+    }
     json_t *rep = NULL;
     int r = conn_call(c,
                       json_pack("{s:s, s:s, s:s}", "cmd", "rename", "path",
-                                argv[1], "to", argv[2]),
+                                argv[1], "to", to),
                       &rep);
     if (r == -EREMOTEIO) {
-        const char *code = "";
+        const char *code = "", *why = "";
         (void)proto_get_str(rep, "code", &code);
-        /* The server's refusal of another directory is a bad_path. */
-        bool other_dir =
-            strcmp(code, PROTO_E_BAD_PATH) == 0 &&
-            (proto_path_dir_len(argv[1]) != proto_path_dir_len(argv[2]) ||
-             strncmp(argv[1], argv[2], proto_path_dir_len(argv[1])) != 0);
-        int s = conn_remote_fail(c, rep, what);
-        if (other_dir) {
+        (void)proto_get_str(rep, "error", &why);
+        /* A bad_path that is no path's fault (docs/protocol.md, rename). */
+        bool into_itself = strcmp(code, PROTO_E_BAD_PATH) == 0 &&
+                           strstr(why, "cannot move into itself") != NULL;
+        int st = conn_remote_fail(c, rep, what);
+        if (into_itself) {
             size_t n = strlen(c->err);
             snprintf(c->err + n, sizeof c->err - n,
-                     " (a rename stays in one directory)");
+                     " (a directory cannot move into itself)");
         }
-        return s;
+        return st;
     }
     if (r < 0)
         return c->dead ? SSFTP_CONN : SSFTP_FAIL;
@@ -872,8 +883,8 @@ static const struct command {
     {"mkdir", NULL, "PATH", "make a directory", 1, 1, cmd_plain},
     {"rm", NULL, "PATH", "remove a file", 1, 1, cmd_plain},
     {"rmdir", NULL, "PATH", "remove an empty directory", 1, 1, cmd_plain},
-    {"mv", "rename", "OLD NEW", "rename in one directory, not over a name", 2,
-     2, cmd_rename},
+    {"mv", "rename", "OLD NEW", "rename/move, not over a name; NEW/: into it",
+     2, 2, cmd_rename},
     {"put", NULL, "LOCAL [REMOTE]",
      "upload; -p keep time, -r tree; DIR/: into DIR; -: stdin", 1, 4,
      cmd_transfer},

@@ -533,11 +533,32 @@ class Commands(unittest.TestCase):
                    "rename", "mvdir/o.bin", "mvdir/n.bin")
         self.ok("rename", "mvdir", "mvdir2")
         self.assertIn("mvdir2/", self.ok("ls"))
-        # one directory only, said so
+        # across directories: the digest on record goes along
         self.ok("mkdir", "mvdir2/sub")
-        self.fails(1, r"mv .*: invalid path \(a rename stays in one "
-                      r"directory\)$", "mv",
-                   "mvdir2/o.bin", "mvdir2/sub/o.bin")
+        self.ok("mv", "mvdir2/o.bin", "mvdir2/sub/o.bin")
+        self.ok("mv", "mvdir2/n.bin", "mvdir2/sub/")  # into it, same name
+        self.assertIn("digest: blake2b:" + tc.blake(self.local("m.bin")),
+                      self.ok("stat", "mvdir2/sub/n.bin"))
+        # relative to the remote directory, .. included
+        self.ok(stdin="cd mvdir2/sub\nmv o.bin ../\nmv ../o.bin ./p.bin\n")
+        self.assertEqual(sorted(os.listdir(self.home("mvdir2", "sub"))),
+                         ["n.bin", "p.bin"])
+        self.ok("mv", "mvdir2/sub/p.bin", "mvdir2/o.bin")
+        self.ok("mv", "mvdir2/sub/n.bin", "mvdir2/")
+        # never over a name, in another directory too; never a directory
+        # into itself or below
+        self.ok("put", "m.bin", "mvdir2/sub/n.bin")
+        self.fails(1, r"mv mvdir2/n\.bin mvdir2/sub/: .*exists", "mv",
+                   "mvdir2/n.bin", "mvdir2/sub/")
+        self.fails(1, r"mv mvdir2 mvdir2/sub/x: invalid path \(a directory "
+                      r"cannot move into itself\)$", "mv", "mvdir2",
+                   "mvdir2/sub/x")
+        self.fails(1, r"mv mvdir2 mvdir2/: invalid path \(.*into itself\)$",
+                   "mv", "mvdir2", "mvdir2/")
+        self.fails(1, r"mv mvdir2/o\.bin nodir/o\.bin: .*no such file",
+                   "mv", "mvdir2/o.bin", "nodir/o.bin")
+        self.fails(2, r"mv / x/: name what to move", "mv", "/", "x/")
+        self.ok("rm", "mvdir2/sub/n.bin")
         self.fails(1, r"stat nope: .*no such file", "stat", "nope")
         self.fails(1, r"mv nope x: .*no such file", "mv", "nope", "x")
         self.fails(2, r"usage: mv OLD NEW", "mv", "a")
@@ -569,6 +590,16 @@ class Commands(unittest.TestCase):
                        "h2.bin", "link/x")
             self.fails(1, r"mv link link2: invalid path", "mv", "link",
                        "link2")
+            # nor moved onto, in this directory or from another
+            self.ok("mkdir", "hsub")
+            self.ok("mv", "h2.bin", "hsub/")
+            self.fails(1, r"mv hsub/h2\.bin link: .*exists", "mv",
+                       "hsub/h2.bin", "link")
+            self.fails(1, r"mv hsub/h2\.bin \.\./link/: invalid path", "mv",
+                       "hsub/h2.bin", "../link/")
+            self.ok("mv", "hsub/h2.bin", "../../")  # .. stops at the home
+            self.ok("rmdir", "hsub")
+            self.assertTrue(os.path.islink(self.home("link")))
             self.fails(1, r"mv link/h\.bin h3: invalid path", "mv",
                        "link/h.bin", "h3")
             self.assertIn("  type: other\n", self.ok("stat", "link"))
@@ -578,6 +609,37 @@ class Commands(unittest.TestCase):
             os.unlink(self.home("link"))
         self.assertEqual(sorted(os.listdir(self.work)), ["h.bin"])
         self.ok("rm", "h2.bin")
+
+    def test_mv_refuses_a_file_being_uploaded(self):
+        tc.write_random(self.local("up.bin"), 1 << 20)
+        self.ok("put", "up.bin")
+        part = self.home(".up.bin.ssftp-part")
+        # put again, slowly: its partial is held while it runs
+        p = subprocess.Popen(self.args("alice", "put", "up.bin",
+                                       opts=("--limit-rate", "64K")),
+                             cwd=self.work, env=self.env,
+                             stdin=subprocess.DEVNULL,
+                             stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL)
+        try:
+            deadline = time.monotonic() + 30
+            while not os.path.exists(part) and time.monotonic() < deadline:
+                time.sleep(0.02)
+            self.fails(1, r"mv up\.bin moved\.bin: .*busy", "mv", "up.bin",
+                       "moved.bin")
+            self.assertTrue(os.path.exists(self.home("up.bin")))
+        finally:
+            p.kill()
+            p.wait(30)
+        # the upload gone, the file moves; its partial stays by its old name
+        deadline = time.monotonic() + 30
+        while self.run_cli("mv", "up.bin", "moved.bin").returncode != 0:
+            self.assertLess(time.monotonic(), deadline)
+            time.sleep(0.1)
+        self.assertTrue(os.path.exists(part))
+        self.ok("rm", "up.bin")  # drops the partial
+        self.ok("rm", "moved.bin")
+        self.assertFalse(os.path.exists(part))
 
     # ---- 4: ls -l, ls -h -----------------------------------------------------
     def test_ls_long_and_human(self):

@@ -872,7 +872,7 @@ static void put_collect(client_conn *c, struct put_window *w, bool all,
 }
 
 int transfer_mput(client_conn *c, const char *const *locals, unsigned n,
-                  bool show_progress)
+                  bool show_progress, bool keep_mtime)
 {
     struct put_window *w = calloc(1, sizeof *w);
     if (w == NULL)
@@ -891,7 +891,8 @@ int transfer_mput(client_conn *c, const char *const *locals, unsigned n,
         }
         uint64_t size = (uint64_t)st.st_size;
         char name[PROTO_NAME_MAX + 1];
-        bool whole = S_ISREG(st.st_mode) && size <= WHOLE_MAX &&
+        /* -p: set_mtime waits for its put, so each file goes alone. */
+        bool whole = !keep_mtime && S_ISREG(st.st_mode) && size <= WHOLE_MAX &&
                      proto_path_base(locals[i], name, sizeof name) == 0 &&
                      name[0] != '\0';
         /* A large file goes alone, resumable, after every reply is in. */
@@ -912,7 +913,8 @@ int transfer_mput(client_conn *c, const char *const *locals, unsigned n,
                 w->bytes += size;
             }
         } else {
-            status = transfer_put(c, locals[i], NULL, show_progress, false);
+            status =
+                transfer_put(c, locals[i], NULL, show_progress, keep_mtime);
         }
         close(fd);
         if (status != SSFTP_OK)
@@ -947,7 +949,7 @@ static void get_flight_close(struct get_flight *f)
 /* Receives a window of gets in order, then publishes the verified ones:
  * each file fsynced and renamed, then each directory fsynced once. */
 static void get_drain(client_conn *c, struct get_flight *fl, unsigned nf,
-                      bool show_progress, unsigned *failed)
+                      bool show_progress, bool keep_mtime, unsigned *failed)
 {
     for (unsigned i = 0; i < nf; i++) {
         struct get_flight *f = &fl[i];
@@ -962,10 +964,15 @@ static void get_drain(client_conn *c, struct get_flight *fl, unsigned nf,
         else
             say_failed(c, failed);
     }
+    /* Every reply is in: -p's stat may go now. */
     for (unsigned i = 0; i < nf; i++) {
         if (fl[i].status != SSFTP_OK)
             continue;
-        fl[i].status = get_publish(c, &fl[i].g);
+        if (keep_mtime)
+            fl[i].status =
+                keep_remote_mtime(c, fl[i].g.fd, fl[i].g.remote, fl[i].what);
+        if (fl[i].status == SSFTP_OK)
+            fl[i].status = get_publish(c, &fl[i].g);
         if (fl[i].status != SSFTP_OK)
             say_failed(c, failed);
     }
@@ -1007,7 +1014,7 @@ static int flight_prepare(struct get_flight *f, const char *remote)
 }
 
 int transfer_mget(client_conn *c, const char *const *remotes, unsigned n,
-                  bool show_progress)
+                  bool show_progress, bool keep_mtime)
 {
     struct get_flight *fl =
         aligned_alloc(64, (WINDOW_FILES * sizeof *fl + 63) / 64 * 64);
@@ -1032,7 +1039,7 @@ int transfer_mget(client_conn *c, const char *const *remotes, unsigned n,
         for (unsigned j = 0; j < nf && !clash; j++)
             clash = strcmp(fl[j].part, f->part) == 0;
         if (clash && nf > 0) {
-            get_drain(c, fl, nf, show_progress, &failed);
+            get_drain(c, fl, nf, show_progress, keep_mtime, &failed);
             nf = 0;
             wire_bytes = 0;
             if (c->dead)
@@ -1058,12 +1065,12 @@ int transfer_mget(client_conn *c, const char *const *remotes, unsigned n,
             continue;
         }
         if (++nf == WINDOW_FILES) {
-            get_drain(c, fl, nf, show_progress, &failed);
+            get_drain(c, fl, nf, show_progress, keep_mtime, &failed);
             nf = 0;
             wire_bytes = 0;
         }
     }
-    get_drain(c, fl, nf, show_progress, &failed);
+    get_drain(c, fl, nf, show_progress, keep_mtime, &failed);
     free(fl);
     return many_status(c, "mget", failed, n);
 }

@@ -69,9 +69,11 @@ uint64_t transfer_rate(void);
 const char *transfer_rate_parse(const char *s, uint64_t *out);
 bool transfer_interrupted(void);
 
+/* keep_mtime (mput -p, mget -p): as put -p and get -p; mput then puts
+ * each file alone, as set_mtime must wait for its put. */
 int transfer_mput(client_conn *c, const char *const *locals, unsigned n,
-                  bool show_progress);
+                  bool show_progress, bool keep_mtime);
 int transfer_mget(client_conn *c, const char *const *remotes, unsigned n,
-                  bool show_progress);
+                  bool show_progress, bool keep_mtime);
 
 #endif

@@ -610,21 +610,30 @@ class Commands(unittest.TestCase):
         self.assertEqual(sorted(os.listdir(self.work)), ["h.bin"])
         self.ok("rm", "h2.bin")
 
+    def slow_put(self, name, rate):
+        """ssftp put NAME under --limit-rate RATE, running, once the server
+        has some of its bytes in the partial."""
+        part = self.home("." + name + ".ssftp-part")
+        p = subprocess.Popen(self.args("alice", "put", name,
+                                       opts=("--limit-rate", rate)),
+                             cwd=self.work, env=self.env,
+                             stdin=subprocess.DEVNULL,
+                             stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and p.poll() is None:
+            if os.path.exists(part) and os.stat(part).st_size > 0:
+                break
+            time.sleep(0.02)
+        return p
+
     def test_mv_refuses_a_file_being_uploaded(self):
         tc.write_random(self.local("up.bin"), 1 << 20)
         self.ok("put", "up.bin")
         part = self.home(".up.bin.ssftp-part")
         # put again, slowly: its partial is held while it runs
-        p = subprocess.Popen(self.args("alice", "put", "up.bin",
-                                       opts=("--limit-rate", "64K")),
-                             cwd=self.work, env=self.env,
-                             stdin=subprocess.DEVNULL,
-                             stdout=subprocess.DEVNULL,
-                             stderr=subprocess.DEVNULL)
+        p = self.slow_put("up.bin", "64K")
         try:
-            deadline = time.monotonic() + 30
-            while not os.path.exists(part) and time.monotonic() < deadline:
-                time.sleep(0.02)
             self.fails(1, r"mv up\.bin moved\.bin: .*busy", "mv", "up.bin",
                        "moved.bin")
             self.assertTrue(os.path.exists(self.home("up.bin")))
@@ -735,6 +744,67 @@ class Commands(unittest.TestCase):
         out = self.ok("get", "r.bin", "r3.bin")
         self.assertIn("resumed at", out)
         self.ok("rm", "r.bin")
+
+    def test_a_put_whose_server_partial_does_not_match_says_it_restarts(self):
+        tc.write_random(self.local("rp.bin"), 1 << 20)
+        part = self.home(".rp.bin.ssftp-part")
+        # a put cut part-way (slowly, so it can be) leaves the server a prefix
+        p = self.slow_put("rp.bin", "256K")
+        p.kill()
+        p.wait(30)
+        # the local file changes: the prefix is no longer ours
+        tc.write_random(self.local("rp.bin"), 1 << 20)
+        deadline = time.monotonic() + 30
+        while True:
+            r = self.run_cli("put", "rp.bin")
+            if r.returncode == 0 or time.monotonic() > deadline:
+                break
+            self.assertIn("busy", r.stderr)  # the old session still ending
+            time.sleep(0.1)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertRegex(r.stderr, r"^ssftp: put rp\.bin: the server's "
+                                   r"partial \([0-9.]+ [KMi]*B\) does not "
+                                   r"match the file; starting again from "
+                                   r"zero\n$")
+        self.assertNotIn("resumed at", r.stdout)
+        self.assertEqual(tc.blake(self.home("rp.bin")),
+                         tc.blake(self.local("rp.bin")))
+        self.assertFalse(os.path.exists(part))
+        self.ok("rm", "rp.bin")
+
+    def test_mput_and_mget_p_keep_times_and_r_copy_trees(self):
+        when = 978307200  # 2001-01-01 00:00:00 UTC
+        os.makedirs(self.local("up/mt/sub"))
+        for name in ("up/a.bin", "up/z.bin", "up/mt/b.bin",
+                     "up/mt/sub/c.bin"):
+            tc.write_random(self.local(name), 3000)
+            os.utime(self.local(name), (when, when))
+        self.ok("mkdir", "mpr")
+        self.ok(stdin="lcd up\ncd mpr\nmput -p -r a.bin mt\nmput z*\n")
+        for name in ("a.bin", "mt/b.bin", "mt/sub/c.bin"):
+            self.assertEqual(os.stat(self.home("mpr", name)).st_mtime, when,
+                             name)
+            self.assertEqual(tc.blake(self.home("mpr", name)),
+                             tc.blake(self.local("up/" + name)))
+        self.assertNotEqual(os.stat(self.home("mpr", "z.bin")).st_mtime, when)
+        os.makedirs(self.local("down"))
+        self.ok(stdin="lcd down\ncd mpr\nmget -pr a.bin m*\nmget z.bin\n")
+        for name in ("a.bin", "mt/b.bin", "mt/sub/c.bin"):
+            self.assertEqual(os.stat(self.local("down/" + name)).st_mtime,
+                             when, name)
+            self.assertEqual(tc.blake(self.local("down/" + name)),
+                             tc.blake(self.local("up/" + name)))
+        self.assertNotEqual(os.stat(self.local("down/z.bin")).st_mtime, when)
+        # without -r a directory is no file: said, and the rest go on
+        r = self.batch("lcd up\ncd mpr\nmput mt z.bin\n")
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertRegex(r.stderr, r"put mt: is a directory")
+        r = self.batch("cd mpr\nmget m*\n")
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertRegex(r.stderr, r"m\*: no match")
+        self.fails(2, r"usage: mput \[-pr\] LOCAL\.\.\.", "mput", "-x", "a")
+        self.fails(2, r"usage: mget \[-pr\] REMOTE\.\.\.", "mget", "-p")
+        shutil.rmtree(self.home("mpr"))
 
     def test_put_into_a_directory(self):
         tc.write_random(self.local("into.bin"), 1000)

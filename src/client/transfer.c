@@ -294,8 +294,21 @@ static int put_file(client_conn *c, int fd, uint64_t total, const char *local,
                       json_pack("{s:s, s:s, s:I}", "cmd", "put", "path", remote,
                                 "total", (json_int_t)total),
                       &rep);
-    if (r == -EREMOTEIO)
-        return conn_remote_fail(c, rep, what);
+    if (r == -EREMOTEIO) {
+        const char *code = "";
+        (void)proto_get_str(rep, "code", &code);
+        bool dir = strcmp(code, PROTO_E_IS_A_DIRECTORY) == 0;
+        int status = conn_remote_fail(c, rep, what);
+        if (dir) { /* the remote is; say how to put into it */
+            char *e = text_escape(remote);
+            size_t n = strlen(c->err);
+            snprintf(c->err + n, sizeof c->err - n,
+                     " (the remote %s; put FILE %s/ puts into it)", e ? e : "?",
+                     e ? e : "?");
+            free(e);
+        }
+        return status;
+    }
     if (r < 0)
         return c->dead ? SSFTP_CONN : SSFTP_FAIL;
     proto_digest_state d;

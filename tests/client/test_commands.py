@@ -812,6 +812,13 @@ class Commands(unittest.TestCase):
         self.ok("put", "into.bin", "intodir/")
         self.assertIn("into.bin", self.ok("ls", "intodir"))
         self.ok("rm", "intodir/into.bin")
+        # -p too, an absolute DIR/, and a DIR without its '/' said so
+        out = self.ok("put", "-p", "into.bin", "/intodir/")
+        self.assertIn("into.bin -> /intodir/into.bin: 1000 B, verified", out)
+        self.fails(1, r"put into\.bin: is a directory \(the remote intodir; "
+                      r"put FILE intodir/ puts into it\)$",
+                   "put", "into.bin", "intodir")
+        self.ok("rm", "intodir/into.bin")
         self.ok("rmdir", "intodir")
 
     # ---- 6: -b FILE -----------------------------------------------------------

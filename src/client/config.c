@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kvfile.h"
 #include "text.h"
 #include "transfer.h"
 
@@ -33,10 +34,10 @@ static int line_error(char *err, size_t cap, const char *path, unsigned long n,
 static const char *config_line(char *line, const char *name, client_config *c,
                                const char **bad)
 {
-    char *save = NULL, *key = strtok_r(line, " \t\r\n", &save);
-    if (key == NULL || key[0] == '#')
-        return NULL;
-    char *a = strtok_r(NULL, " \t\r\n", &save);
+    char *key, *rest, *save = NULL;
+    if (proto_kv_split(line, ' ', &key, &rest) != PROTO_KV_PAIR)
+        return NULL; /* blank or a comment: with ' ' nothing else */
+    char *a = strtok_r(rest, " \t\r\n", &save);
     char *b = strtok_r(NULL, " \t\r\n", &save);
     char *d = strtok_r(NULL, " \t\r\n", &save);
     char *extra = strtok_r(NULL, " \t\r\n", &save);

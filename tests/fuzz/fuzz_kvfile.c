@@ -8,18 +8,16 @@
 #include "fuzzstack.h"
 #include "kvfile.h"
 
-static bool blank(char c)
-{
-    return c == ' ' || c == '\t' || c == '\r' || c == '\n';
-}
-
-/* s is a trimmed, non-empty piece of [line, line + n). */
+/* s is a piece of [line, line + n), non-empty unless empty_ok, without
+ * leading blanks or trailing blanks, '\r' and '\n' (kvfile.h). */
 static void check_in(const char *s, const char *line, size_t n, bool empty_ok)
 {
     size_t len = strlen(s);
     if (s < line || s + len > line + n)
         abort();
-    if (len == 0 ? !empty_ok : blank(s[0]) || blank(s[len - 1]))
+    if (len == 0 ? !empty_ok
+                 : s[0] == ' ' || s[0] == '\t' ||
+                       strchr(" \t\r\n", s[len - 1]) != NULL)
         abort();
 }
 

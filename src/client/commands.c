@@ -396,7 +396,8 @@ static int cmd_mput(client_conn *c, int argc, char **argv, cmd_opts *o)
 }
 
 /* mget -r of a name without a pattern: a directory goes to l->dirs (asked
- * with stat), anything else to the files.  Returns an SSFTP_* status. */
+ * with stat), anything else -- also a name stat cannot find -- to the
+ * files, whose get then says what is wrong.  Returns an SSFTP_* status. */
 static int mget_sort(client_conn *c, struct names *l, const char *name)
 {
     json_t *rep = NULL;
@@ -404,8 +405,10 @@ static int mget_sort(client_conn *c, struct names *l, const char *name)
     snprintf(what, sizeof what, "mget %s", name);
     int s = conn_request(
         c, json_pack("{s:s, s:s}", "cmd", "stat", "path", name), what, &rep);
+    if (s == SSFTP_FAIL)
+        names_add(l, "", 0, name);
     if (s != SSFTP_OK)
-        return s;
+        return s == SSFTP_FAIL ? SSFTP_OK : s;
     const char *type = "";
     (void)proto_get_str(json_object_get(rep, "entry"), "type", &type);
     list_add(strcmp(type, "dir") == 0 ? l->dirs : l->all, &l->nomem, "", 0,

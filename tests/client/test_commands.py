@@ -802,6 +802,12 @@ class Commands(unittest.TestCase):
         r = self.batch("cd mpr\nmget m*\n")
         self.assertEqual(r.returncode, 1, r.stderr)
         self.assertRegex(r.stderr, r"m\*: no match")
+        # a name that is not there fails alone; the rest go on
+        os.unlink(self.local("down/z.bin"))
+        r = self.batch("lcd down\ncd mpr\nmget -r nope z.bin\n")
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertRegex(r.stderr, r"get nope: .*no such file")
+        self.assertTrue(os.path.exists(self.local("down/z.bin")))
         self.fails(2, r"usage: mput \[-pr\] LOCAL\.\.\.", "mput", "-x", "a")
         self.fails(2, r"usage: mget \[-pr\] REMOTE\.\.\.", "mget", "-p")
         shutil.rmtree(self.home("mpr"))

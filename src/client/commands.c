@@ -161,22 +161,32 @@ static int ls_walk(client_conn *c, const char *path, const char *what,
     return walk(c, "ls", path, what, each, ctx);
 }
 
-/* ls and lls options: -l (the long listing, which is the only one) and
- * -h (sizes in binary units), alone or together ("-lh").  Returns the index
- * of the first operand, or -1 for an unknown option. */
-static int list_flags(int argc, char **argv, struct ls_ctx *l)
+/* A command's leading flags, alone or together ("-lh"), "--" ending them:
+ * each letter of allowed sets its slot of on[].  Returns the index of the
+ * first operand, or -1 for a letter not allowed. */
+static int word_flags(int argc, char **argv, const char *allowed, bool *on)
 {
     int i = 1;
     for (; i < argc && argv[i][0] == '-' && argv[i][1] != '\0'; i++) {
         if (strcmp(argv[i], "--") == 0)
             return i + 1;
         for (const char *f = argv[i] + 1; *f; f++) {
-            if (*f == 'h')
-                l->human = true;
-            else if (*f != 'l')
+            const char *k = strchr(allowed, *f);
+            if (k == NULL)
                 return -1;
+            on[k - allowed] = true;
         }
     }
+    return i;
+}
+
+/* ls and lls options: -l (the long listing, which is the only one) and
+ * -h (sizes in binary units).  Returns as word_flags(). */
+static int list_flags(int argc, char **argv, struct ls_ctx *l)
+{
+    bool on[2] = {false, false};
+    int i = word_flags(argc, argv, "lh", on);
+    l->human = on[1];
     return i;
 }
 
@@ -219,15 +229,17 @@ static void print_unmatched(const char *pattern)
  * with fnmatch(3), as lftp does.  A leading '.' is matched only by a '.'. */
 
 struct names {
-    json_t *all; /* the names, as strings (not checked as UTF-8) */
+    json_t *all;  /* the names, as strings (not checked as UTF-8) */
+    json_t *dirs; /* -r: the directories, apart (NULL: none wanted) */
     bool nomem;
     const char *dir; /* remote: the pattern's directory, with its '/' */
     size_t dir_len;
     const char *pattern;
 };
 
-static void names_add(struct names *l, const char *dir, size_t dir_len,
-                      const char *name)
+/* dir (dir_len bytes) then name, appended to list. */
+static void list_add(json_t *list, bool *nomem, const char *dir, size_t dir_len,
+                     const char *name)
 {
     size_t n = strlen(name);
     char *s = malloc(dir_len + n + 1);
@@ -239,13 +251,19 @@ static void names_add(struct names *l, const char *dir, size_t dir_len,
         free(s);
     }
     /* json_array_append_new() frees j when it fails */
-    if (j == NULL || l->all == NULL || json_array_append_new(l->all, j) != 0)
-        l->nomem = true;
+    if (j == NULL || list == NULL || json_array_append_new(list, j) != 0)
+        *nomem = true;
+}
+
+static void names_add(struct names *l, const char *dir, size_t dir_len,
+                      const char *name)
+{
+    list_add(l->all, &l->nomem, dir, dir_len, name);
 }
 
 static size_t names_count(const struct names *l)
 {
-    return json_array_size(l->all);
+    return json_array_size(l->all) + json_array_size(l->dirs);
 }
 
 static bool has_pattern(const char *s)
@@ -257,21 +275,39 @@ static void match_remote(const json_t *e, void *ctx)
 {
     struct names *l = ctx;
     const char *name = NULL, *type = "";
-    if (proto_get_str(e, "name", &name) != 0)
+    if (proto_get_str(e, "name", &name) != 0 ||
+        fnmatch(l->pattern, name, FNM_PERIOD) != 0)
         return;
     (void)proto_get_str(e, "type", &type);
-    if (strcmp(type, "file") == 0 && fnmatch(l->pattern, name, FNM_PERIOD) == 0)
+    if (strcmp(type, "file") == 0)
         names_add(l, l->dir, l->dir_len, name);
+    else if (strcmp(type, "dir") == 0 && l->dirs != NULL)
+        list_add(l->dirs, &l->nomem, l->dir, l->dir_len, name);
 }
 
-/* Runs mput/mget over the names; patterns that matched nothing count as
- * failures (they were said as they were found). */
-static int many_names(client_conn *c, const char *cmd, struct names *l,
-                      unsigned unmatched, const cmd_opts *o,
-                      int (*run)(client_conn *, const char *const *, unsigned,
-                                 bool))
+/* put, get, mput and mget flags: -p keeps modification times, -r takes
+ * directories (trees).  Returns as word_flags(). */
+static int transfer_flags(int argc, char **argv, bool *keep, bool *tree)
 {
-    size_t n = names_count(l);
+    bool on[2] = {false, false};
+    int i = word_flags(argc, argv, "pr", on);
+    *keep = on[0];
+    *tree = on[1];
+    return i;
+}
+
+static int cmd_tree(client_conn *c, bool put, const char *from, const char *to,
+                    const cmd_opts *o, bool keep);
+
+/* Runs mput/mget over the names, then put -r/get -r over the directories
+ * (-r); patterns that matched nothing count as failures (they were said
+ * as they were found), so does a tree that failed (said at once). */
+static int many_names(client_conn *c, const char *cmd, struct names *l,
+                      unsigned unmatched, const cmd_opts *o, bool keep,
+                      int (*run)(client_conn *, const char *const *, unsigned,
+                                 bool, bool))
+{
+    size_t n = json_array_size(l->all);
     const char **v = n > 0 ? malloc(n * sizeof *v) : NULL;
     if (l->nomem || (n > 0 && v == NULL) || n > UINT_MAX) {
         free(v);
@@ -279,55 +315,131 @@ static int many_names(client_conn *c, const char *cmd, struct names *l,
     }
     for (size_t i = 0; i < n; i++)
         v[i] = json_string_value(json_array_get(l->all, i));
-    int status = n > 0 ? run(c, v, (unsigned)n, o->progress) : SSFTP_OK;
+    int status = n > 0 ? run(c, v, (unsigned)n, o->progress, keep) : SSFTP_OK;
     free(v);
-    if (status == SSFTP_OK && unmatched > 0)
+    char files_err[sizeof c->err];
+    memcpy(files_err, c->err, sizeof files_err);
+    unsigned trees = 0;
+    size_t i;
+    json_t *d;
+    json_array_foreach(l->dirs, i, d)
+    {
+        if (c->dead || status == SSFTP_CONN)
+            return SSFTP_CONN;
+        int s = cmd_tree(c, cmd[1] == 'p', json_string_value(d), NULL, o, keep);
+        if (s == SSFTP_CONN)
+            return s;
+        if (s != SSFTP_OK) {
+            fprintf(stderr, "ssftp: %s\n", c->err);
+            trees++;
+        }
+    }
+    if (trees > 0) { /* the files' failure is said last, then the count */
+        if (status != SSFTP_OK)
+            fprintf(stderr, "ssftp: %s\n", files_err);
+        return conn_fail(c, SSFTP_FAIL, "%s: %u director%s failed", cmd, trees,
+                         trees == 1 ? "y" : "ies");
+    }
+    if (status != SSFTP_OK) {
+        memcpy(c->err, files_err, sizeof files_err);
+        return status;
+    }
+    if (unmatched > 0)
         status = conn_fail(c, SSFTP_FAIL, "%s: %u pattern%s matched nothing",
                            cmd, unmatched, unmatched == 1 ? "" : "s");
     return status;
 }
 
+/* The usage of mput and mget. */
+static int many_usage(client_conn *c, const char *cmd)
+{
+    return conn_fail(c, SSFTP_USAGE, "usage: %s [-pr] %s...", cmd,
+                     cmd[1] == 'p' ? "LOCAL" : "REMOTE");
+}
+
 static int cmd_mput(client_conn *c, int argc, char **argv, cmd_opts *o)
 {
-    struct names l = {.all = json_array()};
+    bool keep = false, tree = false;
+    int first = transfer_flags(argc, argv, &keep, &tree);
+    if (first < 0 || first >= argc)
+        return many_usage(c, "mput");
+    struct names l = {.all = json_array(), .dirs = json_array()};
     unsigned unmatched = 0;
-    for (int i = 1; i < argc; i++) {
-        if (!has_pattern(argv[i])) {
-            names_add(&l, "", 0, argv[i]);
-            continue;
+    glob_t g = {0};
+    for (int i = first; i < argc; i++) {
+        int r = 0;
+        if (has_pattern(argv[i])) {
+            r = glob(argv[i], 0, NULL, &g);
+            if (r == GLOB_NOMATCH)
+                unmatched++, print_unmatched(argv[i]);
+            else if (r != 0)
+                l.nomem = true;
+        } else {
+            g.gl_pathc = 1;
+            g.gl_pathv = &argv[i];
         }
-        glob_t g;
-        int r = glob(argv[i], 0, NULL, &g);
-        if (r == 0)
-            for (size_t k = 0; k < g.gl_pathc; k++)
+        for (size_t k = 0; r == 0 && k < g.gl_pathc; k++) {
+            struct stat st;
+            if (tree && stat(g.gl_pathv[k], &st) == 0 && S_ISDIR(st.st_mode))
+                list_add(l.dirs, &l.nomem, "", 0, g.gl_pathv[k]);
+            else
                 names_add(&l, "", 0, g.gl_pathv[k]);
-        else if (r == GLOB_NOMATCH)
-            unmatched++, print_unmatched(argv[i]);
-        else
-            l.nomem = true;
-        if (r == 0 || r == GLOB_NOMATCH)
+        }
+        if (has_pattern(argv[i]) && (r == 0 || r == GLOB_NOMATCH))
             globfree(&g);
+        g = (glob_t){0};
     }
-    int status = many_names(c, "mput", &l, unmatched, o, transfer_mput);
+    int status = many_names(c, "mput", &l, unmatched, o, keep, transfer_mput);
     json_decref(l.all);
+    json_decref(l.dirs);
     return status;
+}
+
+/* mget -r of a name without a pattern: a directory goes to l->dirs (asked
+ * with stat), anything else -- also a name stat cannot find -- to the
+ * files, whose get then says what is wrong.  Returns an SSFTP_* status. */
+static int mget_sort(client_conn *c, struct names *l, const char *name)
+{
+    json_t *rep = NULL;
+    char what[PROTO_PATH_MAX + 16];
+    snprintf(what, sizeof what, "mget %s", name);
+    int s = conn_request(
+        c, json_pack("{s:s, s:s}", "cmd", "stat", "path", name), what, &rep);
+    if (s == SSFTP_FAIL)
+        names_add(l, "", 0, name);
+    if (s != SSFTP_OK)
+        return s == SSFTP_FAIL ? SSFTP_OK : s;
+    const char *type = "";
+    (void)proto_get_str(json_object_get(rep, "entry"), "type", &type);
+    list_add(strcmp(type, "dir") == 0 ? l->dirs : l->all, &l->nomem, "", 0,
+             name);
+    json_decref(rep);
+    return SSFTP_OK;
 }
 
 static int cmd_mget(client_conn *c, int argc, char **argv, cmd_opts *o)
 {
-    struct names l = {.all = json_array()};
+    bool keep = false, tree = false;
+    int first = transfer_flags(argc, argv, &keep, &tree);
+    if (first < 0 || first >= argc)
+        return many_usage(c, "mget");
+    struct names l = {.all = json_array(), .dirs = tree ? json_array() : NULL};
     unsigned unmatched = 0;
-    for (int i = 1; i < argc && !c->dead; i++) {
+    int status = SSFTP_OK;
+    for (int i = first; i < argc && !c->dead && status == SSFTP_OK; i++) {
         size_t dl = proto_path_dir_len(argv[i]);
         if (!has_pattern(argv[i] + dl)) {
-            names_add(&l, "", 0, argv[i]);
+            if (tree)
+                status = mget_sort(c, &l, argv[i]);
+            else
+                names_add(&l, "", 0, argv[i]);
             continue;
         }
         if (has_pattern(argv[i]) && strpbrk(argv[i], "*?[") < argv[i] + dl) {
-            conn_fail(c, SSFTP_USAGE,
-                      "mget: a pattern may only be in the last component");
-            json_decref(l.all);
-            return SSFTP_USAGE;
+            status =
+                conn_fail(c, SSFTP_USAGE,
+                          "mget: a pattern may only be in the last component");
+            break;
         }
         char dir[PROTO_PATH_MAX + 1];
         snprintf(dir, sizeof dir, "%.*s", (int)dl, argv[i]);
@@ -337,16 +449,14 @@ static int cmd_mget(client_conn *c, int argc, char **argv, cmd_opts *o)
         size_t before = names_count(&l);
         char what[PROTO_PATH_MAX + 8];
         snprintf(what, sizeof what, "mget %s", argv[i]);
-        int s = ls_walk(c, dl ? dir : NULL, what, match_remote, &l);
-        if (s != SSFTP_OK) {
-            json_decref(l.all);
-            return s;
-        }
-        if (names_count(&l) == before)
+        status = ls_walk(c, dl ? dir : NULL, what, match_remote, &l);
+        if (status == SSFTP_OK && names_count(&l) == before)
             unmatched++, print_unmatched(argv[i]);
     }
-    int status = many_names(c, "mget", &l, unmatched, o, transfer_mget);
+    if (status == SSFTP_OK)
+        status = many_names(c, "mget", &l, unmatched, o, keep, transfer_mget);
     json_decref(l.all);
+    json_decref(l.dirs);
     return status;
 }
 
@@ -433,31 +543,42 @@ static int cmd_stat(client_conn *c, int argc, char **argv, cmd_opts *o)
     return SSFTP_OK;
 }
 
+/* mv OLD NEW: NEW ending in '/' is a directory to move OLD into, keeping
+ * its name (as put FILE DIR/). */
 static int cmd_rename(client_conn *c, int argc, char **argv, cmd_opts *o)
 {
     (void)argc, (void)o;
     char what[2 * PROTO_PATH_MAX + 16];
     snprintf(what, sizeof what, "%s %s %s", argv[0], argv[1], argv[2]);
+    const char *to = argv[2];
+    char name[PROTO_NAME_MAX + 1], into[PROTO_PATH_MAX + 1];
+    if (to[0] != '\0' && to[strlen(to) - 1] == '/') {
+        if (proto_path_base(argv[1], name, sizeof name) != 0 ||
+            name[0] == '\0' || strcmp(name, "/") == 0)
+            return conn_fail(c, SSFTP_USAGE, "%s: name what to move", what);
+        if (proto_path_join(into, sizeof into, to, name) != 0)
+            return conn_fail(c, SSFTP_FAIL, "%s: path too long", what);
+        to = into;
+    }
     json_t *rep = NULL;
     int r = conn_call(c,
                       json_pack("{s:s, s:s, s:s}", "cmd", "rename", "path",
-                                argv[1], "to", argv[2]),
+                                argv[1], "to", to),
                       &rep);
     if (r == -EREMOTEIO) {
-        const char *code = "";
+        const char *code = "", *why = "";
         (void)proto_get_str(rep, "code", &code);
-        /* The server's refusal of another directory is a bad_path. */
-        bool other_dir =
-            strcmp(code, PROTO_E_BAD_PATH) == 0 &&
-            (proto_path_dir_len(argv[1]) != proto_path_dir_len(argv[2]) ||
-             strncmp(argv[1], argv[2], proto_path_dir_len(argv[1])) != 0);
-        int s = conn_remote_fail(c, rep, what);
-        if (other_dir) {
+        (void)proto_get_str(rep, "error", &why);
+        /* A bad_path that is no path's fault (docs/protocol.md, rename). */
+        bool into_itself = strcmp(code, PROTO_E_BAD_PATH) == 0 &&
+                           strstr(why, "cannot move into itself") != NULL;
+        int st = conn_remote_fail(c, rep, what);
+        if (into_itself) {
             size_t n = strlen(c->err);
             snprintf(c->err + n, sizeof c->err - n,
-                     " (a rename stays in one directory)");
+                     " (a directory cannot move into itself)");
         }
-        return s;
+        return st;
     }
     if (r < 0)
         return c->dead ? SSFTP_CONN : SSFTP_FAIL;
@@ -800,14 +921,11 @@ static int cmd_tree(client_conn *c, bool put, const char *from, const char *to,
  * copies a directory tree. */
 static int cmd_transfer(client_conn *c, int argc, char **argv, cmd_opts *o)
 {
-    bool keep = false, tree = false, bad = false;
-    int i = 1;
-    for (; i < argc && argv[i][0] == '-' && argv[i][1] != '\0'; i++)
-        for (const char *f = argv[i] + 1; *f; f++) {
-            keep |= *f == 'p';
-            tree |= *f == 'r';
-            bad |= *f != 'p' && *f != 'r';
-        }
+    bool keep = false, tree = false;
+    int i = transfer_flags(argc, argv, &keep, &tree);
+    bool bad = i < 0;
+    if (bad)
+        i = argc;
     bool put = strcmp(argv[0], "put") == 0;
     const char *from = i < argc ? argv[i] : NULL;
     const char *to = argc - i > 1 ? argv[i + 1] : NULL;
@@ -822,7 +940,32 @@ static int cmd_transfer(client_conn *c, int argc, char **argv, cmd_opts *o)
                : transfer_get(c, from, to, o->progress, keep);
 }
 
-/* ---- the session: quit, help --------------------------------------------- */
+/* ---- the session: rate, quit, help ---------------------------------------- */
+
+/* rate [RATE|off]: the limit from now on, or (no operand) the limit now. */
+static int cmd_rate(client_conn *c, int argc, char **argv, cmd_opts *o)
+{
+    (void)o;
+    if (argc > 1) {
+        uint64_t bps = 0;
+        const char *bad = transfer_rate_parse(argv[1], &bps);
+        if (bad != NULL) {
+            char *e = text_escape(argv[1]);
+            int s =
+                conn_fail(c, SSFTP_USAGE, "rate: '%s' is %s", e ? e : "?", bad);
+            free(e);
+            return s;
+        }
+        transfer_limit_rate(bps);
+    }
+    uint64_t now = transfer_rate();
+    if (now == 0)
+        puts("rate: no limit");
+    else
+        printf("rate: %s a second\n", proto_size_format(now).s);
+    fflush(stdout);
+    return SSFTP_OK;
+}
 
 static int cmd_quit(client_conn *c, int argc, char **argv, cmd_opts *o)
 {
@@ -847,8 +990,8 @@ static const struct command {
     {"mkdir", NULL, "PATH", "make a directory", 1, 1, cmd_plain},
     {"rm", NULL, "PATH", "remove a file", 1, 1, cmd_plain},
     {"rmdir", NULL, "PATH", "remove an empty directory", 1, 1, cmd_plain},
-    {"mv", "rename", "OLD NEW", "rename in one directory, not over a name", 2,
-     2, cmd_rename},
+    {"mv", "rename", "OLD NEW", "rename/move, not over a name; NEW/: into it",
+     2, 2, cmd_rename},
     {"put", NULL, "LOCAL [REMOTE]",
      "upload; -p keep time, -r tree; DIR/: into DIR; -: stdin", 1, 4,
      cmd_transfer},
@@ -857,11 +1000,15 @@ static const struct command {
      cmd_transfer},
     /* No upper bound: a one-shot `ssftp HOST mput *.jpg` gets the names
      * from the shell (a line of the shell holds a few, with patterns). */
-    {"mput", NULL, "LOCAL...", "upload files (patterns: *.txt) here", 1,
-     INT_MAX, cmd_mput},
-    {"mget", NULL, "REMOTE...", "download files (patterns: dir/*.txt) here", 1,
-     INT_MAX, cmd_mget},
+    {"mput", NULL, "[-pr] LOCAL...",
+     "upload files (patterns: *.txt) here; -p, -r as put", 1, INT_MAX,
+     cmd_mput},
+    {"mget", NULL, "[-pr] REMOTE...",
+     "download files (patterns: dir/*.txt) here; -p, -r as get", 1, INT_MAX,
+     cmd_mget},
     {"quota", NULL, "", "show space used and the limit", 0, 0, cmd_quota},
+    {"rate", NULL, "[RATE|off]",
+     "limit put/get to RATE bytes/s (K, M, G: 1024-based)", 0, 1, cmd_rate},
     {"partials", NULL, "[-h] [DIR]",
      "unfinished uploads (they count; rm NAME drops one)", 0, 2, cmd_partials},
     {"lpwd", NULL, "", "print the local directory", 0, 0, cmd_lpwd},

@@ -6,7 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kvfile.h"
 #include "text.h"
+#include "transfer.h"
 
 /* Copies word into out (cap bytes); false if it does not fit. */
 static bool take(char *out, size_t cap, const char *word)
@@ -32,10 +34,10 @@ static int line_error(char *err, size_t cap, const char *path, unsigned long n,
 static const char *config_line(char *line, const char *name, client_config *c,
                                const char **bad)
 {
-    char *save = NULL, *key = strtok_r(line, " \t\r\n", &save);
-    if (key == NULL || key[0] == '#')
-        return NULL;
-    char *a = strtok_r(NULL, " \t\r\n", &save);
+    char *key, *rest, *save = NULL;
+    if (proto_kv_split(line, ' ', &key, &rest) != PROTO_KV_PAIR)
+        return NULL; /* blank or a comment: with ' ' nothing else */
+    char *a = strtok_r(rest, " \t\r\n", &save);
     char *b = strtok_r(NULL, " \t\r\n", &save);
     char *d = strtok_r(NULL, " \t\r\n", &save);
     char *extra = strtok_r(NULL, " \t\r\n", &save);
@@ -52,6 +54,15 @@ static const char *config_line(char *line, const char *name, client_config *c,
                     user ? sizeof c->user : sizeof c->port, a)
                    ? NULL
                    : "too long, the value of";
+    }
+    if (strcmp(key, "limit-rate") == 0) {
+        if (a == NULL || b != NULL)
+            return "expected one value after";
+        *bad = a;
+        return transfer_rate_parse(a, &c->limit_rate) == NULL
+                   ? NULL
+                   : "limit-rate: not a rate (K, M, G: 1024-based; at least "
+                     "1K; or off):";
     }
     if (strcmp(key, "bookmark") == 0) {
         if (a == NULL || b == NULL || extra != NULL)

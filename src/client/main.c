@@ -3,7 +3,8 @@
  *
  *     ssftp [-u USER] [-p PORT] [--password-file FILE] [--no-progress]
  *           [--accept-new-host-key | --host-key SHA256:...] [-v]
- *           [--keepalive SECONDS] [-b FILE] HOST[:PORT] [COMMAND ARGS...]
+ *           [--keepalive SECONDS] [--limit-rate RATE] [-b FILE]
+ *           HOST[:PORT] [COMMAND ARGS...]
  *     ssftp --version
  *
  * Exit status (conn.h): 0 success, 1 a command failed, 2 usage, 3 cannot
@@ -26,6 +27,8 @@
 #include "hostkey.h"
 #include "keycache.h"
 #include "shell.h"
+#include "text.h"
+#include "transfer.h"
 
 #define DEFAULT_PORT "2121"
 #define PASSWORD_MAX 1024
@@ -35,7 +38,8 @@ static void usage(FILE *out)
     fputs("usage: ssftp [-u USER] [-p PORT] [--password-file FILE] "
           "[--no-progress]\n"
           "             [--accept-new-host-key | --host-key SHA256:...] [-v]\n"
-          "             [--keepalive SECONDS] [-b FILE] HOST[:PORT]\n"
+          "             [--keepalive SECONDS] [--limit-rate RATE] [-b FILE]\n"
+          "             HOST[:PORT]"
           "             [COMMAND ARGS...]\n"
           "       ssftp --version\n"
           "With a COMMAND, runs it and exits; with -b FILE (- for stdin) or\n"
@@ -63,6 +67,9 @@ static void usage(FILE *out)
           "--keepalive SECONDS: the shell sends a no-op this often while\n"
           "it waits at the prompt, so the server's idle timeout never ends\n"
           "the session.\n"
+          "--limit-rate RATE: put and get move at most RATE bytes a second\n"
+          "(K, M, G: 1024-based; at least 1K), smoothly; \"limit-rate RATE\"\n"
+          "in the config, \"rate RATE|off\" in the shell.\n"
           "Commands:\n",
           out);
     cmd_help(out);
@@ -124,10 +131,11 @@ int main(int argc, char **argv)
         {"version", no_argument, NULL, 'V'},
         {"batch", required_argument, NULL, 'b'},
         {"keepalive", required_argument, NULL, 'k'},
+        {"limit-rate", required_argument, NULL, 'l'},
         {NULL, 0, NULL, 0},
     };
     const char *user = NULL, *pwfile = NULL, *batch = NULL;
-    const char *port = NULL;
+    const char *port = NULL, *rate = NULL;
     bool no_progress = false;
     int keepalive = 0;
     hostkey_opts hk = {0};
@@ -170,6 +178,9 @@ int main(int argc, char **argv)
             keepalive = (int)v;
             break;
         }
+        case 'l':
+            rate = optarg;
+            break;
         case 'h':
             usage(stdout);
             return SSFTP_OK;
@@ -193,6 +204,15 @@ int main(int argc, char **argv)
         fprintf(stderr, "ssftp: %s\n", why);
         return SSFTP_USAGE;
     }
+    uint64_t bps = cfg.limit_rate;
+    const char *bad = rate ? transfer_rate_parse(rate, &bps) : NULL;
+    if (bad != NULL) {
+        char *e = text_escape(rate);
+        fprintf(stderr, "ssftp: --limit-rate: '%s' is %s\n", e ? e : "?", bad);
+        free(e);
+        return SSFTP_USAGE;
+    }
+    transfer_limit_rate(bps);
     const char *where = cfg.bookmarked ? cfg.host : argv[optind];
     char host[256];
     const char *given = NULL;

@@ -82,6 +82,41 @@ static void xfer_end(struct xfer *x, uint64_t total, bool ok)
     xfer_fd = -1;
 }
 
+/* ---- --limit-rate ---------------------------------------------------------
+ * One limit for every body of the process, both ways, kept across files
+ * and reconnects (body.h, proto_rate). */
+
+static proto_rate limit;
+
+const char *transfer_rate_parse(const char *s, uint64_t *out)
+{
+    if (strcmp(s, "off") == 0) {
+        *out = 0;
+        return NULL;
+    }
+    uint64_t v = 0;
+    int r = proto_size_parse(s, &v);
+    if (r == -ERANGE || (r == 0 && v > TRANSFER_RATE_MAX))
+        return "too large (at most 1024G a second)";
+    if (r != 0)
+        return "not a rate: bytes a second, digits with an optional K, M or "
+               "G (1024-based), or off";
+    if (v < TRANSFER_RATE_MIN)
+        return "below 1K, the least a limit may be (off: no limit)";
+    *out = v;
+    return NULL;
+}
+
+void transfer_limit_rate(uint64_t bytes_per_s)
+{
+    limit = (proto_rate){.bytes_per_s = bytes_per_s};
+}
+
+uint64_t transfer_rate(void)
+{
+    return limit.bytes_per_s;
+}
+
 /* ---- helpers ------------------------------------------------------------ */
 
 /* "verified blake2b:<first 16 hex>" -- enough to compare by eye. */
@@ -178,7 +213,8 @@ static void on_progress(void *bar, uint64_t off)
 static int put_body(client_conn *c, int fd, uint64_t off, proto_digest_state *d,
                     progress *bar, const char *what)
 {
-    proto_body_hooks hooks = {.progress = on_progress, .ctx = bar};
+    proto_body_hooks hooks = {
+        .progress = on_progress, .ctx = bar, .rate = &limit};
     int file_err = 0;
     int r = proto_body_from_file(&c->io, fd, off, d, &hooks, &file_err);
     if (r == 0)
@@ -258,8 +294,21 @@ static int put_file(client_conn *c, int fd, uint64_t total, const char *local,
                       json_pack("{s:s, s:s, s:I}", "cmd", "put", "path", remote,
                                 "total", (json_int_t)total),
                       &rep);
-    if (r == -EREMOTEIO)
-        return conn_remote_fail(c, rep, what);
+    if (r == -EREMOTEIO) {
+        const char *code = "";
+        (void)proto_get_str(rep, "code", &code);
+        bool dir = strcmp(code, PROTO_E_IS_A_DIRECTORY) == 0;
+        int status = conn_remote_fail(c, rep, what);
+        if (dir) { /* the remote is; say how to put into it */
+            char *e = text_escape(remote);
+            size_t n = strlen(c->err);
+            snprintf(c->err + n, sizeof c->err - n,
+                     " (the remote %s; put FILE %s/ puts into it)", e ? e : "?",
+                     e ? e : "?");
+            free(e);
+        }
+        return status;
+    }
     if (r < 0)
         return c->dead ? SSFTP_CONN : SSFTP_FAIL;
     proto_digest_state d;
@@ -427,8 +476,10 @@ static int get_body(client_conn *c, int fd, uint64_t off, proto_digest_state *d,
 {
     /* Draining a large body to nowhere helps nobody: on a failed write
      * drop the session and keep the partial that was written. */
-    proto_body_hooks hooks = {
-        .progress = on_progress, .ctx = bar, .stop_on_file_error = true};
+    proto_body_hooks hooks = {.progress = on_progress,
+                              .ctx = bar,
+                              .stop_on_file_error = true,
+                              .rate = &limit};
     int file_err = 0;
     int r = proto_body_to_file(&c->io, fd, off, d, &hooks, &file_err);
     if (r == 0 && file_err == 0)
@@ -834,7 +885,7 @@ static void put_collect(client_conn *c, struct put_window *w, bool all,
 }
 
 int transfer_mput(client_conn *c, const char *const *locals, unsigned n,
-                  bool show_progress)
+                  bool show_progress, bool keep_mtime)
 {
     struct put_window *w = calloc(1, sizeof *w);
     if (w == NULL)
@@ -853,7 +904,8 @@ int transfer_mput(client_conn *c, const char *const *locals, unsigned n,
         }
         uint64_t size = (uint64_t)st.st_size;
         char name[PROTO_NAME_MAX + 1];
-        bool whole = S_ISREG(st.st_mode) && size <= WHOLE_MAX &&
+        /* -p: set_mtime waits for its put, so each file goes alone. */
+        bool whole = !keep_mtime && S_ISREG(st.st_mode) && size <= WHOLE_MAX &&
                      proto_path_base(locals[i], name, sizeof name) == 0 &&
                      name[0] != '\0';
         /* A large file goes alone, resumable, after every reply is in. */
@@ -874,7 +926,8 @@ int transfer_mput(client_conn *c, const char *const *locals, unsigned n,
                 w->bytes += size;
             }
         } else {
-            status = transfer_put(c, locals[i], NULL, show_progress, false);
+            status =
+                transfer_put(c, locals[i], NULL, show_progress, keep_mtime);
         }
         close(fd);
         if (status != SSFTP_OK)
@@ -909,7 +962,7 @@ static void get_flight_close(struct get_flight *f)
 /* Receives a window of gets in order, then publishes the verified ones:
  * each file fsynced and renamed, then each directory fsynced once. */
 static void get_drain(client_conn *c, struct get_flight *fl, unsigned nf,
-                      bool show_progress, unsigned *failed)
+                      bool show_progress, bool keep_mtime, unsigned *failed)
 {
     for (unsigned i = 0; i < nf; i++) {
         struct get_flight *f = &fl[i];
@@ -924,10 +977,15 @@ static void get_drain(client_conn *c, struct get_flight *fl, unsigned nf,
         else
             say_failed(c, failed);
     }
+    /* Every reply is in: -p's stat may go now. */
     for (unsigned i = 0; i < nf; i++) {
         if (fl[i].status != SSFTP_OK)
             continue;
-        fl[i].status = get_publish(c, &fl[i].g);
+        if (keep_mtime)
+            fl[i].status =
+                keep_remote_mtime(c, fl[i].g.fd, fl[i].g.remote, fl[i].what);
+        if (fl[i].status == SSFTP_OK)
+            fl[i].status = get_publish(c, &fl[i].g);
         if (fl[i].status != SSFTP_OK)
             say_failed(c, failed);
     }
@@ -969,7 +1027,7 @@ static int flight_prepare(struct get_flight *f, const char *remote)
 }
 
 int transfer_mget(client_conn *c, const char *const *remotes, unsigned n,
-                  bool show_progress)
+                  bool show_progress, bool keep_mtime)
 {
     struct get_flight *fl =
         aligned_alloc(64, (WINDOW_FILES * sizeof *fl + 63) / 64 * 64);
@@ -994,7 +1052,7 @@ int transfer_mget(client_conn *c, const char *const *remotes, unsigned n,
         for (unsigned j = 0; j < nf && !clash; j++)
             clash = strcmp(fl[j].part, f->part) == 0;
         if (clash && nf > 0) {
-            get_drain(c, fl, nf, show_progress, &failed);
+            get_drain(c, fl, nf, show_progress, keep_mtime, &failed);
             nf = 0;
             wire_bytes = 0;
             if (c->dead)
@@ -1020,12 +1078,12 @@ int transfer_mget(client_conn *c, const char *const *remotes, unsigned n,
             continue;
         }
         if (++nf == WINDOW_FILES) {
-            get_drain(c, fl, nf, show_progress, &failed);
+            get_drain(c, fl, nf, show_progress, keep_mtime, &failed);
             nf = 0;
             wire_bytes = 0;
         }
     }
-    get_drain(c, fl, nf, show_progress, &failed);
+    get_drain(c, fl, nf, show_progress, keep_mtime, &failed);
     free(fl);
     return many_status(c, "mget", failed, n);
 }

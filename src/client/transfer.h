@@ -21,6 +21,7 @@
 #define SSFTP_CLIENT_TRANSFER_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "conn.h"
 
@@ -53,11 +54,26 @@ int transfer_get(client_conn *c, const char *remote, const char *local,
  * interactive shell); transfer_interrupted() tells, once, whether that
  * happened since it was last asked. */
 void transfer_interruptible(bool on);
+
+/* --limit-rate, the config's limit-rate and the shell's rate: every body
+ * after this moves at most bytes_per_s bytes a second, in slices of at
+ * most 64 KiB (0: no limit).  transfer_rate() is the limit now. */
+void transfer_limit_rate(uint64_t bytes_per_s);
+uint64_t transfer_rate(void);
+
+/* RATE as typed: digits with an optional K, M, G (or T) suffix, 1024-based,
+ * from TRANSFER_RATE_MIN to TRANSFER_RATE_MAX bytes a second, or "off"
+ * (0).  Returns NULL with *out set, or why s is not one. */
+#define TRANSFER_RATE_MIN 1024u
+#define TRANSFER_RATE_MAX (1024ull << 30)
+const char *transfer_rate_parse(const char *s, uint64_t *out);
 bool transfer_interrupted(void);
 
+/* keep_mtime (mput -p, mget -p): as put -p and get -p; mput then puts
+ * each file alone, as set_mtime must wait for its put. */
 int transfer_mput(client_conn *c, const char *const *locals, unsigned n,
-                  bool show_progress);
+                  bool show_progress, bool keep_mtime);
 int transfer_mget(client_conn *c, const char *const *remotes, unsigned n,
-                  bool show_progress);
+                  bool show_progress, bool keep_mtime);
 
 #endif

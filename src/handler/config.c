@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kvfile.h"
 #include "log.h"
 
 #define CONFIG_MAX (1 << 20) /* bytes: a config, not a data file */
@@ -54,16 +55,6 @@ static int slurp(const char *path, char **out)
     return rc;
 }
 
-static char *trim(char *s)
-{
-    while (*s == ' ' || *s == '\t')
-        s++;
-    size_t n = strlen(s);
-    while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\r'))
-        s[--n] = '\0';
-    return s;
-}
-
 int config_load(const char *path, config_fn fn, void *arg)
 {
     char *text = NULL;
@@ -78,24 +69,23 @@ int config_load(const char *path, config_fn fn, void *arg)
         next = strchr(line, '\n');
         if (next != NULL)
             *next++ = '\0';
-        char *s = trim(line);
-        if (*s == '\0' || *s == '#')
+        char *key, *value;
+        switch (proto_kv_split(line, '=', &key, &value)) {
+        case PROTO_KV_SKIP:
             continue;
-        char *eq = strchr(s, '=');
-        if (eq == NULL) {
+        case PROTO_KV_NO_SEP:
             log_msg(LOG_LEVEL_ERROR, "%s:%u: not \"key = value\"", path,
                     lineno);
             rc = -EINVAL;
             break;
-        }
-        *eq = '\0';
-        char *key = trim(s), *value = trim(eq + 1);
-        if (*key == '\0') {
+        case PROTO_KV_NO_KEY:
             log_msg(LOG_LEVEL_ERROR, "%s:%u: no key before '='", path, lineno);
             rc = -EINVAL;
             break;
+        case PROTO_KV_PAIR:
+            rc = fn(arg, path, lineno, key, value);
+            break;
         }
-        rc = fn(arg, path, lineno, key, value);
     }
     return rc;
 }

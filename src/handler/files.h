@@ -73,7 +73,7 @@ int files_mkdir(struct files *f, const struct jail_path *p);
  * quota, also when rmdir then fails (jail.h). */
 int files_remove(struct files *f, const struct jail_path *p);
 int files_rmdir(struct files *f, const struct jail_path *p);
-/* Rename within one directory, never over an existing name. */
+/* Rename within the home, never over an existing name (jail_rename()). */
 int files_rename(struct files *f, const struct jail_path *from,
                  const struct jail_path *to);
 

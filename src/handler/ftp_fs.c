@@ -513,8 +513,8 @@ int ftp_cmd_rnto(struct ftp_session *s, const char *arg, size_t n)
     jail_path_free(to);
     if (rc != 0) {
         ftp_log(s, "rename %s to %s: %s", a, b, strerror(-rc));
-        if (rc == -EXDEV)
-            return ftp_reply(s, 553, "Rename only within one directory.");
+        if (rc == -EINVAL)
+            return ftp_reply(s, 553, "A directory cannot move into itself.");
         if (rc == -EEXIST)
             return ftp_reply(s, 553, "%s exists; delete it first.", b);
         return ftp_fail(s, rc, arg);

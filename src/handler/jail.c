@@ -362,6 +362,18 @@ static int unlink_measured(int dirfd, const char *name, struct jail_count *sum)
     return 0;
 }
 
+/* Locks the upload partial of p's name (its name into part): the locked
+ * fd, -ENOENT when there is none, -EAGAIN when an upload holds it, or
+ * -errno. */
+static int lock_partial_of(const struct jail_path *p, char part[NAME_MAX + 1])
+{
+    int rc = proto_part_name(p->leaf, part, NAME_MAX + 1);
+    if (rc == -ENAMETOOLONG)
+        return -ENOENT; /* a name too long to have a partial has none */
+    bool created;
+    return rc != 0 ? rc : jail__partial_lock(p->dirfd, part, false, &created);
+}
+
 int jail_unlink(const struct jail_path *p, struct jail_count *freed)
 {
     if (p->home)
@@ -374,12 +386,7 @@ int jail_unlink(const struct jail_path *p, struct jail_count *freed)
         return -EISDIR;
     /* The partial is locked first, so a busy one stops the whole rm. */
     char part[NAME_MAX + 1];
-    int pfd = proto_part_name(p->leaf, part, sizeof part);
-    bool created;
-    if (pfd == 0)
-        pfd = jail__partial_lock(p->dirfd, part, false, &created);
-    else if (pfd == -ENAMETOOLONG)
-        pfd = -ENOENT; /* a name too long to have a partial has none */
+    int pfd = lock_partial_of(p, part);
     if (pfd < 0 && pfd != -ENOENT)
         return pfd; /* -EAGAIN: an upload holds it */
     if (pfd < 0 && !file)
@@ -447,24 +454,27 @@ int jail_rmdir(const struct jail_path *p, struct jail_count *freed)
     return rc;
 }
 
-/* 1 if the fds are the same directory, 0 if not, or -errno. */
-static int same_dir(int a, int b)
-{
-    struct stat sa, sb;
-    if (fstat(a, &sa) != 0 || fstat(b, &sb) != 0)
-        return -errno;
-    return jail__same_file(&sa, &sb);
-}
-
 int jail_rename(const struct jail_path *from, const struct jail_path *to)
 {
     if (from->home || to->home)
         return -EACCES;
-    int same = same_dir(from->dirfd, to->dirfd);
-    if (same <= 0)
-        return same < 0 ? same : -EXDEV;
-    if (renameat2(from->dirfd, from->leaf, to->dirfd, to->leaf,
-                  RENAME_NOREPLACE) != 0)
-        return -errno;
-    return 0;
+    /* A file being uploaded is not moved away from its upload: the
+     * partial's lock is taken (as rm takes it) and held over the rename, so
+     * an upload cannot start in between either.  A partial no upload holds
+     * stays, under the old name, to be resumed or listed there. */
+    char part[NAME_MAX + 1];
+    int pfd = lock_partial_of(from, part);
+    if (pfd < 0 && pfd != -ENOENT)
+        return pfd; /* -EAGAIN: an upload holds it */
+    /* Both parents were opened beneath the home without following a
+     * symlink (jail_resolve()), so both ends are in it; the kernel refuses
+     * a directory into its own subtree (-EINVAL) and, with NOREPLACE, any
+     * existing name at to, a symlink included (-EEXIST). */
+    int rc = renameat2(from->dirfd, from->leaf, to->dirfd, to->leaf,
+                       RENAME_NOREPLACE) != 0
+                 ? -errno
+                 : 0;
+    if (pfd >= 0)
+        close(pfd);
+    return rc;
 }

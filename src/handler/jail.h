@@ -26,8 +26,8 @@
  *
  * Errors are negative errnos, as everywhere in the project, chosen so that
  * proto_errno_code() gives the protocol's code: -ENAMETOOLONG, -ELOOP (a
- * symlink is in the way) and -EXDEV (a path rule, a mount point in the way,
- * a rename across directories) are bad_path; -EACCES (an operation on the
+ * symlink is in the way) and -EXDEV (a path rule, a mount point in the way)
+ * are bad_path; -EACCES (an operation on the
  * home itself, a target that is neither file nor directory) is
  * permission_denied; -EAGAIN (an upload in another session
  * holds the partial) is busy.
@@ -160,9 +160,13 @@ int jail_unlink(const struct jail_path *p, struct jail_count *freed);
  * the directory's own entry when it is removed. */
 int jail_rmdir(const struct jail_path *p, struct jail_count *freed);
 
-/* Renames from to to; both must be in the same directory (else -EXDEV) and
- * the target must not exist (-EEXIST): a rename never destroys data, so it
- * never changes usage.  -EACCES if either is the home. */
+/* Renames from to to, in the same directory or another of the home; the
+ * target must not exist (-EEXIST, a symlink included): a rename never
+ * destroys data, so it never changes usage.  -EINVAL for a directory into
+ * itself or its own subtree; -EAGAIN when an upload holds from's partial
+ * (a file being uploaded is not moved away); -EACCES if either is the
+ * home.  What the jail keeps of a file (its recorded digest, an xattr)
+ * goes with it; a partial no upload holds stays under the old name. */
 int jail_rename(const struct jail_path *from, const struct jail_path *to);
 
 /* Uploads, resumable: a put writes to the hidden partial proto_part_name()

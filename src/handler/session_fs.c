@@ -266,10 +266,11 @@ int session_cmd_rename(struct session *s, const json_t *req)
         err = files_rename(s->files, from, to);
     jail_path_free(from);
     jail_path_free(to);
-    if (err == -EXDEV) { /* the jail's word for another directory */
-        session_log(s, "rename %s: other directory", what);
+    if (err == -EINVAL) { /* the kernel's word for into its own subtree */
+        session_log(s, "rename %s: a directory into itself", what);
         return proto_send_error(&s->io, PROTO_E_BAD_PATH,
-                                "%s: a rename stays in one directory", what);
+                                "%s: a directory cannot move into itself",
+                                what);
     }
     return session_reply(s, "rename", what, err, NULL);
 }

@@ -10,7 +10,43 @@
 
 #include "fileio.h"
 #include "hasher.h"
+#include "sysutil.h"
 #include "wire.h"
+
+/* ---- the rate limit (body.h, proto_rate) ---------------------------------
+ * A bucket of one slice: rate_slice() waits until the slice before has had
+ * its time, rate_spent() books the bytes that moved.  Unlimited bodies
+ * never come here (limited() is false), so they pay one test a buffer. */
+
+static bool limited(const proto_body_hooks *hooks)
+{
+    return hooks != NULL && hooks->rate != NULL && hooks->rate->bytes_per_s > 0;
+}
+
+/* Waits for the bucket, then returns how many of want bytes may move now:
+ * a sixteenth of a second's worth, at most PROTO_RATE_SLICE, at least 1. */
+static size_t rate_slice(proto_rate *rl, size_t want)
+{
+    proto_sleep_until_ns(rl->next_ns);
+    uint64_t slice = rl->bytes_per_s / 16;
+    if (slice > PROTO_RATE_SLICE)
+        slice = PROTO_RATE_SLICE;
+    if (slice == 0)
+        slice = 1;
+    return want < slice ? want : (size_t)slice;
+}
+
+/* n bytes moved: the next slice waits their time, counted from now or from
+ * when this slice was due, whichever is later (an idle pause earns no
+ * burst). */
+static void rate_spent(proto_rate *rl, uint64_t n)
+{
+    int64_t now = proto_mono_ns();
+    if (rl->next_ns < now)
+        rl->next_ns = now;
+    /* n <= PROTO_RATE_SLICE, so n * 1e9 fits easily */
+    rl->next_ns += (int64_t)(n * 1000000000u / rl->bytes_per_s);
+}
 
 /* The minimum-rate rule (frame.h, body_min_rate): a body must bring
  * body_min_rate bytes a second over each window of body_window_ms.  Returns
@@ -142,6 +178,8 @@ static int body_sendfile(proto_io *io, int fd, uint64_t off,
     while (r == 0 && io->body_out > 0) {
         size_t want =
             io->body_out < (8u << 20) ? (size_t)io->body_out : (8u << 20);
+        if (limited(hooks))
+            want = rate_slice(hooks->rate, want);
         if (off > (uint64_t)INT64_MAX - want) {
             r = *file_err = -EFBIG;
             break;
@@ -151,6 +189,8 @@ static int body_sendfile(proto_io *io, int fd, uint64_t off,
         if (k > 0) {
             io->body_out -= (uint64_t)k;
             off += (uint64_t)k;
+            if (limited(hooks))
+                rate_spent(hooks->rate, (uint64_t)k);
             if (hooks->progress != NULL)
                 hooks->progress(hooks->ctx, off);
         } else if (k == 0) {
@@ -168,6 +208,25 @@ static int body_sendfile(proto_io *io, int fd, uint64_t off,
     }
     int r2 = nonblock(io->fd, false, &was);
     return r != 0 ? r : r2;
+}
+
+/* proto_write_body() of buf[0..n), the file's bytes from off, a slice at
+ * a time under hooks->rate, saying the progress of each but the last (the
+ * caller says that one). */
+static int write_paced(proto_io *io, const unsigned char *buf, size_t n,
+                       uint64_t off, const proto_body_hooks *hooks)
+{
+    for (size_t done = 0; done < n;) {
+        size_t k = rate_slice(hooks->rate, n - done);
+        int r = proto_write_body(io, buf + done, k);
+        if (r != 0)
+            return r;
+        rate_spent(hooks->rate, k);
+        done += k;
+        if (done < n && hooks->progress != NULL)
+            hooks->progress(hooks->ctx, off + done);
+    }
+    return 0;
 }
 
 int proto_body_from_file(proto_io *io, int fd, uint64_t off,
@@ -194,7 +253,8 @@ int proto_body_from_file(proto_io *io, int fd, uint64_t off,
             r = *file_err = got < 0 ? (int)got : -ENODATA;
             break;
         }
-        r = proto_write_body(io, buf, want);
+        r = limited(hooks) ? write_paced(io, buf, want, off, hooks)
+                           : proto_write_body(io, buf, want);
         proto_hasher_put(&h, buf, want);
         off += want;
         if (r == 0 && hooks != NULL && hooks->progress != NULL)
@@ -244,7 +304,11 @@ int proto_body_to_file(proto_io *io, int fd, uint64_t off,
     while (r == 0 && io->body_in > 0) {
         size_t cap, n;
         unsigned char *buf = proto_hasher_buf(&h, &cap);
+        if (limited(hooks)) /* one slice a buffer */
+            cap = rate_slice(hooks->rate, cap);
         r = read_fill(io, buf, cap, &n);
+        if (limited(hooks))
+            rate_spent(hooks->rate, n);
         /* After a failed write keep reading, so the next frame is found
          * where the peer put it; report the failure afterwards. */
         proto_hasher_put(&h, buf, n);

@@ -40,6 +40,18 @@ int proto_write_body(proto_io *io, const void *buf, size_t n);
  * sending half.) */
 ssize_t proto_stream_recv(proto_io *io, void *buf, size_t cap, bool wait);
 
+/* A limit on the rate of bodies, in bytes a second (ssftp --limit-rate): a
+ * token bucket that holds one slice, of a sixteenth of a second's bytes but
+ * at most PROTO_RATE_SLICE, so a limited body moves a slice at a time, a
+ * sixteenth of a second apart, not in bursts of a whole buffer.  Kept
+ * across bodies, so that many small files are limited together.
+ * Initialise with `proto_rate r = {.bytes_per_s = N};` (0: no limit). */
+#define PROTO_RATE_SLICE (64u * 1024)
+typedef struct proto_rate {
+    uint64_t bytes_per_s;
+    int64_t next_ns; /* private: when the next slice may go */
+} proto_rate;
+
 /* What a caller can add to the file helpers below. */
 typedef struct proto_body_hooks {
     /* After each buffer, with the file offset the body has reached. */
@@ -54,6 +66,9 @@ typedef struct proto_body_hooks {
      * libsocketserver server does).  Where the file cannot be sendfile'd
      * (EINVAL/ENOSYS before the first byte) it copies as usual. */
     bool zero_copy;
+    /* A rate limit (NULL, or bytes_per_s 0: none): the body then moves a
+     * slice at a time, and progress is called after each slice. */
+    proto_rate *rate;
 } proto_body_hooks;
 
 /* The two file helpers below move the body through the buffers of a

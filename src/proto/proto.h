@@ -23,6 +23,7 @@
  *     sysutil.h every other system call wrapped once; the clock; be32
  *     addr.h    HOST:PORT as people type it
  *     size.h    byte counts ("10G", "95 MiB") and durations ("7d")
+ *     kvfile.h  one line of a settings file, split into key and value
  *     hasher.h  hashing a body on a second thread while it moves
  *     tls.h     TLS 1.3 under it all: contexts, keys, fingerprints, the
  *               handshake, channel binding (OpenSSL 3)
@@ -46,6 +47,7 @@
 #include "digest.h"
 #include "field.h"
 #include "frame.h"
+#include "kvfile.h"
 #include "login.h"
 #include "partname.h"
 #include "path.h"

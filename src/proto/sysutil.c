@@ -28,6 +28,25 @@ double proto_mono_s(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+int64_t proto_mono_ns(void)
+{
+    struct timespec ts;
+    if (clock_gettime(CLOCK_MONOTONIC, &ts) != 0)
+        abort();
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+void proto_sleep_until_ns(int64_t ns)
+{
+    if (ns <= 0)
+        return;
+    struct timespec ts = {.tv_sec = (time_t)(ns / 1000000000),
+                          .tv_nsec = (long)(ns % 1000000000)};
+    /* An absolute time: a signal's cut is made good by sleeping again. */
+    while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
+        ;
+}
+
 void proto_sleep_ms(int64_t ms)
 {
     if (ms <= 0)

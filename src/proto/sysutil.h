@@ -24,8 +24,15 @@
 int64_t proto_mono_ms(void);
 double proto_mono_s(void);
 
+/* CLOCK_MONOTONIC in nanoseconds, for what a millisecond is too coarse
+ * for (body.c's rate limit). */
+int64_t proto_mono_ns(void);
+
 /* Sleeps ms milliseconds, the whole of them whatever signals arrive. */
 void proto_sleep_ms(int64_t ms);
+
+/* Sleeps until proto_mono_ns() reaches ns, whatever signals arrive. */
+void proto_sleep_until_ns(int64_t ns);
 
 /* poll(), resumed after EINTR with what is left of timeout_ms (< 0: no
  * timeout).  Returns the count of ready descriptors, 0 at the timeout, or

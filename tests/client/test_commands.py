@@ -533,11 +533,32 @@ class Commands(unittest.TestCase):
                    "rename", "mvdir/o.bin", "mvdir/n.bin")
         self.ok("rename", "mvdir", "mvdir2")
         self.assertIn("mvdir2/", self.ok("ls"))
-        # one directory only, said so
+        # across directories: the digest on record goes along
         self.ok("mkdir", "mvdir2/sub")
-        self.fails(1, r"mv .*: invalid path \(a rename stays in one "
-                      r"directory\)$", "mv",
-                   "mvdir2/o.bin", "mvdir2/sub/o.bin")
+        self.ok("mv", "mvdir2/o.bin", "mvdir2/sub/o.bin")
+        self.ok("mv", "mvdir2/n.bin", "mvdir2/sub/")  # into it, same name
+        self.assertIn("digest: blake2b:" + tc.blake(self.local("m.bin")),
+                      self.ok("stat", "mvdir2/sub/n.bin"))
+        # relative to the remote directory, .. included
+        self.ok(stdin="cd mvdir2/sub\nmv o.bin ../\nmv ../o.bin ./p.bin\n")
+        self.assertEqual(sorted(os.listdir(self.home("mvdir2", "sub"))),
+                         ["n.bin", "p.bin"])
+        self.ok("mv", "mvdir2/sub/p.bin", "mvdir2/o.bin")
+        self.ok("mv", "mvdir2/sub/n.bin", "mvdir2/")
+        # never over a name, in another directory too; never a directory
+        # into itself or below
+        self.ok("put", "m.bin", "mvdir2/sub/n.bin")
+        self.fails(1, r"mv mvdir2/n\.bin mvdir2/sub/: .*exists", "mv",
+                   "mvdir2/n.bin", "mvdir2/sub/")
+        self.fails(1, r"mv mvdir2 mvdir2/sub/x: invalid path \(a directory "
+                      r"cannot move into itself\)$", "mv", "mvdir2",
+                   "mvdir2/sub/x")
+        self.fails(1, r"mv mvdir2 mvdir2/: invalid path \(.*into itself\)$",
+                   "mv", "mvdir2", "mvdir2/")
+        self.fails(1, r"mv mvdir2/o\.bin nodir/o\.bin: .*no such file",
+                   "mv", "mvdir2/o.bin", "nodir/o.bin")
+        self.fails(2, r"mv / x/: name what to move", "mv", "/", "x/")
+        self.ok("rm", "mvdir2/sub/n.bin")
         self.fails(1, r"stat nope: .*no such file", "stat", "nope")
         self.fails(1, r"mv nope x: .*no such file", "mv", "nope", "x")
         self.fails(2, r"usage: mv OLD NEW", "mv", "a")
@@ -569,6 +590,16 @@ class Commands(unittest.TestCase):
                        "h2.bin", "link/x")
             self.fails(1, r"mv link link2: invalid path", "mv", "link",
                        "link2")
+            # nor moved onto, in this directory or from another
+            self.ok("mkdir", "hsub")
+            self.ok("mv", "h2.bin", "hsub/")
+            self.fails(1, r"mv hsub/h2\.bin link: .*exists", "mv",
+                       "hsub/h2.bin", "link")
+            self.fails(1, r"mv hsub/h2\.bin \.\./link/: invalid path", "mv",
+                       "hsub/h2.bin", "../link/")
+            self.ok("mv", "hsub/h2.bin", "../../")  # .. stops at the home
+            self.ok("rmdir", "hsub")
+            self.assertTrue(os.path.islink(self.home("link")))
             self.fails(1, r"mv link/h\.bin h3: invalid path", "mv",
                        "link/h.bin", "h3")
             self.assertIn("  type: other\n", self.ok("stat", "link"))
@@ -578,6 +609,46 @@ class Commands(unittest.TestCase):
             os.unlink(self.home("link"))
         self.assertEqual(sorted(os.listdir(self.work)), ["h.bin"])
         self.ok("rm", "h2.bin")
+
+    def slow_put(self, name, rate):
+        """ssftp put NAME under --limit-rate RATE, running, once the server
+        has some of its bytes in the partial."""
+        part = self.home("." + name + ".ssftp-part")
+        p = subprocess.Popen(self.args("alice", "put", name,
+                                       opts=("--limit-rate", rate)),
+                             cwd=self.work, env=self.env,
+                             stdin=subprocess.DEVNULL,
+                             stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and p.poll() is None:
+            if os.path.exists(part) and os.stat(part).st_size > 0:
+                break
+            time.sleep(0.02)
+        return p
+
+    def test_mv_refuses_a_file_being_uploaded(self):
+        tc.write_random(self.local("up.bin"), 1 << 20)
+        self.ok("put", "up.bin")
+        part = self.home(".up.bin.ssftp-part")
+        # put again, slowly: its partial is held while it runs
+        p = self.slow_put("up.bin", "64K")
+        try:
+            self.fails(1, r"mv up\.bin moved\.bin: .*busy", "mv", "up.bin",
+                       "moved.bin")
+            self.assertTrue(os.path.exists(self.home("up.bin")))
+        finally:
+            p.kill()
+            p.wait(30)
+        # the upload gone, the file moves; its partial stays by its old name
+        deadline = time.monotonic() + 30
+        while self.run_cli("mv", "up.bin", "moved.bin").returncode != 0:
+            self.assertLess(time.monotonic(), deadline)
+            time.sleep(0.1)
+        self.assertTrue(os.path.exists(part))
+        self.ok("rm", "up.bin")  # drops the partial
+        self.ok("rm", "moved.bin")
+        self.assertFalse(os.path.exists(part))
 
     # ---- 4: ls -l, ls -h -----------------------------------------------------
     def test_ls_long_and_human(self):
@@ -674,11 +745,85 @@ class Commands(unittest.TestCase):
         self.assertIn("resumed at", out)
         self.ok("rm", "r.bin")
 
+    def test_a_put_whose_server_partial_does_not_match_says_it_restarts(self):
+        tc.write_random(self.local("rp.bin"), 1 << 20)
+        part = self.home(".rp.bin.ssftp-part")
+        # a put cut part-way (slowly, so it can be) leaves the server a prefix
+        p = self.slow_put("rp.bin", "256K")
+        p.kill()
+        p.wait(30)
+        # the local file changes: the prefix is no longer ours
+        tc.write_random(self.local("rp.bin"), 1 << 20)
+        deadline = time.monotonic() + 30
+        while True:
+            r = self.run_cli("put", "rp.bin")
+            if r.returncode == 0 or time.monotonic() > deadline:
+                break
+            self.assertIn("busy", r.stderr)  # the old session still ending
+            time.sleep(0.1)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertRegex(r.stderr, r"^ssftp: put rp\.bin: the server's "
+                                   r"partial \([0-9.]+ [KMi]*B\) does not "
+                                   r"match the file; starting again from "
+                                   r"zero\n$")
+        self.assertNotIn("resumed at", r.stdout)
+        self.assertEqual(tc.blake(self.home("rp.bin")),
+                         tc.blake(self.local("rp.bin")))
+        self.assertFalse(os.path.exists(part))
+        self.ok("rm", "rp.bin")
+
+    def test_mput_and_mget_p_keep_times_and_r_copy_trees(self):
+        when = 978307200  # 2001-01-01 00:00:00 UTC
+        os.makedirs(self.local("up/mt/sub"))
+        for name in ("up/a.bin", "up/z.bin", "up/mt/b.bin",
+                     "up/mt/sub/c.bin"):
+            tc.write_random(self.local(name), 3000)
+            os.utime(self.local(name), (when, when))
+        self.ok("mkdir", "mpr")
+        self.ok(stdin="lcd up\ncd mpr\nmput -p -r a.bin mt\nmput z*\n")
+        for name in ("a.bin", "mt/b.bin", "mt/sub/c.bin"):
+            self.assertEqual(os.stat(self.home("mpr", name)).st_mtime, when,
+                             name)
+            self.assertEqual(tc.blake(self.home("mpr", name)),
+                             tc.blake(self.local("up/" + name)))
+        self.assertNotEqual(os.stat(self.home("mpr", "z.bin")).st_mtime, when)
+        os.makedirs(self.local("down"))
+        self.ok(stdin="lcd down\ncd mpr\nmget -pr a.bin m*\nmget z.bin\n")
+        for name in ("a.bin", "mt/b.bin", "mt/sub/c.bin"):
+            self.assertEqual(os.stat(self.local("down/" + name)).st_mtime,
+                             when, name)
+            self.assertEqual(tc.blake(self.local("down/" + name)),
+                             tc.blake(self.local("up/" + name)))
+        self.assertNotEqual(os.stat(self.local("down/z.bin")).st_mtime, when)
+        # without -r a directory is no file: said, and the rest go on
+        r = self.batch("lcd up\ncd mpr\nmput mt z.bin\n")
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertRegex(r.stderr, r"put mt: is a directory")
+        r = self.batch("cd mpr\nmget m*\n")
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertRegex(r.stderr, r"m\*: no match")
+        # a name that is not there fails alone; the rest go on
+        os.unlink(self.local("down/z.bin"))
+        r = self.batch("lcd down\ncd mpr\nmget -r nope z.bin\n")
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertRegex(r.stderr, r"get nope: .*no such file")
+        self.assertTrue(os.path.exists(self.local("down/z.bin")))
+        self.fails(2, r"usage: mput \[-pr\] LOCAL\.\.\.", "mput", "-x", "a")
+        self.fails(2, r"usage: mget \[-pr\] REMOTE\.\.\.", "mget", "-p")
+        shutil.rmtree(self.home("mpr"))
+
     def test_put_into_a_directory(self):
         tc.write_random(self.local("into.bin"), 1000)
         self.ok("mkdir", "intodir")
         self.ok("put", "into.bin", "intodir/")
         self.assertIn("into.bin", self.ok("ls", "intodir"))
+        self.ok("rm", "intodir/into.bin")
+        # -p too, an absolute DIR/, and a DIR without its '/' said so
+        out = self.ok("put", "-p", "into.bin", "/intodir/")
+        self.assertIn("into.bin -> /intodir/into.bin: 1000 B, verified", out)
+        self.fails(1, r"put into\.bin: is a directory \(the remote intodir; "
+                      r"put FILE intodir/ puts into it\)$",
+                   "put", "into.bin", "intodir")
         self.ok("rm", "intodir/into.bin")
         self.ok("rmdir", "intodir")
 
@@ -754,6 +899,83 @@ class Commands(unittest.TestCase):
                                        r"over its limit of connections")
         finally:
             held.close()
+
+    # ---- 7: --limit-rate, limit-rate in the config, rate in the shell ------
+    def test_limit_rate_paces_put_and_get_smoothly_and_verified(self):
+        tc.write_random(self.local("lr.bin"), 3 << 20)
+        want = tc.blake(self.local("lr.bin"))
+        # put at 1 MiB/s: 3 MiB take about 3 s (the first slice goes at
+        # once), and the bar moves all the way, not in 1 MiB steps
+        t0 = time.monotonic()
+        code, out = tc.ClientTest.run_pty(self, "put", "lr.bin",
+                                          opts=["--limit-rate", "1M"])
+        took = time.monotonic() - t0
+        self.assertEqual(code, 0, out)
+        self.assertGreaterEqual(took, 2.5, out)
+        self.assertIn("verified blake2b:" + want[:16], out)
+        shown = set(re.findall(r"\r.*? (\d+)% ", out))
+        self.assertGreaterEqual(len(shown - {"100"}), 8, out)
+        self.assertEqual(tc.blake(self.home("lr.bin")), want)
+        # get, limited by the config, at 4 MiB/s: at least 0.7 s
+        cfg = os.path.join(self.xdg, "ssftp", "config")
+        os.makedirs(os.path.dirname(cfg), exist_ok=True)
+        with open(cfg, "w") as f:
+            f.write("limit-rate 4M\n")
+        t0 = time.monotonic()
+        self.ok("get", "lr.bin", "back.bin")
+        self.assertGreaterEqual(time.monotonic() - t0, 0.7)
+        self.assertEqual(tc.blake(self.local("back.bin")), want)
+        # the shell's rate: shown, changed, off; mget obeys it too
+        os.unlink(cfg)
+        os.unlink(self.local("back.bin"))
+        t0 = time.monotonic()
+        out = self.ok(stdin="rate\nrate 4m\nrate\nmget lr.bin\nrate off\n"
+                            "rate\n")
+        self.assertGreaterEqual(time.monotonic() - t0, 0.7)
+        self.assertEqual(re.findall(r"rate: .*", out),
+                         ["rate: no limit", "rate: 4 MiB a second",
+                          "rate: 4 MiB a second", "rate: no limit",
+                          "rate: no limit"])
+        self.assertEqual(tc.blake(self.local("lr.bin")), want)
+        self.ok("rm", "lr.bin")
+
+    def test_a_bad_rate_is_a_clear_usage_error(self):
+        why = {"0": "is below 1K, the least a limit may be \\(off: no "
+                    "limit\\)",
+               "-1": "is not a rate: bytes a second, digits with an "
+                     "optional K, M or G \\(1024-based\\), or off",
+               "10X": "is not a rate",
+               "1.5M": "is not a rate",
+               "99999999999999999999": "is too large",
+               "2T": "is too large"}
+        for value, msg in why.items():
+            r = subprocess.run([tc.SSFTP, "--limit-rate", value,
+                                "127.0.0.1:1", "pwd"], env=self.env,
+                               text=True, capture_output=True, timeout=30)
+            self.assertEqual(r.returncode, 2, r.stderr)
+            self.assertRegex(r.stderr, f"^ssftp: --limit-rate: "
+                                       f"'{re.escape(value)}' {msg}")
+        self.fails(2, r"rate: '10X' is not a rate", "rate", "10X")
+        cfg = os.path.join(self.xdg, "ssftp", "config")
+        os.makedirs(os.path.dirname(cfg), exist_ok=True)
+        with open(cfg, "w") as f:
+            f.write("user alice\nlimit-rate fast\n")
+        r = self.run_cli("pwd")
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertEqual(r.stderr, f"ssftp: {cfg}:2: limit-rate: not a rate "
+                                   f"(K, M, G: 1024-based; at least 1K; or "
+                                   f"off): \"fast\"\n")
+        # the command line wins over the config
+        with open(cfg, "w") as f:
+            f.write("limit-rate 1K\n")
+        self.assertEqual(self.ok("rate"), "rate: 1 KiB a second\n")
+        r = subprocess.run(self.args("alice", "rate",
+                                     opts=("--limit-rate", "off")),
+                           cwd=self.work, env=self.env, text=True,
+                           capture_output=True, timeout=30)
+        self.assertEqual((r.returncode, r.stdout), (0, "rate: no limit\n"),
+                         r.stderr)
+        os.unlink(cfg)
 
 
 def main():

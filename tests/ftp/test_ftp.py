@@ -239,9 +239,12 @@ class FtpTest(unittest.TestCase):
         f.cwd("d ir")
         self.assertEqual(f.pwd(), "/d ir")
         f.cwd("..")
+        f.rename("x.bin", "d ir/x.bin")  # across directories
+        f.rename("d ir/x.bin", "x.bin")
         with self.assertRaises(ftplib.error_perm) as e:
-            f.rename("x.bin", "d ir/y.bin")
-        self.assertTrue(str(e.exception).startswith("553 Rename only"))
+            f.rename("d ir", "d ir/sub")
+        self.assertTrue(str(e.exception).startswith(
+            "553 A directory cannot move into itself"))
         f.rename("x.bin", "y.bin")
         f.storbinary("STOR d ir/y.bin", io.BytesIO(data))
         self.assertEqual(f.size("d ir/y.bin"), len(data))

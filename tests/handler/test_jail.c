@@ -421,22 +421,35 @@ static int rename_paths(struct fx *f, const char *a, const char *b)
     return rc;
 }
 
-static void
-test_rename_stays_in_its_directory_and_never_overwrites(void **state)
+static void test_rename_moves_within_the_home_and_never_overwrites(void **state)
 {
     struct fx *f = *state;
     char buf[16];
     tmpdir_write(f->home, "a", 0, "A");
     tmpdir_write(f->home, "b", 0, "B");
     assert_int_equal(mkdir(tmpdir_join(f->home, "d"), 0755), 0);
+    assert_int_equal(mkdir(tmpdir_join(f->home, "d/e"), 0755), 0);
     assert_int_equal(rename_paths(f, "a", "b"), -EEXIST);
-    assert_int_equal(rename_paths(f, "a", "d/a"), -EXDEV);
     assert_int_equal(rename_paths(f, "/", "x"), -EACCES);
     assert_int_equal(rename_paths(f, "a", "c"), 0);
     assert_int_equal(read_at(f, "c", buf, sizeof buf), 0);
     assert_string_equal(buf, "A");
     assert_int_equal(read_at(f, "b", buf, sizeof buf), 0);
     assert_string_equal(buf, "B");
+    /* into another directory, and back up */
+    assert_int_equal(rename_paths(f, "c", "d/e/c"), 0);
+    assert_int_equal(read_at(f, "d/e/c", buf, sizeof buf), 0);
+    assert_string_equal(buf, "A");
+    assert_int_equal(rename_paths(f, "d/e/c", "../../../c2"), 0);
+    assert_int_equal(read_at(f, "c2", buf, sizeof buf), 0);
+    /* never over a name, a symlink included, nor through one */
+    assert_int_equal(symlink("/", tmpdir_join(f->home, "d/ln")), 0);
+    assert_int_equal(rename_paths(f, "c2", "d/ln"), -EEXIST);
+    assert_int_equal(rename_paths(f, "c2", "d/ln/c2"), -ELOOP);
+    /* a directory not into itself or below */
+    assert_int_equal(rename_paths(f, "d", "d/e/d"), -EINVAL);
+    assert_int_equal(rename_paths(f, "d", "d/d"), -EINVAL);
+    assert_int_equal(rename_paths(f, "d/e", "e"), 0);
 }
 
 /* ---- uploads ------------------------------------------------------------ */
@@ -896,7 +909,7 @@ int main(void)
         T(cd_needs_a_directory_and_keeps_cwd_on_error),
         T(ls_shows_what_can_be_named_with_size_and_mtime),
         T(open_read_refuses_directories_and_fifos),
-        T(rename_stays_in_its_directory_and_never_overwrites),
+        T(rename_moves_within_the_home_and_never_overwrites),
         T(upload_commit_replaces_target_and_reports_old_size),
         T(upload_commit_hands_back_the_displaced_file),
         T(upload_begin_tells_whether_it_made_the_partial),

@@ -112,8 +112,9 @@ static int parse_v1(const uint8_t *buf, size_t len, struct ss__proxy_hdr *h)
     const char *src = word(&p), *dst = word(&p);
     const char *sport = word(&p), *dport = word(&p);
     if (dport == NULL || p != NULL)
-        return fail(h, -EPROTO, "v1 line is not 'PROXY TCPn src dst sport "
-                                "dport' with single spaces");
+        return fail(h, -EPROTO,
+                    "v1 line is not 'PROXY TCPn src dst sport "
+                    "dport' with single spaces");
     uint8_t a[16], b[16];
     uint16_t sp, dp;
     if (inet_pton(fam, src, a) != 1 || inet_pton(fam, dst, b) != 1)

@@ -197,21 +197,6 @@ int ss__proxy_parse(const uint8_t *buf, size_t len, struct ss__proxy_hdr *h)
 
 /* ---- trusted sources ------------------------------------------------------ */
 
-static bool sa_key(const struct sockaddr *sa, uint8_t key[16])
-{
-    memset(key, 0, 16);
-    if (sa->sa_family == AF_INET) {
-        key[10] = key[11] = 0xff;
-        memcpy(key + 12, &((const struct sockaddr_in *)sa)->sin_addr, 4);
-        return true;
-    }
-    if (sa->sa_family == AF_INET6) {
-        memcpy(key, &((const struct sockaddr_in6 *)sa)->sin6_addr, 16);
-        return true;
-    }
-    return false;
-}
-
 /* One item, "addr" or "addr/bits", of n bytes at s. */
 static bool cidr_item(const char *s, size_t n, struct ss__cidr *c)
 {
@@ -285,7 +270,7 @@ bool ss__cidr_match(const struct ss__cidr *l, size_t n,
                     const struct sockaddr *sa)
 {
     uint8_t key[16];
-    if (!sa_key(sa, key))
+    if (!ss__addr_key(sa, key))
         return false;
     for (size_t i = 0; i < n; i++) {
         unsigned full = l[i].bits / 8, rest = l[i].bits % 8;

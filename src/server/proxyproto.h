@@ -51,6 +51,11 @@ struct ss__cidr {
 int ss__cidr_parse(const char *list, struct ss__cidr *out, size_t cap,
                    size_t *bad, size_t *badlen);
 
+/* An IP address as 16 bytes, IPv4 as IPv4-mapped IPv6, so that both
+ * forms of one client are one key (the per-address limits key them so
+ * too); false for other families.  In inet.c. */
+bool ss__addr_key(const struct sockaddr *sa, uint8_t key[16]);
+
 /* Whether sa (AF_INET or AF_INET6) lies in one of the n blocks. */
 bool ss__cidr_match(const struct ss__cidr *l, size_t n,
                     const struct sockaddr *sa);

@@ -30,8 +30,8 @@ static void check_header(const uint8_t *data, size_t size)
         abort();
     if (ss__proxy_parse(data, (size_t)rc, &h2) != rc ||
         h2.has_addr != h.has_addr ||
-        (h.has_addr && (h.srclen != h2.srclen ||
-                        memcmp(&h.src, &h2.src, h.srclen) != 0)))
+        (h.has_addr &&
+         (h.srclen != h2.srclen || memcmp(&h.src, &h2.src, h.srclen) != 0)))
         abort();
     int before = ss__proxy_parse(data, (size_t)rc - 1, &h2);
     if (before != 0)

@@ -72,6 +72,8 @@
  *     so a restarted server binds while old connections sit in TIME_WAIT.
  *   - Admission limits (max_connections, max_per_address), idle timeouts and
  *     a drain deadline at server_close exist; Python has none of them.
+ *   - Behind a load balancer, the HAProxy PROXY protocol (proxy_protocol):
+ *     the client's address comes from the header a trusted proxy sends.
  */
 #ifndef SOCKETSERVER_H
 #define SOCKETSERVER_H
@@ -243,7 +245,7 @@ typedef struct ss_config {
      *
      * Until the header is whole the connection waits in the serving loop's
      * epoll set -- no worker thread, and the accept loop goes on -- for at
-     * most proxy_timeout_ms (default 5000; 0 = no limit).  It is not yet
+     * most proxy_timeout_ms (default 5000; 0 = no limit; < 0 -EINVAL).  It is not yet
      * admitted: admission (max_connections, max_per_address) counts it
      * once the header has named the client, so the proxy's own address
      * never uses up max_per_address for every client behind it.  At most

@@ -274,6 +274,44 @@ class ProxyTest(unittest.TestCase):
         self.wait_log(r"PROXY header: neither a v1 nor a v2 header")
 
 
+class OptionsTest(unittest.TestCase):
+    def check(self, *args, conf=None):
+        with tempfile.TemporaryDirectory(prefix="ssftpd-proxy-opt-") as d:
+            extra = []
+            if conf is not None:
+                path = os.path.join(d, "ssftpd.conf")
+                with open(path, "w") as f:
+                    f.write(conf)
+                extra = ["--config", path]
+            return subprocess.run(
+                [SSFTPD, "--check", "--root", d, *extra, *args],
+                capture_output=True, text=True, timeout=WAIT_S)
+
+    def test_proxy_protocol_needs_good_proxy_from(self):
+        r = self.check("--proxy-protocol")
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("--proxy-protocol needs --proxy-from", r.stderr)
+        r = self.check("--proxy-protocol", "--proxy-from",
+                       "127.0.0.1, 10.0.0.0/33")
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("--proxy-from: '10.0.0.0/33' is not an address or CIDR",
+                      r.stderr)
+        r = self.check("--proxy-from", "127.0.0.1")
+        self.assertIn("--proxy-from without --proxy-protocol", r.stderr)
+        r = self.check("--proxy-protocol", "--proxy-from",
+                       "127.0.0.1,::1,10.0.0.0/8")
+        self.assertEqual(r.returncode, 0, r.stderr)
+
+    def test_config_keys_take_the_same_values(self):
+        r = self.check(conf="proxy-protocol = yes\nproxy-from = 10.0.0.0/8,"
+                            "example.com\n")
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("--proxy-from: 'example.com' is not an address or "
+                      "CIDR", r.stderr)
+        r = self.check(conf="proxy-protocol = yes\nproxy-from = 10.0.0.0/8\n")
+        self.assertEqual(r.returncode, 0, r.stderr)
+
+
 def main():
     global SSFTP, SSFTPD
     if len(sys.argv) < 3:

@@ -245,8 +245,9 @@ typedef struct ss_config {
      *
      * Until the header is whole the connection waits in the serving loop's
      * epoll set -- no worker thread, and the accept loop goes on -- for at
-     * most proxy_timeout_ms (default 5000; 0 = no limit; < 0 -EINVAL).  It is not yet
-     * admitted: admission (max_connections, max_per_address) counts it
+     * most proxy_timeout_ms (default 5000; 0 = no limit; < 0 -EINVAL).
+     * It is not yet admitted: admission (max_connections, max_per_address)
+     * counts it
      * once the header has named the client, so the proxy's own address
      * never uses up max_per_address for every client behind it.  At most
      * max_connections (or 1024 when that is 0) wait at once; more are

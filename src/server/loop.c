@@ -90,18 +90,6 @@ static int ss_handle_request_noblock(ss_server *s)
     return handle_one(s, &accepted, false);
 }
 
-/* Connections whose PROXY header is in (or late): on to admission. */
-static void service_proxy(ss_server *s)
-{
-    ss_conn ready[32];
-    int n;
-    do {
-        n = ss__proxy_ready(s, ss__now_ms(), ready, 32);
-        for (int i = 0; i < n; i++)
-            (void)verify_and_process(s, &ready[i]);
-    } while (n == 32 && !atomic_load(&s->shutdown_request));
-}
-
 static bool can_accept(ss_server *s)
 {
     if (s->accept_paused)
@@ -111,6 +99,21 @@ static bool can_accept(ss_server *s)
     if (s->forking && !ss__forking_has_room(s))
         return false; /* max_children: wait for one of ours to exit */
     return true;
+}
+
+/* Connections whose PROXY header is in (or late): on to admission, one
+ * at a time while there is room, as accept does (process_request must not
+ * wait for a queue slot on this thread); the rest stay in the epoll set. */
+static void service_proxy(ss_server *s)
+{
+    ss_conn conn;
+    for (int i = 0; i < ACCEPT_BATCH && can_accept(s) &&
+                    !atomic_load(&s->shutdown_request);
+         i++) {
+        if (ss__proxy_ready(s, ss__now_ms(), &conn, 1) != 1)
+            break;
+        (void)verify_and_process(s, &conn);
+    }
 }
 
 /* Requests the park hands back (input arrived, or a deadline passed) run
@@ -194,9 +197,11 @@ int ss_server_serve_forever(ss_server *s, int poll_interval_ms)
             p[nfd++] = (struct pollfd){
                 .fd = watch == SS__PARK_WATCH ? ss__park_fd(s) : -1,
                 .events = POLLIN};
-        /* Connections from a trusted proxy waiting for their header. */
+        /* Connections from a trusted proxy waiting for their header; as
+         * the listening socket, ignored while not accepting. */
         if (s->proxy)
-            p[nfd++] = (struct pollfd){.fd = ss__proxy_fd(s), .events = POLLIN};
+            p[nfd++] = (struct pollfd){.fd = accept ? ss__proxy_fd(s) : -1,
+                                       .events = POLLIN};
         int timeout = poll_interval_ms;
         if (watch == SS__PARK_TICK || harvest)
             timeout = min_timeout(timeout, HARVEST_MS);

@@ -449,6 +449,40 @@ static void per_address_limit_counts_the_header_address(void **st)
     assert_int_equal(tl_ev_count(&entered), 2);
 }
 
+/* Headers that come while the pool's queue is full (SS_QUEUE_FULL_BLOCK)
+ * wait in the socket, as new connections wait in the backlog: the loop
+ * never blocks on a queue slot, and every client is served in turn. */
+static void a_burst_of_headers_behind_a_full_queue_is_served_in_turn(void **st)
+{
+    (void)st;
+    ss_config c;
+    tl_cfg_for(&c, SS_TCP, SS_THREADING);
+    c.max_workers = 2;
+    c.queue_capacity = 2;
+    c.proxy_protocol = true;
+    c.proxy_from = "127.0.0.1";
+    assert_int_equal(ss_server_create(&F.s, &c, &who_handler, &log_ops, NULL),
+                     0);
+    tl_runner_start(&F.r, F.s, 50);
+    enum { N = 40 };
+    int fds[N];
+    for (int i = 0; i < N; i++) {
+        char h[96];
+        snprintf(h, sizeof h,
+                 "PROXY TCP4 198.51.100.%d 192.0.2.1 %d 80\r\nn%d\n", i + 1,
+                 1000 + i, i);
+        fds[i] = dial("127.0.0.1");
+        assert_int_equal(tl_send_str(fds[i], h), 0);
+    }
+    for (int i = 0; i < N; i++) {
+        char who[32], line[16];
+        snprintf(who, sizeof who, "198.51.100.%d:%d", i + 1, 1000 + i);
+        snprintf(line, sizeof line, "n%d\n", i);
+        expect(fds[i], who, line);
+    }
+    assert_int_equal(tl_err_log_total(&errs), 0);
+}
+
 static void handle_request_waits_for_the_header_in_place(void **st)
 {
     (void)st;
@@ -505,6 +539,7 @@ int main(int argc, char **argv)
         T(a_stalled_header_times_out_holding_no_worker),
         T(an_untrusted_peers_proxy_line_reaches_the_handler_as_data),
         T(per_address_limit_counts_the_header_address),
+        T(a_burst_of_headers_behind_a_full_queue_is_served_in_turn),
         T(handle_request_waits_for_the_header_in_place),
         T(create_refuses_bad_proxy_configurations),
     };

@@ -389,7 +389,7 @@ static void an_oversize_v1_line_is_refused_with_emsgsize(void **st)
 static void a_stalled_header_times_out_holding_no_worker(void **st)
 {
     (void)st;
-    start("127.0.0.1", 300, 0, 1);
+    start("127.0.0.1", 1000, 0, 1);
     int slow = dial("127.0.0.1");
     assert_int_equal(tl_send_str(slow, "PROXY TCP4 203.0"), 0);
     int64_t t0 = tl_now_ms();
@@ -397,16 +397,17 @@ static void a_stalled_header_times_out_holding_no_worker(void **st)
     assert_int_equal(
         tl_send_str(fast, "PROXY TCP4 198.51.100.1 192.0.2.1 1 80\r\nx\n"), 0);
     expect(fast, "198.51.100.1:1", "x\n");
-    assert_true(tl_now_ms() - t0 < 250);
+    /* served while the stalled one still waits */
+    assert_int_equal(tl_wait_closed(slow, 0), 0);
     assert_int_equal(tl_ev_count(&entered), 1);
     assert_int_equal(tl_wait_closed(slow, 5000), 1);
     int64_t took = tl_now_ms() - t0;
-    assert_true(took >= 250 && took < 3000);
+    assert_true(took >= 900 && took < 5000);
     bool ok;
     WAIT_UNTIL(ok, tl_err_log_count(&errs, -ETIMEDOUT, 1) == 1, 3000);
     assert_true(ok);
     pthread_mutex_lock(&what_mu);
-    assert_non_null(strstr(last_what, "PROXY header: none within 300 ms"));
+    assert_non_null(strstr(last_what, "PROXY header: none within 1000 ms"));
     pthread_mutex_unlock(&what_mu);
 }
 

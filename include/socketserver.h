@@ -72,6 +72,8 @@
  *     so a restarted server binds while old connections sit in TIME_WAIT.
  *   - Admission limits (max_connections, max_per_address), idle timeouts and
  *     a drain deadline at server_close exist; Python has none of them.
+ *   - Behind a load balancer, the HAProxy PROXY protocol (proxy_protocol):
+ *     the client's address comes from the header a trusted proxy sends.
  */
 #ifndef SOCKETSERVER_H
 #define SOCKETSERVER_H
@@ -218,6 +220,49 @@ typedef struct ss_config {
      * used and ss_server_address() reads the socket's own.  If create
      * fails the descriptor stays the caller's.  Default -1: none. */
     int listen_fd;
+
+    /* Behind a load balancer: the HAProxy PROXY protocol, v1 (text) or v2
+     * (binary), https://www.haproxy.org/download/2.9/doc/proxy-protocol.txt.
+     * SS_TCP only (-EINVAL for other kinds).  Default false.
+     *
+     * proxy_from lists the trusted proxies: comma-separated IPv4/IPv6
+     * addresses or CIDR blocks, "127.0.0.1,10.0.0.0/8,2001:db8::/32"
+     * (an IPv4 block also matches its IPv4-mapped form on a dual-stack
+     * socket).  Required with proxy_protocol; an empty or malformed list
+     * is -EINVAL at create (ss_proxy_from_check() says which item).  The
+     * string is copied.
+     *
+     * A connection from a trusted address must open with a valid header
+     * (v1: "PROXY TCP4|TCP6 src dst sport dport\r\n" or "PROXY UNKNOWN",
+     * at most 107 bytes; v2: the 12-byte signature, version 2, LOCAL or
+     * PROXY over AF_INET/AF_INET6 STREAM or AF_UNSPEC, TLVs skipped, at
+     * most 4096 bytes in all).  Exactly the header's bytes are consumed:
+     * the handler's first read is the client's first byte (its protocol or
+     * TLS ClientHello).  PROXY replaces conn->addr with the header's source
+     * before verify_request, admission and the handler, so per-address
+     * limits, ss_request_client_address() and logs all see the client;
+     * LOCAL, UNKNOWN and v2 AF_UNSPEC keep the proxy's own address.
+     *
+     * Until the header is whole the connection waits in the serving loop's
+     * epoll set -- no worker thread, and the accept loop goes on -- for at
+     * most proxy_timeout_ms (default 5000; 0 = no limit; < 0 -EINVAL).
+     * It is not yet admitted: admission (max_connections, max_per_address)
+     * counts it
+     * once the header has named the client, so the proxy's own address
+     * never uses up max_per_address for every client behind it.  At most
+     * max_connections (or 1024 when that is 0) wait at once; more are
+     * refused with -EUSERS.  A missing, malformed, cut or late header
+     * closes the connection and is reported through handle_error with
+     * what "PROXY header: <cause>" and -EPROTO (not a header / malformed),
+     * -EMSGSIZE (too long), -ENOTSUP (a version, command or family we do
+     * not take), -ECONNRESET (closed first) or -ETIMEDOUT.
+     * ss_server_handle_request() waits for the header in place.
+     *
+     * From any other address nothing is parsed: a "PROXY ..." line from a
+     * client is the handler's data like any other, never honoured. */
+    bool proxy_protocol;
+    const char *proxy_from;
+    int proxy_timeout_ms;
 } ss_config;
 
 /* A request as get_request() returns it: Python's (request, client_address).
@@ -435,6 +480,12 @@ typedef struct ss_server_stats {
 void ss_server_get_stats(ss_server *s, ss_server_stats *st);
 /* Connections parked now (SS_KEEP), waiting for their next message. */
 unsigned ss_server_parked(ss_server *s);
+
+/* Checks a proxy_from list as ss_server_create() will.  Returns 0, or
+ * -EINVAL with *bad and *badlen (if not NULL) the offset and length in
+ * list of the first item that is not an address or CIDR block (an empty
+ * list: 0 and 0). */
+int ss_proxy_from_check(const char *list, size_t *bad, size_t *badlen);
 
 /* Formats a socket address as "1.2.3.4:80", "[::1]:80" or a Unix path. */
 int ss_format_address(const struct sockaddr *sa, socklen_t len, char *buf,

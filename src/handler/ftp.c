@@ -643,9 +643,11 @@ static int ftp_setup(ss_request *r)
     snprintf(s->hash_algo, sizeof s->hash_algo, "SHA-256");
     snprintf(s->peer, sizeof s->peer, "%s", ss_request_client_str(r));
     snprintf(s->host, sizeof s->host, "%s", ss_request_client_host(r));
-    s->peer_len = sizeof s->peer_sa;
+    const struct sockaddr *client = ss_request_client_address(r, &s->peer_len);
+    memcpy(&s->peer_sa, client, s->peer_len);
+    s->conn_len = sizeof s->conn_sa;
     s->local_len = sizeof s->local_sa;
-    if (getpeername(s->io.fd, (struct sockaddr *)&s->peer_sa, &s->peer_len) !=
+    if (getpeername(s->io.fd, (struct sockaddr *)&s->conn_sa, &s->conn_len) !=
             0 ||
         getsockname(s->io.fd, (struct sockaddr *)&s->local_sa, &s->local_len) !=
             0)

@@ -243,8 +243,12 @@ static int left_ms(int64_t deadline)
     return d < 0 ? 0 : (int)d;
 }
 
-/* Takes the passive listener's connection from the client's own address;
- * others are closed and logged.  The listener is closed after. */
+/* Takes the passive listener's connection from the client's own address
+ * or from the control connection's TCP peer: they differ only behind a
+ * trusted proxy (--proxy-protocol), whose data connections come from the
+ * proxy's address, while a client reaching the passive port directly
+ * comes from its own.  Others are closed and logged.  The listener is
+ * closed after. */
 static int pasv_accept(struct ftp_session *s, int *out)
 {
     int64_t deadline = proto_mono_ms() + s->srv->data_timeout_ms;
@@ -271,7 +275,7 @@ static int pasv_accept(struct ftp_session *s, int *out)
             rc = -errno;
             break;
         }
-        if (!same_host(&from, &s->peer_sa)) {
+        if (!same_host(&from, &s->peer_sa) && !same_host(&from, &s->conn_sa)) {
             char who[80];
             ss_format_address((struct sockaddr *)&from, len, who, sizeof who);
             ftp_log(s,

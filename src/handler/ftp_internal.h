@@ -20,8 +20,11 @@ struct ftp_session {
     ss_request *req;
     proto_io io; /* the control connection; TLS after AUTH TLS */
     char peer[80], host[80];
-    struct sockaddr_storage peer_sa, local_sa; /* the control connection's */
-    socklen_t peer_len, local_len;
+    /* The control connection's client (behind a trusted proxy: the PROXY
+     * header's source), its TCP peer (the proxy itself, else the same as
+     * peer_sa) and our local address. */
+    struct sockaddr_storage peer_sa, conn_sa, local_sa;
+    socklen_t peer_len, conn_len, local_len;
     ftpline lp;
     unsigned char in[FTP_IN_MAX]; /* received, not yet fed to lp */
     size_t in_off, in_len;

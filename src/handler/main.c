@@ -70,6 +70,8 @@ struct options {
     unsigned pasv_lo, pasv_hi;
     bool ftp_allow_plaintext, ftp_active, ftp_no_reuse, ftp_no_fsync;
     unsigned ftp_data_timeout_s;
+    bool proxy_protocol;    /* --proxy-protocol */
+    const char *proxy_from; /* --proxy-from CIDR[,CIDR...] */
 };
 
 static void usage(FILE *f)
@@ -89,6 +91,7 @@ static void usage(FILE *f)
         "               [--ftp-no-fsync]] [--user NAME]\n"
         "              [--log syslog|stderr|FILE] [--log-level LEVEL]\n"
         "              [--xferlog FILE]\n"
+        "              [--proxy-protocol --proxy-from CIDR[,CIDR...]]\n"
         "       ssftpd user add|passwd|del|quota|list ... (ssftpd user "
         "--help)\n"
         "       ssftpd fingerprint [--root DIR] [--tls-cert FILE]\n"
@@ -171,6 +174,14 @@ static void usage(FILE *f)
         "                        protocols) in wu-ftpd's and vsftpd's\n"
         "                        xferlog(5) format, appended to FILE (made\n"
         "                        0640; reopened at SIGHUP)\n"
+        "  --proxy-protocol      behind a load balancer: connections from\n"
+        "                        --proxy-from must start with a PROXY v1 or\n"
+        "                        v2 header (HAProxy send-proxy[-v2]), whose\n"
+        "                        client address the limits, backoff and log\n"
+        "                        then use; native and FTP listeners\n"
+        "  --proxy-from CIDR[,CIDR...]  the trusted proxies' addresses (e.g.\n"
+        "                        127.0.0.1,10.0.0.0/8); others' connections\n"
+        "                        are taken as they are, never parsed\n"
         "\n"
         "SIGHUP reloads: the config file again (the command line still\n"
         "wins), the TLS pair they name, for new connections (sessions keep\n"
@@ -237,6 +248,7 @@ static bool parse_flag(const char *a, struct options *o)
                  : strcmp(a, "--ftp-active") == 0       ? &o->ftp_active
                  : strcmp(a, "--ftp-no-tls-reuse") == 0 ? &o->ftp_no_reuse
                  : strcmp(a, "--ftp-no-fsync") == 0     ? &o->ftp_no_fsync
+                 : strcmp(a, "--proxy-protocol") == 0   ? &o->proxy_protocol
                                                         : NULL;
     if (flag != NULL)
         *flag = true;
@@ -295,6 +307,8 @@ static int parse_option(const char *a, const char *v, struct options *o)
         rc = (o->xferlog = v) == NULL ? -EINVAL : 0;
     else if (strcmp(a, "--config") == 0)
         rc = (o->config = v) == NULL ? -EINVAL : 0;
+    else if (strcmp(a, "--proxy-from") == 0)
+        rc = (o->proxy_from = v) == NULL ? -EINVAL : 0;
     else {
         log_msg(LOG_LEVEL_ERROR, "%sunknown option %s", opt_where, a);
         return -ENOENT;
@@ -365,6 +379,30 @@ static int check_root(const struct options *o)
     return -e;
 }
 
+/* --proxy-protocol needs --proxy-from, and every item of it must be an
+ * address or CIDR block (the library's own check, ss_proxy_from_check). */
+static int check_proxy(const struct options *o)
+{
+    size_t bad, badlen;
+    if (o->proxy_protocol && o->proxy_from == NULL) {
+        log_msg(LOG_LEVEL_ERROR, "--proxy-protocol needs --proxy-from "
+                                 "ADDR[/BITS][,...]: the proxies to trust");
+        return -EINVAL;
+    }
+    if (o->proxy_from != NULL && !o->proxy_protocol) {
+        log_msg(LOG_LEVEL_ERROR, "--proxy-from without --proxy-protocol");
+        return -EINVAL;
+    }
+    if (o->proxy_from != NULL &&
+        ss_proxy_from_check(o->proxy_from, &bad, &badlen) != 0) {
+        log_msg(LOG_LEVEL_ERROR,
+                "--proxy-from: '%.*s' is not an address or CIDR", (int)badlen,
+                o->proxy_from + bad);
+        return -EINVAL;
+    }
+    return 0;
+}
+
 static int parse_args(int argc, char **argv, struct options *o)
 {
     for (int i = 1; i < argc; i += 2) {
@@ -397,6 +435,8 @@ static int parse_args(int argc, char **argv, struct options *o)
                                  "off");
         return -EINVAL;
     }
+    if (check_proxy(o) != 0)
+        return -EINVAL;
     if (o->max_clients == 0 || o->idle_timeout_s == 0 ||
         o->login_timeout_s == 0 || o->ftp_data_timeout_s == 0) {
         log_msg(LOG_LEVEL_ERROR,
@@ -761,6 +801,8 @@ int main(int argc, char **argv)
     cfg.max_connections = o.max_clients + 16;
     cfg.max_per_address = o.max_per_ip;
     cfg.drain_timeout_ms = DRAIN_MS;
+    cfg.proxy_protocol = o.proxy_protocol; /* both listeners */
+    cfg.proxy_from = o.proxy_from;
     ss_config ftp_cfg = cfg; /* FTP sessions are threads in every mode */
     /* the sockets systemd passed (sdlisten_take above), else -1 */
     cfg.listen_fd = sd_native;

@@ -26,7 +26,7 @@ int ss__forking_create(ss_server *s)
         return -ENOMEM;
     s->forking = f;
     f->kids = calloc(s->cfg.max_children, sizeof *f->kids);
-    s->pfds = calloc((size_t)s->cfg.max_children + 2, sizeof *s->pfds);
+    s->pfds = calloc((size_t)s->cfg.max_children + 3, sizeof *s->pfds);
     if (!f->kids || !s->pfds)
         return -ENOMEM;
     atomic_init(&f->n, 0);
@@ -153,6 +153,7 @@ int ss_forking_process_request(ss_server *s, ss_conn *conn)
         for (unsigned i = 0; i < atomic_load(&f->n); i++)
             ss__close(f->kids[i].pidfd);
         atomic_store(&f->n, 0);
+        ss__proxy_child(s);
         int rc = s->ops.finish_request(s, conn);
         s->ops.shutdown_request(s, conn);
         _exit(rc < 0 ? 1 : 0);

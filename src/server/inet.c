@@ -8,6 +8,7 @@
 #include <sys/un.h>
 
 #include "internal.h"
+#include "proxyproto.h"
 
 static int resolve_unix(ss_server *s)
 {
@@ -127,4 +128,19 @@ int ss__adopt_socket(ss_server *s, int fd)
     s->socktype = type;
     s->fd = fd; /* ours from here: closed by server_close */
     return 0;
+}
+
+bool ss__addr_key(const struct sockaddr *sa, uint8_t key[16])
+{
+    memset(key, 0, 16);
+    if (sa->sa_family == AF_INET) {
+        key[10] = key[11] = 0xff;
+        memcpy(key + 12, &((const struct sockaddr_in *)sa)->sin_addr, 4);
+        return true;
+    }
+    if (sa->sa_family == AF_INET6) {
+        memcpy(key, &((const struct sockaddr_in6 *)sa)->sin6_addr, 16);
+        return true;
+    }
+    return false;
 }

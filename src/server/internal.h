@@ -21,6 +21,7 @@
  *           base.c              BaseServer's default steps
  *             streamio.c        the handler's stream helpers
  *             request.c         a request's life: instance, report, end
+ *             proxy.c           PROXY headers awaited (proxyproto.c parses)
  *               park.c          parked connections: epoll, idle deadlines
  *               limits.c        admission
  *                 sys.c, inet.c system calls, addresses
@@ -30,6 +31,7 @@ struct ss_pool;
 struct ss_forking;
 struct ss_addr_entry;
 struct ss_park;
+struct ss_proxy;
 
 /* Connection accounting: admitted stream connections and the per-address
  * table (limits.c). */
@@ -50,6 +52,7 @@ struct ss_server {
     ss_config cfg;
     char *host; /* owned copies of cfg.host / cfg.path */
     char *path;
+    char *proxy_from;                /* owned copy of cfg.proxy_from */
     const ss_handler_class *handler; /* &handler_copy */
     ss_handler_class handler_copy;
     ss_server_ops ops;       /* in force: base <- kind <- mix-in <- user */
@@ -89,7 +92,8 @@ struct ss_server {
     struct ss_running running;
     struct ss_pool *pool;
     struct ss_forking *forking;
-    struct ss_park *park; /* stream kinds under SS_SYNC or SS_THREADING */
+    struct ss_park *park;   /* stream kinds under SS_SYNC or SS_THREADING */
+    struct ss_proxy *proxy; /* cfg.proxy_protocol: headers awaited */
 
     atomic_uint_least64_t handled;
     atomic_uint_least64_t rejected;
@@ -207,6 +211,27 @@ int ss__request_resume(ss_server *s, ss_request *r);
 /* Ends a request taken from the park without running handle(): status,
  * finish(), the connection's end. */
 void ss__request_abort(ss_server *s, ss_request *r, int status);
+
+/* proxy.c: connections from a trusted proxy (cfg.proxy_from) wait for
+ * their PROXY header before they are verified and admitted.  The serving
+ * loop watches ss__proxy_fd() and the first timeout
+ * (ss__proxy_sleep_ms); ss__proxy_ready hands back the connections whose
+ * header was read, their address now the client's; a bad, cut or late
+ * header is reported and closed there.  ss__proxy_wait_in_place is
+ * ss_server_handle_request()'s blocking wait (0, or the connection is
+ * closed and reported). */
+int ss__proxy_create(ss_server *s);
+void ss__proxy_close(ss_server *s);
+void ss__proxy_free(ss_server *s);
+/* In a forked child: closes the parent's waiting connections. */
+void ss__proxy_child(ss_server *s);
+bool ss__proxy_trusted(ss_server *s, const ss_conn *conn);
+/* Takes conn over: 0 waiting, or -errno (reported, closed). */
+int ss__proxy_begin(ss_server *s, ss_conn *conn);
+int ss__proxy_fd(ss_server *s);
+int ss__proxy_sleep_ms(ss_server *s, int64_t now, int timeout_ms);
+int ss__proxy_ready(ss_server *s, int64_t now, ss_conn *out, int cap);
+int ss__proxy_wait_in_place(ss_server *s, ss_conn *conn);
 
 /* loop.c: ss_server_destroy() takes s off the signal handler's list. */
 void ss__signals_forget(ss_server *s);

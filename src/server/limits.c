@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 
 #include "internal.h"
+#include "proxyproto.h"
 
 #define NBUCKETS 256
 
@@ -46,22 +47,11 @@ void ss__limits_destroy(ss_server *s)
     pthread_mutex_destroy(&s->lim.mu);
 }
 
-/* IPv4-mapped IPv6 and plain IPv4 are the same client: key them alike. */
+/* IPv4-mapped IPv6 and plain IPv4 are the same client: keyed alike
+ * (ss__addr_key).  Unix peers are all "the same address": no limit. */
 static bool addr_key(const ss_conn *c, uint8_t key[16])
 {
-    memset(key, 0, 16);
-    if (c->addr.ss_family == AF_INET) {
-        const struct sockaddr_in *in = (const struct sockaddr_in *)&c->addr;
-        key[10] = key[11] = 0xff;
-        memcpy(key + 12, &in->sin_addr, 4);
-        return true;
-    }
-    if (c->addr.ss_family == AF_INET6) {
-        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)&c->addr;
-        memcpy(key, &in6->sin6_addr, 16);
-        return true;
-    }
-    return false; /* Unix peers are all "the same address": no limit */
+    return ss__addr_key((const struct sockaddr *)&c->addr, key);
 }
 
 static size_t hash_key(const uint8_t key[16])

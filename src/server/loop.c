@@ -10,12 +10,34 @@
 /* How often the loop looks at the park while the workers take from it. */
 #define HARVEST_MS 2
 
+/* The rest of _handle_request_noblock once the client's address is known
+ * (at accept, or after a PROXY header): verify_request -> admission ->
+ * process_request.  From the moment process_request is called it owns the
+ * connection. */
+static int verify_and_process(ss_server *s, ss_conn *conn)
+{
+    if (!s->ops.verify_request(s, conn)) {
+        atomic_fetch_add(&s->rejected, 1);
+        s->ops.shutdown_request(s, conn);
+        return 0;
+    }
+    int rc = ss__admit(s, conn);
+    if (rc < 0) {
+        atomic_fetch_add(&s->rejected, 1);
+        ss__report(s, conn, rc, "admission");
+        s->ops.shutdown_request(s, conn);
+        return 0;
+    }
+    return s->ops.process_request(s, conn);
+}
+
 /* Python's _handle_request_noblock: called when fileno() is readable.
- * get_request -> verify_request -> admission -> process_request.  From the
- * moment process_request is called it owns the connection.  *accepted says
- * whether get_request produced a connection (false: nothing was waiting, or
- * accept failed), which serve_forever's accept batch needs. */
-static int handle_one(ss_server *s, bool *accepted)
+ * get_request -> [PROXY header] -> verify_and_process.  *accepted says
+ * whether get_request produced a connection (false: nothing was waiting,
+ * or accept failed), which serve_forever's accept batch needs.  in_loop:
+ * serve_forever runs, and a connection from a trusted proxy waits for its
+ * header in the loop (proxy.c) instead of here. */
+static int handle_one(ss_server *s, bool *accepted, bool in_loop)
 {
     ss_conn conn = {.fd = -1};
     *accepted = false;
@@ -51,25 +73,21 @@ static int handle_one(ss_server *s, bool *accepted)
             return rc;
         }
     }
-    if (!s->ops.verify_request(s, &conn)) {
-        atomic_fetch_add(&s->rejected, 1);
-        s->ops.shutdown_request(s, &conn);
-        return 0;
+    if (s->proxy && ss__proxy_trusted(s, &conn)) {
+        if (in_loop) {
+            (void)ss__proxy_begin(s, &conn); /* refused: reported */
+            return 0;
+        }
+        if (ss__proxy_wait_in_place(s, &conn) < 0)
+            return 0; /* reported and closed */
     }
-    rc = ss__admit(s, &conn);
-    if (rc < 0) {
-        atomic_fetch_add(&s->rejected, 1);
-        ss__report(s, &conn, rc, "admission");
-        s->ops.shutdown_request(s, &conn);
-        return 0;
-    }
-    return s->ops.process_request(s, &conn);
+    return verify_and_process(s, &conn);
 }
 
 static int ss_handle_request_noblock(ss_server *s)
 {
     bool accepted;
-    return handle_one(s, &accepted);
+    return handle_one(s, &accepted, false);
 }
 
 static bool can_accept(ss_server *s)
@@ -81,6 +99,21 @@ static bool can_accept(ss_server *s)
     if (s->forking && !ss__forking_has_room(s))
         return false; /* max_children: wait for one of ours to exit */
     return true;
+}
+
+/* Connections whose PROXY header is in (or late): on to admission, one
+ * at a time while there is room, as accept does (process_request must not
+ * wait for a queue slot on this thread); the rest stay in the epoll set. */
+static void service_proxy(ss_server *s)
+{
+    ss_conn conn;
+    for (int i = 0; i < ACCEPT_BATCH && can_accept(s) &&
+                    !atomic_load(&s->shutdown_request);
+         i++) {
+        if (ss__proxy_ready(s, ss__now_ms(), &conn, 1) != 1)
+            break;
+        (void)verify_and_process(s, &conn);
+    }
 }
 
 /* Requests the park hands back (input arrived, or a deadline passed) run
@@ -141,7 +174,7 @@ int ss_server_serve_forever(ss_server *s, int poll_interval_ms)
      * still counts: the flag is only consumed when the loop ends. */
     atomic_store(&s->parking, s->park != NULL);
     while (!atomic_load(&s->shutdown_request)) {
-        struct pollfd some[3];
+        struct pollfd some[4];
         struct pollfd *p = s->forking ? s->pfds : some;
         bool accept = can_accept(s);
         p[0] = (struct pollfd){.fd = s->wake_fd, .events = POLLIN};
@@ -159,10 +192,16 @@ int ss_server_serve_forever(ss_server *s, int poll_interval_ms)
         int watch = s->park && s->pool ? ss__pool_park_watch(s, HARVEST_MS)
                                        : SS__PARK_WATCH;
         bool harvest = watch == SS__PARK_STALLED;
+        nfds_t park_slot = nfd;
         if (s->park)
             p[nfd++] = (struct pollfd){
                 .fd = watch == SS__PARK_WATCH ? ss__park_fd(s) : -1,
                 .events = POLLIN};
+        /* Connections from a trusted proxy waiting for their header; as
+         * the listening socket, ignored while not accepting. */
+        if (s->proxy)
+            p[nfd++] = (struct pollfd){.fd = accept ? ss__proxy_fd(s) : -1,
+                                       .events = POLLIN};
         int timeout = poll_interval_ms;
         if (watch == SS__PARK_TICK || harvest)
             timeout = min_timeout(timeout, HARVEST_MS);
@@ -170,6 +209,8 @@ int ss_server_serve_forever(ss_server *s, int poll_interval_ms)
             timeout = min_timeout(timeout, s->accept_resume_ms - ss__now_ms());
         if (s->park)
             timeout = ss__park_sleep_ms(s, ss__now_ms(), timeout);
+        if (s->proxy)
+            timeout = ss__proxy_sleep_ms(s, ss__now_ms(), timeout);
         if (s->pool)
             timeout = ss__pool_watch(s, ss__now_ms(), timeout);
         int n = poll(p, nfd, timeout);
@@ -193,7 +234,7 @@ int ss_server_serve_forever(ss_server *s, int poll_interval_ms)
              * ends as soon as the backlog is empty or we must stop. */
             bool more = true;
             for (int i = 0; more && i < ACCEPT_BATCH; i++) {
-                (void)handle_one(s, &more);
+                (void)handle_one(s, &more, true);
                 more =
                     more && !atomic_load(&s->shutdown_request) && can_accept(s);
             }
@@ -202,7 +243,9 @@ int ss_server_serve_forever(ss_server *s, int poll_interval_ms)
         if (watch == SS__PARK_TICK)
             harvest = ss__pool_park_watch(s, HARVEST_MS) == SS__PARK_STALLED;
         if (s->park)
-            service_park(s, harvest || p[nfd - 1].revents != 0);
+            service_park(s, harvest || p[park_slot].revents != 0);
+        if (s->proxy) /* headers in, and headers late */
+            service_proxy(s);
         s->ops.service_actions(s);
     }
 

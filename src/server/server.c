@@ -39,6 +39,9 @@ static void config_defaults(ss_config *cfg, ss_kind kind)
     cfg->drain_timeout_ms = 5000;
     cfg->max_children = 40;
     cfg->listen_fd = -1;
+    cfg->proxy_protocol = false;
+    cfg->proxy_from = NULL;
+    cfg->proxy_timeout_ms = 5000;
 }
 
 void ss_config_init_sized(ss_config *cfg, ss_kind kind, size_t size)
@@ -209,8 +212,10 @@ int ss_server_create_sized(ss_server **out, const ss_config *ucfg,
     rc = 0;
     s->host = dup_opt(cfg->host, &rc);
     s->path = dup_opt(cfg->path, &rc);
+    s->proxy_from = dup_opt(cfg->proxy_from, &rc);
     s->cfg.host = s->host;
     s->cfg.path = s->path;
+    s->cfg.proxy_from = s->proxy_from;
     if (rc == 0)
         rc = ss__limits_init(s);
     if (rc == 0)
@@ -235,6 +240,8 @@ int ss_server_create_sized(ss_server **out, const ss_config *ucfg,
         rc = ss__open_socket(s);
     if (rc == 0 && ss__is_stream(s) && cfg->concurrency != SS_FORKING)
         rc = ss__park_create(s);
+    if (rc == 0)
+        rc = ss__proxy_create(s);
     if (rc == 0 && cfg->concurrency == SS_THREADING)
         rc = ss__pool_create(s);
     if (rc == 0 && cfg->concurrency == SS_FORKING)
@@ -319,6 +326,10 @@ void ss_base_server_close(ss_server *s)
         ss__request_abort(s, r, -ESHUTDOWN);
     }
 
+    /* Connections still waiting for their PROXY header were never
+     * admitted: they are closed, unreported. */
+    ss__proxy_close(s);
+
     int drain = s->cfg.drain_timeout_ms;
     if (s->cfg.daemon_threads || !s->cfg.block_on_close)
         drain = 0;
@@ -340,10 +351,12 @@ void ss_server_destroy(ss_server *s)
     ss__running_destroy(s);
     ss__pool_free(s);
     ss__park_free(s);
+    ss__proxy_free(s);
     ss__forking_free(s);
     free(s->pkt);
     free(s->host);
     free(s->path);
+    free(s->proxy_from);
     pthread_cond_destroy(&s->shut_cv);
     pthread_mutex_destroy(&s->mu);
     free(s);

@@ -562,9 +562,10 @@ class Config(Base):
                  "tls-key": "/x/key.pem", "ftp": "127.0.0.1:0",
                  "ftp-passive-ports": "40000-40010", "ftp-data-timeout": "5",
                  "user": "nobody", "log": "/x/ssftpd.log",
-                 "log-level": "warning", "xferlog": "/x/xferlog"}
+                 "log-level": "warning", "xferlog": "/x/xferlog",
+                 "proxy-from": "127.0.0.1,10.0.0.0/8"}
         flags = {"ftp-allow-plaintext", "ftp-active", "ftp-no-tls-reuse",
-                 "ftp-no-fsync"}
+                 "ftp-no-fsync", "proxy-protocol"}
         self.assertEqual(options - {"config"}, set(value) | flags)
         self.write("".join(f"{k} = {v}\n" for k, v in value.items()) +
                    "".join(f"{k} = yes\n" for k in flags))

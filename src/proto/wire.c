@@ -3,7 +3,9 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <linux/sockios.h>
 #include <poll.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 
 int proto_wire_deadline_in(int timeout_ms, int64_t *deadline)
@@ -23,26 +25,59 @@ int proto_wire_per_wait(const proto_io *io, int64_t *deadline)
     return proto_wire_deadline_in(t, deadline);
 }
 
+/* The bytes fd's kernel queue still holds to send (unsent, or sent and not
+ * yet acknowledged), or -1 where it cannot say. */
+static int send_queue(int fd)
+{
+    int n;
+    return ioctl(fd, SIOCOUTQ, &n) == 0 ? n : -1;
+}
+
 /* Wait until fd is ready for events (or has an error/hangup for the next
- * recv/send to report), or the deadline passes. */
+ * recv/send to report), or the deadline passes.
+ *
+ * A PER_WAIT for room to send ends only when the peer has taken nothing
+ * for a whole body timeout: a socket with megabytes queued to a slow
+ * reader (a client under --limit-rate, a thin link) is writable again only
+ * once about half of them have gone, which can take longer than the
+ * timeout although the peer reads all along.  So when the wait runs out,
+ * a queue that has shrunk since it began earns another wait; a peer that
+ * stopped reading (a zero window) does not shrink it and times out. */
 int proto_wire_wait(const proto_io *io, short events, int64_t deadline)
 {
     if (deadline == NO_WAIT)
         return -EAGAIN;
+    int queued = -1; /* the send queue when this wait began, if it counts */
     if (deadline == PER_WAIT) {
         int r = proto_wire_per_wait(io, &deadline);
         if (r)
             return r;
+        if ((events & POLLOUT) && deadline != NO_DEADLINE)
+            queued = send_queue(io->fd);
     }
     /* The session's hard deadline (a login deadline) bounds every wait,
      * bodies included, so no trickle can outlast it. */
     if (io->deadline_ms > 0 &&
-        (deadline == NO_DEADLINE || io->deadline_ms < deadline))
+        (deadline == NO_DEADLINE || io->deadline_ms <= deadline)) {
         deadline = io->deadline_ms;
+        queued = -1;
+    }
     for (;;) {
         int wait = -1;
         if (deadline != NO_DEADLINE) {
             int64_t now = proto_mono_ms();
+            int q = queued > 0 && now >= deadline ? send_queue(io->fd) : -1;
+            if (q >= 0 && q < queued) {
+                queued = q; /* it moved: another whole wait */
+                int r = proto_wire_per_wait(io, &deadline);
+                if (r)
+                    return r;
+                if (io->deadline_ms > 0 && io->deadline_ms <= deadline) {
+                    deadline = io->deadline_ms;
+                    queued = -1;
+                }
+                continue;
+            }
             if (now >= deadline)
                 return -ETIMEDOUT;
             wait = deadline - now > INT_MAX ? INT_MAX : (int)(deadline - now);

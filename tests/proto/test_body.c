@@ -9,6 +9,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/time.h>
@@ -187,6 +189,86 @@ static void body_write_times_out_when_peer_stops_reading(void **state)
     assert_non_null(buf);
     assert_int_equal(proto_write_body(&c->b, buf, BIG), -ETIMEDOUT);
     free(buf);
+}
+
+/* Reads fd slowly, SLOW_BYTES every SLOW_MS, until n bytes have come. */
+#define SLOW_BYTES 8192
+#define SLOW_MS 20
+struct slow_reader {
+    int fd;
+    size_t n;
+};
+
+static void *read_slowly(void *arg)
+{
+    struct slow_reader *r = arg;
+    char buf[SLOW_BYTES];
+    for (size_t got = 0; got < r->n;) {
+        struct timespec ts = {.tv_nsec = SLOW_MS * 1000000L};
+        nanosleep(&ts, NULL);
+        ssize_t k = recv(r->fd, buf, sizeof buf, 0);
+        if (k <= 0)
+            break;
+        got += (size_t)k;
+    }
+    return NULL;
+}
+
+/* A connected TCP pair over 127.0.0.1, both buffers small: acknowledgements
+ * are what say a peer reads, and a Unix socket has none (its queue shrinks
+ * only when a whole buffer has been read). */
+static void tcp_pair(int sv[2])
+{
+    int small = 16 << 10;
+    int l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    assert_true(l >= 0);
+    assert_int_equal(setsockopt(l, SOL_SOCKET, SO_RCVBUF, &small, sizeof small),
+                     0);
+    struct sockaddr_in a = {.sin_family = AF_INET,
+                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof a;
+    assert_int_equal(bind(l, (struct sockaddr *)&a, sizeof a), 0);
+    assert_int_equal(listen(l, 1), 0);
+    assert_int_equal(getsockname(l, (struct sockaddr *)&a, &len), 0);
+    sv[1] = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    assert_true(sv[1] >= 0);
+    int big = 128 << 10;
+    assert_int_equal(setsockopt(sv[1], SOL_SOCKET, SO_SNDBUF, &big, sizeof big),
+                     0);
+    assert_int_equal(connect(sv[1], (struct sockaddr *)&a, sizeof a), 0);
+    sv[0] = accept4(l, NULL, NULL, SOCK_CLOEXEC);
+    assert_true(sv[0] >= 0);
+    assert_int_equal(close(l), 0);
+}
+
+/* A reader at 100 KiB/s lets a full socket become writable again more
+ * slowly than the body timeout: the send goes on, since its queue shrinks
+ * within every wait (a client under --limit-rate was cut after 30 s).  A
+ * reader that stops is the test above. */
+static void body_write_goes_on_while_a_slow_peer_reads(void **state)
+{
+    struct tu_conn *c = *state;
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(close(c->sv[i]), 0);
+    tcp_pair(c->sv);
+    c->a.fd = c->sv[0];
+    c->b.fd = c->sv[1];
+    const size_t n = 512 << 10;
+    json_t *h = size_hdr(n);
+    assert_int_equal(proto_send(&c->b, h), 0);
+    json_decref(h);
+    c->b.body_timeout_ms = 150;
+    struct slow_reader r = {.fd = c->sv[0], .n = n};
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, read_slowly, &r), 0);
+    uint8_t *buf = calloc(1, n);
+    assert_non_null(buf);
+    double t0 = proto_mono_s();
+    assert_int_equal(proto_write_body(&c->b, buf, n), 0);
+    /* Slower than a body timeout: the wait was really extended. */
+    assert_true(proto_mono_s() - t0 > 0.3);
+    free(buf);
+    assert_int_equal(pthread_join(t, NULL), 0);
 }
 
 static void body_moves_file_to_file_with_matching_digests(void **state)
@@ -561,6 +643,7 @@ int main(void)
         T(body_cut_short_by_the_peer_is_a_reset),
         T(body_read_times_out_on_silent_peer),
         T(body_write_times_out_when_peer_stops_reading),
+        T(body_write_goes_on_while_a_slow_peer_reads),
         T(body_moves_file_to_file_with_matching_digests),
         T(body_from_file_fails_when_file_is_shorter),
         T(body_to_file_drains_body_when_disk_is_full),

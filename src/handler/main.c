@@ -187,7 +187,7 @@ static void usage(FILE *f)
         "wins), the TLS pair they name, for new connections (sessions keep\n"
         "theirs; a pair that does not load keeps the old one), --log and\n"
         "--log-level (a --log or --xferlog file is reopened).  Other\n"
-        "options need a restart.\n"
+        "options need a restart; a reload names each that changed.\n"
         "SIGINT and SIGTERM stop the server, letting transfers finish for\n"
         "up to 10 s.\n",
         SSFTPD_DEFAULT_CONFIG, DEFAULT_ROOT, DEFAULT_HOST, DEFAULT_PORT,
@@ -606,13 +606,68 @@ struct reloader {
     int argc;
     char **argv;
     const char *root; /* the running one: a reload never moves it */
+    const struct options *running; /* as the server started */
     struct session_server *srv;
     struct ftp_server *ftp; /* NULL without --ftp */
 };
 
+static bool same_text(const char *a, const char *b)
+{
+    return a == b || (a != NULL && b != NULL && strcmp(a, b) == 0);
+}
+
+/* What a reload read but cannot apply, each said once, so that an admin
+ * who edited the config and sent SIGHUP knows a restart is still due
+ * instead of believing the new limits are in force. */
+static void say_what_needs_a_restart(const struct options *was,
+                                     const struct options *now)
+{
+    const struct {
+        bool changed;
+        const char *option;
+    } opts[] = {
+        {!same_text(was->root, now->root), "--root"},
+        {strcmp(was->host, now->host) != 0 || was->port != now->port,
+         "--listen"},
+        {was->workers != now->workers, "--workers"},
+        {was->max_clients != now->max_clients, "--max-clients"},
+        {was->max_per_ip != now->max_per_ip, "--max-per-ip"},
+        {was->idle_timeout_s != now->idle_timeout_s, "--idle-timeout"},
+        {was->login_timeout_s != now->login_timeout_s, "--login-timeout"},
+        {was->default_quota != now->default_quota, "--default-quota"},
+        {was->default_max_files != now->default_max_files,
+         "--default-max-files"},
+        {was->partial_max_age_s != now->partial_max_age_s, "--partial-max-age"},
+        {was->isolate != now->isolate, "--isolation"},
+        {!same_text(was->run_as, now->run_as), "--user"},
+        {was->ftp != now->ftp || strcmp(was->ftp_host, now->ftp_host) != 0 ||
+             was->ftp_port != now->ftp_port,
+         "--ftp"},
+        {was->pasv_lo != now->pasv_lo || was->pasv_hi != now->pasv_hi,
+         "--ftp-passive-ports"},
+        {was->ftp_allow_plaintext != now->ftp_allow_plaintext,
+         "--ftp-allow-plaintext"},
+        {was->ftp_active != now->ftp_active, "--ftp-active"},
+        {was->ftp_no_reuse != now->ftp_no_reuse, "--ftp-no-tls-reuse"},
+        {was->ftp_no_fsync != now->ftp_no_fsync, "--ftp-no-fsync"},
+        {was->ftp_data_timeout_s != now->ftp_data_timeout_s,
+         "--ftp-data-timeout"},
+        {was->proxy_protocol != now->proxy_protocol ||
+             !same_text(was->proxy_from, now->proxy_from),
+         "--proxy-protocol/--proxy-from"},
+    };
+    for (size_t i = 0; i < sizeof opts / sizeof opts[0]; i++)
+        if (opts[i].changed)
+            log_msg(LOG_LEVEL_WARNING,
+                    "reload: %s changed; it takes effect at a restart, the "
+                    "running value stays",
+                    opts[i].option);
+}
+
 /* SIGHUP: the config file again, then the command line over it; the TLS
- * pair they name is loaded for new connections (sessions keep theirs).
- * Any error keeps the old state.  Other options need a restart. */
+ * pair they name is loaded for new connections (sessions keep theirs), the
+ * log and xferlog reopened, the log level set.  Any error keeps the old
+ * state.  Other options need a restart, and a changed one says so. */
 static void reload_apply(struct reloader *r)
 {
     struct options o;
@@ -648,6 +703,7 @@ static void reload_apply(struct reloader *r)
     tlsslot_set(&r->srv->tls, ctx);
     if (r->ftp != NULL)
         tlsslot_set(&r->ftp->tls, ftp_ctx);
+    say_what_needs_a_restart(r->running, &o);
     log_msg(LOG_LEVEL_NOTICE, "reloaded; TLS key %s (%s)", fp, cert);
 }
 
@@ -820,6 +876,7 @@ int main(int argc, char **argv)
     struct reloader rl = {.argc = argc,
                           .argv = argv,
                           .root = o.root,
+                          .running = &o,
                           .srv = &srv,
                           .ftp = o.ftp ? &ftp_srv : NULL};
     ops =

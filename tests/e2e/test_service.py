@@ -472,6 +472,30 @@ class Reload(Base):
                    re.escape(fingerprint(b_cert)))
 
 
+    def test_sighup_names_what_takes_a_restart(self):
+        conf = os.path.join(self.tmp, "ssftpd.conf")
+        with open(conf, "w") as f:
+            f.write(f"root = {self.root}\nmax-clients = 10\n")
+        p, port = self.start("--config", conf, "--ftp", "127.0.0.1:0")
+        p.send_signal(signal.SIGHUP)  # nothing changed: nothing to say
+        said = read_until(p.stderr, r"ssftpd notice: reloaded; TLS key")
+        self.assertEqual([ln for ln in said if "reload:" in ln], [])
+        with open(conf, "w") as f:
+            f.write(f"root = {self.root}\nmax-clients = 20\n"
+                    "idle-timeout = 60\nlog-level = info\n")
+        p.send_signal(signal.SIGHUP)
+        said = read_until(p.stderr, r"ssftpd notice: reloaded; TLS key")
+        warned = [ln for ln in said if "reload:" in ln]
+        self.assertEqual(len(warned), 2, said)
+        self.assertIn("ssftpd warning: reload: --max-clients changed; it "
+                      "takes effect at a restart", warned[0])
+        self.assertIn("--idle-timeout changed", warned[1])
+        r = self.client(port, "ls")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        p.send_signal(signal.SIGTERM)
+        self.assertEqual(p.wait(timeout=WAIT_S), 0)
+
+
 class Journal(Base):
     def test_no_second_timestamp_under_the_journal(self):
         """With stderr the journal's (JOURNAL_STREAM names its device and

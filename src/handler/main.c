@@ -182,6 +182,8 @@ static void usage(FILE *f)
         "  --proxy-from CIDR[,CIDR...]  the trusted proxies' addresses (e.g.\n"
         "                        127.0.0.1,10.0.0.0/8); others' connections\n"
         "                        are taken as they are, never parsed\n"
+        "A flag a config file turns on (ftp-active = yes) is turned off\n"
+        "on the command line by --no-FLAG (--no-ftp-active).\n"
         "\n"
         "SIGHUP reloads: the config file again (the command line still\n"
         "wins), the TLS pair they name, for new connections (sessions keep\n"
@@ -241,7 +243,9 @@ static int parse_ftp(const char *s, struct options *o)
 }
 
 /* The options that take no value. */
-static bool parse_flag(const char *a, struct options *o)
+/* A flag option a (--ftp-active...) set to value in *o; false if a is none.
+ * On the command line --no-FLAG turns off what a config file turned on. */
+static bool parse_flag(const char *a, struct options *o, bool value)
 {
     bool *flag = strcmp(a, "--ftp-allow-plaintext") == 0
                      ? &o->ftp_allow_plaintext
@@ -251,7 +255,7 @@ static bool parse_flag(const char *a, struct options *o)
                  : strcmp(a, "--proxy-protocol") == 0   ? &o->proxy_protocol
                                                         : NULL;
     if (flag != NULL)
-        *flag = true;
+        *flag = value;
     return flag != NULL;
 }
 
@@ -335,13 +339,13 @@ static int config_option(void *arg, const char *file, unsigned line,
         strcmp(key, "help") == 0 || strcmp(key, "check") == 0) {
         log_msg(LOG_LEVEL_ERROR, "%sunknown option %s", opt_where, key);
         rc = -ENOENT;
-    } else if (parse_flag(a, &probe)) {
+    } else if (parse_flag(a, &probe, true)) {
         bool yes = strcmp(value, "yes") == 0 || strcmp(value, "true") == 0;
         if (!yes && strcmp(value, "no") != 0 && strcmp(value, "false") != 0) {
             log_msg(LOG_LEVEL_ERROR, "%s%s takes yes or no", opt_where, key);
             rc = -EINVAL;
-        } else if (yes) {
-            parse_flag(a, o);
+        } else {
+            parse_flag(a, o, yes);
         }
     } else {
         rc = parse_option(a, value, o);
@@ -420,7 +424,11 @@ static int parse_args(int argc, char **argv, struct options *o)
             i--; /* no value */
             continue;
         }
-        if (parse_flag(a, o)) {
+        char flag[64];
+        if (parse_flag(a, o, true) ||
+            (strncmp(a, "--no-", 5) == 0 &&
+             snprintf(flag, sizeof flag, "--%s", a + 5) < (int)sizeof flag &&
+             parse_flag(flag, o, false))) {
             i--; /* no value */
             continue;
         }

@@ -572,6 +572,17 @@ class Config(Base):
                 self.assertIn(f"{self.conf}:{line}: ", r.stderr, text)
             self.assertIn(what, r.stderr, text)
 
+    def test_no_flag_turns_off_what_the_file_turned_on(self):
+        self.write(f"root = {self.root}\nproxy-protocol = yes\n")
+        r = run("--check", "--config", self.conf)
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertIn("--proxy-protocol needs --proxy-from", r.stderr)
+        r = run("--check", "--config", self.conf, "--no-proxy-protocol")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        r = run("--check", "--config", self.conf, "--no-such-flag")
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("unknown option --no-such-flag", r.stderr)
+
     def test_every_option_is_a_key(self):
         """Each long option of --help, as a key, passes --check; the same
         key misspelt does not."""

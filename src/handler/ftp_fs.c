@@ -150,7 +150,7 @@ static int watch_control(void *ctx)
 static void check_abort(void *ctx, uint64_t off)
 {
     struct abort_ctx *a = ctx;
-    (void)off;
+    who_xfer_progress(a->s->who, off);
     ftp_poll_abort(a->s);
     if (a->s->aborted)
         (void)shutdown(a->dio->fd, SHUT_RDWR);
@@ -557,7 +557,9 @@ int ftp_cmd_retr(struct ftp_session *s, const char *arg, size_t n)
         .progress = check_abort, .ctx = &ac, .zero_copy = !s->prot_p};
     dio.body_out = size - s->rest;
     int file_err = 0;
+    who_xfer_begin(s->who, "get", path, s->rest, size);
     rc = proto_body_from_file(&dio, fd, s->rest, NULL, &hooks, &file_err);
+    who_xfer_end(s->who);
     close(fd);
     ftp_data_close(&dio);
     ftp_log(s, "RETR %s from %llu: %s", path, (unsigned long long)s->rest,
@@ -729,6 +731,7 @@ static int receive(struct ftp_session *s, proto_io *dio, struct files_upload *u,
             }
             off += (uint64_t)k;
             *got += (uint64_t)k;
+            who_xfer_progress(s->who, off);
             if (!s->srv->no_fsync)
                 proto_writeback_note(&wb, off);
         }
@@ -794,7 +797,9 @@ int ftp_cmd_stor(struct ftp_session *s, const char *arg, size_t n, bool append)
     int file_err = 0;
     struct abort_ctx ac;
     watch(s, &dio, &ac);
+    who_xfer_begin(s->who, "put", path, start, WHO_TOTAL_UNKNOWN);
     rc = receive(s, &dio, u, start, &got, &file_err);
+    who_xfer_end(s->who);
     ftp_data_close(&dio);
     /* The data on disk first: the commit would wait for it anyway, and a
      * write error it reports (once) must stop the publishing.  The commit

@@ -615,6 +615,8 @@ int main(int argc, char **argv)
         return fingerprint_main(argc, argv);
     if (argc > 1 && strcmp(argv[1], "init") == 0)
         return admin_init_main(argc, argv);
+    if (argc > 1 && strcmp(argv[1], "who") == 0)
+        return who_main(argc, argv);
     struct options o;
     options_defaults(&o);
     if (load_config(argc, argv, &o) != 0)
@@ -769,6 +771,16 @@ int main(int argc, char **argv)
                  ss_server_port(server));
     printf("listening on %s\n", addr);
     fflush(stdout);
+
+    /* "ssftpd who" (who.h): the registry every session writes to (shared
+     * with forked session children) and the control socket in ROOT/run
+     * that hands it out, stopped at exit.  The server serves without. */
+    if (who_create(&srv.who, cfg.max_connections * (o.ftp ? 2 : 1)) != 0 ||
+        whosock_start(srv.who, o.root) != 0) {
+        srv.who = NULL;
+        fprintf(stderr, "ssftpd: ssftpd who cannot list this server's "
+                        "sessions\n");
+    }
 
     ss_server *ftp = NULL;
     pthread_t ftp_thread;

@@ -104,15 +104,6 @@ int who_create(struct who **out, unsigned n)
     return 0;
 }
 
-void who_destroy(struct who *w)
-{
-    if (w == NULL)
-        return;
-    for (unsigned i = 0; i < w->n; i++)
-        (void)pthread_mutex_destroy(&w->slots[i].lock);
-    munmap(w, w->map_len);
-}
-
 struct who_slot *who_enter(struct who *w, const char *proto, const char *peer)
 {
     if (w == NULL)
@@ -251,9 +242,8 @@ static json_t *slot_json(struct who_slot *c, double now)
                      c->proto, "from", jstr(c->peer), "user",
                      c->user[0] ? jstr(c->user) : json_null(), "connected",
                      c->connected, "login",
-                     c->login > 0 ? json_real(c->login) : json_null(),
-                     "active", active / 1000.0, "transfer", x, "pid",
-                     (int)c->pid);
+                     c->login > 0 ? json_real(c->login) : json_null(), "active",
+                     active / 1000.0, "transfer", x, "pid", (int)c->pid);
 }
 
 /* A slot whose process is gone (a session child killed): freed. */

@@ -33,10 +33,10 @@ struct who_slot;
 /* A total not known in advance (an FTP upload). */
 #define WHO_TOTAL_UNKNOWN UINT64_MAX
 
-/* The registry, of n slots.  Returns 0 or a negative errno. */
+/* The registry, of n slots.  It lives as long as the process (forked
+ * session children and the control socket's thread read it until exit).
+ * Returns 0 or a negative errno. */
 int who_create(struct who **out, unsigned n);
-/* After every session has ended.  NULL is a no-op. */
-void who_destroy(struct who *w);
 
 /* A new connection: proto "ssftp", "ftp" or "ftps", peer "1.2.3.4:5678".
  * Returns its slot, or NULL (w NULL, or every slot taken). */
@@ -72,17 +72,21 @@ json_t *who_snapshot(struct who *w);
 
 /* ---- the control socket (whosock.c) ----------------------------------- */
 
-struct whosock;
-
 /* Creates ROOT/run (0700) and listens on ROOT/run/ssftpd.PID.sock (0600),
  * first removing sockets there of servers that are gone; serves
  * who_snapshot(w) on a thread of its own.  As root, the directory and
- * socket are given to the data root's owner (who --user becomes).  The
- * socket is removed by whosock_stop(), also called at exit() by the
- * process that made it.  Returns 0 or a negative errno (said on stderr). */
-int whosock_start(struct whosock **out, struct who *w, const char *root);
-/* Stops the thread, removes the socket.  NULL is a no-op; idempotent. */
-void whosock_stop(struct whosock *ws);
+ * socket are given to the data root's owner (whom --user becomes).  At
+ * exit() the process that made it stops the thread and removes the socket
+ * (forked children leave it alone).  Once per process.  Returns 0 or a
+ * negative errno (said on stderr). */
+int whosock_start(struct who *w, const char *root);
+
+/* The asking end: *servers is an array with one object per server on
+ * root: its snapshot as above, or {"pid": P, "error": TEXT} when it would
+ * not answer.  Sockets of servers that are gone are removed (where this
+ * user may).  Returns 0, or a negative errno with err set (ROOT/run cannot
+ * be read: no server ever ran there, or this user may not look). */
+int whosock_ask(const char *root, json_t **servers, char *err, size_t errlen);
 
 /* "ssftpd who [--root DIR] [--config FILE] [--json]": argv is main()'s with
  * argv[1] == "who".  Returns the exit status: 0, 1 (no server running, or

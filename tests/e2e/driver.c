@@ -2342,7 +2342,7 @@ static void who_until(const char *want, bool gone, char *out, size_t cap)
 /* A native put held half-way shows its name, bytes and percent; the user
  * and protocol; the session is gone once the client is.  Both --isolation
  * modes (the registry is shared with session children). */
-static void scenario_who(void)
+static void scenario_who_put(void)
 {
     add_user("alice", "pw-alice", NULL);
     start_server();
@@ -2385,7 +2385,7 @@ static const struct {
     {"isolation", scenario_isolation},
     {"parked", scenario_parked},
     {"whole", scenario_whole},
-    {"who", scenario_who},
+    {"who_put", scenario_who_put},
 };
 
 static void rm_tree(const char *dir)

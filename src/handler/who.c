@@ -238,8 +238,11 @@ static json_t *slot_json(struct who_slot *c, double now)
                       "started", c->xfer_started, "rate", rate);
     }
     int64_t active = atomic_load_explicit(&c->active_ms, memory_order_relaxed);
-    return json_pack("{s:s, s:o, s:o, s:f, s:o, s:f, s:o, s:i}", "proto",
-                     c->proto, "from", jstr(c->peer), "user",
+    const char *state = c->user[0] == '\0' ? "login"
+                        : c->xfer          ? c->dir
+                                           : "idle";
+    return json_pack("{s:s, s:s, s:o, s:o, s:f, s:o, s:f, s:o, s:i}", "state",
+                     state, "proto", c->proto, "from", jstr(c->peer), "user",
                      c->user[0] ? jstr(c->user) : json_null(), "connected",
                      c->connected, "login",
                      c->login > 0 ? json_real(c->login) : json_null(), "active",

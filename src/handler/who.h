@@ -62,7 +62,8 @@ void who_xfer_hook(void *ctx, uint64_t off);
 void who_xfer_end(struct who_slot *s);
 
 /* The sessions now, as the control socket sends them:
- *   {"pid": P, "now": T, "sessions": [{"proto", "from", "user" (null
+ *   {"pid": P, "now": T, "sessions": [{"state" ("login", "idle", "put" or
+ *    "get"), "proto", "from", "user" (null
  *    before login), "connected", "login" (null), "active", "transfer":
  *    null or {"dir", "name", "done", "total" (null: unknown), "started",
  *    "rate" (bytes/s)}}, ...]}

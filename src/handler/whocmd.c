@@ -255,7 +255,9 @@ int who_main(int argc, char **argv)
     }
     if (json) {
         json_t *all = json_pack("{s:s, s:O}", "root", root, "servers", servers);
-        char *text = all == NULL ? NULL : json_dumps(all, JSON_INDENT(2));
+        char *text = all == NULL
+                         ? NULL
+                         : json_dumps(all, JSON_INDENT(2) | JSON_ENSURE_ASCII);
         json_decref(all);
         if (text != NULL)
             printf("%s\n", text);

@@ -98,6 +98,8 @@ class Sessions(Who):
         by = {s["proto"]: s for s in got}
         self.assertIsNone(by["ftp"]["user"])
         self.assertIsNone(by["ftp"]["login"])
+        self.assertEqual(by["ftp"]["state"], "login")
+        self.assertEqual(by["ssftp"]["state"], "idle")
         self.assertEqual(by["ssftp"]["user"], "alice")
         self.assertIsNone(by["ssftp"]["transfer"])
         table = who(self.root).stdout.splitlines()
@@ -138,6 +140,23 @@ class Sessions(Who):
         p.terminate()
         self.assertEqual(p.wait(timeout=WAIT_S), 0)
         self.assertEqual(os.listdir(os.path.join(self.root, "run")), [])
+
+    def test_controls_in_a_name_are_shown_escaped(self):
+        # (The jail refuses C0 controls in names; a right-to-left override
+        # would turn the line around on a terminal.)
+        p, port, ftp_port = self.start_ftp()
+        f = self.ftp(ftp_port)
+        self.addCleanup(f.close)
+        data = f.transfercmd("STOR e\u202etxt.exe")
+        self.addCleanup(data.close)
+        data.sendall(b"x")
+        got = self.until(lambda s: any(
+            (x["transfer"] or {}).get("done") == 1 for x in s), "the byte")
+        self.assertEqual(got[0]["state"], "put")
+        out = who(self.root).stdout
+        self.assertIn(" put /e\\u{202e}txt.exe 1 B ", out)
+        self.assertNotIn("\u202e", out)
+        self.assertNotIn("\u202e", who(self.root, "--json").stdout)
 
     def test_ftps_is_named(self):
         p, port, ftp_port = self.start_ftp()

@@ -767,15 +767,6 @@ int main(int argc, char **argv)
         return fail_core(&srv, &ftp_srv, iso);
     }
 
-    char addr[160];
-    socklen_t alen;
-    const struct sockaddr *bound = ss_server_address(server, &alen);
-    if (ss_format_address(bound, alen, addr, sizeof addr) < 0)
-        snprintf(addr, sizeof addr, "%.100s:%u", o.host,
-                 ss_server_port(server));
-    printf("listening on %s\n", addr);
-    fflush(stdout);
-
     /* "ssftpd who" (who.h): the registry every session writes to (shared
      * with forked session children) and the control socket in ROOT/run
      * that hands it out, stopped at exit.  The server serves without. */
@@ -785,6 +776,15 @@ int main(int argc, char **argv)
         fprintf(stderr, "ssftpd: ssftpd who cannot list this server's "
                         "sessions\n");
     }
+
+    char addr[160];
+    socklen_t alen;
+    const struct sockaddr *bound = ss_server_address(server, &alen);
+    if (ss_format_address(bound, alen, addr, sizeof addr) < 0)
+        snprintf(addr, sizeof addr, "%.100s:%u", o.host,
+                 ss_server_port(server));
+    printf("listening on %s\n", addr);
+    fflush(stdout);
 
     ss_server *ftp = NULL;
     pthread_t ftp_thread;

@@ -252,11 +252,10 @@ static json_t *slot_json(struct who_slot *c, double now)
 /* A slot whose process is gone (a session child killed): freed. */
 static bool slot_dead(const struct who_slot *s)
 {
-    return s->pid > 0 && s->pid != getpid() && kill(s->pid, 0) != 0 &&
-           errno == ESRCH;
+    return s->pid > 0 && kill(s->pid, 0) != 0 && errno == ESRCH;
 }
 
-json_t *who_snapshot(struct who *w)
+json_t *who_snapshot(struct who *w, pid_t server)
 {
     json_t *list = json_array();
     double now = now_s();
@@ -282,6 +281,6 @@ json_t *who_snapshot(struct who *w)
     }
     if (list == NULL)
         return NULL;
-    return json_pack("{s:i, s:f, s:o}", "pid", (int)getpid(), "now", now,
+    return json_pack("{s:i, s:f, s:o}", "pid", (int)server, "now", now,
                      "sessions", list);
 }

@@ -11,9 +11,10 @@
  * no free slot (more sessions than the server's hard caps) goes unlisted.
  *
  * The control socket (whosock.c) is ROOT/run/ssftpd.PID.sock, a Unix stream
- * socket served by libsocketserver on a thread of its own: it answers
- * peers of the server's uid or root (SO_PEERCRED) with a JSON snapshot,
- * then closes.  "ssftpd who" (whocmd.c) asks every server on the data root
+ * socket served by libsocketserver in a helper process the server forks
+ * (not a thread: the server forks session children, which must not start
+ * from a multi-threaded parent): it answers peers of its uid or root
+ * (SO_PEERCRED) with a JSON snapshot, then closes.  "ssftpd who" (whocmd.c) asks every server on the data root
  * and prints their sessions.
  *
  * Every who_slot call takes NULL (no registry, or no free slot) as a no-op,
@@ -26,6 +27,7 @@
 #include <jansson.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 struct who;
 struct who_slot;
@@ -68,17 +70,19 @@ void who_xfer_end(struct who_slot *s);
  *    null or {"dir", "name", "done", "total" (null: unknown), "started",
  *    "rate" (bytes/s)}}, ...]}
  * Times are Unix time in seconds (with fractions).  Slots of session
- * processes that died are freed on the way.  NULL on ENOMEM. */
-json_t *who_snapshot(struct who *w);
+ * processes that died are freed on the way.  server is the server's pid,
+ * for "pid".  NULL on ENOMEM. */
+json_t *who_snapshot(struct who *w, pid_t server);
 
 /* ---- the control socket (whosock.c) ----------------------------------- */
 
 /* Creates ROOT/run (0700) and listens on ROOT/run/ssftpd.PID.sock (0600),
- * first removing sockets there of servers that are gone; serves
- * who_snapshot(w) on a thread of its own.  As root, the directory and
- * socket are given to the data root's owner (whom --user becomes).  At
- * exit() the process that made it stops the thread and removes the socket
- * (forked children leave it alone).  Once per process.  Returns 0 or a
+ * first removing sockets there of servers that are gone; forks the helper
+ * that serves who_snapshot(w) there (it dies with the server).  As root,
+ * the directory, the socket and the helper are the data root's owner's
+ * (whom --user becomes).  At exit() the process that made it kills the
+ * helper and removes the socket (forked children leave it alone).  Once
+ * per process.  Returns 0 or a
  * negative errno (said on stderr). */
 int whosock_start(struct who *w, const char *root);
 

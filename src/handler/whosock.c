@@ -1,8 +1,9 @@
 /* whosock.c -- the control socket of "ssftpd who": the server's end
  * (libsocketserver, SS_UNIX_STREAM) and the asking end (who.h).
  *
- * ROOT/run/ssftpd.PID.sock, one per server on the data root.  The server
- * answers each connection with one JSON line and closes; it reads nothing.
+ * ROOT/run/ssftpd.PID.sock, one per server on the data root.  A helper
+ * process of the server answers each connection with one JSON line and
+ * closes; it reads nothing.
  * A socket left by a server that was killed is recognised (connect is
  * refused, or its PID is gone) and removed by the next server or by who.
  * sun_path holds 107 bytes: a longer path is reached through the run
@@ -14,14 +15,17 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
-#include <pthread.h>
+#include <grp.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "socketserver.h"
@@ -35,11 +39,10 @@
 
 struct whosock {
     ss_server *server;
-    pthread_t thread;
-    bool serving;
-    int dirfd; /* ROOT/run */
+    pid_t helper; /* the process that serves it, or 0 */
+    int dirfd;    /* ROOT/run */
     struct who *who;
-    pid_t owner; /* the process that made it (not forked session children) */
+    pid_t owner; /* the server (not its forked children) */
     char name[64];
     char path[4300];
 };
@@ -125,9 +128,9 @@ static int who_handle(ss_request *r)
                  "only the server's user (uid %u) or root may ask; you are "
                  "uid %u",
                  (unsigned)geteuid(), (unsigned)cred.uid);
-        ans = json_pack("{s:i, s:s}", "pid", (int)getpid(), "error", why);
+        ans = json_pack("{s:i, s:s}", "pid", (int)ws->owner, "error", why);
     } else {
-        ans = who_snapshot(ws->who);
+        ans = who_snapshot(ws->who, ws->owner);
     }
     char *text = ans == NULL ? NULL : json_dumps(ans, JSON_COMPACT);
     json_decref(ans);
@@ -145,14 +148,82 @@ static const ss_handler_class who_class = {
     .handle = who_handle,
 };
 
-static void *who_serve(void *arg)
+/* In the helper: every descriptor of the server's but keep and keep2 is
+ * closed (its listeners, so that a stopping server stops accepting at
+ * once; the write end of --isolation process's pipe, whose EOF tells the
+ * session children to stop). */
+static void close_others(int keep, int keep2)
 {
-    struct whosock *ws = arg;
-    int rc = ss_server_serve_forever(ws->server, 1000);
+    DIR *d = opendir("/proc/self/fd");
+    if (d == NULL)
+        return;
+    int fds[4096], n = 0, self = dirfd(d);
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL && n < 4096) {
+        int fd = atoi(e->d_name);
+        if (fd > 2 && fd != self && fd != keep && fd != keep2)
+            fds[n++] = fd;
+    }
+    closedir(d);
+    for (int i = 0; i < n; i++)
+        close(fds[i]);
+}
+
+/* The helper: a child of the server that answers on the socket, one
+ * peer at a time, until the server kills it at exit -- or dies (then the
+ * kernel kills it).  A process, not a thread: the server stays
+ * single-threaded where it forks session children (--isolation process).
+ * It keeps no privilege: as root, it becomes the data root's owner. */
+static int helper_bind(struct whosock *ws, const char *dir,
+                       const struct stat *root, const char **step);
+
+/* Once a second: a server that is gone (its parent-death signal may have
+ * been lost to a change of credentials) takes the helper with it. */
+static void helper_watch(ss_server *s)
+{
+    const struct whosock *ws = ss_server_user(s);
+    if (getppid() != ws->owner)
+        _exit(0);
+}
+
+static const ss_server_ops helper_ops = {.service_actions = helper_watch};
+
+static void helper_main(struct whosock *ws, const char *dir,
+                        const struct stat *root, int ready)
+{
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != ws->owner)
+        _exit(1);
+    (void)prctl(PR_SET_NAME, "ssftpd-who"); /* in ps, and not a session */
+    /* The server's signals are its own (a terminal's ^C reaches the
+     * whole group; the server then stops this one). */
+    signal(SIGINT, SIG_IGN);
+    signal(SIGTERM, SIG_IGN);
+    signal(SIGHUP, SIG_IGN);
+    close_others(ws->dirfd, ready);
+    const char *step = "bind";
+    int rc = helper_bind(ws, dir, root, &step);
+    if (rc == 0 && geteuid() == 0 && root->st_uid != 0) {
+        struct passwd *pw = getpwuid(root->st_uid);
+        step = "becoming the data root's owner";
+        /* quietly: the server says so when it drops (privdrop.h) */
+        rc = pw == NULL ? -ENOENT
+             : initgroups(pw->pw_name, pw->pw_gid) != 0 ||
+                     setgid(pw->pw_gid) != 0 || setuid(pw->pw_uid) != 0
+                 ? -errno
+                 : 0;
+    }
     if (rc != 0)
-        fprintf(stderr, "ssftpd: the who socket stopped: %s\n",
-                ss_strerror(rc));
-    return NULL;
+        fprintf(stderr, "ssftpd: who socket %s: %s: %s\n", ws->path, step,
+                strerror(-rc));
+    (void)proto_write_all(ready, &rc, sizeof rc);
+    close(ready);
+    if (rc == 0) {
+        rc = ss_server_serve_forever(ws->server, 1000);
+        if (rc != 0)
+            fprintf(stderr, "ssftpd: the who socket stopped: %s\n",
+                    ss_strerror(rc));
+    }
+    _exit(1);
 }
 
 /* Removes the sockets of servers that are gone. */
@@ -180,10 +251,11 @@ static void remove_stale(const char *dir, int dirfd)
 /* As root: ROOT/run and the socket are the data root's owner's, so that the
  * server still removes it once --user has dropped root, and that user's
  * "ssftpd who" reaches it. */
-static int give_to_root_owner(const char *root, int dirfd, const char *name)
+static int give_to_root_owner(const struct stat *root, int dirfd,
+                              const char *name)
 {
-    struct stat st;
-    if (geteuid() != 0 || stat(root, &st) != 0 || st.st_uid == 0)
+    const struct stat st = *root;
+    if (geteuid() != 0 || st.st_uid == 0)
         return 0;
     if (fchown(dirfd, st.st_uid, st.st_gid) != 0 ||
         fchownat(dirfd, name, st.st_uid, st.st_gid, AT_SYMLINK_NOFOLLOW) != 0)
@@ -191,16 +263,16 @@ static int give_to_root_owner(const char *root, int dirfd, const char *name)
     return 0;
 }
 
-/* Stops the thread, removes the socket (not in a forked child). */
+/* Stops the helper, removes the socket (not in a forked child). */
 static void whosock_stop(struct whosock *ws)
 {
     if (ws == NULL || ws->owner != getpid())
         return;
-    if (ws->serving) {
-        ss_server_shutdown(ws->server);
-        pthread_join(ws->thread, NULL);
-    }
-    ss_server_destroy(ws->server); /* removes the socket it made */
+    /* A server that dropped root may not kill a helper that kept it (the
+     * data root is root's): the kernel does, once this process is gone. */
+    if (ws->helper > 0 && kill(ws->helper, SIGKILL) == 0)
+        while (waitpid(ws->helper, NULL, 0) < 0 && errno == EINTR)
+            ;
     if (ws->dirfd >= 0) {
         (void)unlinkat(ws->dirfd, ws->name, 0);
         close(ws->dirfd);
@@ -242,46 +314,73 @@ int whosock_start(struct who *w, const char *root)
         step = "chmod";
         rc = fchmod(ws->dirfd, 0700) == 0 ? 0 : -errno;
     }
-    struct sockaddr_un un;
+    struct stat st;
+    if (rc == 0) {
+        step = "stat";
+        rc = stat(root, &st) == 0 ? 0 : -errno;
+    }
+    int ready[2] = {-1, -1};
     if (rc == 0) {
         remove_stale(dir, ws->dirfd);
         (void)unlinkat(ws->dirfd, ws->name, 0); /* our PID's: gone */
-        step = "bind";
-        rc = sock_path(dir, ws->dirfd, ws->name, &un);
+        step = "fork";
+        rc = pipe2(ready, O_CLOEXEC) == 0 ? 0 : -errno;
     }
+    if (rc == 0) {
+        fflush(NULL); /* nothing buffered is written twice */
+        ws->helper = fork();
+        if (ws->helper == 0)
+            helper_main(ws, dir, &st, ready[1]);
+        rc = ws->helper < 0 ? -errno : 0;
+        close(ready[1]);
+    }
+    if (rc == 0) { /* the helper's word: bound (0), or why not (said) */
+        struct pollfd p = {.fd = ready[0], .events = POLLIN};
+        int said = -ETIMEDOUT;
+        if (proto_poll(&p, 1, 10000) == 1 &&
+            proto_read_full(ready[0], &said, sizeof said) != sizeof said)
+            said = -EIO;
+        close(ready[0]);
+        if (said == 0 && atexit(stop_at_exit) != 0)
+            said = -ENOMEM;
+        if (said != 0) {
+            whosock_stop(ws);
+            return said;
+        }
+        at_exit_ws = ws;
+        return 0;
+    }
+    if (ready[0] >= 0)
+        close(ready[0]);
+    fprintf(stderr, "ssftpd: who socket %s: %s: %s\n", ws->path, step,
+            strerror(-rc));
+    whosock_stop(ws);
+    return rc;
+}
+
+/* In the helper: the socket, 0600, the data root owner's. */
+static int helper_bind(struct whosock *ws, const char *dir,
+                       const struct stat *root, const char **step)
+{
+    struct sockaddr_un un;
+    int rc = sock_path(dir, ws->dirfd, ws->name, &un);
     if (rc == 0) {
         ss_config cfg;
         ss_config_init(&cfg, SS_UNIX_STREAM);
         cfg.path = un.sun_path;
         cfg.request_queue_size = 16;
         cfg.idle_timeout_ms = WHOSOCK_IO_MS;
-        rc = ss_server_create(&ws->server, &cfg, &who_class, NULL, ws);
+        rc = ss_server_create(&ws->server, &cfg, &who_class, &helper_ops, ws);
     }
     if (rc == 0) {
-        step = "chmod";
+        *step = "chmod";
         rc = fchmodat(ws->dirfd, ws->name, 0600, 0) == 0 ? 0 : -errno;
     }
     if (rc == 0) {
-        step = "chown";
+        *step = "chown";
         rc = give_to_root_owner(root, ws->dirfd, ws->name);
     }
-    if (rc == 0) {
-        step = "start";
-        rc = -pthread_create(&ws->thread, NULL, who_serve, ws);
-        ws->serving = rc == 0;
-    }
-    if (rc != 0) {
-        fprintf(stderr, "ssftpd: who socket %s: %s: %s\n", ws->path, step,
-                strerror(-rc));
-        whosock_stop(ws);
-        return rc;
-    }
-    if (atexit(stop_at_exit) != 0) {
-        whosock_stop(ws);
-        return -ENOMEM;
-    }
-    at_exit_ws = ws;
-    return 0;
+    return rc;
 }
 
 /* ---- the asking end --------------------------------------------------- */

@@ -2115,8 +2115,10 @@ static int children_of(pid_t ppid, pid_t *out, int max)
         char *rp = strrchr(buf, ')');
         char state;
         long pp;
+        /* The server's "ssftpd who" helper (its name) is no session. */
+        bool helper = strstr(buf, " (ssftpd-who) ") != NULL;
         if (rp != NULL && sscanf(rp + 1, " %c %ld", &state, &pp) == 2 &&
-            pp == ppid && state != 'Z' && n < max)
+            pp == ppid && state != 'Z' && n < max && !helper)
             out[n++] = (pid_t)pid;
     }
     closedir(d);

@@ -244,6 +244,7 @@ static int cmd_pass(struct ftp_session *s, char *arg, size_t n)
             return ftp_reply(s, 530, "Cannot open your home directory.");
         }
         s->logged_in = true;
+        who_login(s->who, s->user);
         s->io.deadline_ms = 0;
         (void)ss_request_set_deadline(s->req, 0);
         backoff_success(core->backoff, s->user);
@@ -607,6 +608,7 @@ static int ftp_step(struct ftp_session *s)
         }
         s->tls_handshaking = false;
         s->tls_up = true;
+        who_set_proto(s->who, "ftps");
         return 0;
     }
     for (;;) {
@@ -623,6 +625,7 @@ static int ftp_step(struct ftp_session *s)
         if (k <= 0)
             return k;
     }
+    who_touch(s->who);
     return command(s, s->lp.line, s->lp.len);
 }
 
@@ -679,6 +682,8 @@ static int ftp_setup(ss_request *r)
     rc = ftp_reply(s, 220, "ssftpd FTP ready.");
     if (rc != 0)
         atomic_fetch_sub(&srv->sessions, 1);
+    else
+        s->who = who_enter(core->who, "ftp", s->peer);
     return rc;
 }
 
@@ -720,6 +725,7 @@ static int ftp_finish(ss_request *r)
     proto_tls_detach(&s->io);
     files_close(s->files);
     s->files = NULL;
+    who_leave(s->who);
     atomic_fetch_sub(&s->srv->sessions, 1);
     ftp_log(s, "disconnect after %.1f s%s%s", proto_mono_s() - s->started,
             why == 0 ? "" : ": ", why == 0 ? "" : strerror(-why));

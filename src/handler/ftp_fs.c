@@ -151,7 +151,7 @@ static int watch_control(void *ctx)
 static void check_abort(void *ctx, uint64_t off)
 {
     struct abort_ctx *a = ctx;
-    (void)off;
+    who_xfer_progress(a->s->who, off);
     ftp_poll_abort(a->s);
     if (a->s->aborted)
         (void)shutdown(a->dio->fd, SHUT_RDWR);
@@ -573,7 +573,9 @@ int ftp_cmd_retr(struct ftp_session *s, const char *arg, size_t n)
     dio.body_out = size - s->rest;
     int file_err = 0;
     double t0 = proto_mono_s();
+    who_xfer_begin(s->who, "get", path, s->rest, size);
     rc = proto_body_from_file(&dio, fd, s->rest, NULL, &hooks, &file_err);
+    who_xfer_end(s->who);
     ftp_xferlog(s, path, size - s->rest - dio.body_out, t0, false,
                 rc == 0 && file_err == 0);
     close(fd);
@@ -747,6 +749,7 @@ static int receive(struct ftp_session *s, proto_io *dio, struct files_upload *u,
             }
             off += (uint64_t)k;
             *got += (uint64_t)k;
+            who_xfer_progress(s->who, off);
             if (!s->srv->no_fsync)
                 proto_writeback_note(&wb, off);
         }
@@ -813,7 +816,9 @@ int ftp_cmd_stor(struct ftp_session *s, const char *arg, size_t n, bool append)
     struct abort_ctx ac;
     watch(s, &dio, &ac);
     double t0 = proto_mono_s();
+    who_xfer_begin(s->who, "put", path, start, WHO_TOTAL_UNKNOWN);
     rc = receive(s, &dio, u, start, &got, &file_err);
+    who_xfer_end(s->who);
     ftp_data_close(&dio);
     /* The data on disk first: the commit would wait for it anyway, and a
      * write error it reports (once) must stop the publishing.  The commit

@@ -47,7 +47,8 @@ struct ftp_session {
     int failures;
     double started, login_deadline;
     int end;
-    bool aborted; /* ABOR came during the transfer in progress */
+    bool aborted;         /* ABOR came during the transfer in progress */
+    struct who_slot *who; /* its line in "ssftpd who" (who.h) */
 };
 
 /* Sends one reply line, "CODE text\r\n" (text printf-style; CR and LF in it

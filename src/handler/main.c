@@ -97,6 +97,10 @@ static void usage(FILE *f)
         "       ssftpd fingerprint [--root DIR] [--tls-cert FILE]\n"
         "       ssftpd init [--root DIR]   make a data root (0700, homes/,\n"
         "                                  users.json 0600); idempotent\n"
+        "       ssftpd who [--root DIR] [--config FILE] [--json]\n"
+        "                                  the sessions online (user, from,\n"
+        "                                  since, idle, transfer) of every\n"
+        "                                  server on the data root\n"
         "       ssftpd --version | --help\n"
         "       ssftpd --check [OPTIONS]   check the options and config, "
         "exit\n"
@@ -746,6 +750,8 @@ int main(int argc, char **argv)
         return fingerprint_main(argc, argv);
     if (argc > 1 && strcmp(argv[1], "init") == 0)
         return admin_init_main(argc, argv);
+    if (argc > 1 && strcmp(argv[1], "who") == 0)
+        return who_main(argc, argv);
     struct options o;
     options_defaults(&o);
     if (load_config(argc, argv, &o) != 0)
@@ -907,6 +913,16 @@ int main(int argc, char **argv)
         log_msg(LOG_LEVEL_ERROR, "cannot handle signals: %s", ss_strerror(rc));
         ss_server_destroy(server);
         return fail_core(&srv, &ftp_srv, iso);
+    }
+
+    /* "ssftpd who" (who.h): the registry every session writes to (shared
+     * with forked session children) and the control socket in ROOT/run
+     * that hands it out, stopped at exit.  The server serves without. */
+    if (who_create(&srv.who, cfg.max_connections * (o.ftp ? 2 : 1)) != 0 ||
+        whosock_start(srv.who, o.root) != 0) {
+        srv.who = NULL;
+        fprintf(stderr, "ssftpd: ssftpd who cannot list this server's "
+                        "sessions\n");
     }
 
     char addr[160];

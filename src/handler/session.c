@@ -319,6 +319,7 @@ static int session_step(struct session *s)
     }
     json_t *req;
     int rc = session_next(s, &req, false);
+    who_touch(s->who);
     if ((rc == -EMSGSIZE || rc == -EBADMSG) && session_put_flush(s) == 0)
         proto_send_error(&s->io, PROTO_E_BAD_FRAME, "unreadable frame");
     if (rc != 0)
@@ -338,6 +339,8 @@ static int session_step(struct session *s)
     if (rc == 0)
         rc = session_put_settle(s);
     if (rc == 0 && s->files != NULL) {
+        if (s->login != NULL) /* just logged in */
+            who_login(s->who, s->user);
         files_rest(s->files); /* idle: the socket is all it holds */
         drop_login(s);        /* logged in: the login state goes */
     }
@@ -388,6 +391,7 @@ int session_setup(ss_request *r)
         return rc;
     }
     peer_names(s);
+    s->who = who_enter(srv->who, "ssftp", s->peer);
     /* Requests and replies are small frames sent back to back: without
      * this, Nagle and delayed ACKs add tens of milliseconds to each. */
     ss_stream_disable_nagle(r);
@@ -427,6 +431,7 @@ int session_finish(ss_request *r)
     proto_tls_detach(&s->io); /* close_notify, if the socket takes it */
     files_close(s->files);
     s->files = NULL;
+    who_leave(s->who);
     if (srv->isolation == NULL)
         atomic_fetch_sub(srv->sessions, 1);
     session_log(s, "disconnect after %.1f s%s%s", proto_mono_s() - s->started,

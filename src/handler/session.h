@@ -39,6 +39,7 @@
 #include "socketserver.h"
 #include "tlskeys.h"
 #include "userdb.h"
+#include "who.h"
 
 struct isolation;
 struct put_batch;
@@ -59,6 +60,7 @@ struct session_server {
     atomic_uint *sessions;
     struct isolation *isolation; /* NULL: sessions are threads */
     struct tlsslot tls;          /* every connection is TLS (tlskeys.h) */
+    struct who *who;             /* sessions online (who.h), or NULL */
 };
 
 /* One logged-in-or-not connection. */
@@ -78,6 +80,7 @@ struct session {
     int end;                     /* why the session ended (0: quit or EOF) */
     struct session_login *login; /* until logged in */
     struct put_batch *held;      /* verified uploads to publish together */
+    struct who_slot *who;        /* its line in "ssftpd who" (who.h) */
 };
 
 /* The handler class main() passes to ss_server_create(); the server's user

@@ -249,8 +249,9 @@ static int put_data(struct session *s, struct upload *up, const json_t *req,
         proto_digest_init(&up->d);
     }
     int file_err = 0;
+    proto_body_hooks who = {.progress = who_xfer_hook, .ctx = s->who};
     int rc = proto_body_to_file(&s->io, files_upload_fd(up->u), off, &up->d,
-                                NULL, &file_err);
+                                &who, &file_err);
     (void)files_upload_written(up->u, off, moved);
     *err = file_err;
     return rc;
@@ -295,7 +296,7 @@ static int put_end(struct session *s, struct upload *up, const json_t *req,
 
 /* After the put reply: put_data, then put_end; anything else abandons.
  * Owns up->u from here on.  Returns 0, or negative to end the session. */
-static int put_transfer(struct session *s, struct upload *up)
+static int put_steps(struct session *s, struct upload *up)
 {
     double start = proto_mono_s();
     uint64_t off = 0, moved = 0;
@@ -348,6 +349,16 @@ static int put_transfer(struct session *s, struct upload *up)
         json_decref(req);
         return rc;
     }
+}
+
+/* put_steps(), shown by "ssftpd who" (who.h) meanwhile. */
+static int put_transfer(struct session *s, struct upload *up)
+{
+    if (up->u != NULL)
+        who_xfer_begin(s->who, "put", up->path, up->partial, up->total);
+    int rc = put_steps(s, up);
+    who_xfer_end(s->who);
+    return rc;
 }
 
 /* Takes the upload of p (up->total bytes) into up->u. */
@@ -521,10 +532,13 @@ int session_cmd_get(struct session *s, const json_t *req)
                    : proto_send_ok(&s->io, r);
     json_decref(r);
     int file_err = 0;
-    proto_body_hooks zero_copy = {.zero_copy = true};
+    proto_body_hooks hooks = {
+        .zero_copy = true, .progress = who_xfer_hook, .ctx = s->who};
+    who_xfer_begin(s->who, "get", path, off, total);
     if (rc == 0 && r != NULL)
-        rc = proto_body_from_file(&s->io, fd, off, known ? NULL : &d,
-                                  &zero_copy, &file_err);
+        rc = proto_body_from_file(&s->io, fd, off, known ? NULL : &d, &hooks,
+                                  &file_err);
+    who_xfer_end(s->who);
     if (!known) {
         proto_digest_final(&d, sum);
         /* Remember it, unless the file changed while it was read. */

@@ -2115,8 +2115,10 @@ static int children_of(pid_t ppid, pid_t *out, int max)
         char *rp = strrchr(buf, ')');
         char state;
         long pp;
+        /* The server's "ssftpd who" helper (its name) is no session. */
+        bool helper = strstr(buf, " (ssftpd-who) ") != NULL;
         if (rp != NULL && sscanf(rp + 1, " %c %ld", &state, &pp) == 2 &&
-            pp == ppid && state != 'Z' && n < max)
+            pp == ppid && state != 'Z' && n < max && !helper)
             out[n++] = (pid_t)pid;
     }
     closedir(d);
@@ -2295,6 +2297,75 @@ static void scenario_isolation(void)
     max_clients_survives_a_kill();
 }
 
+/* ---- ssftpd who -------------------------------------------------------- */
+
+/* "ssftpd who --root ROOT" (and extra, may be NULL): its stdout in out,
+ * its exit status returned. */
+static int who_run(const char *extra, char *out, size_t cap)
+{
+    int p[2];
+    CHECK(pipe(p) == 0);
+    pid_t pid = fork();
+    CHECK(pid >= 0);
+    if (pid == 0) {
+        dup2(p[1], 1);
+        close(p[0]);
+        close(p[1]);
+        execl(ssftpd, ssftpd, "who", "--root", root, extra, (char *)NULL);
+        _exit(127);
+    }
+    close(p[1]);
+    size_t n = 0;
+    ssize_t k;
+    while (n + 1 < cap && (k = read(p[0], out + n, cap - 1 - n)) > 0)
+        n += (size_t)k;
+    out[n] = '\0';
+    close(p[0]);
+    int st;
+    CHECK(waitpid(pid, &st, 0) == pid);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
+}
+
+/* Asks who until its output has want (or, if gone, has it no more):
+ * the session's state reaches the server a moment after the client's. */
+static void who_until(const char *want, bool gone, char *out, size_t cap)
+{
+    for (int i = 0; i < 2000; i++) {
+        CHECK(who_run(NULL, out, cap) == 0);
+        if ((strstr(out, want) == NULL) == gone)
+            return;
+        proto_sleep_ms(10);
+    }
+    fprintf(stderr, "ssftpd who never %s \"%s\"; it said:\n%s",
+            gone ? "dropped" : "showed", want, out);
+    CHECK(false);
+}
+
+/* A native put held half-way shows its name, bytes and percent; the user
+ * and protocol; the session is gone once the client is.  Both --isolation
+ * modes (the registry is shared with session children). */
+static void scenario_who_put(void)
+{
+    add_user("alice", "pw-alice", NULL);
+    start_server();
+    struct cli c;
+    connect_login(&c, "alice", "pw-alice");
+    size_t n = 1 << 20;
+    uint8_t *d = random_data(n);
+    put_half(&c, "half.bin", d, n);
+    char out[8192];
+    who_until("put /half.bin 512 KiB/1 MiB 50% ", false, out, sizeof out);
+    CHECK(strncmp(out, "USER ", 5) == 0);
+    CHECK(strstr(out, "\nalice ssftp 127.0.0.1:") != NULL);
+    CHECK(who_run("--json", out, sizeof out) == 0);
+    CHECK(strstr(out, "\"done\": 524288") != NULL);
+    CHECK(strstr(out, "\"total\": 1048576") != NULL);
+    cli_close(&c);
+    who_until("alice", true, out, sizeof out);
+    free(d);
+    term_server();
+}
+
 static const struct {
     const char *name;
     void (*fn)(void);
@@ -2316,6 +2387,7 @@ static const struct {
     {"isolation", scenario_isolation},
     {"parked", scenario_parked},
     {"whole", scenario_whole},
+    {"who_put", scenario_who_put},
 };
 
 static void rm_tree(const char *dir)

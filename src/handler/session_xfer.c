@@ -535,9 +535,13 @@ int session_cmd_get(struct session *s, const json_t *req)
     proto_body_hooks hooks = {
         .zero_copy = true, .progress = who_xfer_hook, .ctx = s->who};
     who_xfer_begin(s->who, "get", path, off, total);
-    if (rc == 0 && r != NULL)
+    uint64_t sent = 0; /* handed to the socket, for the log of a cut get */
+    if (rc == 0 && r != NULL) {
         rc = proto_body_from_file(&s->io, fd, off, known ? NULL : &d, &hooks,
                                   &file_err);
+        if (s->io.body_out < total - off)
+            sent = total - off - s->io.body_out;
+    }
     who_xfer_end(s->who);
     if (!known) {
         proto_digest_final(&d, sum);
@@ -547,7 +551,7 @@ int session_cmd_get(struct session *s, const json_t *req)
     }
     close(fd);
     if (rc != 0 || r == NULL) {
-        log_transfer(s, "get", path, total, off, 0, start, NULL,
+        log_transfer(s, "get", path, total, off, sent, start, NULL,
                      file_err != 0 ? proto_errno_code(file_err) : "cut");
         return rc != 0 ? rc : 0;
     }

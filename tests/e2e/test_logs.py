@@ -289,6 +289,42 @@ class Xferlog(WithAlice):
             else:
                 self.assertLess(row["bytes"], 64 << 20)
 
+    def test_a_cut_get_counts_what_was_sent(self):
+        """A native get cut by the client: the log and the xferlog say how
+        much went out, not 0."""
+        p, port, _, xfer = self.run_server()
+        big = os.path.join(self.root, "homes", "alice", "big")
+        with open(big, "wb") as b:
+            b.truncate(64 << 20)
+        env = dict(os.environ, SSFTP_PASSWORD=PASSWORD,
+                   XDG_CONFIG_HOME=os.path.join(self.tmp, "xdg"))
+        work = os.path.join(self.tmp, "cut")
+        os.mkdir(work)
+        c = subprocess.Popen(
+            [test_service.SSFTP, "-u", "alice", "--no-progress",
+             "--accept-new-host-key", "--limit-rate", "2M",
+             f"127.0.0.1:{port}", "get", "big", "copy"], cwd=work, env=env,
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + WAIT_S
+        while time.monotonic() < deadline and c.poll() is None:
+            if sum(os.path.getsize(os.path.join(work, n))
+                   for n in os.listdir(work)) >= 1 << 20:
+                break
+            time.sleep(0.02)  # polling the client's progress
+        c.kill()
+        c.wait()
+        said = read_until(p.stderr, r"alice: get /big: cut, ")[-1]
+        sent = int(re.search(r"cut, (\d+) of", said).group(1))
+        self.assertGreaterEqual(sent, 1 << 20, said)
+        self.assertLess(sent, 64 << 20, said)
+        p.send_signal(signal.SIGTERM)
+        self.assertEqual(p.wait(timeout=WAIT_S), 0)
+        with open(xfer) as fh:
+            rows = [parse_xferlog(x) for x in fh]
+        self.assertEqual([(r["direction"], r["file"], r["status"], r["bytes"])
+                          for r in rows], [("o", "/big", "i", sent)])
+
     def test_sighup_reopens_it(self):
         """logrotate's way: the file moved away, SIGHUP, and the next line
         goes to a new file of that name."""

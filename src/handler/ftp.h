@@ -36,9 +36,13 @@ struct ftp_server {
     ss_server *server;           /* the FTP listener's server */
     struct tlsslot tls;          /* ftp_tls_context()'s (tlskeys.h) */
     unsigned pasv_lo, pasv_hi;   /* passive ports; 0, 0: any free one */
-    bool allow_plaintext;        /* passwords in clear off loopback */
-    bool allow_active;           /* PORT and EPRT */
-    bool require_reuse;          /* PROT P data must resume the control's */
+    /* --ftp-passive-address: the IPv4 address PASV names instead of the
+     * control connection's own (behind NAT or a load balancer); 0: none.
+     * Network byte order. */
+    uint32_t pasv_addr;
+    bool allow_plaintext; /* passwords in clear off loopback */
+    bool allow_active;    /* PORT and EPRT */
+    bool require_reuse;   /* PROT P data must resume the control's */
     /* How long a passive port waits for its connection, and a data
      * connection for its next byte (--ftp-data-timeout). */
     int data_timeout_ms;

@@ -126,6 +126,8 @@ int ftp_cmd_pasv(struct ftp_session *s, bool extended, const char *arg)
                          has_v4 ? 1 : 2);
     if (!extended && !has_v4)
         return ftp_reply(s, 425, "PASV is IPv4 only; use EPSV.");
+    if (s->srv->pasv_addr != 0)
+        v4 = s->srv->pasv_addr; /* what the client can reach, not ours */
     ftp_data_reset(s);
     unsigned port = 0;
     int rc = pasv_listen(s, &port);

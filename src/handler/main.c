@@ -1,4 +1,5 @@
 /* main.c -- ssftpd: the ssftp file server, and "ssftpd user ..." admin. */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <pthread.h>
 #include <pwd.h>
@@ -68,6 +69,7 @@ struct options {
     char ftp_host[256];
     unsigned ftp_port;
     unsigned pasv_lo, pasv_hi;
+    uint32_t pasv_addr; /* --ftp-passive-address, network order; 0: none */
     bool ftp_allow_plaintext, ftp_active, ftp_no_reuse, ftp_no_fsync;
     unsigned ftp_data_timeout_s;
     bool proxy_protocol;    /* --proxy-protocol */
@@ -86,6 +88,7 @@ static void usage(FILE *f)
         "              [--partial-max-age AGE] [--isolation thread|process]\n"
         "              [--tls-cert FILE --tls-key FILE]\n"
         "              [--ftp HOST:PORT [--ftp-passive-ports LO-HI]\n"
+        "               [--ftp-passive-address IPV4]\n"
         "               [--ftp-allow-plaintext] [--ftp-active]\n"
         "               [--ftp-no-tls-reuse] [--ftp-data-timeout S]\n"
         "               [--ftp-no-fsync]] [--user NAME]\n"
@@ -145,6 +148,9 @@ static void usage(FILE *f)
         "                        sessions are threads in every --isolation\n"
         "  --ftp-passive-ports LO-HI  passive data ports (1024-65535);\n"
         "                        default: any free port\n"
+        "  --ftp-passive-address IPV4  the address PASV replies name, for\n"
+        "                        clients behind NAT or a load balancer\n"
+        "                        (default: the one the client reached)\n"
         "  --ftp-allow-plaintext take FTP passwords without TLS from any\n"
         "                        address (default: only over loopback)\n"
         "  --ftp-active          allow PORT/EPRT (to the client's own\n"
@@ -301,6 +307,11 @@ static int parse_option(const char *a, const char *v, struct options *o)
         rc = v == NULL ? -EINVAL : parse_ftp(v, o);
     else if (strcmp(a, "--ftp-data-timeout") == 0)
         rc = parse_uint(v, 86400, &o->ftp_data_timeout_s);
+    else if (strcmp(a, "--ftp-passive-address") == 0)
+        rc = v == NULL || inet_pton(AF_INET, v, &o->pasv_addr) != 1 ||
+                     o->pasv_addr == 0
+                 ? -EINVAL
+                 : 0;
     else if (strcmp(a, "--ftp-passive-ports") == 0)
         rc = ftp_parse_ports(v, &o->pasv_lo, &o->pasv_hi);
     else if (strcmp(a, "--partial-max-age") == 0)
@@ -657,6 +668,7 @@ static void say_what_needs_a_restart(const struct options *was,
          "--ftp"},
         {was->pasv_lo != now->pasv_lo || was->pasv_hi != now->pasv_hi,
          "--ftp-passive-ports"},
+        {was->pasv_addr != now->pasv_addr, "--ftp-passive-address"},
         {was->ftp_allow_plaintext != now->ftp_allow_plaintext,
          "--ftp-allow-plaintext"},
         {was->ftp_active != now->ftp_active, "--ftp-active"},
@@ -794,6 +806,7 @@ int main(int argc, char **argv)
     struct ftp_server ftp_srv = {.core = &srv,
                                  .pasv_lo = o.pasv_lo,
                                  .pasv_hi = o.pasv_hi,
+                                 .pasv_addr = o.pasv_addr,
                                  .allow_plaintext = o.ftp_allow_plaintext,
                                  .allow_active = o.ftp_active,
                                  .require_reuse = !o.ftp_no_reuse,

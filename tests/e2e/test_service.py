@@ -596,6 +596,7 @@ class Config(Base):
                  "isolation": "process", "tls-cert": "/x/cert.pem",
                  "tls-key": "/x/key.pem", "ftp": "127.0.0.1:0",
                  "ftp-passive-ports": "40000-40010", "ftp-data-timeout": "5",
+                 "ftp-passive-address": "192.0.2.1",
                  "user": "nobody", "log": "/x/ssftpd.log",
                  "log-level": "warning", "xferlog": "/x/xferlog",
                  "proxy-from": "127.0.0.1,10.0.0.0/8"}

@@ -811,6 +811,37 @@ class NoFsyncTest(unittest.TestCase):
             srv.stop()
 
 
+class PassiveAddressTest(unittest.TestCase):
+    """--ftp-passive-address: PASV names the address the clients can reach
+    (NAT, a load balancer); the port is still opened on ours."""
+
+    def test_pasv_names_the_given_address(self):
+        srv = Server("--ftp-passive-address", "127.0.0.2")
+        try:
+            f = login(srv)
+            reply = f.sendcmd("PASV")
+            self.assertRegex(reply, r"^227 .*\(127,0,0,2,\d+,\d+\)")
+            # ftplib connects to the control connection's host (it does
+            # not trust a PASV address), where the port really is.
+            f.storbinary("STOR a.txt", io.BytesIO(b"passive\n"))
+            got = []
+            f.retrbinary("RETR a.txt", got.append)
+            self.assertEqual(b"".join(got), b"passive\n")
+            self.assertRegex(f.sendcmd("EPSV"), r"^229 .*\(\|\|\|\d+\|\)")
+            f.quit()
+        finally:
+            srv.stop()
+
+    def test_a_bad_address_is_refused(self):
+        for bad in ("::1", "localhost", "0.0.0.0", "1.2.3"):
+            r = subprocess.run([SSFTPD, "--check", "--ftp", "127.0.0.1:0",
+                                "--ftp-passive-address", bad],
+                               capture_output=True, text=True)
+            self.assertEqual(r.returncode, 2, bad)
+            self.assertIn("bad or missing value for --ftp-passive-address",
+                          r.stderr)
+
+
 def main():
     global SSFTPD
     if len(sys.argv) < 2:

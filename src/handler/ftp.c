@@ -32,6 +32,15 @@ void ftp_log(const struct ftp_session *s, const char *fmt, ...)
     va_end(ap);
 }
 
+void ftp_warn(const struct ftp_session *s, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    log_session_v(LOG_LEVEL_WARNING, "ftp", s->peer,
+                  s->logged_in ? s->user : NULL, fmt, ap);
+    va_end(ap);
+}
+
 int ftp_send(struct ftp_session *s, const char *buf, size_t n)
 {
     return proto_send_raw(&s->io, buf, n);
@@ -217,10 +226,10 @@ static int cmd_pass(struct ftp_session *s, char *arg, size_t n)
     unsigned retry;
     int rc = backoff_check(core->backoff, s->user, s->host, &retry);
     if (rc == -EBUSY) {
-        ftp_log(s,
-                "login of %s refused: too many failed logins (retry after "
-                "%u s)",
-                s->user, retry);
+        ftp_warn(s,
+                 "login of %s refused: too many failed logins (retry after "
+                 "%u s)",
+                 s->user, retry);
         return ftp_reply(s, 421,
                          "Too many failed logins for this user name or from "
                          "this address; try again in %u s.",
@@ -253,8 +262,8 @@ static int cmd_pass(struct ftp_session *s, char *arg, size_t n)
     }
     s->failures++;
     int delay = backoff_fail(core->backoff, s->user, s->host);
-    ftp_log(s, "login failed for %s from %s (failure %d, reply delayed %d ms)",
-            s->user, s->host, s->failures, delay);
+    ftp_warn(s, "login failed for %s from %s (failure %d, reply delayed %d ms)",
+             s->user, s->host, s->failures, delay);
     s->user_given = false;
     proto_sleep_ms(delay);
     rc = ftp_reply(s, 530, "Login incorrect.");
@@ -602,8 +611,8 @@ static int ftp_step(struct ftp_session *s)
             return 0;
         if (rc != 0) {
             char why[160];
-            ftp_log(s, "TLS handshake failed: %s",
-                    proto_tls_why(rc, why, sizeof why));
+            ftp_warn(s, "TLS handshake failed: %s",
+                     proto_tls_why(rc, why, sizeof why));
             return rc;
         }
         s->tls_handshaking = false;

@@ -59,6 +59,9 @@ int ftp_reply(struct ftp_session *s, int code, const char *fmt, ...)
 int ftp_send(struct ftp_session *s, const char *buf, size_t n);
 void ftp_log(const struct ftp_session *s, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+/* ftp_log() at warning level (failed logins, a refused TLS handshake). */
+void ftp_warn(const struct ftp_session *s, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 /* The reply for a negative errno from the file service, with what. */
 int ftp_fail(struct ftp_session *s, int err, const char *what);
 /* During a transfer: reads what the control connection has sent, without

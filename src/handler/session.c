@@ -21,12 +21,27 @@
 /* How often an idle session looks at ss_server_stopping(). */
 #define STOP_POLL_MS 250
 
+/* session_log() and session_warn() at their level. */
+static void session_vlog(enum log_level level, const struct session *s,
+                         const char *fmt, va_list ap)
+{
+    log_session_v(level, NULL, s->peer, s->user[0] != '\0' ? s->user : NULL,
+                  fmt, ap);
+}
+
 void session_log(const struct session *s, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    log_session_v(LOG_LEVEL_INFO, NULL, s->peer,
-                  s->user[0] != '\0' ? s->user : NULL, fmt, ap);
+    session_vlog(LOG_LEVEL_INFO, s, fmt, ap);
+    va_end(ap);
+}
+
+void session_warn(const struct session *s, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    session_vlog(LOG_LEVEL_WARNING, s, fmt, ap);
     va_end(ap);
 }
 
@@ -296,8 +311,8 @@ static int session_step(struct session *s)
             return 0;
         if (rc != 0) {
             char why[160];
-            session_log(s, "TLS handshake failed: %s",
-                        proto_tls_why(rc, why, sizeof why));
+            session_warn(s, "TLS handshake failed: %s",
+                         proto_tls_why(rc, why, sizeof why));
             return rc;
         }
         s->tls_up = true;

@@ -97,6 +97,10 @@ int session_finish(ss_request *r);
  * what a client chose (paths, names) escaped. */
 void session_log(const struct session *s, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+/* The same at warning level: what an operator should look at (failed
+ * logins, a refused TLS handshake), so --log-level warning keeps it. */
+void session_warn(const struct session *s, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 
 /* The length of a request's path if it is 1..PROTO_PATH_MAX bytes, else 0
  * (the protocol's bad_request).  The jail normalizes it (path.h). */

@@ -10,10 +10,10 @@
 /* busy, at once, with the seconds until the budget allows a try. */
 static int refuse_auth(struct session *s, const char *user, unsigned retry)
 {
-    session_log(s,
-                "auth of %s from %s refused: too many failed logins "
-                "(retry after %u s)",
-                user, s->host, retry);
+    session_warn(s,
+                 "auth of %s from %s refused: too many failed logins "
+                 "(retry after %u s)",
+                 user, s->host, retry);
     json_t *extra = json_pack("{s:I}", "retry_after", (json_int_t)retry);
     if (extra == NULL)
         return proto_send_error(&s->io, PROTO_E_INTERNAL, "out of memory");
@@ -196,10 +196,10 @@ int session_auth_proof(struct session *s, const json_t *req,
     }
     l->failures++;
     int delay = backoff_fail(s->srv->backoff, had ? ch->user : "-", s->host);
-    session_log(s,
-                "login failed for %s from %s: %s (failure %d, reply "
-                "delayed %d ms)",
-                had ? ch->user : "-", s->host, why, l->failures, delay);
+    session_warn(s,
+                 "login failed for %s from %s: %s (failure %d, reply "
+                 "delayed %d ms)",
+                 had ? ch->user : "-", s->host, why, l->failures, delay);
     sodium_memzero(ch, sizeof *ch);
     /* Hold back the reply, not the worker for long: at most BACKOFF_MAX_MS. */
     proto_sleep_ms(delay);

@@ -144,9 +144,15 @@ class Logs(WithAlice):
                                    "warning")
         r = self.client(port, "ls")
         self.assertEqual(r.returncode, 0, r.stderr)
+        self.bad_login(port)
         self.over_the_limit(port)
         lines = self.stop(p, path)
-        self.assertRegex("\n".join(lines), r"ssftpd warning 127\.0\.0\.1:")
+        text = "\n".join(lines)
+        self.assertRegex(text, r"ssftpd warning 127\.0\.0\.1:\d+ -: admission")
+        # A failed login is one an operator looks at: kept at warning.
+        self.assertRegex(text, r"ssftpd warning 127\.0\.0\.1:\d+ -: login "
+                         r"failed for alice")
+        self.assertNotIn("login ok", text)
         for x in lines:
             self.assertRegex(x, rf"^{STAMP} ssftpd (warning|error)[ :]")
 

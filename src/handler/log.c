@@ -55,6 +55,12 @@ int log_open(const char *dest)
     return rc;
 }
 
+void log_syslog_reopen(void)
+{
+    if (atomic_load(&to_syslog))
+        openlog("ssftpd", LOG_PID | LOG_NDELAY, LOG_DAEMON);
+}
+
 /* Whether stderr is systemd's journal, which stamps every line itself:
  * JOURNAL_STREAM names its device and inode (systemd.exec(5)).  Asked at
  * each line, as --log may put another file in its place. */

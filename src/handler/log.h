@@ -53,6 +53,11 @@ void log_set_level(enum log_level level);
  * destination stays as it was). */
 int log_open(const char *dest);
 
+/* With --log syslog, syslog's connection opened again after a closelog()
+ * (a forked helper that closes every descriptor it does not own calls
+ * closelog() first, then this); nothing otherwise. */
+void log_syslog_reopen(void);
+
 /* One line at level: "ssftpd[ LEVEL]: MESSAGE". */
 void log_msg(enum log_level level, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));

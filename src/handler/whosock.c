@@ -25,6 +25,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <syslog.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -62,18 +63,21 @@ static pid_t sock_pid(const char *name)
     return (pid_t)pid;
 }
 
-/* A path to NAME in the directory dirfd whose path is dir that fits in
- * sun_path.  Returns 0 or -ENAMETOOLONG. */
+/* A path to NAME in the directory dirfd (whose path is dir) that fits in
+ * sun_path: through the descriptor where /proc is there, so that no
+ * directory of the path can be swapped for a link between our open and
+ * the bind or connect (ROOT/run is the root owner's); else by name.
+ * Returns 0 or -ENAMETOOLONG. */
 static int sock_path(const char *dir, int dirfd, const char *name,
                      struct sockaddr_un *un)
 {
     memset(un, 0, sizeof *un);
     un->sun_family = AF_UNIX;
-    int n = snprintf(un->sun_path, sizeof un->sun_path, "%s/%s", dir, name);
-    if (n > 0 && (size_t)n < sizeof un->sun_path)
-        return 0;
-    n = snprintf(un->sun_path, sizeof un->sun_path, "/proc/self/fd/%d/%s",
-                 dirfd, name);
+    int n =
+        access("/proc/self/fd", X_OK) == 0
+            ? snprintf(un->sun_path, sizeof un->sun_path, "/proc/self/fd/%d/%s",
+                       dirfd, name)
+            : snprintf(un->sun_path, sizeof un->sun_path, "%s/%s", dir, name);
     return n > 0 && (size_t)n < sizeof un->sun_path ? 0 : -ENAMETOOLONG;
 }
 
@@ -96,13 +100,11 @@ static int sock_connect(const char *dir, int dirfd, const char *name)
     return fd;
 }
 
-/* A socket whose server is gone: nothing listens (refused), or its PID is
- * no process. */
+/* A socket whose server is gone: nothing listens (refused).  Not "its
+ * PID is no process": a server in another PID namespace sharing the root
+ * would look gone. */
 static bool sock_stale(const char *dir, int dirfd, const char *name)
 {
-    pid_t pid = sock_pid(name);
-    if (pid != 0 && kill(pid, 0) != 0 && errno == ESRCH)
-        return true;
     int fd = sock_connect(dir, dirfd, name);
     if (fd >= 0)
         close(fd);
@@ -155,9 +157,15 @@ static const ss_handler_class who_class = {
  * session children to stop). */
 static void close_others(int keep, int keep2)
 {
+    /* glibc's syslog socket is among them: closed behind its back, its
+     * number would be the next socket's, and the next line would close
+     * that (the who listener) and reconnect there. */
+    closelog();
     DIR *d = opendir("/proc/self/fd");
-    if (d == NULL)
+    if (d == NULL) {
+        log_syslog_reopen();
         return;
+    }
     int fds[4096], n = 0, self = dirfd(d);
     struct dirent *e;
     while ((e = readdir(d)) != NULL && n < 4096) {
@@ -168,6 +176,7 @@ static void close_others(int keep, int keep2)
     closedir(d);
     for (int i = 0; i < n; i++)
         close(fds[i]);
+    log_syslog_reopen();
 }
 
 /* The helper: a child of the server that answers on the socket, one
@@ -375,7 +384,11 @@ static int helper_bind(struct whosock *ws, const char *dir,
     }
     if (rc == 0) {
         *step = "chmod";
-        rc = fchmodat(ws->dirfd, ws->name, 0600, 0) == 0 ? 0 : -errno;
+        /* Never through a symlink: ROOT/run is the root owner's, who
+         * could put one in the socket's place. */
+        rc = fchmodat(ws->dirfd, ws->name, 0600, AT_SYMLINK_NOFOLLOW) == 0
+                 ? 0
+                 : -errno;
     }
     if (rc == 0) {
         *step = "chown";

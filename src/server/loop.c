@@ -209,7 +209,9 @@ int ss_server_serve_forever(ss_server *s, int poll_interval_ms)
             timeout = min_timeout(timeout, s->accept_resume_ms - ss__now_ms());
         if (s->park)
             timeout = ss__park_sleep_ms(s, ss__now_ms(), timeout);
-        if (s->proxy)
+        /* Late headers are dealt with only while accepting (as the
+         * slot above): waking for them otherwise would spin. */
+        if (s->proxy && accept)
             timeout = ss__proxy_sleep_ms(s, ss__now_ms(), timeout);
         if (s->pool)
             timeout = ss__pool_watch(s, ss__now_ms(), timeout);

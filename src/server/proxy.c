@@ -3,7 +3,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/epoll.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 
 #include "internal.h"
@@ -298,6 +300,11 @@ int ss__proxy_ready(ss_server *s, int64_t now, ss_conn *out, int cap)
         struct ss_proxy_wait *w = ev[i].data.ptr;
         const char *why;
         int rc = try_header(&w->conn, &why);
+        if (rc == 0 && (ev[i].events & (EPOLLRDHUP | EPOLLHUP))) {
+            /* A part, then the end: no more is coming. */
+            rc = -ECONNRESET;
+            why = "the connection closed before a whole header";
+        }
         if (rc == 0)
             continue;
         wait_done(p, w);
@@ -328,26 +335,50 @@ int ss__proxy_ready(ss_server *s, int64_t now, ss_conn *out, int cap)
     return got;
 }
 
+/* The socket readable once more than `have` bytes are in: a part of a
+ * header stays in it (peeked), and poll() would say readable at once. */
+static void wake_past(int fd, int have)
+{
+    int low = have + 1;
+    (void)setsockopt(fd, SOL_SOCKET, SO_RCVLOWAT, &low, sizeof low);
+}
+
 int ss__proxy_wait_in_place(ss_server *s, ss_conn *conn)
 {
     int t = s->cfg.proxy_timeout_ms;
     int64_t due = t > 0 ? ss__now_ms() + t : 0;
+    int rc;
+    const char *why;
     for (;;) {
-        const char *why;
-        int rc = try_header(conn, &why);
-        if (rc > 0)
-            return 0;
+        rc = try_header(conn, &why);
+        if (rc > 0) {
+            rc = 0;
+            break;
+        }
         if (rc == 0) {
-            int left = 0; /* ss__poll_one: 0 waits forever */
+            int have = 0, left = 0; /* ss__poll_one: 0 waits forever */
             if (due > 0) {
                 int64_t l = due - ss__now_ms();
                 left = l > 0 ? (int)l : -1;
             }
-            rc = left < 0 ? -ETIMEDOUT : ss__poll_one(conn->fd, POLLIN, left);
+            if (ioctl(conn->fd, FIONREAD, &have) == 0 && have > 0)
+                wake_past(conn->fd, have);
+            rc = left < 0 ? -ETIMEDOUT
+                          : ss__poll_one(conn->fd, POLLIN | POLLRDHUP, left);
+            int now = 0;
+            if (rc == 0 && have > 0 && ioctl(conn->fd, FIONREAD, &now) == 0 &&
+                now == have) {
+                /* Woken with nothing new: the peer's end. */
+                rc = -ECONNRESET;
+                why = "the connection closed before a whole header";
+            }
             if (rc == 0)
                 continue;
         }
-        refuse(s, conn, rc, why);
-        return rc;
+        break;
     }
+    wake_past(conn->fd, 0); /* back to the default, 1 */
+    if (rc != 0)
+        refuse(s, conn, rc, why);
+    return rc;
 }

@@ -411,6 +411,72 @@ static void a_stalled_header_times_out_holding_no_worker(void **st)
     pthread_mutex_unlock(&what_mu);
 }
 
+/* A SS_SYNC server trusting 127.0.0.0/8, for ss_server_handle_request(). */
+static void start_sync(void)
+{
+    ss_config c;
+    tl_cfg_for(&c, SS_TCP, SS_SYNC);
+    c.proxy_protocol = true;
+    c.proxy_from = "127.0.0.0/8";
+    c.timeout_ms = 5000;
+    assert_int_equal(ss_server_create(&F.s, &c, &who_handler, &log_ops, NULL),
+                     0);
+}
+
+/* The rest of a split header, 300 ms later. */
+static void *send_rest_later(void *arg)
+{
+    int fd = *(int *)arg;
+    struct timespec ts = {.tv_nsec = 300 * 1000000L};
+    nanosleep(&ts, NULL);
+    (void)tl_send_str(fd, "192.0.2.1 7 80\r\nsync\n");
+    return NULL;
+}
+
+/* A part of a header, then the end: refused at once as cut (reset), not
+ * after the whole timeout. */
+static void a_header_cut_short_is_refused_at_once(void **st)
+{
+    (void)st;
+    start("127.0.0.1", 20000, 0, 1);
+    int fd = dial("127.0.0.1");
+    assert_int_equal(tl_send_str(fd, "PROXY TCP4 203.0"), 0);
+    int64_t t0 = tl_now_ms();
+    assert_int_equal(shutdown(fd, SHUT_WR), 0);
+    expect_refused(fd, -ECONNRESET, "closed before a whole header");
+    assert_true(tl_now_ms() - t0 < 5000);
+}
+
+/* ss_server_handle_request() waits for the rest of a split header in
+ * place without spinning, and sees a cut one as cut. */
+static void handle_request_waits_for_a_split_header_and_sees_a_cut(void **st)
+{
+    (void)st;
+    start_sync();
+    int fd = dial("127.0.0.1");
+    assert_int_equal(tl_send_str(fd, "PROXY TCP4 203.0.113.9 "), 0);
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t0);
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, send_rest_later, &fd), 0);
+    assert_int_equal(ss_server_handle_request(F.s), 0);
+    assert_int_equal(pthread_join(t, NULL), 0);
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t1);
+    expect(fd, "203.0.113.9:7", "sync\n");
+    /* 300 ms of waiting took a few ms of CPU, not 300 of spinning */
+    double cpu = (double)(t1.tv_sec - t0.tv_sec) +
+                 (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+    assert_true(cpu < 0.15);
+    int cut = dial("127.0.0.1");
+    assert_int_equal(tl_send_str(cut, "PROXY TCP4 203.0"), 0);
+    assert_int_equal(shutdown(cut, SHUT_WR), 0);
+    int64_t t2 = tl_now_ms();
+    assert_int_equal(ss_server_handle_request(F.s), 0); /* handle_error */
+    assert_true(tl_now_ms() - t2 < 2500); /* not the 5 s timeout */
+    assert_int_equal(tl_err_log_count(&errs, -ECONNRESET, 1), 1);
+    assert_int_equal(close(cut), 0);
+}
+
 static void an_untrusted_peers_proxy_line_reaches_the_handler_as_data(void **st)
 {
     (void)st;
@@ -487,13 +553,7 @@ static void a_burst_of_headers_behind_a_full_queue_is_served_in_turn(void **st)
 static void handle_request_waits_for_the_header_in_place(void **st)
 {
     (void)st;
-    ss_config c;
-    tl_cfg_for(&c, SS_TCP, SS_SYNC);
-    c.proxy_protocol = true;
-    c.proxy_from = "127.0.0.0/8";
-    c.timeout_ms = 5000;
-    assert_int_equal(ss_server_create(&F.s, &c, &who_handler, &log_ops, NULL),
-                     0);
+    start_sync();
     int fd = dial("127.0.0.1");
     assert_int_equal(
         tl_send_str(fd, "PROXY TCP4 203.0.113.9 192.0.2.1 7 80\r\nsync\n"), 0);
@@ -542,6 +602,8 @@ int main(int argc, char **argv)
         T(per_address_limit_counts_the_header_address),
         T(a_burst_of_headers_behind_a_full_queue_is_served_in_turn),
         T(handle_request_waits_for_the_header_in_place),
+        T(handle_request_waits_for_a_split_header_and_sees_a_cut),
+        T(a_header_cut_short_is_refused_at_once),
         T(create_refuses_bad_proxy_configurations),
     };
     return tl_run_selected("proxy", tests, sizeof tests / sizeof tests[0], argc,
